@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine with Python 3.11:
+#   make demo   - run the federation demo on MovieLens-100k
+#   make test   - lint, type-check and run the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# torch 2.13.0 CPU lies on this machine's disk; crypten's metadata pins packages that no
+# longer install, so it goes in with --no-deps and pyproject.toml lists what it imports.
+TORCH_PIN   := torch==2.13.0
+CRYPTEN_PIN := crypten==0.4.1
+
+.PHONY: venv demo test lint typecheck unit postgres clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_PIN)
+	$(BIN)/pip install --quiet --no-deps $(CRYPTEN_PIN)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m mpcrec.proto.build
+	touch $(STAMP)
+
+# PostgreSQL's server binaries from Debian's packages, for the PeerTube reader's tests.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+
+lint: $(STAMP)
+	$(BIN)/ruff check mpcrec committees launch tests
+	$(BIN)/ruff format --check mpcrec committees launch tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy mpcrec committees launch
+
+unit: $(STAMP) postgres
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+test: lint typecheck unit
+
+demo: $(STAMP)
+	$(BIN)/mpcrec demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Committees: sortition, rotation policy and the committee's CrypTen session."""

@@ -1,0 +1,1 @@
+"""The launcher: round state machine, gRPC service, persistent store, live view."""

@@ -1,0 +1,1 @@
+"""The signed, append-only audit log and its verifier."""

@@ -1,0 +1,1 @@
+"""The ``mpcrec`` command: one module per subcommand, wired together by :mod:`.app`."""

@@ -1,0 +1,82 @@
+"""Entry point of the ``mpcrec`` command: wires the subcommand modules, nothing else.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
+parser and sets ``func`` (a callable taking the parsed namespace and returning an exit
+code). Benchmarks register under ``mpcrec bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from mpcrec import __version__
+from mpcrec.errors import UserError
+
+# Top-level subcommands: module paths, each with register(subparsers).
+COMMANDS: tuple[str, ...] = ("mpcrec.cli.bench",)
+
+# Benchmarks under `mpcrec bench`: module paths, each with register(subparsers).
+BENCHMARKS: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="mpcrec",
+        description=(
+            "Privacy-preserving video recommendations for PeerTube: instances train one shared "
+            "model; each round a random committee aggregates their updates inside secure "
+            "multi-party computation (CrypTen)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"mpcrec {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for path in COMMANDS:
+        importlib.import_module(path).register(sub)
+    return parser
+
+
+def configure_logging(verbosity: int) -> None:
+    """Log to stderr, readable by an operator: time, level, component, message."""
+    level = logging.WARNING - 10 * min(verbosity, 2)
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mpcrec`` command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.func(args)
+    except UserError as err:
+        console = Console(stderr=True)
+        console.print(f"[bold red]error:[/] {err.message}", highlight=False)
+        if err.hint:
+            console.print(f"[yellow]hint:[/] {err.hint}", highlight=False)
+        return err.exit_code
+    except KeyboardInterrupt:
+        Console(stderr=True).print("[yellow]interrupted[/]")
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data: loaders (MovieLens, generic files, PeerTube), partitioning, interaction tables."""

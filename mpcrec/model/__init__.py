@@ -1,0 +1,1 @@
+"""The recommender: matrix factorisation, local training, federated averaging, metrics, baselines."""

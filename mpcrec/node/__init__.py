@@ -1,0 +1,1 @@
+"""The instance daemon and its HTTP recommendation API."""

@@ -1,0 +1,1 @@
+"""gRPC protocol: .proto sources and the stubs generated from them by `python -m mpcrec.proto.build`."""
