@@ -1,0 +1,336 @@
+"""The embedded :class:`~launch.store.LauncherStore`: one SQLite file, restart-safe.
+
+Write-ahead logging, and every state change in one transaction (``with self._db:``), so a
+launcher killed with ``kill -9`` at any instant leaves each change whole or absent. Round
+records are stored as one row each (list fields as JSON), which keeps a transition atomic
+without spreading it over tables. Envelopes are kept until the round ends, then dropped:
+only their digests stay, to refuse replays.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from launch.round import Phase, Round
+from launch.store import (
+    Contribution,
+    Instance,
+    MemberResult,
+    Model,
+    StoreConflict,
+    check_publishable,
+)
+from mpcrec.errors import ConfigError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS instance (
+    instance_id TEXT PRIMARY KEY, signing_key BLOB NOT NULL, sealing_key BLOB NOT NULL,
+    mpc_address TEXT NOT NULL, registered_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS round (
+    round_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seed_commit (
+    round_id INTEGER, instance_id TEXT, commitment BLOB NOT NULL,
+    PRIMARY KEY (round_id, instance_id));
+CREATE TABLE IF NOT EXISTS seed_reveal (
+    round_id INTEGER, instance_id TEXT, secret BLOB NOT NULL,
+    PRIMARY KEY (round_id, instance_id));
+CREATE TABLE IF NOT EXISTS contribution (
+    round_id INTEGER, contributor TEXT, weight REAL NOT NULL, digest BLOB NOT NULL UNIQUE,
+    size INTEGER NOT NULL, PRIMARY KEY (round_id, contributor));
+CREATE TABLE IF NOT EXISTS envelope (
+    round_id INTEGER, contributor TEXT, member TEXT, data BLOB NOT NULL,
+    PRIMARY KEY (round_id, member, contributor));
+CREATE TABLE IF NOT EXISTS result (
+    round_id INTEGER, member TEXT, ok INTEGER NOT NULL, reason TEXT NOT NULL,
+    model_hash BLOB NOT NULL, accepted TEXT NOT NULL, signature BLOB NOT NULL,
+    PRIMARY KEY (round_id, member));
+CREATE TABLE IF NOT EXISTS model (
+    version INTEGER PRIMARY KEY, n_items INTEGER NOT NULL, dim INTEGER NOT NULL,
+    data BLOB NOT NULL);
+"""
+
+
+def _round_to_json(rnd: Round) -> str:
+    return json.dumps(
+        {
+            "round_id": rnd.round_id,
+            "model_version": rnd.model_version,
+            "phase": rnd.phase.value,
+            "deadline": rnd.deadline,
+            "participants": list(rnd.participants),
+            "seed": rnd.seed.hex(),
+            "committee": list(rnd.committee),
+            "dealer": rnd.dealer,
+            "contributors": list(rnd.contributors),
+            "weights": list(rnd.weights),
+            "reason": rnd.reason,
+            "published_version": rnd.published_version,
+        }
+    )
+
+
+def _round_from_json(text: str) -> Round:
+    d: dict[str, Any] = json.loads(text)
+    return Round(
+        round_id=int(d["round_id"]),
+        model_version=int(d["model_version"]),
+        phase=Phase(d["phase"]),
+        deadline=float(d["deadline"]),
+        participants=tuple(d["participants"]),
+        seed=bytes.fromhex(d["seed"]),
+        committee=tuple(d["committee"]),
+        dealer=str(d["dealer"]),
+        contributors=tuple(d["contributors"]),
+        weights=tuple(float(w) for w in d["weights"]),
+        reason=str(d["reason"]),
+        published_version=int(d["published_version"]),
+    )
+
+
+class SQLiteStore:
+    """Launcher state in one SQLite file (created if missing).
+
+    Parameters
+    ----------
+    path:
+        The database file, e.g. ``<state_dir>/launcher.sqlite``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.DatabaseError) as err:
+            raise ConfigError(
+                f"cannot open the launcher store {self.path}: {err}",
+                hint="check the state directory's path and permissions",
+            ) from err
+        self._lock = threading.RLock()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._db.execute(sql, args).fetchall())
+
+    def _write(self, statements: list[tuple[str, tuple[object, ...]]], what: str) -> None:
+        """Run ``statements`` as one transaction; a constraint violation is a conflict."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                self._db.execute("COMMIT")
+            except sqlite3.IntegrityError as err:
+                self._db.execute("ROLLBACK")
+                raise StoreConflict(f"{what}: already stored ({err})") from err
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    # -- registry ---------------------------------------------------------------------------
+
+    def put_instance(self, instance: Instance) -> None:
+        self._write(
+            [
+                (
+                    "INSERT OR REPLACE INTO instance VALUES (?, ?, ?, ?, ?)",
+                    (
+                        instance.instance_id,
+                        instance.signing_key,
+                        instance.sealing_key,
+                        instance.mpc_address,
+                        instance.registered_at,
+                    ),
+                )
+            ],
+            f"instance {instance.instance_id}",
+        )
+
+    def get_instance(self, instance_id: str) -> Instance | None:
+        rows = self._query("SELECT * FROM instance WHERE instance_id = ?", instance_id)
+        return Instance(*rows[0]) if rows else None
+
+    def instances(self) -> list[Instance]:
+        return [Instance(*r) for r in self._query("SELECT * FROM instance ORDER BY instance_id")]
+
+    # -- rounds -----------------------------------------------------------------------------
+
+    def save_round(self, rnd: Round) -> None:
+        self._write(
+            [self._round_row(rnd), *self._purge(rnd)],
+            f"round {rnd.round_id}",
+        )
+
+    def get_round(self, round_id: int) -> Round | None:
+        rows = self._query("SELECT record FROM round WHERE round_id = ?", round_id)
+        return _round_from_json(rows[0][0]) if rows else None
+
+    def latest_round(self) -> Round | None:
+        rows = self._query("SELECT record FROM round ORDER BY round_id DESC LIMIT 1")
+        return _round_from_json(rows[0][0]) if rows else None
+
+    def committees(self, before: int, count: int) -> list[tuple[str, ...]]:
+        rows = self._query(
+            "SELECT record FROM round WHERE round_id >= ? AND round_id < ? ORDER BY round_id DESC",
+            before - count,
+            before,
+        )
+        found = (_round_from_json(r[0]).committee for r in rows)
+        return [c for c in found if c]
+
+    @staticmethod
+    def _round_row(rnd: Round) -> tuple[str, tuple[object, ...]]:
+        return ("INSERT OR REPLACE INTO round VALUES (?, ?)", (rnd.round_id, _round_to_json(rnd)))
+
+    @staticmethod
+    def _purge(rnd: Round) -> list[tuple[str, tuple[object, ...]]]:
+        """Statements dropping a finished round's envelopes (their digests stay)."""
+        if not rnd.phase.terminal:
+            return []
+        return [("DELETE FROM envelope WHERE round_id = ?", (rnd.round_id,))]
+
+    # -- seed -------------------------------------------------------------------------------
+
+    def add_commit(self, round_id: int, instance_id: str, commitment: bytes) -> None:
+        self._write(
+            [("INSERT INTO seed_commit VALUES (?, ?, ?)", (round_id, instance_id, commitment))],
+            f"commitment of {instance_id} in round {round_id}",
+        )
+
+    def commits(self, round_id: int) -> dict[str, bytes]:
+        rows = self._query(
+            "SELECT instance_id, commitment FROM seed_commit WHERE round_id = ?", round_id
+        )
+        return {k: bytes(v) for k, v in rows}
+
+    def add_reveal(self, round_id: int, instance_id: str, secret: bytes) -> None:
+        self._write(
+            [("INSERT INTO seed_reveal VALUES (?, ?, ?)", (round_id, instance_id, secret))],
+            f"reveal of {instance_id} in round {round_id}",
+        )
+
+    def reveals(self, round_id: int) -> dict[str, bytes]:
+        rows = self._query(
+            "SELECT instance_id, secret FROM seed_reveal WHERE round_id = ?", round_id
+        )
+        return {k: bytes(v) for k, v in rows}
+
+    # -- contributions ----------------------------------------------------------------------
+
+    def add_contribution(self, contribution: Contribution) -> None:
+        c = contribution
+        statements: list[tuple[str, tuple[object, ...]]] = [
+            (
+                "INSERT INTO contribution VALUES (?, ?, ?, ?, ?)",
+                (c.round_id, c.contributor, c.weight, c.digest, c.size),
+            )
+        ]
+        statements += [
+            ("INSERT INTO envelope VALUES (?, ?, ?, ?)", (c.round_id, c.contributor, m, blob))
+            for m, blob in sorted(c.envelopes.items())
+        ]
+        self._write(statements, f"contribution of {c.contributor} to round {c.round_id}")
+
+    def contributions(self, round_id: int) -> dict[str, float]:
+        rows = self._query(
+            "SELECT contributor, weight FROM contribution WHERE round_id = ?", round_id
+        )
+        return {k: float(w) for k, w in rows}
+
+    def upload_bytes(self, round_id: int) -> int:
+        rows = self._query("SELECT SUM(size) FROM contribution WHERE round_id = ?", round_id)
+        return int(rows[0][0] or 0)
+
+    def envelopes_for(self, round_id: int, member: str) -> list[tuple[str, float, bytes]]:
+        rows = self._query(
+            "SELECT e.contributor, c.weight, e.data FROM envelope e JOIN contribution c "
+            "ON c.round_id = e.round_id AND c.contributor = e.contributor "
+            "WHERE e.round_id = ? AND e.member = ? ORDER BY e.contributor",
+            round_id,
+            member,
+        )
+        return [(k, float(w), bytes(d)) for k, w, d in rows]
+
+    # -- results and models -----------------------------------------------------------------
+
+    def add_result(self, result: MemberResult) -> None:
+        r = result
+        self._write(
+            [
+                (
+                    "INSERT INTO result VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        r.round_id,
+                        r.member,
+                        int(r.ok),
+                        r.reason,
+                        r.model_hash,
+                        json.dumps(list(r.accepted)),
+                        r.signature,
+                    ),
+                )
+            ],
+            f"result of {r.member} in round {r.round_id}",
+        )
+
+    def results(self, round_id: int) -> dict[str, MemberResult]:
+        rows = self._query("SELECT * FROM result WHERE round_id = ?", round_id)
+        return {
+            r[1]: MemberResult(
+                round_id=int(r[0]),
+                member=r[1],
+                ok=bool(r[2]),
+                reason=r[3],
+                model_hash=bytes(r[4]),
+                accepted=tuple(json.loads(r[5])),
+                signature=bytes(r[6]),
+            )
+            for r in rows
+        }
+
+    def put_model(self, model: Model) -> None:
+        self._write([self._model_row(model)], f"model v{model.version}")
+
+    def publish(self, rnd: Round, model: Model) -> None:
+        check_publishable(rnd, model)
+        self._write(
+            [
+                self._model_row(model),
+                self._round_row(rnd),
+                *self._purge(rnd),
+            ],
+            f"publishing round {rnd.round_id}",
+        )
+
+    @staticmethod
+    def _model_row(model: Model) -> tuple[str, tuple[object, ...]]:
+        return (
+            "INSERT INTO model VALUES (?, ?, ?, ?)",
+            (model.version, model.n_items, model.dim, model.data),
+        )
+
+    def get_model(self, version: int) -> Model | None:
+        rows = self._query("SELECT * FROM model WHERE version = ?", version)
+        return (
+            Model(int(rows[0][0]), int(rows[0][1]), int(rows[0][2]), bytes(rows[0][3]))
+            if rows
+            else None
+        )
+
+    def latest_model(self) -> Model | None:
+        rows = self._query("SELECT MAX(version) FROM model")
+        return None if rows[0][0] is None else self.get_model(int(rows[0][0]))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

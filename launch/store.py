@@ -1,0 +1,171 @@
+"""What the launcher keeps: the registry, rounds, seed commitments, contributions, results, models.
+
+:class:`LauncherStore` is the interface; :class:`launch.sqlite_store.SQLiteStore` (the
+embedded default, restart-safe) and :class:`launch.memory_store.InMemoryStore` (tests)
+implement it, and one contract test runs against both. Every method that changes state is
+one transaction: a launcher killed at any instant leaves either the whole change or none
+of it. Publishing a round and storing its model are one change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from launch.round import Round
+from mpcrec.errors import ProtocolError
+
+
+class StoreConflict(ProtocolError):
+    """The record exists already: a duplicate commitment, upload or result, or a replay."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A registered instance: its id (its certificate's common name) and public keys."""
+
+    instance_id: str
+    signing_key: bytes
+    sealing_key: bytes
+    mpc_address: str
+    registered_at: float
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One instance's upload for one round: an opaque envelope per committee member."""
+
+    round_id: int
+    contributor: str
+    weight: float
+    envelopes: Mapping[str, bytes] = field(repr=False)
+
+    @property
+    def digest(self) -> bytes:
+        """SHA-256 over the envelopes in member order, each prefixed by its length."""
+        h = hashlib.sha256()
+        for member in sorted(self.envelopes):
+            blob = self.envelopes[member]
+            h.update(len(blob).to_bytes(8, "big"))
+            h.update(blob)
+        return h.digest()
+
+    @property
+    def size(self) -> int:
+        """Bytes uploaded (all envelopes)."""
+        return sum(len(b) for b in self.envelopes.values())
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    """A committee member's result for a round, or its report that the round failed."""
+
+    round_id: int
+    member: str
+    ok: bool
+    reason: str
+    model_hash: bytes
+    accepted: tuple[str, ...]
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Model:
+    """A published model: item embeddings, float64 little-endian, ``n_items x dim``."""
+
+    version: int
+    n_items: int
+    dim: int
+    data: bytes = field(repr=False)
+
+    @property
+    def model_hash(self) -> bytes:
+        """SHA-256 of the model's bytes."""
+        return hashlib.sha256(self.data).digest()
+
+
+class LauncherStore(Protocol):
+    """Persistent state of a launcher. Implementations must be thread-safe."""
+
+    def put_instance(self, instance: Instance) -> None:
+        """Insert or replace an instance's registration."""
+
+    def get_instance(self, instance_id: str) -> Instance | None:
+        """The instance's registration, if any."""
+
+    def instances(self) -> list[Instance]:
+        """Every registered instance, sorted by id."""
+
+    def save_round(self, rnd: Round) -> None:
+        """Insert or replace a round's record (not for publishing: see :meth:`publish`)."""
+
+    def get_round(self, round_id: int) -> Round | None:
+        """A round's record, if any."""
+
+    def latest_round(self) -> Round | None:
+        """The round with the highest id, if any."""
+
+    def committees(self, before: int, count: int) -> list[tuple[str, ...]]:
+        """The committees of the ``count`` rounds before round ``before`` (newest first)."""
+
+    def add_commit(self, round_id: int, instance_id: str, commitment: bytes) -> None:
+        """Store a seed commitment; :class:`StoreConflict` if one exists."""
+
+    def commits(self, round_id: int) -> dict[str, bytes]:
+        """Commitments of a round by instance id."""
+
+    def add_reveal(self, round_id: int, instance_id: str, secret: bytes) -> None:
+        """Store a seed reveal; :class:`StoreConflict` if one exists."""
+
+    def reveals(self, round_id: int) -> dict[str, bytes]:
+        """Reveals of a round by instance id."""
+
+    def add_contribution(self, contribution: Contribution) -> None:
+        """Store an upload; :class:`StoreConflict` on a second upload or a replayed digest."""
+
+    def contributions(self, round_id: int) -> dict[str, float]:
+        """Weights of a round's contributions by contributor id."""
+
+    def upload_bytes(self, round_id: int) -> int:
+        """Bytes uploaded to a round so far."""
+
+    def envelopes_for(self, round_id: int, member: str) -> list[tuple[str, float, bytes]]:
+        """``(contributor, weight, envelope)`` addressed to ``member``, by contributor id."""
+
+    def add_result(self, result: MemberResult) -> None:
+        """Store a member's result; :class:`StoreConflict` if it sent one already."""
+
+    def results(self, round_id: int) -> dict[str, MemberResult]:
+        """A round's member results by member id."""
+
+    def put_model(self, model: Model) -> None:
+        """Store a model version (the initial model); :class:`StoreConflict` if it exists."""
+
+    def publish(self, rnd: Round, model: Model) -> None:
+        """Save the published round and its model in one transaction."""
+
+    def get_model(self, version: int) -> Model | None:
+        """A model version, if stored."""
+
+    def latest_model(self) -> Model | None:
+        """The highest model version, if any."""
+
+    def close(self) -> None:
+        """Release the store's resources."""
+
+
+def check_publishable(rnd: Round, model: Model) -> None:
+    """Raise unless ``model`` is the one ``rnd`` publishes (shared by every store)."""
+    if rnd.published_version != model.version or model.version != rnd.model_version + 1:
+        raise StoreConflict(
+            f"round {rnd.round_id} (from v{rnd.model_version}, publishing "
+            f"v{rnd.published_version}) cannot publish model v{model.version}"
+        )
+
+
+def committee_rows(rounds: Sequence[Round], before: int, count: int) -> list[tuple[str, ...]]:
+    """The committees of the ``count`` rounds just before ``before``, newest first."""
+    picked = [r for r in rounds if before - count <= r.round_id < before]
+    return [r.committee for r in sorted(picked, key=lambda r: -r.round_id) if r.committee]
