@@ -22,7 +22,7 @@ from mpcrec.errors import UserError
 COMMANDS: tuple[str, ...] = ("mpcrec.cli.bench",)
 
 # Benchmarks under `mpcrec bench`: module paths, each with register(subparsers).
-BENCHMARKS: tuple[str, ...] = ()
+BENCHMARKS: tuple[str, ...] = ("mpcrec.bench.quality",)
 
 
 def build_parser() -> argparse.ArgumentParser:

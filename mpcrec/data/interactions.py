@@ -8,6 +8,7 @@ to the instance that owns them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,3 +72,70 @@ class Interactions:
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
+
+    @classmethod
+    def from_columns(
+        cls,
+        users: Sequence[str],
+        items: Sequence[str],
+        timestamps: npt.ArrayLike,
+        *,
+        weights: npt.ArrayLike | None = None,
+        catalogue: Sequence[str] | None = None,
+        user_instance: Mapping[str, str] | None = None,
+        user_attribute: Mapping[str, str] | None = None,
+        item_meta: Mapping[str, ItemMeta] | None = None,
+    ) -> Interactions:
+        """Build a table from external identifiers, re-indexing users and items densely.
+
+        Parameters
+        ----------
+        users, items, timestamps:
+            One entry per event (external ids as strings, times in seconds).
+        weights:
+            Implicit-feedback strength per event (default 1.0).
+        catalogue:
+            Every known item id (items nobody interacted with included); defaults to the
+            items seen in ``items``. Every id in ``items`` must be in it.
+        user_instance, user_attribute:
+            Per-user labels keyed by external user id (every user must have one).
+        item_meta:
+            Public metadata keyed by external item id (every catalogue item must have one).
+
+        Notes
+        -----
+        Ids are ordered numerically when they are all decimal integers (MovieLens ``1`` maps
+        to index 0), otherwise lexicographically, so the indexing does not depend on row order.
+        """
+        user_ids = _ordered_ids(set(users))
+        item_ids = _ordered_ids(set(catalogue) if catalogue is not None else set(items))
+        user_index = {uid: k for k, uid in enumerate(user_ids)}
+        item_index = {iid: k for k, iid in enumerate(item_ids)}
+        n = len(users)
+        w = np.ones(n, np.float32) if weights is None else np.asarray(weights, np.float32)
+        return cls(
+            users=np.fromiter((user_index[u] for u in users), np.int64, count=n),
+            items=np.fromiter((item_index[i] for i in items), np.int64, count=n),
+            timestamps=np.asarray(timestamps, np.float64).reshape(n),
+            weights=w.reshape(n),
+            user_ids=user_ids,
+            item_ids=item_ids,
+            user_instance=None
+            if user_instance is None
+            else tuple(user_instance[u] for u in user_ids),
+            user_attribute=None
+            if user_attribute is None
+            else tuple(user_attribute[u] for u in user_ids),
+            item_meta=None if item_meta is None else tuple(item_meta[i] for i in item_ids),
+        )
+
+    def counts_per_user(self) -> IntArray:
+        """Number of events of every user (length ``n_users``)."""
+        return np.bincount(self.users, minlength=self.n_users).astype(np.int64)
+
+
+def _ordered_ids(ids: set[str]) -> tuple[str, ...]:
+    """Order ids numerically when all are decimal integers, else lexicographically."""
+    if ids and all(i.isdecimal() for i in ids):
+        return tuple(sorted(ids, key=int))
+    return tuple(sorted(ids))

@@ -1,0 +1,304 @@
+"""``mpcrec bench quality``: every recommender on one dataset, over several seeds.
+
+Loads the data (MovieLens 100k by default, or ``--interactions FILE``), splits it
+leave-last-out, partitions users into instances (seeded), trains every method, ranks every
+non-training item for every user and reports HR@10, NDCG@10, Recall@20 and NDCG@20 on the
+test item: means over the seeds with a ``_std`` twin, and training seconds. ``fedavg_dp``
+runs at the user-level ε of ``--epsilon`` (δ = 1e-5); ``--curve`` adds NDCG@10 at other ε.
+Prints a table and writes JSON (atomically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mpcrec.data.cache import write_atomic
+from mpcrec.data.interaction_file import load_interaction_file
+from mpcrec.data.interactions import Interactions
+from mpcrec.data.movielens import load_movielens_100k
+from mpcrec.data.partition import Partition, partition_users
+from mpcrec.data.split import Split, leave_last_out
+from mpcrec.errors import ConfigError
+from mpcrec.model.baselines import (
+    ease_scorer,
+    peertube_today_scorer,
+    popularity_scorer,
+    random_scorer,
+)
+from mpcrec.model.fedavg import FedConfig, train_fedavg
+from mpcrec.model.local import LocalConfig
+from mpcrec.model.metrics import METRICS, Scorer, evaluate
+from mpcrec.model.mf import MFConfig, train_central
+from mpcrec.secure.accountant import gaussian_epsilon, gaussian_noise_multiplier
+
+METHODS = (
+    "random",
+    "popularity",
+    "peertube_today",
+    "ease",
+    "mf_central",
+    "fedavg_plain",
+    "fedavg_dp",
+)
+DELTA = 1e-5
+
+# Tuned on the validation item of ML-100k (docs/model.md).
+MF = MFConfig(dim=32, lr=0.05, reg=0.005, batch_size=256, epochs=60, init_std=0.1)
+FEDAVG = FedConfig(
+    rounds=200, local=LocalConfig(mf=MF, epochs=1), server_lr=1.0, server_momentum=0.0
+)
+FEDAVG_DP = FedConfig(
+    rounds=200,
+    local=LocalConfig(mf=MF, clip="user", clip_norm=0.1, user_rate=0.2, user_steps=1),
+    server_lr=1.0,
+    server_momentum=0.9,
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One benchmark run: the data and the federation around it."""
+
+    split: Split
+    instances: int
+    rounds: int
+    epsilon: float
+
+
+Trainer = Callable[[Setting, Partition, int, Callable[[int], None]], tuple[Scorer, dict[str, Any]]]
+
+
+def register(sub: Any) -> None:
+    """Add ``quality`` to the ``mpcrec bench`` subcommands."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "quality",
+        help="recommendation quality of every method (HR@10, NDCG@10, Recall@20, NDCG@20)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--dataset", choices=("ml-100k",), default="ml-100k")
+    source.add_argument(
+        "--interactions",
+        type=Path,
+        metavar="FILE",
+        help="CSV/TSV with columns user,item,timestamp[,weight][,instance]",
+    )
+    parser.add_argument("--instances", type=int, default=20, help="instances (default 20)")
+    parser.add_argument("--rounds", type=int, default=200, help="federated rounds (200)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}"
+    )
+    parser.add_argument(
+        "--epsilon", type=float, default=8.0, help="user-level ε of fedavg_dp at δ=1e-5 (8)"
+    )
+    parser.add_argument(
+        "--curve",
+        default="",
+        metavar="EPS,...",
+        help="also run fedavg_dp at these ε for the privacy-utility curve (e.g. 1,4,16,64)",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark described by ``args``; returns the exit code."""
+    seeds = _ints(args.seeds, "--seeds")
+    methods = _methods(args.methods)
+    curve = [float(x) for x in _floats(args.curve, "--curve")]
+    if args.rounds < 1:
+        raise ConfigError(f"--rounds {args.rounds}: need at least 1 round")
+    console = Console()
+    started = time.perf_counter()
+    data = load_interaction_file(args.interactions) if args.interactions else load_movielens_100k()
+    setting = Setting(
+        split=leave_last_out(data),
+        instances=args.instances,
+        rounds=args.rounds,
+        epsilon=args.epsilon,
+    )
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in methods}
+    points: dict[float, list[dict[str, Any]]] = {eps: [] for eps in curve}
+    jobs = [(name, None) for name in methods] + [("fedavg_dp", eps) for eps in curve]
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        overall = progress.add_task("all", total=len(jobs) * len(seeds))
+        for seed in seeds:
+            partition = partition_users(data, args.instances, seed=seed)
+            for name, eps in jobs:
+                label = name if eps is None else f"{name} ε={eps:g}"
+                task = progress.add_task(f"seed {seed} {label}", total=args.rounds)
+                run_setting = setting if eps is None else replace(setting, epsilon=eps)
+
+                def tick(r: int, task: Any = task) -> None:
+                    progress.update(task, completed=r)
+
+                t0 = time.perf_counter()
+                scorer, extra = TRAINERS[name](run_setting, partition, seed, tick)
+                train_s = time.perf_counter() - t0
+                row = {**evaluate(scorer, setting.split, stage="test"), "train_s": train_s}
+                row.update(extra)
+                (results[name] if eps is None else points[eps]).append(row)
+                progress.remove_task(task)
+                progress.advance(overall)
+    report = _report(args, data, setting, seeds, results, points, time.perf_counter() - started)
+    write_atomic(
+        args.out,
+        (json.dumps(report, indent=2) + "\n").encode(),
+        hint="choose an --out path in a writable directory",
+    )
+    console.print(_table(report))
+    console.print(f"wrote {args.out}")
+    return 0
+
+
+def _central(
+    s: Setting, p: Partition, seed: int, tick: Callable[[int], None]
+) -> tuple[Scorer, dict[str, Any]]:
+    return train_central(s.split, MF, seed=seed).scores, {}
+
+
+def _fedavg(
+    s: Setting, p: Partition, seed: int, tick: Callable[[int], None]
+) -> tuple[Scorer, dict[str, Any]]:
+    config = replace(FEDAVG, rounds=s.rounds)
+    return train_fedavg(s.split, p, config, seed=seed, on_round=tick).scores, {}
+
+
+def _fedavg_dp(
+    s: Setting, p: Partition, seed: int, tick: Callable[[int], None]
+) -> tuple[Scorer, dict[str, Any]]:
+    rate = FEDAVG_DP.local.user_rate
+    z = gaussian_noise_multiplier(
+        target_epsilon=s.epsilon, steps=s.rounds, delta=DELTA, sample_rate=rate
+    )
+    config = replace(FEDAVG_DP, rounds=s.rounds, noise_multiplier=z)
+    factors = train_fedavg(s.split, p, config, seed=seed, on_round=tick)
+    epsilon = gaussian_epsilon(noise_multiplier=z, steps=s.rounds, delta=DELTA, sample_rate=rate)
+    return factors.scores, {"epsilon": epsilon, "noise_multiplier": z}
+
+
+TRAINERS: dict[str, Trainer] = {
+    "random": lambda s, p, seed, tick: (random_scorer(s.split, seed=seed), {}),
+    "popularity": lambda s, p, seed, tick: (popularity_scorer(s.split, seed=seed), {}),
+    "peertube_today": lambda s, p, seed, tick: (peertube_today_scorer(s.split, seed=seed), {}),
+    "ease": lambda s, p, seed, tick: (ease_scorer(s.split), {}),
+    "mf_central": _central,
+    "fedavg_plain": _fedavg,
+    "fedavg_dp": _fedavg_dp,
+}
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key in (*METRICS, "train_s", "epsilon", "noise_multiplier"):
+        values = [float(r[key]) for r in rows if key in r]
+        if values:
+            out[key] = float(np.mean(values))
+            out[f"{key}_std"] = float(np.std(values))
+    return out
+
+
+def _report(
+    args: argparse.Namespace,
+    data: Interactions,
+    setting: Setting,
+    seeds: list[int],
+    results: dict[str, list[dict[str, Any]]],
+    points: dict[float, list[dict[str, Any]]],
+    elapsed: float,
+) -> dict[str, Any]:
+    return {
+        "dataset": str(args.interactions) if args.interactions else args.dataset,
+        "users": data.n_users,
+        "items": data.n_items,
+        "interactions": len(data),
+        "instances": args.instances,
+        "rounds": args.rounds,
+        "seeds": seeds,
+        "methods": {name: _summary(rows) for name, rows in results.items()},
+        "privacy_utility": [
+            {"target_epsilon": eps, "delta": DELTA, **_summary(rows)}
+            for eps, rows in points.items()
+        ],
+        "config": {
+            "mf": asdict(MF),
+            "fedavg": _fed_dict(FEDAVG),
+            "fedavg_dp": {
+                **_fed_dict(FEDAVG_DP),
+                "target_epsilon": setting.epsilon,
+                "delta": DELTA,
+            },
+        },
+        "elapsed_s": elapsed,
+        "load_average": list(os.getloadavg()),
+    }
+
+
+def _fed_dict(config: FedConfig) -> dict[str, Any]:
+    out = asdict(config)
+    out["local"].pop("mf")
+    out.pop("rounds")
+    return out
+
+
+def _table(report: dict[str, Any]) -> Table:
+    table = Table(
+        title=f"{report['dataset']}: {report['users']} users, {report['items']} items, "
+        f"{report['instances']} instances, {report['rounds']} rounds, seeds {report['seeds']}"
+    )
+    table.add_column("method")
+    for key in (*METRICS, "train_s"):
+        table.add_column(key, justify="right")
+    rows = [(name, row) for name, row in report["methods"].items()]
+    rows += [(f"fedavg_dp ε={p['target_epsilon']:g}", p) for p in report["privacy_utility"]]
+    for name, row in rows:
+        cells = [f"{row[k]:.4f} ± {row[k + '_std']:.4f}" for k in METRICS]
+        table.add_row(name, *cells, f"{row['train_s']:.1f}")
+    return table
+
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected integers like 0,1,2") from None
+    if not values:
+        raise ConfigError(f"{option} {text!r}: give at least one value")
+    return values
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected numbers like 1,4,16") from None
+    if any(not v > 0 for v in values):
+        raise ConfigError(f"{option} {text!r}: every ε must be positive")
+    return values
+
+
+def _methods(text: str) -> list[str]:
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [n for n in names if n not in METHODS]
+    if unknown or not names:
+        raise ConfigError(
+            f"--methods {text!r}: unknown method(s) {', '.join(unknown) or '(none given)'}",
+            hint=f"choose among {', '.join(METHODS)}",
+        )
+    return names
