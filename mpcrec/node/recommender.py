@@ -1,0 +1,298 @@
+"""Recommendations for one instance's users from the federation's model: scoring and snapshots.
+
+A :class:`ModelSnapshot` is everything serving needs, frozen: the catalogue (video URLs and
+UUIDs), the global item embeddings (public, from the federation), the private embeddings
+of this instance's users keyed by PeerTube user id, the federation's popularity of each
+video, the instance's local users and the videos each has already seen (watched, rated
+or saved). A user's score for every video is ``item_embeddings @ user_embedding``; seen
+videos are excluded and the top ``count`` found with :func:`numpy.argpartition` (linear
+time) before only those are sorted.
+
+A local user without an embedding (new since the last round, or too few interactions to
+train) gets the most popular unseen videos instead, marked ``fallback = "popular"``.
+
+The :class:`Recommender` holds the current snapshot; the node daemon calls
+:meth:`Recommender.publish` when a round publishes a new model. A swap is one reference
+assignment under a lock, so a request is served entirely by the old or the new snapshot.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from mpcrec.data.cache import write_atomic
+from mpcrec.errors import DataError, UserError
+
+Float32Array = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+FORMAT = 1  # snapshot file format version
+MAX_COUNT = 100  # PeerTube's own maximum page size (PAGINATION.GLOBAL.COUNT.MAX)
+
+
+class UnknownUser(UserError):
+    """The user id is not a local user of this instance."""
+
+
+class NotReady(Exception):
+    """No model snapshot has been published yet."""
+
+
+@dataclass(frozen=True)
+class RecommendedVideo:
+    """One recommended video, named federation-wide."""
+
+    uuid: str
+    url: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The answer for one user: videos best first, and whether they are the popular fallback."""
+
+    user_id: int
+    videos: tuple[RecommendedVideo, ...]
+    fallback: str | None
+    model_version: str
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSnapshot:
+    """The model and local data one recommendation is computed from (see the module docstring).
+
+    Attributes
+    ----------
+    version:
+        The model version (e.g. the round that published it).
+    item_urls, item_uuids:
+        The catalogue, one entry per row of ``item_embeddings``.
+    item_embeddings:
+        ``float32 (n_items, dim)``, global.
+    user_ids:
+        PeerTube user ids that have an embedding, ``int64 (n_users,)``.
+    user_embeddings:
+        ``float32 (n_users, dim)``, private to the instance.
+    popularity:
+        ``float32 (n_items,)``, the federation's popularity score of each video.
+    local_users:
+        Every local user of the instance (with or without an embedding).
+    seen:
+        Item indices each local user has seen, never recommended to them.
+    """
+
+    version: str
+    item_urls: tuple[str, ...]
+    item_uuids: tuple[str, ...]
+    item_embeddings: Float32Array
+    user_ids: IntArray
+    user_embeddings: Float32Array
+    popularity: Float32Array
+    local_users: frozenset[int]
+    seen: Mapping[int, IntArray] = field(default_factory=dict)
+    _user_row: dict[int, int] = field(init=False, repr=False)
+    _popular_order: IntArray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n_items, dim = self.item_embeddings.shape
+        problems = [
+            (len(self.item_urls) != n_items, f"{len(self.item_urls)} urls for {n_items} items"),
+            (len(self.item_uuids) != n_items, f"{len(self.item_uuids)} uuids for {n_items} items"),
+            (self.popularity.shape != (n_items,), f"popularity of shape {self.popularity.shape}"),
+            (
+                self.user_embeddings.shape != (len(self.user_ids), dim),
+                f"user embeddings of shape {self.user_embeddings.shape}, expected "
+                f"({len(self.user_ids)}, {dim})",
+            ),
+            (self.item_embeddings.dtype != np.float32, "item embeddings are not float32"),
+            (self.user_embeddings.dtype != np.float32, "user embeddings are not float32"),
+            (not bool(np.isfinite(self.item_embeddings).all()), "non-finite item embeddings"),
+        ]
+        wrong = [message for bad, message in problems if bad]
+        if wrong:
+            raise DataError(f"inconsistent model snapshot {self.version!r}: {'; '.join(wrong)}")
+        object.__setattr__(self, "_user_row", {int(u): k for k, u in enumerate(self.user_ids)})
+        order = np.argsort(-self.popularity, kind="stable").astype(np.int64)
+        object.__setattr__(self, "_popular_order", order)
+
+    @property
+    def n_items(self) -> int:
+        """Size of the catalogue."""
+        return len(self.item_urls)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        version: str,
+        item_urls: Sequence[str],
+        item_uuids: Sequence[str],
+        item_embeddings: npt.ArrayLike,
+        user_embeddings: Mapping[int, npt.ArrayLike],
+        popularity: npt.ArrayLike,
+        local_users: Iterable[int],
+        seen: Mapping[int, Iterable[str]] | None = None,
+    ) -> ModelSnapshot:
+        """Assemble a snapshot from per-user embeddings and seen video URLs.
+
+        Seen URLs outside the catalogue are ignored (they cannot be recommended anyway).
+        """
+        index = {url: k for k, url in enumerate(item_urls)}
+        users = sorted(user_embeddings)
+        items = np.asarray(item_embeddings, np.float32)
+        rows = [np.asarray(user_embeddings[u], np.float32) for u in users]
+        return cls(
+            version=version,
+            item_urls=tuple(item_urls),
+            item_uuids=tuple(item_uuids),
+            item_embeddings=np.ascontiguousarray(items),
+            user_ids=np.asarray(users, np.int64),
+            user_embeddings=np.stack(rows) if rows else np.zeros((0, items.shape[1]), np.float32),
+            popularity=np.asarray(popularity, np.float32),
+            local_users=frozenset(int(u) for u in local_users),
+            seen={
+                int(user): np.fromiter(
+                    sorted({index[url] for url in urls if url in index}), np.int64
+                )
+                for user, urls in (seen or {}).items()
+            },
+        )
+
+    def recommend(self, user_id: int, count: int) -> Recommendation:
+        """Top ``count`` unseen videos for a local user (popular ones if the model lacks them).
+
+        Raises
+        ------
+        UnknownUser
+            If ``user_id`` is not a local user of the instance.
+        """
+        if user_id not in self.local_users:
+            raise UnknownUser(
+                f"user {user_id} is not a local user of this instance",
+                hint="userId must be the id of a PeerTube user of this instance",
+            )
+        seen = self.seen.get(user_id, np.zeros(0, np.int64))
+        row = self._user_row.get(user_id)
+        if row is None:
+            return self._popular(user_id, count, seen)
+        scores = self.item_embeddings @ self.user_embeddings[row]
+        scores[seen] = -np.inf
+        k = min(count, self.n_items - len(seen))
+        if k <= 0:
+            return Recommendation(user_id, (), None, self.version)
+        top = np.argpartition(-scores, k - 1)[:k] if k < self.n_items else np.arange(k)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return Recommendation(user_id, self._videos(top, scores), None, self.version)
+
+    def _popular(self, user_id: int, count: int, seen: IntArray) -> Recommendation:
+        order = self._popular_order
+        if len(seen):
+            order = order[: count + len(seen)]
+            order = order[~np.isin(order, seen)]
+        top = order[:count]
+        return Recommendation(user_id, self._videos(top, self.popularity), "popular", self.version)
+
+    def _videos(self, top: IntArray, scores: Float32Array) -> tuple[RecommendedVideo, ...]:
+        return tuple(
+            RecommendedVideo(self.item_uuids[i], self.item_urls[i], float(scores[i]))
+            for i in top.tolist()
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the snapshot to ``path`` atomically (``.npz``, no pickles)."""
+        users = sorted(self.seen)
+        lengths = [len(self.seen[u]) for u in users]
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            format=np.int64(FORMAT),
+            version=_text(self.version),
+            item_urls=_text("\n".join(self.item_urls)),
+            item_uuids=_text("\n".join(self.item_uuids)),
+            item_embeddings=self.item_embeddings,
+            user_ids=self.user_ids,
+            user_embeddings=self.user_embeddings,
+            popularity=self.popularity,
+            local_users=np.asarray(sorted(self.local_users), np.int64),
+            seen_users=np.asarray(users, np.int64),
+            seen_lengths=np.asarray(lengths, np.int64),
+            seen_items=np.concatenate([self.seen[u] for u in users])
+            if users
+            else np.zeros(0, np.int64),
+        )
+        write_atomic(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> ModelSnapshot:
+        """Read a snapshot written by :meth:`save`.
+
+        Raises
+        ------
+        DataError
+            If the file is missing, not a snapshot, or of another format version.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError) as err:
+            raise DataError(
+                f"cannot read model snapshot {path}: {err}",
+                hint="give a file written by ModelSnapshot.save (the node writes one per round)",
+            ) from err
+        if int(arrays.get("format", -1)) != FORMAT:
+            raise DataError(f"{path} is not a model snapshot of format {FORMAT}")
+        splits = np.cumsum(arrays["seen_lengths"])[:-1]
+        seen_rows = np.split(arrays["seen_items"].astype(np.int64), splits)
+        return cls(
+            version=_untext(arrays["version"]),
+            item_urls=tuple(_untext(arrays["item_urls"]).split("\n")),
+            item_uuids=tuple(_untext(arrays["item_uuids"]).split("\n")),
+            item_embeddings=arrays["item_embeddings"],
+            user_ids=arrays["user_ids"].astype(np.int64),
+            user_embeddings=arrays["user_embeddings"],
+            popularity=arrays["popularity"],
+            local_users=frozenset(arrays["local_users"].tolist()),
+            seen=dict(zip(arrays["seen_users"].tolist(), seen_rows, strict=True))
+            if len(arrays["seen_users"])
+            else {},
+        )
+
+
+def _text(value: str) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(value.encode("utf-8"), np.uint8)
+
+
+def _untext(value: npt.NDArray[np.uint8]) -> str:
+    return bytes(value.tobytes()).decode("utf-8")
+
+
+class Recommender:
+    """The snapshot currently served, swapped atomically when a new model is published."""
+
+    def __init__(self, snapshot: ModelSnapshot | None = None) -> None:
+        self._lock = threading.Lock()
+        self._snapshot = snapshot
+
+    @property
+    def snapshot(self) -> ModelSnapshot | None:
+        """The snapshot in service (``None`` before the first publish)."""
+        with self._lock:
+            return self._snapshot
+
+    def publish(self, snapshot: ModelSnapshot) -> None:
+        """Serve ``snapshot`` from now on; requests in flight finish on the old one."""
+        with self._lock:
+            self._snapshot = snapshot
+
+    def recommend(self, user_id: int, count: int) -> Recommendation:
+        """Recommend from the current snapshot; :class:`NotReady` before the first publish."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            raise NotReady("no model published yet")
+        return snapshot.recommend(user_id, count)
