@@ -53,6 +53,9 @@ class InMemoryStore:
                 found = self._contributions.get(rnd.round_id, {})
                 for key, c in found.items():
                     found[key] = dataclasses.replace(c, envelopes={})
+                answers = self._results.get(rnd.round_id, {})
+                for key, r in answers.items():
+                    answers[key] = dataclasses.replace(r, model=b"")
 
     def get_round(self, round_id: int) -> Round | None:
         with self._lock:

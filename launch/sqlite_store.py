@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS envelope (
     PRIMARY KEY (round_id, member, contributor));
 CREATE TABLE IF NOT EXISTS result (
     round_id INTEGER, member TEXT, ok INTEGER NOT NULL, reason TEXT NOT NULL,
-    model_hash BLOB NOT NULL, accepted TEXT NOT NULL, signature BLOB NOT NULL,
+    model_hash BLOB NOT NULL, accepted TEXT NOT NULL, signature BLOB NOT NULL, model BLOB NOT NULL,
     PRIMARY KEY (round_id, member));
 CREATE TABLE IF NOT EXISTS model (
     version INTEGER PRIMARY KEY, n_items INTEGER NOT NULL, dim INTEGER NOT NULL,
@@ -197,7 +197,10 @@ class SQLiteStore:
         """Statements dropping a finished round's envelopes (their digests stay)."""
         if not rnd.phase.terminal:
             return []
-        return [("DELETE FROM envelope WHERE round_id = ?", (rnd.round_id,))]
+        return [
+            ("DELETE FROM envelope WHERE round_id = ?", (rnd.round_id,)),
+            ("UPDATE result SET model = X'' WHERE round_id = ?", (rnd.round_id,)),
+        ]
 
     # -- seed -------------------------------------------------------------------------------
 
@@ -268,7 +271,7 @@ class SQLiteStore:
         self._write(
             [
                 (
-                    "INSERT INTO result VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO result VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         r.round_id,
                         r.member,
@@ -277,6 +280,7 @@ class SQLiteStore:
                         r.model_hash,
                         json.dumps(list(r.accepted)),
                         r.signature,
+                        r.model,
                     ),
                 )
             ],
@@ -294,6 +298,7 @@ class SQLiteStore:
                 model_hash=bytes(r[4]),
                 accepted=tuple(json.loads(r[5])),
                 signature=bytes(r[6]),
+                model=bytes(r[7]),
             )
             for r in rows
         }

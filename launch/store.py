@@ -16,6 +16,16 @@ from typing import Protocol
 
 from launch.round import Round
 from mpcrec.errors import ProtocolError
+from mpcrec.federation.model import Model
+
+__all__ = [
+    "Contribution",
+    "Instance",
+    "LauncherStore",
+    "MemberResult",
+    "Model",
+    "StoreConflict",
+]
 
 
 class StoreConflict(ProtocolError):
@@ -69,21 +79,7 @@ class MemberResult:
     model_hash: bytes
     accepted: tuple[str, ...]
     signature: bytes
-
-
-@dataclass(frozen=True)
-class Model:
-    """A published model: item embeddings, float64 little-endian, ``n_items x dim``."""
-
-    version: int
-    n_items: int
-    dim: int
-    data: bytes = field(repr=False)
-
-    @property
-    def model_hash(self) -> bytes:
-        """SHA-256 of the model's bytes."""
-        return hashlib.sha256(self.data).digest()
+    model: bytes = field(default=b"", repr=False)  # dropped once the round has ended
 
 
 class LauncherStore(Protocol):

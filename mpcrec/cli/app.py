@@ -19,7 +19,12 @@ from mpcrec import __version__
 from mpcrec.errors import UserError
 
 # Top-level subcommands: module paths, each with register(subparsers).
-COMMANDS: tuple[str, ...] = ("mpcrec.cli.bench",)
+COMMANDS: tuple[str, ...] = (
+    "mpcrec.cli.bench",
+    "mpcrec.cli.launcher",
+    "mpcrec.cli.node",
+    "mpcrec.cli.pki",
+)
 
 # Benchmarks under `mpcrec bench`: module paths, each with register(subparsers).
 BENCHMARKS: tuple[str, ...] = ("mpcrec.bench.quality",)

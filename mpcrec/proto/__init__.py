@@ -1,1 +1,1 @@
-"""gRPC protocol: .proto sources and the stubs generated from them by `python -m mpcrec.proto.build`."""
+"""gRPC protocol: .proto sources and their stubs (made by `python -m mpcrec.proto.build`)."""

@@ -23,7 +23,6 @@ def build(folder: Path | None = None) -> list[Path]:
             "protoc",
             f"-I{root}",
             f"--python_out={root}",
-            f"--pyi_out={root}",
             f"--grpc_python_out={root}",
             str(rel),
         ]

@@ -111,13 +111,16 @@ class TestLauncherStoreContract:
         with pytest.raises(StoreConflict):
             store.add_contribution(Contribution(2, "a", 1.0, {"b": b"x", "a": b"y"}))
 
-    def test_results_once(self, store: LauncherStore) -> None:
-        result = MemberResult(1, "a", True, "", b"h" * 32, ("a", "c"), b"sig")
+    def test_results_once_model_bytes_dropped_when_round_ends(self, store: LauncherStore) -> None:
+        result = MemberResult(1, "a", True, "", b"h" * 32, ("a", "c"), b"sig", b"model")
         store.add_result(result)
 
         with pytest.raises(StoreConflict):
             store.add_result(MemberResult(1, "a", False, "late", b"", (), b""))
         assert store.results(1) == {"a": result}
+        store.save_round(_computing_round(1).abort("test"))
+        assert store.results(1)["a"].model == b""
+        assert store.results(1)["a"].model_hash == b"h" * 32
 
     def test_publish_stores_round_and_model_together(self, store: LauncherStore) -> None:
         store.put_model(Model(0, 2, 2, b"\x00" * 32))

@@ -1,0 +1,366 @@
+"""The launcher: registry, round scheduling, committee sortition, publishing. No gRPC, no CrypTen.
+
+:class:`Launcher` holds the rules; :mod:`launch.service` puts it on the wire. Every message
+an instance sends is admitted by the current :class:`~launch.round.Round` and stored in one
+transaction under the launcher's lock; one scheduler thread (:meth:`Launcher.run`) moves
+rounds forward when everything expected has arrived or a deadline has passed. Because each
+state and its deadline are in the store, a launcher killed at any instant and started again
+resumes the round it finds (or aborts it when its deadline has passed): nothing published or
+accepted is lost, and the model version moves only on publish.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from committees.seed import combine_reveals, verify_reveal
+from committees.sortition import draw_committee, draw_dealer, eligible
+from launch.round import Phase, Round, RoundPolicy, RoundStateError
+from launch.store import Contribution, Instance, LauncherStore, MemberResult, Model
+from mpcrec.errors import ProtocolError
+from mpcrec.federation.spec import FederationSpec
+
+log = logging.getLogger("mpcrec.launcher")
+
+KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When rounds run.
+
+    Parameters
+    ----------
+    rounds:
+        Stop opening rounds once this many models have been published (0: never stop).
+    interval_s:
+        Seconds between round openings (0: back to back).
+    init_seed:
+        Seed of the initial model (version 0): N(0, init_scale²) embeddings.
+    init_scale:
+        Standard deviation of the initial embeddings.
+    min_instances:
+        Open the first round only once this many instances have registered (at least the
+        committee's seats and ``min_contributors`` in any case).
+    """
+
+    rounds: int = 0
+    interval_s: float = 0.0
+    init_seed: int = 0
+    init_scale: float = 0.1
+    min_instances: int = 0
+
+
+Event = dict[str, Any]
+
+
+class Launcher:
+    """The federation's coordinator (trusted for liveness only).
+
+    Parameters
+    ----------
+    store:
+        Where everything lives (:class:`~launch.sqlite_store.SQLiteStore` by default).
+    policy, spec, schedule:
+        Round rules, model parameters, timing.
+    clock:
+        Unix time source (tests may pass their own).
+    on_event:
+        Called (under the lock, keep it quick) with each event: round transitions,
+        registrations, uploads.
+    """
+
+    def __init__(
+        self,
+        store: LauncherStore,
+        *,
+        policy: RoundPolicy,
+        spec: FederationSpec,
+        schedule: Schedule | None = None,
+        clock: Callable[[], float] = time.time,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.spec = spec
+        self.schedule = schedule or Schedule()
+        self.clock = clock
+        self.on_event = on_event or (lambda _event: None)
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self.generation = 0
+        self.stopping = threading.Event()
+        self._last_open = 0.0
+        self._ensure_initial_model()
+
+    # -- setup ----------------------------------------------------------------------------
+
+    def _ensure_initial_model(self) -> None:
+        latest = self.store.latest_model()
+        if latest is not None:
+            if (latest.n_items, latest.dim) != (self.spec.n_items, self.spec.dim):
+                raise ProtocolError(
+                    f"the store holds a {latest.n_items} x {latest.dim} model, the config "
+                    f"asks for {self.spec.n_items} x {self.spec.dim}",
+                    hint="use a fresh state directory for a different model",
+                )
+            return
+        rng = np.random.default_rng(self.schedule.init_seed)
+        values = rng.normal(0.0, self.schedule.init_scale, (self.spec.n_items, self.spec.dim))
+        self.store.put_model(Model.from_array(0, values))
+
+    def _emit(self, kind: str, **fields: Any) -> None:
+        self.on_event({"event": kind, "time": self.clock(), **fields})
+
+    def _changed_now(self) -> None:
+        self.generation += 1
+        self._changed.notify_all()
+
+    def wait_for_change(self, generation: int, timeout: float) -> int:
+        """Block until the state generation passes ``generation`` (or timeout); return it."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self.generation != generation or self.stopping.is_set(), timeout
+            )
+            return self.generation
+
+    # -- what instances may do ------------------------------------------------------------
+
+    def register(
+        self, instance_id: str, signing_key: bytes, sealing_key: bytes, mpc_address: str
+    ) -> Instance:
+        """Register an instance (again, after a restart, with the same keys)."""
+        if len(signing_key) != KEY_BYTES or len(sealing_key) != KEY_BYTES:
+            raise ProtocolError(
+                f"{instance_id}: public keys of {len(signing_key)} and {len(sealing_key)} "
+                f"bytes, expected {KEY_BYTES} each (raw Ed25519 and X25519)"
+            )
+        with self._lock:
+            known = self.store.get_instance(instance_id)
+            if known and (known.signing_key, known.sealing_key) != (signing_key, sealing_key):
+                raise ProtocolError(
+                    f"{instance_id} is registered with other keys",
+                    hint="a node keeps its keys in its state directory; restore them",
+                )
+            instance = Instance(instance_id, signing_key, sealing_key, mpc_address, self.clock())
+            self.store.put_instance(instance)
+            if known is None:
+                self._emit("registered", instance=instance_id, address=mpc_address)
+            self._changed_now()
+            return instance
+
+    def current(self) -> Round | None:
+        """The latest round (perhaps ended)."""
+        return self.store.latest_round()
+
+    def _round(self, round_id: int) -> Round:
+        rnd = self.store.latest_round()
+        if rnd is None or rnd.round_id != round_id:
+            now = "none" if rnd is None else str(rnd.round_id)
+            raise RoundStateError(f"round {round_id} is not the current round ({now})")
+        return rnd
+
+    def commit(self, instance_id: str, round_id: int, commitment: bytes) -> None:
+        """Accept a seed commitment."""
+        with self._lock:
+            self._round(round_id).admit_commit(instance_id)
+            self.store.add_commit(round_id, instance_id, commitment)
+            self._changed_now()
+
+    def reveal(self, instance_id: str, round_id: int, secret: bytes) -> None:
+        """Accept a seed reveal that opens the instance's commitment."""
+        with self._lock:
+            commits = self.store.commits(round_id)
+            self._round(round_id).admit_reveal(instance_id, list(commits))
+            if not verify_reveal(round_id, instance_id, secret, commits[instance_id]):
+                raise ProtocolError(
+                    f"{instance_id}: the reveal does not open its commitment in round {round_id}"
+                )
+            self.store.add_reveal(round_id, instance_id, secret)
+            self._changed_now()
+
+    def contribute(self, contribution: Contribution) -> None:
+        """Accept an upload (one envelope per member), at most once per instance and round."""
+        with self._lock:
+            rnd = self._round(contribution.round_id)
+            rnd.admit_contribution(contribution.contributor, list(contribution.envelopes))
+            self.store.add_contribution(contribution)
+            self._emit(
+                "contribution",
+                round_id=rnd.round_id,
+                instance=contribution.contributor,
+                bytes=contribution.size,
+            )
+            self._changed_now()
+
+    def shares_for(self, member: str, round_id: int) -> list[tuple[str, float, bytes, bytes]]:
+        """``(contributor, weight, signing_key, envelope)`` for a member of a computing round."""
+        with self._lock:
+            rnd = self._round(round_id)
+            rnd.admit_member(member)
+            frozen = set(rnd.contributors)
+            found = self.store.envelopes_for(round_id, member)
+        keys = {i.instance_id: i.signing_key for i in self.store.instances()}
+        return [(c, w, keys[c], blob) for c, w, blob in found if c in frozen]
+
+    def submit_result(self, result: MemberResult) -> None:
+        """Accept a member's result (or its failure report)."""
+        with self._lock:
+            rnd = self._round(result.round_id)
+            rnd.admit_member(result.member)
+            if result.ok:
+                self._check_model_bytes(result)
+            self.store.add_result(result)
+            self._changed_now()
+
+    def _check_model_bytes(self, result: MemberResult) -> None:
+        expected = 8 * self.spec.size
+        if len(result.model) != expected:
+            raise ProtocolError(
+                f"{result.member}: a model of {len(result.model)} bytes, expected {expected}"
+            )
+        if Model(-1, 0, 0, result.model).model_hash != result.model_hash:
+            raise ProtocolError(f"{result.member}: the model does not match its hash")
+
+    def model(self, version: int) -> Model:
+        """A published model (``-1``: the latest)."""
+        found = self.store.latest_model() if version < 0 else self.store.get_model(version)
+        if found is None:
+            raise ProtocolError(f"no model version {version}")
+        return found
+
+    # -- scheduling ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, tick_s: float = 0.05) -> None:
+        """Advance rounds until ``stop`` is set (the scheduler thread)."""
+        generation = self.generation
+        while not stop.is_set():
+            self.advance()
+            generation = self.wait_for_change(generation, tick_s)
+
+    def finished(self) -> bool:
+        """Whether the schedule's number of published rounds has been reached."""
+        latest = self.store.latest_model()
+        target = self.schedule.rounds
+        return bool(target) and latest is not None and latest.version >= target
+
+    def advance(self) -> None:
+        """Make every transition that is due now (a round may move several steps)."""
+        with self._lock:
+            for _ in range(len(Phase) + 1):
+                rnd = self.store.latest_round()
+                moved = self._open_next(rnd) if rnd is None or rnd.phase.terminal else None
+                if moved is None and rnd is not None and not rnd.phase.terminal:
+                    moved = self._step(rnd, self.clock())
+                if moved is None:
+                    return
+                self._save(moved)
+
+    def _save(self, rnd: Round) -> None:
+        if rnd.phase is Phase.PUBLISHED:
+            self.store.publish(rnd, self._winning_model(rnd))
+        else:
+            self.store.save_round(rnd)
+        log.info("round %d: %s %s", rnd.round_id, rnd.phase, rnd.reason)
+        self._emit(
+            "round",
+            round_id=rnd.round_id,
+            state=rnd.phase.value,
+            model_version=rnd.model_version,
+            committee=list(rnd.committee),
+            dealer=rnd.dealer,
+            contributors=list(rnd.contributors),
+            upload_bytes=self.store.upload_bytes(rnd.round_id),
+            reason=rnd.reason,
+        )
+        self._changed_now()
+
+    def _open_next(self, last: Round | None) -> Round | None:
+        now = self.clock()
+        if self.finished() or now - self._last_open < self.schedule.interval_s:
+            return None
+        registered = [i.instance_id for i in self.store.instances()]
+        needed = max(self.policy.seats, self.policy.min_contributors)
+        if len(registered) < max(needed, self.schedule.min_instances if last is None else 0):
+            return None
+        model = self.store.latest_model()
+        assert model is not None
+        self._last_open = now
+        next_id = 1 if last is None else last.round_id + 1
+        return Round.open(next_id, model.version, registered, now=now, policy=self.policy)
+
+    def _step(self, rnd: Round, now: float) -> Round | None:
+        """The transition due for ``rnd`` now, or ``None``."""
+        late = now >= rnd.deadline
+        rid = rnd.round_id
+        if rnd.phase is Phase.OPEN:
+            commits = self.store.commits(rid)
+            if late or set(commits) >= set(rnd.participants):
+                return rnd.close_commits(list(commits), now=now, policy=self.policy)
+        elif rnd.phase is Phase.REVEALING:
+            commits, reveals = self.store.commits(rid), self.store.reveals(rid)
+            if set(reveals) >= set(commits):
+                return self._draw(rnd, reveals)
+            if late:
+                missing = sorted(set(commits) - set(reveals))
+                return rnd.abort(f"no reveal from {missing}: seed withheld")
+        elif rnd.phase is Phase.COMMITTEE_DRAWN:
+            return rnd.start_collecting(now=now, policy=self.policy)
+        elif rnd.phase is Phase.COLLECTING:
+            weights = self.store.contributions(rid)
+            if late or set(weights) >= set(self.store.reveals(rid)):
+                return rnd.start_computing(weights, now=now, policy=self.policy)
+        elif rnd.phase is Phase.COMPUTING:
+            return self._conclude(rnd, self.store.results(rid), late)
+        return None
+
+    def _draw(self, rnd: Round, reveals: Mapping[str, bytes]) -> Round:
+        seed = combine_reveals(rnd.round_id, dict(reveals))
+        registry = {i.instance_id: i.signing_key for i in self.store.instances()}
+        candidates = {i: registry[i] for i in sorted(reveals) if i in registry}
+        # committees of the last cooldown-1 rounds (by round id), oldest first
+        recent = self.store.committees(rnd.round_id, self.policy.cooldown - 1)[::-1]
+        pool = {i: candidates[i] for i in eligible(candidates, recent, self.policy.cooldown)}
+        if len(pool) < self.policy.seats:
+            return rnd.abort(
+                f"{len(pool)} eligible instances (cooldown {self.policy.cooldown}), "
+                f"{self.policy.seats} seats"
+            )
+        members = draw_committee(seed, rnd.round_id, pool, self.policy.committee_size)
+        dealer = draw_dealer(seed, rnd.round_id, pool, members) if self.policy.dealer else ""
+        return rnd.draw(seed, members, dealer, policy=self.policy)
+
+    def _conclude(
+        self, rnd: Round, results: Mapping[str, MemberResult], late: bool
+    ) -> Round | None:
+        failed = {m: r.reason for m, r in results.items() if not r.ok}
+        if failed:
+            return rnd.abort(f"members failed: {failed}")
+        if set(results) < set(rnd.committee):
+            if late:
+                silent = sorted(set(rnd.committee) - set(results))
+                return rnd.abort(f"no result from {silent} before the deadline")
+            return None
+        if len({results[m].accepted for m in rnd.committee}) != 1:
+            return rnd.abort("members disagree on which contributions they accepted")
+        accepted = results[rnd.committee[0]].accepted
+        if len(accepted) < self.policy.min_contributors:
+            return rnd.abort(
+                f"only {len(accepted)} contributions accepted, "
+                f"{self.policy.min_contributors} needed"
+            )
+        try:
+            return rnd.publish({m: results[m].model_hash for m in rnd.committee})
+        except RoundStateError as err:
+            return rnd.abort(err.message)
+
+    def _winning_model(self, rnd: Round) -> Model:
+        result = self.store.results(rnd.round_id)[rnd.committee[0]]
+        return Model(rnd.published_version, self.spec.n_items, self.spec.dim, result.model)

@@ -1,0 +1,65 @@
+"""``mpcrec launcher --config federation.yaml``: run a federation's launcher."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("mpcrec.launcher")
+
+
+def register(sub: Any) -> None:
+    """Add the ``launcher`` subcommand."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "launcher",
+        help="run the launcher: registry, rounds, committees (gRPC, mutual TLS)",
+        description="Run a federation's launcher (see docs/operations.md).",
+    )
+    parser.add_argument("--config", type=Path, required=True, help="federation.yaml")
+    parser.add_argument(
+        "--format", choices=("rich", "json"), default="rich", help="live view or JSON events"
+    )
+    parser.add_argument(
+        "--exit-when-done",
+        action="store_true",
+        help="exit once the schedule's number of rounds has been published",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted (or, with --exit-when-done, until the schedule is done)."""
+    from launch.config import LauncherConfig
+    from launch.launcher import Launcher
+    from launch.service import serve
+    from launch.sqlite_store import SQLiteStore
+    from launch.view import JsonEvents, RoundTable
+
+    config = LauncherConfig.load(args.config)
+    view = JsonEvents() if args.format == "json" else RoundTable()
+    store = SQLiteStore(config.state_dir / "launcher.sqlite")
+    launcher = Launcher(
+        store, policy=config.policy, spec=config.spec, schedule=config.schedule, on_event=view
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server = serve(launcher, config.listen, config.tls)
+    scheduler = threading.Thread(target=launcher.run, args=(stop,), name="scheduler")
+    scheduler.start()
+    try:
+        while not stop.wait(0.2):
+            if args.exit_when_done and launcher.finished():
+                stop.set()
+    finally:
+        stop.set()
+        launcher.stopping.set()
+        scheduler.join(timeout=10)
+        server.stop(grace=1).wait(5)
+        view.close()
+        store.close()
+    return 0

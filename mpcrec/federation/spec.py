@@ -1,0 +1,54 @@
+"""The public parameters of a federation, which every instance learns when it registers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mpcrec.errors import ConfigError
+
+AGGREGATIONS = ("plaintext", "secure")
+
+
+@dataclass(frozen=True)
+class FederationSpec:
+    """What the model looks like and how the committee aggregates.
+
+    Parameters
+    ----------
+    n_items, dim:
+        The global item-embedding table (the public video catalogue).
+    aggregation:
+        ``"secure"``: members receive sealed shares and aggregate inside CrypTen;
+        ``"plaintext"``: members receive the updates themselves and sum them (the
+        comparison baseline, no privacy).
+    server_lr, server_momentum:
+        The server optimiser (:class:`mpcrec.model.server.ServerSGD`).
+    clip_norm:
+        Contributions with a larger L2 norm are rejected by the committee.
+    """
+
+    n_items: int
+    dim: int
+    aggregation: str = "plaintext"
+    server_lr: float = 1.0
+    server_momentum: float = 0.0
+    clip_norm: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.n_items < 1 or self.dim < 1:
+            raise ConfigError(f"model of {self.n_items} x {self.dim} must not be empty")
+        if self.aggregation not in AGGREGATIONS:
+            raise ConfigError(
+                f"aggregation {self.aggregation!r} is unknown",
+                hint="use one of: " + ", ".join(AGGREGATIONS),
+            )
+        if self.server_lr <= 0 or not 0 <= self.server_momentum < 1 or self.clip_norm <= 0:
+            raise ConfigError(
+                f"server_lr {self.server_lr}, server_momentum {self.server_momentum}, "
+                f"clip_norm {self.clip_norm}: need lr > 0, 0 <= momentum < 1, clip_norm > 0"
+            )
+
+    @property
+    def size(self) -> int:
+        """Values in the model (and in every update)."""
+        return self.n_items * self.dim

@@ -1,0 +1,69 @@
+"""``node.yaml``: who the instance is, where its launcher is, how it trains and serves MPC.
+
+Example::
+
+    instance_id: tube-a
+    launcher: launcher.example.org:7443
+    mpc_address: 203.0.113.5:7600     # where this instance's committee party listens
+    state_dir: state/tube-a           # keys live here (mode 0600)
+    tls: {cert: pki/tube-a.pem, key: pki/tube-a.key, ca: pki/ca.pem}
+    trainer: {kind: drift, rate: 0.5, weight: 1.0, scale: 1.0}
+    faults: {member_delay_s: 0}       # test knobs; leave out in deployments
+
+Relative paths are relative to the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mpcrec.errors import ConfigError
+from mpcrec.federation.config_file import as_type, load_mapping, section, tls_paths
+from mpcrec.pki import CertPaths
+
+TOP = {"instance_id", "launcher", "mpc_address", "state_dir", "tls", "trainer", "faults"}
+TRAINERS = {"drift"}
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """A node's whole configuration."""
+
+    instance_id: str
+    launcher: str
+    mpc_address: str
+    state_dir: Path
+    tls: CertPaths
+    trainer: dict[str, Any] = field(default_factory=lambda: {"kind": "drift"})
+    member_delay_s: float = 0.0
+
+    @classmethod
+    def load(cls, path: Path) -> NodeConfig:
+        """Read and check ``node.yaml``."""
+        data = load_mapping(path)
+        unknown = sorted(set(data) - TOP)
+        if unknown:
+            raise ConfigError(f"{path}: unknown setting(s) {unknown}", hint=f"known: {sorted(TOP)}")
+        missing = sorted({"instance_id", "launcher", "mpc_address"} - set(data))
+        if missing:
+            raise ConfigError(f"{path}: {missing} required")
+        trainer = section(data, "trainer", path, {"kind", "rate", "weight", "scale"})
+        trainer.setdefault("kind", "drift")
+        if trainer["kind"] not in TRAINERS:
+            raise ConfigError(
+                f"{path}: trainer kind {trainer['kind']!r} is unknown",
+                hint="known: " + ", ".join(sorted(TRAINERS)),
+            )
+        faults = section(data, "faults", path, {"member_delay_s"})
+        return cls(
+            instance_id=str(data["instance_id"]),
+            launcher=str(data["launcher"]),
+            mpc_address=str(data["mpc_address"]),
+            state_dir=Path(path).parent
+            / str(data.get("state_dir", f"state/{data['instance_id']}")),
+            tls=tls_paths(data, path),
+            trainer=trainer,
+            member_delay_s=as_type(faults.get("member_delay_s", 0.0), float, "faults", path),
+        )

@@ -1,0 +1,282 @@
+"""The instance daemon: registers, follows the launcher's rounds, contributes, serves when drawn.
+
+Per round, driven by the launcher's announcements (:rpc:`WatchRounds`):
+
+* ``open``: commit to a fresh 32-byte secret (:func:`committees.seed.commitment`);
+* ``revealing``: reveal it;
+* ``collecting``: download the round's base model, train at home, seal one envelope per
+  member and upload them in chunks;
+* ``computing``, when on the committee: download the envelopes addressed to this instance,
+  compute the next model and return it with a signature.
+
+The node's users' embeddings and interactions never leave it: only envelopes do. A broken
+connection (the launcher restarting) is retried with backoff; every step is idempotent
+(a repeated message is refused by the launcher as ``ALREADY_EXISTS`` and counted as done).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import numpy as np
+
+from committees.seed import commitment
+from mpcrec.federation.model import Model
+from mpcrec.federation.plain import seal_plain
+from mpcrec.federation.result import result_statement
+from mpcrec.federation.spec import FederationSpec
+from mpcrec.federation.tls import CHUNK, secure_channel
+from mpcrec.node.config import NodeConfig
+from mpcrec.node.duty import Envelope, plain_round
+from mpcrec.node.keys import NodeKeys
+from mpcrec.node.trainer import DriftTrainer, Trainer
+from mpcrec.proto import federation_pb2 as pb
+from mpcrec.proto import federation_pb2_grpc as pb_grpc
+
+log = logging.getLogger("mpcrec.node")
+CALL_TIMEOUT_S = 30.0
+BENIGN = (grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION)
+
+
+def trainer_from_config(config: NodeConfig) -> Trainer:
+    """The trainer the config names."""
+    opts = {k: float(v) for k, v in config.trainer.items() if k != "kind"}
+    return DriftTrainer(config.instance_id, **opts)
+
+
+class Node:
+    """One instance's daemon.
+
+    Parameters
+    ----------
+    config:
+        Identity, launcher address, TLS files, state directory.
+    trainer:
+        Local training (default: the one the config names).
+    """
+
+    def __init__(self, config: NodeConfig, trainer: Trainer | None = None) -> None:
+        self.config = config
+        self.me = config.instance_id
+        self.trainer = trainer or trainer_from_config(config)
+        self.keys = NodeKeys.load_or_create(config.state_dir / "keys")
+        self.spec: FederationSpec | None = None
+        self._secrets: dict[int, bytes] = {}
+        self._done: set[tuple[int, str]] = set()
+        self._models: dict[int, Model] = {}
+        self._call: Any = None
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow the launcher until ``stop`` is set, reconnecting after failures."""
+        threading.Thread(target=self._cancel_on, args=(stop,), daemon=True).start()
+        backoff = 0.2
+        while not stop.is_set():
+            channel = secure_channel(self.config.launcher, self.config.tls)
+            try:
+                stub = pb_grpc.LauncherStub(channel)
+                self._register(stub)
+                backoff = 0.2
+                self._follow(stub, stop)
+            except grpc.RpcError as err:
+                if not stop.is_set():
+                    log.warning("%s: launcher unreachable (%s); retrying", self.me, err.code())
+            finally:
+                channel.close()
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    def _cancel_on(self, stop: threading.Event) -> None:
+        stop.wait()
+        if self._call is not None:
+            self._call.cancel()
+
+    def _register(self, stub: Any) -> None:
+        reply = stub.Register(
+            pb.RegisterRequest(
+                instance_id=self.me,
+                signing_key=self.keys.signing_public,
+                sealing_key=self.keys.sealing_public,
+                mpc_address=self.config.mpc_address,
+            ),
+            timeout=CALL_TIMEOUT_S,
+        )
+        s = reply.spec
+        self.spec = FederationSpec(
+            n_items=s.n_items,
+            dim=s.dim,
+            aggregation=s.aggregation,
+            server_lr=s.server_lr,
+            server_momentum=s.server_momentum,
+            clip_norm=s.clip_norm,
+        )
+        log.info("%s: registered (model v%d)", self.me, reply.model_version)
+
+    def _follow(self, stub: Any, stop: threading.Event) -> None:
+        self._call = stub.WatchRounds(pb.WatchRequest(after_round=0))
+        for ann in self._call:
+            if stop.is_set():
+                return
+            try:
+                self._on(stub, ann)
+            except grpc.RpcError as err:
+                if err.code() not in BENIGN:
+                    raise
+                log.debug("%s: round %d: %s", self.me, ann.round_id, err.details())
+
+    def _once(self, round_id: int, step: str) -> bool:
+        """True the first time ``(round_id, step)`` is asked for."""
+        if (round_id, step) in self._done:
+            return False
+        self._done.add((round_id, step))
+        return True
+
+    # -- the steps --------------------------------------------------------------------------
+
+    def _on(self, stub: Any, ann: Any) -> None:
+        rid, state = ann.round_id, ann.state
+        members = [m.instance_id for m in ann.committee]
+        if state == "open" and self.me in ann.participants and self._once(rid, "commit"):
+            secret = os.urandom(32)
+            self._secrets[rid] = secret
+            stub.SubmitCommit(
+                pb.SeedCommit(round_id=rid, commitment=commitment(rid, self.me, secret)),
+                timeout=CALL_TIMEOUT_S,
+            )
+        elif state == "revealing" and rid in self._secrets and self._once(rid, "reveal"):
+            stub.SubmitReveal(
+                pb.SeedReveal(round_id=rid, secret=self._secrets[rid]), timeout=CALL_TIMEOUT_S
+            )
+        elif state == "collecting" and rid in self._secrets and self._once(rid, "upload"):
+            self._contribute(stub, ann)
+        elif state == "computing" and self.me in members and self._once(rid, "compute"):
+            self._serve(stub, ann)
+        elif state in ("published", "aborted") and self._once(rid, "end"):
+            self._secrets.pop(rid, None)
+            log.info("%s: round %d %s %s", self.me, rid, state, ann.reason)
+
+    def _model(self, stub: Any, version: int) -> Model:
+        if version not in self._models:
+            head, data = None, bytearray()
+            for chunk in stub.GetModel(pb.GetModelRequest(version=version), timeout=CALL_TIMEOUT_S):
+                head = head or chunk
+                data += chunk.data
+            assert head is not None
+            self._models[version] = Model(head.version, head.n_items, head.dim, bytes(data))
+            for old in [v for v in self._models if v < version - 1]:
+                del self._models[old]
+        return self._models[version]
+
+    def _contribute(self, stub: Any, ann: Any) -> None:
+        assert self.spec is not None
+        base = self._model(stub, ann.model_version)
+        if base.model_hash != ann.model_hash:
+            log.error(
+                "%s: round %d: the model does not match the announced hash", self.me, ann.round_id
+            )
+            return
+        delta, weight = self.trainer.update(base.array(), ann.round_id)
+        envelopes = self._seal(delta, ann)
+        header = pb.ContributionHeader(
+            round_id=ann.round_id,
+            weight=weight,
+            recipients=[m.instance_id for m in ann.committee],
+            sizes=[len(e) for e in envelopes],
+        )
+        receipt = stub.UploadContribution(
+            _chunks(header, b"".join(envelopes)), timeout=CALL_TIMEOUT_S
+        )
+        log.info("%s: round %d: uploaded %d bytes", self.me, ann.round_id, receipt.bytes_received)
+
+    def _seal(self, delta: Any, ann: Any) -> list[bytes]:
+        assert self.spec is not None
+        if self.spec.aggregation == "plaintext":
+            blob = seal_plain(
+                delta, round_id=ann.round_id, model_hash=ann.model_hash, contributor=self.me
+            )
+            return [blob for _ in ann.committee]
+        from mpcrec.secure.envelope import seal_contribution
+
+        sealed = seal_contribution(
+            np.ravel(delta),
+            member_keys=[m.sealing_key for m in ann.committee],
+            signing_key=self.keys.signing,
+            round_id=ann.round_id,
+            model_hash=ann.model_hash,
+            contributor_id=self.me,
+        )
+        return [s.to_bytes() for s in sealed]
+
+    def _serve(self, stub: Any, ann: Any) -> None:
+        assert self.spec is not None
+        if self.config.member_delay_s:
+            time.sleep(self.config.member_delay_s)
+        rid = ann.round_id
+        envelopes = _envelopes(
+            stub.FetchShares(pb.FetchSharesRequest(round_id=rid), timeout=CALL_TIMEOUT_S)
+        )
+        if self.spec.aggregation != "plaintext":
+            stub.SubmitResult(
+                pb.RoundResult(round_id=rid, ok=False, reason="secure committee not wired yet"),
+                timeout=CALL_TIMEOUT_S,
+            )
+            return
+        base = self._model(stub, ann.model_version)
+        previous = None
+        if self.spec.server_momentum and ann.model_version > 0:
+            previous = self._model(stub, ann.model_version - 1).array()
+        nxt, accepted = plain_round(
+            envelopes,
+            spec=self.spec,
+            round_id=rid,
+            model=base.array(),
+            model_hash=base.model_hash,
+            previous=previous,
+        )
+        model = Model.from_array(ann.model_version + 1, nxt)
+        signature = self.keys.signing.sign(result_statement(rid, model.model_hash, accepted))
+        stub.SubmitResult(
+            pb.RoundResult(
+                round_id=rid,
+                ok=True,
+                model=model.data,
+                model_hash=model.model_hash,
+                accepted=list(accepted),
+                signature=signature,
+            ),
+            timeout=CALL_TIMEOUT_S,
+        )
+        log.info("%s: round %d: result sent (%d accepted)", self.me, rid, len(accepted))
+
+
+def _chunks(header: Any, body: bytes) -> Iterator[Any]:
+    yield pb.ContributionChunk(header=header)
+    for start in range(0, len(body), CHUNK):
+        yield pb.ContributionChunk(data=body[start : start + CHUNK])
+
+
+def _envelopes(stream: Iterator[Any]) -> list[Envelope]:
+    found: list[Envelope] = []
+    current: dict[str, Any] | None = None
+    for chunk in stream:
+        if chunk.contributor:
+            if current is not None:
+                found.append(Envelope(**current))
+            current = {
+                "contributor": chunk.contributor,
+                "weight": chunk.weight,
+                "signing_key": chunk.signing_key,
+                "data": b"",
+            }
+        assert current is not None
+        current["data"] += chunk.data
+    if current is not None:
+        found.append(Envelope(**current))
+    return found
