@@ -1,0 +1,177 @@
+"""Checking contributions inside MPC: one revealed accept bit per contribution.
+
+Norm check (exact)
+    ``||x||**2`` is computed on the shares at scale ``2**32`` without truncating anything:
+    with ``replicated`` (3 members) each member sends its ``(N, D)`` share once to the next
+    member (``replicate_shares``), after which ``sum_j x1_j * (x1_j + 2 * x2_j)`` is a local
+    additive share of the row's squared norm; with a dealer (``beaver``) it is CrypTen's
+    Beaver square, summed per row. ``C**2 * 2**32 - ||x||**2 < 0`` is then one comparison
+    per contribution on the raw ring element.
+
+Coordinate (wrap) check, ``range_bound = B``
+    In ``Z/2**64`` a vector of multiples of ``2**32`` has squared norm 0, so a norm check
+    alone can be fooled. After the shares are fixed, the members draw a public coin and
+    from it ``m`` sparse Rademacher vectors ``g`` (``g_j`` = 0 w.p. 1/2, +-1 w.p. 1/4 each).
+    The projections ``s = <g, x>`` are linear, hence local on shares (``O(N D m)`` local
+    work, no communication), and the contribution passes iff ``|s| <= B/2`` for all ``m``.
+
+    *Soundness.* Suppose some coordinate has ``|x_j| > B`` (as a signed ring element).
+    Fix all of ``g`` but ``g_j`` and let ``s'`` be the rest of the sum. If ``|s'| <= B/2``
+    then both ``s' + x_j`` and ``s' - x_j`` lie outside ``[-B/2, B/2]`` (else
+    ``|x_j| <= B``), so the projection fails whenever ``g_j != 0`` (prob. 1/2); if
+    ``|s'| > B/2`` it fails when ``g_j = 0`` (prob. 1/2). The ``m`` projections are
+    independent, so such an ``x`` is accepted with probability at most ``2**-m``. This holds
+    over the ring (no assumption on how ``x`` wraps). Once every ``|x_j| <= B`` and
+    ``D * (B * 2**16)**2 < 2**63``, the ring norm equals the true norm: wraps are ruled out.
+
+    *Completeness.* By Hoeffding, an honest ``x`` passes one projection except with
+    probability ``2 exp(-B**2 / (8 ||x||**2))``; with ``||x|| <= C`` and ``B >= 12 C``,
+    ``m = 40`` projections reject an honest contribution with probability below ``1e-6``.
+    So the check is a wrap guard with a grey zone: it never lets a coordinate above ``B``
+    through (w.p. ``1 - 2**-m``) but it is not a per-coordinate clip at ``B``.
+
+    *Cost.* ``2 N m + N`` sign extractions in one batch, OR-ed per contribution
+    (``log2(2m + 1)`` rounds of ANDs); nothing proportional to ``D`` beyond local float64
+    matrix products.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from mpcrec.crypten_compat import load_crypten
+from mpcrec.errors import ConfigError
+from mpcrec.secure.codec import SCALE
+from mpcrec.secure.sharing import expand_seed
+
+_CHUNK = 1 << 16
+_RING_HALF = 2**63
+
+
+def honest_rejection_bound(clip_norm: float, range_bound: float, projections: int) -> float:
+    """Upper bound on the probability that the coordinate check rejects ``||x|| <= C``."""
+    return min(1.0, 2 * projections * math.exp(-(range_bound**2) / (8 * clip_norm**2)))
+
+
+def check_parameters(dim: int, clip_norm: float | None, range_bound: float | None) -> None:
+    """Raise :class:`ConfigError` if the checks cannot be sound for these sizes."""
+    if clip_norm is not None and (clip_norm * SCALE) ** 2 >= _RING_HALF:
+        raise ConfigError(f"clip_norm {clip_norm} too large for the 64-bit ring (max 46340)")
+    if range_bound is not None and dim * (range_bound * SCALE) ** 2 >= _RING_HALF:
+        raise ConfigError(
+            f"range_bound {range_bound} too large for dim {dim}: need dim * (B * 2**16)**2 < 2**63",
+            hint=f"use B < {math.sqrt(_RING_HALF / dim) / SCALE:.3g}",
+        )
+
+
+def accept_bits(
+    x: Any, *, clip_norm: float | None, range_bound: float | None, projections: int = 40
+) -> tuple[bool, ...]:
+    """Return the revealed accept bit of each row of the ``(N, D)`` share tensor ``x``."""
+    import torch
+
+    crypten = load_crypten()
+    comm = crypten.communicator.get()
+    n = int(x.shape[0])
+    if clip_norm is None and range_bound is None:
+        return (True,) * n
+    check_parameters(int(x.shape[1]), clip_norm, range_bound)
+    first = comm.get_rank() == 0
+    parts = []
+    if clip_norm is not None:
+        slack = -squared_norms(x)
+        if first:
+            slack += int(clip_norm**2 * SCALE * SCALE)
+        parts.append(slack[:, None])
+    if range_bound is not None:
+        s = random_projections(x, projections, public_coin())
+        half = int(range_bound * SCALE / 2)
+        upper, lower = -s, s.clone()
+        if first:
+            upper += half
+            lower += half
+        parts.extend([upper, lower])
+    failed = any_negative(torch.cat(parts, dim=1))
+    return tuple(not bad for bad in failed)
+
+
+def any_negative(slack: Any) -> tuple[bool, ...]:
+    """Reveal, per row of the shared ``(N, P)`` tensor, only whether some entry is negative.
+
+    The sign bits are taken in the binary domain (``A2B``, then ``>> 63``) and OR-ed across
+    the row with a tree of ANDs, and only the ``N`` results are revealed. Nothing goes back
+    to the arithmetic domain, so ``replicated`` needs no dealer and TFP's first party would
+    see nothing (B2A is where CrypTen's TFP leaks to member 0).
+    """
+    import torch
+    from crypten.mpc.primitives import ArithmeticSharedTensor, BinarySharedTensor
+    from crypten.mpc.primitives.converters import _A2B
+
+    load_crypten()
+    bits = _A2B(ArithmeticSharedTensor.from_shares(slack, precision=0)).share >> 63
+    bits &= 1
+    while bits.shape[1] > 1:
+        half = bits.shape[1] // 2
+        a = BinarySharedTensor.from_shares(bits[:, :half].contiguous(), precision=0)
+        b = BinarySharedTensor.from_shares(bits[:, half : 2 * half].contiguous(), precision=0)
+        either = (a & b) ^ a ^ b
+        bits = torch.cat([either.share, bits[:, 2 * half :]], dim=1)
+    revealed = BinarySharedTensor.from_shares(bits.contiguous(), precision=0).reveal()
+    return tuple(bool(v & 1) for v in revealed.view(-1).tolist())
+
+
+def squared_norms(x: Any) -> Any:
+    """Additive shares of each row's squared norm, at scale ``2**32`` (no truncation)."""
+    crypten = load_crypten()
+    if crypten.cfg.mpc.protocol == "replicated":
+        from crypten.mpc.primitives.replicated import replicate_shares
+
+        ((x1, x2),) = replicate_shares([x])
+        return (x1 * (x1 + 2 * x2)).sum(1)
+    from crypten.mpc.primitives import ArithmeticSharedTensor, beaver
+
+    shared = ArithmeticSharedTensor.from_shares(x, precision=0)
+    return beaver.square(shared).share.sum(1)
+
+
+def public_coin() -> bytes:
+    """A 32-byte value every member learns and none can predict: the sum of local randomness."""
+    import torch
+
+    crypten = load_crypten()
+    mine = torch.from_numpy(np.frombuffer(os.urandom(32), dtype=np.int64).copy())
+    total = crypten.communicator.get().all_reduce(mine)
+    return hashlib.sha256(total.numpy().tobytes()).digest()
+
+
+def rademacher_block(seed: bytes, start: int, rows: int, m: int) -> np.ndarray[Any, Any]:
+    """Rows ``start .. start+rows`` of the public sparse Rademacher matrix, as float64."""
+    key = hashlib.sha256(seed + start.to_bytes(8, "little")).digest()
+    words = (rows * m + 7) // 8
+    raw = expand_seed(key, words).view(np.uint8)[: rows * m] & 3
+    g: np.ndarray[Any, Any] = (raw == 2).astype(np.float64) - (raw == 3).astype(np.float64)
+    return g.reshape(rows, m)
+
+
+def random_projections(x: Any, m: int, seed: bytes) -> Any:
+    """Shares of ``x @ G`` over ``Z/2**64`` for the public matrix ``G`` (exact, local).
+
+    Each 64-bit share is split into a signed high and an unsigned low 32-bit half; both
+    float64 products are exact for chunks of ``2**16`` rows, then recombined with wrapping.
+    """
+    import torch
+
+    n, d = int(x.shape[0]), int(x.shape[1])
+    out = torch.zeros((n, m), dtype=torch.int64)
+    for start in range(0, d, _CHUNK):
+        block = x[:, start : start + _CHUNK]
+        g = torch.from_numpy(rademacher_block(seed, start, int(block.shape[1]), m))
+        low = (block & 0xFFFFFFFF).to(torch.float64) @ g
+        high = (block >> 32).to(torch.float64) @ g
+        out += high.round().to(torch.int64) * (1 << 32) + low.round().to(torch.int64)
+    return out
