@@ -9,6 +9,9 @@ A round, for global item embeddings ``V`` (public) and instances ``1..N``:
    norm), by :func:`~mpcrec.model.server.weighted_sum`;
 3. :class:`~mpcrec.model.server.ServerSGD` moves ``V`` by ``a`` (learning rate, momentum).
 
+The local learning rate follows :meth:`~mpcrec.model.mf.MFConfig.at` over the rounds
+(linear decay, as central training does over its epochs).
+
 Weights: ``"examples"`` is classic FedAvg, ``w_i = n_i / sum_j n_j`` (``n_i`` training
 events); ``"uniform"`` is ``1 / N`` (instance-level DP, where ``n_i`` is private); with
 per-user clipping the weight is ``1 / (q * n_users)`` for every instance (the sum over
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -129,9 +132,10 @@ def train_fedavg(
     item_emb = fed.factors.item_emb
     shape = item_emb.shape
     for r in range(config.rounds):
+        local = replace(config.local, mf=config.local.mf.at(r, config.rounds))
         deltas = []
         for k, data in enumerate(fed.instances):
-            result = local_update(item_emb, data, fed.user_embs[k], config.local, rng)
+            result = local_update(item_emb, data, fed.user_embs[k], local, rng)
             fed.user_embs[k] = result.user_emb
             deltas.append(result.delta)
         aggregate = weighted_sum(deltas, weights)

@@ -178,8 +178,11 @@ def _per_user_update(
 ) -> LocalResult:
     """Mode ``user``: Poisson-drawn users, each with its own clipped delta, summed."""
     n_items, dim = item_emb.shape
-    drawn = rng.random(data.n_users) < config.user_rate
-    negatives = rng.integers(0, n_items, size=data.n_events)
+    # separate streams: a user's draw and negatives do not depend on the other users'
+    # counts (user k's draw is the k-th of its stream, its negatives follow the earlier users')
+    draw_rng, negative_rng = rng.spawn(2)
+    drawn = draw_rng.random(data.n_users) < config.user_rate
+    negatives = negative_rng.integers(0, n_items, size=data.n_events)
     events = np.flatnonzero(drawn[data.users])  # only drawn users train this round
     users, pos, neg = data.users[events], data.items[events], negatives[events]
     local_users = user_emb.copy()

@@ -13,7 +13,7 @@ all events, and :func:`mpcrec.model.local.local_update` runs it over one instanc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,9 @@ class MFConfig:
         Passes over the data (central training) or local epochs (federated).
     init_std:
         Standard deviation of the Gaussian initialisation.
+    decay:
+        Decay the learning rate linearly over the run: epoch (or round) ``t`` of ``T``
+        uses ``lr * (1 - t / T)``; see :meth:`at`.
     item_bias:
         Reserve the last dimension for an item bias: every user's last coordinate is
         fixed to 1, so ``V[:, -1]`` is a learned popularity term (``V`` keeps its shape).
@@ -53,7 +56,14 @@ class MFConfig:
     batch_size: int = 256
     epochs: int = 30
     init_std: float = 0.1
+    decay: bool = True
     item_bias: bool = True
+
+    def at(self, step: int, total: int) -> MFConfig:
+        """The configuration for epoch (or round) ``step`` of ``total`` (0-based)."""
+        if not self.decay:
+            return self
+        return replace(self, lr=self.lr * (1.0 - step / total))
 
 
 @dataclass
@@ -132,8 +142,14 @@ def train_central(
     """Train on all training events in one place (the centralised reference)."""
     rng = np.random.default_rng(seed)
     factors = init_factors(split.n_users, split.n_items, config, rng)
-    for _ in range(config.epochs if epochs is None else epochs):
+    total = config.epochs if epochs is None else epochs
+    for epoch in range(total):
         sgd_epoch(
-            factors.item_emb, factors.user_emb, split.train.users, split.train.items, config, rng
+            factors.item_emb,
+            factors.user_emb,
+            split.train.users,
+            split.train.items,
+            config.at(epoch, total),
+            rng,
         )
     return factors
