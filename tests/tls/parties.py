@@ -34,7 +34,7 @@ class Committee:
     instance_ids: tuple[str, ...]
 
     def tls(self, rank: int, ports: list[int], **kwargs: Any) -> TlsTransport:
-        peers = local_tls_peers(self.instance_ids, ports)
+        peers = local_tls_peers(self.instance_ids[: len(ports)], ports)
         certs = certs_at(self.cert_dir, self.instance_ids[rank], self.ca)
         return TlsTransport(rank=rank, peers=peers, certs=certs, **kwargs)
 
@@ -88,7 +88,7 @@ def arithmetic_program(rank: int) -> dict[str, Any]:
         "less": (x < y).get_plain_text(),
         "abs": x.abs().get_plain_text(),
         "dot": x.dot(y).get_plain_text(),
-        "sum_shares": x.share.clone(),  # this party's share: must match across transports
+        "x_share": x.share.clone(),  # this party's share: must match across transports
     }
     out["stats"] = crypten.comm.get().get_communication_stats()
     out["stats"].pop("time")
@@ -105,6 +105,23 @@ def arithmetic_program(rank: int) -> dict[str, Any]:
     return out
 
 
+def busy_program(rank: int) -> dict[str, Any]:
+    """Multiply and reveal for up to a minute: long enough to lose a member in the middle."""
+    from mpcrec.crypten_compat import load_crypten
+
+    crypten = load_crypten()
+    seed_everything(rank)
+    x_plain, y_plain = inputs()
+    x = crypten.cryptensor(x_plain, src=0)
+    y = crypten.cryptensor(y_plain, src=1)
+    stop = time.monotonic() + 60
+    steps = 0
+    while time.monotonic() < stop:
+        (x * y).get_plain_text()
+        steps += 1
+    return {"steps": steps}
+
+
 def inputs() -> tuple[torch.Tensor, torch.Tensor]:
     """Two distinctive public test vectors (x from rank 0, y from rank 1)."""
     gen = torch.Generator().manual_seed(7)
@@ -118,6 +135,7 @@ def party(
     provider: str,
     program: Callable[[int], dict[str, Any]] | None,
     out: Any,
+    ready: Any = None,
 ) -> None:
     """One CrypTen party (or the TTP dealer when ``program`` is None); reports to ``out``."""
     rank = transport.rank
@@ -139,6 +157,8 @@ def party(
             out.put((rank, {}, None, time.monotonic() - start))
             return
         crypten.init()
+        if ready is not None:
+            ready.set()
         result = {key: _portable(value) for key, value in program(rank).items()}
         crypten.uninit()
         out.put((rank, result, None, time.monotonic() - start))
@@ -163,30 +183,40 @@ def run_parties(
     timeout: float = 90,
     kill_rank: int | None = None,
     kill_after: float = 0.0,
+    kill_signal: int = signal.SIGKILL,
 ) -> dict[int, tuple[Any, str | None, float]]:
     """Run one party process per transport; return ``{rank: (result, error, seconds)}``.
 
-    With ``kill_rank``, that process gets SIGKILL ``kill_after`` seconds after the start.
+    With ``kill_rank``, that process gets ``kill_signal`` ``kill_after`` seconds after every
+    member has joined the session (``crypten.init()`` returned).
     """
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     procs = []
+    events = []
     for transport in all_transports:
         prog = program if transport.rank < members else None
-        proc = ctx.Process(target=party, args=(transport, provider, prog, out))
+        ready = ctx.Event()
+        proc = ctx.Process(target=party, args=(transport, provider, prog, out, ready))
         proc.start()
         procs.append(proc)
+        events.append(ready if prog is not None else None)
     results: dict[int, tuple[Any, str | None, float]] = {}
     try:
         if kill_rank is not None:
+            for event in events:
+                if event is not None and not event.wait(timeout=timeout):
+                    raise TimeoutError("parties did not start")
             time.sleep(kill_after)
-            os.kill(procs[kill_rank].pid or 0, signal.SIGKILL)
+            os.kill(procs[kill_rank].pid or 0, kill_signal)
             results[kill_rank] = (None, "killed", kill_after)
         while len(results) < len(procs):
             rank, result, error, seconds = out.get(timeout=timeout)
             results[rank] = (result, error, seconds)
     finally:
         for proc in procs:
+            if kill_signal == signal.SIGSTOP and proc.is_alive():
+                os.kill(proc.pid or 0, signal.SIGCONT)
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.kill()
