@@ -24,10 +24,12 @@ COMMANDS: tuple[str, ...] = (
     "mpcrec.cli.launcher",
     "mpcrec.cli.node",
     "mpcrec.cli.pki",
+    "mpcrec.cli.peertube",
+    "mpcrec.cli.serve",
 )
 
 # Benchmarks under `mpcrec bench`: module paths, each with register(subparsers).
-BENCHMARKS: tuple[str, ...] = ("mpcrec.bench.quality",)
+BENCHMARKS: tuple[str, ...] = ("mpcrec.bench.quality", "mpcrec.bench.recommend")
 
 
 def build_parser() -> argparse.ArgumentParser:
