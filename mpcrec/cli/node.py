@@ -31,5 +31,8 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    node.run(stop)
+    try:
+        node.run(stop)
+    finally:
+        node.close()
     return 0

@@ -27,15 +27,17 @@ import grpc
 import numpy as np
 
 from committees.seed import commitment
+from mpcrec.errors import ProtocolError, RoundAborted
 from mpcrec.federation.model import Model
 from mpcrec.federation.plain import seal_plain
 from mpcrec.federation.result import result_statement
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import CHUNK, secure_channel
+from mpcrec.model.server import ServerSGD
 from mpcrec.node.config import NodeConfig
 from mpcrec.node.duty import Envelope, plain_round
 from mpcrec.node.keys import NodeKeys
-from mpcrec.node.trainer import DriftTrainer, Trainer
+from mpcrec.node.trainer import DriftTrainer, Matrix, Trainer
 from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
@@ -71,6 +73,9 @@ class Node:
         self._done: set[tuple[int, str]] = set()
         self._models: dict[int, Model] = {}
         self._call: Any = None
+        self._seat: Any = None
+        self.min_contributors = 1
+        self.mpc_timeout_s = 60.0
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -109,6 +114,7 @@ class Node:
             timeout=CALL_TIMEOUT_S,
         )
         s = reply.spec
+        self.min_contributors = max(1, s.min_contributors)
         self.spec = FederationSpec(
             n_items=s.n_items,
             dim=s.dim,
@@ -219,27 +225,29 @@ class Node:
         if self.config.member_delay_s:
             time.sleep(self.config.member_delay_s)
         rid = ann.round_id
-        envelopes = _envelopes(
-            stub.FetchShares(pb.FetchSharesRequest(round_id=rid), timeout=CALL_TIMEOUT_S)
-        )
-        if self.spec.aggregation != "plaintext":
-            stub.SubmitResult(
-                pb.RoundResult(round_id=rid, ok=False, reason="secure committee not wired yet"),
-                timeout=CALL_TIMEOUT_S,
-            )
-            return
+        request = pb.FetchSharesRequest(round_id=rid)
+        envelopes = _envelopes(stub.FetchShares(request, timeout=CALL_TIMEOUT_S))
         base = self._model(stub, ann.model_version)
         previous = None
         if self.spec.server_momentum and ann.model_version > 0:
             previous = self._model(stub, ann.model_version - 1).array()
-        nxt, accepted = plain_round(
-            envelopes,
-            spec=self.spec,
-            round_id=rid,
-            model=base.array(),
-            model_hash=base.model_hash,
-            previous=previous,
-        )
+        try:
+            if self.spec.aggregation == "plaintext":
+                nxt, accepted = plain_round(
+                    envelopes,
+                    spec=self.spec,
+                    round_id=rid,
+                    model=base.array(),
+                    model_hash=base.model_hash,
+                    previous=previous,
+                )
+            else:
+                nxt, accepted = self._secure_round(ann, envelopes, base, previous)
+        except (RoundAborted, ProtocolError) as err:
+            log.warning("%s: round %d failed: %s", self.me, rid, err)
+            failed = pb.RoundResult(round_id=rid, ok=False, reason=str(err)[:500])
+            stub.SubmitResult(failed, timeout=CALL_TIMEOUT_S)
+            return
         model = Model.from_array(ann.model_version + 1, nxt)
         signature = self.keys.signing.sign(result_statement(rid, model.model_hash, accepted))
         stub.SubmitResult(
@@ -254,6 +262,60 @@ class Node:
             timeout=CALL_TIMEOUT_S,
         )
         log.info("%s: round %d: result sent (%d accepted)", self.me, rid, len(accepted))
+
+    def _secure_round(
+        self, ann: Any, envelopes: list[Envelope], base: Model, previous: Matrix | None
+    ) -> tuple[Matrix, tuple[str, ...]]:
+        """This member's part of the secure round, in its warm CrypTen party."""
+        from committees.party import SealedInputs, Session, SessionSettings
+        from mpcrec.node.seat import CommitteeSeat
+        from mpcrec.secure.committee import RoundSpec
+        from mpcrec.secure.envelope import SealedShare
+
+        assert self.spec is not None
+        if self._seat is None:
+            self._seat = CommitteeSeat(self.me)
+        members = list(ann.committee)
+        total = sum(e.weight for e in envelopes)
+        sgd = ServerSGD(lr=self.spec.server_lr, momentum=self.spec.server_momentum)
+        if previous is not None:
+            sgd.observe(previous.ravel(), base.array().ravel())
+        spec = RoundSpec(
+            round_id=ann.round_id,
+            dim=self.spec.size,
+            weights=tuple(e.weight / total for e in envelopes),
+            public_offset=sgd.public_offset(base.array().ravel()),
+            server_lr=self.spec.server_lr,
+            clip_norm=self.spec.clip_norm,
+            min_contributors=self.min_contributors,
+        )
+        inputs = SealedInputs(
+            sealed=tuple(SealedShare.from_bytes(e.data) for e in envelopes),
+            member_key=self.keys.sealing.private_bytes_raw(),
+            contributor_keys=tuple(e.signing_key for e in envelopes),
+            model_hash=base.model_hash,
+        )
+        rank = [m.instance_id for m in members].index(self.me)
+        session = Session(
+            rendezvous=f"tcp://{members[0].mpc_address}",
+            rank=rank,
+            members=len(members),
+            settings=SessionSettings(protocol="replicated", timeout_s=self.mpc_timeout_s),
+        )
+        outcome = self._seat.compute(session, spec, inputs, timeout=self.mpc_timeout_s + 30)
+        if outcome.params is None:
+            raise RoundAborted(f"the committee refused the round: {outcome.refused}")
+        accepted = tuple(
+            e.contributor for e, ok in zip(envelopes, outcome.accepted, strict=True) if ok
+        )
+        return np.asarray(outcome.params, dtype=np.float64).reshape(
+            base.n_items, base.dim
+        ), accepted
+
+    def close(self) -> None:
+        """Stop the committee party, if one was started."""
+        if self._seat is not None:
+            self._seat.close()
 
 
 def _chunks(header: Any, body: bytes) -> Iterator[Any]:

@@ -6,7 +6,8 @@ is the baseline it is compared with, and the plaintext twin the tests check it a
 1. Open each envelope addressed to this member; reject (with a logged reason) any bound to
    another round or model, of the wrong length, not finite, or with an L2 norm above
    ``clip_norm``.
-2. ``aggregate = sum_i w_i * delta_i / sum_i w_i`` over the accepted contributions.
+2. ``aggregate = sum_i w_i * delta_i / sum_j w_j``: ``i`` over the accepted contributions,
+   ``j`` over all (weights are public before the checks, as in the secure round).
 3. ``next = ServerSGD.public_offset(model) + lr * aggregate``, the velocity coming from the
    two last published models (public).
 """
@@ -75,7 +76,9 @@ def plain_round(
         accepted.append((env.contributor, env.weight, values))
     if not accepted:
         return model, ()
-    total = sum(w for _, w, _ in accepted)
+    # weights are fixed over every frozen contribution (as in the secure round, where they
+    # are public before the accept bits): a rejected contribution counts as zero
+    total = sum(env.weight for env in envelopes)
     aggregate = weighted_sum([v for _, _, v in accepted], [w / total for _, w, _ in accepted])
     sgd = ServerSGD(lr=spec.server_lr, momentum=spec.server_momentum)
     if previous is not None:

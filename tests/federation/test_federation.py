@@ -95,3 +95,31 @@ def test_rounds_publish_rotate_committees_and_equal_plaintext_twin(federation: F
             np.testing.assert_allclose(got.array(), twin[version], rtol=0, atol=1e-9)
     finally:
         store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_secure_rounds_equal_plaintext_twin(tmp_path: Path) -> None:
+    fed = Federation(tmp_path, NODES[:4])
+    secure = {**MODEL, "aggregation": "secure"}
+    rules = {**RULES, "cooldown": 1, "compute_s": 120}
+    try:
+        fed.write(model=secure, rounds=rules, schedule={"rounds": 2, "min_instances": 4})
+        fed.start("launcher")
+        for name in NODES[:4]:
+            fed.start(name)
+
+        rounds = fed.wait_for(lambda rs: len(published(rs)) >= 2, 200, "2 secure rounds")
+
+        assert [r.published_version for r in published(rounds)[:2]] == [1, 2]
+        twin = _replay(fed.db, 2)
+        store = SQLiteStore(fed.db)
+        try:
+            for version in (1, 2):
+                got = store.get_model(version)
+                assert got is not None
+                np.testing.assert_allclose(got.array(), twin[version], rtol=0, atol=1e-3)
+        finally:
+            store.close()
+    finally:
+        fed.stop_all()
