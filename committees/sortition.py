@@ -54,8 +54,9 @@ def eligible(
     candidates:
         Instance ids that could serve.
     recent_committees:
-        Member ids of the committees drawn in previous rounds, oldest first, the round just
-        before this one last. Every drawn committee counts, also of rounds that aborted.
+        Member ids of the committees of the previous rounds by round id, oldest first, the
+        round just before this one last (an empty collection for a round that drew none).
+        Every drawn committee counts, also of rounds that aborted later.
     cooldown:
         A member serves at most once in any ``cooldown`` consecutive rounds: whoever sat in
         one of the last ``cooldown - 1`` rounds is excluded. ``1`` excludes nobody.

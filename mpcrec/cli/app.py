@@ -24,12 +24,18 @@ COMMANDS: tuple[str, ...] = (
     "mpcrec.cli.launcher",
     "mpcrec.cli.node",
     "mpcrec.cli.pki",
+    "mpcrec.cli.demo",
     "mpcrec.cli.peertube",
     "mpcrec.cli.serve",
+    "mpcrec.cli.audit",
 )
 
 # Benchmarks under `mpcrec bench`: module paths, each with register(subparsers).
-BENCHMARKS: tuple[str, ...] = ("mpcrec.bench.quality", "mpcrec.bench.recommend")
+BENCHMARKS: tuple[str, ...] = (
+    "mpcrec.bench.quality",
+    "mpcrec.bench.recommend",
+    "mpcrec.bench.transport",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

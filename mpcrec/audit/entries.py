@@ -1,0 +1,341 @@
+"""Log entries: one signed statement by one author about one event of the federation.
+
+An entry is ``(kind, round, author, payload)`` signed with the author's Ed25519 key, plus the
+``index`` the log gave it. Bytes travel as lowercase **hex** (keys, signatures, digests,
+seeds, secrets). Canonical JSON (:func:`canonical_json`) is UTF-8 with sorted keys, no
+spaces, no NaN; floats use Python's shortest round-trip ``repr``.
+
+- The author signs ``b"mpcrec/log-entry/v1\\n" || canonical({author, kind, payload, round})``:
+  the index is not signed (an instance cannot know it), but the Merkle leaf is the canonical
+  JSON of the whole entry, index and signature included, so the launcher's signed tree heads
+  fix every entry's position.
+- The launcher signs tree heads: ``b"mpcrec/tree-head/v1\\n" || canonical({root, size})``.
+
+One constructor per event kind; they return unsigned entries, :meth:`LogEntry.sign` signs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from mpcrec.errors import ProtocolError
+
+LAUNCHER = "launcher"
+_ENTRY_DOMAIN = b"mpcrec/log-entry/v1\n"
+_HEAD_DOMAIN = b"mpcrec/tree-head/v1\n"
+
+
+class LogFormatError(ProtocolError):
+    """A log line that is not a well-formed entry or tree head."""
+
+
+class Kind(StrEnum):
+    """What an entry records."""
+
+    CONFIG = "config"
+    REGISTER = "register"
+    SEED_COMMIT = "seed_commit"
+    ROUND_OPEN = "round_open"
+    SEED_REVEALS = "seed_reveals"
+    COMMITTEE = "committee"
+    CONTRIBUTION = "contribution"
+    RESULT_SIGNATURE = "result_signature"
+    PUBLISH = "publish"
+    ABORT = "abort"
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8, no NaN or infinity."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def public_key_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    """The raw 32-byte Ed25519 public key."""
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes_raw()
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One signed event.
+
+    Attributes
+    ----------
+    kind:
+        A :class:`Kind` value.
+    round:
+        The round the event belongs to, ``None`` for federation-wide events.
+    author:
+        The instance id of the signer, or ``"launcher"``.
+    payload:
+        The event's fields (JSON values; bytes as hex).
+    signature:
+        The author's Ed25519 signature over :meth:`signed_bytes` (empty until signed).
+    index:
+        Position in the log (``-1`` until appended).
+    """
+
+    kind: str
+    round: int | None
+    author: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    signature: bytes = b""
+    index: int = -1
+
+    def signed_bytes(self) -> bytes:
+        """What the author signs."""
+        return _ENTRY_DOMAIN + canonical_json(
+            {"author": self.author, "kind": self.kind, "payload": self.payload, "round": self.round}
+        )
+
+    def sign(self, key: Ed25519PrivateKey) -> LogEntry:
+        """This entry signed with ``key``."""
+        return replace(self, signature=key.sign(self.signed_bytes()))
+
+    def verify(self, key: Ed25519PublicKey) -> bool:
+        """Whether the signature is ``key``'s over this entry."""
+        try:
+            key.verify(self.signature, self.signed_bytes())
+        except InvalidSignature:
+            return False
+        return True
+
+    def at(self, index: int) -> LogEntry:
+        """This entry placed at ``index``."""
+        return replace(self, index=index)
+
+    def to_json(self) -> dict[str, Any]:
+        """The exported form (one JSON Lines line)."""
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "round": self.round,
+            "author": self.author,
+            "payload": self.payload,
+            "sig": self.signature.hex(),
+        }
+
+    def leaf_bytes(self) -> bytes:
+        """The Merkle leaf data: the canonical JSON of the whole entry."""
+        return canonical_json(self.to_json())
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, where: str = "entry") -> LogEntry:
+        """Parse the exported form; raises :class:`LogFormatError` naming ``where``."""
+        try:
+            index, kind, rnd = data["index"], data["kind"], data["round"]
+            author, payload, sig = data["author"], data["payload"], data["sig"]
+            ok = (
+                isinstance(index, int)
+                and isinstance(kind, str)
+                and (rnd is None or isinstance(rnd, int))
+                and isinstance(author, str)
+                and isinstance(payload, dict)
+                and isinstance(sig, str)
+            )
+            if not ok or set(data) != {"index", "kind", "round", "author", "payload", "sig"}:
+                raise TypeError("unexpected fields or field types")
+            return cls(kind, rnd, author, payload, bytes.fromhex(sig), index)
+        except (KeyError, TypeError, ValueError) as err:
+            raise LogFormatError(f"{where}: not a log entry ({err})") from None
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """A signed tree head: the launcher's commitment to the first ``size`` entries."""
+
+    size: int
+    root: bytes
+    signature: bytes = b""
+
+    def signed_bytes(self) -> bytes:
+        """What the launcher signs."""
+        return _HEAD_DOMAIN + canonical_json({"root": self.root.hex(), "size": self.size})
+
+    def sign(self, key: Ed25519PrivateKey) -> TreeHead:
+        """This head signed with ``key``."""
+        return replace(self, signature=key.sign(self.signed_bytes()))
+
+    def verify(self, key: Ed25519PublicKey) -> bool:
+        """Whether the signature is ``key``'s over this head."""
+        try:
+            key.verify(self.signature, self.signed_bytes())
+        except InvalidSignature:
+            return False
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        """The exported form (one JSON Lines line)."""
+        return {"head": {"root": self.root.hex(), "size": self.size}, "sig": self.signature.hex()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, where: str = "head") -> TreeHead:
+        """Parse the exported form; raises :class:`LogFormatError` naming ``where``."""
+        try:
+            head = data["head"]
+            size, root = head["size"], bytes.fromhex(head["root"])
+            if not isinstance(size, int) or size < 0 or len(root) != 32:
+                raise ValueError("size or root malformed")
+            return cls(size, root, bytes.fromhex(data["sig"]))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise LogFormatError(f"{where}: not a tree head ({err})") from None
+
+
+# -- one constructor per event ---------------------------------------------------------------
+
+
+def config(
+    *,
+    from_round: int,
+    launcher_key: bytes,
+    committee_size: int,
+    cooldown: int,
+    min_contributors: int,
+    provider: str,
+    delta: float,
+    epsilon_budget: float,
+    privacy_unit: str = "instance",
+) -> LogEntry:
+    """The federation's rules, in force from ``from_round`` (a change is a new entry).
+
+    ``provider`` is ``"ttp"`` (a dealer drawn from non-members), ``"replicated"`` (three
+    members, no dealer) or ``"tfp"`` (never allowed: the auditor flags it).
+    """
+    return LogEntry(
+        Kind.CONFIG,
+        from_round,
+        LAUNCHER,
+        {
+            "launcher_key": launcher_key.hex(),
+            "committee_size": committee_size,
+            "cooldown": cooldown,
+            "min_contributors": min_contributors,
+            "provider": provider,
+            "delta": delta,
+            "epsilon_budget": epsilon_budget,
+            "privacy_unit": privacy_unit,
+        },
+    )
+
+
+def registration(
+    *, instance_id: str, signing_key: bytes, sealing_key: bytes, address: str
+) -> LogEntry:
+    """An instance joins, self-signed with ``signing_key`` (its Ed25519 public key)."""
+    return LogEntry(
+        Kind.REGISTER,
+        None,
+        instance_id,
+        {"signing_key": signing_key.hex(), "sealing_key": sealing_key.hex(), "address": address},
+    )
+
+
+def seed_commit(
+    *, instance_id: str, round_id: int, commitment: bytes, last_round: int | None = None
+) -> LogEntry:
+    """An instance's commitment for ``round_id`` (a hash chain up to ``last_round``)."""
+    last = round_id if last_round is None else last_round
+    return LogEntry(
+        Kind.SEED_COMMIT,
+        round_id,
+        instance_id,
+        {"commitment": commitment.hex(), "last_round": last},
+    )
+
+
+def round_open(*, round_id: int, model_version: int, participants: Collection[str]) -> LogEntry:
+    """The launcher opens a round on ``model_version`` for ``participants``."""
+    return LogEntry(
+        Kind.ROUND_OPEN,
+        round_id,
+        LAUNCHER,
+        {"model_version": model_version, "participants": sorted(participants)},
+    )
+
+
+def seed_reveals(*, round_id: int, reveals: Mapping[str, bytes]) -> LogEntry:
+    """Every participant's reveal, logged by the launcher (each opens a signed commitment)."""
+    return LogEntry(
+        Kind.SEED_REVEALS,
+        round_id,
+        LAUNCHER,
+        {"reveals": {i: s.hex() for i, s in sorted(reveals.items())}},
+    )
+
+
+def committee(
+    *, round_id: int, seed: bytes, members: Collection[str], dealer: str | None, provider: str
+) -> LogEntry:
+    """The committee (rank order) and dealer drawn from ``seed``."""
+    return LogEntry(
+        Kind.COMMITTEE,
+        round_id,
+        LAUNCHER,
+        {"seed": seed.hex(), "members": list(members), "dealer": dealer, "provider": provider},
+    )
+
+
+def contribution(
+    *, round_id: int, instance_id: str, model_version: int, digest: bytes, size: int
+) -> LogEntry:
+    """An instance's contribution: the digest of its sealed envelopes, signed by it."""
+    return LogEntry(
+        Kind.CONTRIBUTION,
+        round_id,
+        instance_id,
+        {"model_version": model_version, "digest": digest.hex(), "size": size},
+    )
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What every member signs at the end of a round."""
+
+    round_id: int
+    model_version: int
+    model_hash: bytes
+    accepted: Mapping[str, bytes]
+    rejected: Mapping[str, bytes]
+    noise_multiplier: float
+    sample_rate: float
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (bytes as hex)."""
+        return {
+            "round": self.round_id,
+            "model_version": self.model_version,
+            "model_hash": self.model_hash.hex(),
+            "accepted": {i: d.hex() for i, d in sorted(self.accepted.items())},
+            "rejected": {i: d.hex() for i, d in sorted(self.rejected.items())},
+            "noise_multiplier": self.noise_multiplier,
+            "sample_rate": self.sample_rate,
+        }
+
+
+def result_signature(*, member: str, result: RoundResult) -> LogEntry:
+    """A member's signature over the round result (``model_version`` is the new version)."""
+    return LogEntry(Kind.RESULT_SIGNATURE, result.round_id, member, {"result": result.to_json()})
+
+
+def publish(*, round_id: int, model_version: int, model_hash: bytes) -> LogEntry:
+    """The launcher publishes the model the committee computed."""
+    return LogEntry(
+        Kind.PUBLISH,
+        round_id,
+        LAUNCHER,
+        {"model_version": model_version, "model_hash": model_hash.hex()},
+    )
+
+
+def abort(*, round_id: int, reason: str, missing: Collection[str] = ()) -> LogEntry:
+    """The launcher aborts a round; ``missing`` names who failed to act, if anyone."""
+    return LogEntry(Kind.ABORT, round_id, LAUNCHER, {"reason": reason, "missing": sorted(missing)})

@@ -1,0 +1,265 @@
+"""The append-only audit log in the launcher's SQLite, and the tree heads nodes keep.
+
+:class:`AuditLog` stores signed entries as the leaves of an RFC 6962 Merkle tree, signs tree
+heads with the launcher's key, serves inclusion and consistency proofs and exports JSON
+Lines. SQLite triggers refuse any ``UPDATE`` or ``DELETE`` of an entry or head. Before an
+entry goes in, its signature is checked against its author's registered key.
+
+:class:`TreeHeadStore` is the node side: it keeps the heads a node was shown and raises
+:class:`ForkDetected` when a new head is not an extension of the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from mpcrec.audit import merkle
+from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry, TreeHead, canonical_json
+from mpcrec.errors import DataError, ProtocolError
+
+#: The launcher's database inside a state directory (``mpcrec demo --state-dir``).
+DATABASE_NAME = "launcher.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_entries (
+    idx INTEGER PRIMARY KEY, body BLOB NOT NULL, leaf BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_heads (
+    size INTEGER PRIMARY KEY, root BLOB NOT NULL, sig BLOB NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_entries_no_update BEFORE UPDATE ON audit_entries
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_entries_no_delete BEFORE DELETE ON audit_entries
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_heads_no_update BEFORE UPDATE ON audit_heads
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_heads_no_delete BEFORE DELETE ON audit_heads
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+class ForkDetected(ProtocolError):
+    """Two signed tree heads that cannot both be prefixes of one log."""
+
+
+class AuditLog:
+    """The launcher's append-only, Merkle-hashed log of signed entries.
+
+    Parameters
+    ----------
+    database:
+        A SQLite file (created if missing) or an open connection (the launcher's store).
+    launcher_key:
+        The launcher's signing key; it signs launcher entries and tree heads. Without it the
+        log is read-only (export, proofs).
+    """
+
+    def __init__(
+        self, database: Path | str | sqlite3.Connection, *, launcher_key: Ed25519PrivateKey | None
+    ) -> None:
+        if isinstance(database, sqlite3.Connection):
+            self._db = database
+        else:
+            self._db = sqlite3.connect(str(database), isolation_level=None)
+        self._db.executescript(_SCHEMA)
+        self._launcher_key = launcher_key
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        if launcher_key is not None:
+            self._keys[LAUNCHER] = launcher_key.public_key()
+        self._leaves: list[bytes] = []
+        self._acc = merkle.RootAccumulator()
+        for body, leaf in self._db.execute("SELECT body, leaf FROM audit_entries ORDER BY idx"):
+            self._leaves.append(bytes(leaf))
+            self._acc.append(bytes(leaf))
+            self._learn_key(LogEntry.from_json(json.loads(body)))
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> AuditLog:
+        """Open the log of an existing state directory, read-only."""
+        path = Path(state_dir) / DATABASE_NAME
+        if not path.is_file():
+            raise DataError(
+                f"no launcher database at {path}",
+                hint="pass the --state-dir of `mpcrec demo` or the launcher's configured state_dir",
+            )
+        return cls(path, launcher_key=None)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _learn_key(self, entry: LogEntry) -> None:
+        if entry.kind == Kind.REGISTER:
+            key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(entry.payload["signing_key"]))
+            self._keys.setdefault(entry.author, key)
+        elif entry.kind == Kind.CONFIG and LAUNCHER not in self._keys:
+            raw = bytes.fromhex(entry.payload["launcher_key"])
+            self._keys[LAUNCHER] = Ed25519PublicKey.from_public_bytes(raw)
+
+    def _author_key(self, entry: LogEntry) -> Ed25519PublicKey:
+        if entry.kind == Kind.REGISTER:
+            if entry.author in self._keys:
+                raise ProtocolError(f"{entry.author} is already registered")
+            raw = bytes.fromhex(str(entry.payload.get("signing_key", "")))
+            return Ed25519PublicKey.from_public_bytes(raw)
+        if entry.author not in self._keys:
+            raise ProtocolError(
+                f"{entry.kind} entry by {entry.author!r}, who is not registered",
+                hint="an instance registers before anything else it signs",
+            )
+        return self._keys[entry.author]
+
+    def append(self, entry: LogEntry) -> int:
+        """Check the author's signature and append; returns the entry's index.
+
+        Unsigned launcher entries are signed with the launcher key first.
+        """
+        if entry.author == LAUNCHER and not entry.signature:
+            if self._launcher_key is None:
+                raise ProtocolError("this log was opened without the launcher key")
+            entry = entry.sign(self._launcher_key)
+        if not entry.verify(self._author_key(entry)):
+            raise ProtocolError(
+                f"{entry.kind} entry for round {entry.round}: bad signature by {entry.author}"
+            )
+        placed = entry.at(len(self._leaves))
+        body = placed.leaf_bytes()
+        leaf = merkle.leaf_hash(body)
+        self._db.execute(
+            "INSERT INTO audit_entries (idx, body, leaf) VALUES (?, ?, ?)",
+            (placed.index, body, leaf),
+        )
+        self._leaves.append(leaf)
+        self._acc.append(leaf)
+        self._learn_key(placed)
+        return placed.index
+
+    def sign_head(self) -> TreeHead:
+        """Sign and store the head over every entry so far (once per size)."""
+        if self._launcher_key is None:
+            raise ProtocolError("this log was opened without the launcher key")
+        existing = self._db.execute(
+            "SELECT root, sig FROM audit_heads WHERE size = ?", (self.size,)
+        ).fetchone()
+        if existing:
+            return TreeHead(self.size, bytes(existing[0]), bytes(existing[1]))
+        head = TreeHead(self.size, self._acc.root()).sign(self._launcher_key)
+        self._db.execute(
+            "INSERT INTO audit_heads (size, root, sig) VALUES (?, ?, ?)",
+            (head.size, head.root, head.signature),
+        )
+        return head
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Number of entries."""
+        return len(self._leaves)
+
+    def root(self, size: int | None = None) -> bytes:
+        """The Merkle root over the first ``size`` entries (default: all)."""
+        return self._acc.root() if size is None else merkle.root(self._leaves[:size])
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[LogEntry]:
+        """Entries ``start`` up to ``stop`` (exclusive), in order."""
+        end = self.size if stop is None else stop
+        rows = self._db.execute(
+            "SELECT body FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
+        )
+        for (body,) in rows:
+            yield LogEntry.from_json(json.loads(body))
+
+    def heads(self) -> list[TreeHead]:
+        """Every signed head, by size."""
+        rows = self._db.execute("SELECT size, root, sig FROM audit_heads ORDER BY size")
+        return [TreeHead(int(s), bytes(r), bytes(g)) for s, r, g in rows]
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """Audit path of entry ``index`` in the tree of ``size`` entries (default: all)."""
+        return merkle.inclusion_proof(self._leaves[: self.size if size is None else size], index)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """Proof that the first ``old_size`` entries are a prefix of the first ``new_size``."""
+        end = self.size if new_size is None else new_size
+        return merkle.consistency_proof(self._leaves[:end], old_size)
+
+    def export_jsonl(self, path: Path) -> int:
+        """Write entries and heads as JSON Lines (atomically); returns the number of lines.
+
+        A head line follows the entry that completes its size.
+        """
+        heads = self.heads()
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+        lines = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                h = 0
+                for position, entry in enumerate([None, *self.entries()]):
+                    if entry is not None:
+                        out.write(entry.leaf_bytes() + b"\n")
+                        lines += 1
+                    while h < len(heads) and heads[h].size == position:
+                        out.write(canonical_json(heads[h].to_json()) + b"\n")
+                        lines += 1
+                        h += 1
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return lines
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+
+class TreeHeadStore:
+    """The tree heads one node was shown: catches a launcher that shows two histories.
+
+    Parameters
+    ----------
+    launcher_key:
+        The launcher's public key (pinned when the node registered).
+    """
+
+    def __init__(self, launcher_key: Ed25519PublicKey) -> None:
+        self._key = launcher_key
+        self.heads: list[TreeHead] = []
+
+    @property
+    def latest(self) -> TreeHead | None:
+        """The largest head seen so far."""
+        return self.heads[-1] if self.heads else None
+
+    def observe(self, head: TreeHead, proof: Sequence[bytes] = ()) -> None:
+        """Accept ``head`` if signed and consistent with the latest; else raise.
+
+        ``proof`` is the launcher's consistency proof from the latest head's size to
+        ``head.size`` (or from ``head.size`` to the latest's, for an older head).
+        """
+        if not head.verify(self._key):
+            raise ProtocolError(f"tree head of size {head.size}: bad launcher signature")
+        last = self.latest
+        if last is not None:
+            old, new = (last, head) if head.size >= last.size else (head, last)
+            if not merkle.verify_consistency(
+                old_size=old.size,
+                new_size=new.size,
+                old_root=old.root,
+                new_root=new.root,
+                proof=proof,
+            ):
+                raise ForkDetected(
+                    f"tree head (size {head.size}, root {head.root.hex()[:16]}) is not "
+                    f"consistent with (size {last.size}, root {last.root.hex()[:16]})",
+                    hint="the launcher showed two different histories: keep both signed "
+                    "heads as evidence and report them",
+                )
+            if head.size < last.size:
+                return
+        self.heads.append(head)

@@ -1,0 +1,83 @@
+"""Ed25519 verification of many signatures, serially or across the machine's cores.
+
+Verifying is the auditor's dominant cost (about 60-110 µs per signature with
+``cryptography`` here). :func:`verify_all` checks a batch in this process;
+:func:`verify_parallel` splits a large batch over forked worker processes, which inherit
+the batch (copy-on-write) instead of receiving it pickled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+Item = tuple[bytes, bytes, bytes]  # (raw public key, signature, message)
+
+_BATCH: Sequence[Item] = ()
+
+
+def verify_all(items: Sequence[Item]) -> list[bool]:
+    """Whether each ``(raw public key, signature, message)`` verifies."""
+    loaded: dict[bytes, Ed25519PublicKey | None] = {}
+    out: list[bool] = []
+    for raw, signature, message in items:
+        if raw not in loaded:
+            try:
+                loaded[raw] = Ed25519PublicKey.from_public_bytes(raw)
+            except ValueError:
+                loaded[raw] = None
+        key = loaded[raw]
+        if key is None:
+            out.append(False)
+            continue
+        try:
+            key.verify(signature, message)
+            out.append(True)
+        except InvalidSignature:
+            out.append(False)
+    return out
+
+
+def _verify_slice(bounds: tuple[int, int]) -> list[bool]:
+    return verify_all(_BATCH[bounds[0] : bounds[1]])
+
+
+def verify_parallel(items: Sequence[Item], workers: int | None = None) -> list[bool]:
+    """:func:`verify_all` over ``workers`` forked processes (default: all cores)."""
+    return start_verification(items, workers)()
+
+
+def start_verification(
+    items: Sequence[Item], workers: int | None = None
+) -> Callable[[], list[bool]]:
+    """Start verifying in the background; call the result to wait for the verdicts.
+
+    The caller keeps working (other checks) while ``workers`` forked processes verify. Small
+    batches (under 4,000 signatures), one worker, or no ``fork`` run serially, at once.
+    """
+    global _BATCH
+    workers = workers or os.cpu_count() or 1
+    if workers < 2 or len(items) < 4000 or "fork" not in multiprocessing.get_all_start_methods():
+        results = verify_all(items)
+        return lambda: results
+    chunk = -(-len(items) // (workers * 8))
+    bounds = [(i, min(i + chunk, len(items))) for i in range(0, len(items), chunk)]
+    _BATCH = items
+    pool = multiprocessing.get_context("fork").Pool(workers)
+    _BATCH = ()  # the children hold their copy; the parent lets go of it
+    pending = pool.map_async(_verify_slice, bounds)
+    pool.close()
+
+    def wait() -> list[bool]:
+        try:
+            parts = pending.get()
+        finally:
+            pool.terminate()
+            pool.join()
+        return [ok for part in parts for ok in part]
+
+    return wait
