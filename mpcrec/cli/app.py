@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "mpcrec.cli.node",
     "mpcrec.cli.pki",
     "mpcrec.cli.demo",
+    "mpcrec.cli.demo",
     "mpcrec.cli.peertube",
     "mpcrec.cli.serve",
     "mpcrec.cli.audit",

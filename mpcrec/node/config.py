@@ -7,7 +7,7 @@ Example::
     mpc_address: 203.0.113.5:7600     # where this instance's committee party listens
     state_dir: state/tube-a           # keys live here (mode 0600)
     tls: {cert: pki/tube-a.pem, key: pki/tube-a.key, ca: pki/ca.pem}
-    trainer: {kind: drift, rate: 0.5, weight: 1.0, scale: 1.0}
+    trainer: {kind: movielens, index: 0, instances: 20, seed: 0, rounds: 200}
     faults: {member_delay_s: 0}       # test knobs; leave out in deployments
 
 Relative paths are relative to the file.
@@ -24,7 +24,10 @@ from mpcrec.federation.config_file import as_type, load_mapping, section, tls_pa
 from mpcrec.pki import CertPaths
 
 TOP = {"instance_id", "launcher", "mpc_address", "state_dir", "tls", "trainer", "faults"}
-TRAINERS = {"drift"}
+TRAINERS = {
+    "drift": {"rate", "weight", "scale"},
+    "movielens": {"index", "instances", "seed", "rounds"},
+}
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,14 @@ class NodeConfig:
         missing = sorted({"instance_id", "launcher", "mpc_address"} - set(data))
         if missing:
             raise ConfigError(f"{path}: {missing} required")
-        trainer = section(data, "trainer", path, {"kind", "rate", "weight", "scale"})
-        trainer.setdefault("kind", "drift")
-        if trainer["kind"] not in TRAINERS:
+        kind = str((data.get("trainer") or {}).get("kind", "drift"))
+        if kind not in TRAINERS:
             raise ConfigError(
-                f"{path}: trainer kind {trainer['kind']!r} is unknown",
+                f"{path}: trainer kind {kind!r} is unknown",
                 hint="known: " + ", ".join(sorted(TRAINERS)),
             )
+        trainer = section(data, "trainer", path, {"kind"} | TRAINERS[kind])
+        trainer["kind"] = kind
         faults = section(data, "faults", path, {"member_delay_s"})
         return cls(
             instance_id=str(data["instance_id"]),

@@ -48,8 +48,12 @@ BENIGN = (grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION)
 
 def trainer_from_config(config: NodeConfig) -> Trainer:
     """The trainer the config names."""
-    opts = {k: float(v) for k, v in config.trainer.items() if k != "kind"}
-    return DriftTrainer(config.instance_id, **opts)
+    opts = {k: v for k, v in config.trainer.items() if k != "kind"}
+    if config.trainer["kind"] == "movielens":
+        from mpcrec.node.movielens import MovieLensTrainer
+
+        return MovieLensTrainer(**{k: int(v) for k, v in opts.items()}, state_dir=config.state_dir)
+    return DriftTrainer(config.instance_id, **{k: float(v) for k, v in opts.items()})
 
 
 class Node:
@@ -188,7 +192,7 @@ class Node:
                 "%s: round %d: the model does not match the announced hash", self.me, ann.round_id
             )
             return
-        delta, weight = self.trainer.update(base.array(), ann.round_id)
+        delta, weight = self.trainer.update(base.array(), ann.model_version)
         envelopes = self._seal(delta, ann)
         header = pb.ContributionHeader(
             round_id=ann.round_id,

@@ -22,8 +22,8 @@ Matrix = npt.NDArray[np.float64]
 class Trainer(Protocol):
     """Local training: the update of the global item embeddings, and its public weight."""
 
-    def update(self, model: Matrix, round_id: int) -> tuple[Matrix, float]:
-        """Return ``(new_local - model, weight)`` for this round."""
+    def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
+        """Return ``(new_local - model, weight)``, training from model ``version``."""
 
 
 def drift_target(instance_id: str, shape: tuple[int, int]) -> Matrix:
@@ -53,6 +53,6 @@ class DriftTrainer:
     weight: float = 1.0
     scale: float = 1.0
 
-    def update(self, model: Matrix, round_id: int) -> tuple[Matrix, float]:
+    def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
         target = drift_target(self.instance_id, (model.shape[0], model.shape[1]))
         return self.scale * self.rate * (target - model), self.weight

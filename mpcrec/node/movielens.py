@@ -1,0 +1,78 @@
+"""A simulated instance on MovieLens-100k: one shard of users, trained at home (``mpcrec demo``).
+
+The shard is the instance's part of a deterministic partition of ML-100k's users
+(:func:`mpcrec.data.partition.partition_users`, non-IID by zip code); training is
+:func:`mpcrec.model.local.local_update` with the quality benchmark's FedAvg settings, so a
+federation of these trainers is the same computation as
+:func:`mpcrec.model.fedavg.train_fedavg`. The user embeddings stay in this process; they are
+written (atomically) only to the node's own state directory, where the demo's evaluation
+reads them as the simulation-only view of :meth:`mpcrec.model.fedavg.Federation.assembled`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mpcrec.bench.quality import FEDAVG
+from mpcrec.data.movielens import load_movielens_100k
+from mpcrec.data.partition import partition_users
+from mpcrec.data.split import Split, leave_last_out
+from mpcrec.model.local import InstanceData, local_update
+from mpcrec.model.mf import Factors, init_factors
+from mpcrec.node.trainer import Matrix
+
+USER_FILE = "user_emb.npz"
+
+
+def movielens_setting(n_instances: int, seed: int) -> tuple[Split, Factors, list[np.ndarray]]:
+    """The split, the initial factors (as central training draws them) and each shard's users."""
+    data = load_movielens_100k()
+    split = leave_last_out(data)
+    partition = partition_users(data, n_instances, seed=seed)
+    factors = init_factors(
+        split.n_users, split.n_items, FEDAVG.local.mf, np.random.default_rng(seed)
+    )
+    return split, factors, [partition.members(k) for k in range(partition.n_instances)]
+
+
+class MovieLensTrainer:
+    """Local training of instance ``index`` of ``instances`` on ML-100k.
+
+    Parameters
+    ----------
+    index, instances, seed:
+        Which shard of which partition (seed shared by the whole federation).
+    rounds:
+        The run's length (the local learning rate decays linearly over it).
+    state_dir:
+        Where the user embeddings are kept between rounds.
+    """
+
+    def __init__(self, index: int, instances: int, seed: int, rounds: int, state_dir: Path) -> None:
+        split, factors, shards = movielens_setting(instances, seed)
+        self.data = InstanceData.from_split(split, shards[index])
+        self.user_emb = factors.user_emb[self.data.global_users].copy()
+        self.rounds = rounds
+        self.rng = np.random.default_rng([seed, index])
+        self.path = Path(state_dir) / USER_FILE
+
+    def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
+        """One round of local training from model ``version``; weight = training events."""
+        step = min(version, self.rounds - 1)
+        local = dataclasses.replace(FEDAVG.local, mf=FEDAVG.local.mf.at(step, self.rounds))
+        result = local_update(model, self.data, self.user_emb, local, self.rng)
+        self.user_emb = result.user_emb
+        self._save()
+        return result.delta.reshape(model.shape), float(self.data.n_events)
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".user_emb.", suffix=".npz")
+        with os.fdopen(fd, "wb") as out:
+            np.savez(out, users=self.data.global_users, emb=self.user_emb)
+        os.replace(tmp, self.path)
