@@ -25,7 +25,6 @@ COMMANDS: tuple[str, ...] = (
     "mpcrec.cli.node",
     "mpcrec.cli.pki",
     "mpcrec.cli.demo",
-    "mpcrec.cli.demo",
     "mpcrec.cli.peertube",
     "mpcrec.cli.serve",
     "mpcrec.cli.audit",
