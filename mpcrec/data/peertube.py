@@ -290,6 +290,12 @@ class PeerTubeReader:
                 present.update((source, int(r[0])) for r in cur.fetchall())
         return present
 
+    def read_local_users(self) -> frozenset[int]:
+        """Ids of the instance's own users (``account.userId``), with or without signals."""
+        with self.snapshot() as cur:
+            cur.execute('SELECT "userId" FROM "account" WHERE "userId" IS NOT NULL')
+            return frozenset(int(r[0]) for r in cur.fetchall())
+
     def read_catalogue(self) -> tuple[Video, ...]:
         """Every public, published video the instance knows, local and remote, by ``id``."""
         with self.snapshot() as cur:

@@ -1,0 +1,88 @@
+"""The node's PeerTube, in one object: what the daemon calls each round.
+
+Each round the daemon calls :meth:`PeerTubeSource.refresh` (new and changed signal rows
+since the last read, and rows deleted in PeerTube forgotten), trains on
+:meth:`PeerTubeSource.interactions`, and after the round publishes, builds the serving
+snapshot with :meth:`PeerTubeSource.snapshot` (which adds the instance's local users and
+what each has seen) and hands it to :meth:`Recommender.publish`.
+
+The log lives in memory: on start the first refresh reads everything again (one full
+read of three tables), which keeps the node's disk free of its users' histories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy.typing as npt
+
+from mpcrec.data.interactions import Interactions
+from mpcrec.data.peertube import PeerTubeReader, Video, Watermark
+from mpcrec.data.peertube_log import InteractionLog
+from mpcrec.data.peertube_settings import PeerTubeSettings
+from mpcrec.node.recommender import ModelSnapshot
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What one :meth:`PeerTubeSource.refresh` changed."""
+
+    changed: int
+    forgotten: int
+    events: int
+    local_users: int
+
+
+class PeerTubeSource:
+    """Signals of the instance's users, kept up to date from PeerTube's database."""
+
+    def __init__(self, settings: PeerTubeSettings) -> None:
+        self.settings = settings
+        self.reader = PeerTubeReader(settings.dsn, settle_seconds=settings.settle_seconds)
+        self.log = InteractionLog()
+        self.watermark: Watermark | None = None
+        self.local_users: frozenset[int] = frozenset()
+
+    def check(self) -> None:
+        """Fail early, with a clear :class:`~mpcrec.errors.DataError`, if PeerTube is unusable."""
+        self.reader.check()
+
+    def refresh(self) -> Refresh:
+        """Read what changed since the last refresh and forget rows PeerTube deleted."""
+        delta = self.reader.read_since(self.watermark)
+        changed = self.log.apply(delta.events)
+        forgotten = self.log.retain(self.reader.read_present_rows())
+        self.watermark = delta.watermark
+        self.local_users = self.reader.read_local_users()
+        return Refresh(changed, forgotten, len(self.log), len(self.local_users))
+
+    def catalogue(self) -> tuple[Video, ...]:
+        """The public videos this instance knows, local and federated."""
+        return self.reader.read_catalogue()
+
+    def interactions(self, catalogue: Sequence[str] | None = None) -> Interactions:
+        """The training table (weights from the settings; see :mod:`mpcrec.data.peertube_log`)."""
+        return self.log.to_interactions(self.settings.weights, catalogue=catalogue)
+
+    def snapshot(
+        self,
+        *,
+        version: str,
+        item_urls: Sequence[str],
+        item_uuids: Sequence[str],
+        item_embeddings: npt.ArrayLike,
+        user_embeddings: Mapping[int, npt.ArrayLike],
+        popularity: npt.ArrayLike,
+    ) -> ModelSnapshot:
+        """The serving snapshot of a published model, with this instance's users and history."""
+        return ModelSnapshot.build(
+            version=version,
+            item_urls=item_urls,
+            item_uuids=item_uuids,
+            item_embeddings=item_embeddings,
+            user_embeddings=user_embeddings,
+            popularity=popularity,
+            local_users=self.local_users,
+            seen=self.log.seen(),
+        )
