@@ -17,14 +17,17 @@ import contextlib
 import logging
 import multiprocessing as mp
 import socket
+import tempfile
 import time
 from collections.abc import Sequence
 from multiprocessing.connection import wait
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from committees.party import MemberInputs, Session, SessionSettings, party_main
-from mpcrec.errors import RoundAborted
+from committees.transport import TlsTransport, local_committee_transports
+from mpcrec.errors import ConfigError, RoundAborted
 from mpcrec.secure.committee import RoundOutcome, RoundSpec
 
 log = logging.getLogger(__name__)
@@ -68,14 +71,26 @@ class LocalCommittee:
         Protocol, provider and the per-step timeout.
     host:
         Loopback address for the rendezvous.
+    transport:
+        ``"tls"`` (default: mutually authenticated TLS between the parties, certificates
+        from a throwaway local CA) or ``"gloo"`` (plaintext torch.distributed).
 
     Use as a context manager; :meth:`run_round` runs one round and returns member 0's
     :class:`RoundOutcome` (every member's outcome is in :attr:`last_outcomes`).
     """
 
     def __init__(
-        self, members: int = 3, settings: SessionSettings | None = None, host: str = "127.0.0.1"
+        self,
+        members: int = 3,
+        settings: SessionSettings | None = None,
+        host: str = "127.0.0.1",
+        transport: str = "tls",
     ) -> None:
+        if transport not in ("tls", "gloo"):
+            raise ConfigError(f"unknown transport {transport!r}", hint="use 'tls' or 'gloo'")
+        self.transport = transport
+        self._pki = tempfile.TemporaryDirectory(prefix="mpcrec-committee-")
+        self._sessions = 0
         self.settings = settings or SessionSettings()
         self.settings.check(members)
         self.members = members
@@ -107,14 +122,36 @@ class LocalCommittee:
 
     def _join(self) -> None:
         self.rendezvous = f"tcp://{self.host}:{_free_port(self.host)}"
+        tls = self._tls_transports()
         if self.settings.has_dealer:
             self.dealer = self.dealer or _Party("dealer")
-            dealer_session = Session(self.rendezvous, self.members, self.members, self.settings)
+            dealer_session = Session(
+                self.rendezvous, self.members, self.members, self.settings, tls[self.members]
+            )
             self.dealer.send("dealer", dealer_session)
         for rank, party in enumerate(self.parties):
-            party.send("join", Session(self.rendezvous, rank, self.members, self.settings))
+            party.send(
+                "join", Session(self.rendezvous, rank, self.members, self.settings, tls[rank])
+            )
         self._collect("join", self.settings.timeout_s + 60.0)
         self.joined = True
+
+    def _tls_transports(self) -> list[TlsTransport | None]:
+        """One TLS transport per rank on fresh ports (or ``None`` each for gloo)."""
+        ranks = self.members + (1 if self.settings.has_dealer else 0)
+        if self.transport == "gloo":
+            return [None] * ranks
+        self._sessions += 1
+        return list(
+            local_committee_transports(
+                Path(self._pki.name),
+                ranks,
+                host=self.host,
+                session=f"local-{self._sessions}",
+                recv_timeout_s=self.settings.timeout_s,
+                connect_timeout_s=self.settings.timeout_s,
+            )
+        )
 
     def stage(self, spec: RoundSpec, member_inputs: Sequence[MemberInputs]) -> None:
         """Hand each member its inputs for the next :meth:`run_staged` (not timed)."""
@@ -180,15 +217,17 @@ class LocalCommittee:
         """Replace dead or silent parties and the dealer; the next round joins afresh."""
         log.warning("aborting committee session %s: %s", self.rendezvous, reason)
         self.joined = False
+        leaving = []
         for i, party in enumerate(self.parties):
-            if not party.process.is_alive() or (unanswered and i in unanswered):
-                party.kill()
-                self.parties[i] = _Party(f"member-{i}")
-            else:
-                party.send("leave")
+            if party.process.is_alive() and not (unanswered and i in unanswered):
+                with contextlib.suppress(OSError):
+                    party.send("leave")
+                    leaving.append(i)
         for i, party in enumerate(self.parties):
             try:
-                left = party.conn.poll(self.settings.timeout_s) and party.conn.recv()
+                left = (
+                    i in leaving and party.conn.poll(self.settings.timeout_s) and party.conn.recv()
+                )
             except (EOFError, OSError):
                 left = False
             if not left:
@@ -211,3 +250,4 @@ class LocalCommittee:
             self.dealer.process.join(5)
             self.dealer.kill()
         self.parties, self.dealer = [], None
+        self._pki.cleanup()

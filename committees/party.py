@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,7 +31,8 @@ import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from mpcrec.crypten_compat import load_crypten, set_torch_threads
+from committees.transport import GlooTransport, TlsTransport
+from mpcrec.crypten_compat import install_transport, load_crypten, set_torch_threads
 from mpcrec.errors import ConfigError
 from mpcrec.secure import replicated
 from mpcrec.secure.committee import RoundOutcome, RoundSpec, aggregate
@@ -92,13 +92,17 @@ class SessionSettings:
 class Session:
     """One CrypTen session: rendezvous, this party's rank, the committee size, settings.
 
-    The dealer, when there is one, has rank ``members``.
+    The dealer, when there is one, has rank ``members``. With ``transport`` (mutually
+    authenticated TLS, :mod:`committees.transport`) the parties connect to each other at the
+    addresses it names and ``rendezvous`` is unused; without it they use gloo over
+    ``rendezvous``, which must then be on loopback.
     """
 
     rendezvous: str
     rank: int
     members: int
     settings: SessionSettings
+    transport: TlsTransport | None = None
 
     @property
     def is_dealer(self) -> bool:
@@ -176,11 +180,9 @@ class CommitteeParty:
             self.leave()
         crypten = self._crypten
         settings = session.settings
-        os.environ.update(
-            DISTRIBUTED_BACKEND="gloo",
-            RENDEZVOUS=session.rendezvous,
-            WORLD_SIZE=str(session.members),
-            RANK=str(session.rank),
+        install_transport(
+            session.transport
+            or GlooTransport(session.rendezvous, rank=session.rank, world_size=session.members)
         )
         crypten.cfg.mpc.protocol = settings.protocol
         crypten.cfg.mpc.provider = settings.provider if settings.protocol == "beaver" else "TFP"

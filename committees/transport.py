@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,3 +228,46 @@ def _is_loopback_ip(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def local_committee_transports(
+    directory: Path,
+    ranks: int,
+    *,
+    host: str = "127.0.0.1",
+    session: str = "local",
+    recv_timeout_s: float = RECV_TIMEOUT_S,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+) -> list[TlsTransport]:
+    """TLS transports for a committee of ``ranks`` processes on this machine.
+
+    Creates a CA and one certificate per rank (``local-<rank>``) in ``directory`` the first
+    time, and picks fresh free ports on ``host`` at every call (one call per session).
+    """
+    from mpcrec.pki import create_ca, issue_certificate
+
+    ca_dir, cert_dir = directory / "ca", directory / "certs"
+    ids = [f"local-{rank}" for rank in range(ranks)]
+    if not (ca_dir / "ca.pem").exists():
+        create_ca(ca_dir, common_name="mpcrec local committee CA")
+    for iid in ids:
+        if not (cert_dir / f"{iid}.pem").exists():
+            issue_certificate(ca_dir, cert_dir, instance_id=iid, hosts=[host])
+    peers = local_tls_peers(ids, [_free_port(host) for _ in ids], host=host)
+    return [
+        TlsTransport(
+            rank=rank,
+            peers=peers,
+            certs=certs_at(cert_dir, ids[rank], ca_dir / "ca.pem"),
+            session=session,
+            connect_timeout_s=connect_timeout_s,
+            recv_timeout_s=recv_timeout_s,
+        )
+        for rank in range(ranks)
+    ]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

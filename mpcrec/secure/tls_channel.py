@@ -112,7 +112,7 @@ class IncomingLink:
     def __init__(self, peer: PeerAddress, sock: ssl.SSLSocket, timeout_s: float) -> None:
         self.peer = peer
         self._sock = sock
-        self._timeout_s = timeout_s
+        self.timeout_s = timeout_s
         self._frames: queue.SimpleQueue[Frame | BaseException] = queue.SimpleQueue()
         self._closing = False
         self._thread = threading.Thread(
@@ -131,10 +131,10 @@ class IncomingLink:
             Nothing arrived within the receive timeout.
         """
         try:
-            item = self._frames.get(timeout=self._timeout_s)
+            item = self._frames.get(timeout=self.timeout_s)
         except queue.Empty:
             raise PeerTimeout(
-                f"no message from {_name(self.peer)} within {self._timeout_s:g} s"
+                f"no message from {_name(self.peer)} within {self.timeout_s:g} s"
             ) from None
         if isinstance(item, BaseException):
             self._frames.put(item)  # every later receive fails the same way

@@ -49,6 +49,9 @@ _logging: Callable[[Callable[..., Any]], Callable[..., Any]] = (
 _serial: Any = _crypten.common.serial
 
 log = logging.getLogger(__name__)
+
+#: How long links to and from the TTP dealer wait: it idles between requests and rounds.
+DEALER_IDLE_S = 24 * 3600.0
 T = TypeVar("T")
 
 
@@ -114,6 +117,11 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         self.ttp_initialized = init_ttp
         self._failure: TransportError | None = None
         self._mesh: Mesh = connect_mesh(transport)
+        if init_ttp:  # the dealer idles between requests: as on gloo, its links wait long
+            dealer = total - 1
+            for src, link in self._mesh.incoming.items():
+                if dealer in (src, self.rank):
+                    link.timeout_s = max(link.timeout_s, DEALER_IDLE_S)
         log.info("rank %d connected to %d peers over TLS", self.rank, total - 1)
 
     # -- the singleton, as crypten.communicator drives it ------------------------------------

@@ -11,7 +11,7 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,7 +175,7 @@ def _portable(value: Any) -> Any:
 
 
 def run_parties(
-    all_transports: list[Transport],
+    all_transports: Sequence[Transport],
     provider: str,
     program: Callable[[int], dict[str, Any]],
     *,
