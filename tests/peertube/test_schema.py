@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
 from mpcrec.data.peertube import REQUIRED_COLUMNS, PeerTubeReader, describe_dsn
 from mpcrec.data.peertube_mirror import MIGRATION_VERSION, write_instance
 from mpcrec.errors import ConfigError, DataError
-from tests.peertube.conftest import READER_PASSWORD, READER_ROLE, PeerTubeDatabase, synthetic_table
+from tests.peertube.conftest import (
+    READER_PASSWORD,
+    READER_ROLE,
+    PeerTubeDatabase,
+    _server_bindir,
+    synthetic_table,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -102,3 +110,11 @@ def test_nobody_listening_is_a_clear_error() -> None:
 def test_malformed_dsn_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="invalid PostgreSQL connection string"):
         describe_dsn("host=127.0.0.1 port")
+
+
+def test_missing_server_binaries_fail_with_the_make_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MPCREC_PG_BIN", str(tmp_path))  # a directory without initdb
+    with pytest.raises(pytest.fail.Exception, match="make postgres"):
+        _server_bindir()
