@@ -1,1 +1,1 @@
-"""The recommender: matrix factorisation, local training, federated averaging, metrics, baselines."""
+"""The recommender: matrix factorisation, local training, FedAvg, metrics, baselines."""
