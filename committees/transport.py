@@ -22,7 +22,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from mpcrec.errors import ConfigError
@@ -204,6 +204,56 @@ def tls_transport_from_config(
         connect_timeout_s=float(config.get("connect_timeout_s", CONNECT_TIMEOUT_S)),
         recv_timeout_s=float(config.get("recv_timeout_s", RECV_TIMEOUT_S)),
     )
+
+
+class AssignedMember(Protocol):
+    """What an assignment says of one member: its instance id and ``host:port`` for MPC."""
+
+    instance_id: str
+    mpc_address: str
+
+
+def committee_transport(
+    members: Sequence[AssignedMember],
+    *,
+    rank: int,
+    certs: CertPaths,
+    session: str,
+    timeout_s: float = RECV_TIMEOUT_S,
+    listen_host: str | None = None,
+) -> TlsTransport:
+    """The TLS transport of rank ``rank`` for a committee drawn as ``members`` (rank order).
+
+    Each member listens on its registered ``mpc_address`` and is pinned to its instance id;
+    ``session`` (the round id) keeps parties of different rounds apart. A node builds this
+    from a round's committee announcement and passes it as ``Session.transport``.
+    """
+    peers = tuple(
+        PeerAddress(rank=i, instance_id=m.instance_id, host=host, port=port)
+        for i, m in enumerate(members)
+        for host, port in [split_host_port(m.mpc_address)]
+    )
+    return TlsTransport(
+        rank=rank,
+        peers=peers,
+        certs=certs,
+        session=session,
+        listen_host=listen_host,
+        connect_timeout_s=timeout_s,
+        recv_timeout_s=timeout_s,
+    )
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``"host:port"`` or ``"[v6]:port"`` to ``(host, port)``; :class:`ConfigError` if malformed."""
+    url = urlsplit(f"//{address}")
+    try:
+        port = url.port
+    except ValueError:
+        port = None
+    if not url.hostname or port is None:
+        raise ConfigError(f"invalid MPC address {address!r}", hint="use host:port")
+    return url.hostname, port
 
 
 def local_tls_peers(

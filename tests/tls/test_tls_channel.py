@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from committees.transport import GlooTransport, PeerAddress, TlsTransport, check_loopback
+from committees.transport import (
+    GlooTransport,
+    PeerAddress,
+    TlsTransport,
+    check_loopback,
+    committee_transport,
+    split_host_port,
+)
 from mpcrec.errors import ConfigError
 from mpcrec.pki import CertPaths, create_ca, fingerprint, issue_certificate
 from mpcrec.secure.tls_channel import (
@@ -236,3 +243,25 @@ def test_gloo_outside_loopback_is_refused_unless_allowed(url: str) -> None:
     with pytest.raises(ConfigError, match="outside the loopback range"):
         GlooTransport(url, rank=0, world_size=3)
     GlooTransport(url, rank=0, world_size=3, allow_remote=True)
+
+
+@dataclasses.dataclass
+class _Member:
+    instance_id: str
+    mpc_address: str
+
+
+def test_committee_transport_from_an_assignment(committee: Committee) -> None:
+    members = [_Member("member-0", "10.0.0.1:7600"), _Member("member-1", "[::1]:7601")]
+    transport = committee_transport(
+        members, rank=1, certs=committee.tls(1, [1, 2]).certs, session="round-9", timeout_s=20
+    )
+    assert transport.me == PeerAddress(1, "member-1", "::1", 7601)
+    assert transport.peers[0] == PeerAddress(0, "member-0", "10.0.0.1", 7600)
+    assert (transport.session, transport.recv_timeout_s) == ("round-9", 20)
+
+
+@pytest.mark.parametrize("bad", ["nohost", "host:", "host:port", ":80"])
+def test_malformed_mpc_address_is_refused(bad: str) -> None:
+    with pytest.raises(ConfigError, match="invalid MPC address"):
+        split_host_port(bad)
