@@ -33,21 +33,28 @@ serial_verifier: BatchVerifier = verify_all
 
 
 def check_sequence(entries: Sequence[LogEntry]) -> list[Finding]:
-    """Entry ``i`` of the file carries index ``i``: catches deleted, inserted, swapped lines."""
-    out: list[Finding] = []
+    """Entry ``i`` of the file carries index ``i``: catches deleted, inserted, swapped lines.
+
+    Only the first break is reported: every later index is off for the same cause.
+    """
+    present = {entry.index for entry in entries}
     for position, entry in enumerate(entries):
-        if entry.index != position:
-            what = "missing before it" if entry.index > position else "out of order or repeated"
-            out.append(
-                Finding(
-                    "sequence",
-                    entry.index,
-                    f"line {position + 1} holds entry {entry.index}, expected {position}: "
-                    f"an entry is {what}",
-                )
+        if entry.index == position:
+            continue
+        if position not in present:
+            why = f"entry {position} was deleted"
+        elif entry.index > position:
+            why = f"entry {position} comes later in the file: entries were reordered"
+        else:
+            why = f"entry {entry.index} was already seen: entries were reordered or repeated"
+        return [
+            Finding(
+                "sequence",
+                position,
+                f"the {position}th entry of the file carries index {entry.index}: {why}",
             )
-            break  # every later index is off by the same cause
-    return out
+        ]
+    return []
 
 
 def signature_batch(
@@ -139,8 +146,9 @@ def check_tree(
 ) -> list[Finding]:
     """Every signed head (``(line, head)``) matches the Merkle root of the entries it covers.
 
-    A head that does not match while a later, matching head covers it means the launcher
-    signed two histories: a ``fork``. Otherwise the entries changed after signing: ``tree``.
+    A head that does not match while another signed head of at least its size matches means
+    the launcher signed two histories: a ``fork``. Otherwise the entries changed after
+    signing (or the launcher signed a head over entries it never exported): ``tree``.
     """
     sizes = {h.size for _, h in heads}
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in sizes else {}
@@ -168,14 +176,13 @@ def check_tree(
         elif matching[n]:
             last_good = max(last_good, head.size)
         else:
-            covered = range(n + 1, len(heads))
-            if any(matching[j] and heads[j][1].size >= head.size for j in covered):
+            if any(matching[j] and heads[j][1].size >= head.size for j in range(len(heads))):
                 out.append(
                     Finding(
                         "fork",
                         head.size - 1,
                         f"{where}: the launcher signed "
-                        "another history than the one a later signed head covers "
+                        "another history than the one another signed head covers "
                         "(two inconsistent heads)",
                     )
                 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry
+from mpcrec.audit.schema import payload_error
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,10 @@ def replay(entries: Sequence[LogEntry]) -> tuple[History, list[Finding]]:
     current: RoundRecord | None = None
     for entry in entries:
         kind = entry.kind
+        error = payload_error(entry)
+        if error:
+            findings.append(Finding("format", entry.index, f"{kind} entry: {error}"))
+            continue
         if kind == Kind.CONFIG:
             history.configs.append(entry)
         elif kind == Kind.REGISTER:
@@ -152,15 +157,13 @@ def replay(entries: Sequence[LogEntry]) -> tuple[History, list[Finding]]:
             config = history.configs[-1] if history.configs else None
             current = RoundRecord(entry.round if entry.round is not None else -1, entry, config)
             history.rounds.append(current)
-        elif kind in Kind.__members__.values():
+        else:
             if current is None or entry.round != current.round_id:
                 findings.append(_misplaced(entry, "that round is not the open round"))
                 continue
             finding = _step(current, entry)
             if finding:
                 findings.append(finding)
-        else:
-            findings.append(Finding("format", entry.index, f"unknown entry kind {kind!r}"))
         if kind in (Kind.CONFIG, Kind.ROUND_OPEN, Kind.SEED_REVEALS, Kind.COMMITTEE) and (
             entry.author != LAUNCHER
         ):

@@ -64,8 +64,10 @@ def parse_lines(
                 heads.append((number, TreeHead.from_json(data, where=f"line {number}")))
             else:
                 entries.append(LogEntry.from_json(data, where=f"line {number}"))
-        except (ValueError, LogFormatError) as err:
-            bad.append(Finding("format", None, str(err).splitlines()[0]))
+        except LogFormatError as err:
+            bad.append(Finding("format", None, err.message))
+        except ValueError as err:
+            bad.append(Finding("format", None, f"line {number}: not JSON ({err})"))
     return entries, heads, bad
 
 

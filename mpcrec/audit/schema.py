@@ -1,0 +1,110 @@
+"""The shape of each entry kind's payload, checked before any rule looks at it.
+
+A payload that does not match (a missing field, a wrong type, hex of the wrong length) is a
+``format`` finding and the entry takes no further part in the replay, so the checks can rely
+on well-formed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mpcrec.audit.entries import Kind, LogEntry
+
+Field = Callable[[Any], bool]
+
+
+def _int(minimum: int = 0) -> Field:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+
+def _number(low: float, high: float) -> Field:
+    return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and low <= v <= high
+
+
+def _hex32(v: Any) -> bool:
+    if not isinstance(v, str) or len(v) != 64:
+        return False
+    try:
+        bytes.fromhex(v)
+    except ValueError:
+        return False
+    return v == v.lower()
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _ids(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(i, str) and i for i in v)
+
+
+def _hex_map(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) and _hex32(x) for k, x in v.items())
+
+
+def _optional_text(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and bool(v))
+
+
+_RESULT: Mapping[str, Field] = {
+    "round": _int(),
+    "model_version": _int(1),
+    "model_hash": _hex32,
+    "accepted": _hex_map,
+    "rejected": _hex_map,
+    "noise_multiplier": _number(0.0, 1e9),
+    "sample_rate": _number(0.0, 1.0),
+}
+
+
+def _result(v: Any) -> bool:
+    return isinstance(v, dict) and _fields_ok(v, _RESULT) is None
+
+
+SCHEMAS: Mapping[str, Mapping[str, Field]] = {
+    Kind.CONFIG: {
+        "launcher_key": _hex32,
+        "committee_size": _int(1),
+        "cooldown": _int(1),
+        "min_contributors": _int(1),
+        "provider": _text,
+        "delta": _number(1e-300, 0.999999),
+        "epsilon_budget": _number(0.0, 1e9),
+        "privacy_unit": _text,
+    },
+    Kind.REGISTER: {"signing_key": _hex32, "sealing_key": _hex32, "address": _text},
+    Kind.SEED_COMMIT: {"commitment": _hex32, "last_round": _int()},
+    Kind.ROUND_OPEN: {"model_version": _int(), "participants": _ids},
+    Kind.SEED_REVEALS: {"reveals": _hex_map},
+    Kind.COMMITTEE: {"seed": _hex32, "members": _ids, "dealer": _optional_text, "provider": _text},
+    Kind.CONTRIBUTION: {"model_version": _int(), "digest": _hex32, "size": _int()},
+    Kind.RESULT_SIGNATURE: {"result": _result},
+    Kind.PUBLISH: {"model_version": _int(1), "model_hash": _hex32},
+    Kind.ABORT: {"reason": _text, "missing": _ids},
+}
+
+
+def _fields_ok(payload: Mapping[str, Any], schema: Mapping[str, Field]) -> str | None:
+    if set(payload) != set(schema):
+        missing, extra = sorted(set(schema) - set(payload)), sorted(set(payload) - set(schema))
+        return f"fields missing {missing}, unexpected {extra}"
+    for name, ok in schema.items():
+        if not ok(payload[name]):
+            return f"field {name!r} has a malformed value {str(payload[name])[:40]!r}"
+    return None
+
+
+def payload_error(entry: LogEntry) -> str | None:
+    """Why ``entry``'s payload (or round) is malformed, or ``None`` when it is well formed."""
+    schema = SCHEMAS.get(entry.kind)
+    if schema is None:
+        return f"unknown entry kind {entry.kind!r}"
+    if entry.kind == Kind.REGISTER:
+        if entry.round is not None:
+            return "a registration belongs to no round"
+    elif entry.round is None or entry.round < 0:
+        return f"{entry.kind} needs a round id >= 0"
+    return _fields_ok(entry.payload, schema)

@@ -1,0 +1,213 @@
+"""The verifier over whole logs: an honest log verifies; every tampering is caught precisely."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+
+import pytest
+
+from mpcrec.audit import merkle
+from mpcrec.audit.entries import Kind, LogEntry, TreeHead, canonical_json
+from mpcrec.audit.simulate import SimulatedFederation, simulate_federation
+from mpcrec.audit.verify import Report
+
+from .conftest import rebuild, verify_lines
+
+
+def rules(report: Report) -> set[str]:
+    return {f.rule for f in report.findings}
+
+
+def findings_for(report: Report, rule: str) -> list[str]:
+    return [f"{f.index}: {f.message}" for f in report.findings if f.rule == rule]
+
+
+def test_honest_log_verifies(federation: SimulatedFederation) -> None:
+    report = verify_lines(federation.lines(), federation)
+    assert report.ok, report.findings
+    assert report.stats["rounds"] == 12
+    assert report.stats["published"] == 10
+    assert report.stats["aborted"] == 2
+    assert report.stats["tree_heads"] == 13
+    assert 0 < report.stats["epsilon"] < 8.0
+
+
+def test_replicated_federation_verifies() -> None:
+    sim = simulate_federation(rounds=6, instances=6, provider="replicated", cooldown=2)
+    assert verify_lines(sim.lines(), sim).ok
+
+
+def test_every_single_flipped_byte_is_caught() -> None:
+    federation = simulate_federation(rounds=3, instances=5, cooldown=1, reject_every=2)
+    lines = federation.lines()
+    rng = random.Random(11)
+    for number, line in enumerate(lines):
+        position = rng.randrange(len(line))
+        flipped = bytearray(line)
+        flipped[position] ^= 0x01
+        tampered = [*lines[:number], bytes(flipped), *lines[number + 1 :]]
+        report = verify_lines(tampered, federation)
+        assert not report.ok, (number, position, line[position : position + 1])
+
+
+def test_flipped_byte_in_payload_names_the_entry(federation: SimulatedFederation) -> None:
+    lines = federation.lines()
+    number = next(i for i, ln in enumerate(lines) if b'"kind":"contribution"' in ln)
+    entry = LogEntry.from_json(json.loads(lines[number]))
+    line = lines[number]
+    at = line.index(b'"digest":"') + len(b'"digest":"')
+    flipped = line[:at] + (b"0" if line[at : at + 1] != b"0" else b"1") + line[at + 1 :]
+    report = verify_lines([*lines[:number], flipped, *lines[number + 1 :]], federation)
+    sig = findings_for(report, "signature")
+    assert sig == [
+        f"{entry.index}: contribution for round {entry.round}: not signed by its author "
+        f"{entry.author}'s key (or the entry was altered)"
+    ]
+    assert "tree" in rules(report)
+
+
+def test_deleted_entry_is_caught(federation: SimulatedFederation) -> None:
+    lines = federation.lines()
+    number = next(i for i, ln in enumerate(lines) if b'"kind":"contribution"' in ln)
+    deleted = json.loads(lines[number])["index"]
+    report = verify_lines([*lines[:number], *lines[number + 1 :]], federation)
+    assert findings_for(report, "sequence") == [
+        f"{deleted}: the {deleted}th entry of the file carries index {deleted + 1}: "
+        f"entry {deleted} was deleted"
+    ]
+    assert "tree" in rules(report)
+
+
+def test_swapped_entries_are_caught(federation: SimulatedFederation) -> None:
+    lines = federation.lines()
+    a = next(i for i, ln in enumerate(lines) if b'"kind":"committee"' in ln)
+    first = json.loads(lines[a - 1])["index"]
+    report = verify_lines([*lines[: a - 1], lines[a], lines[a - 1], *lines[a + 1 :]], federation)
+    assert findings_for(report, "sequence") == [
+        f"{first}: the {first}th entry of the file carries index {first + 1}: "
+        f"entry {first} comes later in the file: entries were reordered"
+    ]
+    assert "tree" in rules(report)
+
+
+def test_entry_signed_by_another_instance_is_caught(federation: SimulatedFederation) -> None:
+    entries = list(federation.entries)
+    victim = next(e for e in entries if e.kind == Kind.CONTRIBUTION and e.author == "inst-03")
+    forged = victim.sign(federation.instance_keys["inst-05"])
+    entries[victim.index] = forged
+    sim = SimulatedFederation(federation.launcher_key, federation.instance_keys)
+    for e in entries:  # the launcher logs the forgery and signs heads over it
+        sim.entries.append(e)
+        sim._acc.append(merkle.leaf_hash(e.leaf_bytes()))
+    sim.sign_head()
+    report = verify_lines(sim.lines(), federation)
+    assert findings_for(report, "signature") == [
+        f"{victim.index}: contribution for round {victim.round}: not signed by its author "
+        "inst-03's key; it is signed by inst-05's key instead (or the entry was altered)"
+    ]
+    assert rules(report) == {"signature"}
+
+
+def test_committee_not_matching_sortition_is_caught(federation: SimulatedFederation) -> None:
+    entries = list(federation.entries)
+    at = next(i for i, e in enumerate(entries) if e.kind == Kind.COMMITTEE and e.round == 3)
+    honest = entries[at].payload["members"]
+    chosen = [m for m in federation.instance_keys if m not in honest][:3]
+    entries[at] = replace(entries[at], payload={**entries[at].payload, "members": chosen})
+    # the chosen members then sign the result (colluding with the launcher)
+    for i, e in enumerate(entries):
+        if e.kind == Kind.RESULT_SIGNATURE and e.round == 3:
+            entries[i] = replace(e, author=chosen[honest.index(e.author)])
+    report = verify_lines(rebuild(federation, entries).lines(), federation)
+    committee = findings_for(report, "committee")
+    assert committee[0] == f"{at}: round 3: committee {chosen} is not the sortition's {honest}"
+    # later rounds are judged against the committees that really served (cooldown)
+    assert all(": round 3:" not in c for c in committee[1:])
+
+
+def test_fork_two_inconsistent_heads_is_caught(federation: SimulatedFederation) -> None:
+    # The launcher showed some node a head over a history where round 2 had another
+    # committee; later it publishes the honest log. Both heads carry its signature.
+    entries = list(federation.entries)
+    at = next(i for i, e in enumerate(entries) if e.kind == Kind.COMMITTEE and e.round == 2)
+    other = replace(entries[at], payload={**entries[at].payload, "dealer": "inst-00"})
+    other = other.sign(federation.launcher_key)
+    fork_root = merkle.root(
+        [merkle.leaf_hash(e.leaf_bytes()) for e in [*entries[:at], other, *entries[at + 1 :]]][
+            : at + 5
+        ]
+    )
+    fork_head = TreeHead(at + 5, fork_root).sign(federation.launcher_key)
+    lines = federation.lines()
+    report = verify_lines([*lines, canonical_json(fork_head.to_json())], federation)
+    fork = findings_for(report, "fork")
+    assert len(fork) == 1
+    assert f"tree head at line {len(lines) + 1} (size {at + 5})" in fork[0]
+    assert "two inconsistent heads" in fork[0]
+
+
+def test_round_published_with_too_few_contributors_is_caught(
+    federation: SimulatedFederation,
+) -> None:
+    entries = list(federation.entries)
+    r = 5
+    kept = {"inst-01", "inst-02"}
+    out: list[LogEntry] = []
+    for e in entries:
+        if e.kind == Kind.CONTRIBUTION and e.round == r and e.author not in kept:
+            continue
+        if e.kind == Kind.RESULT_SIGNATURE and e.round == r:
+            result = dict(e.payload["result"])
+            result["accepted"] = {i: d for i, d in result["accepted"].items() if i in kept}
+            result["rejected"] = {}
+            e = replace(e, payload={"result": result})
+        out.append(e)
+    report = verify_lines(rebuild(federation, out).lines(), federation)
+    publish = next(
+        e.index for e in rebuild(federation, out).entries if e.kind == Kind.PUBLISH and e.round == r
+    )
+    assert findings_for(report, "min_contributors") == [
+        f"{publish}: round {r}: published with 2 accepted contributions, fewer than the minimum 3"
+    ]
+    assert rules(report) == {"min_contributors"}
+
+
+def test_budget_overrun_is_caught() -> None:
+    sim = simulate_federation(rounds=10, instances=6, cooldown=1, epsilon_budget=0.9)
+    report = verify_lines(sim.lines(), sim)
+    budget = findings_for(report, "budget")
+    assert len(budget) == 1
+    assert "exceeds the budget 0.9" in budget[0]
+    assert rules(report) == {"budget"}
+    assert report.stats["epsilon"] > 0.9
+
+
+def test_tfp_and_dealer_member_are_caught(federation: SimulatedFederation) -> None:
+    entries = list(federation.entries)
+    at = next(i for i, e in enumerate(entries) if e.kind == Kind.COMMITTEE and e.round == 1)
+    members = entries[at].payload["members"]
+    entries[at] = replace(
+        entries[at], payload={**entries[at].payload, "provider": "tfp", "dealer": members[0]}
+    )
+    report = verify_lines(rebuild(federation, entries).lines(), federation)
+    assert any("'tfp' is not allowed" in m for m in findings_for(report, "provider"))
+    assert f"{at}: round 1: dealer {members[0]} is also a member" in findings_for(report, "dealer")
+
+
+def test_unpinned_key_is_flagged(federation: SimulatedFederation) -> None:
+    lines = federation.lines()
+    other = simulate_federation(rounds=1, instances=8, seed=99)
+    report = verify_lines(lines, other)  # the auditor pinned other keys
+    assert "key" in rules(report)
+    assert "signature" in rules(report)
+
+
+@pytest.mark.parametrize("garbage", [b"{not json", b"[1,2]", b'{"kind":"x"}'])
+def test_malformed_lines_are_format_findings(
+    federation: SimulatedFederation, garbage: bytes
+) -> None:
+    lines = federation.lines()
+    report = verify_lines([*lines[:3], garbage, *lines[3:]], federation)
+    assert any(f.rule == "format" and "line 4" in f.message for f in report.findings)
