@@ -84,7 +84,7 @@ class Source(enum.Enum):
     PLAYLIST = "videoPlaylistElement"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One row of a signal table: ``user_id`` did ``signal`` with a video at ``at``.
 
@@ -268,6 +268,7 @@ class PeerTubeReader:
         mark = watermark or Watermark()
         events: list[Event] = []
         positions = dict(mark.positions)
+        names: dict[str, str] = {}  # one string object per video URL / uuid, however many rows
         with self.snapshot() as cur:
             cur.execute("SELECT now() - make_interval(secs => %s)", (self.settle_seconds,))
             bound = cur.fetchone()
@@ -276,7 +277,7 @@ class PeerTubeReader:
                 at, row = mark.after(source)
                 cur.execute(query, {"at": at, "row": row, "until": until, "public": PUBLIC})
                 rows = cur.fetchall()
-                events.extend(_event(source, r) for r in rows)
+                events.extend(_event(source, r, names) for r in rows)
                 if rows:
                     positions[source] = (rows[-1][2], int(rows[-1][0]))
         return Delta(events=tuple(events), watermark=Watermark(positions))
@@ -345,8 +346,10 @@ def _schema_problems(cur: psycopg.Cursor[tuple[Any, ...]]) -> tuple[list[str], l
     return missing, unreadable
 
 
-def _event(source: Source, row: tuple[Any, ...]) -> Event:
+def _event(source: Source, row: tuple[Any, ...], names: dict[str, str]) -> Event:
     row_id, user_id, updated, kind, url, uuid_ = row
+    url = names.setdefault(url, url)
+    uuid_ = names.setdefault(str(uuid_), str(uuid_))
     signal = {
         Source.HISTORY: Signal.WATCH,
         Source.PLAYLIST: Signal.PLAYLIST,
@@ -357,7 +360,7 @@ def _event(source: Source, row: tuple[Any, ...]) -> Event:
         user_id=int(user_id),
         signal=signal,
         video_url=url,
-        video_uuid=str(uuid_),
+        video_uuid=uuid_,
         at=updated.timestamp(),
     )
 
