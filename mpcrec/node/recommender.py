@@ -116,6 +116,8 @@ class ModelSnapshot:
             (self.item_embeddings.dtype != np.float32, "item embeddings are not float32"),
             (self.user_embeddings.dtype != np.float32, "user embeddings are not float32"),
             (not bool(np.isfinite(self.item_embeddings).all()), "non-finite item embeddings"),
+            (not bool(np.isfinite(self.user_embeddings).all()), "non-finite user embeddings"),
+            (not bool(np.isfinite(self.popularity).all()), "non-finite popularity"),
         ]
         wrong = [message for bad, message in problems if bad]
         if wrong:

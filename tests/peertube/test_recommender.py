@@ -118,3 +118,20 @@ def test_recommender_serves_the_latest_published_snapshot() -> None:
     assert recommender.recommend(1, 5).model_version == "round-1"
     recommender.publish(random_snapshot(seed=1, version="round-2"))
     assert recommender.recommend(1, 5).model_version == "round-2"
+
+
+def test_non_finite_embeddings_are_refused() -> None:
+    good = random_snapshot(n_items=30)
+    broken = good.user_embeddings.copy()
+    broken[0, 0] = np.nan
+    with pytest.raises(DataError, match="non-finite user embeddings"):
+        ModelSnapshot(
+            version="nan",
+            item_urls=good.item_urls,
+            item_uuids=good.item_uuids,
+            item_embeddings=good.item_embeddings,
+            user_ids=good.user_ids,
+            user_embeddings=broken,
+            popularity=good.popularity,
+            local_users=good.local_users,
+        )
