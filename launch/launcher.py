@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from committees.seed import combine_reveals, verify_reveal
 from committees.sortition import draw_committee, draw_dealer, eligible
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, Model
 from mpcrec.errors import ProtocolError
+from mpcrec.federation.result import result_statement
 from mpcrec.federation.spec import FederationSpec
 
 log = logging.getLogger("mpcrec.launcher")
@@ -228,6 +231,17 @@ class Launcher:
             )
         if Model(-1, 0, 0, result.model).model_hash != result.model_hash:
             raise ProtocolError(f"{result.member}: the model does not match its hash")
+        member = self.store.get_instance(result.member)
+        statement = result_statement(result.round_id, result.model_hash, result.accepted)
+        try:
+            assert member is not None
+            Ed25519PublicKey.from_public_bytes(member.signing_key).verify(
+                result.signature, statement
+            )
+        except (InvalidSignature, ValueError) as err:
+            raise ProtocolError(
+                f"{result.member}: bad signature on its result for round {result.round_id}"
+            ) from err
 
     def model(self, version: int) -> Model:
         """A published model (``-1``: the latest)."""

@@ -17,6 +17,8 @@ from launch.launcher import Launcher, Schedule
 from launch.memory_store import InMemoryStore
 from launch.round import RoundPolicy
 from launch.service import serve
+from mpcrec.federation.model import Model
+from mpcrec.federation.result import result_statement
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import secure_channel
 from mpcrec.node.keys import NodeKeys
@@ -67,7 +69,7 @@ def world(tmp_path: Path, port: int) -> Iterator[dict[str, Any]]:
         InMemoryStore(),
         policy=policy,
         spec=FederationSpec(n_items=3, dim=2),
-        schedule=Schedule(min_instances=3),
+        schedule=Schedule(min_instances=3, rounds=1),
     )
     server = serve(launcher, f"127.0.0.1:{port}", server_tls)
     stop = threading.Event()
@@ -105,7 +107,7 @@ def _wait_state(client: Client, state: str) -> Any:
         if ann.state == state:
             return ann
         time.sleep(0.02)
-    raise AssertionError(f"round never reached {state}")
+    raise AssertionError(f"round never reached {state}: {ann.state} {ann.reason}")
 
 
 def _to_collecting(clients: dict[str, Client]) -> Any:
@@ -229,3 +231,37 @@ def test_reveal_that_does_not_open_the_commitment_refused(world: dict[str, Any])
         )
 
     assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.timeout(60)
+def test_results_must_be_signed_by_the_member_then_the_round_publishes(
+    world: dict[str, Any],
+) -> None:
+    clients: dict[str, Client] = world["clients"]
+    ann = _to_collecting(clients)
+    for client in clients.values():
+        _upload(client, ann, f"from {client.name}".encode())
+    ann = _wait_state(clients["a"], "computing")
+    model = Model.from_array(1, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    accepted = sorted(clients)
+    statement = result_statement(ann.round_id, model.model_hash, accepted)
+
+    def result(signer: Client) -> Any:
+        return pb.RoundResult(
+            round_id=ann.round_id,
+            ok=True,
+            model=model.data,
+            model_hash=model.model_hash,
+            accepted=accepted,
+            signature=signer.keys.signing.sign(statement),
+        )
+
+    with pytest.raises(grpc.RpcError) as forged:  # a's result signed with b's key
+        clients["a"].stub.SubmitResult(result(clients["b"]), timeout=T)
+    for client in clients.values():
+        client.stub.SubmitResult(result(client), timeout=T)
+    ended = _wait_state(clients["a"], "published")
+
+    assert forged.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert ended.published_version == 1
+    assert world["launcher"].model(-1).data == model.data
