@@ -55,7 +55,7 @@ METHODS = (
 DELTA = 1e-5
 
 # Tuned on the validation item of ML-100k (docs/model.md).
-MF = MFConfig(dim=32, lr=0.05, reg=0.005, batch_size=256, epochs=60, init_std=0.1)
+MF = MFConfig(dim=32, lr=0.15, reg=0.01, batch_size=256, epochs=100, init_std=0.1, decay=True)
 FEDAVG = FedConfig(
     rounds=200, local=LocalConfig(mf=MF, epochs=1), server_lr=1.0, server_momentum=0.0
 )
@@ -72,9 +72,14 @@ class Setting:
     """One benchmark run: the data and the federation around it."""
 
     split: Split
-    instances: int
+    mf: MFConfig
     rounds: int
     epsilon: float
+
+    def federated(self, base: FedConfig, **changes: Any) -> FedConfig:
+        """``base`` with this setting's rounds and factorisation."""
+        local = replace(base.local, mf=self.mf)
+        return replace(base, rounds=self.rounds, local=local, **changes)
 
 
 Trainer = Callable[[Setting, Partition, int, Callable[[int], None]], tuple[Scorer, dict[str, Any]]]
@@ -98,6 +103,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--instances", type=int, default=20, help="instances (default 20)")
     parser.add_argument("--rounds", type=int, default=200, help="federated rounds (200)")
+    parser.add_argument("--dim", type=int, default=MF.dim, help=f"embedding dimension ({MF.dim})")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
     parser.add_argument(
         "--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}"
@@ -112,6 +118,9 @@ def register(sub: Any) -> None:
         help="also run fedavg_dp at these ε for the privacy-utility curve (e.g. 1,4,16,64)",
     )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.add_argument(
+        "--markdown", type=Path, metavar="FILE", help="also write the tables as Markdown"
+    )
     parser.set_defaults(func=run)
 
 
@@ -122,16 +131,19 @@ def run(args: argparse.Namespace) -> int:
     curve = [float(x) for x in _floats(args.curve, "--curve")]
     if args.rounds < 1:
         raise ConfigError(f"--rounds {args.rounds}: need at least 1 round")
+    if args.dim < 2:
+        raise ConfigError(f"--dim {args.dim}: need at least 2 (one is the item bias)")
     console = Console()
     started = time.perf_counter()
     data = load_interaction_file(args.interactions) if args.interactions else load_movielens_100k()
     setting = Setting(
         split=leave_last_out(data),
-        instances=args.instances,
+        mf=replace(MF, dim=args.dim),
         rounds=args.rounds,
         epsilon=args.epsilon,
     )
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in methods}
+    instances = partition_users(data, args.instances, seed=seeds[0]).n_instances
     points: dict[float, list[dict[str, Any]]] = {eps: [] for eps in curve}
     jobs = [(name, None) for name in methods] + [("fedavg_dp", eps) for eps in curve]
     with Progress(
@@ -157,11 +169,18 @@ def run(args: argparse.Namespace) -> int:
                 progress.remove_task(task)
                 progress.advance(overall)
     report = _report(args, data, setting, seeds, results, points, time.perf_counter() - started)
+    report["instances"] = instances
     write_atomic(
         args.out,
         (json.dumps(report, indent=2) + "\n").encode(),
         hint="choose an --out path in a writable directory",
     )
+    if args.markdown:
+        write_atomic(
+            args.markdown,
+            markdown(report).encode(),
+            hint="choose a --markdown path in a writable directory",
+        )
     console.print(_table(report))
     console.print(f"wrote {args.out}")
     return 0
@@ -170,13 +189,13 @@ def run(args: argparse.Namespace) -> int:
 def _central(
     s: Setting, p: Partition, seed: int, tick: Callable[[int], None]
 ) -> tuple[Scorer, dict[str, Any]]:
-    return train_central(s.split, MF, seed=seed).scores, {}
+    return train_central(s.split, s.mf, seed=seed).scores, {}
 
 
 def _fedavg(
     s: Setting, p: Partition, seed: int, tick: Callable[[int], None]
 ) -> tuple[Scorer, dict[str, Any]]:
-    config = replace(FEDAVG, rounds=s.rounds)
+    config = s.federated(FEDAVG)
     return train_fedavg(s.split, p, config, seed=seed, on_round=tick).scores, {}
 
 
@@ -187,7 +206,7 @@ def _fedavg_dp(
     z = gaussian_noise_multiplier(
         target_epsilon=s.epsilon, steps=s.rounds, delta=DELTA, sample_rate=rate
     )
-    config = replace(FEDAVG_DP, rounds=s.rounds, noise_multiplier=z)
+    config = s.federated(FEDAVG_DP, noise_multiplier=z)
     factors = train_fedavg(s.split, p, config, seed=seed, on_round=tick)
     epsilon = gaussian_epsilon(noise_multiplier=z, steps=s.rounds, delta=DELTA, sample_rate=rate)
     return factors.scores, {"epsilon": epsilon, "noise_multiplier": z}
@@ -237,7 +256,7 @@ def _report(
             for eps, rows in points.items()
         ],
         "config": {
-            "mf": asdict(MF),
+            "mf": asdict(setting.mf),
             "fedavg": _fed_dict(FEDAVG),
             "fedavg_dp": {
                 **_fed_dict(FEDAVG_DP),
@@ -263,14 +282,41 @@ def _table(report: dict[str, Any]) -> Table:
         f"{report['instances']} instances, {report['rounds']} rounds, seeds {report['seeds']}"
     )
     table.add_column("method")
-    for key in (*METRICS, "train_s"):
+    for key in METRICS:
         table.add_column(key, justify="right")
+        if key == "ndcg@10":
+            table.add_column("±sd", justify="right")
+    table.add_column("ε", justify="right")
+    table.add_column("train s", justify="right")
     rows = [(name, row) for name, row in report["methods"].items()]
     rows += [(f"fedavg_dp ε={p['target_epsilon']:g}", p) for p in report["privacy_utility"]]
     for name, row in rows:
-        cells = [f"{row[k]:.4f} ± {row[k + '_std']:.4f}" for k in METRICS]
-        table.add_row(name, *cells, f"{row['train_s']:.1f}")
+        cells = [f"{row[k]:.4f}" for k in METRICS]
+        cells.insert(2, f"{row['ndcg@10_std']:.4f}")
+        epsilon = f"{row['epsilon']:.2g}" if "epsilon" in row else ""
+        table.add_row(name, *cells, epsilon, f"{row['train_s']:.1f}")
     return table
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report's two tables (methods; privacy-utility curve) as Markdown."""
+    head = "| method | " + " | ".join(METRICS) + " | train s |"
+    lines = [head, "|---" * (len(METRICS) + 2) + "|"]
+    for name, row in report["methods"].items():
+        cells = [f"{row[k]:.4f} ± {row[k + '_std']:.4f}" for k in METRICS]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {row['train_s']:.1f} |")
+    points = list(report["privacy_utility"])
+    if "fedavg_dp" in report["methods"]:
+        points.append({**report["methods"]["fedavg_dp"], "delta": DELTA})
+    if points:
+        lines += ["", "| user-level ε (δ = 1e-5) | noise multiplier z | NDCG@10 | HR@10 |"]
+        lines.append("|---|---|---|---|")
+        for p in sorted(points, key=lambda p: float(p["epsilon"])):
+            lines.append(
+                f"| {p['epsilon']:.2f} | {p['noise_multiplier']:.3f} | "
+                f"{p['ndcg@10']:.4f} ± {p['ndcg@10_std']:.4f} | {p['hr@10']:.4f} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def _ints(text: str, option: str) -> list[int]:

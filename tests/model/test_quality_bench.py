@@ -1,0 +1,53 @@
+"""``mpcrec bench quality`` end to end on a small interactions file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mpcrec.cli.app import main
+from tests.model.conftest import clustered
+
+
+@pytest.mark.timeout(120)
+def test_quality_bench_writes_every_method(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = clustered(n_users=60, n_items=40, per_user=6)
+    lines = ["user,item,timestamp"] + [
+        f"{data.user_ids[u]},{data.item_ids[i]},{t}"
+        for u, i, t in zip(data.users, data.items, data.timestamps, strict=True)
+    ]
+    source = tmp_path / "events.csv"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "q.json"
+    argv = ["bench", "quality", "--interactions", str(source), "--instances", "3"]
+    argv += ["--rounds", "3", "--seeds", "0,1", "--curve", "4", "--out", str(out)]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert (report["users"], report["items"], report["seeds"]) == (60, 40, [0, 1])
+    assert set(report["methods"]) == {
+        "random",
+        "popularity",
+        "peertube_today",
+        "ease",
+        "mf_central",
+        "fedavg_plain",
+        "fedavg_dp",
+    }
+    for row in report["methods"].values():
+        for key in ("hr@10", "ndcg@10", "recall@20", "ndcg@20", "train_s"):
+            assert row[key] >= 0.0 and f"{key}_std" in row
+    assert report["methods"]["fedavg_dp"]["epsilon"] == pytest.approx(8.0, rel=0.01)
+    assert report["privacy_utility"][0]["epsilon"] == pytest.approx(4.0, rel=0.01)
+    assert "ndcg@10" in capsys.readouterr().out
+
+
+def test_unknown_method_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["bench", "quality", "--methods", "popularity,magic", "--out", str(tmp_path / "q")])
+    assert code == 2
+    assert "unknown method(s) magic" in capsys.readouterr().err
