@@ -1,0 +1,47 @@
+"""``mpcrec demo`` end to end, small: real processes, MovieLens-100k, its JSON report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_demo_publishes_rounds_and_reports(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    cmd = [
+        sys.executable,
+        "-m",
+        "mpcrec.cli.app",
+        "demo",
+        "--instances",
+        "4",
+        "--rounds",
+        "2",
+        "--cooldown",
+        "1",
+        "--plaintext",
+        "--no-baselines",
+        "--format",
+        "json",
+        "--state-dir",
+        str(state),
+        "--timeout",
+        "200",
+    ]
+
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=230)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((state / "demo.json").read_text())
+    assert report["rounds_published"] == 2 and report["model_version"] == 2
+    assert [len(set(c)) for c in report["committees"]] == [3, 3]
+    assert report["upload_bytes_per_instance"] > 8 * 1682 * 32  # plaintext: the whole update
+    assert 0.0 < report["ndcg@10"] <= report["hr@10"] <= 1.0
+    assert (state / "events.jsonl").exists() and (state / "launcher" / "launcher.sqlite").exists()
+    assert sorted(p.name for p in (state / "nodes").glob("*/user_emb.npz"))  # kept at home
