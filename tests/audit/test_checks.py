@@ -1,0 +1,184 @@
+"""Each check on its own, over a replayed simulated log with one rule broken."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from mpcrec.audit import checks
+from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry
+from mpcrec.audit.history import History, replay
+from mpcrec.audit.simulate import SimulatedFederation
+from mpcrec.secure.accountant import gaussian_epsilon
+
+
+def edited(
+    sim: SimulatedFederation, kind: str, rnd: int, change: Callable[[LogEntry], LogEntry | None]
+) -> list[LogEntry]:
+    """The log with the first ``kind`` entry of round ``rnd`` changed (or dropped: None)."""
+    out: list[LogEntry] = []
+    done = False
+    for entry in sim.entries:
+        if not done and entry.kind == kind and entry.round == rnd:
+            done = True
+            new = change(entry)
+            if new is not None:
+                out.append(new)
+            continue
+        out.append(entry)
+    assert done
+    return out
+
+
+def history_of(entries: list[LogEntry]) -> History:
+    history, findings = replay(entries)
+    assert findings == []
+    return history
+
+
+def with_payload(**fields: object) -> Callable[[LogEntry], LogEntry]:
+    return lambda e: replace(e, payload={**e.payload, **fields})
+
+
+def test_every_check_passes_on_the_honest_log(federation: SimulatedFederation) -> None:
+    history = history_of(federation.entries)
+    assert checks.check_sequence(federation.entries) == []
+    keys = {**history.signing_keys(), LAUNCHER: history.launcher_key() or b""}
+    assert checks.check_signatures(federation.entries, keys) == []
+    heads = [(i, h) for i, h in enumerate(federation.heads)]
+    assert checks.check_tree(federation.entries, heads, keys[LAUNCHER]) == []
+    assert checks.check_seeds(history) == []
+    assert checks.check_committees(history) == []
+    assert checks.check_results(history) == []
+    assert checks.check_versions(history) == []
+    assert checks.check_budget(history)[0] == []
+
+
+def test_budget_epsilon_equals_the_accountant(federation: SimulatedFederation) -> None:
+    findings, epsilon = checks.check_budget(history_of(federation.entries))
+    assert findings == []
+    expected = gaussian_epsilon(noise_multiplier=1.0, steps=10, delta=1e-5, sample_rate=0.01)
+    assert epsilon == pytest.approx(expected, rel=1e-12)
+
+
+def test_reveal_that_does_not_open_its_commitment(federation: SimulatedFederation) -> None:
+    def swap(e: LogEntry) -> LogEntry:
+        reveals = dict(e.payload["reveals"])
+        reveals["inst-02"] = "ab" * 32
+        return replace(e, payload={"reveals": reveals})
+
+    found = checks.check_seeds(history_of(edited(federation, Kind.SEED_REVEALS, 3, swap)))
+    messages = [f.message for f in found]
+    assert "round 3: the reveal of inst-02 does not open its commitment" in messages
+    assert "round 3: the committee's seed is not the combination of the reveals" in messages
+
+
+def test_withheld_reveal_must_abort(federation: SimulatedFederation) -> None:
+    def drop(e: LogEntry) -> LogEntry:
+        reveals = {i: s for i, s in e.payload["reveals"].items() if i != "inst-06"}
+        return replace(e, payload={"reveals": reveals})
+
+    found = checks.check_seeds(history_of(edited(federation, Kind.SEED_REVEALS, 2, drop)))
+    assert any(
+        f.rule == "reveal" and "committee drawn although inst-06 did not reveal" in f.message
+        for f in found
+    )
+
+
+def test_cooldown_violation(federation: SimulatedFederation) -> None:
+    entries = [
+        replace(e, payload={**e.payload, "cooldown": 3}) if e.kind == Kind.CONFIG else e
+        for e in federation.entries
+    ]
+    found = checks.check_committees(history_of(entries))
+    assert {f.rule for f in found} >= {"cooldown", "committee"}
+    assert any("within the last 2 rounds (cooldown 3)" in f.message for f in found)
+
+
+def test_replicated_needs_three_members_and_no_dealer(federation: SimulatedFederation) -> None:
+    entries = edited(federation, Kind.COMMITTEE, 1, with_payload(provider="replicated"))
+    found = checks.check_committees(history_of(entries))
+    assert any(
+        f.rule == "provider" and "replicated needs 3 members, no dealer" in f.message for f in found
+    )
+
+
+def test_dealer_not_the_sortitions(federation: SimulatedFederation) -> None:
+    history = history_of(federation.entries)
+    record = history.rounds[2]
+    assert record.committee is not None
+    outsider = next(
+        i
+        for i in history.registrations
+        if i not in record.members and i != record.committee.payload["dealer"]
+    )
+    found = checks.check_committees(
+        history_of(edited(federation, Kind.COMMITTEE, 2, with_payload(dealer=outsider)))
+    )
+    assert [f.rule for f in found] == ["dealer"]
+
+
+def test_published_hash_not_signed(federation: SimulatedFederation) -> None:
+    entries = edited(federation, Kind.PUBLISH, 6, with_payload(model_hash="cd" * 32))
+    found = checks.check_results(history_of(entries))
+    assert [(f.rule, f.message) for f in found] == [
+        ("model_hash", "round 6: the published model hash is not the one the members signed")
+    ]
+
+
+def test_member_signature_missing(federation: SimulatedFederation) -> None:
+    entries = edited(federation, Kind.RESULT_SIGNATURE, 7, lambda e: None)
+    found = checks.check_results(history_of(entries))
+    assert [f.rule for f in found] == ["member_signatures"]
+    assert "published without the signature of member(s)" in found[0].message
+
+
+def test_contribution_dropped_from_result(federation: SimulatedFederation) -> None:
+    def forget(e: LogEntry) -> LogEntry:
+        result = dict(e.payload["result"])
+        result["accepted"] = {i: d for i, d in result["accepted"].items() if i != "inst-04"}
+        return replace(e, payload={"result": result})
+
+    entries = [
+        forget(e) if e.kind == Kind.RESULT_SIGNATURE and e.round == 1 else e
+        for e in federation.entries
+    ]
+    found = checks.check_results(history_of(entries))
+    assert [f.message for f in found] == [
+        "round 1: contribution of inst-04 is neither accepted nor rejected with its digest"
+    ]
+
+
+def test_version_skip(federation: SimulatedFederation) -> None:
+    entries = edited(federation, Kind.ROUND_OPEN, 3, with_payload(model_version=7))
+    found = checks.check_versions(history_of(entries))
+    assert found[0].rule == "version"
+    assert "round 3 opens on model version 7, but the latest published is 3" in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("kind", "rnd", "why"),
+    [
+        (Kind.COMMITTEE, 1, "drawn before the seed reveals"),
+        (Kind.ROUND_OPEN, 2, "round 1 has neither published nor aborted"),
+    ],
+)
+def test_replay_flags_protocol_order(
+    federation: SimulatedFederation, kind: str, rnd: int, why: str
+) -> None:
+    entries = list(federation.entries)
+    if kind == Kind.COMMITTEE:
+        entries = [e for e in entries if not (e.kind == Kind.SEED_REVEALS and e.round == rnd)]
+    else:
+        entries = [e for e in entries if not (e.kind == Kind.PUBLISH and e.round == rnd - 1)]
+    _, findings = replay(entries)
+    assert any(f.rule == "order" and why in f.message for f in findings), findings
+
+
+def test_replay_flags_malformed_payload(federation: SimulatedFederation) -> None:
+    entries = edited(federation, Kind.CONTRIBUTION, 0, with_payload(digest="zz"))
+    _, findings = replay(entries)
+    assert [f.rule for f in findings] == ["format"]
+    assert "field 'digest' has a malformed value" in findings[0].message
