@@ -23,6 +23,7 @@ from committees.sortition import draw_committee, draw_dealer, eligible
 from mpcrec.audit import entries as make
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import LAUNCHER, LogEntry, RoundResult, TreeHead, canonical_json
+from mpcrec.data.cache import write_atomic
 
 
 def _derive(label: str, seed: int) -> bytes:
@@ -74,8 +75,8 @@ class SimulatedFederation:
         return out
 
     def write(self, path: Path) -> None:
-        """Write :meth:`lines` to ``path``."""
-        Path(path).write_bytes(b"".join(line + b"\n" for line in self.lines()))
+        """Write :meth:`lines` to ``path`` (atomically)."""
+        write_atomic(Path(path), b"".join(line + b"\n" for line in self.lines()))
 
 
 def simulate_federation(

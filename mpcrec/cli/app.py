@@ -35,6 +35,7 @@ BENCHMARKS: tuple[str, ...] = (
     "mpcrec.bench.quality",
     "mpcrec.bench.recommend",
     "mpcrec.bench.transport",
+    "mpcrec.bench.audit",
 )
 
 
