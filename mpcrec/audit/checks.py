@@ -522,36 +522,50 @@ def check_versions(history: History) -> list[Finding]:
 def check_budget(history: History) -> tuple[list[Finding], float]:
     """Cumulative ε of the published rounds (their signed noise) stays within the budget.
 
-    Returns the findings and the ε spent at the configured δ.
+    ε never decreases as rounds are added, so with one budget and δ throughout, the final
+    ε decides and a bisection finds the first round over budget. Returns the findings and
+    the ε spent at the configured δ.
     """
-    out: list[Finding] = []
-    accountant = RDPAccountant()
-    epsilon = 0.0
+    spent: list[tuple[RoundRecord, float, float, float, float]] = []
     for record in history.rounds:
         if record.published is None or not record.signatures:
             continue
-        result = next(iter(record.signatures.values())).payload.get("result", {})
-        delta = float(_cfg(record, "delta", 1e-5))
-        budget = float(_cfg(record, "epsilon_budget", math.inf))
-        try:
-            accountant.step(
-                noise_multiplier=float(result.get("noise_multiplier", 0.0)),
-                sample_rate=float(result.get("sample_rate", 1.0)),
+        result = next(iter(record.signatures.values())).payload["result"]
+        spent.append(
+            (
+                record,
+                float(result["noise_multiplier"]),
+                float(result["sample_rate"]),
+                float(_cfg(record, "delta", 1e-5)),
+                float(_cfg(record, "epsilon_budget", math.inf)),
             )
-            epsilon = accountant.get_epsilon(delta)
-        except UserError as err:
-            out.append(
-                Finding("budget", record.published.index, f"round {record.round_id}: {err.message}")
-            )
-            continue
-        if epsilon > budget and not out:
-            out.append(
-                Finding(
-                    "budget",
-                    record.published.index,
-                    f"round {record.round_id}: "
-                    f"cumulative epsilon {epsilon:.3f} at delta {delta:g} exceeds the "
-                    f"budget {budget:g}",
-                )
-            )
-    return out, epsilon
+        )
+    if not spent:
+        return [], 0.0
+
+    def epsilon_after(n: int) -> float:
+        accountant = RDPAccountant()
+        for _, z, q, _, _ in spent[:n]:
+            accountant.step(noise_multiplier=z, sample_rate=q)
+        return accountant.get_epsilon(spent[n - 1][3])
+
+    final = epsilon_after(len(spent))
+    if len({(d, b) for *_, d, b in spent}) == 1:
+        if final <= spent[0][4]:
+            return [], final
+        low, high = 0, len(spent)  # eps(low) <= budget < eps(high)
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if epsilon_after(mid) <= spent[0][4] else (low, mid)
+        first = high
+    else:
+        first = next((n for n in range(1, len(spent) + 1) if epsilon_after(n) > spent[n - 1][4]), 0)
+        if not first:
+            return [], final
+    record, _, _, delta, budget = spent[first - 1]
+    assert record.published is not None
+    message = (
+        f"round {record.round_id}: cumulative epsilon {epsilon_after(first):.3f} at delta "
+        f"{delta:g} exceeds the budget {budget:g}"
+    )
+    return [Finding("budget", record.published.index, message)], final

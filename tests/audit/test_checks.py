@@ -182,3 +182,21 @@ def test_replay_flags_malformed_payload(federation: SimulatedFederation) -> None
     _, findings = replay(entries)
     assert [f.rule for f in findings] == ["format"]
     assert "field 'digest' has a malformed value" in findings[0].message
+
+
+def test_budget_names_the_first_round_over_budget() -> None:
+    from mpcrec.audit.simulate import simulate_federation
+
+    sim = simulate_federation(rounds=12, instances=6, cooldown=1, epsilon_budget=0.9)
+    findings, epsilon = checks.check_budget(history_of(sim.entries))
+    over = [
+        n
+        for n in range(1, 13)
+        if gaussian_epsilon(noise_multiplier=1.0, steps=n, delta=1e-5, sample_rate=0.01) > 0.9
+    ]
+    publish = next(e for e in sim.entries if e.kind == Kind.PUBLISH and e.round == over[0] - 1)
+    assert [(f.rule, f.index) for f in findings] == [("budget", publish.index)]
+    assert f"round {over[0] - 1}: cumulative epsilon" in findings[0].message
+    assert epsilon == pytest.approx(
+        gaussian_epsilon(noise_multiplier=1.0, steps=12, delta=1e-5, sample_rate=0.01)
+    )
