@@ -46,6 +46,11 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--repeats", type=int, default=3, help="measured rounds per transport")
     parser.add_argument("--timeout", type=float, default=300.0, help="per-step timeout (s)")
+    parser.add_argument(
+        "--no-links",
+        action="store_true",
+        help="skip the one-link comparison of raw TLS frames and a gRPC stream",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="JSON result file")
     parser.set_defaults(func=run)
@@ -118,6 +123,12 @@ def run(args: argparse.Namespace) -> int:
         for committee in committees.values():
             committee.close()
     _print(console, rows)
+    links = None
+    if not args.no_links:
+        from mpcrec.bench.transport_links import measure_links
+
+        links = measure_links()
+        _print_links(console, links)
     result = {
         "benchmark": "transport",
         "contributors": args.contributors,
@@ -126,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         "members": 3,
         "target_ratio": TARGET_RATIO,
         "rows": rows,
+        "links": links,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -185,6 +197,16 @@ def _print(console: Console, rows: list[dict[str, Any]]) -> None:
             f"<= {TARGET_RATIO}",
             f"{row['max_abs_error_vs_plaintext']['tls']:.1e}",
         )
+    console.print(table)
+
+
+def _print_links(console: Console, links: dict[str, dict[str, float]]) -> None:
+    table = Table(title="one mutually authenticated link between two processes")
+    for col in ("link", "round trip, 8 B (µs, median)", "one way, 10 x 8 MB (MB/s)"):
+        table.add_column(col, justify="right")
+    for name, label in (("tls", "TLS 1.3 frames"), ("grpc", "gRPC bidi stream")):
+        row = links[name]
+        table.add_row(label, f"{row['rtt_us_median']:.0f}", f"{row['throughput_mb_s']:.0f}")
     console.print(table)
 
 

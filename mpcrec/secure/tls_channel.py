@@ -37,6 +37,9 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 from committees.transport import PeerAddress, TlsTransport
 from mpcrec.errors import ConfigError, RoundAborted
 from mpcrec.pki import fingerprint, instance_id_of, instance_id_of_der
@@ -48,6 +51,10 @@ _HANDSHAKE_S: Final = 5.0  # one incoming handshake may take at most this long
 
 KIND_BYTES: Final = 1
 KIND_OBJECT: Final = 2
+
+
+#: A received frame's bytes, writable, so a tensor can use them without a copy.
+Payload = npt.NDArray[np.uint8]
 
 
 class TransportError(RoundAborted, RuntimeError):
@@ -75,7 +82,7 @@ class Frame:
     """One received message: its kind and payload."""
 
     kind: int
-    payload: bytearray
+    payload: Payload
 
 
 class OutgoingLink:
@@ -86,7 +93,7 @@ class OutgoingLink:
         self._sock = sock
         self._lock = threading.Lock()
 
-    def send(self, kind: int, payload: memoryview | bytes) -> None:
+    def send(self, kind: int, payload: bytes | bytearray | memoryview) -> None:
         """Write one frame; raise :class:`PeerLost` or :class:`PeerTimeout` on failure."""
         header = _HEADER.pack(kind, len(payload))
         try:
@@ -120,7 +127,7 @@ class IncomingLink:
         )
         self._thread.start()
 
-    def receive(self, kind: int) -> bytearray:
+    def receive(self, kind: int) -> Payload:
         """Return the payload of the next frame, which must be of ``kind``.
 
         Raises
@@ -158,8 +165,8 @@ class IncomingLink:
                 if not _read_exactly(self._sock, memoryview(header)):
                     raise ConnectionError("peer closed the connection")
                 kind, size = _HEADER.unpack(header)
-                payload = bytearray(size)
-                if size and not _read_exactly(self._sock, memoryview(payload)):
+                payload = np.empty(size, dtype=np.uint8)  # not zero-filled: read over at once
+                if size and not _read_exactly(self._sock, payload.data.cast("B")):
                     raise ConnectionError("peer closed the connection mid-message")
                 self._frames.put(Frame(kind, payload))
         except (OSError, ValueError) as err:

@@ -37,6 +37,7 @@ from mpcrec.secure.tls_channel import (
     KIND_BYTES,
     KIND_OBJECT,
     Mesh,
+    Payload,
     TransportError,
     connect_mesh,
 )
@@ -176,9 +177,7 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
     @_logging
     def recv(self, tensor: torch.Tensor, src: int | None = None) -> torch.Tensor:
         """Receive a tensor shaped like ``tensor`` from ``src``; returns a new tensor."""
-        result = tensor.clone()
-        self._receive_into(result, self._require_src(src))
-        return result
+        return self._receive_like(tensor, self._require_src(src))
 
     @_logging
     def isend(self, tensor: torch.Tensor, dst: int) -> DoneRequest:
@@ -221,10 +220,7 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
             for tensor in tensors:
                 self._send_tensor(tensor, dst)
             return None
-        result = [t.clone() for t in tensors]
-        for src in self._others(self.main_group):
-            for acc in result:
-                _combine(acc, self._receive_like(acc, src), op)
+        result = self._combine_from(self._others(self.main_group), tensors, op)
         return result if batched else result[0]
 
     @_logging
@@ -235,10 +231,7 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         for dst in others:
             for tensor in tensors:
                 self._send_tensor(tensor, dst)
-        result = [t.clone() for t in tensors]
-        for src in others:
-            for acc in result:
-                _combine(acc, self._receive_like(acc, src), op)
+        result = self._combine_from(others, tensors, op)
         return result if batched else result[0]
 
     @_logging
@@ -303,7 +296,7 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
     @_logging
     def recv_obj(self, src: int, group: Group | None = None) -> Any:
         """Receive an object from ``src`` (CrypTen's restricted unpickler)."""
-        return _serial.restricted_loads(bytes(self._receive_frame(src, KIND_OBJECT)))
+        return _serial.restricted_loads(self._receive_frame(src, KIND_OBJECT).tobytes())
 
     @_logging
     def broadcast_obj(self, obj: Any, src: int, group: Group | None = None) -> Any:
@@ -316,7 +309,7 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
             for dst in self._others(group):
                 self._send_frame(dst, KIND_OBJECT, payload)
             return obj
-        return _serial.restricted_loads(bytes(self._receive_frame(src, KIND_OBJECT)))
+        return _serial.restricted_loads(self._receive_frame(src, KIND_OBJECT).tobytes())
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -352,29 +345,53 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         array = np.ascontiguousarray(tensor.detach().contiguous().numpy())
         self._send_frame(dst, KIND_BYTES, array.data.cast("B"))
 
+    def _combine_from(
+        self, sources: list[int], tensors: list[torch.Tensor], op: Any
+    ) -> list[torch.Tensor]:
+        """``tensors`` combined with the same-shaped tensors each of ``sources`` sends."""
+        result: list[torch.Tensor] | None = None
+        for src in sources:  # frames arrive in the order each source sent them
+            received = [self._receive_like(t, src) for t in tensors]
+            if result is None:
+                result = received  # fresh buffers: accumulate in place, no clone
+            else:
+                for acc, other in zip(result, received, strict=True):
+                    _combine(acc, other, op)
+        if result is None:
+            return [t.clone() for t in tensors]
+        for acc, own in zip(result, tensors, strict=True):
+            _combine(acc, own, op)
+        return result
+
     def _receive_like(self, like: torch.Tensor, src: int) -> torch.Tensor:
-        out = torch.empty_like(like)
-        self._receive_into(out, src)
-        return out
+        """The next tensor from ``src``, shaped like ``like``, in the frame's own buffer."""
+        payload = self._receive_frame(src, KIND_BYTES)
+        self._check_size(payload.size, like, src)
+        if not payload.size:
+            return torch.empty_like(like)
+        return torch.from_numpy(payload).view(like.dtype).view(like.shape)
 
     def _receive_into(self, tensor: torch.Tensor, src: int) -> None:
         payload = self._receive_frame(src, KIND_BYTES)
-        want = tensor.numel() * tensor.element_size()
-        if len(payload) != want:
+        self._check_size(payload.size, tensor, src)
+        if payload.size:
+            received = torch.from_numpy(payload).view(tensor.dtype).view(tensor.shape)
+            tensor.data.copy_(received)
+
+    def _check_size(self, size: int, like: torch.Tensor, src: int) -> None:
+        want = like.numel() * like.element_size()
+        if size != want:
             self._fail(
                 TransportError(
-                    f"rank {src} sent {len(payload)} bytes where {want} were expected "
-                    f"(a {tuple(tensor.shape)} {tensor.dtype} tensor): the parties are out of step"
+                    f"rank {src} sent {size} bytes where {want} were expected "
+                    f"(a {tuple(like.shape)} {like.dtype} tensor): the parties are out of step"
                 )
             )
-        if want:
-            received = torch.frombuffer(payload, dtype=tensor.dtype).view(tensor.shape)
-            tensor.data.copy_(received)
 
     def _send_frame(self, dst: int, kind: int, payload: memoryview | bytes) -> None:
         self._guarded(lambda: self._mesh.outgoing[dst].send(kind, payload))
 
-    def _receive_frame(self, src: int, kind: int) -> bytearray:
+    def _receive_frame(self, src: int, kind: int) -> Payload:
         return self._guarded(lambda: self._mesh.incoming[src].receive(kind))
 
     def _guarded(self, action: Callable[[], T]) -> T:

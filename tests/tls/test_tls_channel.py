@@ -91,7 +91,7 @@ def test_mesh_carries_large_frames_both_ways_at_once(committee: Committee) -> No
             thread.start()
         for rank, mesh in meshes.items():
             for src, link in mesh.incoming.items():
-                assert bytes(link.receive(KIND_BYTES)) == payload[src], (rank, src)
+                assert link.receive(KIND_BYTES).tobytes() == payload[src], (rank, src)
         for thread in senders:
             thread.join(timeout=30)
     finally:
