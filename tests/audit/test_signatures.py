@@ -1,0 +1,37 @@
+"""Batch Ed25519 verification: the forked workers agree with the serial check."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mpcrec.audit.signatures import start_verification, verify_all, verify_parallel
+
+
+@pytest.mark.timeout(120)
+def test_parallel_verification_matches_serial() -> None:
+    keys = [Ed25519PrivateKey.from_private_bytes(bytes([i]) * 32) for i in range(1, 6)]
+    raws = [k.public_key().public_bytes_raw() for k in keys]
+    items = []
+    for n in range(4500):
+        message = n.to_bytes(4, "big") * 8
+        signer = n % 5
+        items.append((raws[signer], keys[signer].sign(message), message))
+    bad = {7, 2048, 4499}
+    for n in bad:
+        _, sig, message = items[n]
+        items[n] = (raws[(n + 1) % 5], sig, message)  # someone else's key
+    expected = [n not in bad for n in range(len(items))]
+    assert verify_all(items) == expected
+    assert verify_parallel(items, workers=2) == expected
+    pending = start_verification(items, workers=2)
+    assert pending() == expected
+
+
+def test_malformed_keys_and_signatures_fail_cleanly() -> None:
+    key = Ed25519PrivateKey.from_private_bytes(b"\x01" * 32)
+    raw = key.public_key().public_bytes_raw()
+    assert verify_all([(b"short", b"sig", b"m"), (raw, b"not a signature", b"m")]) == [
+        False,
+        False,
+    ]
