@@ -235,6 +235,10 @@ class CommitteeParty:
             if dist.is_initialized():
                 dist.destroy_process_group()
         DistributedCommunicator.instance = None
+        # CrypTen keeps its TTP client across sessions; the next session needs fresh seeds.
+        from crypten.mpc.provider.ttp_provider import TTPClient
+
+        TTPClient.uninit()
 
 
 Command = tuple[Any, ...]

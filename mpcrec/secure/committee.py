@@ -35,7 +35,7 @@ from mpcrec.crypten_compat import load_crypten
 from mpcrec.errors import ConfigError
 from mpcrec.secure.codec import FRACTIONAL_BITS
 from mpcrec.secure.noise import member_noise
-from mpcrec.secure.validation import accept_bits
+from mpcrec.secure.validation import accept_bits, check_parameters
 
 WEIGHT_BITS = 24
 RESULT_BITS = FRACTIONAL_BITS + WEIGHT_BITS
@@ -96,6 +96,7 @@ class RoundSpec:
             raise ConfigError(f"invalid noise_std {self.noise_std} or clip_norm {self.clip_norm}")
         if self.min_contributors < 1:
             raise ConfigError(f"min_contributors must be >= 1, got {self.min_contributors}")
+        check_parameters(self.dim, self.clip_norm, self.range_bound)
 
 
 @dataclass(frozen=True)
