@@ -83,6 +83,10 @@ class History:
         return None
 
 
+#: Kinds an instance authors (after registering); every other kind but ``register`` is
+#: the launcher's.
+_BY_INSTANCE = frozenset({Kind.SEED_COMMIT, Kind.CONTRIBUTION, Kind.RESULT_SIGNATURE})
+
 _ROUND_STEPS: Mapping[str, str] = {
     Kind.SEED_REVEALS: "reveals",
     Kind.COMMITTEE: "committee",
@@ -133,6 +137,11 @@ def replay(entries: Sequence[LogEntry]) -> tuple[History, list[Finding]]:
         if error:
             findings.append(Finding("format", entry.index, f"{kind} entry: {error}"))
             continue
+        if kind in _BY_INSTANCE and entry.author not in history.registrations:
+            findings.append(
+                Finding("registry", entry.index, f"{kind} by {entry.author!r} before it registered")
+            )
+            continue
         if kind == Kind.CONFIG:
             history.configs.append(entry)
         elif kind == Kind.REGISTER:
@@ -154,6 +163,11 @@ def replay(entries: Sequence[LogEntry]) -> tuple[History, list[Finding]]:
                 findings.append(
                     _misplaced(entry, f"round ids must go up by one (next: {expected})")
                 )
+            strangers = sorted(set(entry.payload["participants"]) - set(history.registrations))
+            if strangers:
+                findings.append(
+                    Finding("registry", entry.index, f"unregistered participants {strangers}")
+                )
             config = history.configs[-1] if history.configs else None
             current = RoundRecord(entry.round if entry.round is not None else -1, entry, config)
             history.rounds.append(current)
@@ -164,10 +178,6 @@ def replay(entries: Sequence[LogEntry]) -> tuple[History, list[Finding]]:
             finding = _step(current, entry)
             if finding:
                 findings.append(finding)
-        if kind in (Kind.CONFIG, Kind.ROUND_OPEN, Kind.SEED_REVEALS, Kind.COMMITTEE) and (
-            entry.author != LAUNCHER
-        ):
-            findings.append(Finding("author", entry.index, f"{kind} must be by the launcher"))
-        if kind in (Kind.PUBLISH, Kind.ABORT) and entry.author != LAUNCHER:
+        if kind not in _BY_INSTANCE and kind != Kind.REGISTER and entry.author != LAUNCHER:
             findings.append(Finding("author", entry.index, f"{kind} must be by the launcher"))
     return history, findings

@@ -200,3 +200,20 @@ def test_budget_names_the_first_round_over_budget() -> None:
     assert epsilon == pytest.approx(
         gaussian_epsilon(noise_multiplier=1.0, steps=12, delta=1e-5, sample_rate=0.01)
     )
+
+
+def test_replay_flags_unregistered_authors_and_participants(
+    federation: SimulatedFederation,
+) -> None:
+    entries = edited(federation, Kind.CONTRIBUTION, 1, lambda e: replace(e, author="sybil"))
+    entries = [
+        replace(e, payload={**e.payload, "participants": [*e.payload["participants"], "ghost"]})
+        if e.kind == Kind.ROUND_OPEN and e.round == 2
+        else e
+        for e in entries
+    ]
+    _, findings = replay(entries)
+    assert [(f.rule, f.message) for f in findings] == [
+        ("registry", "contribution by 'sybil' before it registered"),
+        ("registry", "unregistered participants ['ghost']"),
+    ]
