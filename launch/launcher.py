@@ -52,6 +52,9 @@ class Schedule:
     min_instances:
         Open the first round only once this many instances have registered (at least the
         committee's seats and ``min_contributors`` in any case).
+    retry_s:
+        Pause after an aborted round before the next opens (a committee that keeps failing
+        must not spin the launcher through thousands of rounds).
     """
 
     rounds: int = 0
@@ -59,6 +62,7 @@ class Schedule:
     init_seed: int = 0
     init_scale: float = 0.1
     min_instances: int = 0
+    retry_s: float = 1.0
 
 
 Event = dict[str, Any]
@@ -101,6 +105,7 @@ class Launcher:
         self.generation = 0
         self.stopping = threading.Event()
         self._last_open = 0.0
+        self._last_abort = 0.0
         self._ensure_initial_model()
 
     # -- setup ----------------------------------------------------------------------------
@@ -282,6 +287,8 @@ class Launcher:
             self.store.publish(rnd, self._winning_model(rnd))
         else:
             self.store.save_round(rnd)
+        if rnd.phase is Phase.ABORTED:
+            self._last_abort = self.clock()
         log.info("round %d: %s %s", rnd.round_id, rnd.phase, rnd.reason)
         self._emit(
             "round",
@@ -299,6 +306,9 @@ class Launcher:
     def _open_next(self, last: Round | None) -> Round | None:
         now = self.clock()
         if self.finished() or now - self._last_open < self.schedule.interval_s:
+            return None
+        retrying = last is not None and last.phase is Phase.ABORTED
+        if retrying and now - self._last_abort < self.schedule.retry_s:
             return None
         registered = [i.instance_id for i in self.store.instances()]
         needed = max(self.policy.seats, self.policy.min_contributors)

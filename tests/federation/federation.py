@@ -41,6 +41,7 @@ class Federation:
         schedule: dict[str, Any],
         node_extra: dict[str, dict[str, Any]] | None = None,
         host: str = "127.0.0.1",
+        node_hosts: dict[str, str] | None = None,
     ) -> None:
         """Make the CA, the certificates and every config file."""
         pki = self.root / "pki"
@@ -63,11 +64,12 @@ class Federation:
             },
         )
         for name in self.nodes:
-            issue_certificate(pki / "ca", pki, instance_id=name, hosts=[host])
+            node_host = (node_hosts or {}).get(name, host)
+            issue_certificate(pki / "ca", pki, instance_id=name, hosts=[node_host])
             config: dict[str, Any] = {
                 "instance_id": name,
                 "launcher": self.launcher_address,
-                "mpc_address": f"{host}:{free_port()}",
+                "mpc_address": f"{node_host}:{free_port()}",
                 "state_dir": f"nodes/{name}",
                 "tls": {"cert": f"pki/{name}.pem", "key": f"pki/{name}.key", "ca": "pki/ca/ca.pem"},
             }
