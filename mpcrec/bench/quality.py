@@ -60,10 +60,10 @@ FEDAVG = FedConfig(
     rounds=200, local=LocalConfig(mf=MF, epochs=1), server_lr=1.0, server_momentum=0.0
 )
 FEDAVG_DP = FedConfig(
-    rounds=200,
+    rounds=50,
     local=LocalConfig(mf=MF, clip="user", clip_norm=0.1, user_rate=0.2, user_steps=1),
-    server_lr=1.0,
-    server_momentum=0.9,
+    server_lr=20.0,
+    server_momentum=0.5,
 )
 
 
@@ -74,12 +74,14 @@ class Setting:
     split: Split
     mf: MFConfig
     rounds: int
+    dp_rounds: int
     epsilon: float
 
     def federated(self, base: FedConfig, **changes: Any) -> FedConfig:
-        """``base`` with this setting's rounds and factorisation."""
+        """``base`` with this setting's rounds (DP rounds with clipping) and factorisation."""
         local = replace(base.local, mf=self.mf)
-        return replace(base, rounds=self.rounds, local=local, **changes)
+        rounds = self.dp_rounds if base.local.clip != "none" else self.rounds
+        return replace(base, rounds=rounds, local=local, **changes)
 
 
 Trainer = Callable[[Setting, Partition, int, Callable[[int], None]], tuple[Scorer, dict[str, Any]]]
@@ -102,7 +104,13 @@ def register(sub: Any) -> None:
         help="CSV/TSV with columns user,item,timestamp[,weight][,instance]",
     )
     parser.add_argument("--instances", type=int, default=20, help="instances (default 20)")
-    parser.add_argument("--rounds", type=int, default=200, help="federated rounds (200)")
+    parser.add_argument("--rounds", type=int, default=200, help="fedavg_plain rounds (200)")
+    parser.add_argument(
+        "--dp-rounds",
+        type=int,
+        default=FEDAVG_DP.rounds,
+        help=f"fedavg_dp rounds ({FEDAVG_DP.rounds}: fewer rounds, less noise each)",
+    )
     parser.add_argument("--dim", type=int, default=MF.dim, help=f"embedding dimension ({MF.dim})")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
     parser.add_argument(
@@ -129,10 +137,13 @@ def run(args: argparse.Namespace) -> int:
     seeds = _ints(args.seeds, "--seeds")
     methods = _methods(args.methods)
     curve = [float(x) for x in _floats(args.curve, "--curve")]
-    if args.rounds < 1:
-        raise ConfigError(f"--rounds {args.rounds}: need at least 1 round")
+    if min(args.rounds, args.dp_rounds) < 1:
+        raise ConfigError(f"--rounds {args.rounds} --dp-rounds {args.dp_rounds}: need >= 1")
     if args.dim < 2:
         raise ConfigError(f"--dim {args.dim}: need at least 2 (one is the item bias)")
+    for path in (args.out, args.markdown):
+        if path is not None:
+            _check_writable(path)
     console = Console()
     started = time.perf_counter()
     data = load_interaction_file(args.interactions) if args.interactions else load_movielens_100k()
@@ -140,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         split=leave_last_out(data),
         mf=replace(MF, dim=args.dim),
         rounds=args.rounds,
+        dp_rounds=args.dp_rounds,
         epsilon=args.epsilon,
     )
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in methods}
@@ -154,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
             partition = partition_users(data, args.instances, seed=seed)
             for name, eps in jobs:
                 label = name if eps is None else f"{name} ε={eps:g}"
-                task = progress.add_task(f"seed {seed} {label}", total=args.rounds)
+                total = args.dp_rounds if name == "fedavg_dp" else args.rounds
+                task = progress.add_task(f"seed {seed} {label}", total=total)
                 run_setting = setting if eps is None else replace(setting, epsilon=eps)
 
                 def tick(r: int, task: Any = task) -> None:
@@ -204,11 +217,11 @@ def _fedavg_dp(
 ) -> tuple[Scorer, dict[str, Any]]:
     rate = FEDAVG_DP.local.user_rate
     z = gaussian_noise_multiplier(
-        target_epsilon=s.epsilon, steps=s.rounds, delta=DELTA, sample_rate=rate
+        target_epsilon=s.epsilon, steps=s.dp_rounds, delta=DELTA, sample_rate=rate
     )
     config = s.federated(FEDAVG_DP, noise_multiplier=z)
     factors = train_fedavg(s.split, p, config, seed=seed, on_round=tick)
-    epsilon = gaussian_epsilon(noise_multiplier=z, steps=s.rounds, delta=DELTA, sample_rate=rate)
+    epsilon = gaussian_epsilon(noise_multiplier=z, steps=s.dp_rounds, delta=DELTA, sample_rate=rate)
     return factors.scores, {"epsilon": epsilon, "noise_multiplier": z}
 
 
@@ -249,6 +262,7 @@ def _report(
         "interactions": len(data),
         "instances": args.instances,
         "rounds": args.rounds,
+        "dp_rounds": args.dp_rounds,
         "seeds": seeds,
         "methods": {name: _summary(rows) for name, rows in results.items()},
         "privacy_utility": [
@@ -279,7 +293,8 @@ def _fed_dict(config: FedConfig) -> dict[str, Any]:
 def _table(report: dict[str, Any]) -> Table:
     table = Table(
         title=f"{report['dataset']}: {report['users']} users, {report['items']} items, "
-        f"{report['instances']} instances, {report['rounds']} rounds, seeds {report['seeds']}"
+        f"{report['instances']} instances, {report['rounds']} rounds "
+        f"({report['dp_rounds']} with DP), seeds {report['seeds']}"
     )
     table.add_column("method")
     for key in METRICS:
@@ -317,6 +332,17 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{p['ndcg@10']:.4f} ± {p['ndcg@10_std']:.4f} | {p['hr@10']:.4f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before the long run, not after it, if ``path`` cannot be written."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create {folder}: {err.strerror or err}") from None
+    if not os.access(folder, os.W_OK) or path.is_dir():
+        raise ConfigError(f"cannot write {path}", hint="choose a file in a writable directory")
 
 
 def _ints(text: str, option: str) -> list[int]:

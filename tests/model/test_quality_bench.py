@@ -24,7 +24,8 @@ def test_quality_bench_writes_every_method(
     source.write_text("\n".join(lines) + "\n")
     out = tmp_path / "q.json"
     argv = ["bench", "quality", "--interactions", str(source), "--instances", "3"]
-    argv += ["--rounds", "3", "--seeds", "0,1", "--curve", "4", "--out", str(out)]
+    argv += ["--rounds", "3", "--dp-rounds", "2", "--seeds", "0,1", "--curve", "4"]
+    argv += ["--out", str(out), "--markdown", str(tmp_path / "q.md")]
     assert main(argv) == 0
     report = json.loads(out.read_text())
     assert (report["users"], report["items"], report["seeds"]) == (60, 40, [0, 1])
@@ -43,6 +44,7 @@ def test_quality_bench_writes_every_method(
     assert report["methods"]["fedavg_dp"]["epsilon"] == pytest.approx(8.0, rel=0.01)
     assert report["privacy_utility"][0]["epsilon"] == pytest.approx(4.0, rel=0.01)
     assert "ndcg@10" in capsys.readouterr().out
+    assert "| fedavg_dp |" in (tmp_path / "q.md").read_text()
 
 
 def test_unknown_method_is_a_clear_error(
