@@ -36,6 +36,7 @@ BENCHMARKS: tuple[str, ...] = (
     "mpcrec.bench.recommend",
     "mpcrec.bench.transport",
     "mpcrec.bench.audit",
+    "mpcrec.bench.secure_agg",
 )
 
 
