@@ -66,7 +66,8 @@ class AuditLog:
             self._db = database
         else:
             self._db = sqlite3.connect(str(database), isolation_level=None)
-        self._db.executescript(_SCHEMA)
+        if launcher_key is not None:  # read-only otherwise: never touch someone's schema
+            self._db.executescript(_SCHEMA)
         self._launcher_key = launcher_key
         self._keys: dict[str, Ed25519PublicKey] = {}
         if launcher_key is not None:
@@ -87,7 +88,22 @@ class AuditLog:
                 f"no launcher database at {path}",
                 hint="pass the --state-dir of `mpcrec demo` or the launcher's configured state_dir",
             )
-        return cls(path, launcher_key=None)
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        try:
+            found = db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_entries'"
+            ).fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            db.close()
+            raise DataError(f"{path} is not a readable SQLite database ({err})") from None
+        if not found:
+            db.close()
+            raise DataError(
+                f"{path} holds no audit log (table audit_entries is missing)",
+                hint="this launcher did not write an audit log; only launchers wired to "
+                "mpcrec.audit.log.AuditLog do",
+            )
+        return cls(db, launcher_key=None)
 
     # -- writing -------------------------------------------------------------------------
 

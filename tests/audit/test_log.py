@@ -149,3 +149,11 @@ def test_cli_export_then_verify(tmp_path: Path, federation: SimulatedFederation)
     missing = run_cli("audit", "export", "--state-dir", str(tmp_path / "nope"), "--out", str(out))
     assert missing.returncode == 2
     assert "no launcher database" in missing.stderr and "Traceback" not in missing.stderr
+    unwired = tmp_path / "unwired"
+    unwired.mkdir()
+    sqlite3.connect(unwired / DATABASE_NAME).execute("CREATE TABLE round (x)").connection.close()
+    plain = run_cli("audit", "export", "--state-dir", str(unwired), "--out", str(out))
+    assert plain.returncode == 2
+    assert "holds no audit log" in plain.stderr
+    tables = sqlite3.connect(unwired / DATABASE_NAME).execute("SELECT name FROM sqlite_master")
+    assert [t for (t,) in tables] == ["round"]  # export never writes to the launcher's database
