@@ -81,8 +81,14 @@ class AuditLog:
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> AuditLog:
-        """Open the log of an existing state directory, read-only."""
+        """Open the log of an existing state directory, read-only.
+
+        ``state_dir`` is the launcher's ``state_dir`` (holding ``launcher.sqlite``) or the
+        ``--state-dir`` of ``mpcrec demo`` (holding ``launcher/launcher.sqlite``).
+        """
         path = Path(state_dir) / DATABASE_NAME
+        if not path.is_file() and (Path(state_dir) / "launcher" / DATABASE_NAME).is_file():
+            path = Path(state_dir) / "launcher" / DATABASE_NAME
         if not path.is_file():
             raise DataError(
                 f"no launcher database at {path}",
