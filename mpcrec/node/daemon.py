@@ -272,6 +272,7 @@ class Node:
     ) -> tuple[Matrix, tuple[str, ...]]:
         """This member's part of the secure round, in its warm CrypTen party."""
         from committees.party import SealedInputs, Session, SessionSettings
+        from committees.transport import committee_transport
         from mpcrec.node.seat import CommitteeSeat
         from mpcrec.secure.committee import RoundSpec
         from mpcrec.secure.envelope import SealedShare
@@ -300,11 +301,21 @@ class Node:
             model_hash=base.model_hash,
         )
         rank = [m.instance_id for m in members].index(self.me)
+        # CrypTen's traffic between members: mutually authenticated TLS 1.3, each member
+        # listening on its registered MPC address, peers pinned to the announced committee
+        transport = committee_transport(
+            members,
+            rank=rank,
+            certs=self.config.tls,
+            session=f"round-{ann.round_id}",
+            timeout_s=self.mpc_timeout_s,
+        )
         session = Session(
-            rendezvous=f"tcp://{members[0].mpc_address}",
+            rendezvous="",
             rank=rank,
             members=len(members),
             settings=SessionSettings(protocol="replicated", timeout_s=self.mpc_timeout_s),
+            transport=transport,
         )
         outcome = self._seat.compute(session, spec, inputs, timeout=self.mpc_timeout_s + 30)
         if outcome.params is None:
