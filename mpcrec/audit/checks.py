@@ -214,15 +214,20 @@ def check_tree(
 def check_seeds(history: History) -> list[Finding]:
     """Reveals open their authors' commitments; the committee's seed is their combination.
 
-    Every participant holding a commitment for the round must reveal, or the round must
-    abort before drawing a committee (a withheld reveal may not be silently dropped).
+    Every participant holding a commitment for the round (logged before the reveals) must
+    reveal, or the round must abort before drawing a committee (a withheld reveal may not
+    be silently dropped).
     """
     out: list[Finding] = []
     live: dict[str, tuple[bytes, int, int]] = {}  # id -> (commitment, for round, last round)
     commits = sorted(history.commits, key=lambda e: e.index)
     c = 0
     for record in history.rounds:
-        while c < len(commits) and commits[c].index < record.opened.index:
+        if record.reveals is None:
+            continue
+        # commitments logged before the reveals count (the launcher's per-round commits
+        # come after round_open; chains may have been committed long before)
+        while c < len(commits) and commits[c].index < record.reveals.index:
             entry = commits[c]
             try:
                 value = bytes.fromhex(str(entry.payload["commitment"]))
@@ -237,8 +242,6 @@ def check_seeds(history: History) -> list[Finding]:
         r = record.round_id
         participants = set(record.opened.payload.get("participants", []))
         expected = {p for p in participants if p in live and live[p][1] <= r <= live[p][2]}
-        if record.reveals is None:
-            continue
         reveals = _hex_map(record.reveals.payload.get("reveals", {}))
         for instance, secret in sorted(reveals.items()):
             if instance not in expected:

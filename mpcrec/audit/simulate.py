@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from committees.seed import CommitReveal, HashChain
+from committees.seed import CommitReveal, HashChain, commitment
 from committees.sortition import draw_committee, draw_dealer, eligible
 from mpcrec.audit import entries as make
 from mpcrec.audit import merkle
@@ -93,6 +93,7 @@ def simulate_federation(
     epsilon_budget: float = 8.0,
     abort_every: int = 0,
     reject_every: int = 0,
+    per_round_commits: bool = False,
     seed: int = 0,
 ) -> SimulatedFederation:
     """Run ``rounds`` rounds of a simulated federation and return its signed log.
@@ -100,7 +101,9 @@ def simulate_federation(
     Every round: open, reveals, committee (and dealer for ``ttp``), one contribution per
     instance, one result signature per member, publish, a signed tree head. Every
     ``abort_every``-th round aborts after the draw (a member timed out); every
-    ``reject_every``-th round rejects one contribution.
+    ``reject_every``-th round rejects one contribution. Seeds come from one hash chain per
+    instance, or with ``per_round_commits`` from a fresh signed commitment per instance and
+    round, logged after the round opens (the launcher's current protocol).
     """
     launcher = Ed25519PrivateKey.from_private_bytes(_derive("launcher", seed))
     ids = [f"inst-{i:02d}" for i in range(instances)]
@@ -124,6 +127,10 @@ def simulate_federation(
         i: HashChain.generate(i, 0, max(rounds - 1, 0), tip=_derive(f"chain/{i}", seed))
         for i in ids
     }
+
+    def secret(i: str, r: int) -> bytes:
+        return _derive(f"secret/{r}/{i}", seed) if per_round_commits else chains[i].reveal(r)
+
     for i in ids:
         sealing = X25519PrivateKey.from_private_bytes(_derive(f"seal/{i}", seed)).public_key()
         sim.append(
@@ -135,22 +142,28 @@ def simulate_federation(
             ),
             keys[i],
         )
-        sim.append(
-            make.seed_commit(
-                instance_id=i, round_id=0, commitment=chains[i].anchor, last_round=rounds - 1
-            ),
-            keys[i],
-        )
-        source.commit(i, round_id=0, commitment=chains[i].anchor, last_round=rounds - 1)
+        if not per_round_commits:
+            sim.append(
+                make.seed_commit(
+                    instance_id=i, round_id=0, commitment=chains[i].anchor, last_round=rounds - 1
+                ),
+                keys[i],
+            )
+            source.commit(i, round_id=0, commitment=chains[i].anchor, last_round=rounds - 1)
     sim.sign_head()
     public = {i: make.public_key_bytes(k) for i, k in keys.items()}
     history: list[tuple[str, ...]] = []
     version = 0
     for r in range(rounds):
         sim.append(make.round_open(round_id=r, model_version=version, participants=ids))
+        if per_round_commits:
+            for i in ids:
+                c = commitment(r, i, secret(i, r))
+                sim.append(make.seed_commit(instance_id=i, round_id=r, commitment=c), keys[i])
+                source.commit(i, round_id=r, commitment=c)
         for i in source.open_round(r, ids):
-            source.reveal(r, i, chains[i].reveal(r))
-        sim.append(make.seed_reveals(round_id=r, reveals={i: chains[i].reveal(r) for i in ids}))
+            source.reveal(r, i, secret(i, r))
+        sim.append(make.seed_reveals(round_id=r, reveals={i: secret(i, r) for i in ids}))
         round_seed = source.seed(r)
         pool = {i: public[i] for i in eligible(ids, history, cooldown)}
         members = draw_committee(round_seed, r, pool, committee_size)

@@ -211,3 +211,17 @@ def test_malformed_lines_are_format_findings(
     lines = federation.lines()
     report = verify_lines([*lines[:3], garbage, *lines[3:]], federation)
     assert any(f.rule == "format" and "line 4" in f.message for f in report.findings)
+
+
+def test_per_round_commitments_verify_and_a_wrong_reveal_is_caught() -> None:
+    sim = simulate_federation(rounds=4, instances=6, cooldown=1, per_round_commits=True)
+    assert verify_lines(sim.lines(), sim).ok
+    entries = list(sim.entries)
+    at = next(i for i, e in enumerate(entries) if e.kind == Kind.SEED_REVEALS and e.round == 2)
+    reveals = dict(entries[at].payload["reveals"])
+    reveals["inst-01"] = "00" * 32
+    entries[at] = replace(entries[at], payload={"reveals": reveals})
+    report = verify_lines(rebuild(sim, entries).lines(), sim)
+    assert f"{at}: round 2: the reveal of inst-01 does not open its commitment" in findings_for(
+        report, "reveal"
+    )
