@@ -40,6 +40,13 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--workers", type=int, default=0, help="signature-verifying processes (0: all cores)"
     )
+    parser.add_argument(
+        "--commitments",
+        choices=("chain", "per-round"),
+        default="chain",
+        help="one hash-chain commitment per instance (chain) or one signed commitment per "
+        "instance and round (per-round, the launcher's current protocol)",
+    )
     parser.add_argument("--log", type=Path, help="keep the generated log here (default: temp)")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.set_defaults(func=run)
@@ -56,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
         keys_path = Path(tmp) / "keys.json"
         started = time.perf_counter()
         sim = simulate_federation(
-            rounds=args.rounds, instances=args.instances, committee_size=args.committee
+            rounds=args.rounds,
+            instances=args.instances,
+            committee_size=args.committee,
+            per_round_commits=args.commitments == "per-round",
         )
         sim.write(log_path)
         keys_path.write_text(json.dumps(sim.key_file()))
@@ -72,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         "rounds": args.rounds,
         "instances": args.instances,
         "committee": args.committee,
+        "commitments": args.commitments,
         "entries": report.stats["entries"],
         "signatures": report.stats["entries"] + report.stats["tree_heads"],
         "tree_heads": report.stats["tree_heads"],
