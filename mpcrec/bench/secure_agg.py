@@ -129,6 +129,13 @@ def run(args: argparse.Namespace) -> int:
         "upload_bytes_per_value": upload / args.dim,
         "member_bytes_sent": max(o.comm_bytes for o in outcomes[-1]),
         "member_comm_rounds": max(o.comm_rounds for o in outcomes[-1]),
+        "program_s_median": statistics.median(max(o.seconds for o in r) for r in outcomes),
+        "phase_s_median": {
+            name: statistics.median(
+                max(dict(o.phase_seconds).get(name, 0.0) for o in r) for r in outcomes
+            )
+            for name, _ in outcomes[-1][0].phase_seconds
+        },
         "accepted": sum(exact.accepted),
         "max_abs_error": float(np.max(np.abs(exact.params - expected))),
         "load_before": load_before,
@@ -227,6 +234,9 @@ def _print(console: Console, r: dict[str, Any]) -> None:
     table.add_column("value", justify="right")
     table.add_row("round (median), s", f"{r['round_s_median']:.3f}")
     table.add_row("round (min), s", f"{r['round_s_min']:.3f}")
+    table.add_row("  of which the MPC program (median), s", f"{r['program_s_median']:.3f}")
+    for name, secs in r["phase_s_median"].items():
+        table.add_row(f"    {name}, s", f"{secs:.3f}")
     table.add_row("upload per contributor, bytes", f"{r['upload_bytes_per_contributor']:,}")
     table.add_row("upload per value, bytes", f"{r['upload_bytes_per_value']:.4f}")
     table.add_row("bytes counted per member (CrypTen)", f"{r['member_bytes_sent']:,}")

@@ -116,6 +116,7 @@ class RoundOutcome:
     comm_bytes: int
     seconds: float
     refused: str | None = None
+    phase_seconds: tuple[tuple[str, float], ...] = ()
 
 
 def aggregate(spec: RoundSpec, shares: Sequence[npt.NDArray[np.int64]]) -> RoundOutcome:
@@ -133,6 +134,7 @@ def aggregate(spec: RoundSpec, shares: Sequence[npt.NDArray[np.int64]]) -> Round
         raise ConfigError(f"{len(shares)} shares but {len(spec.weights)} weights")
     comm.reset_communication_stats()
     x = torch.from_numpy(np.stack([np.asarray(s, dtype=np.int64) for s in shares]))
+    phases = [("stack", time.perf_counter() - started)]
     if x.shape[1] != spec.dim:
         raise ConfigError(f"shares of length {x.shape[1]}, spec dim {spec.dim}")
     accepted = accept_bits(
@@ -141,6 +143,7 @@ def aggregate(spec: RoundSpec, shares: Sequence[npt.NDArray[np.int64]]) -> Round
         range_bound=spec.range_bound,
         projections=spec.range_projections,
     )
+    phases.append(("validate", time.perf_counter() - started - sum(t for _, t in phases)))
     n_ok = sum(accepted)
     params = None
     refused = None
@@ -150,6 +153,7 @@ def aggregate(spec: RoundSpec, shares: Sequence[npt.NDArray[np.int64]]) -> Round
         )
     else:
         params = _reveal_model(spec, x, accepted, comm)
+        phases.append(("aggregate", time.perf_counter() - started - sum(t for _, t in phases)))
     stats = comm.get_communication_stats()
     return RoundOutcome(
         round_id=spec.round_id,
@@ -163,6 +167,7 @@ def aggregate(spec: RoundSpec, shares: Sequence[npt.NDArray[np.int64]]) -> Round
         comm_bytes=int(stats["bytes"]),
         seconds=time.perf_counter() - started,
         refused=refused,
+        phase_seconds=tuple(phases),
     )
 
 

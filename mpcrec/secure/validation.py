@@ -126,17 +126,41 @@ def any_negative(slack: Any) -> tuple[bool, ...]:
 
 
 def squared_norms(x: Any) -> Any:
-    """Additive shares of each row's squared norm, at scale ``2**32`` (no truncation)."""
+    """Additive shares of each row's squared norm, at scale ``2**32`` (no truncation).
+
+    ``replicated``: receive the previous member's share (``replicate_shares``), then
+    ``sum_j x1_j * (x1_j + 2 x2_j)`` locally. ``beaver``: a Beaver square per element
+    (``r``, ``r**2`` from the dealer; open ``eps = x - r``), summed per row:
+    ``sum r**2 + 2 sum r * eps + sum eps**2`` (the last term added by member 0 only).
+    """
     crypten = load_crypten()
     if crypten.cfg.mpc.protocol == "replicated":
         from crypten.mpc.primitives.replicated import replicate_shares
 
         ((x1, x2),) = replicate_shares([x])
-        return (x1 * (x1 + 2 * x2)).sum(1)
-    from crypten.mpc.primitives import ArithmeticSharedTensor, beaver
+        return row_dots(x1, x1, x2)
+    comm = crypten.communicator.get()
+    r, r2 = crypten.mpc.get_default_provider().square(x.size())
+    eps = comm.all_reduce(x - r.share)
+    total = r2.share.sum(1) + 2 * row_dots(r.share, eps)
+    if comm.get_rank() == 0:
+        total += row_dots(eps, eps)
+    return total
 
-    shared = ArithmeticSharedTensor.from_shares(x, precision=0)
-    return beaver.square(shared).share.sum(1)
+
+def row_dots(a: Any, b: Any, b2: Any = None) -> Any:
+    """``sum_j a_ij * (b_ij + 2 b2_ij)`` per row over ``Z/2**64``, in cache-sized column blocks.
+
+    (One pass per block is about ten times faster than whole-tensor temporaries.)
+    """
+    import torch
+
+    out = torch.zeros(a.shape[0], dtype=torch.int64)
+    for start in range(0, int(a.shape[1]), _CHUNK):
+        cols = slice(start, start + _CHUNK)
+        block = b[:, cols].clone() if b2 is None else torch.add(b[:, cols], b2[:, cols], alpha=2)
+        out += block.mul_(a[:, cols]).sum(1)
+    return out
 
 
 def public_coin() -> bytes:
