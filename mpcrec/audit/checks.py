@@ -142,9 +142,10 @@ def check_pinned_keys(history: History, pinned: Mapping[str, bytes]) -> list[Fin
 
 
 def check_tree(
-    entries: Sequence[LogEntry], heads: Sequence[tuple[int, TreeHead]], launcher_key: bytes | None
+    entries: Sequence[LogEntry], heads: Sequence[tuple[str, TreeHead]], launcher_key: bytes | None
 ) -> list[Finding]:
-    """Every signed head (``(line, head)``) matches the Merkle root of the entries it covers.
+    """Every signed head (``(where, head)``, e.g. ``("line 12", head)``) matches the Merkle
+    root of the entries it covers.
 
     A head that does not match while another signed head of at least its size matches means
     the launcher signed two histories: a ``fork``. Otherwise the entries changed after
@@ -162,15 +163,17 @@ def check_tree(
         ok and roots.get(h.size) == h.root for (_, h), ok in zip(heads, signed, strict=True)
     ]
     out: list[Finding] = []
-    last_size, last_good, mismatched = 0, 0, 0
+    last_good, mismatched = 0, 0
+    largest: dict[str, int] = {}  # per source file: heads only grow within one file
     for n, (line, head) in enumerate(heads):
-        where = f"tree head at line {line} (size {head.size})"
+        where = f"tree head at {line} (size {head.size})"
         if not signed[n]:
             out.append(Finding("tree", None, f"{where}: not signed by the launcher key"))
             continue
-        if head.size < last_size:
+        source = line.rsplit("line ", 1)[0]
+        if head.size < largest.get(source, 0):
             out.append(Finding("tree", None, f"{where}: smaller than an earlier head"))
-        last_size = max(last_size, head.size)
+        largest[source] = max(largest.get(source, 0), head.size)
         if head.size not in roots:
             out.append(Finding("tree", None, f"{where}: covers more entries than the log holds"))
         elif matching[n]:
@@ -199,6 +202,7 @@ def check_tree(
                 )
     if mismatched > 1:
         out.append(Finding("tree", None, f"{mismatched - 1} later heads do not match either"))
+    last_size = largest.get("", 0)  # the log's own heads
     if heads and last_size < len(entries):
         out.append(
             Finding(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,33 +47,50 @@ class Report:
 
 
 def parse_lines(
-    lines: Iterable[bytes],
-) -> tuple[list[LogEntry], list[tuple[int, TreeHead]], list[Finding]]:
-    """Split JSON Lines into entries and ``(line number, head)``; malformed lines as findings."""
+    lines: Iterable[bytes], *, source: str = ""
+) -> tuple[list[LogEntry], list[tuple[str, TreeHead]], list[Finding]]:
+    """Split JSON Lines into entries and ``(where, head)``; malformed lines as findings.
+
+    ``where`` is ``"line N"`` (prefixed by ``source`` when given).
+    """
     entries: list[LogEntry] = []
-    heads: list[tuple[int, TreeHead]] = []
+    heads: list[tuple[str, TreeHead]] = []
     bad: list[Finding] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        where = f"{source} line {number}".strip()
         try:
             data = json.loads(line)
             if not isinstance(data, dict):
-                raise LogFormatError(f"line {number}: not a JSON object")
+                raise LogFormatError(f"{where}: not a JSON object")
             if "head" in data:
-                heads.append((number, TreeHead.from_json(data, where=f"line {number}")))
+                heads.append((where, TreeHead.from_json(data, where=where)))
             else:
-                entries.append(LogEntry.from_json(data, where=f"line {number}"))
+                entries.append(LogEntry.from_json(data, where=where))
         except LogFormatError as err:
             bad.append(Finding("format", None, err.message))
         except ValueError as err:
-            bad.append(Finding("format", None, f"line {number}: not JSON ({err})"))
+            bad.append(Finding("format", None, f"{where}: not JSON ({err})"))
     return entries, heads, bad
+
+
+def _read(
+    path: Path, source: str = ""
+) -> tuple[list[LogEntry], list[tuple[str, TreeHead]], list[Finding]]:
+    try:
+        with open(path, "rb") as handle:
+            return parse_lines(handle, source=source)
+    except OSError as err:
+        raise DataError(
+            f"cannot read {path}: {err.strerror}",
+            hint="export the log with `mpcrec audit export --state-dir DIR --out FILE`",
+        ) from None
 
 
 def verify_entries(
     entries: list[LogEntry],
-    heads: list[tuple[int, TreeHead]],
+    heads: list[tuple[str, TreeHead]],
     *,
     pinned: Mapping[str, bytes] | None = None,
     workers: int = 1,
@@ -143,17 +160,27 @@ def load_keys(path: Path) -> dict[str, bytes]:
     return keys
 
 
-def verify_file(path: Path, *, keys_path: Path | None = None, workers: int | None = None) -> Report:
-    """Verify a JSON Lines export (signatures checked on ``workers`` processes)."""
+def verify_file(
+    path: Path,
+    *,
+    keys_path: Path | None = None,
+    heads_paths: Sequence[Path] = (),
+    workers: int | None = None,
+) -> Report:
+    """Verify a JSON Lines export (signatures checked on ``workers`` processes).
+
+    ``heads_paths`` are files of tree heads collected from nodes (head lines as exported);
+    each must match the log, else it is a ``fork`` (or ``tree``) finding.
+    """
     started = time.perf_counter()
-    try:
-        with open(path, "rb") as handle:
-            entries, heads, bad = parse_lines(handle)
-    except OSError as err:
-        raise DataError(
-            f"cannot read log {path}: {err.strerror}",
-            hint="export it with `mpcrec audit export --state-dir DIR --out FILE`",
-        ) from None
+    entries, heads, bad = _read(path)
+    for extra in heads_paths:
+        stray, observed, malformed = _read(extra, source=str(extra))
+        bad += malformed
+        bad += [Finding("format", None, f"{extra}: holds log entries, not only heads")][
+            : len(stray)
+        ]
+        heads += observed
     pinned = load_keys(keys_path) if keys_path else None
     report = verify_entries(entries, heads, pinned=pinned, workers=workers or os.cpu_count() or 1)
     report.findings[:0] = bad

@@ -28,6 +28,14 @@ def register(sub: Any) -> None:
         type=Path,
         help='public keys obtained out of band: {"launcher": hex, "instances": {id: hex}}',
     )
+    verify.add_argument(
+        "--heads",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="tree heads collected from nodes (JSON Lines); repeatable",
+    )
     verify.add_argument("--format", choices=("text", "json"), default="text")
     verify.add_argument(
         "--workers", type=int, default=0, help="processes verifying signatures (0: all cores)"
@@ -46,7 +54,9 @@ def run_verify(args: argparse.Namespace) -> int:
     from mpcrec.audit.report import print_report
     from mpcrec.audit.verify import verify_file
 
-    report = verify_file(args.log, keys_path=args.keys, workers=args.workers or None)
+    report = verify_file(
+        args.log, keys_path=args.keys, heads_paths=args.heads, workers=args.workers or None
+    )
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
     else:

@@ -47,7 +47,7 @@ def test_every_check_passes_on_the_honest_log(federation: SimulatedFederation) -
     assert checks.check_sequence(federation.entries) == []
     keys = {**history.signing_keys(), LAUNCHER: history.launcher_key() or b""}
     assert checks.check_signatures(federation.entries, keys) == []
-    heads = [(i, h) for i, h in enumerate(federation.heads)]
+    heads = [(f"line {i}", h) for i, h in enumerate(federation.heads)]
     assert checks.check_tree(federation.entries, heads, keys[LAUNCHER]) == []
     assert checks.check_seeds(history) == []
     assert checks.check_committees(history) == []

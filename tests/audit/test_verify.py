@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -225,3 +226,22 @@ def test_per_round_commitments_verify_and_a_wrong_reveal_is_caught() -> None:
     assert f"{at}: round 2: the reveal of inst-01 does not open its commitment" in findings_for(
         report, "reveal"
     )
+
+
+def test_heads_collected_from_nodes_expose_a_fork(
+    tmp_path: Path, federation: SimulatedFederation
+) -> None:
+    from mpcrec.audit.verify import verify_file
+
+    log = tmp_path / "audit.jsonl"
+    federation.write(log)
+    honest = federation.heads[3]
+    leaves = [merkle.leaf_hash(e.leaf_bytes()) for e in federation.entries[: honest.size]]
+    leaves[-1] = merkle.leaf_hash(b"what node 7 was shown")
+    shown = TreeHead(honest.size, merkle.root(leaves)).sign(federation.launcher_key)
+    heads = tmp_path / "node7-heads.jsonl"
+    heads.write_bytes(canonical_json(honest.to_json()) + b"\n" + canonical_json(shown.to_json()))
+    report = verify_file(log, heads_paths=[heads], workers=1)
+    fork = findings_for(report, "fork")
+    assert len(fork) == 1 and f"tree head at {heads} line 2 (size {honest.size})" in fork[0]
+    assert rules(report) == {"fork"}
