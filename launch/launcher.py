@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from committees.seed import combine_reveals, verify_reveal
 from committees.sortition import draw_committee, draw_dealer, eligible
+from launch.audit_trail import AuditTrail
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, Model
+from mpcrec.audit.entries import LogEntry
+from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
-from mpcrec.federation.result import result_statement
+from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import FederationSpec
 
 log = logging.getLogger("mpcrec.launcher")
@@ -82,6 +83,9 @@ class Launcher:
     on_event:
         Called (under the lock, keep it quick) with each event: round transitions,
         registrations, uploads.
+    audit, launcher_key:
+        The audit log (in the store's database) and the launcher's raw Ed25519 public key;
+        without a log, instances' signatures are still checked but nothing is logged.
     """
 
     def __init__(
@@ -93,6 +97,8 @@ class Launcher:
         schedule: Schedule | None = None,
         clock: Callable[[], float] = time.time,
         on_event: Callable[[Event], None] | None = None,
+        audit: AuditLog | None = None,
+        launcher_key: bytes = b"",
     ) -> None:
         self.store = store
         self.policy = policy
@@ -107,6 +113,13 @@ class Launcher:
         self._last_open = 0.0
         self._last_abort = 0.0
         self._ensure_initial_model()
+        self.trail = AuditTrail(audit)
+        latest = store.latest_round()
+        self.trail.config(
+            policy,
+            from_round=1 if latest is None else latest.round_id + 1,
+            launcher_key=launcher_key,
+        )
 
     # -- setup ----------------------------------------------------------------------------
 
@@ -142,9 +155,16 @@ class Launcher:
     # -- what instances may do ------------------------------------------------------------
 
     def register(
-        self, instance_id: str, signing_key: bytes, sealing_key: bytes, mpc_address: str
+        self,
+        instance_id: str,
+        signing_key: bytes,
+        sealing_key: bytes,
+        mpc_address: str,
+        signature: bytes,
     ) -> Instance:
-        """Register an instance (again, after a restart, with the same keys)."""
+        """Register an instance (again, after a restart, with the same keys).
+
+        ``signature`` is the instance's over its audit-log registration entry."""
         if len(signing_key) != KEY_BYTES or len(sealing_key) != KEY_BYTES:
             raise ProtocolError(
                 f"{instance_id}: public keys of {len(signing_key)} and {len(sealing_key)} "
@@ -158,7 +178,10 @@ class Launcher:
                     hint="a node keeps its keys in its state directory; restore them",
                 )
             instance = Instance(instance_id, signing_key, sealing_key, mpc_address, self.clock())
-            self.store.put_instance(instance)
+            entry = self.trail.registered(instance, signature, first=known is None)
+            with self.store.transaction():
+                self.store.put_instance(instance)
+                self.trail.append(entry)
             if known is None:
                 self._emit("registered", instance=instance_id, address=mpc_address)
             self._changed_now()
@@ -175,11 +198,20 @@ class Launcher:
             raise RoundStateError(f"round {round_id} is not the current round ({now})")
         return rnd
 
-    def commit(self, instance_id: str, round_id: int, commitment: bytes) -> None:
-        """Accept a seed commitment."""
+    def _instance(self, instance_id: str) -> Instance:
+        found = self.store.get_instance(instance_id)
+        if found is None:
+            raise ProtocolError(f"{instance_id} is not registered")
+        return found
+
+    def commit(self, instance_id: str, round_id: int, commitment: bytes, signature: bytes) -> None:
+        """Accept a signed seed commitment."""
         with self._lock:
             self._round(round_id).admit_commit(instance_id)
-            self.store.add_commit(round_id, instance_id, commitment)
+            entry = self.trail.commit(self._instance(instance_id), round_id, commitment, signature)
+            with self.store.transaction():
+                self.store.add_commit(round_id, instance_id, commitment)
+                self.trail.append(entry)
             self._changed_now()
 
     def reveal(self, instance_id: str, round_id: int, secret: bytes) -> None:
@@ -194,12 +226,19 @@ class Launcher:
             self.store.add_reveal(round_id, instance_id, secret)
             self._changed_now()
 
-    def contribute(self, contribution: Contribution) -> None:
-        """Accept an upload (one envelope per member), at most once per instance and round."""
+    def contribute(self, contribution: Contribution, signature: bytes) -> None:
+        """Accept an upload (one envelope per member), at most once per instance and round;
+        ``signature`` is the contributor's over the audit entry naming its digest."""
+        c = contribution
         with self._lock:
-            rnd = self._round(contribution.round_id)
-            rnd.admit_contribution(contribution.contributor, list(contribution.envelopes))
-            self.store.add_contribution(contribution)
+            rnd = self._round(c.round_id)
+            rnd.admit_contribution(c.contributor, list(c.envelopes))
+            entry = self.trail.contribution(
+                self._instance(c.contributor), rnd, c.digest, c.size, signature
+            )
+            with self.store.transaction():
+                self.store.add_contribution(c)
+                self.trail.append(entry)
             self._emit(
                 "contribution",
                 round_id=rnd.round_id,
@@ -225,7 +264,26 @@ class Launcher:
             rnd.admit_member(result.member)
             if result.ok:
                 self._check_model_bytes(result)
-            self.store.add_result(result)
+                digests = self.store.digests(rnd.round_id)
+                entry = result_entry(
+                    member=result.member,
+                    round_id=rnd.round_id,
+                    new_version=rnd.model_version + 1,
+                    model_hash=result.model_hash,
+                    digests={c: digests[c] for c in rnd.contributors},
+                    accepted=result.accepted,
+                )
+                signed: LogEntry | None = self.trail.result(
+                    self._instance(result.member),
+                    LogEntry(
+                        entry.kind, entry.round, entry.author, entry.payload, result.signature
+                    ),
+                )
+            else:
+                signed = None
+            with self.store.transaction():
+                self.store.add_result(result)
+                self.trail.append(signed)
             self._changed_now()
 
     def _check_model_bytes(self, result: MemberResult) -> None:
@@ -236,17 +294,6 @@ class Launcher:
             )
         if Model(-1, 0, 0, result.model).model_hash != result.model_hash:
             raise ProtocolError(f"{result.member}: the model does not match its hash")
-        member = self.store.get_instance(result.member)
-        statement = result_statement(result.round_id, result.model_hash, result.accepted)
-        try:
-            assert member is not None
-            Ed25519PublicKey.from_public_bytes(member.signing_key).verify(
-                result.signature, statement
-            )
-        except (InvalidSignature, ValueError) as err:
-            raise ProtocolError(
-                f"{result.member}: bad signature on its result for round {result.round_id}"
-            ) from err
 
     def model(self, version: int) -> Model:
         """A published model (``-1``: the latest)."""
@@ -283,10 +330,15 @@ class Launcher:
                 self._save(moved)
 
     def _save(self, rnd: Round) -> None:
-        if rnd.phase is Phase.PUBLISHED:
-            self.store.publish(rnd, self._winning_model(rnd))
-        else:
-            self.store.save_round(rnd)
+        with self.store.transaction():
+            model_hash = b""
+            if rnd.phase is Phase.PUBLISHED:
+                model = self._winning_model(rnd)
+                model_hash = model.model_hash
+                self.store.publish(rnd, model)
+            else:
+                self.store.save_round(rnd)
+            self.trail.round_changed(rnd, self.store.reveals(rnd.round_id), model_hash)
         if rnd.phase is Phase.ABORTED:
             self._last_abort = self.clock()
         log.info("round %d: %s %s", rnd.round_id, rnd.phase, rnd.reason)

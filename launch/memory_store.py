@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
+from contextlib import AbstractContextManager
 from typing import TypeVar
 
 from launch.round import Round
@@ -104,6 +106,14 @@ class InMemoryStore:
     def upload_bytes(self, round_id: int) -> int:
         with self._lock:
             return sum(c.size for c in self._contributions.get(round_id, {}).values())
+
+    def digests(self, round_id: int) -> dict[str, bytes]:
+        with self._lock:
+            return {k: c.digest for k, c in self._contributions.get(round_id, {}).items()}
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Changes apply one by one in memory: nothing to group."""
+        return contextlib.nullcontext()
 
     def envelopes_for(self, round_id: int, member: str) -> list[tuple[str, float, bytes]]:
         with self._lock:

@@ -74,7 +74,11 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
             )
         with _refusals(context):
             self.launcher.register(
-                who, request.signing_key, request.sealing_key, request.mpc_address
+                who,
+                request.signing_key,
+                request.sealing_key,
+                request.mpc_address,
+                request.entry_signature,
             )
         spec, policy = self.launcher.spec, self.launcher.policy
         return pb.RegisterReply(
@@ -109,7 +113,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
     def SubmitCommit(self, request: Any, context: grpc.ServicerContext) -> Any:
         who = self._caller(context)
         with _refusals(context):
-            self.launcher.commit(who, request.round_id, request.commitment)
+            self.launcher.commit(who, request.round_id, request.commitment, request.entry_signature)
         return pb.Ack(detail="commitment stored")
 
     def SubmitReveal(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -153,7 +157,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         if not header.weight > 0:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"weight {header.weight} must be > 0")
         with _refusals(context):
-            self.launcher.contribute(upload)
+            self.launcher.contribute(upload, header.entry_signature)
         return pb.UploadReceipt(
             round_id=header.round_id, digest=upload.digest, bytes_received=upload.size
         )
@@ -216,6 +220,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         if rnd is None:
             return pb.RoundAnnouncement(round_id=0, state="none")
         base = self.launcher.store.get_model(rnd.model_version)
+        digests = self.launcher.store.digests(rnd.round_id) if rnd.contributors else {}
         return pb.RoundAnnouncement(
             round_id=rnd.round_id,
             model_version=rnd.model_version,
@@ -230,6 +235,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
             reason=rnd.reason,
             published_version=rnd.published_version,
             model_hash=base.model_hash if base else b"",
+            digests=[digests.get(c, b"") for c in rnd.contributors],
         )
 
 

@@ -9,9 +9,11 @@ only their digests stay, to refuse replays.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +123,36 @@ class SQLiteStore:
         with self._lock:
             return list(self._db.execute(sql, args).fetchall())
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The database connection (the audit log keeps its tables in the same file)."""
+        return self._db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around every change made inside (nested ones join it)."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def _write(self, statements: list[tuple[str, tuple[object, ...]]], what: str) -> None:
         """Run ``statements`` as one transaction; a constraint violation is a conflict."""
         with self._lock:
+            if self._db.in_transaction:  # inside transaction(): the outer one commits
+                try:
+                    for sql, args in statements:
+                        self._db.execute(sql, args)
+                except sqlite3.IntegrityError as err:
+                    raise StoreConflict(f"{what}: already stored ({err})") from err
+                return
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for sql, args in statements:
@@ -253,6 +282,12 @@ class SQLiteStore:
     def upload_bytes(self, round_id: int) -> int:
         rows = self._query("SELECT SUM(size) FROM contribution WHERE round_id = ?", round_id)
         return int(rows[0][0] or 0)
+
+    def digests(self, round_id: int) -> dict[str, bytes]:
+        rows = self._query(
+            "SELECT contributor, digest FROM contribution WHERE round_id = ?", round_id
+        )
+        return {k: bytes(d) for k, d in rows}
 
     def envelopes_for(self, round_id: int, member: str) -> list[tuple[str, float, bytes]]:
         rows = self._query(

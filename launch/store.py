@@ -9,13 +9,14 @@ of it. Publishing a round and storing its model are one change.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from launch.round import Round
 from mpcrec.errors import ProtocolError
+from mpcrec.federation.contribution import envelopes_digest
 from mpcrec.federation.model import Model
 
 __all__ = [
@@ -54,13 +55,8 @@ class Contribution:
 
     @property
     def digest(self) -> bytes:
-        """SHA-256 over the envelopes in member order, each prefixed by its length."""
-        h = hashlib.sha256()
-        for member in sorted(self.envelopes):
-            blob = self.envelopes[member]
-            h.update(len(blob).to_bytes(8, "big"))
-            h.update(blob)
-        return h.digest()
+        """SHA-256 over the envelopes (:func:`~mpcrec.federation.contribution.envelopes_digest`)."""
+        return envelopes_digest(self.envelopes)
 
     @property
     def size(self) -> int:
@@ -126,6 +122,12 @@ class LauncherStore(Protocol):
 
     def upload_bytes(self, round_id: int) -> int:
         """Bytes uploaded to a round so far."""
+
+    def digests(self, round_id: int) -> dict[str, bytes]:
+        """Digests of a round's contributions by contributor id."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group several changes (and audit entries) into one transaction."""
 
     def envelopes_for(self, round_id: int, member: str) -> list[tuple[str, float, bytes]]:
         """``(contributor, weight, envelope)`` addressed to ``member``, by contributor id."""

@@ -38,12 +38,22 @@ def run(args: argparse.Namespace) -> int:
     from launch.service import serve
     from launch.sqlite_store import SQLiteStore
     from launch.view import JsonEvents, RoundTable
+    from mpcrec.audit.log import AuditLog
+    from mpcrec.node.keys import NodeKeys
 
     config = LauncherConfig.load(args.config)
     view = JsonEvents() if args.format == "json" else RoundTable()
     store = SQLiteStore(config.state_dir / "launcher.sqlite")
+    keys = NodeKeys.load_or_create(config.state_dir / "keys")  # signs audit entries and heads
+    audit = AuditLog(store.connection, launcher_key=keys.signing)
     launcher = Launcher(
-        store, policy=config.policy, spec=config.spec, schedule=config.schedule, on_event=view
+        store,
+        policy=config.policy,
+        spec=config.spec,
+        schedule=config.schedule,
+        on_event=view,
+        audit=audit,
+        launcher_key=keys.signing_public,
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,21 +1,36 @@
-"""What a committee member signs when it returns a round's result."""
+"""What a committee member signs when it returns a round's result: the audit log's
+``result_signature`` entry (:mod:`mpcrec.audit.entries`), so the signature the launcher
+checks is the one an auditor checks."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-DOMAIN = b"mpcrec/round-result/v1\x00"
+from mpcrec.audit.entries import LogEntry, RoundResult, result_signature
 
 
-def result_statement(round_id: int, model_hash: bytes, accepted: Sequence[str]) -> bytes:
-    """``SHA-256(domain || round_id (8, big-endian) || model_hash || accepted ids, sorted)``.
-
-    Each member signs this with its Ed25519 key; an auditor checks every member's signature
-    over the published model's hash and the accepted contributors.
-    """
-    h = hashlib.sha256(DOMAIN + round_id.to_bytes(8, "big") + model_hash)
-    for who in sorted(accepted):
-        name = who.encode()
-        h.update(len(name).to_bytes(2, "big") + name)
-    return h.digest()
+def result_entry(
+    *,
+    member: str,
+    round_id: int,
+    new_version: int,
+    model_hash: bytes,
+    digests: Mapping[str, bytes],
+    accepted: Sequence[str],
+) -> LogEntry:
+    """The unsigned entry ``member`` signs: every frozen contribution (by its digest)
+    accepted or rejected, and the hash of model ``new_version``. No noise yet (``0``) and
+    every instance's users take part (sample rate ``1``)."""
+    ok = set(accepted)
+    return result_signature(
+        member=member,
+        result=RoundResult(
+            round_id=round_id,
+            model_version=new_version,
+            model_hash=model_hash,
+            accepted={c: d for c, d in digests.items() if c in ok},
+            rejected={c: d for c, d in digests.items() if c not in ok},
+            noise_multiplier=0.0,
+            sample_rate=1.0,
+        ),
+    )

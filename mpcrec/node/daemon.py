@@ -27,10 +27,12 @@ import grpc
 import numpy as np
 
 from committees.seed import commitment
+from mpcrec.audit import entries
 from mpcrec.errors import ProtocolError, RoundAborted
+from mpcrec.federation.contribution import envelopes_digest
 from mpcrec.federation.model import Model
 from mpcrec.federation.plain import seal_plain
-from mpcrec.federation.result import result_statement
+from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import CHUNK, secure_channel
 from mpcrec.model.server import ServerSGD
@@ -108,12 +110,19 @@ class Node:
             self._call.cancel()
 
     def _register(self, stub: Any) -> None:
+        entry = entries.registration(
+            instance_id=self.me,
+            signing_key=self.keys.signing_public,
+            sealing_key=self.keys.sealing_public,
+            address=self.config.mpc_address,
+        )
         reply = stub.Register(
             pb.RegisterRequest(
                 instance_id=self.me,
                 signing_key=self.keys.signing_public,
                 sealing_key=self.keys.sealing_public,
                 mpc_address=self.config.mpc_address,
+                entry_signature=entry.sign(self.keys.signing).signature,
             ),
             timeout=CALL_TIMEOUT_S,
         )
@@ -156,8 +165,11 @@ class Node:
         if state == "open" and self.me in ann.participants and self._once(rid, "commit"):
             secret = os.urandom(32)
             self._secrets[rid] = secret
+            value = commitment(rid, self.me, secret)
+            entry = entries.seed_commit(instance_id=self.me, round_id=rid, commitment=value)
+            signature = entry.sign(self.keys.signing).signature
             stub.SubmitCommit(
-                pb.SeedCommit(round_id=rid, commitment=commitment(rid, self.me, secret)),
+                pb.SeedCommit(round_id=rid, commitment=value, entry_signature=signature),
                 timeout=CALL_TIMEOUT_S,
             )
         elif state == "revealing" and rid in self._secrets and self._once(rid, "reveal"):
@@ -194,11 +206,20 @@ class Node:
             return
         delta, weight = self.trainer.update(base.array(), ann.model_version)
         envelopes = self._seal(delta, ann)
+        recipients = [m.instance_id for m in ann.committee]
+        entry = entries.contribution(
+            round_id=ann.round_id,
+            instance_id=self.me,
+            model_version=ann.model_version,
+            digest=envelopes_digest(dict(zip(recipients, envelopes, strict=True))),
+            size=sum(len(e) for e in envelopes),
+        )
         header = pb.ContributionHeader(
             round_id=ann.round_id,
             weight=weight,
-            recipients=[m.instance_id for m in ann.committee],
+            recipients=recipients,
             sizes=[len(e) for e in envelopes],
+            entry_signature=entry.sign(self.keys.signing).signature,
         )
         receipt = stub.UploadContribution(
             _chunks(header, b"".join(envelopes)), timeout=CALL_TIMEOUT_S
@@ -253,7 +274,15 @@ class Node:
             stub.SubmitResult(failed, timeout=CALL_TIMEOUT_S)
             return
         model = Model.from_array(ann.model_version + 1, nxt)
-        signature = self.keys.signing.sign(result_statement(rid, model.model_hash, accepted))
+        entry = result_entry(
+            member=self.me,
+            round_id=rid,
+            new_version=model.version,
+            model_hash=model.model_hash,
+            digests=dict(zip(ann.contributors, ann.digests, strict=True)),
+            accepted=accepted,
+        )
+        signature = entry.sign(self.keys.signing).signature
         stub.SubmitResult(
             pb.RoundResult(
                 round_id=rid,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from committees.seed import commitment
 from committees.sortition import draw_committee
 from launch.launcher import Launcher, Schedule
@@ -12,6 +14,8 @@ from launch.memory_store import InMemoryStore
 from launch.round import Phase, RoundPolicy
 from launch.sqlite_store import SQLiteStore
 from launch.store import LauncherStore
+from mpcrec.audit import entries
+from mpcrec.errors import ProtocolError
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.node.keys import NodeKeys
 
@@ -31,8 +35,22 @@ def _launcher(store: LauncherStore, clock: Clock, tmp_path: Path) -> Launcher:
     launcher = Launcher(store, policy=POLICY, spec=SPEC, schedule=Schedule(retry_s=3), clock=clock)
     for name in ("a", "b", "c"):
         keys = NodeKeys.load_or_create(tmp_path / name)
-        launcher.register(name, keys.signing_public, keys.sealing_public, f"{name}:1")
+        entry = entries.registration(
+            instance_id=name,
+            signing_key=keys.signing_public,
+            sealing_key=keys.sealing_public,
+            address=f"{name}:1",
+        )
+        signature = entry.sign(keys.signing).signature
+        launcher.register(name, keys.signing_public, keys.sealing_public, f"{name}:1", signature)
     return launcher
+
+
+def _commit(launcher: Launcher, tmp_path: Path, name: str, secret: bytes) -> None:
+    keys = NodeKeys.load_or_create(tmp_path / name)
+    value = commitment(1, name, secret)
+    entry = entries.seed_commit(instance_id=name, round_id=1, commitment=value)
+    launcher.commit(name, 1, value, entry.sign(keys.signing).signature)
 
 
 def test_abort_pauses_then_retries_with_a_new_round(tmp_path: Path) -> None:
@@ -58,6 +76,25 @@ def test_abort_pauses_then_retries_with_a_new_round(tmp_path: Path) -> None:
     assert retry.model_version == 0
 
 
+def test_registration_and_commitment_need_the_instance_signature(tmp_path: Path) -> None:
+    clock = Clock()
+    launcher = _launcher(InMemoryStore(), clock, tmp_path)
+    launcher.advance()
+    keys = NodeKeys.load_or_create(tmp_path / "a")
+    forged = NodeKeys.load_or_create(tmp_path / "b").signing
+
+    with pytest.raises(ProtocolError, match="bad signature"):
+        launcher.register("a", keys.signing_public, keys.sealing_public, "elsewhere:2", b"x" * 64)
+    value = commitment(1, "a", b"s" * 32)
+    entry = entries.seed_commit(instance_id="a", round_id=1, commitment=value)
+    with pytest.raises(ProtocolError, match="bad signature"):
+        launcher.commit("a", 1, value, entry.sign(forged).signature)
+
+    assert launcher.store.commits(1) == {}
+    stored = launcher.store.get_instance("a")
+    assert stored is not None and stored.mpc_address == "a:1"
+
+
 def test_committee_drawn_from_revealed_seed_and_survives_a_restart(tmp_path: Path) -> None:
     clock = Clock()
     store = SQLiteStore(tmp_path / "launcher.sqlite")
@@ -65,7 +102,7 @@ def test_committee_drawn_from_revealed_seed_and_survives_a_restart(tmp_path: Pat
     launcher.advance()
     secrets = {n: os.urandom(32) for n in ("a", "b", "c")}
     for name, secret in secrets.items():
-        launcher.commit(name, 1, commitment(1, name, secret))
+        _commit(launcher, tmp_path, name, secret)
     launcher.advance()
     for name, secret in secrets.items():
         launcher.reveal(name, 1, secret)

@@ -17,8 +17,10 @@ from launch.launcher import Launcher, Schedule
 from launch.memory_store import InMemoryStore
 from launch.round import RoundPolicy
 from launch.service import serve
+from mpcrec.audit import entries
+from mpcrec.federation.contribution import envelopes_digest
 from mpcrec.federation.model import Model
-from mpcrec.federation.result import result_statement
+from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import secure_channel
 from mpcrec.node.keys import NodeKeys
@@ -39,15 +41,29 @@ class Client:
         self.stub: Any = pb_grpc.LauncherStub(self.channel)
 
     def register(self, as_id: str | None = None) -> Any:
+        entry = entries.registration(
+            instance_id=as_id or self.name,
+            signing_key=self.keys.signing_public,
+            sealing_key=self.keys.sealing_public,
+            address="127.0.0.1:1",
+        )
         return self.stub.Register(
             pb.RegisterRequest(
                 instance_id=as_id or self.name,
                 signing_key=self.keys.signing_public,
                 sealing_key=self.keys.sealing_public,
                 mpc_address="127.0.0.1:1",
+                entry_signature=entry.sign(self.keys.signing).signature,
             ),
             timeout=T,
         )
+
+    def commit(self, round_id: int, secret: bytes) -> Any:
+        value = commitment(round_id, self.name, secret)
+        entry = entries.seed_commit(instance_id=self.name, round_id=round_id, commitment=value)
+        signature = entry.sign(self.keys.signing).signature
+        request = pb.SeedCommit(round_id=round_id, commitment=value, entry_signature=signature)
+        return self.stub.SubmitCommit(request, timeout=T)
 
 
 @pytest.fixture
@@ -116,12 +132,7 @@ def _to_collecting(clients: dict[str, Client]) -> Any:
     ann = _wait_state(clients["a"], "open")
     secrets = {n: os.urandom(32) for n in clients}
     for n, c in clients.items():
-        c.stub.SubmitCommit(
-            pb.SeedCommit(
-                round_id=ann.round_id, commitment=commitment(ann.round_id, n, secrets[n])
-            ),
-            timeout=T,
-        )
+        c.commit(ann.round_id, secrets[n])
     _wait_state(clients["a"], "revealing")
     for n, c in clients.items():
         c.stub.SubmitReveal(pb.SeedReveal(round_id=ann.round_id, secret=secrets[n]), timeout=T)
@@ -130,8 +141,19 @@ def _to_collecting(clients: dict[str, Client]) -> Any:
 
 def _upload(client: Client, ann: Any, body: bytes) -> Any:
     members = [m.instance_id for m in ann.committee]
+    entry = entries.contribution(
+        round_id=ann.round_id,
+        instance_id=client.name,
+        model_version=ann.model_version,
+        digest=envelopes_digest(dict.fromkeys(members, body)),
+        size=len(body) * len(members),
+    )
     header = pb.ContributionHeader(
-        round_id=ann.round_id, weight=1.0, recipients=members, sizes=[len(body)] * len(members)
+        round_id=ann.round_id,
+        weight=1.0,
+        recipients=members,
+        sizes=[len(body)] * len(members),
+        entry_signature=entry.sign(client.keys.signing).signature,
     )
     chunks = [pb.ContributionChunk(header=header), pb.ContributionChunk(data=body * len(members))]
     return client.stub.UploadContribution(iter(chunks), timeout=T)
@@ -218,11 +240,8 @@ def test_reveal_that_does_not_open_the_commitment_refused(world: dict[str, Any])
     for c in clients.values():
         c.register()
     ann = _wait_state(clients["a"], "open")
-    for n, c in clients.items():
-        c.stub.SubmitCommit(
-            pb.SeedCommit(round_id=ann.round_id, commitment=commitment(ann.round_id, n, b"s" * 32)),
-            timeout=T,
-        )
+    for c in clients.values():
+        c.commit(ann.round_id, b"s" * 32)
     _wait_state(clients["a"], "revealing")
 
     with pytest.raises(grpc.RpcError) as bad:
@@ -244,22 +263,30 @@ def test_results_must_be_signed_by_the_member_then_the_round_publishes(
     ann = _wait_state(clients["a"], "computing")
     model = Model.from_array(1, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     accepted = sorted(clients)
-    statement = result_statement(ann.round_id, model.model_hash, accepted)
+    digests = dict(zip(ann.contributors, ann.digests, strict=True))
 
-    def result(signer: Client) -> Any:
+    def result(member: Client, signer: Client) -> Any:
+        entry = result_entry(
+            member=member.name,
+            round_id=ann.round_id,
+            new_version=1,
+            model_hash=model.model_hash,
+            digests=digests,
+            accepted=accepted,
+        )
         return pb.RoundResult(
             round_id=ann.round_id,
             ok=True,
             model=model.data,
             model_hash=model.model_hash,
             accepted=accepted,
-            signature=signer.keys.signing.sign(statement),
+            signature=entry.sign(signer.keys.signing).signature,
         )
 
     with pytest.raises(grpc.RpcError) as forged:  # a's result signed with b's key
-        clients["a"].stub.SubmitResult(result(clients["b"]), timeout=T)
+        clients["a"].stub.SubmitResult(result(clients["a"], clients["b"]), timeout=T)
     for client in clients.values():
-        client.stub.SubmitResult(result(client), timeout=T)
+        client.stub.SubmitResult(result(client, client), timeout=T)
     ended = _wait_state(clients["a"], "published")
 
     assert forged.value.code() is grpc.StatusCode.INVALID_ARGUMENT
