@@ -202,11 +202,18 @@ def _print(console: Console, rows: list[dict[str, Any]]) -> None:
 
 def _print_links(console: Console, links: dict[str, dict[str, float]]) -> None:
     table = Table(title="one mutually authenticated link between two processes")
-    for col in ("link", "round trip, 8 B (µs, median)", "one way, 10 x 8 MB (MB/s)"):
+    cols = ("link", "round trip 8 B, µs", "10 x 8 MB, MB/s", "CPU s/GB send", "CPU s/GB recv")
+    for col in cols:
         table.add_column(col, justify="right")
     for name, label in (("tls", "TLS 1.3 frames"), ("grpc", "gRPC bidi stream")):
         row = links[name]
-        table.add_row(label, f"{row['rtt_us_median']:.0f}", f"{row['throughput_mb_s']:.0f}")
+        table.add_row(
+            label,
+            f"{row['rtt_us_median']:.0f}",
+            f"{row['throughput_mb_s']:.0f}",
+            f"{row['sender_cpu_s_per_gb']:.2f}",
+            f"{row['receiver_cpu_s_per_gb']:.2f}",
+        )
     console.print(table)
 
 

@@ -15,6 +15,7 @@ raw bytes via generic handlers, message size limits lifted).
 from __future__ import annotations
 
 import multiprocessing as mp
+import resource
 import statistics
 import tempfile
 import time
@@ -61,10 +62,12 @@ def _drive(kind: str, transport: Any, pings: int, messages: int, size: int) -> d
             out.send(KIND_BYTES, b"12345678")
             inc.receive(KIND_BYTES)
             rtts.append(time.perf_counter() - start)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         for _ in range(messages):
             out.send(KIND_BYTES, payload)
-        inc.receive(KIND_BYTES)  # the peer acknowledges once it has read them all
+        sender_cpu = _cpu_seconds() - cpu
+        # the peer acknowledges once it has read them all, with the CPU time that took
+        receiver_cpu = float(inc.receive(KIND_BYTES).tobytes())
         seconds = time.perf_counter() - start
         mesh.close()
     else:
@@ -80,14 +83,24 @@ def _drive(kind: str, transport: Any, pings: int, messages: int, size: int) -> d
             next(replies)
             rtts.append(time.perf_counter() - start)
         requests.put(None)
-        start = time.perf_counter()
-        bulk(iter([payload] * messages), timeout=120)
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        receiver_cpu = float(bulk(iter([payload] * messages), timeout=120))
+        sender_cpu = _cpu_seconds() - cpu
         seconds = time.perf_counter() - start
         channel.close()
+    gigabytes = messages * size / 1e9
     return {
         "rtt_us_median": statistics.median(rtts) * 1e6,
         "throughput_mb_s": messages * size / seconds / 1e6,
+        "sender_cpu_s_per_gb": sender_cpu / gigabytes,
+        "receiver_cpu_s_per_gb": receiver_cpu / gigabytes,
     }
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process, every thread included (gRPC's C threads too)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _peer(kind: str, transport: Any, messages: int) -> None:
@@ -102,9 +115,11 @@ def _peer(kind: str, transport: Any, messages: int) -> None:
                 if len(frame) > 8:
                     break
                 out.send(KIND_BYTES, frame.tobytes())
-            for _ in range(messages - 1):  # the bulk messages: the first arrived above
+            cpu = _cpu_seconds()  # from the end of the first bulk message: slightly under
+            for _ in range(messages - 1):
                 inc.receive(KIND_BYTES)
-            out.send(KIND_BYTES, b"done")
+            used = (_cpu_seconds() - cpu) * messages / (messages - 1)
+            out.send(KIND_BYTES, repr(used).encode())
         finally:
             mesh.close()
         return
@@ -154,10 +169,11 @@ def _grpc_server(transport: Any) -> Any:
         yield from requests
 
     def bulk(requests: Iterator[bytes], context: Any) -> bytes:
+        cpu = _cpu_seconds()
         count = sum(1 for _ in requests)
         done.append(count)
         server.stop(grace=1)
-        return b"%d" % count
+        return repr(_cpu_seconds() - cpu).encode()
 
     handler = grpc.method_handlers_generic_handler(
         "mpcrec.bench.Link",
