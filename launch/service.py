@@ -93,6 +93,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
                 server_lr=spec.server_lr,
                 server_momentum=spec.server_momentum,
                 clip_norm=spec.clip_norm,
+                range_bound=spec.range_bound,
             ),
         )
 

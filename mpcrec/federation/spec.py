@@ -25,6 +25,10 @@ class FederationSpec:
         The server optimiser (:class:`mpcrec.model.server.ServerSGD`).
     clip_norm:
         Contributions with a larger L2 norm are rejected by the committee.
+    range_bound:
+        ``B`` of the committee's coordinate (wrap) check (:mod:`mpcrec.secure.validation`),
+        ``0`` to skip it. Without it, values chosen to wrap the ring can fool the norm
+        check; ``B >= 12 * clip_norm`` keeps honest rejections below 1e-6.
     """
 
     n_items: int
@@ -33,6 +37,7 @@ class FederationSpec:
     server_lr: float = 1.0
     server_momentum: float = 0.0
     clip_norm: float = 10.0
+    range_bound: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_items < 1 or self.dim < 1:
@@ -42,6 +47,8 @@ class FederationSpec:
                 f"aggregation {self.aggregation!r} is unknown",
                 hint="use one of: " + ", ".join(AGGREGATIONS),
             )
+        if self.range_bound < 0:
+            raise ConfigError(f"range_bound {self.range_bound} must be >= 0 (0: no check)")
         if self.server_lr <= 0 or not 0 <= self.server_momentum < 1 or self.clip_norm <= 0:
             raise ConfigError(
                 f"server_lr {self.server_lr}, server_momentum {self.server_momentum}, "

@@ -135,6 +135,7 @@ class Node:
             server_lr=s.server_lr,
             server_momentum=s.server_momentum,
             clip_norm=s.clip_norm,
+            range_bound=s.range_bound,
         )
         log.info("%s: registered (model v%d)", self.me, reply.model_version)
 
@@ -321,6 +322,7 @@ class Node:
             public_offset=sgd.public_offset(base.array().ravel()),
             server_lr=self.spec.server_lr,
             clip_norm=self.spec.clip_norm,
+            range_bound=self.spec.range_bound or None,
             min_contributors=self.min_contributors,
         )
         inputs = SealedInputs(

@@ -128,7 +128,7 @@ def test_rounds_publish_rotate_committees_and_equal_plaintext_twin(federation: F
 @pytest.mark.timeout(240)
 def test_secure_rounds_equal_plaintext_twin(tmp_path: Path) -> None:
     fed = Federation(tmp_path, NODES[:4])
-    secure = {**MODEL, "aggregation": "secure"}
+    secure = {**MODEL, "aggregation": "secure", "clip_norm": 10.0, "range_bound": 120.0}
     rules = {**RULES, "cooldown": 1, "compute_s": 120}
     try:
         fed.write(model=secure, rounds=rules, schedule={"rounds": 2, "min_instances": 4})
