@@ -173,12 +173,15 @@ def public_coin() -> bytes:
     return hashlib.sha256(total.numpy().tobytes()).digest()
 
 
+_SIGN_OF_BYTE = np.array([0.0, 0.0, 1.0, -1.0] * 64)  # byte -> g: low two bits 00,01,10,11
+
+
 def rademacher_block(seed: bytes, start: int, rows: int, m: int) -> np.ndarray[Any, Any]:
     """Rows ``start .. start+rows`` of the public sparse Rademacher matrix, as float64."""
     key = hashlib.sha256(seed + start.to_bytes(8, "little")).digest()
     words = (rows * m + 7) // 8
-    raw = expand_seed(key, words).view(np.uint8)[: rows * m] & 3
-    g: np.ndarray[Any, Any] = (raw == 2).astype(np.float64) - (raw == 3).astype(np.float64)
+    raw = expand_seed(key, words).view(np.uint8)[: rows * m]
+    g: np.ndarray[Any, Any] = _SIGN_OF_BYTE[raw]
     return g.reshape(rows, m)
 
 
@@ -195,7 +198,7 @@ def random_projections(x: Any, m: int, seed: bytes) -> Any:
     for start in range(0, d, _CHUNK):
         block = x[:, start : start + _CHUNK]
         g = torch.from_numpy(rademacher_block(seed, start, int(block.shape[1]), m))
-        low = (block & 0xFFFFFFFF).to(torch.float64) @ g
-        high = (block >> 32).to(torch.float64) @ g
-        out += high.round().to(torch.int64) * (1 << 32) + low.round().to(torch.int64)
+        halves = torch.cat([block & 0xFFFFFFFF, block >> 32]).to(torch.float64)
+        sums = (halves @ g).round().to(torch.int64)
+        out += sums[n:] * (1 << 32) + sums[:n]
     return out
