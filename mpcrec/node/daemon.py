@@ -181,6 +181,8 @@ class Node:
             self._contribute(stub, ann)
         elif state == "computing" and self.me in members and self._once(rid, "compute"):
             self._serve(stub, ann)
+        elif state == "computing" and ann.dealer.instance_id == self.me and self._once(rid, "deal"):
+            self._deal(ann)
         elif state in ("published", "aborted") and self._once(rid, "end"):
             self._secrets.pop(rid, None)
             log.info("%s: round %d %s %s", self.me, rid, state, ann.reason)
@@ -301,8 +303,7 @@ class Node:
         self, ann: Any, envelopes: list[Envelope], base: Model, previous: Matrix | None
     ) -> tuple[Matrix, tuple[str, ...]]:
         """This member's part of the secure round, in its warm CrypTen party."""
-        from committees.party import SealedInputs, Session, SessionSettings
-        from committees.transport import committee_transport
+        from committees.party import SealedInputs
         from mpcrec.node.seat import CommitteeSeat
         from mpcrec.secure.committee import RoundSpec
         from mpcrec.secure.envelope import SealedShare
@@ -332,22 +333,7 @@ class Node:
             model_hash=base.model_hash,
         )
         rank = [m.instance_id for m in members].index(self.me)
-        # CrypTen's traffic between members: mutually authenticated TLS 1.3, each member
-        # listening on its registered MPC address, peers pinned to the announced committee
-        transport = committee_transport(
-            members,
-            rank=rank,
-            certs=self.config.tls,
-            session=f"round-{ann.round_id}",
-            timeout_s=self.mpc_timeout_s,
-        )
-        session = Session(
-            rendezvous="",
-            rank=rank,
-            members=len(members),
-            settings=SessionSettings(protocol="replicated", timeout_s=self.mpc_timeout_s),
-            transport=transport,
-        )
+        session = self._session(ann, rank)
         outcome = self._seat.compute(session, spec, inputs, timeout=self.mpc_timeout_s + 30)
         if outcome.params is None:
             raise RoundAborted(f"the committee refused the round: {outcome.refused}")
@@ -357,6 +343,44 @@ class Node:
         return np.asarray(outcome.params, dtype=np.float64).reshape(
             base.n_items, base.dim
         ), accepted
+
+    def _session(self, ann: Any, rank: int) -> Any:
+        """This party's CrypTen session for the round: ``replicated`` (3 members) or, when a
+        dealer was drawn, ``beaver`` with the dealer as TTP (rank ``k``). The parties talk
+        over mutually authenticated TLS 1.3, each listening on its registered MPC address,
+        peers pinned to the announced committee (and dealer), session bound to the round."""
+        from committees.party import Session, SessionSettings
+        from committees.transport import committee_transport
+
+        ranks = [*ann.committee, *([ann.dealer] if ann.dealer.instance_id else [])]
+        transport = committee_transport(
+            ranks,
+            rank=rank,
+            certs=self.config.tls,
+            session=f"round-{ann.round_id}",
+            timeout_s=self.mpc_timeout_s,
+        )
+        protocol = "beaver" if ann.dealer.instance_id else "replicated"
+        settings = SessionSettings(protocol=protocol, provider="TTP", timeout_s=self.mpc_timeout_s)
+        return Session(
+            rendezvous="",
+            rank=rank,
+            members=len(ann.committee),
+            settings=settings,
+            transport=transport,
+        )
+
+    def _deal(self, ann: Any) -> None:
+        """Serve as the round's TTP dealer until the members end the session."""
+        from mpcrec.node.seat import CommitteeSeat
+
+        if self._seat is None:
+            self._seat = CommitteeSeat(self.me)
+        try:
+            self._seat.deal(self._session(ann, len(ann.committee)), timeout=self.mpc_timeout_s * 4)
+            log.info("%s: round %d: served as dealer", self.me, ann.round_id)
+        except RoundAborted as err:
+            log.warning("%s: round %d: dealer: %s", self.me, ann.round_id, err)
 
     def close(self) -> None:
         """Stop the committee party, if one was started."""

@@ -74,6 +74,11 @@ class CommitteeSeat:
                 except RoundAborted as err:
                     log.warning("%s", err)
 
+    def deal(self, session: Session, *, timeout: float) -> None:
+        """Be the TTP dealer of ``session`` until its members end it."""
+        self._ensure()
+        self._ask(("dealer", session), timeout)
+
     def close(self) -> None:
         """Stop the party process."""
         if self._proc is not None:

@@ -126,10 +126,11 @@ def test_rounds_publish_rotate_committees_and_equal_plaintext_twin(federation: F
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_secure_rounds_equal_plaintext_twin(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dealer", [False, True], ids=["replicated", "beaver-ttp"])
+def test_secure_rounds_equal_plaintext_twin(tmp_path: Path, dealer: bool) -> None:
     fed = Federation(tmp_path, NODES[:4])
     secure = {**MODEL, "aggregation": "secure", "clip_norm": 10.0, "range_bound": 120.0}
-    rules = {**RULES, "cooldown": 1, "compute_s": 120}
+    rules = {**RULES, "cooldown": 1, "compute_s": 120, "dealer": dealer}
     try:
         fed.write(model=secure, rounds=rules, schedule={"rounds": 2, "min_instances": 4})
         fed.start("launcher")
@@ -139,6 +140,8 @@ def test_secure_rounds_equal_plaintext_twin(tmp_path: Path) -> None:
         rounds = fed.wait_for(lambda rs: len(published(rs)) >= 2, 200, "2 secure rounds")
 
         assert [r.published_version for r in published(rounds)[:2]] == [1, 2]
+        assert all(bool(r.dealer) == dealer for r in published(rounds)[:2])
+        assert all(r.dealer not in r.committee for r in published(rounds)[:2])
         twin = _replay(fed.db, 2)
         store = SQLiteStore(fed.db)
         try:
