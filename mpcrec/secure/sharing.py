@@ -37,8 +37,11 @@ def expand_seed(seed: bytes, length: int) -> Share:
     if length < 0:
         raise ValueError(f"negative share length {length}")
     encryptor = Cipher(algorithms.AES(seed), modes.CTR(_ZERO_NONCE)).encryptor()
-    stream = encryptor.update(bytes(8 * length)) + encryptor.finalize()
-    return np.frombuffer(stream, dtype="<i8").astype(np.int64, copy=False)
+    buf = bytearray(8 * length + 15)  # update_into needs a block of slack; writable result
+    written = encryptor.update_into(bytes(8 * length), buf)
+    encryptor.finalize()
+    assert written == 8 * length
+    return np.frombuffer(buf, dtype="<i8", count=length).astype(np.int64, copy=False)
 
 
 def split(

@@ -25,8 +25,8 @@ Coordinate (wrap) check, ``range_bound = B``
     ``D * (B * 2**16)**2 < 2**63``, the ring norm equals the true norm: wraps are ruled out.
 
     *Completeness.* By Hoeffding, an honest ``x`` passes one projection except with
-    probability ``2 exp(-B**2 / (8 ||x||**2))``; with ``||x|| <= C`` and ``B >= 12 C``,
-    ``m = 40`` projections reject an honest contribution with probability below ``1e-6``.
+    probability ``2 exp(-B**2 / (8 ||x||**2))``; with ``||x|| <= C`` and ``B >= 13 C``,
+    ``m = 40`` projections reject an honest contribution with probability below ``1e-7``.
     So the check is a wrap guard with a grey zone: it never lets a coordinate above ``B``
     through (w.p. ``1 - 2**-m``) but it is not a per-coordinate clip at ``B``.
 

@@ -118,7 +118,7 @@ def _wrapping(dim: int) -> np.ndarray:
 def test_rejects_norm_range_and_wrap_and_aggregates_the_rest_exactly(
     replicated_committee: LocalCommittee,
 ) -> None:
-    # Prepare: C = 1, B = 16 (>= 12 C: honest rejection < 1e-6)
+    # Prepare: C = 1, B = 16 (>= 13 C: honest rejection < 1e-7)
     rng = np.random.default_rng(5)
     dim = 4000
     honest = [rng.normal(0, 0.5 / np.sqrt(dim), dim) for _ in range(3)]  # norm about 0.5
