@@ -1,7 +1,7 @@
 """Ed25519 verification of many signatures, serially or across the machine's cores.
 
-Verifying is the auditor's dominant cost (about 60-110 µs per signature with
-``cryptography`` here). :func:`verify_all` checks a batch in this process;
+Verifying is the auditor's dominant cost (about 57 µs per signature with libsodium here).
+:func:`verify_all` checks a batch in this process;
 :func:`verify_parallel` splits a large batch over forked worker processes, which inherit
 the batch (copy-on-write) instead of receiving it pickled.
 """
@@ -12,8 +12,8 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import CryptoError
 
 Item = tuple[bytes, bytes, bytes]  # (raw public key, signature, message)
 
@@ -21,23 +21,21 @@ _BATCH: Sequence[Item] = ()
 
 
 def verify_all(items: Sequence[Item]) -> list[bool]:
-    """Whether each ``(raw public key, signature, message)`` verifies."""
-    loaded: dict[bytes, Ed25519PublicKey | None] = {}
+    """Whether each ``(raw public key, signature, message)`` verifies.
+
+    libsodium (PyNaCl) checks them: about twice as fast here as OpenSSL through
+    ``cryptography`` (57 vs 108 µs), and at least as strict (it also refuses small-order
+    keys and non-canonical encodings).
+    """
     out: list[bool] = []
     for raw, signature, message in items:
-        if raw not in loaded:
-            try:
-                loaded[raw] = Ed25519PublicKey.from_public_bytes(raw)
-            except ValueError:
-                loaded[raw] = None
-        key = loaded[raw]
-        if key is None:
+        if len(raw) != 32 or len(signature) != 64:
             out.append(False)
             continue
         try:
-            key.verify(signature, message)
+            crypto_sign_open(signature + message, raw)
             out.append(True)
-        except InvalidSignature:
+        except (CryptoError, ValueError, TypeError):
             out.append(False)
     return out
 

@@ -35,3 +35,30 @@ def test_malformed_keys_and_signatures_fail_cleanly() -> None:
         False,
         False,
     ]
+
+
+def test_libsodium_agrees_with_cryptography() -> None:
+    from cryptography.exceptions import InvalidSignature
+
+    key = Ed25519PrivateKey.from_private_bytes(b"\x02" * 32)
+    public = key.public_key()
+    raw = public.public_bytes_raw()
+    items = []
+    for n in range(200):
+        message = bytes([n]) * (n % 50)
+        sig = key.sign(message)
+        if n % 3 == 1:
+            sig = sig[:10] + bytes([sig[10] ^ 4]) + sig[11:]
+        if n % 7 == 2:
+            message += b"!"
+        items.append((raw, sig, message))
+
+    def reference(sig: bytes, message: bytes) -> bool:
+        try:
+            public.verify(sig, message)
+        except InvalidSignature:
+            return False
+        return True
+
+    assert verify_all(items) == [reference(s, m) for _, s, m in items]
+    assert sum(verify_all(items)) == sum(1 for n in range(200) if n % 3 != 1 and n % 7 != 2)
