@@ -163,12 +163,12 @@ class CommitteeParty:
 
     def serve_dealer(self, session: Session) -> None:
         """Be the session's TTP dealer until member 0 ends the session (or it breaks)."""
-        from crypten.mpc.provider.ttp_provider import TTPServer
+        from mpcrec.secure import dealer
 
         try:
             with self._configured(session):
                 self.session = session
-                TTPServer()  # joins the session, then serves until told to terminate
+                dealer.serve()  # joins the session, then serves until told to terminate
         finally:
             self.leave()
 

@@ -129,9 +129,10 @@ def squared_norms(x: Any) -> Any:
     """Additive shares of each row's squared norm, at scale ``2**32`` (no truncation).
 
     ``replicated``: receive the previous member's share (``replicate_shares``), then
-    ``sum_j x1_j * (x1_j + 2 x2_j)`` locally. ``beaver``: a Beaver square per element
-    (``r``, ``r**2`` from the dealer; open ``eps = x - r``), summed per row:
-    ``sum r**2 + 2 sum r * eps + sum eps**2`` (the last term added by member 0 only).
+    ``sum_j x1_j * (x1_j + 2 x2_j)`` locally. ``beaver``: a Beaver square per row (mask
+    ``r`` and shares of ``sum_j r_j**2`` from the dealer, :mod:`mpcrec.secure.dealer`; open
+    ``eps = x - r``): ``sum r**2 + 2 sum r * eps + sum eps**2`` (the last term added by
+    member 0 only).
     """
     crypten = load_crypten()
     if crypten.cfg.mpc.protocol == "replicated":
@@ -140,9 +141,15 @@ def squared_norms(x: Any) -> Any:
         ((x1, x2),) = replicate_shares([x])
         return row_dots(x1, x1, x2)
     comm = crypten.communicator.get()
-    r, r2 = crypten.mpc.get_default_provider().square(x.size())
-    eps = comm.all_reduce(x - r.share)
-    total = r2.share.sum(1) + 2 * row_dots(r.share, eps)
+    if crypten.cfg.mpc.provider == "TTP":
+        from mpcrec.secure.dealer import row_square_mask
+
+        r, r2_sums = row_square_mask((int(x.shape[0]), int(x.shape[1])))
+    else:  # TFP (tests only): CrypTen's element-wise square pairs
+        r_shared, r2_shared = crypten.mpc.get_default_provider().square(x.size())
+        r, r2_sums = r_shared.share, r2_shared.share.sum(1)
+    eps = comm.all_reduce(x - r)
+    total = r2_sums + 2 * row_dots(r, eps)
     if comm.get_rank() == 0:
         total += row_dots(eps, eps)
     return total
