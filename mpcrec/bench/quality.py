@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -185,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     report["instances"] = instances
     write_atomic(
         args.out,
-        (json.dumps(report, indent=2) + "\n").encode(),
+        (json.dumps(report, indent=2, allow_nan=False) + "\n").encode(),
         hint="choose an --out path in a writable directory",
     )
     if args.markdown:
@@ -284,9 +285,13 @@ def _report(
 
 
 def _fed_dict(config: FedConfig) -> dict[str, Any]:
+    """The federated settings for the report (strict JSON: no infinities)."""
     out = asdict(config)
     out["local"].pop("mf")
     out.pop("rounds")
+    out.pop("noise_multiplier")  # fedavg_dp's is per ε: see its rows
+    if math.isinf(out["local"]["clip_norm"]):
+        out["local"]["clip_norm"] = None
     return out
 
 

@@ -27,7 +27,7 @@ def test_quality_bench_writes_every_method(
     argv += ["--rounds", "3", "--dp-rounds", "2", "--seeds", "0,1", "--curve", "4"]
     argv += ["--out", str(out), "--markdown", str(tmp_path / "q.md")]
     assert main(argv) == 0
-    report = json.loads(out.read_text())
+    report = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
     assert (report["users"], report["items"], report["seeds"]) == (60, 40, [0, 1])
     assert set(report["methods"]) == {
         "random",
