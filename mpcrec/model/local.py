@@ -16,8 +16,9 @@ item embeddings and the instance's own user embeddings (which never leave it) an
     (Poisson sampling); each drawn user trains a private copy of the item rows their
     events touch (one fresh uniform negative per event), ``user_steps`` full-batch steps
     from the global model: the rows move by ``lr`` times the summed BPR gradient, the
-    user's embedding by ``user_lr`` times its mean gradient; that user's delta is clipped to ``clip_norm`` on its own; the instance returns the SUM of
-    the clipped deltas. The server adds ``N(0, (z * clip_norm)^2)`` to the sum over all
+    user's embedding by ``user_lr`` times its mean gradient; that user's delta is clipped
+    to ``clip_norm`` on its own; the instance returns the SUM of the clipped deltas. The
+    server adds ``N(0, (z * clip_norm)^2)`` to the sum over all
     instances and divides by the expected number of drawn users, ``user_rate * n_users``.
     Whatever the instance's other users did, one user moves the sum by at most
     ``clip_norm``.
