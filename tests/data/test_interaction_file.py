@@ -82,7 +82,7 @@ def test_bad_file_is_one_clear_error(
     assert "Traceback" not in captured.err
     assert captured.err.startswith("error: ")
     assert "".join(expected.split()) in "".join(captured.err.split())
-    assert str(path.name) in captured.err
+    assert path.name in "".join(captured.err.split())  # rich may wrap long paths
     assert not out.exists()
 
 
