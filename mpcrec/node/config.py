@@ -8,6 +8,7 @@ Example::
     state_dir: state/tube-a           # keys live here (mode 0600)
     tls: {cert: pki/tube-a.pem, key: pki/tube-a.key, ca: pki/ca.pem}
     trainer: {kind: movielens, index: 0, instances: 20, seed: 0, rounds: 200}
+    mpc_timeout_s: 60                 # bound on any committee step (join, one message)
     faults: {member_delay_s: 0}       # test knobs; leave out in deployments
 
 Relative paths are relative to the file.
@@ -23,7 +24,16 @@ from mpcrec.errors import ConfigError
 from mpcrec.federation.config_file import as_type, load_mapping, section, tls_paths
 from mpcrec.pki import CertPaths
 
-TOP = {"instance_id", "launcher", "mpc_address", "state_dir", "tls", "trainer", "faults"}
+TOP = {
+    "instance_id",
+    "launcher",
+    "mpc_address",
+    "state_dir",
+    "tls",
+    "trainer",
+    "faults",
+    "mpc_timeout_s",
+}
 TRAINERS = {
     "drift": {"rate", "weight", "scale"},
     "movielens": {"index", "instances", "seed", "rounds"},
@@ -41,6 +51,7 @@ class NodeConfig:
     tls: CertPaths
     trainer: dict[str, Any] = field(default_factory=lambda: {"kind": "drift"})
     member_delay_s: float = 0.0
+    mpc_timeout_s: float = 60.0
 
     @classmethod
     def load(cls, path: Path) -> NodeConfig:
@@ -70,4 +81,5 @@ class NodeConfig:
             tls=tls_paths(data, path),
             trainer=trainer,
             member_delay_s=as_type(faults.get("member_delay_s", 0.0), float, "faults", path),
+            mpc_timeout_s=as_type(data.get("mpc_timeout_s", 60.0), float, "mpc_timeout_s", path),
         )

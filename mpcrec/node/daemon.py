@@ -81,7 +81,7 @@ class Node:
         self._call: Any = None
         self._seat: Any = None
         self.min_contributors = 1
-        self.mpc_timeout_s = 60.0
+        self.mpc_timeout_s = config.mpc_timeout_s
 
     # -- the loop -------------------------------------------------------------------------
 

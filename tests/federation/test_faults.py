@@ -130,3 +130,41 @@ def test_out_of_range_contribution_rejected_round_publishes(federation: Federati
                 assert set(result.accepted) == set(NODES) - {"tube-0"}
     finally:
         store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_secure_member_killed_mid_computation_aborts_then_publishes(tmp_path: Path) -> None:
+    names = [f"tube-{i}" for i in range(4)]
+    fed = Federation(tmp_path, names)
+    quick = {name: {"mpc_timeout_s": 8.0} for name in names}
+    rules = {**RULES, "compute_s": 60}
+    fed.write(
+        model={**MODEL, "aggregation": "secure"},
+        rounds=rules,
+        schedule={"rounds": 2, "min_instances": 4},
+        node_extra=quick,
+    )
+    try:
+        fed.start("launcher")
+        for name in names:
+            fed.start(name)
+        fed.wait_for(lambda rs: len(published(rs)) >= 1, 150, "a first secure round")
+        rounds = fed.wait_for(
+            lambda rs: rs[-1].phase is Phase.COMPUTING, 60, "the second round computing"
+        )
+        victim_round = rounds[-1]
+        victim = victim_round.committee[1]
+
+        fed.kill(victim)  # the node and its CrypTen party, mid-session
+        rounds = fed.wait_for(lambda rs: len(published(rs)) >= 2, 150, "a publish after the kill")
+    finally:
+        fed.stop_all()
+
+    killed = next(r for r in rounds if r.round_id == victim_round.round_id)
+    assert killed.phase is Phase.ABORTED, killed
+    assert "failed" in killed.reason or "no result" in killed.reason
+    retry = published(rounds)[1]
+    assert retry.round_id > killed.round_id and victim not in retry.contributors
+    assert victim not in retry.committee
+    _versions_move_only_on_publish(rounds)
