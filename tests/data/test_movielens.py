@@ -53,3 +53,18 @@ def test_unwritable_cache_is_a_clear_error(
     assert code == 2
     assert "cannotcreatecachedirectory" in err and "MPCREC_CACHE" in err
     assert blocker.read_text().startswith("a file")
+
+
+@pytest.mark.timeout(120)
+def test_failed_download_leaves_no_cache_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MPCREC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip cannot reach any index: the fetch fails
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    code = main(["bench", "quality", "--out", str(tmp_path / "q.json")])
+    err = "".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert "pipdownloadrecbole==1.2.1failed" in err
+    folder = tmp_path / "cache" / "ml-100k"
+    assert not folder.exists() or not any(folder.iterdir())
