@@ -45,6 +45,7 @@ from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
 log = logging.getLogger("mpcrec.node")
 CALL_TIMEOUT_S = 30.0
+SNAPSHOT_FILE = "snapshot.npz"
 BENIGN = (grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION)
 
 
@@ -80,6 +81,7 @@ class Node:
         self._models: dict[int, Model] = {}
         self._call: Any = None
         self._seat: Any = None
+        self._served = 0  # newest model version written as a snapshot
         self.min_contributors = 1
         self.mpc_timeout_s = config.mpc_timeout_s
 
@@ -186,6 +188,11 @@ class Node:
         elif state in ("published", "aborted") and self._once(rid, "end"):
             self._secrets.pop(rid, None)
             log.info("%s: round %d %s %s", self.me, rid, state, ann.reason)
+        # every announcement names a published model: serve the newest one seen
+        newest = ann.published_version if state == "published" else ann.model_version
+        if newest > self._served:
+            self._served = newest
+            self._write_snapshot(stub, newest)
 
     def _model(self, stub: Any, version: int) -> Model:
         if version not in self._models:
@@ -198,6 +205,15 @@ class Node:
             for old in [v for v in self._models if v < version - 1]:
                 del self._models[old]
         return self._models[version]
+
+    def _write_snapshot(self, stub: Any, version: int) -> None:
+        """Write what this instance serves from model ``version`` (if its trainer can),
+        atomically, to ``state_dir/snapshot.npz`` for ``mpcrec serve --snapshot``."""
+        snapshot = getattr(self.trainer, "snapshot", None)
+        if snapshot is None:
+            return
+        model = self._model(stub, version)
+        snapshot(model.array(), version).save(self.config.state_dir / SNAPSHOT_FILE)
 
     def _contribute(self, stub: Any, ann: Any) -> None:
         assert self.spec is not None

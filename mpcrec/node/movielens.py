@@ -24,6 +24,7 @@ from mpcrec.data.partition import partition_users
 from mpcrec.data.split import Split, leave_last_out
 from mpcrec.model.local import InstanceData, local_update
 from mpcrec.model.mf import Factors, init_factors
+from mpcrec.node.recommender import ModelSnapshot
 from mpcrec.node.trainer import Matrix
 
 USER_FILE = "user_emb.npz"
@@ -55,6 +56,8 @@ class MovieLensTrainer:
 
     def __init__(self, index: int, instances: int, seed: int, rounds: int, state_dir: Path) -> None:
         split, factors, shards = movielens_setting(instances, seed)
+        self.item_ids = split.train.item_ids
+        self.user_ids = split.train.user_ids
         self.data = InstanceData.from_split(split, shards[index])
         self.user_emb = factors.user_emb[self.data.global_users].copy()
         self.rounds = rounds
@@ -69,6 +72,23 @@ class MovieLensTrainer:
         self.user_emb = result.user_emb
         self._save()
         return result.delta.reshape(model.shape), float(self.data.n_events)
+
+    def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
+        """What this instance serves its users from model ``version`` (``mpcrec serve``)."""
+        users = self.data.global_users
+        seen: dict[int, list[str]] = {}
+        for user, item in zip(self.data.users, self.data.items, strict=True):
+            seen.setdefault(int(self.user_ids[users[user]]), []).append(self.item_ids[item])
+        return ModelSnapshot.build(
+            version=f"v{version}",
+            item_urls=self.item_ids,
+            item_uuids=self.item_ids,
+            item_embeddings=model,
+            user_embeddings={int(self.user_ids[g]): self.user_emb[k] for k, g in enumerate(users)},
+            popularity=np.bincount(self.data.items, minlength=model.shape[0]),
+            local_users=[int(self.user_ids[g]) for g in users],
+            seen=seen,
+        )
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mpcrec.node.recommender import ModelSnapshot
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
@@ -44,4 +46,9 @@ def test_demo_publishes_rounds_and_reports(tmp_path: Path) -> None:
     assert report["upload_bytes_per_instance"] > 8 * 1682 * 32  # plaintext: the whole update
     assert 0.0 < report["ndcg@10"] <= report["hr@10"] <= 1.0
     assert (state / "events.jsonl").exists() and (state / "launcher" / "launcher.sqlite").exists()
-    assert sorted(p.name for p in (state / "nodes").glob("*/user_emb.npz"))  # kept at home
+    assert len(list((state / "nodes").glob("*/user_emb.npz"))) == 4  # kept at home
+    snapshot = ModelSnapshot.load(state / "nodes" / "ml-00" / "snapshot.npz")
+    user = min(snapshot.local_users)
+    shown = snapshot.recommend(user, 10)
+    assert snapshot.version in ("v1", "v2")  # v2 unless the launcher exited first
+    assert len(shown.videos) == 10 and shown.fallback is None
