@@ -188,7 +188,8 @@ def run_parties(
     """Run one party process per transport; return ``{rank: (result, error, seconds)}``.
 
     With ``kill_rank``, that process gets ``kill_signal`` ``kill_after`` seconds after every
-    member has joined the session (``crypten.init()`` returned).
+    member has joined the session (``crypten.init()`` returned), and the seconds reported
+    for every other rank are counted from that moment.
     """
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -209,9 +210,12 @@ def run_parties(
                     raise TimeoutError("parties did not start")
             time.sleep(kill_after)
             os.kill(procs[kill_rank].pid or 0, kill_signal)
-            results[kill_rank] = (None, "killed", kill_after)
+            killed_at = time.monotonic()
+            results[kill_rank] = (None, "killed", 0.0)
         while len(results) < len(procs):
             rank, result, error, seconds = out.get(timeout=timeout)
+            if kill_rank is not None:  # how long after the kill each survivor reported
+                seconds = time.monotonic() - killed_at
             results[rank] = (result, error, seconds)
     finally:
         for proc in procs:

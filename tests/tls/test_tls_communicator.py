@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +120,6 @@ def test_dealer_round_is_bit_identical_to_gloo(committee: Committee) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_member_killed_mid_round_aborts_every_survivor(committee: Committee) -> None:
-    start = time.monotonic()
     runs = run_parties(
         transports("tls", committee, MEMBERS, MEMBERS),
         "replicated",
@@ -130,11 +128,11 @@ def test_member_killed_mid_round_aborts_every_survivor(committee: Committee) -> 
         kill_rank=1,
         kill_after=1.0,
     )
-    # the program would run 60 s: every survivor stopped well before, with the cause
-    assert time.monotonic() - start < 50
     for rank in (0, 2):
-        result, error, _ = runs[rank]
+        result, error, after_kill = runs[rank]
         assert result is None and error is not None, rank
+        # the program would run 60 s; the survivor stopped at once (recv timeout is 30 s)
+        assert after_kill < 15, (rank, after_kill)
         assert error.startswith(("PeerLost", "TransportError")), error
         assert "lost" in error or "already failed" in error, error
 
@@ -147,7 +145,6 @@ def test_member_that_hangs_times_out_every_survivor(tmp_path: Path) -> None:
         committee.tls(t.rank, [p.port for p in t.peers], recv_timeout_s=3)  # type: ignore[union-attr]
         for t in transports("tls", committee, MEMBERS, MEMBERS)
     ]
-    start = time.monotonic()
     runs = run_parties(
         all_transports,
         "replicated",
@@ -158,10 +155,10 @@ def test_member_that_hangs_times_out_every_survivor(tmp_path: Path) -> None:
         kill_signal=signal.SIGSTOP,
         timeout=60,
     )
-    assert time.monotonic() - start < 50
     for rank in (0, 1):
-        result, error, _ = runs[rank]
+        result, error, after_stop = runs[rank]
         assert result is None and error is not None, rank
+        assert after_stop < 3 + 15, (rank, after_stop)  # the 3 s timeout, plus slack
         assert error.startswith(("PeerTimeout", "PeerLost", "TransportError")), error
     # at least one survivor saw the silence itself (the others then saw it drop its links)
     assert any("within 3 s" in (runs[rank][1] or "") for rank in (0, 1)), runs
