@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry, TreeHead, canonical_json
+from mpcrec.audit.schema import payload_error
+from mpcrec.data.cache import write_atomic
 from mpcrec.errors import DataError, ProtocolError
 
 #: The launcher's database inside a state directory (``mpcrec demo --state-dir``).
@@ -137,8 +139,13 @@ class AuditLog:
     def append(self, entry: LogEntry) -> int:
         """Check the author's signature and append; returns the entry's index.
 
-        Unsigned launcher entries are signed with the launcher key first.
+        Unsigned launcher entries are signed with the launcher key first. A malformed
+        payload (see :mod:`mpcrec.audit.schema`) is refused: the log only holds entries an
+        auditor can judge.
         """
+        error = payload_error(entry)
+        if error:
+            raise ProtocolError(f"{entry.kind} entry for round {entry.round}: {error}")
         if entry.author == LAUNCHER and not entry.signature:
             if self._launcher_key is None:
                 raise ProtocolError("this log was opened without the launcher key")
@@ -247,11 +254,23 @@ class TreeHeadStore:
     ----------
     launcher_key:
         The launcher's public key (pinned when the node registered).
+    path:
+        A JSON Lines file keeping the heads across restarts (written atomically); ``None``
+        keeps them in memory only.
     """
 
-    def __init__(self, launcher_key: Ed25519PublicKey) -> None:
+    def __init__(self, launcher_key: Ed25519PublicKey, path: Path | None = None) -> None:
         self._key = launcher_key
+        self._path = path
         self.heads: list[TreeHead] = []
+        if path is not None and path.is_file():
+            for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+                if line.strip():
+                    where = f"{path} line {number}"
+                    try:
+                        self.heads.append(TreeHead.from_json(json.loads(line), where=where))
+                    except ValueError:
+                        raise DataError(f"{where}: not a tree head") from None
 
     @property
     def latest(self) -> TreeHead | None:
@@ -285,3 +304,6 @@ class TreeHeadStore:
             if head.size < last.size:
                 return
         self.heads.append(head)
+        if self._path is not None:
+            lines = b"".join(canonical_json(h.to_json()) + b"\n" for h in self.heads)
+            write_atomic(self._path, lines, hint="give the node a writable state directory")

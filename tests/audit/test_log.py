@@ -91,7 +91,7 @@ def test_log_is_append_only_and_checks_signatures(
     if contribution.author != "inst-07":
         with pytest.raises(ProtocolError, match="bad signature"):
             log.append(forged)
-    stranger = LogEntry(Kind.CONTRIBUTION, 0, "nobody", {}).sign(federation.launcher_key)
+    stranger = replace(contribution, index=-1, author="nobody").sign(federation.launcher_key)
     with pytest.raises(ProtocolError, match="not registered"):
         log.append(stranger)
     assert log.size == 10
@@ -157,3 +157,31 @@ def test_cli_export_then_verify(tmp_path: Path, federation: SimulatedFederation)
     assert "holds no audit log" in plain.stderr
     tables = sqlite3.connect(unwired / DATABASE_NAME).execute("SELECT name FROM sqlite_master")
     assert [t for (t,) in tables] == ["round"]  # export never writes to the launcher's database
+
+
+def test_tree_head_store_persists_across_restarts(
+    tmp_path: Path, federation: SimulatedFederation
+) -> None:
+    leaves = [merkle.leaf_hash(e.leaf_bytes()) for e in federation.entries]
+    key = federation.launcher_key
+    path = tmp_path / "heads.jsonl"
+    store = TreeHeadStore(key.public_key(), path)
+    store.observe(TreeHead(30, merkle.root(leaves[:30])).sign(key))
+    restarted = TreeHeadStore(key.public_key(), path)
+    assert restarted.latest == store.latest
+    forked = [*leaves[:5], merkle.leaf_hash(b"rewritten"), *leaves[6:]]
+    with pytest.raises(ForkDetected):
+        restarted.observe(
+            TreeHead(40, merkle.root(forked[:40])).sign(key),
+            merkle.consistency_proof(forked[:40], 30),
+        )
+
+
+def test_log_refuses_malformed_payloads(tmp_path: Path, federation: SimulatedFederation) -> None:
+    log = AuditLog(tmp_path / DATABASE_NAME, launcher_key=federation.launcher_key)
+    fill(log, federation, upto=20)
+    bad = LogEntry(Kind.ROUND_OPEN, 0, LAUNCHER, {"model_version": -1, "participants": []})
+    with pytest.raises(ProtocolError, match="model_version"):
+        log.append(bad)
+    assert log.size == 20
+    log.close()
