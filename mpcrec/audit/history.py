@@ -48,6 +48,10 @@ class RoundRecord:
         """Whether the round ended (published or aborted)."""
         return self.published is not None or self.aborted is not None
 
+    def setting(self, name: str, default: Any) -> Any:
+        """The value of ``name`` in the config in force for this round, else ``default``."""
+        return self.config.payload.get(name, default) if self.config else default
+
     @property
     def members(self) -> list[str]:
         """The committee's member ids in rank order (empty before the draw)."""

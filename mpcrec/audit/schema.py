@@ -108,3 +108,15 @@ def payload_error(entry: LogEntry) -> str | None:
     elif entry.round is None or entry.round < 0:
         return f"{entry.kind} needs a round id >= 0"
     return _fields_ok(entry.payload, schema)
+
+
+def hex_map(raw: Any) -> dict[str, bytes]:
+    """``{id: hex}`` decoded to ``{id: bytes}`` (undecodable values become ``b""``)."""
+    out: dict[str, bytes] = {}
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            try:
+                out[str(key)] = bytes.fromhex(str(value))
+            except ValueError:
+                out[str(key)] = b""
+    return out

@@ -1,0 +1,42 @@
+"""The auditor's checks: pure functions over entries (or their replayed history).
+
+Each returns a list of :class:`~mpcrec.audit.history.Finding`, empty when its rule holds;
+every finding names the entry (log index) and the rule it breaks. No I/O anywhere: the
+verifier (:mod:`mpcrec.audit.verify`) parses, runs them all and reports.
+
+Rules: ``sequence`` (indices), ``signature``, ``key`` (pinned keys), ``tree`` and ``fork``
+(Merkle heads), ``order`` (round protocol), ``reveal`` and ``seed`` (commit-reveal),
+``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
+``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``.
+"""
+
+from __future__ import annotations
+
+from mpcrec.audit.checks.draws import check_committees, check_seeds
+from mpcrec.audit.checks.integrity import (
+    BatchVerifier,
+    check_pinned_keys,
+    check_sequence,
+    check_signatures,
+    check_tree,
+    serial_verifier,
+    signature_batch,
+    signature_findings,
+)
+from mpcrec.audit.checks.rounds import check_budget, check_results, check_versions
+
+__all__ = [
+    "BatchVerifier",
+    "check_budget",
+    "check_committees",
+    "check_pinned_keys",
+    "check_results",
+    "check_seeds",
+    "check_sequence",
+    "check_signatures",
+    "check_tree",
+    "check_versions",
+    "serial_verifier",
+    "signature_batch",
+    "signature_findings",
+]
