@@ -25,7 +25,7 @@ from committees.sortition import draw_committee, draw_dealer, eligible
 from launch.audit_trail import AuditTrail
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, Model
-from mpcrec.audit.entries import LogEntry
+from mpcrec.audit.entries import LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.result import result_entry
@@ -103,6 +103,7 @@ class Launcher:
         self.store = store
         self.policy = policy
         self.spec = spec
+        self.launcher_key = launcher_key
         self.schedule = schedule or Schedule()
         self.clock = clock
         self.on_event = on_event or (lambda _event: None)
@@ -294,6 +295,21 @@ class Launcher:
             )
         if Model(-1, 0, 0, result.model).model_hash != result.model_hash:
             raise ProtocolError(f"{result.member}: the model does not match its hash")
+
+    def tree_head(self, known_size: int) -> tuple[TreeHead, list[bytes]]:
+        """The latest signed tree head and a consistency proof from ``known_size`` to it."""
+        log = self.trail.log
+        with self._lock:
+            heads = log.heads() if log is not None else []
+            if not heads:
+                raise RoundStateError("no signed tree head yet", hint="wait for a round to end")
+            head = heads[-1]
+            assert log is not None
+            if 0 < known_size < head.size:
+                return head, log.consistency_proof(known_size, head.size)
+            if head.size < known_size <= log.size:
+                return head, log.consistency_proof(head.size, known_size)
+            return head, []  # a caller ahead of this log: its own check will fail
 
     def model(self, version: int) -> Model:
         """A published model (``-1``: the latest)."""

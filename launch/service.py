@@ -83,6 +83,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         spec, policy = self.launcher.spec, self.launcher.policy
         return pb.RegisterReply(
             instance_id=who,
+            launcher_key=self.launcher.launcher_key,
             model_version=self.launcher.model(-1).version,
             spec=pb.FederationSpec(
                 n_items=spec.n_items,
@@ -202,6 +203,14 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         yield pb.ModelChunk(**head, model_hash=model.model_hash, data=model.data[:CHUNK])
         for start in range(CHUNK, len(model.data), CHUNK):
             yield pb.ModelChunk(data=model.data[start : start + CHUNK])
+
+    def GetTreeHead(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._caller(context)
+        with _refusals(context):
+            head, proof = self.launcher.tree_head(request.known_size)
+        return pb.TreeHeadReply(
+            size=head.size, root=head.root, signature=head.signature, consistency=proof
+        )
 
     # -- announcements -------------------------------------------------------------------------
 

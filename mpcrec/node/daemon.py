@@ -25,9 +25,13 @@ from typing import Any
 
 import grpc
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from committees.seed import commitment
 from mpcrec.audit import entries
+from mpcrec.audit.entries import TreeHead
+from mpcrec.audit.log import ForkDetected, TreeHeadStore
+from mpcrec.data.cache import write_atomic
 from mpcrec.errors import ProtocolError, RoundAborted
 from mpcrec.federation.contribution import envelopes_digest
 from mpcrec.federation.model import Model
@@ -46,6 +50,8 @@ from mpcrec.proto import federation_pb2_grpc as pb_grpc
 log = logging.getLogger("mpcrec.node")
 CALL_TIMEOUT_S = 30.0
 SNAPSHOT_FILE = "snapshot.npz"
+LAUNCHER_KEY_FILE = "launcher.pub"
+HEADS_FILE = "tree_heads.jsonl"
 BENIGN = (grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION)
 
 
@@ -82,6 +88,8 @@ class Node:
         self._call: Any = None
         self._seat: Any = None
         self._served = 0  # newest model version written as a snapshot
+        self.heads: TreeHeadStore | None = None
+        self.forked = ""  # set when the launcher showed two histories
         self.min_contributors = 1
         self.mpc_timeout_s = config.mpc_timeout_s
 
@@ -128,6 +136,7 @@ class Node:
             ),
             timeout=CALL_TIMEOUT_S,
         )
+        self._pin_launcher(reply.launcher_key)
         s = reply.spec
         self.min_contributors = max(1, s.min_contributors)
         self.spec = FederationSpec(
@@ -140,6 +149,42 @@ class Node:
             range_bound=s.range_bound,
         )
         log.info("%s: registered (model v%d)", self.me, reply.model_version)
+
+    def _pin_launcher(self, key: bytes) -> None:
+        """Trust the launcher's key on first use; refuse a launcher that changed it."""
+        path = self.config.state_dir / LAUNCHER_KEY_FILE
+        if not key:
+            return
+        if path.exists() and path.read_bytes() != key:
+            raise ProtocolError(
+                f"the launcher's key changed (pinned in {path})",
+                hint="a new launcher identity: check with its operator, then remove the file",
+            )
+        if not path.exists():
+            write_atomic(path, key, hint="give the node a writable state directory")
+        self.heads = TreeHeadStore(
+            Ed25519PublicKey.from_public_bytes(key), self.config.state_dir / HEADS_FILE
+        )
+
+    def _check_history(self, stub: Any) -> None:
+        """Fetch the latest signed tree head; check it extends every head shown before."""
+        if self.heads is None:
+            return
+        latest = self.heads.latest
+        try:
+            reply = stub.GetTreeHead(
+                pb.TreeHeadRequest(known_size=latest.size if latest else 0), timeout=CALL_TIMEOUT_S
+            )
+        except grpc.RpcError as err:
+            if err.code() is grpc.StatusCode.FAILED_PRECONDITION:
+                return  # no audit log or no head yet
+            raise
+        head = TreeHead(reply.size, reply.root, reply.signature)
+        try:
+            self.heads.observe(head, list(reply.consistency))
+        except ForkDetected as err:
+            self.forked = str(err)
+            log.critical("%s: %s; no longer taking part", self.me, err)
 
     def _follow(self, stub: Any, stop: threading.Event) -> None:
         self._call = stub.WatchRounds(pb.WatchRequest(after_round=0))
@@ -164,6 +209,8 @@ class Node:
 
     def _on(self, stub: Any, ann: Any) -> None:
         rid, state = ann.round_id, ann.state
+        if self.forked:
+            return
         members = [m.instance_id for m in ann.committee]
         if state == "open" and self.me in ann.participants and self._once(rid, "commit"):
             secret = os.urandom(32)
@@ -192,6 +239,7 @@ class Node:
         newest = ann.published_version if state == "published" else ann.model_version
         if newest > self._served:
             self._served = newest
+            self._check_history(stub)
             self._write_snapshot(stub, newest)
 
     def _model(self, stub: Any, version: int) -> Model:

@@ -83,8 +83,11 @@ def _audit_verifies(root: Path) -> bool:
         capture_output=True,
         timeout=60,
     )
+    heads = sorted(root.glob("nodes/*/tree_heads.jsonl"))  # what each node was shown
+    assert heads, "the nodes kept no signed tree heads"
     done = subprocess.run(
-        [*cli, "verify", str(log), "--workers", "1", "--format", "json"],
+        [*cli, "verify", str(log), "--workers", "1", "--format", "json"]
+        + [arg for path in heads for arg in ("--heads", str(path))],
         capture_output=True,
         text=True,
         timeout=60,
