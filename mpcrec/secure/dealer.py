@@ -10,6 +10,7 @@ same order, so the masks agree without being sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mpcrec.crypten_compat import load_crypten
@@ -33,17 +34,38 @@ def serve() -> None:
     RowSquareDealer()
 
 
-def row_square_mask(size: tuple[int, int]) -> tuple[Any, Any]:
-    """This member's shares of a mask ``r`` of ``size`` and of its per-row ``sum r**2``."""
+def row_square_mask(size: tuple[int, int]) -> tuple[Any, Callable[[], Any]]:
+    """This member's share of a mask ``r`` of ``size``, and a call returning its share of
+    the per-row ``sum r**2``.
+
+    Member 0 sends the request at once and collects the dealer's answer only when the
+    returned callable is called, so the dealer computes while the members open ``x - r``.
+    """
     crypten = load_crypten()
+    import torch
     from crypten.common.rng import generate_random_ring_element
     from crypten.mpc.provider.ttp_provider import TTPClient
 
     client = TTPClient.get()
+    comm = crypten.communicator.get()
     generator = client.get_generator()
     r = generate_random_ring_element(size, generator=generator)
-    if crypten.communicator.get().get_rank() == 0:
-        sums = client.ttp_request(ROW_SQUARE_SUMS, None, size)
-    else:
+    if comm.get_rank() != 0:
         sums = generate_random_ring_element((size[0],), generator=generator)
-    return r, sums
+        return r, lambda: sums
+    dealer = comm.get_ttp_rank()
+    request: dict[str, Any] = {
+        "function": ROW_SQUARE_SUMS,
+        "device": None,
+        "args": (size,),
+        "kwargs": {},
+    }
+    comm.send_obj(request, dealer, client.ttp_group)
+
+    def collect() -> Any:
+        shape = comm.recv_obj(dealer, client.ttp_group)
+        result = torch.empty(shape, dtype=torch.long)
+        comm.broadcast(result, dealer, client.comm_group)
+        return result
+
+    return r, collect
