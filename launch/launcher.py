@@ -273,6 +273,7 @@ class Launcher:
                     model_hash=result.model_hash,
                     digests={c: digests[c] for c in rnd.contributors},
                     accepted=result.accepted,
+                    noise_multiplier=self.spec.noise_multiplier,
                 )
                 signed: LogEntry | None = self.trail.result(
                     self._instance(result.member),

@@ -95,6 +95,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
                 server_momentum=spec.server_momentum,
                 clip_norm=spec.clip_norm,
                 range_bound=spec.range_bound,
+                noise_multiplier=spec.noise_multiplier,
             ),
         )
 

@@ -17,10 +17,11 @@ def result_entry(
     model_hash: bytes,
     digests: Mapping[str, bytes],
     accepted: Sequence[str],
+    noise_multiplier: float,
 ) -> LogEntry:
     """The unsigned entry ``member`` signs: every frozen contribution (by its digest)
-    accepted or rejected, and the hash of model ``new_version``. No noise yet (``0``) and
-    every instance's users take part (sample rate ``1``)."""
+    accepted or rejected, the hash of model ``new_version`` and the noise multiplier;
+    every instance takes part in every round (sample rate ``1``)."""
     ok = set(accepted)
     return result_signature(
         member=member,
@@ -30,7 +31,7 @@ def result_entry(
             model_hash=model_hash,
             accepted={c: d for c, d in digests.items() if c in ok},
             rejected={c: d for c, d in digests.items() if c not in ok},
-            noise_multiplier=0.0,
+            noise_multiplier=noise_multiplier,
             sample_rate=1.0,
         ),
     )

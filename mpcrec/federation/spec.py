@@ -29,6 +29,11 @@ class FederationSpec:
         ``B`` of the committee's coordinate (wrap) check (:mod:`mpcrec.secure.validation`),
         ``0`` to skip it. Without it, values chosen to wrap the ring can fool the norm
         check; ``B >= 12 * clip_norm`` keeps honest rejections below 1e-6.
+    noise_multiplier:
+        ``z``: the committee adds Gaussian noise of standard deviation
+        ``z * clip_norm * max_i w_i`` to the weighted sum (the sensitivity of the sum to one
+        instance's clipped contribution; ``w_i`` the normalised public weights), hidden from
+        any ``k - 1`` colluding members (:mod:`mpcrec.secure.noise`). Instance-level DP.
     """
 
     n_items: int
@@ -38,6 +43,7 @@ class FederationSpec:
     server_momentum: float = 0.0
     clip_norm: float = 10.0
     range_bound: float = 0.0
+    noise_multiplier: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_items < 1 or self.dim < 1:
@@ -47,6 +53,8 @@ class FederationSpec:
                 f"aggregation {self.aggregation!r} is unknown",
                 hint="use one of: " + ", ".join(AGGREGATIONS),
             )
+        if self.noise_multiplier < 0:
+            raise ConfigError(f"noise_multiplier {self.noise_multiplier} must be >= 0")
         if self.range_bound < 0:
             raise ConfigError(f"range_bound {self.range_bound} must be >= 0 (0: no check)")
         if self.server_lr <= 0 or not 0 <= self.server_momentum < 1 or self.clip_norm <= 0:
@@ -54,6 +62,10 @@ class FederationSpec:
                 f"server_lr {self.server_lr}, server_momentum {self.server_momentum}, "
                 f"clip_norm {self.clip_norm}: need lr > 0, 0 <= momentum < 1, clip_norm > 0"
             )
+
+    def noise_std(self, weights: list[float]) -> float:
+        """Standard deviation of the noise on the weighted sum with normalised ``weights``."""
+        return self.noise_multiplier * self.clip_norm * max(weights, default=0.0)
 
     @property
     def size(self) -> int:

@@ -9,7 +9,7 @@ Example::
     tls: {cert: pki/tube-a.pem, key: pki/tube-a.key, ca: pki/ca.pem}
     trainer: {kind: movielens, index: 0, instances: 20, seed: 0, rounds: 200}
     mpc_timeout_s: 60                 # bound on any committee step (join, one message)
-    faults: {member_delay_s: 0}       # test knobs; leave out in deployments
+    faults: {member_delay_s: 0, skip_clip: false}  # test knobs; leave out in deployments
 
 Relative paths are relative to the file.
 """
@@ -52,6 +52,7 @@ class NodeConfig:
     trainer: dict[str, Any] = field(default_factory=lambda: {"kind": "drift"})
     member_delay_s: float = 0.0
     mpc_timeout_s: float = 60.0
+    skip_clip: bool = False
 
     @classmethod
     def load(cls, path: Path) -> NodeConfig:
@@ -71,7 +72,7 @@ class NodeConfig:
             )
         trainer = section(data, "trainer", path, {"kind"} | TRAINERS[kind])
         trainer["kind"] = kind
-        faults = section(data, "faults", path, {"member_delay_s"})
+        faults = section(data, "faults", path, {"member_delay_s", "skip_clip"})
         return cls(
             instance_id=str(data["instance_id"]),
             launcher=str(data["launcher"]),
@@ -81,5 +82,6 @@ class NodeConfig:
             tls=tls_paths(data, path),
             trainer=trainer,
             member_delay_s=as_type(faults.get("member_delay_s", 0.0), float, "faults", path),
+            skip_clip=bool(faults.get("skip_clip", False)),
             mpc_timeout_s=as_type(data.get("mpc_timeout_s", 60.0), float, "mpc_timeout_s", path),
         )

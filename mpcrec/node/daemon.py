@@ -39,7 +39,7 @@ from mpcrec.federation.plain import seal_plain
 from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import CHUNK, secure_channel
-from mpcrec.model.server import ServerSGD
+from mpcrec.model.server import ServerSGD, clip_to_norm
 from mpcrec.node.config import NodeConfig
 from mpcrec.node.duty import Envelope, plain_round
 from mpcrec.node.keys import NodeKeys
@@ -50,6 +50,7 @@ from mpcrec.proto import federation_pb2_grpc as pb_grpc
 log = logging.getLogger("mpcrec.node")
 CALL_TIMEOUT_S = 30.0
 SNAPSHOT_FILE = "snapshot.npz"
+CLIP_MARGIN = 0.999  # clip a little inside the bound: fixed-point rounding must not reject
 LAUNCHER_KEY_FILE = "launcher.pub"
 HEADS_FILE = "tree_heads.jsonl"
 BENIGN = (grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION)
@@ -147,6 +148,7 @@ class Node:
             server_momentum=s.server_momentum,
             clip_norm=s.clip_norm,
             range_bound=s.range_bound,
+            noise_multiplier=s.noise_multiplier,
         )
         log.info("%s: registered (model v%d)", self.me, reply.model_version)
 
@@ -272,6 +274,8 @@ class Node:
             )
             return
         delta, weight = self.trainer.update(base.array(), ann.model_version)
+        if not self.config.skip_clip:  # the committee rejects anything above clip_norm
+            delta = clip_to_norm(delta, CLIP_MARGIN * self.spec.clip_norm).reshape(delta.shape)
         envelopes = self._seal(delta, ann)
         recipients = [m.instance_id for m in ann.committee]
         entry = entries.contribution(
@@ -332,6 +336,7 @@ class Node:
                     model=base.array(),
                     model_hash=base.model_hash,
                     previous=previous,
+                    seed=ann.seed,
                 )
             else:
                 nxt, accepted = self._secure_round(ann, envelopes, base, previous)
@@ -348,6 +353,7 @@ class Node:
             model_hash=model.model_hash,
             digests=dict(zip(ann.contributors, ann.digests, strict=True)),
             accepted=accepted,
+            noise_multiplier=self.spec.noise_multiplier,
         )
         signature = entry.sign(self.keys.signing).signature
         stub.SubmitResult(
@@ -380,14 +386,16 @@ class Node:
         sgd = ServerSGD(lr=self.spec.server_lr, momentum=self.spec.server_momentum)
         if previous is not None:
             sgd.observe(previous.ravel(), base.array().ravel())
+        spec_weights = tuple(e.weight / total for e in envelopes)
         spec = RoundSpec(
             round_id=ann.round_id,
             dim=self.spec.size,
-            weights=tuple(e.weight / total for e in envelopes),
+            weights=spec_weights,
             public_offset=sgd.public_offset(base.array().ravel()),
             server_lr=self.spec.server_lr,
             clip_norm=self.spec.clip_norm,
             range_bound=self.spec.range_bound or None,
+            noise_std=self.spec.noise_std(list(spec_weights)),
             min_contributors=self.min_contributors,
         )
         inputs = SealedInputs(

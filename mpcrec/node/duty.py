@@ -8,12 +8,14 @@ is the baseline it is compared with, and the plaintext twin the tests check it a
    ``clip_norm``.
 2. ``aggregate = sum_i w_i * delta_i / sum_j w_j``: ``i`` over the accepted contributions,
    ``j`` over all (weights are public before the checks, as in the secure round).
-3. ``next = ServerSGD.public_offset(model) + lr * aggregate``, the velocity coming from the
+3. with ``noise_multiplier`` ``z``: ``aggregate += N(0, (z * clip_norm * max_j w_j)^2)``;
+4. ``next = ServerSGD.public_offset(model) + lr * aggregate``, the velocity coming from the
    two last published models (public).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,8 +50,14 @@ def plain_round(
     model: Matrix,
     model_hash: bytes,
     previous: Matrix | None,
+    seed: bytes = b"",
 ) -> tuple[Matrix, tuple[str, ...]]:
-    """The next model and the accepted contributors (see the module docstring)."""
+    """The next model and the accepted contributors (see the module docstring).
+
+    With ``spec.noise_multiplier`` the sum gets Gaussian noise drawn from the round's public
+    ``seed`` (every member draws the same, so they agree; a plaintext committee protects
+    nothing anyway: this keeps the baseline's utility comparable to the secure round's).
+    """
     accepted: list[tuple[str, float, Matrix]] = []
     for env in envelopes:
         try:
@@ -80,6 +88,10 @@ def plain_round(
     # are public before the accept bits): a rejected contribution counts as zero
     total = sum(env.weight for env in envelopes)
     aggregate = weighted_sum([v for _, _, v in accepted], [w / total for _, w, _ in accepted])
+    sigma = spec.noise_std([env.weight / total for env in envelopes])
+    if sigma > 0:
+        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "big"))
+        aggregate = aggregate + rng.normal(0.0, sigma, size=aggregate.shape)
     sgd = ServerSGD(lr=spec.server_lr, momentum=spec.server_momentum)
     if previous is not None:
         sgd.observe(previous.ravel(), model.ravel())

@@ -112,7 +112,8 @@ def test_member_killed_mid_round_aborts_and_a_new_committee_publishes(
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_out_of_range_contribution_rejected_round_publishes(federation: Federation) -> None:
-    bad = {"tube-0": {"trainer": {"kind": "drift", "scale": 1000.0}}}
+    # a malicious node: a huge update, and it does not clip it as honest nodes do
+    bad = {"tube-0": {"trainer": {"kind": "drift", "scale": 1000.0}, "faults": {"skip_clip": True}}}
     federation.write(
         model=MODEL, rounds=RULES, schedule={"rounds": 2, "min_instances": 5}, node_extra=bad
     )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from launch.sqlite_store import SQLiteStore
-from mpcrec.model.server import ServerSGD
+from mpcrec.model.server import ServerSGD, clip_to_norm
 from mpcrec.node.trainer import drift_target
 from tests.federation.federation import Federation, published
 
@@ -73,7 +73,7 @@ def _all(store: SQLiteStore) -> list:  # type: ignore[type-arg]
     return [r for i in range(1, latest.round_id + 1) if (r := store.get_round(i)) is not None]
 
 
-def _audit_verifies(root: Path) -> bool:
+def _audit_verifies(root: Path, *, expect_budget: bool = True) -> bool:
     """Export the launcher's audit log: ``mpcrec audit verify`` finds nothing but the budget."""
     log = root / "audit.jsonl"
     cli = [sys.executable, "-m", "mpcrec.cli.app", "audit"]
@@ -94,8 +94,8 @@ def _audit_verifies(root: Path) -> bool:
     )
     print(done.stdout[-4000:], done.stderr[-2000:])
     broken = {f["rule"] for f in json.loads(done.stdout)["findings"]}
-    # no noise yet, so no finite epsilon: the budget must be the only rule that fails
-    return broken == {"budget"}
+    # without noise epsilon is infinite: then the budget must be the only rule that fails
+    return broken == ({"budget"} if expect_budget else set())
 
 
 @pytest.mark.slow
@@ -156,3 +156,44 @@ def test_secure_rounds_equal_plaintext_twin(tmp_path: Path, dealer: bool) -> Non
             store.close()
     finally:
         fed.stop_all()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_noise_of_the_configured_size_and_a_finite_epsilon_in_the_audit(tmp_path: Path) -> None:
+    fed = Federation(tmp_path, NODES)
+    z, clip = 1.0, 2.0
+    noisy = {
+        **MODEL,
+        "n_items": 100,
+        "server_momentum": 0.0,
+        "clip_norm": clip,
+        "noise_multiplier": z,
+    }
+    fed.write(model=noisy, rounds=RULES, schedule={"rounds": 1, "min_instances": 6})
+    try:
+        fed.start("launcher")
+        for name in NODES:
+            fed.start(name)
+        rounds = fed.wait_for(lambda rs: len(published(rs)) >= 1, 90, "a noisy round")
+        fed.kill("launcher")
+        assert _audit_verifies(tmp_path, expect_budget=False)
+    finally:
+        fed.stop_all()
+
+    store = SQLiteStore(fed.db)
+    try:
+        base, got = store.get_model(0), store.get_model(1)
+        assert base is not None and got is not None
+        model = base.array()
+        deltas = [
+            clip_to_norm(0.5 * (drift_target(c, model.shape) - model), 0.999 * clip)
+            for c in published(rounds)[0].contributors
+        ]
+        twin = model + np.mean(deltas, axis=0).reshape(model.shape)
+    finally:
+        store.close()
+    noise = (got.array() - twin).ravel()
+    sigma = z * clip / len(NODES)  # equal weights: sensitivity clip / N
+    assert abs(float(noise.mean())) < 4 * sigma / np.sqrt(noise.size)
+    assert 0.85 * sigma < float(noise.std()) < 1.15 * sigma  # 400 draws: about 3.5% error

@@ -273,6 +273,7 @@ def test_results_must_be_signed_by_the_member_then_the_round_publishes(
             model_hash=model.model_hash,
             digests=digests,
             accepted=accepted,
+            noise_multiplier=0.0,
         )
         return pb.RoundResult(
             round_id=ann.round_id,
