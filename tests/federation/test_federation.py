@@ -159,8 +159,11 @@ def test_secure_rounds_equal_plaintext_twin(tmp_path: Path, dealer: bool) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(150)
-def test_noise_of_the_configured_size_and_a_finite_epsilon_in_the_audit(tmp_path: Path) -> None:
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("aggregation", ["plaintext", "secure"])
+def test_noise_of_the_configured_size_and_a_finite_epsilon_in_the_audit(
+    tmp_path: Path, aggregation: str
+) -> None:
     fed = Federation(tmp_path, NODES)
     z, clip = 1.0, 2.0
     noisy = {
@@ -169,13 +172,14 @@ def test_noise_of_the_configured_size_and_a_finite_epsilon_in_the_audit(tmp_path
         "server_momentum": 0.0,
         "clip_norm": clip,
         "noise_multiplier": z,
+        "aggregation": aggregation,
     }
     fed.write(model=noisy, rounds=RULES, schedule={"rounds": 1, "min_instances": 6})
     try:
         fed.start("launcher")
         for name in NODES:
             fed.start(name)
-        rounds = fed.wait_for(lambda rs: len(published(rs)) >= 1, 90, "a noisy round")
+        rounds = fed.wait_for(lambda rs: len(published(rs)) >= 1, 150, "a noisy round")
         fed.kill("launcher")
         assert _audit_verifies(tmp_path, expect_budget=False)
     finally:
@@ -195,5 +199,7 @@ def test_noise_of_the_configured_size_and_a_finite_epsilon_in_the_audit(tmp_path
         store.close()
     noise = (got.array() - twin).ravel()
     sigma = z * clip / len(NODES)  # equal weights: sensitivity clip / N
+    if aggregation == "secure":  # each of k = 3 members adds sigma / sqrt(k - t), t = k - 1
+        sigma *= np.sqrt(3)
     assert abs(float(noise.mean())) < 4 * sigma / np.sqrt(noise.size)
     assert 0.85 * sigma < float(noise.std()) < 1.15 * sigma  # 400 draws: about 3.5% error
