@@ -73,3 +73,5 @@ def _build(kind: Any, data: dict[str, Any], key: str, path: Path) -> Any:
         return kind(**values)
     except TypeError as err:
         raise ConfigError(f"{path}: `{key}`: {err}") from err
+    except ConfigError as err:  # the value checks of the section's own type
+        raise ConfigError(f"{path}: `{key}`: {err.message}", hint=err.hint) from err
