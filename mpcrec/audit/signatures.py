@@ -11,13 +11,30 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import CryptoError
 
 Item = tuple[bytes, bytes, bytes]  # (raw public key, signature, message)
+T = TypeVar("T")
 
-_BATCH: Sequence[Item] = ()
+
+class Signed(Protocol):
+    """Anything carrying a signature over its own bytes (log entries, tree heads)."""
+
+    @property
+    def signature(self) -> bytes:
+        """The signature."""
+        ...
+
+    def signed_bytes(self) -> bytes:
+        """The bytes the signature covers."""
+        ...
+
+
+_BATCH: Sequence[Any] = ()
+_CHECK: Callable[[Sequence[Any]], list[bool]] = list  # set with _BATCH before forking
 
 
 def verify_all(items: Sequence[Item]) -> list[bool]:
@@ -40,8 +57,13 @@ def verify_all(items: Sequence[Item]) -> list[bool]:
     return out
 
 
+def verify_signed(pairs: Sequence[tuple[bytes, Signed]]) -> list[bool]:
+    """Whether each ``(raw public key, signed object)`` verifies (bytes built here)."""
+    return verify_all([(key, item.signature, item.signed_bytes()) for key, item in pairs])
+
+
 def _verify_slice(bounds: tuple[int, int]) -> list[bool]:
-    return verify_all(_BATCH[bounds[0] : bounds[1]])
+    return _CHECK(_BATCH[bounds[0] : bounds[1]])
 
 
 def verify_parallel(items: Sequence[Item], workers: int | None = None) -> list[bool]:
@@ -50,21 +72,25 @@ def verify_parallel(items: Sequence[Item], workers: int | None = None) -> list[b
 
 
 def start_verification(
-    items: Sequence[Item], workers: int | None = None
+    items: Sequence[T],
+    workers: int | None = None,
+    check: Callable[[Sequence[T]], list[bool]] = verify_all,  # type: ignore[assignment]
 ) -> Callable[[], list[bool]]:
     """Start verifying in the background; call the result to wait for the verdicts.
 
-    The caller keeps working (other checks) while ``workers`` forked processes verify. Small
+    ``check`` verifies a slice of ``items`` (default: raw triples with :func:`verify_all`;
+    :func:`verify_signed` builds each message in the worker, off the main process). The
+    caller keeps working (other checks) while ``workers`` forked processes verify. Small
     batches (under 4,000 signatures), one worker, or no ``fork`` run serially, at once.
     """
-    global _BATCH
+    global _BATCH, _CHECK
     workers = workers or os.cpu_count() or 1
     if workers < 2 or len(items) < 4000 or "fork" not in multiprocessing.get_all_start_methods():
-        results = verify_all(items)
+        results = check(items)
         return lambda: results
     chunk = -(-len(items) // (workers * 8))
     bounds = [(i, min(i + chunk, len(items))) for i in range(0, len(items), chunk)]
-    _BATCH = items
+    _BATCH, _CHECK = items, check
     pool = multiprocessing.get_context("fork").Pool(workers)
     _BATCH = ()  # the children hold their copy; the parent lets go of it
     pending = pool.map_async(_verify_slice, bounds)

@@ -21,7 +21,7 @@ from typing import Any
 from mpcrec.audit import checks
 from mpcrec.audit.entries import LAUNCHER, LogEntry, LogFormatError, TreeHead
 from mpcrec.audit.history import Finding, replay
-from mpcrec.audit.signatures import start_verification
+from mpcrec.audit.signatures import start_verification, verify_signed
 from mpcrec.errors import DataError
 
 
@@ -109,8 +109,8 @@ def verify_entries(
     if pinned:
         keys.update(pinned)
         findings += checks.check_pinned_keys(history, pinned)
-    items, signed, unknown = checks.signature_batch(entries, keys)
-    pending = start_verification(items, workers)
+    pairs, unknown = checks.signature_batch(entries, keys)
+    pending = start_verification(pairs, workers, check=verify_signed)
     findings += unknown
     findings += checks.check_sequence(entries)
     findings += checks.check_tree(entries, heads, keys.get(LAUNCHER))
@@ -120,7 +120,7 @@ def verify_entries(
     findings += checks.check_versions(history)
     budget_findings, epsilon = checks.check_budget(history)
     findings += budget_findings
-    findings += checks.signature_findings(signed, pending(), keys)
+    findings += checks.signature_findings(pairs, pending(), keys)
     if not heads:
         findings.append(Finding("tree", None, "the log has no signed tree head"))
     config = history.configs[-1].payload if history.configs else {}

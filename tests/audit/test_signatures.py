@@ -62,3 +62,21 @@ def test_libsodium_agrees_with_cryptography() -> None:
 
     assert verify_all(items) == [reference(s, m) for _, s, m in items]
     assert sum(verify_all(items)) == sum(1 for n in range(200) if n % 3 != 1 and n % 7 != 2)
+
+
+@pytest.mark.timeout(180)
+def test_parallel_verification_of_log_entries_builds_messages_in_workers() -> None:
+    from mpcrec.audit.entries import LAUNCHER
+    from mpcrec.audit.signatures import verify_signed
+    from mpcrec.audit.simulate import simulate_federation
+
+    sim = simulate_federation(rounds=300, instances=8, cooldown=1)
+    keys = {i: k.public_key().public_bytes_raw() for i, k in sim.instance_keys.items()}
+    keys[LAUNCHER] = sim.launcher_key.public_key().public_bytes_raw()
+    pairs = [(keys[e.author], e) for e in sim.entries]
+    assert len(pairs) > 4000
+    forged = 3001
+    pairs[forged] = (keys["inst-00"] if pairs[forged][1].author != "inst-00" else keys[LAUNCHER],
+                     pairs[forged][1])  # fmt: skip
+    results = start_verification(pairs, workers=2, check=verify_signed)()
+    assert [i for i, ok in enumerate(results) if not ok] == [forged]

@@ -43,11 +43,10 @@ def check_sequence(entries: Sequence[LogEntry]) -> list[Finding]:
 
 def signature_batch(
     entries: Sequence[LogEntry], keys: Mapping[str, bytes]
-) -> tuple[list[tuple[bytes, bytes, bytes]], list[LogEntry], list[Finding]]:
-    """The ``(key, signature, message)`` triples to verify, their entries, and the entries
-    whose author has no key at all (as findings)."""
-    items: list[tuple[bytes, bytes, bytes]] = []
-    checked: list[LogEntry] = []
+) -> tuple[list[tuple[bytes, LogEntry]], list[Finding]]:
+    """``(author's raw key, entry)`` for every entry whose author has a key; the others as
+    findings."""
+    pairs: list[tuple[bytes, LogEntry]] = []
     out: list[Finding] = []
     for entry in entries:
         key = keys.get(entry.author)
@@ -58,17 +57,16 @@ def signature_batch(
                 )
             )
             continue
-        items.append((key, entry.signature, entry.signed_bytes()))
-        checked.append(entry)
-    return items, checked, out
+        pairs.append((key, entry))
+    return pairs, out
 
 
 def signature_findings(
-    checked: Sequence[LogEntry], results: Sequence[bool], keys: Mapping[str, bytes]
+    pairs: Sequence[tuple[bytes, LogEntry]], results: Sequence[bool], keys: Mapping[str, bytes]
 ) -> list[Finding]:
     """Findings for the entries whose signature failed; names the real signer if known."""
     out: list[Finding] = []
-    for entry, ok in zip(checked, results, strict=True):
+    for (_, entry), ok in zip(pairs, results, strict=True):
         if ok:
             continue
         message = entry.signed_bytes()
@@ -99,8 +97,9 @@ def check_signatures(
 
     For an entry that fails, the other known keys are tried, to name who really signed it.
     """
-    items, checked, out = signature_batch(entries, keys)
-    return out + signature_findings(checked, verifier(items), keys)
+    pairs, out = signature_batch(entries, keys)
+    results = verifier([(key, e.signature, e.signed_bytes()) for key, e in pairs])
+    return out + signature_findings(pairs, results, keys)
 
 
 def check_pinned_keys(history: History, pinned: Mapping[str, bytes]) -> list[Finding]:
