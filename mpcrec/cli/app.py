@@ -83,9 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except UserError as err:
         console = Console(stderr=True)
-        console.print(f"[bold red]error:[/] {err.message}", highlight=False)
+        # soft_wrap: one message stays on one line (paths are not split at 80 columns)
+        console.print(f"[bold red]error:[/] {err.message}", highlight=False, soft_wrap=True)
         if err.hint:
-            console.print(f"[yellow]hint:[/] {err.hint}", highlight=False)
+            console.print(f"[yellow]hint:[/] {err.hint}", highlight=False, soft_wrap=True)
         return err.exit_code
     except KeyboardInterrupt:
         Console(stderr=True).print("[yellow]interrupted[/]")
