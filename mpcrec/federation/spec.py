@@ -28,7 +28,7 @@ class FederationSpec:
     range_bound:
         ``B`` of the committee's coordinate (wrap) check (:mod:`mpcrec.secure.validation`),
         ``0`` to skip it. Without it, values chosen to wrap the ring can fool the norm
-        check; ``B >= 12 * clip_norm`` keeps honest rejections below 1e-6.
+        check; ``B >= 13 * clip_norm`` keeps honest rejections below 1e-7.
     noise_multiplier:
         ``z``: the committee adds Gaussian noise of standard deviation
         ``z * clip_norm * max_i w_i`` to the weighted sum (the sensitivity of the sum to one
