@@ -18,9 +18,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from launch.round import Phase, Round, RoundPolicy
 from launch.store import Instance
 from mpcrec.audit import entries
+from mpcrec.audit.budget import Mechanism
 from mpcrec.audit.entries import Kind, LogEntry
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
+from mpcrec.federation.spec import PrivacyPromise
 
 
 class AuditTrail:
@@ -39,25 +41,50 @@ class AuditTrail:
         if not entry.verify(Ed25519PublicKey.from_public_bytes(signing_key)):
             raise ProtocolError(f"{entry.author}: bad signature on its {what}")
 
-    def config(self, policy: RoundPolicy, *, from_round: int, launcher_key: bytes) -> None:
-        """Log the rules in force, unless the last config entry says the same already."""
+    def config(
+        self,
+        policy: RoundPolicy,
+        privacy: PrivacyPromise,
+        *,
+        from_round: int,
+        launcher_key: bytes,
+    ) -> None:
+        """Log the rules and the privacy promise in force (``epsilon_budget`` null: none),
+        unless the last config entry says the same already."""
         if self.log is None:
             return
-        payload = {
-            "launcher_key": launcher_key.hex(),
-            "committee_size": policy.committee_size,
-            "cooldown": policy.cooldown,
-            "min_contributors": policy.min_contributors,
-            "provider": "ttp" if policy.dealer else "replicated",
-            # no noise yet: the largest budget the log format takes, which an auditor will
-            # still find exceeded (no noise, no finite epsilon) - truthfully
-            "delta": 1e-5,
-            "epsilon_budget": 1e9,
-            "privacy_unit": "instance",
-        }
+        entry = entries.config(
+            from_round=from_round,
+            launcher_key=launcher_key,
+            committee_size=policy.committee_size,
+            cooldown=policy.cooldown,
+            min_contributors=policy.min_contributors,
+            provider="ttp" if policy.dealer else "replicated",
+            delta=privacy.delta,
+            epsilon_budget=privacy.epsilon_budget,
+            privacy_unit=privacy.unit,
+        )
         last = [e for e in self.log.entries() if e.kind == Kind.CONFIG]
-        if not last or dict(last[-1].payload) != payload:
-            self.append(LogEntry(Kind.CONFIG, from_round, entries.LAUNCHER, payload))
+        if not last or dict(last[-1].payload) != dict(entry.payload):
+            self.append(entry)
+
+    def published_mechanisms(self) -> list[Mechanism] | None:
+        """``(noise_multiplier, sample_rate)`` of each published round, as its members signed
+        them in the log (what an auditor will count); ``None`` without a log."""
+        if self.log is None:
+            return None
+        signed: dict[int, Mechanism] = {}
+        out: list[Mechanism] = []
+        for entry in self.log.entries():
+            if entry.kind == Kind.RESULT_SIGNATURE and entry.round is not None:
+                result = entry.payload["result"]
+                signed[entry.round] = (
+                    float(result["noise_multiplier"]),
+                    float(result["sample_rate"]),
+                )
+            elif entry.kind == Kind.PUBLISH and entry.round in signed:
+                out.append(signed[entry.round])
+        return out
 
     def registered(self, instance: Instance, signature: bytes, *, first: bool) -> LogEntry | None:
         """An instance's self-signed registration, checked (to log the first time only)."""

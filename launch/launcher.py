@@ -25,11 +25,12 @@ from committees.sortition import draw_committee, draw_dealer, eligible
 from launch.audit_trail import AuditTrail
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, Model
+from mpcrec.audit.budget import Mechanism, epsilon_spent, rounds_within_budget
 from mpcrec.audit.entries import LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.result import result_entry
-from mpcrec.federation.spec import FederationSpec
+from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
 
 log = logging.getLogger("mpcrec.launcher")
 
@@ -86,6 +87,9 @@ class Launcher:
     audit, launcher_key:
         The audit log (in the store's database) and the launcher's raw Ed25519 public key;
         without a log, instances' signatures are still checked but nothing is logged.
+    privacy:
+        The declared promise (logged in the config entry). With a budget, no round opens
+        that would bring the published rounds' ε above it.
     """
 
     def __init__(
@@ -99,6 +103,7 @@ class Launcher:
         on_event: Callable[[Event], None] | None = None,
         audit: AuditLog | None = None,
         launcher_key: bytes = b"",
+        privacy: PrivacyPromise | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -115,12 +120,83 @@ class Launcher:
         self._last_abort = 0.0
         self._ensure_initial_model()
         self.trail = AuditTrail(audit)
+        self.privacy = privacy or PrivacyPromise()
         latest = store.latest_round()
         self.trail.config(
             policy,
+            self.privacy,
             from_round=1 if latest is None else latest.round_id + 1,
             launcher_key=launcher_key,
         )
+        self._spent = self._published_mechanisms()
+        self._affordable = self._rounds_affordable()
+        self._announce_budget()
+
+    # -- the privacy budget ---------------------------------------------------------------
+
+    @property
+    def mechanism(self) -> Mechanism:
+        """``(noise_multiplier, sample_rate)`` of every round this launcher runs."""
+        return (self.spec.noise_multiplier, SAMPLE_RATE)
+
+    def _published_mechanisms(self) -> list[Mechanism]:
+        logged = self.trail.published_mechanisms()
+        if logged is not None:
+            return logged
+        latest = self.store.latest_model()  # no log: this configuration's for every round
+        return [self.mechanism] * (latest.version if latest is not None else 0)
+
+    def _rounds_affordable(self) -> int | None:
+        budget = self.privacy.epsilon_budget
+        if budget is None:
+            return None
+        return rounds_within_budget(
+            self._spent, self.mechanism, delta=self.privacy.delta, budget=budget
+        )
+
+    def epsilon(self) -> float:
+        """ε the published rounds have spent, at the declared δ."""
+        return epsilon_spent(self._spent, delta=self.privacy.delta)
+
+    def budget_spent(self) -> bool:
+        """Whether the declared budget cannot pay for one more round (never without one)."""
+        return self._affordable == 0
+
+    def _announce_budget(self) -> None:
+        p = self.privacy
+        if self._affordable is None:
+            log.info(
+                "no privacy budget declared (no differential-privacy promise); epsilon spent "
+                "so far %.3f at delta %g",
+                self.epsilon(),
+                p.delta,
+            )
+            return
+        published = len(self._spent)
+        wanted = max(self.schedule.rounds - published, 0) if self.schedule.rounds else None
+        log.log(
+            logging.WARNING if self._affordable == 0 else logging.INFO,
+            "privacy budget epsilon %g at delta %g (%s level): %d rounds published spent %.3f; "
+            "noise multiplier %g affords %d more",
+            p.epsilon_budget,
+            p.delta,
+            p.unit,
+            published,
+            self.epsilon(),
+            self.spec.noise_multiplier,
+            self._affordable,
+        )
+        if wanted is not None and self._affordable is not None and self._affordable < wanted:
+            log.warning(
+                "the schedule asks for %d more rounds but noise multiplier %g affords only %d "
+                "within epsilon %g at delta %g: the launcher will stop after %d",
+                wanted,
+                self.spec.noise_multiplier,
+                self._affordable,
+                p.epsilon_budget,
+                p.delta,
+                self._affordable,
+            )
 
     # -- setup ----------------------------------------------------------------------------
 
@@ -329,10 +405,12 @@ class Launcher:
             generation = self.wait_for_change(generation, tick_s)
 
     def finished(self) -> bool:
-        """Whether the schedule's number of published rounds has been reached."""
+        """Whether the schedule's number of published rounds has been reached, or the
+        declared privacy budget cannot pay for another round."""
         latest = self.store.latest_model()
         target = self.schedule.rounds
-        return bool(target) and latest is not None and latest.version >= target
+        done = bool(target) and latest is not None and latest.version >= target
+        return done or self.budget_spent()
 
     def advance(self) -> None:
         """Make every transition that is due now (a round may move several steps)."""
@@ -358,6 +436,19 @@ class Launcher:
             self.trail.round_changed(rnd, self.store.reveals(rnd.round_id), model_hash)
         if rnd.phase is Phase.ABORTED:
             self._last_abort = self.clock()
+        if rnd.phase is Phase.PUBLISHED:
+            self._spent.append(self.mechanism)
+            self._affordable = self._rounds_affordable()
+            if self.budget_spent():
+                log.warning(
+                    "privacy budget spent: %d rounds published, epsilon %.3f at delta %g; "
+                    "one more round would exceed the budget %g, no more rounds will open",
+                    len(self._spent),
+                    self.epsilon(),
+                    self.privacy.delta,
+                    self.privacy.epsilon_budget,
+                )
+                self._emit("budget_spent", epsilon=self.epsilon(), rounds=len(self._spent))
         log.info("round %d: %s %s", rnd.round_id, rnd.phase, rnd.reason)
         self._emit(
             "round",

@@ -202,10 +202,13 @@ def config(
     min_contributors: int,
     provider: str,
     delta: float,
-    epsilon_budget: float,
+    epsilon_budget: float | None,
     privacy_unit: str = "instance",
 ) -> LogEntry:
     """The federation's rules, in force from ``from_round`` (a change is a new entry).
+
+    ``epsilon_budget`` ``None`` declares no differential-privacy promise (the auditor then
+    reports the ε spent and judges nothing); ``delta`` is the δ at which ε is stated.
 
     ``provider`` is ``"ttp"`` (a dealer drawn from non-members), ``"replicated"`` (three
     members, no dealer) or ``"tfp"`` (never allowed: the auditor flags it).

@@ -29,7 +29,7 @@ RULES: dict[str, str] = {
     "min_contributors": "every published round had enough accepted contributions",
     "model_hash": "the published model is the one the members signed",
     "version": "model versions move by one per publish, from the latest",
-    "budget": "cumulative epsilon stays within the configured budget",
+    "budget": "cumulative epsilon stays within the declared budget (if any)",
 }
 
 
@@ -43,10 +43,10 @@ def print_report(report: Report, *, source: str, console: Console | None = None)
         f"{stats.get('entries', 0)} entries, {stats.get('tree_heads', 0)} signed heads, "
         f"{stats.get('instances', 0)} instances, {stats.get('rounds', 0)} rounds "
         f"({stats.get('published', 0)} published, {stats.get('aborted', 0)} aborted); "
-        f"epsilon {stats.get('epsilon', 0.0):.3f} at delta {stats.get('delta')} "
-        f"(budget {stats.get('epsilon_budget')}); {stats.get('seconds', '?')} s",
+        f"{stats.get('seconds', '?')} s",
         highlight=False,
     )
+    console.print(f"privacy: {stats.get('privacy', '?')}", highlight=False)
     broken: dict[str, int] = {}
     for finding in report.findings:
         broken[finding.rule] = broken.get(finding.rule, 0) + 1
@@ -56,6 +56,8 @@ def print_report(report: Report, *, source: str, console: Console | None = None)
     table.add_column("status")
     for rule, meaning in RULES.items():
         status = f"[red]{broken[rule]} broken[/]" if rule in broken else "[green]holds[/]"
+        if rule == "budget" and rule not in broken and stats.get("epsilon_budget") is None:
+            status = "[yellow]no budget declared[/]"
         table.add_row(rule, meaning, status)
     console.print(table)
     for finding in report.findings[:200]:

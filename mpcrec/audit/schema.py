@@ -45,6 +45,10 @@ def _hex_map(v: Any) -> bool:
     return isinstance(v, dict) and all(isinstance(k, str) and _hex32(x) for k, x in v.items())
 
 
+def _optional_budget(v: Any) -> bool:
+    return v is None or _number(0.0, 1e9)(v)
+
+
 def _optional_text(v: Any) -> bool:
     return v is None or (isinstance(v, str) and bool(v))
 
@@ -72,7 +76,7 @@ SCHEMAS: Mapping[str, Mapping[str, Field]] = {
         "min_contributors": _int(1),
         "provider": _text,
         "delta": _number(1e-300, 0.999999),
-        "epsilon_budget": _number(0.0, 1e9),
+        "epsilon_budget": _optional_budget,  # null: no differential-privacy promise
         "privacy_unit": _text,
     },
     Kind.REGISTER: {"signing_key": _hex32, "sealing_key": _hex32, "address": _text},

@@ -90,7 +90,7 @@ def simulate_federation(
     noise_multiplier: float = 1.0,
     sample_rate: float = 0.01,
     delta: float = 1e-5,
-    epsilon_budget: float = 8.0,
+    epsilon_budget: float | None = 8.0,
     abort_every: int = 0,
     reject_every: int = 0,
     per_round_commits: bool = False,

@@ -11,6 +11,7 @@ keys the log itself registers (internal consistency only).
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,12 +39,34 @@ class Report:
         return not self.findings
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form."""
+        """JSON form (an infinite ε as the string ``"inf"``: JSON has no infinity)."""
+        stats = dict(self.stats)
+        if isinstance(stats.get("epsilon"), float) and math.isinf(stats["epsilon"]):
+            stats["epsilon"] = "inf"
         return {
             "ok": self.ok,
-            "stats": self.stats,
+            "stats": stats,
             "findings": [f.to_json() for f in self.findings],
         }
+
+
+def privacy_statement(epsilon: float, config: Mapping[str, Any]) -> str:
+    """One sentence on the privacy spent: ε at the configured δ, against the declared
+    budget or stating that none was declared.
+
+    >>> privacy_statement(float("inf"), {"delta": 1e-5, "epsilon_budget": None})
+    'epsilon inf at delta 1e-05 (no noise); no budget declared: no differential-privacy promise'
+    >>> privacy_statement(2.5, {"delta": 1e-5, "epsilon_budget": 8.0, "privacy_unit": "instance"})
+    'epsilon 2.500 at delta 1e-05 of the declared budget 8 (instance level)'
+    """
+    spent = f"epsilon {epsilon:.3f}" if math.isfinite(epsilon) else "epsilon inf"
+    spent += f" at delta {config.get('delta', 1e-5):g}"
+    if not math.isfinite(epsilon):
+        spent += " (no noise)"
+    budget = config.get("epsilon_budget")
+    if budget is None:
+        return f"{spent}; no budget declared: no differential-privacy promise"
+    return f"{spent} of the declared budget {budget:g} ({config.get('privacy_unit')} level)"
 
 
 def parse_lines(
@@ -137,6 +160,7 @@ def verify_entries(
             "epsilon": epsilon,
             "delta": config.get("delta"),
             "epsilon_budget": config.get("epsilon_budget"),
+            "privacy": privacy_statement(epsilon, config),
             "check_seconds": round(time.perf_counter() - started, 3),
         },
     )

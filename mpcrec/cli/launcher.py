@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         on_event=view,
         audit=audit,
         launcher_key=keys.signing_public,
+        privacy=config.privacy,
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

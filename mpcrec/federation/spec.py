@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from mpcrec.errors import ConfigError
@@ -71,3 +72,69 @@ class FederationSpec:
     def size(self) -> int:
         """Values in the model (and in every update)."""
         return self.n_items * self.dim
+
+
+PRIVACY_UNITS = ("instance",)
+
+#: The sampling rate of the unit in each round: every registered instance is asked to take
+#: part (whoever is online is not Poisson sampling), so no amplification is claimed. Members
+#: sign it in their results (:func:`mpcrec.federation.result.result_entry`).
+SAMPLE_RATE = 1.0
+
+
+@dataclass(frozen=True)
+class PrivacyPromise:
+    """The differential-privacy promise an operator declares (``privacy:`` in federation.yaml).
+
+    The launcher logs it in the signed ``config`` entry, stops opening rounds before one
+    would spend more than ``epsilon_budget``, and the auditor holds the log to it.
+
+    Parameters
+    ----------
+    epsilon_budget:
+        The most ε the published rounds may spend together at ``delta``; ``None``: no
+        differential-privacy promise (the auditor reports the ε spent and judges nothing).
+    delta:
+        The δ at which ε is computed and promised.
+    unit:
+        Whose presence the guarantee hides: ``"instance"`` (one PeerTube instance and all its
+        users), the only level the runtime implements (the committee clips and noises each
+        instance's whole update; user level needs per-user clipping at home).
+
+    Examples
+    --------
+    >>> PrivacyPromise(epsilon_budget=8.0).declared
+    True
+    >>> PrivacyPromise(epsilon_budget=-1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mpcrec.errors.ConfigError: epsilon_budget -1.0 must be a finite number > 0...
+    """
+
+    epsilon_budget: float | None = None
+    delta: float = 1e-5
+    unit: str = "instance"
+
+    def __post_init__(self) -> None:
+        budget = self.epsilon_budget
+        if budget is not None and not (math.isfinite(budget) and 0 < budget <= 1e9):
+            raise ConfigError(
+                f"epsilon_budget {budget} must be a finite number > 0",
+                hint="leave epsilon_budget out (or null) to declare no promise, e.g. 8.0",
+            )
+        if not (math.isfinite(self.delta) and 0 < self.delta < 1):
+            raise ConfigError(
+                f"delta {self.delta} must be between 0 and 1 (exclusive)",
+                hint="well below 1 / the number of units, e.g. 1e-5",
+            )
+        if self.unit not in PRIVACY_UNITS:
+            raise ConfigError(
+                f"privacy unit {self.unit!r} is not implemented",
+                hint="use: " + ", ".join(PRIVACY_UNITS) + " (user level needs per-user "
+                "clipping at every instance; see docs/privacy-accounting.md)",
+            )
+
+    @property
+    def declared(self) -> bool:
+        """Whether a budget is declared (a promise the launcher keeps and auditors check)."""
+        return self.epsilon_budget is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -10,7 +11,7 @@ import pytest
 from mpcrec.audit import checks
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry
 from mpcrec.audit.history import History, replay
-from mpcrec.audit.simulate import SimulatedFederation
+from mpcrec.audit.simulate import SimulatedFederation, simulate_federation
 from mpcrec.secure.accountant import gaussian_epsilon
 
 
@@ -217,3 +218,33 @@ def test_replay_flags_unregistered_authors_and_participants(
         ("registry", "contribution by 'sybil' before it registered"),
         ("registry", "unregistered participants ['ghost']"),
     ]
+
+
+@pytest.mark.parametrize("noise_multiplier", [0.0, 1.0])
+def test_budget_without_a_declared_budget_finds_nothing_but_counts_epsilon(
+    noise_multiplier: float,
+) -> None:
+    sim = simulate_federation(
+        rounds=4, instances=6, cooldown=1, noise_multiplier=noise_multiplier, epsilon_budget=None
+    )
+    findings, epsilon = checks.check_budget(history_of(sim.entries))
+    assert findings == []
+    if noise_multiplier == 0.0:
+        assert epsilon == math.inf
+    else:
+        assert epsilon == pytest.approx(
+            gaussian_epsilon(noise_multiplier=1.0, steps=4, delta=1e-5, sample_rate=0.01)
+        )
+
+
+def test_budget_declared_without_noise_names_the_first_published_round() -> None:
+    sim = simulate_federation(
+        rounds=3, instances=6, cooldown=1, noise_multiplier=0.0, epsilon_budget=8.0
+    )
+    findings, epsilon = checks.check_budget(history_of(sim.entries))
+    publish = next(e for e in sim.entries if e.kind == Kind.PUBLISH and e.round == 0)
+    assert [(f.rule, f.index) for f in findings] == [("budget", publish.index)]
+    assert findings[0].message == (
+        "round 0: cumulative epsilon inf at delta 1e-05 exceeds the budget 8"
+    )
+    assert epsilon == math.inf

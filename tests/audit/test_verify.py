@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import Kind, LogEntry, TreeHead, canonical_json
+from mpcrec.audit.report import print_report
 from mpcrec.audit.simulate import SimulatedFederation, simulate_federation
 from mpcrec.audit.verify import Report
 
@@ -245,3 +248,34 @@ def test_heads_collected_from_nodes_expose_a_fork(
     fork = findings_for(report, "fork")
     assert len(fork) == 1 and f"tree head at {heads} line 2 (size {honest.size})" in fork[0]
     assert rules(report) == {"fork"}
+
+
+def test_no_declared_budget_verifies_and_the_report_states_epsilon() -> None:
+    sim = simulate_federation(
+        rounds=3, instances=6, cooldown=1, noise_multiplier=0.0, epsilon_budget=None
+    )
+    report = verify_lines(sim.lines(), sim)
+    assert report.ok, report.findings
+    assert report.stats["epsilon"] == math.inf and report.stats["epsilon_budget"] is None
+    assert report.stats["privacy"] == (
+        "epsilon inf at delta 1e-05 (no noise); no budget declared: no differential-privacy promise"
+    )
+    as_json = json.loads(json.dumps(report.to_json(), allow_nan=False))  # strict JSON
+    assert as_json["ok"] is True and as_json["stats"]["epsilon"] == "inf"
+    console = Console(record=True, width=200)
+    print_report(report, source="audit.jsonl", console=console)
+    text = console.export_text()
+    assert "VERIFIED" in text and "no budget declared: no differential-privacy promise" in text
+    assert "holds" not in next(line for line in text.splitlines() if "│ budget" in line)
+
+
+def test_declared_budget_is_reported_against_epsilon() -> None:
+    sim = simulate_federation(rounds=3, instances=6, cooldown=1, epsilon_budget=5.0)
+    report = verify_lines(sim.lines(), sim)
+    assert report.ok, report.findings
+    spent = report.stats["epsilon"]
+    assert 0 < spent < 5.0
+    assert report.stats["privacy"] == (
+        f"epsilon {spent:.3f} at delta 1e-05 of the declared budget 5 (user level)"
+    )
+    assert report.to_json()["stats"]["epsilon"] == spent

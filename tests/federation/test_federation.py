@@ -6,19 +6,23 @@ import itertools
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from launch.sqlite_store import SQLiteStore
 from mpcrec.model.server import ServerSGD, clip_to_norm
 from mpcrec.node.trainer import drift_target
+from mpcrec.secure.accountant import gaussian_epsilon
 from tests.federation.federation import Federation, published
 
 NODES = [f"tube-{i}" for i in range(6)]
-MODEL = {
+MODEL: dict[str, Any] = {
     "n_items": 12,
     "dim": 4,
     "aggregation": "plaintext",
@@ -73,8 +77,9 @@ def _all(store: SQLiteStore) -> list:  # type: ignore[type-arg]
     return [r for i in range(1, latest.round_id + 1) if (r := store.get_round(i)) is not None]
 
 
-def _audit_verifies(root: Path, *, expect_budget: bool = True) -> bool:
-    """Export the launcher's audit log: ``mpcrec audit verify`` finds nothing but the budget."""
+def _audit_verifies(root: Path) -> dict[str, Any]:
+    """Export the launcher's audit log, check that ``mpcrec audit verify`` (with the tree
+    heads the nodes kept) finds nothing and exits 0, and return the report's stats."""
     log = root / "audit.jsonl"
     cli = [sys.executable, "-m", "mpcrec.cli.app", "audit"]
     subprocess.run(
@@ -93,9 +98,11 @@ def _audit_verifies(root: Path, *, expect_budget: bool = True) -> bool:
         timeout=60,
     )
     print(done.stdout[-4000:], done.stderr[-2000:])
-    broken = {f["rule"] for f in json.loads(done.stdout)["findings"]}
-    # without noise epsilon is infinite: then the budget must be the only rule that fails
-    return broken == ({"budget"} if expect_budget else set())
+    report = json.loads(done.stdout)
+    assert report["findings"] == [] and report["ok"], "the audit log does not verify"
+    assert done.returncode == 0
+    stats: dict[str, Any] = report["stats"]
+    return stats
 
 
 @pytest.mark.slow
@@ -115,7 +122,9 @@ def test_rounds_publish_rotate_committees_and_equal_plaintext_twin(federation: F
         assert not set(before.committee) & set(after.committee)
     assert all(set(r.contributors) == set(NODES) for r in done[:4])
     federation.kill("launcher")
-    assert _audit_verifies(federation.root), "the audit log does not verify"
+    audit = _audit_verifies(federation.root)  # no noise and no budget declared: no finding
+    assert audit["epsilon"] == "inf" and audit["epsilon_budget"] is None
+    assert "no budget declared" in audit["privacy"]
     store = SQLiteStore(federation.db)
     try:
         twin = _replay(federation.db, 4)
@@ -164,6 +173,9 @@ def test_secure_rounds_equal_plaintext_twin(tmp_path: Path, dealer: bool) -> Non
 def test_noise_of_the_configured_size_and_a_finite_epsilon_in_the_audit(
     tmp_path: Path, aggregation: str
 ) -> None:
+    """Secure: a declared budget that pays for one round of this noise while the schedule
+    asks for two; the launcher warns, stops after one and the log verifies against it.
+    Plaintext (no DP promise possible): no budget, the audit states the epsilon."""
     fed = Federation(tmp_path, NODES)
     z, clip = 1.0, 2.0
     noisy = {
@@ -174,14 +186,35 @@ def test_noise_of_the_configured_size_and_a_finite_epsilon_in_the_audit(
         "noise_multiplier": z,
         "aggregation": aggregation,
     }
-    fed.write(model=noisy, rounds=RULES, schedule={"rounds": 1, "min_instances": 6})
+    budget = 5.0 if aggregation == "secure" else None  # one round: 4.73, two: 7.08
+    scheduled = 2 if budget is not None else 1
+    fed.write(model=noisy, rounds=RULES, schedule={"rounds": scheduled, "min_instances": 6})
+    config = yaml.safe_load((tmp_path / "federation.yaml").read_text())
+    config["privacy"] = {"epsilon_budget": budget, "delta": 1e-5, "unit": "instance"}
+    (tmp_path / "federation.yaml").write_text(yaml.safe_dump(config))
+    launcher_log = tmp_path / "launcher.log"
+    one_round = gaussian_epsilon(noise_multiplier=z, steps=1, delta=1e-5)
     try:
         fed.start("launcher")
         for name in NODES:
             fed.start(name)
         rounds = fed.wait_for(lambda rs: len(published(rs)) >= 1, 150, "a noisy round")
+        if budget is not None:
+            deadline = time.monotonic() + 20
+            while "privacy budget spent" not in launcher_log.read_text():
+                assert time.monotonic() < deadline, fed.log("launcher")
+                time.sleep(0.2)
+            time.sleep(1.0)  # some 20 scheduler ticks: no round may open
+            after = fed.rounds()
+            assert after[-1].phase.value == "published" and len(published(after)) == 1
+            text = launcher_log.read_text()
+            assert (
+                "the schedule asks for 2 more rounds but noise multiplier 1 affords only 1" in text
+            )
         fed.kill("launcher")
-        assert _audit_verifies(tmp_path, expect_budget=False)
+        audit = _audit_verifies(tmp_path)
+        assert audit["epsilon"] == pytest.approx(one_round, rel=1e-9)
+        assert audit["epsilon_budget"] == budget
     finally:
         fed.stop_all()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
+from mpcrec.audit.budget import Mechanism, epsilon_spent, first_over_budget
 from mpcrec.audit.history import Finding, History, RoundRecord
 from mpcrec.audit.schema import hex_map
-from mpcrec.secure.accountant import RDPAccountant
 
 
 def check_results(history: History) -> list[Finding]:
@@ -147,50 +147,48 @@ def check_versions(history: History) -> list[Finding]:
 def check_budget(history: History) -> tuple[list[Finding], float]:
     """Cumulative ε of the published rounds (their signed noise) stays within the budget.
 
-    ε never decreases as rounds are added, so with one budget and δ throughout, the final
-    ε decides and a bisection finds the first round over budget. Returns the findings and
-    the ε spent at the configured δ.
+    The budget and δ are those of the config in force for each round; a config without a
+    budget (``epsilon_budget`` null: no differential-privacy promise) lets every round pass.
+    Returns the findings (at most one: the first round over budget) and the ε spent at the
+    δ in force for the last published round (``inf`` once a round had no noise, ``0.0``
+    before any).
     """
-    spent: list[tuple[RoundRecord, float, float, float, float]] = []
+    spent: list[tuple[RoundRecord, Mechanism, float, float]] = []
     for record in history.rounds:
         if record.published is None or not record.signatures:
             continue
         result = next(iter(record.signatures.values())).payload["result"]
+        budget = record.setting("epsilon_budget", None)
         spent.append(
             (
                 record,
-                float(result["noise_multiplier"]),
-                float(result["sample_rate"]),
+                (float(result["noise_multiplier"]), float(result["sample_rate"])),
                 float(record.setting("delta", 1e-5)),
-                float(record.setting("epsilon_budget", math.inf)),
+                math.inf if budget is None else float(budget),
             )
         )
     if not spent:
         return [], 0.0
-
-    def epsilon_after(n: int) -> float:
-        accountant = RDPAccountant()
-        for _, z, q, _, _ in spent[:n]:
-            accountant.step(noise_multiplier=z, sample_rate=q)
-        return accountant.get_epsilon(spent[n - 1][3])
-
-    final = epsilon_after(len(spent))
+    mechanisms = [m for _, m, _, _ in spent]
+    final = epsilon_spent(mechanisms, delta=spent[-1][2])
     if len({(d, b) for *_, d, b in spent}) == 1:
-        if final <= spent[0][4]:
-            return [], final
-        low, high = 0, len(spent)  # eps(low) <= budget < eps(high)
-        while high - low > 1:
-            mid = (low + high) // 2
-            low, high = (mid, high) if epsilon_after(mid) <= spent[0][4] else (low, mid)
-        first = high
+        first = first_over_budget(mechanisms, delta=spent[0][2], budget=spent[0][3])
     else:
-        first = next((n for n in range(1, len(spent) + 1) if epsilon_after(n) > spent[n - 1][4]), 0)
-        if not first:
-            return [], final
-    record, _, _, delta, budget = spent[first - 1]
+        first = next(
+            (
+                n
+                for n in range(1, len(spent) + 1)
+                if epsilon_spent(mechanisms[:n], delta=spent[n - 1][2]) > spent[n - 1][3]
+            ),
+            None,
+        )
+    if first is None:
+        return [], final
+    record, _, delta, budget = spent[first - 1]
     assert record.published is not None
     message = (
-        f"round {record.round_id}: cumulative epsilon {epsilon_after(first):.3f} at delta "
+        f"round {record.round_id}: cumulative epsilon "
+        f"{epsilon_spent(mechanisms[:first], delta=delta):.3f} at delta "
         f"{delta:g} exceeds the budget {budget:g}"
     )
     return [Finding("budget", record.published.index, message)], final
