@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import numpy as np
@@ -47,6 +47,10 @@ from mpcrec.node.trainer import DriftTrainer, Matrix, Trainer
 from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
+if TYPE_CHECKING:
+    from mpcrec.node.http_api import ApiServer
+    from mpcrec.node.recommender import Recommender
+
 log = logging.getLogger("mpcrec.node")
 CALL_TIMEOUT_S = 30.0
 SNAPSHOT_FILE = "snapshot.npz"
@@ -63,6 +67,10 @@ def trainer_from_config(config: NodeConfig) -> Trainer:
         from mpcrec.node.movielens import MovieLensTrainer
 
         return MovieLensTrainer(**{k: int(v) for k, v in opts.items()}, state_dir=config.state_dir)
+    if config.trainer["kind"] == "peertube":
+        from mpcrec.node.peertube_trainer import PeerTubeTrainer
+
+        return PeerTubeTrainer.from_config(config)
     return DriftTrainer(config.instance_id, **{k: float(v) for k, v in opts.items()})
 
 
@@ -93,12 +101,25 @@ class Node:
         self.forked = ""  # set when the launcher showed two histories
         self.min_contributors = 1
         self.mpc_timeout_s = config.mpc_timeout_s
+        self.recommender: Recommender | None = None  # serving in-process (peertube.listen)
+        self.api: ApiServer | None = None
+        if config.serve_http and config.peertube is not None:
+            from mpcrec.node.http_api import ApiServer
+            from mpcrec.node.recommender import Recommender
+
+            self.recommender = Recommender()
+            settings = config.peertube
+            self.api = ApiServer(
+                self.recommender, host=settings.listen_host, port=settings.listen_port
+            )
 
     # -- the loop -------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         """Follow the launcher until ``stop`` is set, reconnecting after failures."""
         threading.Thread(target=self._cancel_on, args=(stop,), daemon=True).start()
+        if self.api is not None:
+            self.api.start()  # 503 until the first published model
         backoff = 0.2
         while not stop.is_set():
             channel = secure_channel(self.config.launcher, self.config.tls)
@@ -257,13 +278,19 @@ class Node:
         return self._models[version]
 
     def _write_snapshot(self, stub: Any, version: int) -> None:
-        """Write what this instance serves from model ``version`` (if its trainer can),
-        atomically, to ``state_dir/snapshot.npz`` for ``mpcrec serve --snapshot``."""
+        """Build what this instance serves from model ``version`` (if its trainer can): publish
+        it to the in-process API (an atomic swap) or, without one, write it atomically to
+        ``state_dir/snapshot.npz`` for ``mpcrec serve --snapshot``."""
         snapshot = getattr(self.trainer, "snapshot", None)
         if snapshot is None:
             return
         model = self._model(stub, version)
-        snapshot(model.array(), version).save(self.config.state_dir / SNAPSHOT_FILE)
+        built = snapshot(model.array(), version)
+        if self.recommender is not None:
+            self.recommender.publish(built)
+            log.info("%s: serving model v%d", self.me, version)
+        else:
+            built.save(self.config.state_dir / SNAPSHOT_FILE)
 
     def _contribute(self, stub: Any, ann: Any) -> None:
         assert self.spec is not None
@@ -274,6 +301,9 @@ class Node:
             )
             return
         delta, weight = self.trainer.update(base.array(), ann.model_version)
+        if not weight > 0:  # no training events yet: nothing to contribute this round
+            log.info("%s: round %d: nothing to contribute", self.me, ann.round_id)
+            return
         if not self.config.skip_clip:  # the committee rejects anything above clip_norm
             delta = clip_to_norm(delta, CLIP_MARGIN * self.spec.clip_norm).reshape(delta.shape)
         envelopes = self._seal(delta, ann)
@@ -455,9 +485,11 @@ class Node:
             log.warning("%s: round %d: dealer: %s", self.me, ann.round_id, err)
 
     def close(self) -> None:
-        """Stop the committee party, if one was started."""
+        """Stop the committee party and the HTTP API, if started."""
         if self._seat is not None:
             self._seat.close()
+        if self.api is not None:
+            self.api.stop()
 
 
 def _chunks(header: Any, body: bytes) -> Iterator[Any]:

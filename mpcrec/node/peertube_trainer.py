@@ -1,0 +1,296 @@
+"""An instance trained on its PeerTube: the ``peertube`` trainer of ``mpcrec node``.
+
+Every round the node refreshes its :class:`~mpcrec.node.peertube_source.PeerTubeSource`
+(new and changed signal rows since the last read, deleted rows forgotten), maps the videos
+onto the federation's catalogue, and trains with
+:func:`mpcrec.model.local.local_update`, the same function and settings as the MovieLens
+trainer (:mod:`mpcrec.node.movielens`). User embeddings stay at home: in memory, and in
+``state_dir/user_emb.npz`` (mode 0600) so that a restart does not forget them.
+
+The federation's catalogue
+--------------------------
+The global model is ``n_items`` item embeddings; row ``k`` is one video, federation-wide.
+Which video is the :class:`Catalogue` file, public and the same on every instance (the
+federation's operator publishes it with ``federation.yaml``): line ``k`` (0-based) holds
+the video's ActivityPub URL (PeerTube's ``video.url``, e.g.
+``https://tube.example/videos/watch/<uuid>``), optionally followed by a space and its
+UUID. The URL is the key: it names a video the same way on its origin and on every
+instance that federated it. A signal on a video the catalogue lacks (a new or a local-only
+video) is skipped and counted in the log; a catalogue whose length is not the model's
+``n_items`` is refused.
+
+Each PeerTube (user, video) pair with a positive signal (:mod:`mpcrec.data.peertube_log`:
+watched, liked or saved, not disliked) is one BPR event; the signal weights decide which
+pairs train, not how much (the BPR loss of :func:`mpcrec.model.mf.sgd_epoch` has no
+per-event weight). The update's public weight is the number of events.
+
+Serving (:meth:`PeerTubeTrainer.snapshot`) refreshes PeerTube once more, so users who
+signed up and videos watched since the round's training are known, and ranks the popular
+fallback by the federation's learned item bias (the model's last column).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mpcrec.bench.quality import FEDAVG
+from mpcrec.data.cache import write_atomic
+from mpcrec.errors import ConfigError
+from mpcrec.model.local import InstanceData, local_update
+from mpcrec.model.mf import MFConfig, event_ages, init_embeddings
+from mpcrec.node.peertube_source import PeerTubeSource
+from mpcrec.node.recommender import ModelSnapshot
+from mpcrec.node.trainer import Matrix
+
+if TYPE_CHECKING:
+    from mpcrec.node.config import NodeConfig
+
+log = logging.getLogger("mpcrec.node.peertube")
+USER_FILE = "user_emb.npz"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The federation's public item list: row ``k`` of the model is ``urls[k]``.
+
+    Attributes
+    ----------
+    urls:
+        ActivityPub URL of each item, in model row order.
+    uuids:
+        UUID of each item (``""`` where the file gives none).
+    source:
+        Where it was read from (for error messages).
+    """
+
+    urls: tuple[str, ...]
+    uuids: tuple[str, ...]
+    source: str = "catalogue"
+    index: Mapping[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", {url: k for k, url in enumerate(self.urls)})
+
+    @classmethod
+    def load(cls, path: Path, sha256: str = "") -> Catalogue:
+        """Read a catalogue file (module docstring); check its SHA-256 if one is given.
+
+        Raises
+        ------
+        ConfigError
+            If the file is unreadable, its digest differs, a line is not ``URL [UUID]``
+            or a URL appears twice.
+        """
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as err:
+            raise ConfigError(
+                f"cannot read the federation catalogue {path}: {err.strerror or err}",
+                hint="get catalogue.txt from the federation's operator",
+            ) from err
+        digest = hashlib.sha256(raw).hexdigest()
+        if sha256 and digest != sha256.lower():
+            raise ConfigError(
+                f"{path}: SHA-256 {digest} is not the federation's {sha256}",
+                hint="download the catalogue again from the federation's operator",
+            )
+        urls: list[str] = []
+        uuids: list[str] = []
+        seen: dict[str, int] = {}
+        for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+            fields = line.split()
+            if not 1 <= len(fields) <= 2 or not fields[0].startswith(("https://", "http://")):
+                raise ConfigError(
+                    f"{path}:{number}: expected 'URL [UUID]', got {line!r}",
+                    hint="one video per line: its ActivityPub URL, optionally its UUID",
+                )
+            if fields[0] in seen:
+                raise ConfigError(f"{path}:{number}: {fields[0]} is already item {seen[fields[0]]}")
+            seen[fields[0]] = len(urls)
+            urls.append(fields[0])
+            uuids.append(fields[1] if len(fields) == 2 else "")
+        return cls(tuple(urls), tuple(uuids), str(path))
+
+    def check(self, n_items: int) -> None:
+        """Refuse a catalogue that does not describe a model of ``n_items`` rows."""
+        if len(self.urls) != n_items:
+            raise ConfigError(
+                f"{self.source} lists {len(self.urls)} videos but the federation's model has "
+                f"{n_items} items",
+                hint="use the catalogue file of this federation",
+            )
+
+
+@dataclass(frozen=True)
+class TrainingTable:
+    """One round's training events, mapped onto the catalogue."""
+
+    data: InstanceData
+    user_ids: tuple[int, ...]  # PeerTube user id of each local user index
+    skipped_rows: int  # signal rows on videos the catalogue lacks
+    skipped_videos: int
+
+
+class PeerTubeTrainer:
+    """Local training on the instance's PeerTube signals (module docstring).
+
+    Parameters
+    ----------
+    source:
+        The instance's PeerTube.
+    catalogue:
+        The federation's items.
+    rounds:
+        The run's length (the local learning rate decays linearly over it).
+    seed:
+        Seeds the local randomness (event order, negatives, new users' embeddings).
+    state_dir:
+        Where the user embeddings are kept between rounds and restarts.
+    name:
+        The instance id, for the log.
+    """
+
+    def __init__(
+        self,
+        source: PeerTubeSource,
+        catalogue: Catalogue,
+        *,
+        rounds: int,
+        seed: int,
+        state_dir: Path,
+        name: str = "node",
+    ) -> None:
+        if rounds < 1:
+            raise ConfigError(f"trainer rounds = {rounds} must be at least 1")
+        self.source = source
+        self.catalogue = catalogue
+        self.rounds = rounds
+        self.name = name
+        self.rng = np.random.default_rng([seed, int.from_bytes(name.encode()[:16], "big")])
+        self.path = Path(state_dir) / USER_FILE
+        self.user_emb: dict[int, Matrix] = self._load()
+        self.counts = np.zeros(len(catalogue.urls), np.float64)
+
+    @classmethod
+    def from_config(cls, config: NodeConfig) -> PeerTubeTrainer:
+        """The trainer a ``kind: peertube`` node config names; checks PeerTube first."""
+        if config.peertube is None:
+            raise ConfigError("trainer kind 'peertube' needs a `peertube:` section")
+        opts: dict[str, Any] = config.trainer
+        source = PeerTubeSource(config.peertube)
+        source.check()
+        catalogue = Catalogue.load(Path(opts["catalogue"]), str(opts.get("catalogue_sha256", "")))
+        return cls(
+            source,
+            catalogue,
+            rounds=int(opts.get("rounds", 200)),
+            seed=int(opts.get("seed", 0)),
+            state_dir=config.state_dir,
+            name=config.instance_id,
+        )
+
+    def table(self) -> TrainingTable:
+        """The training events of the signals read so far, items as catalogue rows."""
+        events = self.source.interactions(catalogue=self.catalogue.urls)
+        rows = np.asarray([self.catalogue.index[url] for url in events.item_ids], np.int64)
+        known = self.catalogue.index
+        unknown = [e.video_url for e in self.source.log.events() if e.video_url not in known]
+        return TrainingTable(
+            data=InstanceData(
+                users=events.users,
+                items=rows[events.items],
+                global_users=np.arange(events.n_users, dtype=np.int64),
+                ages=event_ages(events) if len(events) else None,
+            ),
+            user_ids=tuple(int(u) for u in events.user_ids),
+            skipped_rows=len(unknown),
+            skipped_videos=len(set(unknown)),
+        )
+
+    def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
+        """Refresh, train one round from model ``version``; weight = training events."""
+        n_items, dim = model.shape
+        self.catalogue.check(n_items)
+        refresh = self.source.refresh()
+        table = self.table()
+        data = table.data
+        log.info(
+            "%s: model v%d: PeerTube read %d new or changed rows, forgot %d; training on %d "
+            "events of %d users; skipped %d rows on %d videos the federation does not know",
+            self.name,
+            version,
+            refresh.changed,
+            refresh.forgotten,
+            data.n_events,
+            data.n_users,
+            table.skipped_rows,
+            table.skipped_videos,
+        )
+        self.counts = np.bincount(data.items, minlength=n_items).astype(np.float64)
+        if data.n_events == 0:
+            return np.zeros_like(model), 0.0
+        mf = dataclasses.replace(FEDAVG.local.mf, dim=dim)
+        local = dataclasses.replace(
+            FEDAVG.local, mf=mf.at(min(version, self.rounds - 1), self.rounds)
+        )
+        users = np.stack([self._embedding(uid, mf) for uid in table.user_ids])
+        result = local_update(model, data, users, local, self.rng)
+        keep = self.source.local_users
+        self.user_emb = {u: e for u, e in self.user_emb.items() if u in keep}
+        self.user_emb.update(zip(table.user_ids, result.user_emb, strict=True))
+        self._save()
+        return result.delta.reshape(model.shape), float(data.n_events)
+
+    def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
+        """What this instance serves its users from model ``version``."""
+        self.source.refresh()
+        uuids = self.catalogue.uuids
+        if not all(uuids):
+            known = {v.url: v.uuid for v in self.source.catalogue()}
+            urls = self.catalogue.urls
+            uuids = tuple(u or known.get(url, "") for url, u in zip(urls, uuids, strict=True))
+        bias = FEDAVG.local.mf.item_bias
+        keep = self.source.local_users
+        return self.source.snapshot(
+            version=f"v{version}",
+            item_urls=self.catalogue.urls,
+            item_uuids=uuids,
+            item_embeddings=model,
+            user_embeddings={
+                u: e for u, e in self.user_emb.items() if u in keep and e.shape == model[0].shape
+            },
+            popularity=model[:, -1] if bias else self.counts,
+        )
+
+    def _embedding(self, user_id: int, mf: MFConfig) -> Matrix:
+        found = self.user_emb.get(user_id)
+        if found is not None and found.shape == (mf.dim,):
+            return found
+        fresh: Matrix = init_embeddings(1, mf, self.rng)[0]
+        if mf.item_bias:
+            fresh[-1] = 1.0  # the user side of the item-bias column (as init_factors)
+        return fresh
+
+    def _load(self) -> dict[int, Matrix]:
+        if not self.path.exists():
+            return {}
+        with np.load(self.path, allow_pickle=False) as data:
+            emb = np.asarray(data["emb"], np.float64)
+            return dict(zip(data["users"].tolist(), emb, strict=True))
+
+    def _save(self) -> None:
+        users = sorted(self.user_emb)
+        buffer = io.BytesIO()
+        emb = np.stack([self.user_emb[u] for u in users]) if users else np.zeros((0, 0))
+        np.savez(buffer, users=np.asarray(users, np.int64), emb=emb)
+        # mkstemp's mode 0600 survives the rename: the embeddings are the users' data
+        write_atomic(self.path, buffer.getvalue(), hint="give the node a writable state directory")
