@@ -45,7 +45,13 @@ def run(args: argparse.Namespace) -> int:
     """Prepare, run, evaluate, report."""
     from launch.sqlite_store import SQLiteStore
     from mpcrec.errors import ConfigError
-    from mpcrec.federation.demo import DemoRun, DemoSettings, assembled_user_embeddings, costs
+    from mpcrec.federation.demo import (
+        DemoRun,
+        DemoSettings,
+        assembled_user_embeddings,
+        audit_verdict,
+        costs,
+    )
     from mpcrec.model.metrics import evaluate
     from mpcrec.model.mf import Factors
     from mpcrec.node.movielens import movielens_setting
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     events = demo.run()
     wall = time.monotonic() - started
+    audit = audit_verdict(state)
     store = SQLiteStore(demo.db)
     try:
         model = store.latest_model()
@@ -100,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         "ndcg@10": quality["federation"].get("ndcg@10"),
         **costs(events, args.instances),
         "wall_s": wall,
+        **audit.to_json(),
         "quality": quality,
         "load_average": os.getloadavg(),
         "state_dir": str(state),
@@ -109,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     tmp.write_text(json.dumps(report, indent=2))
     os.replace(tmp, out)
     console.print(_table(report))
+    console.print(audit.summary(), highlight=False)
     console.print(f"report: {out}")
     return 0
 

@@ -8,11 +8,15 @@
 4. Quality on the test items (HR@10, NDCG@10 ...) of the federated model, next to central
    MF and PeerTube's related-videos logic today; cost (seconds per round, bytes uploaded per
    instance and round); JSON with every number and each published round's committee.
+5. The audit: the launcher's signed log exported to ``STATE_DIR/audit.jsonl`` and verified
+   (:func:`audit_verdict`, the same verification as ``mpcrec audit verify``, with the tree
+   heads every node kept), its verdict and the privacy spent in the report.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -29,6 +33,9 @@ import yaml
 
 from launch.sqlite_store import SQLiteStore
 from launch.view import JsonEvents, RoundTable
+from mpcrec.audit.log import AuditLog
+from mpcrec.audit.report import RULES
+from mpcrec.audit.verify import verify_file
 from mpcrec.errors import UserError
 from mpcrec.federation.model import Model
 from mpcrec.pki import create_ca, issue_certificate
@@ -254,6 +261,77 @@ def assembled_user_embeddings(root: Path, names: list[str], start: np.ndarray) -
             with np.load(path) as saved:
                 users[saved["users"]] = saved["emb"]
     return users
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    """What ``mpcrec audit verify`` says of a demo's log.
+
+    Attributes
+    ----------
+    ok:
+        Whether every rule holds.
+    rules:
+        How many rules were checked.
+    findings:
+        Each broken rule as ``"rule entry N: message"``.
+    epsilon:
+        ε the published rounds spent (``inf`` without noise).
+    privacy:
+        The verifier's sentence on ε, δ and the declared budget (or that none was declared).
+    log:
+        The exported log.
+    """
+
+    ok: bool
+    rules: int
+    findings: list[str]
+    epsilon: float
+    privacy: str
+    log: Path
+
+    def to_json(self) -> dict[str, Any]:
+        """The report's audit fields (an infinite ε as ``"inf"``: JSON has no infinity)."""
+        return {
+            "audit_ok": self.ok,
+            "audit_rules": self.rules,
+            "audit_findings": self.findings,
+            "epsilon": self.epsilon if math.isfinite(self.epsilon) else "inf",
+            "privacy": self.privacy,
+            "audit_log": str(self.log),
+        }
+
+    def summary(self) -> str:
+        """One line for the report."""
+        verdict = "[bold green]VERIFIED[/]" if self.ok else "[bold red]FAILED[/]"
+        found = f"{len(self.findings)} finding(s)" if self.findings else "no finding"
+        lines = [f"audit: {verdict}: {self.rules} rules checked, {found}; {self.privacy}"]
+        lines += [f"  [red]{finding}[/]" for finding in self.findings[:20]]
+        return "\n".join(lines)
+
+
+def audit_verdict(state_dir: Path) -> AuditVerdict:
+    """Export the demo's audit log to ``state_dir/audit.jsonl`` and verify it, with the tree
+    heads each node kept (``state_dir/nodes/*/tree_heads.jsonl``) checked against it."""
+    log_path = state_dir / "audit.jsonl"
+    log = AuditLog.in_state_dir(state_dir)
+    try:
+        log.export_jsonl(log_path)
+    finally:
+        log.close()
+    heads = sorted(state_dir.glob("nodes/*/tree_heads.jsonl"))
+    report = verify_file(log_path, heads_paths=heads, workers=1)
+    return AuditVerdict(
+        ok=report.ok,
+        rules=len(RULES),
+        findings=[
+            f"{f.rule} {'log' if f.index is None else f'entry {f.index}'}: {f.message}"
+            for f in report.findings
+        ],
+        epsilon=float(report.stats["epsilon"]),
+        privacy=str(report.stats["privacy"]),
+        log=log_path,
+    )
 
 
 def tls(name: str) -> dict[str, str]:

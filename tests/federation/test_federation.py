@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ import pytest
 import yaml
 
 from launch.sqlite_store import SQLiteStore
+from mpcrec.audit.report import RULES as AUDIT_RULES
+from mpcrec.federation.demo import audit_verdict
 from mpcrec.model.server import ServerSGD, clip_to_norm
 from mpcrec.node.trainer import drift_target
 from mpcrec.secure.accountant import gaussian_epsilon
@@ -125,6 +128,9 @@ def test_rounds_publish_rotate_committees_and_equal_plaintext_twin(federation: F
     audit = _audit_verifies(federation.root)  # no noise and no budget declared: no finding
     assert audit["epsilon"] == "inf" and audit["epsilon_budget"] is None
     assert "no budget declared" in audit["privacy"]
+    verdict = audit_verdict(federation.root)  # the library call `mpcrec demo` reports
+    assert verdict.ok and verdict.findings == [] and verdict.rules == len(AUDIT_RULES)
+    assert verdict.epsilon == math.inf and verdict.to_json()["epsilon"] == "inf"
     store = SQLiteStore(federation.db)
     try:
         twin = _replay(federation.db, 4)
