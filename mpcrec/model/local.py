@@ -36,7 +36,7 @@ import numpy as np
 
 from mpcrec.data.interactions import IntArray
 from mpcrec.data.split import Split
-from mpcrec.model.mf import Matrix, MFConfig, bpr_gradients, sgd_epoch
+from mpcrec.model.mf import Matrix, MFConfig, bpr_gradients, event_ages, sgd_epoch
 from mpcrec.model.server import Vector, clip_to_norm
 
 CLIP_MODES = ("none", "instance", "user")
@@ -54,11 +54,15 @@ class InstanceData:
         Global item index of every event.
     global_users:
         Global index of every local user (ascending).
+    ages:
+        How many of the same user's training events come after each event
+        (:func:`~mpcrec.model.mf.event_ages`), for recency weighting; None: no weighting.
     """
 
     users: IntArray
     items: IntArray
     global_users: IntArray
+    ages: IntArray | None = None
 
     @property
     def n_users(self) -> int:
@@ -78,7 +82,12 @@ class InstanceData:
         local[members] = np.arange(members.shape[0])
         train = split.train
         rows = np.flatnonzero(local[train.users] >= 0)
-        return cls(users=local[train.users[rows]], items=train.items[rows], global_users=members)
+        return cls(
+            users=local[train.users[rows]],
+            items=train.items[rows],
+            global_users=members,
+            ages=event_ages(train)[rows],
+        )
 
 
 @dataclass(frozen=True)
@@ -159,7 +168,7 @@ def local_update(
     local_items = item_emb.copy()
     local_users = user_emb.copy()
     for _ in range(config.epochs):
-        sgd_epoch(local_items, local_users, data.users, data.items, config.mf, rng)
+        sgd_epoch(local_items, local_users, data.users, data.items, config.mf, rng, data.ages)
     delta = (local_items - item_emb).ravel()
     if config.clip == "instance":
         delta = clip_to_norm(delta, config.clip_norm)
