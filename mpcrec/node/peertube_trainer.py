@@ -5,7 +5,8 @@ Every round the node refreshes its :class:`~mpcrec.node.peertube_source.PeerTube
 onto the federation's catalogue, and trains with
 :func:`mpcrec.model.local.local_update`, the same function and settings as the MovieLens
 trainer (:mod:`mpcrec.node.movielens`). User embeddings stay at home: in memory, and in
-``state_dir/user_emb.npz`` (mode 0600) so that a restart does not forget them.
+``state_dir/user_emb.npz`` (mode 0600) so that a restart does not forget them; a user
+whose signals are gone (history cleared, account deleted) loses their embedding too.
 
 The federation's catalogue
 --------------------------
@@ -237,6 +238,8 @@ class PeerTubeTrainer:
         )
         self.counts = np.bincount(data.items, minlength=n_items).astype(np.float64)
         if data.n_events == 0:
+            self.user_emb = {}
+            self._save()
             return np.zeros_like(model), 0.0
         mf = dataclasses.replace(FEDAVG.local.mf, dim=dim)
         local = dataclasses.replace(
@@ -244,9 +247,9 @@ class PeerTubeTrainer:
         )
         users = np.stack([self._embedding(uid, mf) for uid in table.user_ids])
         result = local_update(model, data, users, local, self.rng)
-        keep = self.source.local_users
-        self.user_emb = {u: e for u, e in self.user_emb.items() if u in keep}
-        self.user_emb.update(zip(table.user_ids, result.user_emb, strict=True))
+        # only users with signals now: a user who cleared their history (or left) loses the
+        # embedding learnt from it too, and gets the popular fallback
+        self.user_emb = dict(zip(table.user_ids, result.user_emb, strict=True))
         self._save()
         return result.delta.reshape(model.shape), float(data.n_events)
 

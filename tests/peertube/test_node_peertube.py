@@ -34,14 +34,16 @@ from mpcrec.data.peertube_mirror import (
     movielens_signals,
     write_instance,
 )
+from mpcrec.data.peertube_settings import PeerTubeSettings
 from mpcrec.data.split import leave_last_out
 from mpcrec.errors import ConfigError
 from mpcrec.federation.plain import seal_plain
 from mpcrec.node.config import NodeConfig
-from mpcrec.node.peertube_trainer import Catalogue
+from mpcrec.node.peertube_source import PeerTubeSource
+from mpcrec.node.peertube_trainer import Catalogue, PeerTubeTrainer
 from tests.conftest import free_port
 from tests.federation.federation import Federation, published
-from tests.peertube.conftest import PeerTubeDatabase
+from tests.peertube.conftest import PeerTubeDatabase, synthetic_table
 
 ROUTE = "/api/v1/recommendations/videos"
 PT = "tube-pt"
@@ -307,3 +309,69 @@ def test_catalogue_file_is_checked(tmp_path: Path) -> None:
     path.write_text("not-a-url\n")
     with pytest.raises(ConfigError, match=r"catalogue.txt:1: expected 'URL \[UUID\]'"):
         Catalogue.load(path)
+
+
+@pytest.mark.timeout(120)
+def test_trainer_follows_peertube_incrementally_and_keeps_users_at_home(
+    peertube_db: PeerTubeDatabase, tmp_path: Path
+) -> None:
+    # Prepare: 20 users, 60 videos; the federation knows 50 of them, in its own order
+    table = synthetic_table(n_users=20, n_items=60, per_user=8)
+    with psycopg.connect(peertube_db.admin_dsn) as conn:
+        names = write_instance(conn, table, host="tube.example")
+    known = list(reversed(names.video_urls[:50]))
+    (tmp_path / "catalogue.txt").write_text("\n".join(known) + "\n")
+    settings = PeerTubeSettings(dsn=peertube_db.reader_dsn, settle_seconds=0)
+    state = tmp_path / "state"
+
+    def trainer() -> PeerTubeTrainer:
+        catalogue = Catalogue.load(tmp_path / "catalogue.txt")
+        return PeerTubeTrainer(
+            PeerTubeSource(settings), catalogue, rounds=5, seed=0, state_dir=state, name="tube-a"
+        )
+
+    node = trainer()
+    model = np.random.default_rng(1).normal(0.0, 0.1, (50, 8))
+    pairs = {
+        (names.user_ids[u], names.video_urls[i])
+        for u, i in zip(table.users.tolist(), table.items.tolist(), strict=True)
+    }
+
+    # Execute: a round, then user 2 clears their history and user 3 watches something new
+    delta, weight = node.update(model, 0)
+    first = node.table()
+    watched_by_3 = {url for user, url in pairs if user == 3}
+    new_url = next(url for url in known if url not in watched_by_3)
+    with psycopg.connect(peertube_db.admin_dsn) as conn:
+        conn.execute('DELETE FROM "userVideoHistory" WHERE "userId" = 2')
+        conn.execute(
+            'INSERT INTO "userVideoHistory" ("createdAt", "updatedAt", "currentTime", '
+            '"videoId", "userId") SELECT now(), now(), 5, "id", 3 FROM "video" WHERE "url" = %s',
+            (new_url,),
+        )
+    _, weight_2 = node.update(model, 1)
+    second = node.table()
+    served = node.snapshot(model, 1)
+    restarted = trainer()
+
+    # Assert: events mapped to the catalogue's rows, videos outside it left out
+    data = first.data
+    mapped = {
+        (first.user_ids[u], known[i])
+        for u, i in zip(data.users.tolist(), data.items.tolist(), strict=True)
+    }
+    assert mapped == {(u, url) for u, url in pairs if url in set(known)}
+    assert weight == len(mapped) and first.skipped_rows == len(pairs) - len(mapped)
+    assert first.skipped_videos == len({url for _, url in pairs} - set(known))
+    assert delta.shape == model.shape and np.linalg.norm(delta) > 0
+    # Assert: the second read saw only the change; user 2's embedding is gone with the history
+    assert weight_2 == weight - len([1 for u, url in mapped if u == 2]) + 1
+    assert 2 not in second.user_ids and 2 not in node.user_emb and 3 in node.user_emb
+    assert served.recommend(2, 5).fallback == "popular"
+    shown = served.recommend(3, 50)
+    assert shown.fallback is None and new_url not in {v.url for v in shown.videos}
+    assert len(shown.videos) == 50 - len([url for url in watched_by_3 | {new_url} if url in known])
+    # Assert: kept at home across a restart, readable by the node's user only
+    assert set(restarted.user_emb) == set(node.user_emb)
+    assert all(np.array_equal(restarted.user_emb[u], e) for u, e in node.user_emb.items())
+    assert (state / "user_emb.npz").stat().st_mode & 0o777 == 0o600
