@@ -119,7 +119,7 @@ class PrivacyPromise:
         budget = self.epsilon_budget
         if budget is not None and not (math.isfinite(budget) and 0 < budget <= 1e9):
             raise ConfigError(
-                f"epsilon_budget {budget} must be a finite number > 0",
+                f"epsilon_budget {budget} must be a finite number > 0 (at most 1e9)",
                 hint="leave epsilon_budget out (or null) to declare no promise, e.g. 8.0",
             )
         if not (math.isfinite(self.delta) and 0 < self.delta < 1):
