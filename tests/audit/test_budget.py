@@ -16,7 +16,7 @@ from launch.sqlite_store import SQLiteStore
 from launch.store import Model
 from mpcrec.audit import entries
 from mpcrec.audit.budget import epsilon_spent, first_over_budget, rounds_within_budget
-from mpcrec.audit.entries import Kind, public_key_bytes
+from mpcrec.audit.entries import Kind, RoundResult, public_key_bytes
 from mpcrec.audit.log import AuditLog
 from mpcrec.audit.schema import payload_error
 from mpcrec.errors import ConfigError
@@ -224,3 +224,53 @@ def test_launcher_logs_the_declared_promise(tmp_path: Path, budget: float | None
     assert config[0].payload["epsilon_budget"] == budget
     assert config[0].payload["delta"] == 1e-6
     assert config[0].payload["privacy_unit"] == "instance"
+
+
+def test_restarted_launcher_counts_the_rounds_its_log_says_were_published(
+    tmp_path: Path,
+) -> None:
+    """The spent rounds come from the members' signed results in the log (what an auditor
+    counts), not from this run's configuration: a round published with other noise counts
+    with that noise."""
+    key = Ed25519PrivateKey.generate()
+    member = NodeKeys.load_or_create(tmp_path / "a")
+    store = SQLiteStore(tmp_path / "launcher.sqlite")
+    try:
+        log = AuditLog(store.connection, launcher_key=key)
+        registration = entries.registration(
+            instance_id="a",
+            signing_key=member.signing_public,
+            sealing_key=member.sealing_public,
+            address="a:1",
+        )
+        log.append(registration.sign(member.signing))
+        digest = b"\x01" * 32
+        for round_id, z in ((1, 2.0), (2, 3.0)):
+            result = RoundResult(
+                round_id=round_id,
+                model_version=round_id,
+                model_hash=digest,
+                accepted={"a": digest},
+                rejected={},
+                noise_multiplier=z,
+                sample_rate=1.0,
+            )
+            log.append(entries.result_signature(member="a", result=result).sign(member.signing))
+            log.append(
+                entries.publish(round_id=round_id, model_version=round_id, model_hash=digest)
+            )
+        log.append(entries.abort(round_id=3, reason="member timed out"))  # costs nothing
+
+        restarted = Launcher(
+            store,
+            policy=POLICY,
+            spec=NOISY,
+            audit=log,
+            launcher_key=public_key_bytes(key),
+            privacy=PrivacyPromise(epsilon_budget=8.0),
+        )
+        spent = restarted.epsilon()
+    finally:
+        store.close()
+    assert spent == pytest.approx(epsilon_spent([(2.0, 1.0), (3.0, 1.0)], delta=DELTA))
+    assert not restarted.budget_spent()
