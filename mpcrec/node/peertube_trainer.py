@@ -42,13 +42,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import psycopg
 
 from mpcrec.bench.quality import FEDAVG
 from mpcrec.data.cache import write_atomic
-from mpcrec.errors import ConfigError
+from mpcrec.errors import ConfigError, DataError
 from mpcrec.model.local import InstanceData, local_update
 from mpcrec.model.mf import MFConfig, event_ages, init_embeddings
-from mpcrec.node.peertube_source import PeerTubeSource
+from mpcrec.node.peertube_source import PeerTubeSource, Refresh
 from mpcrec.node.recommender import ModelSnapshot
 from mpcrec.node.trainer import Matrix
 
@@ -221,7 +222,7 @@ class PeerTubeTrainer:
         """Refresh, train one round from model ``version``; weight = training events."""
         n_items, dim = model.shape
         self.catalogue.check(n_items)
-        refresh = self.source.refresh()
+        refresh = self._refresh() or Refresh(0, 0, len(self.source.log), 0)
         table = self.table()
         data = table.data
         log.info(
@@ -255,7 +256,7 @@ class PeerTubeTrainer:
 
     def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
         """What this instance serves its users from model ``version``."""
-        self.source.refresh()
+        self._refresh()
         uuids = self.catalogue.uuids
         if not all(uuids):
             known = {v.url: v.uuid for v in self.source.catalogue()}
@@ -273,6 +274,15 @@ class PeerTubeTrainer:
             },
             popularity=model[:, -1] if bias else self.counts,
         )
+
+    def _refresh(self) -> Refresh | None:
+        """Read PeerTube's changes; if PeerTube is unreachable, say so and go on with what
+        was read before (a PostgreSQL restart must not stop the node)."""
+        try:
+            return self.source.refresh()
+        except (DataError, psycopg.Error) as err:
+            log.warning("%s: PeerTube not read, using the previous read: %s", self.name, err)
+            return None
 
     def _embedding(self, user_id: int, mf: MFConfig) -> Matrix:
         found = self.user_emb.get(user_id)

@@ -43,7 +43,7 @@ from mpcrec.node.peertube_source import PeerTubeSource
 from mpcrec.node.peertube_trainer import Catalogue, PeerTubeTrainer
 from tests.conftest import free_port
 from tests.federation.federation import Federation, published
-from tests.peertube.conftest import PeerTubeDatabase, synthetic_table
+from tests.peertube.conftest import READER_ROLE, PeerTubeDatabase, synthetic_table
 
 ROUTE = "/api/v1/recommendations/videos"
 PT = "tube-pt"
@@ -352,7 +352,10 @@ def test_trainer_follows_peertube_incrementally_and_keeps_users_at_home(
     _, weight_2 = node.update(model, 1)
     second = node.table()
     served = node.snapshot(model, 1)
-    restarted = trainer()
+    restarted, kept = trainer(), dict(node.user_emb)
+    with psycopg.connect(peertube_db.admin_dsn, autocommit=True) as conn:  # PeerTube away
+        conn.execute(f'REVOKE CONNECT ON DATABASE "{peertube_db.name}" FROM {READER_ROLE}')
+    _, weight_3 = node.update(model, 2)
 
     # Assert: events mapped to the catalogue's rows, videos outside it left out
     data = first.data
@@ -372,6 +375,8 @@ def test_trainer_follows_peertube_incrementally_and_keeps_users_at_home(
     assert shown.fallback is None and new_url not in {v.url for v in shown.videos}
     assert len(shown.videos) == 50 - len([url for url in watched_by_3 | {new_url} if url in known])
     # Assert: kept at home across a restart, readable by the node's user only
-    assert set(restarted.user_emb) == set(node.user_emb)
-    assert all(np.array_equal(restarted.user_emb[u], e) for u, e in node.user_emb.items())
+    assert set(restarted.user_emb) == set(kept)
+    assert all(np.array_equal(restarted.user_emb[u], e) for u, e in kept.items())
     assert (state / "user_emb.npz").stat().st_mode & 0o777 == 0o600
+    # Assert: PeerTube unreachable: the node trains on its last read instead of stopping
+    assert weight_3 == weight_2 and 3 in node.user_emb
