@@ -1,10 +1,13 @@
 """The committee's mesh of mutually authenticated TLS 1.3 links, and framed messages on them.
 
 Every ordered pair of ranks ``(a, b)`` gets its own TLS connection, dialled by ``a`` to ``b``'s
-listener and used in one direction only: ``a`` writes frames, ``b`` reads them in a thread
-of its own. One direction per connection keeps each TLS object in a single thread (OpenSSL
-does not allow concurrent reads and writes on one ``SSL``), and a receiving thread per link
-means two parties sending each other large tensors at once never deadlock.
+listener and used in one direction only: ``a`` writes frames, ``b`` reads them. One
+direction per connection means reads and writes never share a TLS object (OpenSSL does not
+allow concurrent reads and writes on one ``SSL``). ``b`` reads on the thread that needs the
+frame, straight into its destination (no reader thread, no queue: a thread per link that
+needs the GIL for every 16 KB record starves while the party computes). ``a`` hands large
+frames to a sending thread of the link (:meth:`OutgoingLink.post`), so two parties sending
+each other large tensors at once both go on to read and never deadlock.
 
 Set-up, for each link, with a deadline for the whole mesh:
 
@@ -55,6 +58,7 @@ KIND_OBJECT: Final = 2
 
 #: A received frame's bytes, writable, so a tensor can use them without a copy.
 Payload = npt.NDArray[np.uint8]
+_EMPTY: Final[Payload] = np.empty(0, dtype=np.uint8)
 
 
 class TransportError(RoundAborted, RuntimeError):
@@ -77,58 +81,158 @@ class PeerLost(TransportError):
     """A peer's connection dropped mid-round."""
 
 
-@dataclass(frozen=True)
-class Frame:
-    """One received message: its kind and payload."""
+class SendRequest:
+    """A frame handed to a link's sending thread; :meth:`wait` returns once it is written."""
 
-    kind: int
-    payload: Payload
+    def __init__(self, link: OutgoingLink, kind: int, payload: bytes | memoryview) -> None:
+        self.link = link
+        self.kind = kind
+        self.payload = payload
+        self._done = threading.Event()
+        self._error: TransportError | None = None
+
+    def finish(self, error: TransportError | None) -> None:
+        """Record the outcome (called by the sending thread)."""
+        self._error = error
+        self._done.set()
+
+    def is_completed(self) -> bool:
+        """Whether the frame has been written (or failed)."""
+        return self._done.is_set()
+
+    def wait(self) -> None:
+        """Block until the frame is written; raise its :class:`TransportError` if it failed."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
 
 
 class OutgoingLink:
-    """The sending end of one link: frames written from the caller's thread, in order."""
+    """The sending end of one link: frames are written in the order they are handed over.
+
+    :meth:`send` writes on the caller's thread. :meth:`post` hands a large frame to the
+    link's own sending thread (started on first use) and returns at once, so a party can
+    go on to read what its peers send it while its own large frames are on their way: two
+    parties sending each other large tensors never wait for each other. Small frames, and
+    any frame when nothing is queued, are written at once by :meth:`send`.
+    """
 
     def __init__(self, peer: PeerAddress, sock: ssl.SSLSocket) -> None:
         self.peer = peer
         self._sock = sock
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one writer of the TLS object at a time
+        self._queue: queue.SimpleQueue[SendRequest | None] = queue.SimpleQueue()
+        self._pending = 0  # frames posted and not yet written; guarded by _lock
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
     def send(self, kind: int, payload: bytes | bytearray | memoryview) -> None:
         """Write one frame; raise :class:`PeerLost` or :class:`PeerTimeout` on failure."""
-        header = _HEADER.pack(kind, len(payload))
-        try:
-            with self._lock:
-                if len(payload) <= _SMALL:
-                    self._sock.sendall(header + bytes(payload))
+        with self._lock:
+            if not self._pending:
+                self._write(kind, payload)
+                return
+        self.post(kind, memoryview(payload)).wait()  # behind the frames already posted
+
+    def post(self, kind: int, payload: bytes | memoryview) -> SendRequest:
+        """Queue one frame for the sending thread; ``payload`` must not change until written.
+
+        Small frames are written at once when nothing is queued (no thread hop).
+        """
+        request = SendRequest(self, kind, payload)
+        with self._lock:
+            if not self._pending and len(payload) <= _SMALL:
+                try:
+                    self._write(kind, payload)
+                except TransportError as err:
+                    request.finish(err)
                 else:
-                    self._sock.sendall(header)
-                    self._sock.sendall(payload)
-        except TimeoutError as err:
-            raise PeerTimeout(f"{_name(self.peer)} stopped reading: send timed out") from err
-        except OSError as err:
-            raise PeerLost(f"connection to {_name(self.peer)} lost while sending: {err}") from err
+                    request.finish(None)
+                return request
+            if self._closed:
+                request.finish(PeerLost(f"connection to {_name(self.peer)} is closed"))
+                return request
+            self._pending += 1
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._send_loop, name=f"tls-send-{self.peer.rank}", daemon=True
+                )
+                self._thread.start()
+        self._queue.put(request)
+        return request
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
-        _close(self._sock)
+        """Close the connection and let the sending thread end (idempotent)."""
+        _close(self._sock)  # first: a write in progress fails at once and frees the lock
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
+
+    def _send_loop(self) -> None:
+        while (request := self._queue.get()) is not None:
+            error: TransportError | None = None
+            with self._lock:
+                try:
+                    self._write(request.kind, request.payload)
+                except TransportError as err:
+                    error = err
+                finally:
+                    self._pending -= 1
+            request.finish(error)
+
+    def _write(self, kind: int, payload: bytes | bytearray | memoryview) -> None:
+        """Write a frame (the caller holds ``_lock``)."""
+        header = _HEADER.pack(kind, len(payload))
+        try:
+            if len(payload) <= _SMALL:
+                self._sock.sendall(header + bytes(payload))
+            else:
+                self._sock.sendall(header)
+                self._sock.sendall(payload)
+        except TimeoutError as err:
+            raise PeerTimeout(f"{_name(self.peer)} stopped reading: send timed out") from err
+        except (OSError, ValueError) as err:
+            raise PeerLost(f"connection to {_name(self.peer)} lost while sending: {err}") from err
 
 
 class IncomingLink:
-    """The receiving end of one link: a thread reads frames into a queue as they arrive."""
+    """The receiving end of one link, read on the caller's thread.
+
+    No thread of its own: the party reads a frame when it needs it, straight into the
+    buffer it is meant for (no hand-over between threads, no queue, no copy). The socket
+    timeout bounds how long the peer may stay silent.
+    """
 
     def __init__(self, peer: PeerAddress, sock: ssl.SSLSocket, timeout_s: float) -> None:
         self.peer = peer
         self._sock = sock
-        self.timeout_s = timeout_s
-        self._frames: queue.SimpleQueue[Frame | BaseException] = queue.SimpleQueue()
+        self._timeout_s = timeout_s
+        self._failure: TransportError | None = None
         self._closing = False
-        self._thread = threading.Thread(
-            target=self._read_loop, name=f"tls-recv-{peer.rank}", daemon=True
-        )
-        self._thread.start()
+        sock.settimeout(timeout_s)
 
-    def receive(self, kind: int) -> Payload:
-        """Return the payload of the next frame, which must be of ``kind``.
+    @property
+    def timeout_s(self) -> float:
+        """How long a receive waits for the peer to send anything."""
+        return self._timeout_s
+
+    @timeout_s.setter
+    def timeout_s(self, value: float) -> None:
+        self._timeout_s = value
+        with contextlib.suppress(OSError):
+            self._sock.settimeout(value)
+
+    def receive(self, kind: int, into: memoryview | None = None) -> Payload:
+        """Read the next frame, which must be of ``kind``, and return its payload.
+
+        Parameters
+        ----------
+        kind:
+            The frame kind expected.
+        into:
+            A writable byte buffer the payload must fill exactly; it is read straight into
+            it (and the returned array is empty). Without it a new array is returned.
 
         Raises
         ------
@@ -136,42 +240,54 @@ class IncomingLink:
             The connection dropped or closed.
         PeerTimeout
             Nothing arrived within the receive timeout.
+        TransportError
+            The frame is of another kind or size: the parties are out of step.
         """
+        if self._failure is not None:
+            raise self._failure
         try:
-            item = self._frames.get(timeout=self.timeout_s)
-        except queue.Empty:
-            raise PeerTimeout(
-                f"no message from {_name(self.peer)} within {self.timeout_s:g} s"
-            ) from None
-        if isinstance(item, BaseException):
-            self._frames.put(item)  # every later receive fails the same way
-            raise PeerLost(f"connection from {_name(self.peer)} lost: {item}") from item
-        if item.kind != kind:
-            raise TransportError(
-                f"{_name(self.peer)} sent a frame of kind {item.kind}, expected {kind}: "
-                "the parties are out of step"
+            return self._read_frame(kind, into)
+        except TimeoutError:
+            self._failure = PeerTimeout(
+                f"no message from {_name(self.peer)} within {self._timeout_s:g} s"
             )
-        return item.payload
+        except (OSError, ValueError) as err:
+            reason = "closed locally" if self._closing else str(err) or type(err).__name__
+            self._failure = PeerLost(f"connection from {_name(self.peer)} lost: {reason}")
+            self._failure.__cause__ = err
+        raise self._failure
 
     def close(self) -> None:
-        """Close the connection and let the reading thread end (idempotent)."""
+        """Close the connection (idempotent)."""
         self._closing = True
         _close(self._sock)
 
-    def _read_loop(self) -> None:
+    def _read_frame(self, kind: int, into: memoryview | None) -> Payload:
         header = bytearray(_HEADER.size)
-        try:
-            while True:
-                if not _read_exactly(self._sock, memoryview(header)):
-                    raise ConnectionError("peer closed the connection")
-                kind, size = _HEADER.unpack(header)
-                payload = np.empty(size, dtype=np.uint8)  # not zero-filled: read over at once
-                if size and not _read_exactly(self._sock, payload.data.cast("B")):
-                    raise ConnectionError("peer closed the connection mid-message")
-                self._frames.put(Frame(kind, payload))
-        except (OSError, ValueError) as err:
-            reason = "closed locally" if self._closing else str(err) or type(err).__name__
-            self._frames.put(ConnectionError(reason))
+        if not _read_exactly(self._sock, memoryview(header)):
+            raise ConnectionError("peer closed the connection")
+        got_kind, size = _HEADER.unpack(header)
+        if got_kind != kind:
+            self._failure = TransportError(
+                f"{_name(self.peer)} sent a frame of kind {got_kind}, expected {kind}: "
+                "the parties are out of step"
+            )
+            raise self._failure
+        if into is not None:
+            if size != into.nbytes:
+                self._failure = TransportError(
+                    f"{_name(self.peer)} sent {size} bytes where {into.nbytes} were expected: "
+                    "the parties are out of step"
+                )
+                raise self._failure
+            payload = _EMPTY
+            target = into
+        else:
+            payload = np.empty(size, dtype=np.uint8)  # not zero-filled: read over at once
+            target = payload.data.cast("B")
+        if size and not _read_exactly(self._sock, target):
+            raise ConnectionError("peer closed the connection mid-message")
+        return payload
 
 
 @dataclass
@@ -437,7 +553,6 @@ class _Acceptor:
             self._refusals.append(refusal)
             _close(sock)
             return
-        sock.settimeout(None)  # the reading thread blocks; receive() enforces the timeout
         self._links[rank] = IncomingLink(
             self._transport.peers[rank], sock, self._transport.recv_timeout_s
         )
@@ -468,9 +583,9 @@ class _Acceptor:
 
 def _read_exactly(sock: socket.socket, view: memoryview) -> bool:
     """Fill ``view`` from ``sock``; False if the peer closed before the first byte."""
-    got = 0
-    while got < len(view):
-        n = sock.recv_into(view[got:])
+    got, size = 0, len(view)
+    while got < size:
+        n = sock.recv_into(view[got:], size - got)
         if n == 0:
             if got == 0:
                 return False

@@ -8,7 +8,10 @@ operation runs unchanged over :mod:`mpcrec.secure.tls_channel`. Install it with
 
 Collectives are point-to-point exchanges over the mesh, each link a FIFO: since every party
 performs the same sequence of collectives, the n-th frame a party reads from a peer is the
-one that peer wrote n-th to it (gloo's tag-less semantics). ``all_reduce`` sends the whole
+one that peer wrote n-th to it (gloo's tag-less semantics). Frames are read on the calling
+thread; sends of large tensors are posted to the link's sending thread and waited for
+before a collective returns (``isend``: when its request is waited on, after the receives
+posted so far have been read). ``all_reduce`` sends the whole
 tensor to every other party and sums what arrives (k = 3 or 4 parties: a ring saves little
 and costs rounds). Integer shares sum modulo 2^64 in any order, so results equal gloo's bit
 for bit.
@@ -38,6 +41,7 @@ from mpcrec.secure.tls_channel import (
     KIND_OBJECT,
     Mesh,
     Payload,
+    SendRequest,
     TransportError,
     connect_mesh,
 )
@@ -63,19 +67,30 @@ class Group:
     ranks: tuple[int, ...]
 
 
-class DoneRequest:
-    """What ``isend`` returns: the frame is already written, ``wait`` has nothing to do."""
+class PendingSend:
+    """What ``isend`` returns: the frame is on its way; ``wait`` returns once it is written.
+
+    Before waiting, it completes every receive posted so far: CrypTen waits on its
+    ``isend`` before its ``irecv``, and a peer doing the same must find its frame read.
+    """
+
+    def __init__(self, communicator: TlsCommunicator, request: SendRequest) -> None:
+        self._communicator = communicator
+        self._request = request
 
     def wait(self) -> None:
-        """Return at once."""
+        """Block until the frame is written (bounded by the send timeout)."""
+        comm = self._communicator
+        comm._complete_posted(None)
+        comm._guarded(self._request.wait)
 
     def is_completed(self) -> bool:
-        """Always true."""
-        return True
+        """Whether the frame has been written."""
+        return self._request.is_completed()
 
 
 class PendingReceive:
-    """What ``irecv`` returns: ``wait`` copies the next frame from ``src`` into ``tensor``."""
+    """What ``irecv`` returns: ``wait`` reads the next frame from ``src`` into ``tensor``."""
 
     def __init__(self, communicator: TlsCommunicator, tensor: torch.Tensor, src: int) -> None:
         self._communicator = communicator
@@ -84,13 +99,21 @@ class PendingReceive:
         self._done = False
 
     def wait(self) -> None:
-        """Block until the frame arrives (bounded by the receive timeout)."""
+        """Block until the frame has arrived (bounded by the receive timeout).
+
+        Receives posted earlier complete first, so frames are read in the order posted.
+        """
+        if not self._done:
+            self._communicator._complete_posted(self)
+
+    def complete(self) -> None:
+        """Read the frame now (the communicator calls this in posting order)."""
         if not self._done:
             self._communicator._receive_into(self._tensor, self._src)
             self._done = True
 
     def is_completed(self) -> bool:
-        """Whether :meth:`wait` has run."""
+        """Whether the frame has been read."""
         return self._done
 
 
@@ -118,6 +141,7 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         self.ttp_initialized = init_ttp
         self._failure: TransportError | None = None
         self._mesh: Mesh = connect_mesh(transport)
+        self._posted: list[PendingReceive] = []  # irecv requests not yet waited on, in order
         if init_ttp:  # the dealer idles between requests: as on gloo, its links wait long
             dealer = total - 1
             for src, link in self._mesh.incoming.items():
@@ -171,7 +195,7 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
 
     @_logging
     def send(self, tensor: torch.Tensor, dst: int) -> None:
-        """Send ``tensor`` to ``dst``."""
+        """Send ``tensor`` to ``dst``; returns once it is written (it may change after)."""
         self._send_tensor(tensor, dst)
 
     @_logging
@@ -180,15 +204,14 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         return self._receive_like(tensor, self._require_src(src))
 
     @_logging
-    def isend(self, tensor: torch.Tensor, dst: int) -> DoneRequest:
-        """Send ``tensor`` to ``dst`` (written at once: receivers drain links in a thread)."""
-        self._send_tensor(tensor, dst)
-        return DoneRequest()
+    def isend(self, tensor: torch.Tensor, dst: int) -> PendingSend:
+        """Start sending ``tensor`` to ``dst``; do not change it until the request is waited."""
+        return PendingSend(self, self._post_tensor(tensor, dst))
 
     @_logging
     def irecv(self, tensor: torch.Tensor, src: int | None = None) -> PendingReceive:
         """Receive into ``tensor`` from ``src`` when the returned request is waited on."""
-        return PendingReceive(self, tensor, self._require_src(src))
+        return self._post_receive(tensor, self._require_src(src))
 
     # -- collectives ------------------------------------------------------------------------
 
@@ -203,8 +226,8 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         """``src`` sends ``scatter_list[r]`` to each rank ``r``; every rank returns its part."""
         rank = self.get_rank()
         if rank == src:
-            for dst in self._others(self.main_group):
-                self._send_tensor(scatter_list[dst], dst)
+            posted = [self._post_tensor(scatter_list[d], d) for d in self._others(self.main_group)]
+            self._finish(posted)
             return scatter_list[rank].data
         if size is None:
             size = scatter_list[rank].size()
@@ -217,8 +240,7 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         """Combine ``input`` of every rank at ``dst`` (SUM or BXOR); others get None."""
         tensors = self._as_list(input, batched)
         if self.get_rank() != dst:
-            for tensor in tensors:
-                self._send_tensor(tensor, dst)
+            self._finish([self._post_tensor(tensor, dst) for tensor in tensors])
             return None
         result = self._combine_from(self._others(self.main_group), tensors, op)
         return result if batched else result[0]
@@ -228,10 +250,9 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         """Combine ``input`` of every rank (SUM or BXOR); every rank gets the result."""
         tensors = self._as_list(input, batched)
         others = self._others(self.main_group)
-        for dst in others:
-            for tensor in tensors:
-                self._send_tensor(tensor, dst)
+        posted = [self._post_tensor(tensor, dst) for dst in others for tensor in tensors]
         result = self._combine_from(others, tensors, op)
+        self._finish(posted)
         return result if batched else result[0]
 
     @_logging
@@ -239,7 +260,7 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         """Collect every rank's ``tensor`` at ``dst`` (a list by rank); others get ``[None]``."""
         rank = self.get_rank()
         if rank != dst:
-            self._send_tensor(tensor, dst)
+            self._finish([self._post_tensor(tensor, dst)])
             return [None]
         result: list[torch.Tensor | None] = []
         for src in self.main_group.ranks:
@@ -250,12 +271,13 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
     def all_gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
         """Every rank gets the list of every rank's ``tensor``."""
         rank = self.get_rank()
-        for dst in self._others(self.main_group):
-            self._send_tensor(tensor, dst)
-        return [
+        posted = [self._post_tensor(tensor, dst) for dst in self._others(self.main_group)]
+        result = [
             tensor.clone() if src == rank else self._receive_like(tensor, src)
             for src in self.main_group.ranks
         ]
+        self._finish(posted)
+        return result
 
     @_logging
     def broadcast(
@@ -265,9 +287,13 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         group = group or self.main_group
         tensors = self._as_list(input, batched)
         if self.get_rank() == src:
-            for dst in self._others(group):
-                for tensor in tensors:
-                    self._send_tensor(tensor, dst)
+            self._finish(
+                [
+                    self._post_tensor(tensor, dst)
+                    for dst in self._others(group)
+                    for tensor in tensors
+                ]
+            )
         else:
             for tensor in tensors:
                 self._receive_into(tensor, src)
@@ -342,8 +368,32 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
     # -- internals --------------------------------------------------------------------------
 
     def _send_tensor(self, tensor: torch.Tensor, dst: int) -> None:
-        array = np.ascontiguousarray(tensor.detach().contiguous().numpy())
-        self._send_frame(dst, KIND_BYTES, array.data.cast("B"))
+        self._send_frame(dst, KIND_BYTES, _bytes_of(tensor))
+
+    def _post_tensor(self, tensor: torch.Tensor, dst: int) -> SendRequest:
+        """Hand ``tensor`` to ``dst``'s sending thread (large) or write it at once (small)."""
+        payload = _bytes_of(tensor)
+        return self._guarded(lambda: self._mesh.outgoing[dst].post(KIND_BYTES, payload))
+
+    def _finish(self, posted: list[SendRequest]) -> None:
+        """Wait until every posted frame is written."""
+        for request in posted:
+            self._guarded(request.wait)
+
+    def _post_receive(self, tensor: torch.Tensor, src: int) -> PendingReceive:
+        request = PendingReceive(self, tensor, src)
+        self._posted.append(request)
+        return request
+
+    def _complete_posted(self, upto: PendingReceive | None) -> None:
+        """Read the posted receives in order, up to ``upto`` (all of them for None)."""
+        while self._posted:
+            request = self._posted.pop(0)
+            request.complete()
+            if request is upto:
+                return
+        if upto is not None:  # not posted through irecv (e.g. the TTP set-up's own requests)
+            upto.complete()
 
     def _combine_from(
         self, sources: list[int], tensors: list[torch.Tensor], op: Any
@@ -364,29 +414,20 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         return result
 
     def _receive_like(self, like: torch.Tensor, src: int) -> torch.Tensor:
-        """The next tensor from ``src``, shaped like ``like``, in the frame's own buffer."""
-        payload = self._receive_frame(src, KIND_BYTES)
-        self._check_size(payload.size, like, src)
-        if not payload.size:
-            return torch.empty_like(like)
-        return torch.from_numpy(payload).view(like.dtype).view(like.shape)
+        """The next tensor from ``src``, shaped like ``like``, read into a new tensor."""
+        tensor = torch.empty(like.shape, dtype=like.dtype)
+        self._receive_into(tensor, src)
+        return tensor
 
     def _receive_into(self, tensor: torch.Tensor, src: int) -> None:
-        payload = self._receive_frame(src, KIND_BYTES)
-        self._check_size(payload.size, tensor, src)
-        if payload.size:
-            received = torch.from_numpy(payload).view(tensor.dtype).view(tensor.shape)
-            tensor.data.copy_(received)
-
-    def _check_size(self, size: int, like: torch.Tensor, src: int) -> None:
-        want = like.numel() * like.element_size()
-        if size != want:
-            self._fail(
-                TransportError(
-                    f"rank {src} sent {size} bytes where {want} were expected "
-                    f"(a {tuple(like.shape)} {like.dtype} tensor): the parties are out of step"
-                )
-            )
+        """Read the next frame from ``src`` into ``tensor`` (in place when contiguous)."""
+        target = tensor.detach()
+        direct = target.is_contiguous()
+        buffer = target if direct else torch.empty(target.shape, dtype=target.dtype)
+        view = _bytes_of(buffer)
+        self._guarded(lambda: self._mesh.incoming[src].receive(KIND_BYTES, into=view))
+        if not direct:
+            target.copy_(buffer)
 
     def _send_frame(self, dst: int, kind: int, payload: memoryview | bytes) -> None:
         self._guarded(lambda: self._mesh.outgoing[dst].send(kind, payload))
@@ -433,6 +474,12 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         return [input]
 
 
+def _bytes_of(tensor: torch.Tensor) -> memoryview:
+    """The bytes of a CPU tensor: its own memory when it is contiguous, else a copy's."""
+    array = tensor.detach().contiguous().numpy().reshape(-1)  # a view when contiguous
+    return array.view(np.uint8).data
+
+
 def _combine(acc: torch.Tensor, other: torch.Tensor, op: Any) -> None:
     """``acc op= other`` for the reductions CrypTen uses (int64 sums wrap modulo 2^64)."""
     if op == ReduceOp.SUM:
@@ -452,14 +499,15 @@ class TtpSetupCalls:
     place of ``dist`` there while TLS is selected.
     """
 
-    def isend(self, tensor: torch.Tensor, dst: int, group: Group | None = None) -> DoneRequest:
-        """Send ``tensor`` to ``dst``."""
-        _active()._send_tensor(tensor, dst)
-        return DoneRequest()
+    def isend(self, tensor: torch.Tensor, dst: int, group: Group | None = None) -> PendingSend:
+        """Start sending ``tensor`` to ``dst``."""
+        comm = _active()
+        return PendingSend(comm, comm._post_tensor(tensor, dst))
 
     def irecv(self, tensor: torch.Tensor, src: int, group: Group | None = None) -> PendingReceive:
         """Receive into ``tensor`` from ``src`` on ``wait``."""
-        return PendingReceive(_active(), tensor, src)
+        comm = _active()
+        return comm._post_receive(tensor, src)
 
     def barrier(self, group: Group | None = None) -> None:
         """Barrier over ``group`` (every rank, dealer included, by default)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import os
 import socket
 import ssl
@@ -29,6 +30,7 @@ from mpcrec.secure.tls_channel import (
     Mesh,
     PeerRefused,
     PeerTimeout,
+    TransportError,
     connect_mesh,
 )
 from tests.conftest import free_port
@@ -265,3 +267,58 @@ def test_committee_transport_from_an_assignment(committee: Committee) -> None:
 def test_malformed_mpc_address_is_refused(bad: str) -> None:
     with pytest.raises(ConfigError, match="invalid MPC address"):
         split_host_port(bad)
+
+
+@pytest.mark.timeout(60)
+def test_posted_frames_cross_while_every_party_reads_on_its_own_thread(
+    committee: Committee,
+) -> None:
+    # each party posts 40 MB to every other (more than loopback's socket buffers hold: at
+    # most 32 MB receive + 4 MB send), then reads on its own thread, then waits for its
+    # posts: nobody reads in a helper thread, so this only finishes if posting does not
+    # wait for the peer to read
+    results = _connect_all(_transports(committee, 3))
+    try:
+        meshes = {rank: m for rank, m in results.items() if isinstance(m, Mesh)}
+        assert len(meshes) == 3, results
+        payload = {rank: os.urandom(40 << 20) for rank in meshes}
+        received: dict[tuple[int, int], bytes] = {}
+
+        def party(rank: int) -> None:
+            mesh = meshes[rank]
+            posted = [link.post(KIND_BYTES, payload[rank]) for link in mesh.outgoing.values()]
+            for src, link in mesh.incoming.items():
+                buffer = bytearray(len(payload[src]))
+                link.receive(KIND_BYTES, into=memoryview(buffer))
+                received[(rank, src)] = hashlib.sha256(buffer).digest()
+            for request in posted:
+                request.wait()
+
+        threads = [threading.Thread(target=party, args=(r,)) for r in meshes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=45)
+        assert sorted(received) == [(r, s) for r in range(3) for s in range(3) if r != s]
+        for (rank, src), data in received.items():
+            assert data == hashlib.sha256(payload[src]).digest(), (rank, src)
+    finally:
+        _close(results)
+
+
+@pytest.mark.timeout(60)
+def test_frame_of_unexpected_size_is_refused_and_the_link_stays_failed(
+    committee: Committee,
+) -> None:
+    results = _connect_all(_transports(committee, 2))
+    try:
+        meshes = {rank: m for rank, m in results.items() if isinstance(m, Mesh)}
+        assert len(meshes) == 2, results
+        meshes[0].outgoing[1].send(KIND_BYTES, b"x" * 24)
+        link = meshes[1].incoming[0]
+        with pytest.raises(TransportError, match="24 bytes where 16 were expected"):
+            link.receive(KIND_BYTES, into=memoryview(bytearray(16)))
+        with pytest.raises(TransportError, match="out of step"):
+            link.receive(KIND_BYTES)
+    finally:
+        _close(results)
