@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import platformdirs
 
+from mpcrec import files
 from mpcrec.errors import DataError
 
 ENV_VAR = "MPCREC_CACHE"
@@ -68,16 +68,6 @@ def write_atomic(path: Path, data: bytes, *, hint: str | None = None) -> None:
     """
     advice = hint or f"set {ENV_VAR} to a writable directory with free space"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        files.write_atomic(path, data)
     except OSError as err:
-        raise DataError(f"cannot write {path}: {err.strerror or err}", hint=advice) from err
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
         raise DataError(f"cannot write {path}: {err.strerror or err}", hint=advice) from err

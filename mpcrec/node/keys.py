@@ -7,8 +7,6 @@ the launcher refuses a registered instance that comes back with other keys.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from mpcrec.errors import ConfigError
+from mpcrec.files import write_atomic
 
 SIGNING_FILE = "signing.key"
 SEALING_FILE = "sealing.key"
@@ -46,11 +45,11 @@ class NodeKeys:
         sealing = _load(directory / SEALING_FILE)
         if signing is None:
             key = Ed25519PrivateKey.generate()
-            _write_secret(directory / SIGNING_FILE, key.private_bytes_raw())
+            write_atomic(directory / SIGNING_FILE, key.private_bytes_raw())
             signing = key.private_bytes_raw()
         if sealing is None:
             xkey = X25519PrivateKey.generate()
-            _write_secret(directory / SEALING_FILE, xkey.private_bytes_raw())
+            write_atomic(directory / SEALING_FILE, xkey.private_bytes_raw())
             sealing = xkey.private_bytes_raw()
         return cls(
             Ed25519PrivateKey.from_private_bytes(signing),
@@ -68,17 +67,3 @@ def _load(path: Path) -> bytes | None:
             hint="restore the file from a backup, or move it away to make a new identity",
         )
     return raw
-
-
-def _write_secret(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -12,8 +12,7 @@ reads them as the simulation-only view of :meth:`mpcrec.model.fedavg.Federation.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from mpcrec.bench.quality import FEDAVG
 from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import partition_users
 from mpcrec.data.split import Split, leave_last_out
+from mpcrec.files import write_atomic
 from mpcrec.model.local import InstanceData, local_update
 from mpcrec.model.mf import Factors, init_factors
 from mpcrec.node.recommender import ModelSnapshot
@@ -91,8 +91,6 @@ class MovieLensTrainer:
         )
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".user_emb.", suffix=".npz")
-        with os.fdopen(fd, "wb") as out:
-            np.savez(out, users=self.data.global_users, emb=self.user_emb)
-        os.replace(tmp, self.path)
+        buffer = io.BytesIO()
+        np.savez(buffer, users=self.data.global_users, emb=self.user_emb)
+        write_atomic(self.path, buffer.getvalue())  # 0600: the embeddings are users' data
