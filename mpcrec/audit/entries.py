@@ -32,6 +32,15 @@ _ENTRY_DOMAIN = b"mpcrec/log-entry/v1\n"
 _HEAD_DOMAIN = b"mpcrec/tree-head/v1\n"
 
 
+def _signed_by(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is ``key``'s Ed25519 signature over ``message``."""
+    try:
+        key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
 class LogFormatError(ProtocolError):
     """A log line that is not a well-formed entry or tree head."""
 
@@ -103,11 +112,7 @@ class LogEntry:
 
     def verify(self, key: Ed25519PublicKey) -> bool:
         """Whether the signature is ``key``'s over this entry."""
-        try:
-            key.verify(self.signature, self.signed_bytes())
-        except InvalidSignature:
-            return False
-        return True
+        return _signed_by(key, self.signature, self.signed_bytes())
 
     def at(self, index: int) -> LogEntry:
         """This entry placed at ``index``."""
@@ -167,11 +172,7 @@ class TreeHead:
 
     def verify(self, key: Ed25519PublicKey) -> bool:
         """Whether the signature is ``key``'s over this head."""
-        try:
-            key.verify(self.signature, self.signed_bytes())
-        except InvalidSignature:
-            return False
-        return True
+        return _signed_by(key, self.signature, self.signed_bytes())
 
     def to_json(self) -> dict[str, Any]:
         """The exported form (one JSON Lines line)."""

@@ -104,6 +104,12 @@ class Federation:
         for name in list(self.procs):
             self.kill(name)
 
+    def __enter__(self) -> Federation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_all()
+
     def rounds(self) -> list[Round]:
         """Every round the launcher has stored so far."""
         if not self.db.exists():

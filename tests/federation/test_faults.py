@@ -28,11 +28,8 @@ RULES = {
 
 @pytest.fixture
 def federation(tmp_path: Path) -> Iterator[Federation]:
-    fed = Federation(tmp_path, NODES)
-    try:
+    with Federation(tmp_path, NODES) as fed:
         yield fed
-    finally:
-        fed.stop_all()
 
 
 def _versions_move_only_on_publish(rounds: list) -> None:  # type: ignore[type-arg]

@@ -46,11 +46,8 @@ RULES = {
 
 @pytest.fixture
 def federation(tmp_path: Path) -> Iterator[Federation]:
-    fed = Federation(tmp_path, NODES)
-    try:
+    with Federation(tmp_path, NODES) as fed:
         yield fed
-    finally:
-        fed.stop_all()
 
 
 def _replay(db: Path, rounds: int) -> list[np.ndarray]:

@@ -142,11 +142,8 @@ def _write_catalogue(path: Path, full: Interactions, names: InstanceMap) -> list
 
 @pytest.fixture
 def federation(tmp_path: Path) -> Iterator[Federation]:
-    fed = Federation(tmp_path, [PT, *SHARDS])
-    try:
+    with Federation(tmp_path, [PT, *SHARDS]) as fed:
         yield fed
-    finally:
-        fed.stop_all()
 
 
 @pytest.mark.slow
