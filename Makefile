@@ -31,6 +31,7 @@ postgres:
 lint: $(STAMP)
 	$(BIN)/ruff check mpcrec committees launch tests
 	$(BIN)/ruff format --check mpcrec committees launch tests
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy mpcrec committees launch

@@ -2,7 +2,7 @@
 
 A node keeps one warm party process (torch and CrypTen imported once) and, whenever it is
 drawn, has it join that round's CrypTen session over a ``tcp://host:port`` rendezvous, run
-the committee program (:func:`mpcrec.secure.committee.aggregate`) on its shares, and
+the committee program (:func:`mpcrec.secure.program.aggregate`) on its shares, and
 leave. The TTP dealer is the same kind of process in the dealer role: it serves CrypTen's
 ``TTPServer`` until member 0 ends the session.
 
@@ -31,12 +31,13 @@ import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from committees.transport import GlooTransport, TlsTransport
-from mpcrec.crypten_compat import install_transport, load_crypten, set_torch_threads
+from committees.transport.install import install_transport
+from committees.transport.settings import GlooTransport, TlsTransport
+from mpcrec.crypten_compat import load_crypten, set_torch_threads
+from mpcrec.crypto.envelope import NonceRegistry, SealedShare, open_share
 from mpcrec.errors import ConfigError
 from mpcrec.secure import replicated
-from mpcrec.secure.committee import RoundOutcome, RoundSpec, aggregate
-from mpcrec.secure.envelope import NonceRegistry, SealedShare, open_share
+from mpcrec.secure.program import RoundOutcome, RoundSpec, aggregate
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,8 @@ class Session:
     """One CrypTen session: rendezvous, this party's rank, the committee size, settings.
 
     The dealer, when there is one, has rank ``members``. With ``transport`` (mutually
-    authenticated TLS, :mod:`committees.transport`) the parties connect to each other at the
-    addresses it names and ``rendezvous`` is unused; without it they use gloo over
+    authenticated TLS, :mod:`committees.transport.settings`) the parties connect to each
+    other at the addresses it names and ``rendezvous`` is unused; without it they use gloo over
     ``rendezvous``, which must then be on loopback.
     """
 

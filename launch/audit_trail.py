@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from launch.round import Phase, Round, RoundPolicy
 from launch.store import Instance
 from mpcrec.audit import entries
-from mpcrec.audit.budget import Mechanism
 from mpcrec.audit.entries import Kind, LogEntry
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.spec import PrivacyPromise
+from mpcrec.privacy.budget import Mechanism
 
 
 class AuditTrail:

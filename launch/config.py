@@ -25,11 +25,11 @@ from typing import Any
 
 from launch.launcher import Schedule
 from launch.round import RoundPolicy
-from mpcrec.audit.budget import epsilon_spent, rounds_within_budget
+from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ConfigError
 from mpcrec.federation.config_file import as_type, load_mapping, section, tls_paths
 from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
-from mpcrec.pki import CertPaths
+from mpcrec.privacy.budget import epsilon_spent, rounds_within_budget
 
 TOP = {"listen", "state_dir", "tls", "model", "rounds", "schedule", "privacy"}
 
@@ -86,7 +86,7 @@ class LauncherConfig:
                 f"{path}: `privacy.epsilon_budget` {budget:g} cannot pay for a single round: "
                 f"`model.noise_multiplier` {spec.noise_multiplier:g} spends epsilon {one:.3f} "
                 f"per round at delta {self.privacy.delta:g}",
-                hint="raise `model.noise_multiplier` (mpcrec.secure.accountant."
+                hint="raise `model.noise_multiplier` (mpcrec.privacy.accountant."
                 "gaussian_noise_multiplier finds one for a budget and a number of rounds) "
                 "or the budget",
             )

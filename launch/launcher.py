@@ -24,13 +24,13 @@ from committees.seed import combine_reveals, verify_reveal
 from committees.sortition import draw_committee, draw_dealer, eligible
 from launch.audit_trail import AuditTrail
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
-from launch.store import Contribution, Instance, LauncherStore, MemberResult, Model
-from mpcrec.audit.budget import Mechanism, epsilon_spent, rounds_within_budget
+from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
 from mpcrec.audit.entries import LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
+from mpcrec.privacy.budget import Mechanism, epsilon_spent, rounds_within_budget
 
 log = logging.getLogger("mpcrec.launcher")
 
@@ -212,7 +212,7 @@ class Launcher:
             return
         rng = np.random.default_rng(self.schedule.init_seed)
         values = rng.normal(0.0, self.schedule.init_scale, (self.spec.n_items, self.spec.dim))
-        self.store.put_model(Model.from_array(0, values))
+        self.store.put_model(PublishedModel.from_array(0, values))
 
     def _emit(self, kind: str, **fields: Any) -> None:
         self.on_event({"event": kind, "time": self.clock(), **fields})
@@ -370,7 +370,7 @@ class Launcher:
             raise ProtocolError(
                 f"{result.member}: a model of {len(result.model)} bytes, expected {expected}"
             )
-        if Model(-1, 0, 0, result.model).model_hash != result.model_hash:
+        if PublishedModel(-1, 0, 0, result.model).model_hash != result.model_hash:
             raise ProtocolError(f"{result.member}: the model does not match its hash")
 
     def tree_head(self, known_size: int) -> tuple[TreeHead, list[bytes]]:
@@ -388,7 +388,7 @@ class Launcher:
                 return head, log.consistency_proof(head.size, known_size)
             return head, []  # a caller ahead of this log: its own check will fail
 
-    def model(self, version: int) -> Model:
+    def model(self, version: int) -> PublishedModel:
         """A published model (``-1``: the latest)."""
         found = self.store.latest_model() if version < 0 else self.store.get_model(version)
         if found is None:
@@ -545,6 +545,6 @@ class Launcher:
         except RoundStateError as err:
             return rnd.abort(err.message)
 
-    def _winning_model(self, rnd: Round) -> Model:
+    def _winning_model(self, rnd: Round) -> PublishedModel:
         result = self.store.results(rnd.round_id)[rnd.committee[0]]
-        return Model(rnd.published_version, self.spec.n_items, self.spec.dim, result.model)
+        return PublishedModel(rnd.published_version, self.spec.n_items, self.spec.dim, result.model)

@@ -13,7 +13,7 @@ from launch.store import (
     Contribution,
     Instance,
     MemberResult,
-    Model,
+    PublishedModel,
     StoreConflict,
     check_publishable,
     committee_rows,
@@ -34,7 +34,7 @@ class InMemoryStore:
         self._contributions: dict[int, dict[str, Contribution]] = {}
         self._digests: set[bytes] = set()
         self._results: dict[int, dict[str, MemberResult]] = {}
-        self._models: dict[int, Model] = {}
+        self._models: dict[int, PublishedModel] = {}
 
     def put_instance(self, instance: Instance) -> None:
         with self._lock:
@@ -131,13 +131,13 @@ class InMemoryStore:
         with self._lock:
             return dict(self._results.get(round_id, {}))
 
-    def put_model(self, model: Model) -> None:
+    def put_model(self, model: PublishedModel) -> None:
         with self._lock:
             if model.version in self._models:
                 raise StoreConflict(f"model v{model.version} exists already")
             self._models[model.version] = model
 
-    def publish(self, rnd: Round, model: Model) -> None:
+    def publish(self, rnd: Round, model: PublishedModel) -> None:
         check_publishable(rnd, model)
         with self._lock:
             if model.version in self._models:
@@ -145,11 +145,11 @@ class InMemoryStore:
             self._models[model.version] = model
         self.save_round(rnd)
 
-    def get_model(self, version: int) -> Model | None:
+    def get_model(self, version: int) -> PublishedModel | None:
         with self._lock:
             return self._models.get(version)
 
-    def latest_model(self) -> Model | None:
+    def latest_model(self) -> PublishedModel | None:
         with self._lock:
             return self._models[max(self._models)] if self._models else None
 

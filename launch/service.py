@@ -19,9 +19,9 @@ import grpc
 from launch.launcher import Launcher
 from launch.round import Round, RoundStateError
 from launch.store import Contribution, MemberResult, StoreConflict
+from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.tls import CHUNK, GRPC_OPTIONS, caller_id, server_credentials
-from mpcrec.pki import CertPaths
 from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
 

@@ -22,7 +22,7 @@ from launch.store import (
     Contribution,
     Instance,
     MemberResult,
-    Model,
+    PublishedModel,
     StoreConflict,
     check_publishable,
 )
@@ -338,10 +338,10 @@ class SQLiteStore:
             for r in rows
         }
 
-    def put_model(self, model: Model) -> None:
+    def put_model(self, model: PublishedModel) -> None:
         self._write([self._model_row(model)], f"model v{model.version}")
 
-    def publish(self, rnd: Round, model: Model) -> None:
+    def publish(self, rnd: Round, model: PublishedModel) -> None:
         check_publishable(rnd, model)
         self._write(
             [
@@ -353,21 +353,21 @@ class SQLiteStore:
         )
 
     @staticmethod
-    def _model_row(model: Model) -> tuple[str, tuple[object, ...]]:
+    def _model_row(model: PublishedModel) -> tuple[str, tuple[object, ...]]:
         return (
             "INSERT INTO model VALUES (?, ?, ?, ?)",
             (model.version, model.n_items, model.dim, model.data),
         )
 
-    def get_model(self, version: int) -> Model | None:
+    def get_model(self, version: int) -> PublishedModel | None:
         rows = self._query("SELECT * FROM model WHERE version = ?", version)
         return (
-            Model(int(rows[0][0]), int(rows[0][1]), int(rows[0][2]), bytes(rows[0][3]))
+            PublishedModel(int(rows[0][0]), int(rows[0][1]), int(rows[0][2]), bytes(rows[0][3]))
             if rows
             else None
         )
 
-    def latest_model(self) -> Model | None:
+    def latest_model(self) -> PublishedModel | None:
         rows = self._query("SELECT MAX(version) FROM model")
         return None if rows[0][0] is None else self.get_model(int(rows[0][0]))
 

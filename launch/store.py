@@ -17,14 +17,14 @@ from typing import Protocol
 from launch.round import Round
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import envelopes_digest
-from mpcrec.federation.model import Model
+from mpcrec.federation.published_model import PublishedModel
 
 __all__ = [
     "Contribution",
     "Instance",
     "LauncherStore",
     "MemberResult",
-    "Model",
+    "PublishedModel",
     "StoreConflict",
 ]
 
@@ -138,23 +138,23 @@ class LauncherStore(Protocol):
     def results(self, round_id: int) -> dict[str, MemberResult]:
         """A round's member results by member id."""
 
-    def put_model(self, model: Model) -> None:
+    def put_model(self, model: PublishedModel) -> None:
         """Store a model version (the initial model); :class:`StoreConflict` if it exists."""
 
-    def publish(self, rnd: Round, model: Model) -> None:
+    def publish(self, rnd: Round, model: PublishedModel) -> None:
         """Save the published round and its model in one transaction."""
 
-    def get_model(self, version: int) -> Model | None:
+    def get_model(self, version: int) -> PublishedModel | None:
         """A model version, if stored."""
 
-    def latest_model(self) -> Model | None:
+    def latest_model(self) -> PublishedModel | None:
         """The highest model version, if any."""
 
     def close(self) -> None:
         """Release the store's resources."""
 
 
-def check_publishable(rnd: Round, model: Model) -> None:
+def check_publishable(rnd: Round, model: PublishedModel) -> None:
     """Raise unless ``model`` is the one ``rnd`` publishes (shared by every store)."""
     if rnd.published_version != model.version or model.version != rnd.model_version + 1:
         raise StoreConflict(

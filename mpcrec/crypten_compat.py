@@ -11,13 +11,9 @@ unchanged. Every other module gets CrypTen through :func:`load_crypten`, never b
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import types
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from committees.transport import Transport
+from typing import Any
 
 _STANDIN = "torch.onnx._internal.registration"
 
@@ -47,36 +43,3 @@ def set_torch_threads(n: int = 1) -> None:
     import torch
 
     torch.set_num_threads(n)
-
-
-def install_transport(transport: Transport) -> None:
-    """Choose how this process's CrypTen party talks to the others; call before ``crypten.init``.
-
-    ``TlsTransport``: CrypTen's communicator singleton becomes
-    :class:`mpcrec.secure.tls_communicator.TlsCommunicator` (mutually authenticated TLS 1.3
-    between every pair of ranks, peers pinned to the committee assignment), and the TTP
-    provider's three direct torch.distributed calls go over it too. ``GlooTransport``:
-    CrypTen's own torch.distributed communicator, with the environment it reads set here
-    and a rendezvous outside loopback refused unless explicitly allowed. The choice holds
-    until the next call; ``crypten.uninit()`` then ``install_transport`` switches.
-    """
-    from committees.transport import GlooTransport, gloo_environment
-
-    crypten = load_crypten()
-    comm: Any = importlib.import_module("crypten.communicator")
-    ttp: Any = importlib.import_module("crypten.mpc.provider.ttp_provider")
-    if comm.is_initialized():
-        raise RuntimeError("install_transport must be called before crypten.init()")
-    from mpcrec.secure.tls_communicator import TlsCommunicator, TtpSetupCalls
-
-    if isinstance(transport, GlooTransport):
-        TlsCommunicator.configure(None)
-        comm.DistributedCommunicator = (
-            crypten.communicator.distributed_communicator.DistributedCommunicator
-        )
-        ttp.dist = importlib.import_module("torch.distributed")
-        os.environ.update(gloo_environment(transport))
-    else:
-        TlsCommunicator.configure(transport)
-        comm.DistributedCommunicator = TlsCommunicator
-        ttp.dist = TtpSetupCalls()

@@ -38,6 +38,10 @@ class ConfigError(UserError):
     """A configuration file or option is invalid."""
 
 
+class StorageError(UserError):
+    """A file could not be written (permissions, a full disk); nothing half-written is left."""
+
+
 class ProtocolError(UserError):
     """A protocol message is forged, replayed, malformed or out of place."""
 

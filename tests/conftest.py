@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
+
+from tests.net import free_port
+
+# The PostgreSQL fixtures (a throwaway cluster with PeerTube's schema) serve the data, node,
+# CLI and system tests alike.
+from tests.postgres import peertube_db, pg_cluster  # noqa: F401
 
 # One torch thread per test process: the machine has 2 cores and xdist runs 2 workers.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry, TreeHead, canonical_json
 from mpcrec.audit.schema import payload_error
-from mpcrec.data.cache import write_atomic
 from mpcrec.errors import DataError, ProtocolError
+from mpcrec.files import write_atomic
 
 #: The launcher's database inside a state directory (``mpcrec demo --state-dir``).
 DATABASE_NAME = "launcher.sqlite"

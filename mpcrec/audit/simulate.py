@@ -23,7 +23,7 @@ from committees.sortition import draw_committee, draw_dealer, eligible
 from mpcrec.audit import entries as make
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import LAUNCHER, LogEntry, RoundResult, TreeHead, canonical_json
-from mpcrec.data.cache import write_atomic
+from mpcrec.files import write_atomic
 
 
 def _derive(label: str, seed: int) -> bytes:

@@ -24,7 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from mpcrec.data.cache import write_atomic
+from mpcrec.files import write_atomic
 
 TARGET_SECONDS = 30.0
 

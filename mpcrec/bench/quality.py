@@ -25,13 +25,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mpcrec.data.cache import write_atomic
 from mpcrec.data.interaction_file import load_interaction_file
 from mpcrec.data.interactions import Interactions
 from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import Partition, partition_users
 from mpcrec.data.split import Split, leave_last_out
 from mpcrec.errors import ConfigError
+from mpcrec.files import write_atomic
 from mpcrec.model.baselines import (
     ease_scorer,
     peertube_today_scorer,
@@ -39,10 +39,10 @@ from mpcrec.model.baselines import (
     random_scorer,
 )
 from mpcrec.model.fedavg import FedConfig, train_fedavg
-from mpcrec.model.local import LocalConfig
 from mpcrec.model.metrics import METRICS, Scorer, evaluate
 from mpcrec.model.mf import MFConfig, train_central
-from mpcrec.secure.accountant import gaussian_epsilon, gaussian_noise_multiplier
+from mpcrec.model.tuned import FEDAVG, FEDAVG_DP, MF, MF_DP
+from mpcrec.privacy.accountant import gaussian_epsilon, gaussian_noise_multiplier
 
 METHODS = (
     "random",
@@ -54,31 +54,6 @@ METHODS = (
     "fedavg_dp",
 )
 DELTA = 1e-5
-
-# Tuned on the validation item of ML-100k (docs/model.md).
-MF = MFConfig(
-    dim=32,
-    lr=0.07,
-    reg=0.03,
-    batch_size=256,
-    epochs=100,
-    init_std=0.1,
-    decay=True,
-    recency_boost=9.0,
-    recency_half_life=10.0,
-)
-FEDAVG = FedConfig(
-    rounds=200, local=LocalConfig(mf=MF, epochs=2), server_lr=1.0, server_momentum=0.0
-)
-# fedavg_dp was tuned with the earlier, unweighted factorisation (its per-user steps do not
-# use recency weights); it keeps that step size and regularisation.
-MF_DP = MFConfig(dim=32, lr=0.15, reg=0.01, batch_size=256, epochs=100, init_std=0.1, decay=True)
-FEDAVG_DP = FedConfig(
-    rounds=50,
-    local=LocalConfig(mf=MF_DP, clip="user", clip_norm=0.1, user_rate=0.2, user_steps=1),
-    server_lr=20.0,
-    server_momentum=0.5,
-)
 
 
 @dataclass(frozen=True)

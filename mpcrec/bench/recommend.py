@@ -31,8 +31,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from mpcrec.data.cache import write_atomic
 from mpcrec.errors import UserError
+from mpcrec.files import write_atomic
 from mpcrec.node.recommender import ModelSnapshot
 
 TARGET_P99_MS = 20.0

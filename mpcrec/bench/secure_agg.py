@@ -1,6 +1,6 @@
 """``mpcrec bench secure-agg``: one secure round, from sealed shares in memory to the model.
 
-Setup (not timed): start a :class:`~committees.local_runner.LocalCommittee` (3 members,
+Setup (not timed): start a :class:`~committees.local_committee.LocalCommittee` (3 members,
 ``replicated``; or ``--protocol ttp``: Beaver triples from a dealer process), seal ``N``
 random updates of ``D`` values with real envelopes (X25519 + HKDF + AES-GCM, Ed25519) and
 hand every member its envelopes. Timed: members open their envelopes (decrypt share 1,
@@ -29,7 +29,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from mpcrec.data.cache import write_atomic
+from mpcrec.files import write_atomic
 
 RANGE_FACTOR = 16.0  # B = 16 C: honest rejection probability below 1e-6 with 40 projections
 
@@ -70,7 +70,7 @@ def _load() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print a table, write JSON; returns 0."""
-    from committees.local_runner import LocalCommittee
+    from committees.local_committee import LocalCommittee
     from committees.party import SessionSettings
     from mpcrec.errors import ConfigError
 
@@ -157,7 +157,7 @@ def _spec(
     clip: float | None,
     noise: float,
 ) -> Any:
-    from mpcrec.secure.committee import RoundSpec
+    from mpcrec.secure.program import RoundSpec
 
     return RoundSpec(
         round_id=round_id,
@@ -201,7 +201,7 @@ class _Keys:
     def seal(self, updates: list[Any], round_id: int) -> tuple[list[Any], int]:
         """Every member's :class:`SealedInputs`, and one contributor's upload in bytes."""
         from committees.party import SealedInputs
-        from mpcrec.secure.envelope import seal_contribution
+        from mpcrec.crypto.envelope import seal_contribution
 
         model_hash = b"\x42" * 32
         sealed = [

@@ -1,7 +1,7 @@
 """``mpcrec bench transport``: the secure round over mutually authenticated TLS against gloo.
 
 Starts two warm local committees side by side, one whose parties talk over the TLS mesh
-(:mod:`mpcrec.secure.tls_communicator`), one over plaintext gloo, and runs the same
+(:mod:`committees.transport.communicator`), one over plaintext gloo, and runs the same
 secure round (``replicated``, 3 members: exact norm check, coordinate check, weighted sum,
 reveal) on the same shares, alternating between the two so both see the same machine
 load. For each size it reports the median round time of each transport and their ratio.
@@ -25,8 +25,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from mpcrec.data.cache import write_atomic
 from mpcrec.errors import UserError
+from mpcrec.files import write_atomic
 
 TARGET_RATIO = 1.5
 TRANSPORTS = ("gloo", "tls")
@@ -58,8 +58,8 @@ def register(sub: Any) -> None:
 
 def member_shares(updates: list[np.ndarray], k: int = 3) -> list[list[np.ndarray]]:
     """Encode each update and split it into ``k`` member shares (share 1 + seeded ones)."""
-    from mpcrec.secure.codec import encode
-    from mpcrec.secure.sharing import expand_seed, split
+    from mpcrec.crypto.codec import encode
+    from mpcrec.crypto.sharing import expand_seed, split
 
     out: list[list[np.ndarray]] = [[] for _ in range(k)]
     for update in updates:
@@ -73,9 +73,9 @@ def member_shares(updates: list[np.ndarray], k: int = 3) -> list[list[np.ndarray
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the table, write JSON; exit 0 only if every target holds."""
-    from committees.local_runner import LocalCommittee
+    from committees.local_committee import LocalCommittee
     from committees.party import SessionSettings
-    from mpcrec.secure.committee import RoundSpec
+    from mpcrec.secure.program import RoundSpec
 
     try:
         dims = [int(d) for d in str(args.dims).split(",") if d]

@@ -32,7 +32,7 @@ def measure_links(
     *, pings: int = 300, messages: int = 10, megabytes: int = 8
 ) -> dict[str, dict[str, float]]:
     """Return ``{"tls": {...}, "grpc": {...}}`` with latency (µs) and throughput (MB/s)."""
-    from committees.transport import local_committee_transports
+    from committees.transport.settings import local_committee_transports
 
     with tempfile.TemporaryDirectory(prefix="mpcrec-links-") as tmp:
         transports = local_committee_transports(Path(tmp), 2, session="links")
@@ -52,7 +52,7 @@ def measure_links(
 def _drive(kind: str, transport: Any, pings: int, messages: int, size: int) -> dict[str, float]:
     payload = bytes(size)
     if kind == "tls":
-        from mpcrec.secure.tls_channel import KIND_BYTES, connect_mesh
+        from committees.transport.mesh import KIND_BYTES, connect_mesh
 
         mesh = connect_mesh(transport)
         out, inc = mesh.outgoing[1], mesh.incoming[1]
@@ -105,7 +105,7 @@ def _cpu_seconds() -> float:
 
 def _peer(kind: str, transport: Any, messages: int) -> None:
     if kind == "tls":
-        from mpcrec.secure.tls_channel import KIND_BYTES, connect_mesh
+        from committees.transport.mesh import KIND_BYTES, connect_mesh
 
         mesh = connect_mesh(transport)
         out, inc = mesh.outgoing[0], mesh.incoming[0]

@@ -44,17 +44,17 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Prepare, run, evaluate, report."""
     from launch.sqlite_store import SQLiteStore
-    from mpcrec.errors import ConfigError
-    from mpcrec.federation.demo import (
+    from mpcrec.demo import (
         DemoRun,
         DemoSettings,
         assembled_user_embeddings,
         audit_verdict,
         costs,
     )
+    from mpcrec.errors import ConfigError
     from mpcrec.model.metrics import evaluate
     from mpcrec.model.mf import Factors
-    from mpcrec.node.movielens import movielens_setting
+    from mpcrec.node.movielens_trainer import movielens_setting
 
     if args.instances < 3 or args.rounds < 1:
         raise ConfigError(
@@ -92,9 +92,9 @@ def run(args: argparse.Namespace) -> int:
     users = assembled_user_embeddings(state, demo.names, factors.user_emb)
     quality = {"federation": evaluate(Factors(users, model.array()).scores, split)}
     if settings.baselines:
-        from mpcrec.bench.quality import MF
         from mpcrec.model.baselines import peertube_today_scorer
         from mpcrec.model.mf import train_central
+        from mpcrec.model.tuned import MF
 
         quality["central_mf"] = evaluate(train_central(split, MF, seed=args.seed).scores, split)
         quality["peertube_today"] = evaluate(peertube_today_scorer(split, seed=args.seed), split)

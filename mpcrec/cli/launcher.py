@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from launch.sqlite_store import SQLiteStore
     from launch.view import JsonEvents, RoundTable
     from mpcrec.audit.log import AuditLog
-    from mpcrec.node.keys import NodeKeys
+    from mpcrec.crypto.keys import NodeKeys
 
     config = LauncherConfig.load(args.config)
     view = JsonEvents() if args.format == "json" else RoundTable()

@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 
 def run_ca(args: argparse.Namespace) -> int:
     """Create the CA."""
-    from mpcrec.pki import create_ca
+    from mpcrec.crypto.pki import create_ca
 
     paths = create_ca(args.dir, common_name=args.name, days=args.days)
     print(f"CA certificate {paths.cert}\nCA key         {paths.key} (keep it secret)")
@@ -45,7 +45,7 @@ def run_ca(args: argparse.Namespace) -> int:
 
 def run_issue(args: argparse.Namespace) -> int:
     """Issue one certificate."""
-    from mpcrec.pki import issue_certificate
+    from mpcrec.crypto.pki import issue_certificate
 
     paths = issue_certificate(
         args.ca, args.out, instance_id=args.instance_id, hosts=args.host, days=args.days

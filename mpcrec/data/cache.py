@@ -14,7 +14,6 @@ from pathlib import Path
 
 import platformdirs
 
-from mpcrec import files
 from mpcrec.errors import DataError
 
 ENV_VAR = "MPCREC_CACHE"
@@ -54,20 +53,3 @@ def ensure_dir(path: Path) -> Path:
 def sha256_hex(data: bytes) -> str:
     """Return the SHA-256 digest of ``data`` as lowercase hex."""
     return hashlib.sha256(data).hexdigest()
-
-
-def write_atomic(path: Path, data: bytes, *, hint: str | None = None) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same directory + rename).
-
-    ``hint`` replaces the default advice (point ``MPCREC_CACHE`` elsewhere) on failure.
-
-    Raises
-    ------
-    DataError
-        If the file cannot be written (the temporary file is removed).
-    """
-    advice = hint or f"set {ENV_VAR} to a writable directory with free space"
-    try:
-        files.write_atomic(path, data)
-    except OSError as err:
-        raise DataError(f"cannot write {path}: {err.strerror or err}", hint=advice) from err

@@ -22,9 +22,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from mpcrec.data.cache import cache_root, ensure_dir, sha256_hex, write_atomic
+from mpcrec.data.cache import ENV_VAR, cache_root, ensure_dir, sha256_hex
 from mpcrec.data.interactions import Interactions, ItemMeta
 from mpcrec.errors import DataError
+from mpcrec.files import write_atomic
 
 WHEEL = "recbole==1.2.1"
 WHEEL_DIR = "recbole/dataset_example/ml-100k"
@@ -62,7 +63,11 @@ def fetch_movielens_100k(*, timeout: float = 120.0) -> Path:
         wheel = _download_wheel(Path(tmp), timeout=timeout)
         contents = _read_from_wheel(wheel)
     for name in missing:
-        write_atomic(target / name, contents[name])
+        write_atomic(
+            target / name,
+            contents[name],
+            hint=f"set {ENV_VAR} to a writable directory with free space",
+        )
     return target
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ConfigError
-from mpcrec.pki import CertPaths
 
 
 def load_mapping(path: Path) -> dict[str, Any]:

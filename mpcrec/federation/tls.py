@@ -2,7 +2,7 @@
 
 Both sides present a certificate from the federation's CA (``mpcrec pki`` makes a local one;
 real deployments point at their own files). The launcher identifies the calling instance by
-its certificate (:func:`mpcrec.pki.instance_id_of`), never by anything the caller says.
+its certificate (:func:`mpcrec.crypto.pki.instance_id_of`), never by anything the caller says.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import grpc
 
+from mpcrec.crypto.pki import CertPaths, instance_id_of
 from mpcrec.errors import ConfigError, UserError
-from mpcrec.pki import CertPaths, instance_id_of
 
 # Generous limits: models and envelopes travel in chunks well below this.
 MAX_MESSAGE = 64 * 1024 * 1024

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mpcrec.crypto.pki import CertPaths
 from mpcrec.data.peertube_settings import PeerTubeSettings
 from mpcrec.errors import ConfigError
 from mpcrec.federation.config_file import as_type, load_mapping, section, tls_paths
-from mpcrec.pki import CertPaths
 
 TOP = {
     "instance_id",

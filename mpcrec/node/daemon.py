@@ -31,18 +31,18 @@ from committees.seed import commitment
 from mpcrec.audit import entries
 from mpcrec.audit.entries import TreeHead
 from mpcrec.audit.log import ForkDetected, TreeHeadStore
-from mpcrec.data.cache import write_atomic
+from mpcrec.crypto.keys import NodeKeys
 from mpcrec.errors import ProtocolError, RoundAborted
 from mpcrec.federation.contribution import envelopes_digest
-from mpcrec.federation.model import Model
 from mpcrec.federation.plain import seal_plain
+from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import CHUNK, secure_channel
+from mpcrec.files import write_atomic
 from mpcrec.model.server import ServerSGD, clip_to_norm
 from mpcrec.node.config import NodeConfig
 from mpcrec.node.duty import Envelope, plain_round
-from mpcrec.node.keys import NodeKeys
 from mpcrec.node.trainer import DriftTrainer, Matrix, Trainer
 from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
@@ -64,7 +64,7 @@ def trainer_from_config(config: NodeConfig) -> Trainer:
     """The trainer the config names."""
     opts = {k: v for k, v in config.trainer.items() if k != "kind"}
     if config.trainer["kind"] == "movielens":
-        from mpcrec.node.movielens import MovieLensTrainer
+        from mpcrec.node.movielens_trainer import MovieLensTrainer
 
         return MovieLensTrainer(**{k: int(v) for k, v in opts.items()}, state_dir=config.state_dir)
     if config.trainer["kind"] == "peertube":
@@ -93,7 +93,7 @@ class Node:
         self.spec: FederationSpec | None = None
         self._secrets: dict[int, bytes] = {}
         self._done: set[tuple[int, str]] = set()
-        self._models: dict[int, Model] = {}
+        self._models: dict[int, PublishedModel] = {}
         self._call: Any = None
         self._seat: Any = None
         self._served = 0  # newest model version written as a snapshot
@@ -265,14 +265,16 @@ class Node:
             self._check_history(stub)
             self._write_snapshot(stub, newest)
 
-    def _model(self, stub: Any, version: int) -> Model:
+    def _model(self, stub: Any, version: int) -> PublishedModel:
         if version not in self._models:
             head, data = None, bytearray()
             for chunk in stub.GetModel(pb.GetModelRequest(version=version), timeout=CALL_TIMEOUT_S):
                 head = head or chunk
                 data += chunk.data
             assert head is not None
-            self._models[version] = Model(head.version, head.n_items, head.dim, bytes(data))
+            self._models[version] = PublishedModel(
+                head.version, head.n_items, head.dim, bytes(data)
+            )
             for old in [v for v in self._models if v < version - 1]:
                 del self._models[old]
         return self._models[version]
@@ -334,7 +336,7 @@ class Node:
                 delta, round_id=ann.round_id, model_hash=ann.model_hash, contributor=self.me
             )
             return [blob for _ in ann.committee]
-        from mpcrec.secure.envelope import seal_contribution
+        from mpcrec.crypto.envelope import seal_contribution
 
         sealed = seal_contribution(
             np.ravel(delta),
@@ -375,7 +377,7 @@ class Node:
             failed = pb.RoundResult(round_id=rid, ok=False, reason=str(err)[:500])
             stub.SubmitResult(failed, timeout=CALL_TIMEOUT_S)
             return
-        model = Model.from_array(ann.model_version + 1, nxt)
+        model = PublishedModel.from_array(ann.model_version + 1, nxt)
         entry = result_entry(
             member=self.me,
             round_id=rid,
@@ -400,13 +402,13 @@ class Node:
         log.info("%s: round %d: result sent (%d accepted)", self.me, rid, len(accepted))
 
     def _secure_round(
-        self, ann: Any, envelopes: list[Envelope], base: Model, previous: Matrix | None
+        self, ann: Any, envelopes: list[Envelope], base: PublishedModel, previous: Matrix | None
     ) -> tuple[Matrix, tuple[str, ...]]:
         """This member's part of the secure round, in its warm CrypTen party."""
         from committees.party import SealedInputs
-        from mpcrec.node.seat import CommitteeSeat
-        from mpcrec.secure.committee import RoundSpec
-        from mpcrec.secure.envelope import SealedShare
+        from committees.seat import CommitteeSeat
+        from mpcrec.crypto.envelope import SealedShare
+        from mpcrec.secure.program import RoundSpec
 
         assert self.spec is not None
         if self._seat is None:
@@ -452,7 +454,7 @@ class Node:
         over mutually authenticated TLS 1.3, each listening on its registered MPC address,
         peers pinned to the announced committee (and dealer), session bound to the round."""
         from committees.party import Session, SessionSettings
-        from committees.transport import committee_transport
+        from committees.transport.settings import committee_transport
 
         ranks = [*ann.committee, *([ann.dealer] if ann.dealer.instance_id else [])]
         transport = committee_transport(
@@ -474,7 +476,7 @@ class Node:
 
     def _deal(self, ann: Any) -> None:
         """Serve as the round's TTP dealer until the members end the session."""
-        from mpcrec.node.seat import CommitteeSeat
+        from committees.seat import CommitteeSeat
 
         if self._seat is None:
             self._seat = CommitteeSeat(self.me)

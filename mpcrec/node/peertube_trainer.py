@@ -4,7 +4,7 @@ Every round the node refreshes its :class:`~mpcrec.node.peertube_source.PeerTube
 (new and changed signal rows since the last read, deleted rows forgotten), maps the videos
 onto the federation's catalogue, and trains with
 :func:`mpcrec.model.local.local_update`, the same function and settings as the MovieLens
-trainer (:mod:`mpcrec.node.movielens`). User embeddings stay at home: in memory, and in
+trainer (:mod:`mpcrec.node.movielens_trainer`). User embeddings stay at home: in memory, and in
 ``state_dir/user_emb.npz`` (mode 0600) so that a restart does not forget them; a user
 whose signals are gone (history cleared, account deleted) loses their embedding too.
 
@@ -44,11 +44,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import psycopg
 
-from mpcrec.bench.quality import FEDAVG
-from mpcrec.data.cache import write_atomic
 from mpcrec.errors import ConfigError, DataError
+from mpcrec.files import write_atomic
 from mpcrec.model.local import InstanceData, local_update
 from mpcrec.model.mf import MFConfig, event_ages, init_embeddings
+from mpcrec.model.tuned import FEDAVG
 from mpcrec.node.peertube_source import PeerTubeSource, Refresh
 from mpcrec.node.recommender import ModelSnapshot
 from mpcrec.node.trainer import Matrix

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from mpcrec.data.cache import write_atomic
 from mpcrec.errors import DataError, UserError
+from mpcrec.files import write_atomic
 
 Float32Array = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mpcrec.crypten_compat import load_crypten
+from mpcrec.secure.ring import row_dots
 
 ROW_SQUARE_SUMS = "row_square_sums"
 
@@ -22,8 +23,6 @@ def serve() -> None:
     """Be a session's dealer (CrypTen's ``TTPServer`` plus :func:`row_square_sums`)."""
     load_crypten()
     from crypten.mpc.provider.ttp_provider import TTPServer
-
-    from mpcrec.secure.validation import row_dots
 
     class RowSquareDealer(TTPServer):  # type: ignore[misc]
         def row_square_sums(self, size: tuple[int, int]) -> Any:

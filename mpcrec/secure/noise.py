@@ -18,7 +18,7 @@ import os
 import numpy as np
 import numpy.typing as npt
 
-from mpcrec.secure.sharing import expand_seed
+from mpcrec.crypto.sharing import expand_seed
 
 
 def member_std(std: float, *, members: int, collusion_threshold: int) -> float:

@@ -45,11 +45,11 @@ from typing import Any
 import numpy as np
 
 from mpcrec.crypten_compat import load_crypten
+from mpcrec.crypto.codec import SCALE
+from mpcrec.crypto.sharing import expand_seed
 from mpcrec.errors import ConfigError
-from mpcrec.secure.codec import SCALE
-from mpcrec.secure.sharing import expand_seed
+from mpcrec.secure.ring import CHUNK, row_dots
 
-_CHUNK = 1 << 16
 _RING_HALF = 2**63
 
 
@@ -156,21 +156,6 @@ def squared_norms(x: Any) -> Any:
     return total
 
 
-def row_dots(a: Any, b: Any, b2: Any = None) -> Any:
-    """``sum_j a_ij * (b_ij + 2 b2_ij)`` per row over ``Z/2**64``, in cache-sized column blocks.
-
-    (One pass per block is about ten times faster than whole-tensor temporaries.)
-    """
-    import torch
-
-    out = torch.zeros(a.shape[0], dtype=torch.int64)
-    for start in range(0, int(a.shape[1]), _CHUNK):
-        cols = slice(start, start + _CHUNK)
-        block = b[:, cols].clone() if b2 is None else torch.add(b[:, cols], b2[:, cols], alpha=2)
-        out += block.mul_(a[:, cols]).sum(1)
-    return out
-
-
 def public_coin() -> bytes:
     """A 32-byte value every member learns and none can predict: the sum of local randomness."""
     import torch
@@ -203,8 +188,8 @@ def random_projections(x: Any, m: int, seed: bytes) -> Any:
 
     n, d = int(x.shape[0]), int(x.shape[1])
     out = torch.zeros((n, m), dtype=torch.int64)
-    for start in range(0, d, _CHUNK):
-        block = x[:, start : start + _CHUNK]
+    for start in range(0, d, CHUNK):
+        block = x[:, start : start + CHUNK]
         g = torch.from_numpy(rademacher_block(seed, start, int(block.shape[1]), m))
         halves = torch.cat([block & 0xFFFFFFFF, block >> 32]).to(torch.float64)
         sums = (halves @ g).round().to(torch.int64)

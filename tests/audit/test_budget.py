@@ -13,16 +13,16 @@ from launch.launcher import Launcher, Schedule
 from launch.memory_store import InMemoryStore
 from launch.round import RoundPolicy
 from launch.sqlite_store import SQLiteStore
-from launch.store import Model
+from launch.store import PublishedModel
 from mpcrec.audit import entries
-from mpcrec.audit.budget import epsilon_spent, first_over_budget, rounds_within_budget
 from mpcrec.audit.entries import Kind, RoundResult, public_key_bytes
 from mpcrec.audit.log import AuditLog
 from mpcrec.audit.schema import payload_error
+from mpcrec.crypto.keys import NodeKeys
 from mpcrec.errors import ConfigError
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
-from mpcrec.node.keys import NodeKeys
-from mpcrec.secure.accountant import gaussian_epsilon
+from mpcrec.privacy.accountant import gaussian_epsilon
+from mpcrec.privacy.budget import epsilon_spent, first_over_budget, rounds_within_budget
 
 DELTA = 1e-5
 
@@ -164,7 +164,7 @@ def _registered(launcher: Launcher, tmp_path: Path) -> None:
 def _store_with_published(versions: int) -> InMemoryStore:
     store = InMemoryStore()
     for version in range(versions + 1):
-        store.put_model(Model.from_array(version, [[0.0, 0.0], [0.0, 0.0]]))
+        store.put_model(PublishedModel.from_array(version, [[0.0, 0.0], [0.0, 0.0]]))
     return store
 
 

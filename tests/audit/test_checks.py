@@ -12,7 +12,7 @@ from mpcrec.audit import checks
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry
 from mpcrec.audit.history import History, replay
 from mpcrec.audit.simulate import SimulatedFederation, simulate_federation
-from mpcrec.secure.accountant import gaussian_epsilon
+from mpcrec.privacy.accountant import gaussian_epsilon
 
 
 def edited(

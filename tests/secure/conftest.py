@@ -7,10 +7,10 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pytest
 
-from committees.local_runner import LocalCommittee
+from committees.local_committee import LocalCommittee
 from committees.party import SessionSettings
-from mpcrec.secure.codec import encode
-from mpcrec.secure.sharing import expand_seed, split
+from mpcrec.crypto.codec import encode
+from mpcrec.crypto.sharing import expand_seed, split
 
 
 def member_shares(updates: Sequence[np.ndarray], k: int = 3) -> list[list[np.ndarray]]:

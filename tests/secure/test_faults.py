@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from committees.local_runner import LocalCommittee
+from committees.local_committee import LocalCommittee
 from committees.party import SessionSettings
 from mpcrec.errors import RoundAborted
-from mpcrec.secure.committee import RoundSpec
+from mpcrec.secure.program import RoundSpec
 from tests.secure.conftest import member_shares
 
 TIMEOUT_S = 15.0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from committees.local_runner import LocalCommittee
+from committees.local_committee import LocalCommittee
 from committees.party import CommitteeParty, Session, SessionSettings
 from mpcrec.errors import ConfigError
 from mpcrec.model.server import weighted_sum
-from mpcrec.secure.committee import RoundSpec
+from mpcrec.secure.program import RoundSpec
 from tests.secure.conftest import member_shares
 
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from mpcrec.crypto.codec import SCALE, encode
+from mpcrec.crypto.sharing import expand_seed, reconstruct, split
 from mpcrec.errors import ConfigError
-from mpcrec.secure.codec import SCALE, encode
-from mpcrec.secure.sharing import expand_seed, reconstruct, split
 from mpcrec.secure.validation import (
     check_parameters,
     honest_rejection_bound,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from mpcrec.audit.budget import Mechanism, epsilon_spent, first_over_budget
 from mpcrec.audit.history import Finding, History, RoundRecord
 from mpcrec.audit.schema import hex_map
+from mpcrec.privacy.budget import Mechanism, epsilon_spent, first_over_budget
 
 
 def check_results(history: History) -> list[Finding]:

@@ -1,0 +1,110 @@
+"""The privacy budget: ε spent by published rounds, and how many more a budget affords.
+
+Pure arithmetic over :mod:`mpcrec.privacy.accountant`, shared by the auditor
+(:func:`mpcrec.audit.checks.check_budget`, over the members' signed ``noise_multiplier`` and
+``sample_rate``) and the launcher (which stops opening rounds before one would exceed the
+declared budget), so both compute the same ε from the same mechanisms.
+
+A *mechanism* is one published round's ``(noise_multiplier, sample_rate)``. ε never decreases
+as rounds are added, so "the first round over budget" and "the rounds a budget affords" are
+bisections.
+
+Examples
+--------
+>>> round(epsilon_spent([(1.0, 1.0)], delta=1e-5), 4)
+4.7285
+>>> epsilon_spent([(1.0, 1.0), (0.0, 1.0)], delta=1e-5)  # a round without noise
+inf
+>>> epsilon_spent([], delta=1e-5)
+0.0
+>>> rounds_within_budget([], (1.0, 1.0), delta=1e-5, budget=4.0)
+0
+>>> rounds_within_budget([], (4.0, 1.0), delta=1e-5, budget=8.0)
+39
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from mpcrec.privacy.accountant import RDPAccountant
+
+#: ``(noise_multiplier, sample_rate)`` of one published round.
+Mechanism = tuple[float, float]
+
+#: The most rounds :func:`rounds_within_budget` counts (a budget that affords more is
+#: practically unbounded).
+MAX_ROUNDS = 10**9
+
+
+def epsilon_spent(rounds: Sequence[Mechanism], *, delta: float) -> float:
+    """ε at ``delta`` after ``rounds`` (RDP composition, Balle et al. 2020 conversion).
+
+    ``0.0`` before any round; ``inf`` as soon as one round had no noise (``z = 0``).
+    """
+    return _accountant(rounds).get_epsilon(delta)
+
+
+def _accountant(rounds: Sequence[Mechanism]) -> RDPAccountant:
+    accountant = RDPAccountant()
+    for noise_multiplier, sample_rate in rounds:
+        accountant.step(noise_multiplier=noise_multiplier, sample_rate=sample_rate)
+    return accountant
+
+
+def _epsilon_with(base: RDPAccountant, mechanism: Mechanism, more: int, delta: float) -> float:
+    accountant = RDPAccountant(orders=base.orders)
+    accountant.history = list(base.history)
+    accountant.step(noise_multiplier=mechanism[0], sample_rate=mechanism[1], steps=more)
+    return accountant.get_epsilon(delta)
+
+
+def rounds_within_budget(
+    spent: Sequence[Mechanism],
+    mechanism: Mechanism,
+    *,
+    delta: float,
+    budget: float,
+    limit: int = MAX_ROUNDS,
+) -> int:
+    """How many more rounds of ``mechanism``, after ``spent``, keep ε <= ``budget``.
+
+    Capped at ``limit``; ``0`` when not even the next round fits (or ``spent`` already
+    exceeds the budget).
+    """
+    base = _accountant(spent)
+    if limit <= 0 or _epsilon_with(base, mechanism, 1, delta) > budget:
+        return 0
+    low, high = 1, 2  # eps(low) <= budget; search for eps(high) > budget
+    while high <= limit and _epsilon_with(base, mechanism, high, delta) <= budget:
+        low, high = high, 2 * high
+    if high > limit:
+        if _epsilon_with(base, mechanism, limit, delta) <= budget:
+            return limit
+        high = limit
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (
+            (mid, high) if _epsilon_with(base, mechanism, mid, delta) <= budget else (low, mid)
+        )
+    return low
+
+
+def first_over_budget(rounds: Sequence[Mechanism], *, delta: float, budget: float) -> int | None:
+    """The 1-based number of the first round after which ε exceeds ``budget``, or ``None``.
+
+    >>> first_over_budget([(1.0, 1.0)] * 3, delta=1e-5, budget=8.0)
+    3
+    >>> first_over_budget([(1.0, 1.0)] * 2, delta=1e-5, budget=8.0) is None
+    True
+    """
+    if math.isinf(budget) or epsilon_spent(rounds, delta=delta) <= budget:
+        return None
+    low, high = 0, len(rounds)  # eps(low) <= budget < eps(high)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (
+            (mid, high) if epsilon_spent(rounds[:mid], delta=delta) <= budget else (low, mid)
+        )
+    return high

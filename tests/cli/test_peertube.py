@@ -1,0 +1,115 @@
+"""The commands an admin runs: `mpcrec peertube grants|check`, `mpcrec serve`, the benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from mpcrec.cli.app import main
+from mpcrec.data.peertube import grant_sql
+from mpcrec.data.peertube_mirror import write_instance
+from tests.net import free_port
+from tests.node.test_recommender import random_snapshot
+from tests.postgres import PeerTubeDatabase, synthetic_table
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_grants_prints_the_column_grants(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["peertube", "grants", "--role", "reader_x"]) == 0
+    assert capsys.readouterr().out.splitlines() == grant_sql("reader_x")
+
+
+def test_check_with_a_config_file(
+    peertube_db: PeerTubeDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Prepare
+    with psycopg.connect(peertube_db.admin_dsn) as conn:
+        write_instance(conn, synthetic_table(n_users=6, n_items=30, per_user=5), host="t.example")
+    config = tmp_path / "node.yaml"
+    config.write_text(f'instance_id: t\npeertube:\n  dsn: "{peertube_db.reader_dsn}"\n')
+    # Execute
+    code = main(["peertube", "check", "--config", str(config), "--format", "json"])
+    # Assert
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert summary["signals"] == {"watch": 30}
+    assert summary["users_with_signals"] == 6 and summary["public_videos"] == 30
+    assert "password" not in json.dumps(summary)
+
+
+def test_check_errors_exit_2_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "node.yaml"
+    config.write_text("peertube:\n  dsn: x\n  weights: {watch: -1}\n")
+    assert main(["peertube", "check", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "weights must not be negative" in err and "Traceback" not in err
+    dsn = f"host=127.0.0.1 port={free_port()} dbname=peertube user=x"
+    assert main(["peertube", "check", "--dsn", dsn]) == 2
+    assert "cannot connect to the PeerTube database x@127.0.0.1" in capsys.readouterr().err
+
+
+def _wait_version(url: str, version: str, deadline: float) -> dict[str, object]:
+    while time.monotonic() < deadline:
+        try:
+            body = httpx.get(f"{url}/healthz", timeout=2).json()
+            if body.get("modelVersion") == version:
+                return dict(body)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"server never served {version}")
+
+
+def test_serve_reloads_a_new_snapshot_and_stops_on_sigterm(tmp_path: Path) -> None:
+    # Prepare
+    path = tmp_path / "model.npz"
+    random_snapshot(version="round-1").save(path)
+    port = free_port()
+    cmd = [sys.executable, "-m", "mpcrec.cli.app", "serve", "--snapshot", str(path)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    server = subprocess.Popen(
+        [*cmd, "--port", str(port), "--watch-seconds", "0.2"], env=env, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # Execute
+        first = _wait_version(url, "round-1", time.monotonic() + 60)
+        random_snapshot(seed=2, version="round-2").save(path)
+        second = _wait_version(url, "round-2", time.monotonic() + 30)
+        answer = httpx.get(f"{url}/api/v1/recommendations/videos?userId=3&count=4").json()
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
+    # Assert
+    assert first["status"] == second["status"] == "ok"
+    assert answer["modelVersion"] == "round-2" and answer["total"] == 4
+    assert code == 0
+
+
+def test_bench_recommend_writes_its_json(tmp_path: Path) -> None:
+    out = tmp_path / "recommend.json"
+    code = main(
+        ["bench", "recommend", "--items", "3000", "--dim", "8", "--users", "20", "--seen", "5",
+         "--requests", "40", "--warmup", "5", "--out", str(out)]
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    assert code == 0
+    assert result["items"] == 3000 and result["requests"] == 40
+    for path in ("in_process", "http"):
+        stats = result[path]
+        assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] <= stats["max_ms"]
