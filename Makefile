@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check mpcrec committees launch tests
 	$(BIN)/ruff format --check mpcrec committees launch tests
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m tests.architecture.import_cycles
 
 typecheck: $(STAMP)
 	$(BIN)/mypy mpcrec committees launch

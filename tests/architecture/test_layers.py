@@ -9,43 +9,9 @@ from pathlib import Path
 
 import grimp
 
-ROOTS = ("mpcrec", "committees", "launch")
+from tests.architecture.import_cycles import ROOTS, import_cycles
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:
-    """Every strongly connected set of two or more modules (Tarjan's algorithm)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    cycles: list[list[str]] = []
-
-    def visit(module: str) -> None:
-        index[module] = low[module] = len(index)
-        stack.append(module)
-        on_stack.add(module)
-        for target in graph.find_modules_directly_imported_by(module):
-            if target not in index:
-                visit(target)
-                low[module] = min(low[module], low[target])
-            elif target in on_stack:
-                low[module] = min(low[module], index[target])
-        if low[module] == index[module]:
-            members = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                members.append(top)
-                if top == module:
-                    break
-            if len(members) > 1:
-                cycles.append(sorted(members))
-
-    for module in sorted(graph.modules):
-        if module not in index:
-            visit(module)
-    return cycles
 
 
 def test_no_module_imports_itself_through_others() -> None:
