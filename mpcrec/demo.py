@@ -84,65 +84,73 @@ class DemoRun:
 
     def prepare(self, initial_items: np.ndarray) -> None:
         """Certificates, configs and the initial model."""
-        s, root = self.settings, self.settings.state_dir
-        pki = root / "pki"
-        if not (pki / "ca" / "ca.pem").exists():
-            create_ca(pki / "ca")
-        for name in ["launcher", *self.names]:
-            if not (pki / f"{name}.pem").exists():
-                issue_certificate(pki / "ca", pki, instance_id=name, hosts=[HOST, "localhost"])
+        root = self.settings.state_dir
+        self._certificates()
         launcher_at = f"{HOST}:{_free_port()}"
         n_items, dim = initial_items.shape
-        _dump(
-            root / "federation.yaml",
-            {
-                "listen": launcher_at,
-                "state_dir": "launcher",
-                "tls": tls("launcher"),
-                "model": {
-                    "n_items": n_items,
-                    "dim": dim,
-                    "aggregation": s.aggregation,
-                    "server_lr": 1.0,
-                    "server_momentum": 0.0,
-                    "clip_norm": 1000.0,
-                },
-                "rounds": {
-                    "committee_size": s.committee_size,
-                    "min_contributors": 3,
-                    "cooldown": s.cooldown,
-                    "commit_s": 20,
-                    "reveal_s": 20,
-                    "collect_s": 120,
-                    "compute_s": 180,
-                },
-                "schedule": {"rounds": s.rounds, "min_instances": s.instances},
-            },
-        )
+        _dump(root / "federation.yaml", self._federation(launcher_at, n_items, dim))
         for k, name in enumerate(self.names):
-            _dump(
-                root / "nodes" / f"{name}.yaml",
-                {
-                    "instance_id": name,
-                    "launcher": launcher_at,
-                    "mpc_address": f"{HOST}:{_free_port()}",
-                    "state_dir": name,
-                    "tls": {key: f"../{path}" for key, path in tls(name).items()},
-                    "trainer": {
-                        "kind": "movielens",
-                        "index": k,
-                        "instances": s.instances,
-                        "seed": s.seed,
-                        "rounds": s.rounds,
-                    },
-                },
-            )
+            _dump(root / "nodes" / f"{name}.yaml", self._node(k, name, launcher_at))
         store = SQLiteStore(self.db)
         try:
             if store.latest_model() is None:
                 store.put_model(PublishedModel.from_array(0, initial_items))
         finally:
             store.close()
+
+    def _certificates(self) -> None:
+        """A local CA and one certificate per process, unless a previous run made them."""
+        pki = self.settings.state_dir / "pki"
+        if not (pki / "ca" / "ca.pem").exists():
+            create_ca(pki / "ca")
+        for name in ["launcher", *self.names]:
+            if not (pki / f"{name}.pem").exists():
+                issue_certificate(pki / "ca", pki, instance_id=name, hosts=[HOST, "localhost"])
+
+    def _federation(self, launcher_at: str, n_items: int, dim: int) -> dict[str, Any]:
+        """The launcher's ``federation.yaml``."""
+        s = self.settings
+        return {
+            "listen": launcher_at,
+            "state_dir": "launcher",
+            "tls": tls("launcher"),
+            "model": {
+                "n_items": n_items,
+                "dim": dim,
+                "aggregation": s.aggregation,
+                "server_lr": 1.0,
+                "server_momentum": 0.0,
+                "clip_norm": 1000.0,
+            },
+            "rounds": {
+                "committee_size": s.committee_size,
+                "min_contributors": 3,
+                "cooldown": s.cooldown,
+                "commit_s": 20,
+                "reveal_s": 20,
+                "collect_s": 120,
+                "compute_s": 180,
+            },
+            "schedule": {"rounds": s.rounds, "min_instances": s.instances},
+        }
+
+    def _node(self, index: int, name: str, launcher_at: str) -> dict[str, Any]:
+        """Node ``name``'s ``node.yaml``: the ``index``-th MovieLens instance."""
+        s = self.settings
+        return {
+            "instance_id": name,
+            "launcher": launcher_at,
+            "mpc_address": f"{HOST}:{_free_port()}",
+            "state_dir": name,
+            "tls": {key: f"../{path}" for key, path in tls(name).items()},
+            "trainer": {
+                "kind": "movielens",
+                "index": index,
+                "instances": s.instances,
+                "seed": s.seed,
+                "rounds": s.rounds,
+            },
+        }
 
     def _start(self, name: str, args: list[str]) -> None:
         logs = self.settings.state_dir / "logs"

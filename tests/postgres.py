@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from mpcrec.data.interactions import Interactions, ItemMeta
-from mpcrec.data.peertube import grant_sql
+from mpcrec.data.peertube_grants import grant_sql
 from mpcrec.data.peertube_mirror import create_schema
 from tests.net import free_port
 

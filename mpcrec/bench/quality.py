@@ -11,7 +11,6 @@ Prints a table and writes JSON (atomically).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import time
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mpcrec.bench.report import check_writable, write_json
 from mpcrec.data.interaction_file import load_interaction_file
 from mpcrec.data.interactions import Interactions
 from mpcrec.data.movielens import load_movielens_100k
@@ -121,18 +121,13 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
+Rows = dict[str, list[dict[str, Any]]]
+CurveRows = dict[float, list[dict[str, Any]]]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark described by ``args``; returns the exit code."""
-    seeds = _ints(args.seeds, "--seeds")
-    methods = _methods(args.methods)
-    curve = [float(x) for x in _floats(args.curve, "--curve")]
-    if min(args.rounds, args.dp_rounds) < 1:
-        raise ConfigError(f"--rounds {args.rounds} --dp-rounds {args.dp_rounds}: need >= 1")
-    if args.dim < 2:
-        raise ConfigError(f"--dim {args.dim}: need at least 2 (one is the item bias)")
-    for path in (args.out, args.markdown):
-        if path is not None:
-            _check_writable(path)
+    seeds, methods, curve = _check_args(args)
     console = Console()
     started = time.perf_counter()
     data = load_interaction_file(args.interactions) if args.interactions else load_movielens_100k()
@@ -143,9 +138,43 @@ def run(args: argparse.Namespace) -> int:
         dp_rounds=args.dp_rounds,
         epsilon=args.epsilon,
     )
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in methods}
     instances = partition_users(data, args.instances, seed=seeds[0]).n_instances
-    points: dict[float, list[dict[str, Any]]] = {eps: [] for eps in curve}
+    results, points = _train_and_evaluate(args, data, setting, seeds, methods, curve, console)
+    report = _report(args, data, setting, seeds, results, points, time.perf_counter() - started)
+    report["instances"] = instances
+    _write(args, report)
+    console.print(_table(report))
+    console.print(f"wrote {args.out}")
+    return 0
+
+
+def _check_args(args: argparse.Namespace) -> tuple[list[int], list[str], list[float]]:
+    """Seeds, methods and curve points from ``args``; every size and output path checked."""
+    seeds = _ints(args.seeds, "--seeds")
+    methods = _methods(args.methods)
+    curve = [float(x) for x in _floats(args.curve, "--curve")]
+    if min(args.rounds, args.dp_rounds) < 1:
+        raise ConfigError(f"--rounds {args.rounds} --dp-rounds {args.dp_rounds}: need >= 1")
+    if args.dim < 2:
+        raise ConfigError(f"--dim {args.dim}: need at least 2 (one is the item bias)")
+    for path in (args.out, args.markdown):
+        if path is not None:
+            check_writable(path)
+    return seeds, methods, curve
+
+
+def _train_and_evaluate(
+    args: argparse.Namespace,
+    data: Interactions,
+    setting: Setting,
+    seeds: list[int],
+    methods: list[str],
+    curve: list[float],
+    console: Console,
+) -> tuple[Rows, CurveRows]:
+    """Every method (and ``fedavg_dp`` at every curve ε) for every seed, with progress bars."""
+    results: Rows = {name: [] for name in methods}
+    points: CurveRows = {eps: [] for eps in curve}
     jobs = [(name, None) for name in methods] + [("fedavg_dp", eps) for eps in curve]
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
@@ -162,20 +191,29 @@ def run(args: argparse.Namespace) -> int:
                 def tick(r: int, task: Any = task) -> None:
                     progress.update(task, completed=r)
 
-                t0 = time.perf_counter()
-                scorer, extra = TRAINERS[name](run_setting, partition, seed, tick)
-                train_s = time.perf_counter() - t0
-                row = {**evaluate(scorer, setting.split, stage="test"), "train_s": train_s}
-                row.update(extra)
+                row = _train_one(name, run_setting, partition, seed, tick)
                 (results[name] if eps is None else points[eps]).append(row)
                 progress.remove_task(task)
                 progress.advance(overall)
-    report = _report(args, data, setting, seeds, results, points, time.perf_counter() - started)
-    report["instances"] = instances
-    write_atomic(
-        args.out,
-        (json.dumps(report, indent=2, allow_nan=False) + "\n").encode(),
-        hint="choose an --out path in a writable directory",
+    return results, points
+
+
+def _train_one(
+    name: str, setting: Setting, partition: Partition, seed: int, tick: Callable[[int], None]
+) -> dict[str, Any]:
+    """Train ``name``, evaluate it on the test items; the metrics, train seconds and extras."""
+    t0 = time.perf_counter()
+    scorer, extra = TRAINERS[name](setting, partition, seed, tick)
+    train_s = time.perf_counter() - t0
+    row = {**evaluate(scorer, setting.split, stage="test"), "train_s": train_s}
+    row.update(extra)
+    return row
+
+
+def _write(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """The JSON report (strict: no NaN) and, with ``--markdown``, its tables."""
+    write_json(
+        args.out, report, hint="choose an --out path in a writable directory", allow_nan=False
     )
     if args.markdown:
         write_atomic(
@@ -183,9 +221,6 @@ def run(args: argparse.Namespace) -> int:
             markdown(report).encode(),
             hint="choose a --markdown path in a writable directory",
         )
-    console.print(_table(report))
-    console.print(f"wrote {args.out}")
-    return 0
 
 
 def _central(
@@ -326,17 +361,6 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{p['ndcg@10']:.4f} ± {p['ndcg@10_std']:.4f} | {p['hr@10']:.4f} |"
             )
     return "\n".join(lines) + "\n"
-
-
-def _check_writable(path: Path) -> None:
-    """Fail before the long run, not after it, if ``path`` cannot be written."""
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f"cannot create {folder}: {err.strerror or err}") from None
-    if not os.access(folder, os.W_OK) or path.is_dir():
-        raise ConfigError(f"cannot write {path}", hint="choose a file in a writable directory")
 
 
 def _ints(text: str, option: str) -> list[int]:

@@ -16,7 +16,6 @@ Target (issue 6): p99 <= 20 ms over HTTP for top-10 of 100,000 videos.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -31,8 +30,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from mpcrec.bench.report import write_json
 from mpcrec.errors import UserError
-from mpcrec.files import write_atomic
 from mpcrec.node.recommender import ModelSnapshot
 
 TARGET_P99_MS = 20.0
@@ -140,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "command": "mpcrec bench recommend " + " ".join(sys.argv[3:]),
     }
-    write_atomic(args.out, (json.dumps(result, indent=2) + "\n").encode())
+    write_json(args.out, result)
     _print(console, result)
     return 0
 

@@ -17,19 +17,18 @@ from one extra round with the same configuration and noise off, against plaintex
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
-from mpcrec.files import write_atomic
+from mpcrec.bench.report import metric_table, write_json
 
 RANGE_FACTOR = 16.0  # B = 16 C: honest rejection probability below 1e-6 with 40 projections
 
@@ -70,33 +69,72 @@ def _load() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print a table, write JSON; returns 0."""
-    from committees.local_committee import LocalCommittee
-    from committees.party import SessionSettings
+    _check(args)
+    workload = _Workload.draw(args)
+    console = Console()
+    load_before = _load()
+    rounds = _measure(args, workload)
+    result = _result(args, workload, rounds, load_before)
+    _print(console, result)
+    write_json(args.out, result)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> None:
     from mpcrec.errors import ConfigError
 
     if args.contributors < 1 or args.dim < 1 or args.repeats < 1:
         raise ConfigError("--contributors, --dim and --repeats must be positive")
+
+
+@dataclass(frozen=True)
+class _Workload:
+    """The round's inputs: honest updates, public weights and offset, and everyone's keys."""
+
+    updates: list[Any]
+    weights: tuple[float, ...]
+    offset: Any
+    keys: _Keys
+    clip: float | None
+
+    @classmethod
+    def draw(cls, args: argparse.Namespace) -> _Workload:
+        """Updates of norm about C/2 (so the norm check accepts all of them), seeded."""
+        rng = np.random.default_rng(2026)
+        updates = [
+            rng.normal(0, 0.5 * args.clip_norm / np.sqrt(args.dim), args.dim)
+            for _ in range(args.contributors)
+        ]
+        weights = tuple(float(w) for w in rng.dirichlet(np.ones(args.contributors)))
+        offset = rng.normal(0, 0.1, args.dim)
+        clip = None if args.no_norm_check else args.clip_norm
+        return cls(updates, weights, offset, _Keys.generate(args.contributors), clip)
+
+
+@dataclass(frozen=True)
+class _Rounds:
+    """What the timed rounds measured, and the outcome of the noise-free round."""
+
+    times: list[float]
+    outcomes: list[list[Any]]  # per timed round, every member's outcome
+    exact: Any
+    upload: int
+
+
+def _measure(args: argparse.Namespace, workload: _Workload) -> _Rounds:
+    """One warm-up round, ``--repeats`` timed rounds, then one round with the noise off."""
+    from committees.local_committee import LocalCommittee
+    from committees.party import SessionSettings
+
     protocol = "beaver" if args.protocol == "ttp" else "replicated"
     settings = SessionSettings(protocol=protocol, provider="TTP", timeout_s=args.timeout)
-    rng = np.random.default_rng(2026)
-    clip = None if args.no_norm_check else args.clip_norm
-    # honest updates of norm about C/2, so the norm check accepts all of them
-    updates = [
-        rng.normal(0, 0.5 * args.clip_norm / np.sqrt(args.dim), args.dim)
-        for _ in range(args.contributors)
-    ]
-    weights = tuple(float(w) for w in rng.dirichlet(np.ones(args.contributors)))
-    offset = rng.normal(0, 0.1, args.dim)
-    keys = _Keys.generate(args.contributors)
-    console = Console()
-    load_before = _load()
+    times: list[float] = []
+    outcomes = []
     with LocalCommittee(3, settings, transport=args.transport) as committee:
-        times: list[float] = []
-        outcomes = []
         for repeat in range(args.repeats + 2):
             noise = 0.0 if repeat == args.repeats + 1 else args.noise_multiplier * args.clip_norm
-            spec = _spec(repeat, args, weights, offset, clip, noise)
-            inputs, upload = keys.seal(updates, spec.round_id)
+            spec = _spec(repeat, args, workload.weights, workload.offset, workload.clip, noise)
+            inputs, upload = workload.keys.seal(workload.updates, spec.round_id)
             committee.stage(spec, inputs)
             started = time.perf_counter()
             outcome = committee.run_staged()
@@ -104,21 +142,27 @@ def run(args: argparse.Namespace) -> int:
             if 1 <= repeat <= args.repeats:  # repeat 0 warms up, the last measures error
                 times.append(elapsed)
                 outcomes.append(list(committee.last_outcomes))
-        exact = outcome
+    return _Rounds(times, outcomes, outcome, upload)
+
+
+def _result(
+    args: argparse.Namespace, workload: _Workload, rounds: _Rounds, load_before: str
+) -> dict[str, Any]:
     from mpcrec.model.server import weighted_sum
 
-    expected = offset + weighted_sum(updates, weights)
+    exact, outcomes, times, upload = rounds.exact, rounds.outcomes, rounds.times, rounds.upload
+    expected = workload.offset + weighted_sum(workload.updates, workload.weights)
     assert exact.params is not None
-    result = {
+    return {
         "benchmark": "secure-agg",
         "contributors": args.contributors,
         "dim": args.dim,
         "protocol": args.protocol,
         "provider": exact.provider,
         "transport": args.transport,
-        "norm_check": clip is not None,
+        "norm_check": workload.clip is not None,
         "range_check": args.range_check,
-        "clip_norm": clip,
+        "clip_norm": workload.clip,
         "range_bound": RANGE_FACTOR * args.clip_norm if args.range_check else None,
         "noise_std": args.noise_multiplier * args.clip_norm,
         "repeats": args.repeats,
@@ -132,21 +176,23 @@ def run(args: argparse.Namespace) -> int:
         "member_bytes_sent": max(o.comm_bytes for o in outcomes[-1]) // 2,
         "member_comm_rounds": max(o.comm_rounds for o in outcomes[-1]),
         "program_s_median": statistics.median(max(o.seconds for o in r) for r in outcomes),
-        "phase_s_median": {
-            name: statistics.median(
-                max(dict(o.phase_seconds).get(name, 0.0) for o in r) for r in outcomes
-            )
-            for name, _ in outcomes[-1][0].phase_seconds
-        },
+        "phase_s_median": _phase_medians(outcomes),
         "accepted": sum(exact.accepted),
         "max_abs_error": float(np.max(np.abs(exact.params - expected))),
         "load_before": load_before,
         "load_after": _load(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    _print(console, result)
-    write_atomic(args.out, (json.dumps(result, indent=2) + "\n").encode())
-    return 0
+
+
+def _phase_medians(outcomes: list[list[Any]]) -> dict[str, float]:
+    """Per phase of the program, the median over rounds of the slowest member's seconds."""
+    return {
+        name: statistics.median(
+            max(dict(o.phase_seconds).get(name, 0.0) for o in r) for r in outcomes
+        )
+        for name, _ in outcomes[-1][0].phase_seconds
+    }
 
 
 def _spec(
@@ -231,19 +277,17 @@ def _print(console: Console, r: dict[str, Any]) -> None:
         f"({r['provider']}), {r['transport']}, norm check {'on' if r['norm_check'] else 'off'}, "
         f"range check {'on' if r['range_check'] else 'off'}, noise sigma {r['noise_std']}"
     )
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_row("round (median), s", f"{r['round_s_median']:.3f}")
-    table.add_row("round (min), s", f"{r['round_s_min']:.3f}")
-    table.add_row("  of which the MPC program (median), s", f"{r['program_s_median']:.3f}")
-    for name, secs in r["phase_s_median"].items():
-        table.add_row(f"    {name}, s", f"{secs:.3f}")
-    table.add_row("upload per contributor, bytes", f"{r['upload_bytes_per_contributor']:,}")
-    table.add_row("upload per value, bytes", f"{r['upload_bytes_per_value']:.4f}")
-    table.add_row("bytes sent per member (CrypTen count / 2)", f"{r['member_bytes_sent']:,}")
-    table.add_row("communication rounds per member", str(r["member_comm_rounds"]))
-    table.add_row("accepted", f"{r['accepted']}/{r['contributors']}")
-    table.add_row("max abs error vs plaintext (noise off)", f"{r['max_abs_error']:.2e}")
-    table.add_row("load average before / after", f"{r['load_before']} / {r['load_after']}")
-    console.print(table)
+    rows = [
+        ("round (median), s", f"{r['round_s_median']:.3f}"),
+        ("round (min), s", f"{r['round_s_min']:.3f}"),
+        ("  of which the MPC program (median), s", f"{r['program_s_median']:.3f}"),
+        *((f"    {name}, s", f"{secs:.3f}") for name, secs in r["phase_s_median"].items()),
+        ("upload per contributor, bytes", f"{r['upload_bytes_per_contributor']:,}"),
+        ("upload per value, bytes", f"{r['upload_bytes_per_value']:.4f}"),
+        ("bytes sent per member (CrypTen count / 2)", f"{r['member_bytes_sent']:,}"),
+        ("communication rounds per member", str(r["member_comm_rounds"])),
+        ("accepted", f"{r['accepted']}/{r['contributors']}"),
+        ("max abs error vs plaintext (noise off)", f"{r['max_abs_error']:.2e}"),
+        ("load average before / after", f"{r['load_before']} / {r['load_after']}"),
+    ]
+    console.print(metric_table(title, rows))

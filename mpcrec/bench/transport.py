@@ -13,7 +13,6 @@ takes at most 1.5x the gloo round.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -25,8 +24,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from mpcrec.bench.report import write_json
 from mpcrec.errors import UserError
-from mpcrec.files import write_atomic
 
 TARGET_RATIO = 1.5
 TRANSPORTS = ("gloo", "tls")
@@ -73,47 +72,47 @@ def member_shares(updates: list[np.ndarray], k: int = 3) -> list[list[np.ndarray
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the table, write JSON; exit 0 only if every target holds."""
-    from committees.local_committee import LocalCommittee
-    from committees.party import SessionSettings
-    from mpcrec.secure.program import RoundSpec
+    dims = _dims(args)
+    console = Console()
+    load_before = _load()
+    rows = _measure(args, dims, console)
+    _print(console, rows)
+    links = None
+    if not args.no_links:
+        from mpcrec.bench.transport_links import measure_links
 
+        links = measure_links()
+        _print_links(console, links)
+    write_json(args.out, _result(args, rows, links, load_before))
+    console.print(f"wrote {args.out}")
+    return 0 if all(row["ratio"] <= TARGET_RATIO for row in rows) else 1
+
+
+def _dims(args: argparse.Namespace) -> list[int]:
+    """``--dims`` as positive integers (and the other sizes checked)."""
     try:
         dims = [int(d) for d in str(args.dims).split(",") if d]
     except ValueError as err:
         raise UserError(f"--dims {args.dims!r}: {err}", hint="e.g. --dims 53824,1000000") from err
     if args.contributors < 1 or args.repeats < 1 or not dims or min(dims) < 1:
         raise UserError("--contributors, --repeats and every --dims value must be positive")
-    console = Console()
+    return dims
+
+
+def _measure(args: argparse.Namespace, dims: list[int], console: Console) -> list[dict[str, Any]]:
+    """One row per size, from two warm committees (TLS and gloo) used in turn."""
+    from committees.local_committee import LocalCommittee
+    from committees.party import SessionSettings
+
     settings = SessionSettings(protocol="replicated", timeout_s=args.timeout)
     rng = np.random.default_rng(args.seed)
     rows: list[dict[str, Any]] = []
-    load_before = _load()
     committees = {t: LocalCommittee(3, settings, transport=t) for t in TRANSPORTS}
     try:
         for committee in committees.values():
             committee.__enter__()
         for dim in dims:
-            updates = [rng.normal(0, 0.01 / np.sqrt(dim), dim) for _ in range(args.contributors)]
-            spec = RoundSpec(
-                round_id=dim,
-                dim=dim,
-                weights=(1.0 / args.contributors,) * args.contributors,
-                public_offset=np.zeros(dim),
-                clip_norm=1.0,
-                range_bound=1.0,
-            )
-            shares = member_shares(updates)
-            times: dict[str, list[float]] = {t: [] for t in TRANSPORTS}
-            params: dict[str, Any] = {}
-            comm: dict[str, int] = {}
-            for _ in range(args.repeats + 1):  # the first round of each is a warm-up
-                for name, committee in committees.items():
-                    committee.stage(spec, shares)
-                    start = time.perf_counter()
-                    outcome = committee.run_staged()
-                    times[name].append(time.perf_counter() - start)
-                    params[name], comm[name] = outcome.params, outcome.comm_bytes
-            row = _row(dim, args.contributors, times, params, comm, updates)
+            row = _measure_size(committees, dim, args.contributors, args.repeats, rng)
             rows.append(row)
             console.print(
                 f"{args.contributors} x {dim}: gloo {row['gloo_s']:.3f} s, "
@@ -122,14 +121,45 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for committee in committees.values():
             committee.close()
-    _print(console, rows)
-    links = None
-    if not args.no_links:
-        from mpcrec.bench.transport_links import measure_links
+    return rows
 
-        links = measure_links()
-        _print_links(console, links)
-    result = {
+
+def _measure_size(
+    committees: dict[str, Any], dim: int, contributors: int, repeats: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """The same round on the same shares, ``repeats + 1`` times per transport, alternating."""
+    from mpcrec.secure.program import RoundSpec
+
+    updates = [rng.normal(0, 0.01 / np.sqrt(dim), dim) for _ in range(contributors)]
+    spec = RoundSpec(
+        round_id=dim,
+        dim=dim,
+        weights=(1.0 / contributors,) * contributors,
+        public_offset=np.zeros(dim),
+        clip_norm=1.0,
+        range_bound=1.0,
+    )
+    shares = member_shares(updates)
+    times: dict[str, list[float]] = {t: [] for t in TRANSPORTS}
+    params: dict[str, Any] = {}
+    comm: dict[str, int] = {}
+    for _ in range(repeats + 1):  # the first round of each is a warm-up
+        for name, committee in committees.items():
+            committee.stage(spec, shares)
+            start = time.perf_counter()
+            outcome = committee.run_staged()
+            times[name].append(time.perf_counter() - start)
+            params[name], comm[name] = outcome.params, outcome.comm_bytes
+    return _row(dim, contributors, times, params, comm, updates)
+
+
+def _result(
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    links: dict[str, dict[str, float]] | None,
+    load_before: str,
+) -> dict[str, Any]:
+    return {
         "benchmark": "transport",
         "contributors": args.contributors,
         "repeats": args.repeats,
@@ -145,9 +175,6 @@ def run(args: argparse.Namespace) -> int:
             "loadavg_after": _load(),
         },
     }
-    write_atomic(args.out, (json.dumps(result, indent=2) + "\n").encode())
-    console.print(f"wrote {args.out}")
-    return 0 if all(row["ratio"] <= TARGET_RATIO for row in rows) else 1
 
 
 def _row(

@@ -8,10 +8,17 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+from mpcrec.files import write_atomic
+
+if TYPE_CHECKING:
+    from mpcrec.data.split import Split
+    from mpcrec.demo import DemoRun, DemoSettings
+    from mpcrec.model.mf import Factors
 
 
 def register(sub: Any) -> None:
@@ -43,29 +50,64 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Prepare, run, evaluate, report."""
-    from launch.sqlite_store import SQLiteStore
-    from mpcrec.demo import (
-        DemoRun,
-        DemoSettings,
-        assembled_user_embeddings,
-        audit_verdict,
-        costs,
-    )
-    from mpcrec.errors import ConfigError
-    from mpcrec.model.metrics import evaluate
-    from mpcrec.model.mf import Factors
+    from mpcrec.demo import DemoRun, audit_verdict, costs
     from mpcrec.node.movielens_trainer import movielens_setting
+
+    _check(args)
+    console = Console(stderr=args.format == "json")
+    settings = _settings(args, _state_dir(args, console))
+    split, factors, _ = movielens_setting(args.instances, args.seed)
+    demo = DemoRun(settings)
+    demo.prepare(factors.item_emb)
+    started = time.monotonic()
+    events = demo.run()
+    wall = time.monotonic() - started
+    audit = audit_verdict(settings.state_dir)
+    version, quality = _quality(demo, split, factors)
+    report: dict[str, Any] = {
+        "aggregation": settings.aggregation,
+        "instances": args.instances,
+        "rounds": args.rounds,
+        "model_version": version,
+        "hr@10": quality["federation"].get("hr@10"),
+        "ndcg@10": quality["federation"].get("ndcg@10"),
+        **costs(events, args.instances),
+        "wall_s": wall,
+        **audit.to_json(),
+        "quality": quality,
+        "load_average": os.getloadavg(),
+        "state_dir": str(settings.state_dir),
+    }
+    out = args.out or settings.state_dir / "demo.json"
+    write_atomic(out, json.dumps(report, indent=2).encode(), mode=0o644)
+    console.print(_table(report))
+    console.print(audit.summary(), highlight=False)
+    console.print(f"report: {out}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> None:
+    from mpcrec.errors import ConfigError
 
     if args.instances < 3 or args.rounds < 1:
         raise ConfigError(
             f"--instances {args.instances} --rounds {args.rounds}: need >= 3 and >= 1"
         )
-    console = Console(stderr=args.format == "json")
+
+
+def _state_dir(args: argparse.Namespace, console: Console) -> Path:
+    """``--state-dir`` (created) or a fresh temporary directory, as an absolute path."""
     state = args.state_dir or Path(tempfile.mkdtemp(prefix="mpcrec-demo-"))
     state = state.resolve()
     state.mkdir(parents=True, exist_ok=True)
     console.print(f"state directory: {state}")
-    settings = DemoSettings(
+    return state
+
+
+def _settings(args: argparse.Namespace, state: Path) -> DemoSettings:
+    from mpcrec.demo import DemoSettings
+
+    return DemoSettings(
         state_dir=state,
         instances=args.instances,
         rounds=args.rounds,
@@ -76,50 +118,35 @@ def run(args: argparse.Namespace) -> int:
         baselines=not args.no_baselines,
         json_events=args.format == "json",
     )
-    split, factors, _ = movielens_setting(args.instances, args.seed)
-    demo = DemoRun(settings)
-    demo.prepare(factors.item_emb)
-    started = time.monotonic()
-    events = demo.run()
-    wall = time.monotonic() - started
-    audit = audit_verdict(state)
+
+
+def _quality(
+    demo: DemoRun, split: Split, factors: Factors
+) -> tuple[int, dict[str, dict[str, float]]]:
+    """The published model's version, and the test metrics of the federation (its last
+    model with the nodes' user embeddings) and, with baselines, of central MF and PeerTube."""
+    from launch.sqlite_store import SQLiteStore
+    from mpcrec.demo import assembled_user_embeddings
+    from mpcrec.model.metrics import evaluate
+    from mpcrec.model.mf import Factors
+
     store = SQLiteStore(demo.db)
     try:
         model = store.latest_model()
     finally:
         store.close()
     assert model is not None
-    users = assembled_user_embeddings(state, demo.names, factors.user_emb)
+    s = demo.settings
+    users = assembled_user_embeddings(s.state_dir, demo.names, factors.user_emb)
     quality = {"federation": evaluate(Factors(users, model.array()).scores, split)}
-    if settings.baselines:
+    if s.baselines:
         from mpcrec.model.baselines import peertube_today_scorer
         from mpcrec.model.mf import train_central
         from mpcrec.model.tuned import MF
 
-        quality["central_mf"] = evaluate(train_central(split, MF, seed=args.seed).scores, split)
-        quality["peertube_today"] = evaluate(peertube_today_scorer(split, seed=args.seed), split)
-    report: dict[str, Any] = {
-        "aggregation": settings.aggregation,
-        "instances": args.instances,
-        "rounds": args.rounds,
-        "model_version": model.version,
-        "hr@10": quality["federation"].get("hr@10"),
-        "ndcg@10": quality["federation"].get("ndcg@10"),
-        **costs(events, args.instances),
-        "wall_s": wall,
-        **audit.to_json(),
-        "quality": quality,
-        "load_average": os.getloadavg(),
-        "state_dir": str(state),
-    }
-    out = args.out or state / "demo.json"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out)
-    console.print(_table(report))
-    console.print(audit.summary(), highlight=False)
-    console.print(f"report: {out}")
-    return 0
+        quality["central_mf"] = evaluate(train_central(split, MF, seed=s.seed).scores, split)
+        quality["peertube_today"] = evaluate(peertube_today_scorer(split, seed=s.seed), split)
+    return model.version, quality
 
 
 def _table(report: dict[str, Any]) -> Table:

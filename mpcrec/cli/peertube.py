@@ -17,7 +17,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from mpcrec.data.peertube import SUPPORTED_VERSIONS, PeerTubeReader, grant_sql
+from mpcrec.data.peertube import PeerTubeReader
+from mpcrec.data.peertube_grants import SUPPORTED_VERSIONS, grant_sql
 from mpcrec.data.peertube_settings import PeerTubeSettings
 
 

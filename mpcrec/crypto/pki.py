@@ -37,6 +37,10 @@ URI_PREFIX = "mpcrec://instance/"
 CA_CERT = "ca.pem"
 CA_KEY = "ca.key"
 _INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# A leaf is both a TLS server and a TLS client (mutual TLS on both planes).
+_BOTH_ENDS_OF_TLS = x509.ExtendedKeyUsage(
+    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+)
 
 
 @dataclass(frozen=True)
@@ -87,26 +91,11 @@ def create_ca(
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(ca=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    write_atomic(key_path, _key_pem(key), mode=0o600)
-    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    _write_pair(cert_path, key_path, cert, key)
     return CertPaths(cert=cert_path, key=key_path, ca=cert_path)
 
 
@@ -145,17 +134,30 @@ def issue_certificate(
         The leaf certificate, its key and the CA certificate.
     """
     _check_days(days)
-    if not _INSTANCE_ID.match(instance_id):
-        raise UserError(
-            f"invalid instance id {instance_id!r}",
-            hint="use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-        )
+    _check_instance_id(instance_id)
     ca_cert, ca_key = _load_ca(Path(ca_dir))
     key = ec.generate_private_key(ec.SECP256R1())
     now = valid_from if valid_from is not None else _now()
+    cert = _leaf(instance_id, key, hosts, now, days, ca_cert, ca_key)
+    out_dir = Path(out_dir)
+    cert_path, key_path = out_dir / f"{instance_id}.pem", out_dir / f"{instance_id}.key"
+    _write_pair(cert_path, key_path, cert, key)
+    return CertPaths(cert=cert_path, key=key_path, ca=Path(ca_dir) / CA_CERT)
+
+
+def _leaf(
+    instance_id: str,
+    key: ec.EllipticCurvePrivateKey,
+    hosts: Sequence[str],
+    now: dt.datetime,
+    days: int,
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+) -> x509.Certificate:
+    """The leaf certificate of :func:`issue_certificate`, signed by the CA."""
     sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(URI_PREFIX + instance_id)]
     sans.extend(_host_name(host) for host in hosts)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, instance_id)]))
         .issuer_name(ca_cert.subject)
@@ -164,26 +166,8 @@ def issue_certificate(
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
+        .add_extension(_key_usage(ca=False), critical=True)
+        .add_extension(_BOTH_ENDS_OF_TLS, critical=False)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
@@ -192,12 +176,38 @@ def issue_certificate(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = out_dir / f"{instance_id}.pem", out_dir / f"{instance_id}.key"
+
+
+def _check_instance_id(instance_id: str) -> None:
+    if not _INSTANCE_ID.match(instance_id):
+        raise UserError(
+            f"invalid instance id {instance_id!r}",
+            hint="use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+
+
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """A CA signs certificates (and CRLs); a leaf signs and agrees keys (ECDHE in TLS)."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=not ca,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _write_pair(
+    cert_path: Path, key_path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> None:
+    """The key (0600) first, then the certificate (0644), each atomically."""
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(key_path, _key_pem(key), mode=0o600)
     write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
-    return CertPaths(cert=cert_path, key=key_path, ca=Path(ca_dir) / CA_CERT)
 
 
 def instance_id_of(cert_pem: bytes) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpcrec.data.interactions import Interactions
@@ -34,6 +35,77 @@ def load_interaction_file(path: str | Path) -> Interactions:
         If the file is missing, empty or malformed, or a user has too few interactions.
     """
     path = Path(path)
+    header, rows = _rows(path)
+    columns = _columns(path, header)
+    events = _Events()
+    for lineno, fields in enumerate(rows, start=2):
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        _check_shape(path, lineno, fields, header)
+        events.add(path, lineno, _parse(path, lineno, fields, columns))
+    if not events.users:
+        raise DataError(
+            f"{path}: no interactions after the header",
+            hint="add one line per interaction: user,item,timestamp",
+        )
+    table = Interactions.from_columns(
+        events.users,
+        events.items,
+        events.times,
+        weights=events.weights,
+        user_instance={u: v[0] for u, v in events.instance_of.items()}
+        if events.instance_of
+        else None,
+    )
+    _check_counts(path, table, events.first_line)
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """One parsed line: who, what, when, how much, and the instance if the file names one."""
+
+    user: str
+    item: str
+    when: float
+    weight: float
+    instance: str | None
+
+
+@dataclass
+class _Events:
+    """The columns being gathered, with what the checks across lines need."""
+
+    users: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    instance_of: dict[str, tuple[str, int]] = field(default_factory=dict)  # label, first line
+    first_line: dict[str, int] = field(default_factory=dict)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def add(self, path: Path, lineno: int, line: _Line) -> None:
+        """Keep ``line`` unless its (user, item) came before; one instance per user."""
+        if line.instance is not None:
+            previous = self.instance_of.setdefault(line.user, (line.instance, lineno))
+            if previous[0] != line.instance:
+                raise DataError(
+                    f"{path}:{lineno}: user {line.user!r} is in instance {line.instance!r} "
+                    f"here but in {previous[0]!r} on line {previous[1]}",
+                    hint="a user belongs to exactly one instance",
+                )
+        self.first_line.setdefault(line.user, lineno)
+        if (line.user, line.item) in self.seen:
+            return
+        self.seen.add((line.user, line.item))
+        self.users.append(line.user)
+        self.items.append(line.item)
+        self.times.append(line.when)
+        self.weights.append(line.weight)
+
+
+def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and the other lines split into fields (tabs if the header has one)."""
     lines = _read_lines(path)
     header_line = lines[0] if lines else ""
     if not header_line.strip():
@@ -43,66 +115,35 @@ def load_interaction_file(path: str | Path) -> Interactions:
         )
     delimiter = "\t" if "\t" in header_line else ","
     rows = list(csv.reader(lines, delimiter=delimiter))
-    columns = _columns(path, rows[0])
-    users: list[str] = []
-    items: list[str] = []
-    times: list[float] = []
-    weights: list[float] = []
-    instance_of: dict[str, tuple[str, int]] = {}
-    first_line: dict[str, int] = {}
-    seen: set[tuple[str, str]] = set()
-    for lineno, fields in enumerate(rows[1:], start=2):
-        if not fields or all(not f.strip() for f in fields):
-            continue
-        if [f.strip().lower() for f in fields] == [f.strip().lower() for f in rows[0]]:
-            raise DataError(
-                f"{path}:{lineno}: the header appears again (were two files concatenated?)",
-                hint="keep one header line at the top of the file",
-            )
-        if len(fields) != len(rows[0]):
-            raise DataError(
-                f"{path}:{lineno}: expected {len(rows[0])} fields, got {len(fields)}",
-                hint=f"every line needs the columns {', '.join(rows[0])}",
-            )
-        user = _text(path, lineno, fields[columns["user"]], "user")
-        item = _text(path, lineno, fields[columns["item"]], "item")
-        when = _number(path, lineno, fields[columns["timestamp"]], "timestamp")
-        weight = 1.0
-        if "weight" in columns:
-            weight = _number(path, lineno, fields[columns["weight"]], "weight")
-            if weight <= 0:
-                raise DataError(f"{path}:{lineno}: weight {weight} must be positive")
-        if "instance" in columns:
-            label = _text(path, lineno, fields[columns["instance"]], "instance")
-            previous = instance_of.setdefault(user, (label, lineno))
-            if previous[0] != label:
-                raise DataError(
-                    f"{path}:{lineno}: user {user!r} is in instance {label!r} here but in "
-                    f"{previous[0]!r} on line {previous[1]}",
-                    hint="a user belongs to exactly one instance",
-                )
-        first_line.setdefault(user, lineno)
-        if (user, item) in seen:
-            continue
-        seen.add((user, item))
-        users.append(user)
-        items.append(item)
-        times.append(when)
-        weights.append(weight)
-    if not users:
+    return rows[0], rows[1:]
+
+
+def _check_shape(path: Path, lineno: int, fields: list[str], header: list[str]) -> None:
+    if [f.strip().lower() for f in fields] == [f.strip().lower() for f in header]:
         raise DataError(
-            f"{path}: no interactions after the header",
-            hint="add one line per interaction: user,item,timestamp",
+            f"{path}:{lineno}: the header appears again (were two files concatenated?)",
+            hint="keep one header line at the top of the file",
         )
-    table = Interactions.from_columns(
-        users,
-        items,
-        times,
-        weights=weights,
-        user_instance={u: v[0] for u, v in instance_of.items()} if instance_of else None,
-    )
-    _check_counts(path, table, first_line)
-    return table
+    if len(fields) != len(header):
+        raise DataError(
+            f"{path}:{lineno}: expected {len(header)} fields, got {len(fields)}",
+            hint=f"every line needs the columns {', '.join(header)}",
+        )
+
+
+def _parse(path: Path, lineno: int, fields: list[str], columns: dict[str, int]) -> _Line:
+    user = _text(path, lineno, fields[columns["user"]], "user")
+    item = _text(path, lineno, fields[columns["item"]], "item")
+    when = _number(path, lineno, fields[columns["timestamp"]], "timestamp")
+    weight = 1.0
+    if "weight" in columns:
+        weight = _number(path, lineno, fields[columns["weight"]], "weight")
+        if weight <= 0:
+            raise DataError(f"{path}:{lineno}: weight {weight} must be positive")
+    instance = None
+    if "instance" in columns:
+        instance = _text(path, lineno, fields[columns["instance"]], "instance")
+    return _Line(user, item, when, weight, instance)
 
 
 def _read_lines(path: Path) -> list[str]:

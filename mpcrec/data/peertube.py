@@ -25,10 +25,11 @@ skipped. All queries of one read run in one ``REPEATABLE READ READ ONLY`` transa
 they see one consistent snapshot. Rows deleted in PeerTube (a user clearing their history)
 are found with :meth:`PeerTubeReader.read_present_rows`.
 
-The reader needs SELECT on the columns of :data:`REQUIRED_COLUMNS` only; :func:`grant_sql`
-writes the statements that give a role exactly that (column-level grants: the role cannot
-read e-mails, password hashes or anything else). :meth:`PeerTubeReader.check` checks the
-schema first and says which table or column is missing or unreadable.
+The reader needs SELECT on the columns of
+:data:`~mpcrec.data.peertube_grants.REQUIRED_COLUMNS` only (the grants:
+:func:`~mpcrec.data.peertube_grants.grant_sql`); :meth:`PeerTubeReader.check` checks the
+schema first and says which table or column is missing or unreadable. The SQL lives in
+:mod:`mpcrec.data.peertube_queries`.
 """
 
 from __future__ import annotations
@@ -44,27 +45,15 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from mpcrec.errors import ConfigError, DataError
-
-SUPPORTED_VERSIONS = (
-    "PeerTube 1.3 and later (the columns read have not changed since playlists arrived in "
-    "1.3; tested against a mirror of the 7.x models)"
+from mpcrec.data.peertube_grants import SUPPORTED_VERSIONS, schema_problems
+from mpcrec.data.peertube_queries import (
+    CATALOGUE_QUERY,
+    PRESENT_QUERIES,
+    PUBLIC,
+    PUBLISHED,
+    SIGNAL_QUERIES,
 )
-
-# Every table and column the reader touches: the schema check and the grants come from here.
-REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "userVideoHistory": ("id", "userId", "videoId", "createdAt", "updatedAt"),
-    "accountVideoRate": ("id", "accountId", "videoId", "type", "createdAt", "updatedAt"),
-    "account": ("id", "userId"),
-    "videoPlaylistElement": ("id", "videoPlaylistId", "videoId", "createdAt", "updatedAt"),
-    "videoPlaylist": ("id", "ownerAccountId"),
-    "video": ("id", "uuid", "url", "name", "privacy", "state", "remote", "publishedAt"),
-    "videoTag": ("videoId", "tagId"),
-    "tag": ("id", "name"),
-    "application": ("migrationVersion",),
-}
-PUBLIC = 1  # video.privacy of public videos (VideoPrivacy.PUBLIC)
-PUBLISHED = 1  # video.state of published videos (VideoState.PUBLISHED)
+from mpcrec.errors import ConfigError, DataError
 
 
 class Signal(enum.Enum):
@@ -171,16 +160,6 @@ def describe_dsn(dsn: str) -> str:
     return f"{parts.get('user', '?')}@{host}:{parts.get('port', 5432)}/{parts.get('dbname', '?')}"
 
 
-def grant_sql(role: str) -> list[str]:
-    """The SQL that lets ``role`` read exactly :data:`REQUIRED_COLUMNS` (and nothing else)."""
-    name = sql.Identifier(role).as_string(None)
-    statements = [f"GRANT USAGE ON SCHEMA public TO {name};"]
-    for table, columns in REQUIRED_COLUMNS.items():
-        cols = ", ".join(f'"{c}"' for c in columns)
-        statements.append(f'GRANT SELECT ({cols}) ON "{table}" TO {name};')
-    return statements
-
-
 class PeerTubeReader:
     """Reads signals and the catalogue from a PeerTube database with a read-only role.
 
@@ -241,7 +220,7 @@ class PeerTubeReader:
             each column the role may not read (with the statement that fixes it).
         """
         with self.snapshot() as cur:
-            missing, unreadable = _schema_problems(cur)
+            missing, unreadable = schema_problems(cur)
             if missing:
                 raise DataError(
                     f"{self.where} lacks PeerTube's {', '.join(missing)}",
@@ -273,9 +252,12 @@ class PeerTubeReader:
             cur.execute("SELECT now() - make_interval(secs => %s)", (self.settle_seconds,))
             bound = cur.fetchone()
             until = bound[0] if bound else None
-            for source, query in _SIGNAL_QUERIES.items():
+            for source in Source:
                 at, row = mark.after(source)
-                cur.execute(query, {"at": at, "row": row, "until": until, "public": PUBLIC})
+                cur.execute(
+                    SIGNAL_QUERIES[source.value],
+                    {"at": at, "row": row, "until": until, "public": PUBLIC},
+                )
                 rows = cur.fetchall()
                 events.extend(_event(source, r, names) for r in rows)
                 if rows:
@@ -286,8 +268,8 @@ class PeerTubeReader:
         """``(source, row id)`` of every signal row still in the database (to drop deleted ones)."""
         present: set[tuple[Source, int]] = set()
         with self.snapshot() as cur:
-            for source, query in _PRESENT_QUERIES.items():
-                cur.execute(query)
+            for source in Source:
+                cur.execute(PRESENT_QUERIES[source.value])
                 present.update((source, int(r[0])) for r in cur.fetchall())
         return present
 
@@ -300,7 +282,7 @@ class PeerTubeReader:
     def read_catalogue(self) -> tuple[Video, ...]:
         """Every public, published video the instance knows, local and remote, by ``id``."""
         with self.snapshot() as cur:
-            cur.execute(_CATALOGUE_QUERY, {"public": PUBLIC, "published": PUBLISHED})
+            cur.execute(CATALOGUE_QUERY, {"public": PUBLIC, "published": PUBLISHED})
             return tuple(
                 Video(
                     uuid=str(r[0]),
@@ -317,33 +299,6 @@ class PeerTubeReader:
 def _first_line(err: Exception) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
-
-
-def _schema_problems(cur: psycopg.Cursor[tuple[Any, ...]]) -> tuple[list[str], list[str]]:
-    """Missing ``table``/``table.column`` names, and the ones the role may not SELECT."""
-    cur.execute(
-        "SELECT c.relname, a.attname, "
-        "has_column_privilege(c.oid, a.attnum, 'SELECT') "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "JOIN pg_attribute a ON a.attrelid = c.oid "
-        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v') "
-        "AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped",
-        (list(REQUIRED_COLUMNS),),
-    )
-    found = {(t, c): bool(ok) for t, c, ok in cur.fetchall()}
-    tables = {t for t, _ in found}
-    missing: list[str] = []
-    unreadable: list[str] = []
-    for table, columns in REQUIRED_COLUMNS.items():
-        if table not in tables:
-            missing.append(f'table "{table}"')
-            continue
-        for column in columns:
-            if (table, column) not in found:
-                missing.append(f'column "{table}"."{column}"')
-            elif not found[(table, column)]:
-                unreadable.append(f'"{table}"."{column}"')
-    return missing, unreadable
 
 
 def _event(source: Source, row: tuple[Any, ...], names: dict[str, str]) -> Event:
@@ -363,50 +318,3 @@ def _event(source: Source, row: tuple[Any, ...], names: dict[str, str]) -> Event
         video_uuid=uuid_,
         at=updated.timestamp(),
     )
-
-
-# After (updatedAt, id) of the watermark, up to now() - settle, public videos only, in order.
-_WINDOW = (
-    'AND (%(at)s::timestamptz IS NULL OR (s."updatedAt", s."id") > (%(at)s::timestamptz, %(row)s))'
-    ' AND s."updatedAt" <= %(until)s AND v."privacy" = %(public)s'
-    ' ORDER BY s."updatedAt", s."id"'
-)
-_SIGNAL_QUERIES: Mapping[Source, str] = {
-    Source.HISTORY: (
-        'SELECT s."id", s."userId", s."updatedAt", NULL, v."url", v."uuid" '
-        'FROM "userVideoHistory" s JOIN "video" v ON v."id" = s."videoId" WHERE TRUE ' + _WINDOW
-    ),
-    Source.RATE: (
-        'SELECT s."id", a."userId", s."updatedAt", s."type"::text, v."url", v."uuid" '
-        'FROM "accountVideoRate" s JOIN "account" a ON a."id" = s."accountId" '
-        'JOIN "video" v ON v."id" = s."videoId" WHERE a."userId" IS NOT NULL ' + _WINDOW
-    ),
-    Source.PLAYLIST: (
-        'SELECT s."id", a."userId", s."updatedAt", NULL, v."url", v."uuid" '
-        'FROM "videoPlaylistElement" s '
-        'JOIN "videoPlaylist" p ON p."id" = s."videoPlaylistId" '
-        'JOIN "account" a ON a."id" = p."ownerAccountId" '
-        'JOIN "video" v ON v."id" = s."videoId" WHERE a."userId" IS NOT NULL ' + _WINDOW
-    ),
-}
-_PRESENT_QUERIES: Mapping[Source, str] = {
-    Source.HISTORY: 'SELECT "id" FROM "userVideoHistory"',
-    Source.RATE: (
-        'SELECT r."id" FROM "accountVideoRate" r JOIN "account" a ON a."id" = r."accountId" '
-        'WHERE a."userId" IS NOT NULL'
-    ),
-    Source.PLAYLIST: (
-        'SELECT e."id" FROM "videoPlaylistElement" e '
-        'JOIN "videoPlaylist" p ON p."id" = e."videoPlaylistId" '
-        'JOIN "account" a ON a."id" = p."ownerAccountId" '
-        'WHERE a."userId" IS NOT NULL AND e."videoId" IS NOT NULL'
-    ),
-}
-_CATALOGUE_QUERY = (
-    'SELECT v."uuid", v."url", v."name", v."remote", v."publishedAt", '
-    'COALESCE(array_agg(t."name") FILTER (WHERE t."name" IS NOT NULL), \'{}\') '
-    'FROM "video" v LEFT JOIN "videoTag" vt ON vt."videoId" = v."id" '
-    'LEFT JOIN "tag" t ON t."id" = vt."tagId" '
-    'WHERE v."privacy" = %(public)s AND v."state" = %(published)s '
-    'GROUP BY v."id" ORDER BY v."id"'
-)

@@ -73,31 +73,77 @@ def accept_bits(
     x: Any, *, clip_norm: float | None, range_bound: float | None, projections: int = 40
 ) -> tuple[bool, ...]:
     """Return the revealed accept bit of each row of the ``(N, D)`` share tensor ``x``."""
-    import torch
-
     crypten = load_crypten()
     comm = crypten.communicator.get()
     n = int(x.shape[0])
     if clip_norm is None and range_bound is None:
         return (True,) * n
     check_parameters(int(x.shape[1]), clip_norm, range_bound)
-    first = comm.get_rank() == 0
+    norm = squared_norms(x) if clip_norm is not None else None
+    coin = public_coin() if range_bound is not None else b""
+    slack = check_slack(
+        x,
+        norm,
+        clip_norm=clip_norm,
+        range_bound=range_bound,
+        projections=projections,
+        coin=coin,
+        first=comm.get_rank() == 0,
+    )
+    failed = any_negative(slack)
+    return tuple(not bad for bad in failed)
+
+
+def check_slack(
+    x: Any,
+    squared_norm: Any,
+    *,
+    clip_norm: float | None,
+    range_bound: float | None,
+    projections: int,
+    coin: bytes,
+    first: bool,
+) -> Any:
+    """The decision rule: shares of the ``(N, P)`` slack, whose row ``i`` has no negative
+    entry iff contribution ``i`` passes every check (what :func:`any_negative` reveals).
+
+    The columns are ``C**2 * 2**32 - ||x||**2`` (norm check) and ``B/2 - s``, ``s + B/2``
+    at scale ``2**16`` for each projection ``s`` (coordinate check). Every column is linear
+    in the shares, so only the first member adds the public constants; a single holder of
+    the whole vector (``first=True``) gets the slack in the clear.
+
+    Parameters
+    ----------
+    x:
+        The ``(N, D)`` shares (or whole encoded vectors).
+    squared_norm:
+        Shares of each row's ``||x||**2`` at scale ``2**32`` (:func:`squared_norms`), or
+        ``None`` without ``clip_norm``.
+    clip_norm, range_bound:
+        ``C`` and ``B``; ``None`` skips that check.
+    projections, coin:
+        How many projections, and the public coin they are drawn from
+        (:func:`random_projections`).
+    first:
+        Whether this member adds the public constants (member 0).
+    """
+    import torch
+
     parts = []
     if clip_norm is not None:
-        slack = -squared_norms(x)
+        slack = -squared_norm
         if first:
             slack += int(clip_norm**2 * SCALE * SCALE)
         parts.append(slack[:, None])
     if range_bound is not None:
-        s = random_projections(x, projections, public_coin())
+        s = random_projections(x, projections, coin)
         half = int(range_bound * SCALE / 2)
         upper, lower = -s, s.clone()
         if first:
             upper += half
             lower += half
         parts.extend([upper, lower])
-    failed = any_negative(torch.cat(parts, dim=1))
-    return tuple(not bad for bad in failed)
+    return torch.cat(parts, dim=1)
 
 
 def any_negative(slack: Any) -> tuple[bool, ...]:

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from mpcrec.cli.app import main
-from mpcrec.data.peertube import grant_sql
+from mpcrec.data.peertube_grants import grant_sql
 from mpcrec.data.peertube_mirror import write_instance
 from tests.net import free_port
 from tests.node.test_recommender import random_snapshot

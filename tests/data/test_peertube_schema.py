@@ -7,7 +7,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mpcrec.data.peertube import REQUIRED_COLUMNS, PeerTubeReader, describe_dsn
+from mpcrec.data.peertube import PeerTubeReader, describe_dsn
+from mpcrec.data.peertube_grants import REQUIRED_COLUMNS
 from mpcrec.data.peertube_mirror import MIGRATION_VERSION, write_instance
 from mpcrec.errors import ConfigError, DataError
 from tests.postgres import (

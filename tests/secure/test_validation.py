@@ -1,8 +1,8 @@
-"""The wrap guard's local algebra: exact projections over Z/2**64 and its decision rule.
+"""The checks' local algebra: exact projections over Z/2**64 and the decision rule.
 
-The MPC path (shares, sign bits, OR tree) is tested end to end in test_committee.py; here the
-projections are applied to whole vectors, which is what the sum of the members' local
-projections equals (they are linear).
+The MPC path (shares, sign bits, OR tree) is tested end to end in tests/secure/test_program.py;
+here the production rule (:func:`check_slack`) is applied to whole vectors, which is what
+the sum of the members' local slacks equals (it is linear in the shares).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from mpcrec.crypto.codec import SCALE, encode
+from mpcrec.crypto.codec import FRACTIONAL_BITS, encode
 from mpcrec.crypto.sharing import expand_seed, reconstruct, split
 from mpcrec.errors import ConfigError
 from mpcrec.secure.validation import (
     check_parameters,
+    check_slack,
     honest_rejection_bound,
     rademacher_block,
     random_projections,
@@ -25,13 +26,25 @@ from mpcrec.secure.validation import (
 )
 
 M = 40
+UNIT = 2**-FRACTIONAL_BITS  # one step of the fixed-point codec
 
 
-def _passes(x: np.ndarray, bound: float, seed: bytes) -> bool:
-    """The committee's rule, with the same wrapping arithmetic: T - s >= 0 and s + T >= 0."""
-    s = random_projections(torch.from_numpy(x[None, :]), M, seed)
-    half = int(bound * SCALE / 2)
-    return bool(((half - s) >= 0).all() and ((s + half) >= 0).all())
+def _slack(x: np.ndarray, clip: float | None, bound: float | None, seed: bytes) -> torch.Tensor:
+    """The production rule on one whole vector: one holder, so ``first`` adds the constants."""
+    whole = torch.from_numpy(x[None, :])
+    return check_slack(
+        whole,
+        row_dots(whole, whole) if clip is not None else None,
+        clip_norm=clip,
+        range_bound=bound,
+        projections=M,
+        coin=seed,
+        first=True,
+    )
+
+
+def _passes(x: np.ndarray, clip: float | None, bound: float | None, seed: bytes) -> bool:
+    return bool((_slack(x, clip, bound, seed) >= 0).all())
 
 
 def test_projections_are_exact_mod_2_64_and_linear_over_shares() -> None:
@@ -62,19 +75,72 @@ def test_row_dots_are_squared_norms_mod_2_64() -> None:
 
 @pytest.mark.parametrize("trial", range(5))
 def test_honest_updates_pass_and_wrapping_or_spiky_ones_fail(trial: int) -> None:
+    # Prepare
     rng = np.random.default_rng(trial)
     dim, clip, bound = 50_000, 1.0, 16.0
     seed = os.urandom(32)
-    honest = encode(rng.normal(0, clip / np.sqrt(dim), dim))
-    assert _passes(honest, bound, seed)
+    honest = encode(rng.normal(0, 0.5 * clip / np.sqrt(dim), dim))  # norm about C/2
     wrap = np.zeros(dim, dtype=np.int64)
-    wrap[rng.choice(dim, 4, replace=False)] = 2**32
+    wrap[rng.choice(dim, 4, replace=False)] = 2**32  # squared norm 4 * 2**64 = 0 in the ring
     half_ring = np.zeros(dim, dtype=np.int64)
     half_ring[rng.choice(dim, 2, replace=False)] = -(2**63)  # squares and +-pairs vanish
     spike = honest.copy()
-    spike[rng.integers(dim)] = int(1.01 * bound * SCALE)
-    for bad in (wrap, half_ring, spike):
-        assert not _passes(bad, bound, seed)
+    spike[rng.integers(dim)] = encode(1.01 * bound)
+    # Execute
+    honest_passes = _passes(honest, clip, bound, seed)
+    norm_only = [_passes(bad, clip, None, seed) for bad in (wrap, half_ring)]
+    with_range = [_passes(bad, clip, bound, seed) for bad in (wrap, half_ring, spike)]
+    # Assert
+    assert honest_passes
+    assert norm_only == [True, True]  # the ring norm alone is fooled ...
+    assert with_range == [False, False, False]  # ... the coordinate check is not
+
+
+def test_the_bounds_hold_to_one_step_of_the_codec() -> None:
+    # Prepare: one coordinate exactly at B/2 and at C, then one codec step (2**-16) beyond
+    dim, clip, bound = 1_000, 1.0, 16.0
+    seed = os.urandom(32)
+
+    def one_hot(value: float) -> np.ndarray:
+        x = np.zeros(dim, dtype=np.int64)
+        x[7] = encode(value)
+        return x
+
+    # Execute
+    at_half_bound = _passes(one_hot(bound / 2), None, bound, seed)
+    past_half_bound = _passes(one_hot(bound / 2 + UNIT), None, bound, seed)
+    below_minus_half = _passes(one_hot(-bound / 2 - UNIT), None, bound, seed)
+    at_clip = _passes(one_hot(clip), clip, None, seed)
+    past_clip = _passes(one_hot(clip + UNIT), clip, None, seed)
+    # Assert: |s| <= B/2 and ||x|| <= C exactly, in ring units
+    assert at_half_bound and at_clip
+    assert not past_half_bound and not below_minus_half and not past_clip
+
+
+def test_members_slacks_sum_to_the_slack_of_the_whole_vector() -> None:
+    # Prepare: three members' shares of two updates and of their squared norms
+    rng = np.random.default_rng(3)
+    seed = os.urandom(32)
+    x = encode(rng.normal(0, 0.01, size=(2, 5_000)))
+    whole = torch.from_numpy(x)
+    norm = row_dots(whole, whole).numpy()
+    x_shares = [torch.from_numpy(s) for s in _shares(x)]
+    norm_shares = [torch.from_numpy(s) for s in _shares(norm)]
+    rule = {"clip_norm": 1.0, "range_bound": 16.0, "projections": M, "coin": seed}
+    # Execute
+    members = [
+        check_slack(xs, ns, first=j == 0, **rule)
+        for j, (xs, ns) in enumerate(zip(x_shares, norm_shares, strict=True))
+    ]
+    plain = check_slack(whole, torch.from_numpy(norm), first=True, **rule)
+    # Assert: exact in the ring, and the constants added once
+    assert torch.equal(members[0] + members[1] + members[2], plain)
+    assert bool((plain >= 0).all())
+
+
+def _shares(x: np.ndarray) -> list[np.ndarray]:
+    first, seeds = split(x, 3)
+    return [first] + [expand_seed(s, x.size).reshape(x.shape) for s in seeds]
 
 
 def test_bounds_and_parameters() -> None:
