@@ -227,9 +227,15 @@ def simulate_federation(
     sim.append(rules)
     _register(sim, ids, seed)
     plan = _Plan(
-        committee_size, cooldown, provider, noise_multiplier, sample_rate, abort_every,
-        reject_every, seed,
-    )  # fmt: skip
+        committee_size=committee_size,
+        cooldown=cooldown,
+        provider=provider,
+        noise_multiplier=noise_multiplier,
+        sample_rate=sample_rate,
+        abort_every=abort_every,
+        reject_every=reject_every,
+        seed=seed,
+    )
     history: list[tuple[str, ...]] = []
     version = 0
     for r in range(FIRST_ROUND, FIRST_ROUND + rounds):

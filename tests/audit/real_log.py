@@ -63,8 +63,8 @@ class Federation:
         self.launcher, self.clock, self.keys = launcher, clock, keys
 
     def register(self) -> None:
-        for name, keys in self.keys.items():
-            address = f"127.0.0.1:{29000 + len(name)}"
+        for number, (name, keys) in enumerate(self.keys.items()):
+            address = f"127.0.0.1:{29000 + number}"
             entry = entries.registration(
                 instance_id=name,
                 signing_key=keys.signing_public,

@@ -255,3 +255,11 @@ def test_budget_declared_without_noise_names_the_first_published_round() -> None
         "round 1: cumulative epsilon inf at delta 1e-05 exceeds the budget 8"
     )
     assert epsilon == math.inf
+
+
+def test_replay_flags_a_commitment_for_more_than_its_round(federation: FederationLog) -> None:
+    entries = edited(federation, Kind.SEED_COMMIT, 2, with_payload(last_round=9))
+    changed = next(e for e in entries if e.kind == Kind.SEED_COMMIT and e.round == 2)
+    _, findings = replay(entries)
+    assert [(f.rule, f.index) for f in findings] == [("format", changed.index)]
+    assert "serves its own round only" in findings[0].message
