@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -81,8 +82,9 @@ class Federation:
         assert rnd is not None and rnd.phase is phase, rnd
         return rnd
 
-    def draw(self) -> Round:
-        """Every participant commits, then reveals: the committee is drawn."""
+    def draw(self, withheld: Collection[str] = ()) -> Round:
+        """Every participant commits, then reveals (but ``withheld``): the committee is
+        drawn (the round is collecting), or the reveal deadline passes and it aborts."""
         rnd = self.current(Phase.OPEN)
         secrets = {n: _derive(f"secret/{rnd.round_id}/{n}") for n in rnd.participants}
         for name, secret in secrets.items():
@@ -92,9 +94,14 @@ class Federation:
             self.launcher.commit(name, rnd.round_id, value, signature)
         self.launcher.advance()
         for name, secret in secrets.items():
-            self.launcher.reveal(name, rnd.round_id, secret)
+            if name not in withheld:
+                self.launcher.reveal(name, rnd.round_id, secret)
+        if withheld:
+            self.clock.now += POLICY.reveal_s + 1
         self.launcher.advance()
-        return self.current(Phase.COLLECTING)
+        now = self.launcher.store.get_round(rnd.round_id)
+        assert now is not None and now.phase is (Phase.ABORTED if withheld else Phase.COLLECTING)
+        return now
 
     def contribute(self, rnd: Round) -> dict[str, bytes]:
         """Every participant uploads sealed envelopes; returns the digests."""
@@ -161,10 +168,13 @@ def run_federation(
     instances: int = 8,
     abort_every: int = 5,
     reject_every: int = 4,
+    withhold_every: int = 0,
 ) -> FederationLog:
-    """Rounds ``1..rounds``: multiples of ``abort_every`` abort (no member answers), those of
-    ``reject_every`` reject one contribution (0: none); the log is exported as `mpcrec audit export`
-    does and returned with the keys that signed it."""
+    """Rounds ``1..rounds``: multiples of ``withhold_every`` abort because the last
+    participant withholds its reveal, multiples of ``abort_every`` abort after the
+    contributions (no member answers), those of ``reject_every`` reject one contribution
+    (0: never); the log is exported as `mpcrec audit export` does and returned with the
+    keys that signed it."""
     launcher_key = Ed25519PrivateKey.from_private_bytes(_derive("launcher"))
     keys = {
         f"inst-{i:02d}": NodeKeys(
@@ -173,7 +183,8 @@ def run_federation(
         )
         for i in range(instances)
     }
-    aborts = [r for r in range(1, rounds + 1) if abort_every and r % abort_every == 0]
+    plan = _Plan(abort_every, reject_every, withhold_every)
+    aborts = [r for r in range(1, rounds + 1) if plan.aborts(r)]
     store = SQLiteStore(state_dir / "launcher.sqlite")
     clock = Clock()
     try:
@@ -187,28 +198,49 @@ def run_federation(
             launcher_key=public_key_bytes(launcher_key),
             privacy=PRIVACY,
         )
-        _play(Federation(launcher, clock, keys), rounds, abort_every, reject_every)
+        _play(Federation(launcher, clock, keys), rounds, plan)
     finally:
         store.close()
     return _exported(state_dir, launcher_key, {n: k.signing for n, k in keys.items()})
 
 
-def _play(federation: Federation, rounds: int, abort_every: int, reject_every: int) -> None:
+@dataclass(frozen=True)
+class _Plan:
+    """Which rounds abort or reject (every n-th; 0: never)."""
+
+    abort_every: int
+    reject_every: int
+    withhold_every: int
+
+    @staticmethod
+    def _every(n: int, r: int) -> bool:
+        return bool(n) and r % n == 0
+
+    def withholds(self, r: int) -> bool:
+        return self._every(self.withhold_every, r)
+
+    def aborts(self, r: int) -> bool:
+        return self.withholds(r) or self._every(self.abort_every, r)
+
+    def rejects(self, r: int) -> bool:
+        return self._every(self.reject_every, r)
+
+
+def _play(federation: Federation, rounds: int, plan: _Plan) -> None:
     federation.register()
     federation.launcher.advance()
     for r in range(1, rounds + 1):
-        rnd = federation.draw()
-        assert rnd.round_id == r
+        opened = federation.current(Phase.OPEN)
+        assert opened.round_id == r
+        rnd = federation.draw(opened.participants[-1:] if plan.withholds(r) else ())
+        if rnd.phase is Phase.ABORTED:
+            continue
         digests = federation.contribute(rnd)
         rnd = federation.current(Phase.COMPUTING)
-        if abort_every and r % abort_every == 0:
+        if plan.aborts(r):
             federation.time_out()
             continue
-        rejected = (
-            [rnd.contributors[r % len(rnd.contributors)]]
-            if reject_every and r % reject_every == 0
-            else []
-        )
+        rejected = [rnd.contributors[r % len(rnd.contributors)]] if plan.rejects(r) else []
         federation.compute(rnd, digests, rejected)
     assert federation.launcher.finished()
 

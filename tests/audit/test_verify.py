@@ -322,3 +322,16 @@ def test_simulator_writes_the_launchers_log_format(
     a head after the same entries."""
     assert _shape(simulated_log) == _shape(real_log)
     assert [h.size for h in simulated_log.heads] == [h.size for h in real_log.heads]
+
+
+def test_withheld_reveal_aborts_a_real_round_before_the_draw(tmp_path: Path) -> None:
+    log = run_federation(tmp_path, rounds=3, instances=8, abort_every=0, withhold_every=2)
+
+    report = verify_lines(log.lines(), log)
+
+    assert report.ok, report.findings
+    assert (report.stats["published"], report.stats["aborted"]) == (2, 1)
+    kinds = [e.kind for e in log.entries if e.round == 2]
+    assert kinds == [Kind.ROUND_OPEN, *[Kind.SEED_COMMIT] * 8, Kind.ABORT]
+    abort = next(e for e in log.entries if e.kind == Kind.ABORT)
+    assert abort.payload["reason"] == "no reveal from ['inst-07']: seed withheld"
