@@ -64,6 +64,7 @@ class Federation:
         self.launcher, self.clock, self.keys = launcher, clock, keys
 
     def register(self) -> None:
+        """Every instance registers with its keys, self-signed."""
         for number, (name, keys) in enumerate(self.keys.items()):
             address = f"127.0.0.1:{29000 + number}"
             entry = entries.registration(
@@ -78,6 +79,7 @@ class Federation:
             )
 
     def current(self, phase: Phase) -> Round:
+        """The launcher's current round, which must be in ``phase``."""
         rnd = self.launcher.current()
         assert rnd is not None and rnd.phase is phase, rnd
         return rnd
