@@ -243,16 +243,17 @@ def registration(
     )
 
 
-def seed_commit(
-    *, instance_id: str, round_id: int, commitment: bytes, last_round: int | None = None
-) -> LogEntry:
-    """An instance's commitment for ``round_id`` (a hash chain up to ``last_round``)."""
-    last = round_id if last_round is None else last_round
+def seed_commit(*, instance_id: str, round_id: int, commitment: bytes) -> LogEntry:
+    """An instance's commitment for ``round_id`` (:func:`committees.seed.commitment`).
+
+    ``last_round`` is always ``round_id``: a commitment serves one round. The field stays
+    in the payload so that logs written so far keep their format and signatures.
+    """
     return LogEntry(
         Kind.SEED_COMMIT,
         round_id,
         instance_id,
-        {"commitment": commitment.hex(), "last_round": last},
+        {"commitment": commitment.hex(), "last_round": round_id},
     )
 
 

@@ -111,6 +111,8 @@ def payload_error(entry: LogEntry) -> str | None:
             return "a registration belongs to no round"
     elif entry.round is None or entry.round < 0:
         return f"{entry.kind} needs a round id >= 0"
+    elif entry.kind == Kind.SEED_COMMIT and entry.payload.get("last_round") != entry.round:
+        return "a seed commitment serves its own round only (last_round must equal round)"
     return _fields_ok(entry.payload, schema)
 
 

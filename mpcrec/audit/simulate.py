@@ -1,16 +1,20 @@
-"""A simulated federation's audit log: protocol-faithful, without training or MPC.
+"""A simulated federation's audit log, in the launcher's format, without training or MPC.
 
-It follows the round protocol the launcher runs and uses the real pieces: Ed25519 keys,
-hash-chain commitments and reveals (:mod:`committees.seed`), sortition with cooldown and
-dealer (:mod:`committees.sortition`), member signatures over the round result, signed RFC
-6962 tree heads. Updates and models are stand-ins (their digests are hashes of labels).
-It feeds the tamper tests and the verification benchmark until a log from a real
-federation run exists (the runtime is not finished yet).
+It writes what :mod:`launch.audit_trail` writes for a real run, entry for entry: a
+``config`` entry (in force from round 1), one self-signed ``register`` per instance, then
+per round ``round_open``, one instance-signed ``seed_commit`` per participant (a fresh
+per-round commitment, :mod:`committees.seed`), ``seed_reveals`` and ``committee`` (the
+sortition with cooldown and dealer, :mod:`committees.sortition`), one ``contribution`` per
+instance, one ``result_signature`` per member, and ``publish`` or ``abort``, followed by a
+signed RFC 6962 tree head. Updates and models are stand-ins (their digests are hashes of
+labels). It feeds the tamper tests beside a log exported from a real launcher run
+(``tests/audit/real_log.py``) and the verification benchmark (``mpcrec bench audit``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +22,15 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from committees.seed import CommitReveal, HashChain, commitment
+from committees.seed import combine_reveals, commitment
 from committees.sortition import draw_committee, draw_dealer, eligible
 from mpcrec.audit import entries as make
 from mpcrec.audit import merkle
-from mpcrec.audit.entries import LAUNCHER, LogEntry, RoundResult, TreeHead, canonical_json
+from mpcrec.audit.entries import LogEntry, RoundResult, TreeHead, canonical_json
 from mpcrec.files import write_atomic
+
+#: The launcher's first round id (``launch.launcher.Launcher`` opens round 1 first).
+FIRST_ROUND = 1
 
 
 def _derive(label: str, seed: int) -> bytes:
@@ -31,8 +38,9 @@ def _derive(label: str, seed: int) -> bytes:
 
 
 @dataclass
-class SimulatedFederation:
-    """The log of a simulated run and the keys that signed it."""
+class FederationLog:
+    """A federation's signed log (entries and tree heads) and the private keys that signed
+    it: simulated here, or exported from a real launcher run (the tests build one)."""
 
     launcher_key: Ed25519PrivateKey
     instance_keys: dict[str, Ed25519PrivateKey]
@@ -40,13 +48,16 @@ class SimulatedFederation:
     heads: list[TreeHead] = field(default_factory=list)
     _acc: merkle.RootAccumulator = field(default_factory=merkle.RootAccumulator)
 
-    def append(self, entry: LogEntry, key: Ed25519PrivateKey | None = None) -> LogEntry:
-        """Sign (with ``key``, default the launcher's) and append."""
-        signer = key if key is not None else self.launcher_key
-        placed = entry.sign(signer).at(len(self.entries))
+    def place(self, entry: LogEntry) -> LogEntry:
+        """Append ``entry`` as signed (a launcher logging whatever it was sent)."""
+        placed = entry.at(len(self.entries))
         self.entries.append(placed)
         self._acc.append(merkle.leaf_hash(placed.leaf_bytes()))
         return placed
+
+    def append(self, entry: LogEntry, key: Ed25519PrivateKey | None = None) -> LogEntry:
+        """Sign (with ``key``, default the launcher's) and append."""
+        return self.place(entry.sign(key if key is not None else self.launcher_key))
 
     def sign_head(self) -> TreeHead:
         """Sign the head over every entry so far."""
@@ -64,7 +75,8 @@ class SimulatedFederation:
         }
 
     def lines(self) -> list[bytes]:
-        """JSON Lines: every entry, each head right after the entry completing its size."""
+        """JSON Lines as ``mpcrec audit export`` writes them: every entry, each head right
+        after the entry completing its size."""
         by_size: dict[int, list[TreeHead]] = {}
         for head in self.heads:
             by_size.setdefault(head.size, []).append(head)
@@ -77,6 +89,100 @@ class SimulatedFederation:
     def write(self, path: Path) -> None:
         """Write :meth:`lines` to ``path`` (atomically)."""
         write_atomic(Path(path), b"".join(line + b"\n" for line in self.lines()))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the simulated federation does (see :func:`simulate_federation`)."""
+
+    committee_size: int
+    cooldown: int
+    provider: str
+    noise_multiplier: float
+    sample_rate: float
+    abort_every: int
+    reject_every: int
+    seed: int
+
+
+def _register(sim: FederationLog, ids: Sequence[str], seed: int) -> None:
+    """One self-signed registration per instance."""
+    for i in ids:
+        sealing = X25519PrivateKey.from_private_bytes(_derive(f"seal/{i}", seed)).public_key()
+        registration = make.registration(
+            instance_id=i,
+            signing_key=make.public_key_bytes(sim.instance_keys[i]),
+            sealing_key=sealing.public_bytes_raw(),
+            address=f"127.0.0.1:{20000 + len(sim.entries)}",
+        )
+        sim.append(registration, sim.instance_keys[i])
+
+
+def _draw(
+    sim: FederationLog, r: int, plan: _Plan, history: list[tuple[str, ...]]
+) -> tuple[str, ...]:
+    """Commitments, reveals and the committee of round ``r``; returns the members."""
+    ids = sorted(sim.instance_keys)
+    secrets = {i: _derive(f"secret/{r}/{i}", plan.seed) for i in ids}
+    for i in ids:
+        committed = make.seed_commit(
+            instance_id=i, round_id=r, commitment=commitment(r, i, secrets[i])
+        )
+        sim.append(committed, sim.instance_keys[i])
+    sim.append(make.seed_reveals(round_id=r, reveals=secrets))
+    round_seed = combine_reveals(r, secrets)
+    public = {i: make.public_key_bytes(sim.instance_keys[i]) for i in ids}
+    pool = {i: public[i] for i in eligible(ids, history, plan.cooldown)}
+    members = draw_committee(round_seed, r, pool, plan.committee_size)
+    dealer = draw_dealer(round_seed, r, pool, members) if plan.provider == "ttp" else None
+    drawn = make.committee(
+        round_id=r, seed=round_seed, members=members, dealer=dealer, provider=plan.provider
+    )
+    sim.append(drawn)
+    return members
+
+
+def _result(
+    r: int, version: int, digests: Mapping[str, bytes], plan: _Plan, ids: Sequence[str]
+) -> RoundResult:
+    """What the members sign: every ``reject_every``-th round rejects one contribution."""
+    rejected = {ids[r % len(ids)]} if plan.reject_every and r % plan.reject_every == 0 else set()
+    return RoundResult(
+        round_id=r,
+        model_version=version + 1,
+        model_hash=_derive(f"model/{version + 1}", plan.seed),
+        accepted={i: d for i, d in digests.items() if i not in rejected},
+        rejected={i: d for i, d in digests.items() if i in rejected},
+        noise_multiplier=plan.noise_multiplier,
+        sample_rate=plan.sample_rate,
+    )
+
+
+def _run_round(
+    sim: FederationLog, r: int, version: int, plan: _Plan, history: list[tuple[str, ...]]
+) -> int:
+    """Round ``r`` on ``version``, to publish or abort and a signed head; the new version."""
+    ids = sorted(sim.instance_keys)
+    sim.append(make.round_open(round_id=r, model_version=version, participants=ids))
+    members = _draw(sim, r, plan, history)
+    history.append(members)
+    digests = {i: _derive(f"update/{r}/{i}", plan.seed) for i in ids}
+    for i in ids:
+        sent = make.contribution(
+            round_id=r, instance_id=i, model_version=version, digest=digests[i], size=4096
+        )
+        sim.append(sent, sim.instance_keys[i])
+    if plan.abort_every and r % plan.abort_every == 0:
+        reason = f"no result from {sorted(members)} before the deadline"
+        sim.append(make.abort(round_id=r, reason=reason))
+        sim.sign_head()
+        return version
+    result = _result(r, version, digests, plan, ids)
+    for m in members:
+        sim.append(make.result_signature(member=m, result=result), sim.instance_keys[m])
+    sim.append(make.publish(round_id=r, model_version=version + 1, model_hash=result.model_hash))
+    sim.sign_head()
+    return version + 1
 
 
 def simulate_federation(
@@ -93,113 +199,45 @@ def simulate_federation(
     epsilon_budget: float | None = 8.0,
     abort_every: int = 0,
     reject_every: int = 0,
-    per_round_commits: bool = False,
     seed: int = 0,
-) -> SimulatedFederation:
-    """Run ``rounds`` rounds of a simulated federation and return its signed log.
+) -> FederationLog:
+    """Run rounds ``1..rounds`` of a simulated federation and return its signed log.
 
-    Every round: open, reveals, committee (and dealer for ``ttp``), one contribution per
-    instance, one result signature per member, publish, a signed tree head. Every
-    ``abort_every``-th round aborts after the draw (a member timed out); every
-    ``reject_every``-th round rejects one contribution. Seeds come from one hash chain per
-    instance, or with ``per_round_commits`` from a fresh signed commitment per instance and
-    round, logged after the round opens (the launcher's current protocol).
+    Every round: open, one commitment per instance, the reveals, committee (and dealer for
+    ``ttp``), one contribution per instance, one result signature per member, publish, a
+    signed tree head. Rounds whose id is a multiple of ``abort_every`` abort after the
+    contributions (no member answered); those whose id is a multiple of ``reject_every``
+    reject one contribution.
     """
     launcher = Ed25519PrivateKey.from_private_bytes(_derive("launcher", seed))
     ids = [f"inst-{i:02d}" for i in range(instances)]
     keys = {i: Ed25519PrivateKey.from_private_bytes(_derive(f"key/{i}", seed)) for i in ids}
-    sim = SimulatedFederation(launcher, keys)
-    sim.append(
-        make.config(
-            from_round=0,
-            launcher_key=make.public_key_bytes(launcher),
-            committee_size=committee_size,
-            cooldown=cooldown,
-            min_contributors=min_contributors,
-            provider=provider,
-            delta=delta,
-            epsilon_budget=epsilon_budget,
-            privacy_unit="user",
-        )
+    sim = FederationLog(launcher, keys)
+    rules = make.config(
+        from_round=FIRST_ROUND,
+        launcher_key=make.public_key_bytes(launcher),
+        committee_size=committee_size,
+        cooldown=cooldown,
+        min_contributors=min_contributors,
+        provider=provider,
+        delta=delta,
+        epsilon_budget=epsilon_budget,
+        privacy_unit="instance",
     )
-    source = CommitReveal()
-    chains = {
-        i: HashChain.generate(i, 0, max(rounds - 1, 0), tip=_derive(f"chain/{i}", seed))
-        for i in ids
-    }
-
-    def secret(i: str, r: int) -> bytes:
-        return _derive(f"secret/{r}/{i}", seed) if per_round_commits else chains[i].reveal(r)
-
-    for i in ids:
-        sealing = X25519PrivateKey.from_private_bytes(_derive(f"seal/{i}", seed)).public_key()
-        sim.append(
-            make.registration(
-                instance_id=i,
-                signing_key=make.public_key_bytes(keys[i]),
-                sealing_key=sealing.public_bytes_raw(),
-                address=f"127.0.0.1:{20000 + len(sim.entries)}",
-            ),
-            keys[i],
-        )
-        if not per_round_commits:
-            sim.append(
-                make.seed_commit(
-                    instance_id=i, round_id=0, commitment=chains[i].anchor, last_round=rounds - 1
-                ),
-                keys[i],
-            )
-            source.commit(i, round_id=0, commitment=chains[i].anchor, last_round=rounds - 1)
-    sim.sign_head()
-    public = {i: make.public_key_bytes(k) for i, k in keys.items()}
+    sim.append(rules)
+    _register(sim, ids, seed)
+    plan = _Plan(
+        committee_size=committee_size,
+        cooldown=cooldown,
+        provider=provider,
+        noise_multiplier=noise_multiplier,
+        sample_rate=sample_rate,
+        abort_every=abort_every,
+        reject_every=reject_every,
+        seed=seed,
+    )
     history: list[tuple[str, ...]] = []
     version = 0
-    for r in range(rounds):
-        sim.append(make.round_open(round_id=r, model_version=version, participants=ids))
-        if per_round_commits:
-            for i in ids:
-                c = commitment(r, i, secret(i, r))
-                sim.append(make.seed_commit(instance_id=i, round_id=r, commitment=c), keys[i])
-                source.commit(i, round_id=r, commitment=c)
-        for i in source.open_round(r, ids):
-            source.reveal(r, i, secret(i, r))
-        sim.append(make.seed_reveals(round_id=r, reveals={i: secret(i, r) for i in ids}))
-        round_seed = source.seed(r)
-        pool = {i: public[i] for i in eligible(ids, history, cooldown)}
-        members = draw_committee(round_seed, r, pool, committee_size)
-        dealer = draw_dealer(round_seed, r, pool, members) if provider == "ttp" else None
-        history.append(members)
-        sim.append(
-            make.committee(
-                round_id=r, seed=round_seed, members=members, dealer=dealer, provider=provider
-            )
-        )
-        if abort_every and r % abort_every == abort_every - 1:
-            sim.append(make.abort(round_id=r, reason="member timed out", missing=[members[-1]]))
-            sim.sign_head()
-            continue
-        digests = {i: _derive(f"update/{r}/{i}", seed) for i in ids}
-        for i in ids:
-            sim.append(
-                make.contribution(
-                    round_id=r, instance_id=i, model_version=version, digest=digests[i], size=4096
-                ),
-                keys[i],
-            )
-        rejected = {ids[r % len(ids)]} if reject_every and r % reject_every == 0 else set()
-        result = RoundResult(
-            round_id=r,
-            model_version=version + 1,
-            model_hash=_derive(f"model/{version + 1}", seed),
-            accepted={i: d for i, d in digests.items() if i not in rejected},
-            rejected={i: d for i, d in digests.items() if i in rejected},
-            noise_multiplier=noise_multiplier,
-            sample_rate=sample_rate,
-        )
-        for m in members:
-            sim.append(make.result_signature(member=m, result=result), keys[m])
-        version += 1
-        sim.append(make.publish(round_id=r, model_version=version, model_hash=result.model_hash))
-        sim.sign_head()
-    assert all(e.author == LAUNCHER or e.author in keys for e in sim.entries)
+    for r in range(FIRST_ROUND, FIRST_ROUND + rounds):
+        version = _run_round(sim, r, version, plan, history)
     return sim

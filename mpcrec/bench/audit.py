@@ -1,9 +1,10 @@
 """``mpcrec bench audit``: how long `mpcrec audit verify` takes on a long federation's log.
 
 Generates the signed log of a simulated federation (``--rounds`` rounds of ``--instances``
-instances, every entry the protocol writes: registrations, hash-chain commitments, round
-openings, reveals, committee and dealer draws, one contribution per instance, one result
-signature per member, publications, a signed tree head per round), writes it as JSON Lines,
+instances, every entry a real launcher writes: registrations, round openings, one signed
+seed commitment per instance and round, reveals, committee and dealer draws, one
+contribution per instance, one result signature per member, publications, a signed tree
+head per round; :mod:`mpcrec.audit.simulate`), writes it as JSON Lines,
 then verifies it exactly as ``mpcrec audit verify --keys`` does and times that (wall clock,
 and CPU seconds of the verifier and its workers, which a busy machine does not inflate as
 much). Target: 10,000 rounds of 20 instances in at most 30 s on the 2-core reference
@@ -45,13 +46,6 @@ def register(sub: Any) -> None:
     parser.add_argument("--committee", type=int, default=3, help="committee size (3)")
     parser.add_argument(
         "--workers", type=int, default=0, help="signature-verifying processes (0: all cores)"
-    )
-    parser.add_argument(
-        "--commitments",
-        choices=("chain", "per-round"),
-        default="chain",
-        help="one hash-chain commitment per instance (chain) or one signed commitment per "
-        "instance and round (per-round, the launcher's current protocol)",
     )
     parser.add_argument("--log", type=Path, help="keep the generated log here (default: temp)")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
@@ -106,7 +100,6 @@ def _generate(args: argparse.Namespace, log_path: Path, keys_path: Path, console
         rounds=args.rounds,
         instances=args.instances,
         committee_size=args.committee,
-        per_round_commits=args.commitments == "per-round",
     )
     sim.write(log_path)
     keys_path.write_text(json.dumps(sim.key_file()))
@@ -138,7 +131,6 @@ def _result(args: argparse.Namespace, report: Report, t: _Timings) -> dict[str, 
         "rounds": args.rounds,
         "instances": args.instances,
         "committee": args.committee,
-        "commitments": args.commitments,
         "entries": entries,
         "signatures": entries + report.stats["tree_heads"],
         "tree_heads": report.stats["tree_heads"],

@@ -11,12 +11,12 @@ import pytest
 from mpcrec.audit import checks
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry
 from mpcrec.audit.history import History, replay
-from mpcrec.audit.simulate import SimulatedFederation, simulate_federation
+from mpcrec.audit.simulate import FederationLog, simulate_federation
 from mpcrec.privacy.accountant import gaussian_epsilon
 
 
 def edited(
-    sim: SimulatedFederation, kind: str, rnd: int, change: Callable[[LogEntry], LogEntry | None]
+    sim: FederationLog, kind: str, rnd: int, change: Callable[[LogEntry], LogEntry | None]
 ) -> list[LogEntry]:
     """The log with the first ``kind`` entry of round ``rnd`` changed (or dropped: None)."""
     out: list[LogEntry] = []
@@ -43,7 +43,7 @@ def with_payload(**fields: object) -> Callable[[LogEntry], LogEntry]:
     return lambda e: replace(e, payload={**e.payload, **fields})
 
 
-def test_every_check_passes_on_the_honest_log(federation: SimulatedFederation) -> None:
+def test_every_check_passes_on_the_honest_log(federation: FederationLog) -> None:
     history = history_of(federation.entries)
     assert checks.check_sequence(federation.entries) == []
     keys = {**history.signing_keys(), LAUNCHER: history.launcher_key() or b""}
@@ -57,14 +57,23 @@ def test_every_check_passes_on_the_honest_log(federation: SimulatedFederation) -
     assert checks.check_budget(history)[0] == []
 
 
-def test_budget_epsilon_equals_the_accountant(federation: SimulatedFederation) -> None:
+@pytest.mark.parametrize(
+    ("source", "noise_multiplier", "sample_rate"),
+    [("simulated_log", 1.0, 0.01), ("real_log", 4.0, 1.0)],
+)
+def test_budget_epsilon_equals_the_accountant(
+    request: pytest.FixtureRequest, source: str, noise_multiplier: float, sample_rate: float
+) -> None:
+    federation: FederationLog = request.getfixturevalue(source)
     findings, epsilon = checks.check_budget(history_of(federation.entries))
     assert findings == []
-    expected = gaussian_epsilon(noise_multiplier=1.0, steps=10, delta=1e-5, sample_rate=0.01)
+    expected = gaussian_epsilon(
+        noise_multiplier=noise_multiplier, steps=10, delta=1e-5, sample_rate=sample_rate
+    )
     assert epsilon == pytest.approx(expected, rel=1e-12)
 
 
-def test_reveal_that_does_not_open_its_commitment(federation: SimulatedFederation) -> None:
+def test_reveal_that_does_not_open_its_commitment(federation: FederationLog) -> None:
     def swap(e: LogEntry) -> LogEntry:
         reveals = dict(e.payload["reveals"])
         reveals["inst-02"] = "ab" * 32
@@ -76,7 +85,7 @@ def test_reveal_that_does_not_open_its_commitment(federation: SimulatedFederatio
     assert "round 3: the committee's seed is not the combination of the reveals" in messages
 
 
-def test_withheld_reveal_must_abort(federation: SimulatedFederation) -> None:
+def test_withheld_reveal_must_abort(federation: FederationLog) -> None:
     def drop(e: LogEntry) -> LogEntry:
         reveals = {i: s for i, s in e.payload["reveals"].items() if i != "inst-06"}
         return replace(e, payload={"reveals": reveals})
@@ -88,7 +97,7 @@ def test_withheld_reveal_must_abort(federation: SimulatedFederation) -> None:
     )
 
 
-def test_cooldown_violation(federation: SimulatedFederation) -> None:
+def test_cooldown_violation(federation: FederationLog) -> None:
     entries = [
         replace(e, payload={**e.payload, "cooldown": 3}) if e.kind == Kind.CONFIG else e
         for e in federation.entries
@@ -98,7 +107,7 @@ def test_cooldown_violation(federation: SimulatedFederation) -> None:
     assert any("within the last 2 rounds (cooldown 3)" in f.message for f in found)
 
 
-def test_replicated_needs_three_members_and_no_dealer(federation: SimulatedFederation) -> None:
+def test_replicated_needs_three_members_and_no_dealer(federation: FederationLog) -> None:
     entries = edited(federation, Kind.COMMITTEE, 1, with_payload(provider="replicated"))
     found = checks.check_committees(history_of(entries))
     assert any(
@@ -106,9 +115,9 @@ def test_replicated_needs_three_members_and_no_dealer(federation: SimulatedFeder
     )
 
 
-def test_dealer_not_the_sortitions(federation: SimulatedFederation) -> None:
+def test_dealer_not_the_sortitions(federation: FederationLog) -> None:
     history = history_of(federation.entries)
-    record = history.rounds[2]
+    record = next(r for r in history.rounds if r.round_id == 2)
     assert record.committee is not None
     outsider = next(
         i
@@ -121,7 +130,7 @@ def test_dealer_not_the_sortitions(federation: SimulatedFederation) -> None:
     assert [f.rule for f in found] == ["dealer"]
 
 
-def test_published_hash_not_signed(federation: SimulatedFederation) -> None:
+def test_published_hash_not_signed(federation: FederationLog) -> None:
     entries = edited(federation, Kind.PUBLISH, 6, with_payload(model_hash="cd" * 32))
     found = checks.check_results(history_of(entries))
     assert [(f.rule, f.message) for f in found] == [
@@ -129,14 +138,14 @@ def test_published_hash_not_signed(federation: SimulatedFederation) -> None:
     ]
 
 
-def test_member_signature_missing(federation: SimulatedFederation) -> None:
+def test_member_signature_missing(federation: FederationLog) -> None:
     entries = edited(federation, Kind.RESULT_SIGNATURE, 7, lambda e: None)
     found = checks.check_results(history_of(entries))
     assert [f.rule for f in found] == ["member_signatures"]
     assert "published without the signature of member(s)" in found[0].message
 
 
-def test_contribution_dropped_from_result(federation: SimulatedFederation) -> None:
+def test_contribution_dropped_from_result(federation: FederationLog) -> None:
     def forget(e: LogEntry) -> LogEntry:
         result = dict(e.payload["result"])
         result["accepted"] = {i: d for i, d in result["accepted"].items() if i != "inst-04"}
@@ -152,11 +161,11 @@ def test_contribution_dropped_from_result(federation: SimulatedFederation) -> No
     ]
 
 
-def test_version_skip(federation: SimulatedFederation) -> None:
+def test_version_skip(federation: FederationLog) -> None:
     entries = edited(federation, Kind.ROUND_OPEN, 3, with_payload(model_version=7))
     found = checks.check_versions(history_of(entries))
     assert found[0].rule == "version"
-    assert "round 3 opens on model version 7, but the latest published is 3" in found[0].message
+    assert "round 3 opens on model version 7, but the latest published is 2" in found[0].message
 
 
 @pytest.mark.parametrize(
@@ -167,7 +176,7 @@ def test_version_skip(federation: SimulatedFederation) -> None:
     ],
 )
 def test_replay_flags_protocol_order(
-    federation: SimulatedFederation, kind: str, rnd: int, why: str
+    federation: FederationLog, kind: str, rnd: int, why: str
 ) -> None:
     entries = list(federation.entries)
     if kind == Kind.COMMITTEE:
@@ -178,16 +187,14 @@ def test_replay_flags_protocol_order(
     assert any(f.rule == "order" and why in f.message for f in findings), findings
 
 
-def test_replay_flags_malformed_payload(federation: SimulatedFederation) -> None:
-    entries = edited(federation, Kind.CONTRIBUTION, 0, with_payload(digest="zz"))
+def test_replay_flags_malformed_payload(federation: FederationLog) -> None:
+    entries = edited(federation, Kind.CONTRIBUTION, 1, with_payload(digest="zz"))
     _, findings = replay(entries)
     assert [f.rule for f in findings] == ["format"]
     assert "field 'digest' has a malformed value" in findings[0].message
 
 
 def test_budget_names_the_first_round_over_budget() -> None:
-    from mpcrec.audit.simulate import simulate_federation
-
     sim = simulate_federation(rounds=12, instances=6, cooldown=1, epsilon_budget=0.9)
     findings, epsilon = checks.check_budget(history_of(sim.entries))
     over = [
@@ -195,16 +202,16 @@ def test_budget_names_the_first_round_over_budget() -> None:
         for n in range(1, 13)
         if gaussian_epsilon(noise_multiplier=1.0, steps=n, delta=1e-5, sample_rate=0.01) > 0.9
     ]
-    publish = next(e for e in sim.entries if e.kind == Kind.PUBLISH and e.round == over[0] - 1)
+    publish = next(e for e in sim.entries if e.kind == Kind.PUBLISH and e.round == over[0])
     assert [(f.rule, f.index) for f in findings] == [("budget", publish.index)]
-    assert f"round {over[0] - 1}: cumulative epsilon" in findings[0].message
+    assert f"round {over[0]}: cumulative epsilon" in findings[0].message
     assert epsilon == pytest.approx(
         gaussian_epsilon(noise_multiplier=1.0, steps=12, delta=1e-5, sample_rate=0.01)
     )
 
 
 def test_replay_flags_unregistered_authors_and_participants(
-    federation: SimulatedFederation,
+    federation: FederationLog,
 ) -> None:
     entries = edited(federation, Kind.CONTRIBUTION, 1, lambda e: replace(e, author="sybil"))
     entries = [
@@ -242,9 +249,17 @@ def test_budget_declared_without_noise_names_the_first_published_round() -> None
         rounds=3, instances=6, cooldown=1, noise_multiplier=0.0, epsilon_budget=8.0
     )
     findings, epsilon = checks.check_budget(history_of(sim.entries))
-    publish = next(e for e in sim.entries if e.kind == Kind.PUBLISH and e.round == 0)
+    publish = next(e for e in sim.entries if e.kind == Kind.PUBLISH and e.round == 1)
     assert [(f.rule, f.index) for f in findings] == [("budget", publish.index)]
     assert findings[0].message == (
-        "round 0: cumulative epsilon inf at delta 1e-05 exceeds the budget 8"
+        "round 1: cumulative epsilon inf at delta 1e-05 exceeds the budget 8"
     )
     assert epsilon == math.inf
+
+
+def test_replay_flags_a_commitment_for_more_than_its_round(federation: FederationLog) -> None:
+    entries = edited(federation, Kind.SEED_COMMIT, 2, with_payload(last_round=9))
+    changed = next(e for e in entries if e.kind == Kind.SEED_COMMIT and e.round == 2)
+    _, findings = replay(entries)
+    assert [(f.rule, f.index) for f in findings] == [("format", changed.index)]
+    assert "serves its own round only" in findings[0].message

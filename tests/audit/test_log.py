@@ -14,11 +14,11 @@ import pytest
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry, TreeHead
 from mpcrec.audit.log import DATABASE_NAME, AuditLog, ForkDetected, TreeHeadStore
-from mpcrec.audit.simulate import SimulatedFederation
+from mpcrec.audit.simulate import FederationLog
 from mpcrec.errors import ProtocolError
 
 
-def fill(log: AuditLog, sim: SimulatedFederation, upto: int | None = None) -> None:
+def fill(log: AuditLog, sim: FederationLog, upto: int | None = None) -> None:
     """Append the simulation's entries as the launcher would receive them; heads as it did."""
     head_sizes = {h.size for h in sim.heads}
     for entry in sim.entries[:upto]:
@@ -28,9 +28,7 @@ def fill(log: AuditLog, sim: SimulatedFederation, upto: int | None = None) -> No
             log.sign_head()
 
 
-def test_log_reproduces_the_simulated_federation(
-    tmp_path: Path, federation: SimulatedFederation
-) -> None:
+def test_log_reproduces_the_simulated_federation(tmp_path: Path, federation: FederationLog) -> None:
     log = AuditLog(tmp_path / DATABASE_NAME, launcher_key=federation.launcher_key)
     fill(log, federation)
     assert log.size == len(federation.entries)
@@ -42,7 +40,7 @@ def test_log_reproduces_the_simulated_federation(
     log.close()
 
 
-def test_log_survives_reopening_and_proves(tmp_path: Path, federation: SimulatedFederation) -> None:
+def test_log_survives_reopening_and_proves(tmp_path: Path, federation: FederationLog) -> None:
     path = tmp_path / DATABASE_NAME
     log = AuditLog(path, launcher_key=federation.launcher_key)
     fill(log, federation, upto=60)
@@ -76,7 +74,7 @@ def test_log_survives_reopening_and_proves(tmp_path: Path, federation: Simulated
 
 
 def test_log_is_append_only_and_checks_signatures(
-    tmp_path: Path, federation: SimulatedFederation
+    tmp_path: Path, federation: FederationLog
 ) -> None:
     log = AuditLog(tmp_path / DATABASE_NAME, launcher_key=federation.launcher_key)
     fill(log, federation, upto=10)
@@ -98,7 +96,7 @@ def test_log_is_append_only_and_checks_signatures(
     log.close()
 
 
-def test_tree_head_store_detects_a_fork(federation: SimulatedFederation) -> None:
+def test_tree_head_store_detects_a_fork(federation: FederationLog) -> None:
     leaves = [merkle.leaf_hash(e.leaf_bytes()) for e in federation.entries]
     key = federation.launcher_key
     store = TreeHeadStore(key.public_key())
@@ -128,7 +126,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.timeout(240)
-def test_cli_export_then_verify(tmp_path: Path, federation: SimulatedFederation) -> None:
+def test_cli_export_then_verify(tmp_path: Path, simulated_log: FederationLog) -> None:
+    federation = simulated_log
     log = AuditLog(tmp_path / DATABASE_NAME, launcher_key=federation.launcher_key)
     fill(log, federation)
     log.close()
@@ -160,7 +159,7 @@ def test_cli_export_then_verify(tmp_path: Path, federation: SimulatedFederation)
 
 
 def test_tree_head_store_persists_across_restarts(
-    tmp_path: Path, federation: SimulatedFederation
+    tmp_path: Path, federation: FederationLog
 ) -> None:
     leaves = [merkle.leaf_hash(e.leaf_bytes()) for e in federation.entries]
     key = federation.launcher_key
@@ -177,10 +176,10 @@ def test_tree_head_store_persists_across_restarts(
         )
 
 
-def test_log_refuses_malformed_payloads(tmp_path: Path, federation: SimulatedFederation) -> None:
+def test_log_refuses_malformed_payloads(tmp_path: Path, federation: FederationLog) -> None:
     log = AuditLog(tmp_path / DATABASE_NAME, launcher_key=federation.launcher_key)
     fill(log, federation, upto=20)
-    bad = LogEntry(Kind.ROUND_OPEN, 0, LAUNCHER, {"model_version": -1, "participants": []})
+    bad = LogEntry(Kind.ROUND_OPEN, 1, LAUNCHER, {"model_version": -1, "participants": []})
     with pytest.raises(ProtocolError, match="model_version"):
         log.append(bad)
     assert log.size == 20

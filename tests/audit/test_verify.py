@@ -14,10 +14,11 @@ from rich.console import Console
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import Kind, LogEntry, TreeHead, canonical_json
 from mpcrec.audit.report import print_report
-from mpcrec.audit.simulate import SimulatedFederation, simulate_federation
+from mpcrec.audit.simulate import FederationLog, simulate_federation
 from mpcrec.audit.verify import Report
 
 from .conftest import rebuild, verify_lines
+from .real_log import run_federation
 
 
 def rules(report: Report) -> set[str]:
@@ -28,13 +29,13 @@ def findings_for(report: Report, rule: str) -> list[str]:
     return [f"{f.index}: {f.message}" for f in report.findings if f.rule == rule]
 
 
-def test_honest_log_verifies(federation: SimulatedFederation) -> None:
+def test_honest_log_verifies(federation: FederationLog) -> None:
     report = verify_lines(federation.lines(), federation)
     assert report.ok, report.findings
     assert report.stats["rounds"] == 12
     assert report.stats["published"] == 10
     assert report.stats["aborted"] == 2
-    assert report.stats["tree_heads"] == 13
+    assert report.stats["tree_heads"] == 12
     assert 0 < report.stats["epsilon"] < 8.0
 
 
@@ -43,8 +44,19 @@ def test_replicated_federation_verifies() -> None:
     assert verify_lines(sim.lines(), sim).ok
 
 
-def test_every_single_flipped_byte_is_caught() -> None:
-    federation = simulate_federation(rounds=3, instances=5, cooldown=1, reject_every=2)
+@pytest.fixture(scope="module", params=["simulated", "real"])
+def small_federation(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> FederationLog:
+    """A short log of each source, to tamper with every one of its lines."""
+    if request.param == "simulated":
+        return simulate_federation(rounds=3, instances=5, cooldown=1, reject_every=2)
+    state_dir = tmp_path_factory.mktemp("small-launcher")
+    return run_federation(state_dir, rounds=2, instances=8, abort_every=0, reject_every=2)
+
+
+def test_every_single_flipped_byte_is_caught(small_federation: FederationLog) -> None:
+    federation = small_federation
     lines = federation.lines()
     rng = random.Random(11)
     for number, line in enumerate(lines):
@@ -56,7 +68,7 @@ def test_every_single_flipped_byte_is_caught() -> None:
         assert not report.ok, (number, position, line[position : position + 1])
 
 
-def test_flipped_byte_in_payload_names_the_entry(federation: SimulatedFederation) -> None:
+def test_flipped_byte_in_payload_names_the_entry(federation: FederationLog) -> None:
     lines = federation.lines()
     number = next(i for i, ln in enumerate(lines) if b'"kind":"contribution"' in ln)
     entry = LogEntry.from_json(json.loads(lines[number]))
@@ -72,7 +84,7 @@ def test_flipped_byte_in_payload_names_the_entry(federation: SimulatedFederation
     assert "tree" in rules(report)
 
 
-def test_deleted_entry_is_caught(federation: SimulatedFederation) -> None:
+def test_deleted_entry_is_caught(federation: FederationLog) -> None:
     lines = federation.lines()
     number = next(i for i, ln in enumerate(lines) if b'"kind":"contribution"' in ln)
     deleted = json.loads(lines[number])["index"]
@@ -84,7 +96,7 @@ def test_deleted_entry_is_caught(federation: SimulatedFederation) -> None:
     assert "tree" in rules(report)
 
 
-def test_swapped_entries_are_caught(federation: SimulatedFederation) -> None:
+def test_swapped_entries_are_caught(federation: FederationLog) -> None:
     lines = federation.lines()
     a = next(i for i, ln in enumerate(lines) if b'"kind":"committee"' in ln)
     first = json.loads(lines[a - 1])["index"]
@@ -96,15 +108,14 @@ def test_swapped_entries_are_caught(federation: SimulatedFederation) -> None:
     assert "tree" in rules(report)
 
 
-def test_entry_signed_by_another_instance_is_caught(federation: SimulatedFederation) -> None:
+def test_entry_signed_by_another_instance_is_caught(federation: FederationLog) -> None:
     entries = list(federation.entries)
     victim = next(e for e in entries if e.kind == Kind.CONTRIBUTION and e.author == "inst-03")
     forged = victim.sign(federation.instance_keys["inst-05"])
     entries[victim.index] = forged
-    sim = SimulatedFederation(federation.launcher_key, federation.instance_keys)
+    sim = FederationLog(federation.launcher_key, federation.instance_keys)
     for e in entries:  # the launcher logs the forgery and signs heads over it
-        sim.entries.append(e)
-        sim._acc.append(merkle.leaf_hash(e.leaf_bytes()))
+        sim.place(e)
     sim.sign_head()
     report = verify_lines(sim.lines(), federation)
     assert findings_for(report, "signature") == [
@@ -114,7 +125,7 @@ def test_entry_signed_by_another_instance_is_caught(federation: SimulatedFederat
     assert rules(report) == {"signature"}
 
 
-def test_committee_not_matching_sortition_is_caught(federation: SimulatedFederation) -> None:
+def test_committee_not_matching_sortition_is_caught(federation: FederationLog) -> None:
     entries = list(federation.entries)
     at = next(i for i, e in enumerate(entries) if e.kind == Kind.COMMITTEE and e.round == 3)
     honest = entries[at].payload["members"]
@@ -131,7 +142,7 @@ def test_committee_not_matching_sortition_is_caught(federation: SimulatedFederat
     assert all(": round 3:" not in c for c in committee[1:])
 
 
-def test_fork_two_inconsistent_heads_is_caught(federation: SimulatedFederation) -> None:
+def test_fork_two_inconsistent_heads_is_caught(federation: FederationLog) -> None:
     # The launcher showed some node a head over a history where round 2 had another
     # committee; later it publishes the honest log. Both heads carry its signature.
     entries = list(federation.entries)
@@ -153,10 +164,10 @@ def test_fork_two_inconsistent_heads_is_caught(federation: SimulatedFederation) 
 
 
 def test_round_published_with_too_few_contributors_is_caught(
-    federation: SimulatedFederation,
+    federation: FederationLog,
 ) -> None:
     entries = list(federation.entries)
-    r = 5
+    r = 6
     kept = {"inst-01", "inst-02"}
     out: list[LogEntry] = []
     for e in entries:
@@ -188,7 +199,21 @@ def test_budget_overrun_is_caught() -> None:
     assert report.stats["epsilon"] > 0.9
 
 
-def test_tfp_and_dealer_member_are_caught(federation: SimulatedFederation) -> None:
+def test_budget_lowered_below_the_spent_epsilon_is_caught(federation: FederationLog) -> None:
+    spent = verify_lines(federation.lines(), federation).stats["epsilon"]
+    entries = [
+        replace(e, payload={**e.payload, "epsilon_budget": spent / 2})
+        if e.kind == Kind.CONFIG
+        else e
+        for e in federation.entries
+    ]
+    report = verify_lines(rebuild(federation, entries).lines(), federation)
+    budget = findings_for(report, "budget")
+    assert len(budget) == 1 and f"exceeds the budget {spent / 2:g}" in budget[0]
+    assert rules(report) == {"budget"}
+
+
+def test_tfp_and_dealer_member_are_caught(federation: FederationLog) -> None:
     entries = list(federation.entries)
     at = next(i for i, e in enumerate(entries) if e.kind == Kind.COMMITTEE and e.round == 1)
     members = entries[at].payload["members"]
@@ -200,7 +225,7 @@ def test_tfp_and_dealer_member_are_caught(federation: SimulatedFederation) -> No
     assert f"{at}: round 1: dealer {members[0]} is also a member" in findings_for(report, "dealer")
 
 
-def test_unpinned_key_is_flagged(federation: SimulatedFederation) -> None:
+def test_unpinned_key_is_flagged(federation: FederationLog) -> None:
     lines = federation.lines()
     other = simulate_federation(rounds=1, instances=8, seed=99)
     report = verify_lines(lines, other)  # the auditor pinned other keys
@@ -209,17 +234,14 @@ def test_unpinned_key_is_flagged(federation: SimulatedFederation) -> None:
 
 
 @pytest.mark.parametrize("garbage", [b"{not json", b"[1,2]", b'{"kind":"x"}'])
-def test_malformed_lines_are_format_findings(
-    federation: SimulatedFederation, garbage: bytes
-) -> None:
+def test_malformed_lines_are_format_findings(federation: FederationLog, garbage: bytes) -> None:
     lines = federation.lines()
     report = verify_lines([*lines[:3], garbage, *lines[3:]], federation)
     assert any(f.rule == "format" and "line 4" in f.message for f in report.findings)
 
 
-def test_per_round_commitments_verify_and_a_wrong_reveal_is_caught() -> None:
-    sim = simulate_federation(rounds=4, instances=6, cooldown=1, per_round_commits=True)
-    assert verify_lines(sim.lines(), sim).ok
+def test_wrong_reveal_is_caught(federation: FederationLog) -> None:
+    sim = federation
     entries = list(sim.entries)
     at = next(i for i, e in enumerate(entries) if e.kind == Kind.SEED_REVEALS and e.round == 2)
     reveals = dict(entries[at].payload["reveals"])
@@ -232,7 +254,7 @@ def test_per_round_commitments_verify_and_a_wrong_reveal_is_caught() -> None:
 
 
 def test_heads_collected_from_nodes_expose_a_fork(
-    tmp_path: Path, federation: SimulatedFederation
+    tmp_path: Path, federation: FederationLog
 ) -> None:
     from mpcrec.audit.verify import verify_file
 
@@ -276,6 +298,40 @@ def test_declared_budget_is_reported_against_epsilon() -> None:
     spent = report.stats["epsilon"]
     assert 0 < spent < 5.0
     assert report.stats["privacy"] == (
-        f"epsilon {spent:.3f} at delta 1e-05 of the declared budget 5 (user level)"
+        f"epsilon {spent:.3f} at delta 1e-05 of the declared budget 5 (instance level)"
     )
     assert report.to_json()["stats"]["epsilon"] == spent
+
+
+def _shape(log: FederationLog) -> list[tuple[str, int | None, bool, list[str]]]:
+    """Kind, round, whether the launcher wrote it, and the payload's fields, entry by entry
+    (nested result fields included)."""
+    out = []
+    for e in log.entries:
+        fields = sorted(e.payload)
+        if e.kind == Kind.RESULT_SIGNATURE:
+            fields += sorted(e.payload["result"])
+        out.append((e.kind, e.round, e.author == "launcher", fields))
+    return out
+
+
+def test_simulator_writes_the_launchers_log_format(
+    simulated_log: FederationLog, real_log: FederationLog
+) -> None:
+    """Same entry kinds, fields and order as a real launcher run of the same schedule, and
+    a head after the same entries."""
+    assert _shape(simulated_log) == _shape(real_log)
+    assert [h.size for h in simulated_log.heads] == [h.size for h in real_log.heads]
+
+
+def test_withheld_reveal_aborts_a_real_round_before_the_draw(tmp_path: Path) -> None:
+    log = run_federation(tmp_path, rounds=3, instances=8, abort_every=0, withhold_every=2)
+
+    report = verify_lines(log.lines(), log)
+
+    assert report.ok, report.findings
+    assert (report.stats["published"], report.stats["aborted"]) == (2, 1)
+    kinds = [e.kind for e in log.entries if e.round == 2]
+    assert kinds == [Kind.ROUND_OPEN, *[Kind.SEED_COMMIT] * 8, Kind.ABORT]
+    abort = next(e for e in log.entries if e.kind == Kind.ABORT)
+    assert abort.payload["reason"] == "no reveal from ['inst-07']: seed withheld"

@@ -11,15 +11,7 @@ import pytest
 
 from committees import seed as seed_module
 from committees import sortition as sortition_module
-from committees.seed import (
-    CommitReveal,
-    HashChain,
-    SeedWithheld,
-    combine_reveals,
-    commitment,
-    verify_chained_reveal,
-    verify_reveal,
-)
+from committees.seed import combine_reveals, commitment, verify_reveal
 from committees.sortition import (
     NotEnoughCandidates,
     draw_committee,
@@ -158,83 +150,3 @@ def test_combine_is_order_independent_and_sensitive_to_everything() -> None:
     assert combine_reveals(9, {"a": reveals["a"], "b": reveals["b"]}) != base
     with pytest.raises(ProtocolError):
         combine_reveals(9, {})
-
-
-def test_hash_chain_reveals_open_anchor_and_each_other() -> None:
-    chain = HashChain.generate("node-1", 10, 30)
-    assert verify_chained_reveal(
-        instance_id="node-1",
-        round_id=10,
-        secret=chain.reveal(10),
-        known=chain.anchor,
-        known_round=10,
-    )
-    # skipping rounds: round 25 opens the anchor for round 10 through 15 hashes
-    assert verify_chained_reveal(
-        instance_id="node-1",
-        round_id=25,
-        secret=chain.reveal(25),
-        known=chain.anchor,
-        known_round=10,
-    )
-    # each reveal is the commitment for the next round
-    assert verify_reveal(16, "node-1", chain.reveal(16), chain.reveal(15))
-    # a wrong secret, a wrong round or another instance's id do not open it
-    assert not verify_chained_reveal(
-        instance_id="node-1",
-        round_id=25,
-        secret=chain.reveal(24),
-        known=chain.anchor,
-        known_round=10,
-    )
-    assert not verify_chained_reveal(
-        instance_id="node-2",
-        round_id=10,
-        secret=chain.reveal(10),
-        known=chain.anchor,
-        known_round=10,
-    )
-    assert not verify_chained_reveal(
-        instance_id="node-1",
-        round_id=9,
-        secret=chain.reveal(10),
-        known=chain.anchor,
-        known_round=10,
-    )
-    with pytest.raises(ConfigError):
-        chain.reveal(31)
-
-
-def test_commit_reveal_source_rejects_mismatch_and_withholds_seed() -> None:
-    chains = {i: HashChain.generate(i, 0, 5) for i in ("a", "b", "c")}
-    source = CommitReveal()
-    for i, chain in chains.items():
-        source.commit(i, round_id=0, commitment=chain.anchor, last_round=5)
-    assert source.open_round(2, ["a", "b", "c", "stranger"]) == ("a", "b", "c")
-    with pytest.raises(ProtocolError, match="does not open"):
-        source.reveal(2, "a", chains["a"].reveal(3))
-    with pytest.raises(ProtocolError, match="not expected"):
-        source.reveal(2, "stranger", b"\x00" * 32)
-    source.reveal(2, "a", chains["a"].reveal(2))
-    source.reveal(2, "b", chains["b"].reveal(2))
-    assert source.missing(2) == ("c",)
-    with pytest.raises(SeedWithheld, match="no reveal from c"):
-        source.seed(2)
-    source.reveal(2, "c", chains["c"].reveal(2))
-    expected = combine_reveals(2, {i: chains[i].reveal(2) for i in chains})
-    assert source.seed(2) == expected
-    # the chain moves on: round 3 opens from round 2's reveal
-    source.open_round(3, ["a"])
-    source.reveal(3, "a", chains["a"].reveal(3))
-    assert source.seed(3) == combine_reveals(3, {"a": chains["a"].reveal(3)})
-
-
-def test_one_round_commitment_is_used_once() -> None:
-    source = CommitReveal()
-    secret = b"\x09" * 32
-    source.commit("a", round_id=4, commitment=commitment(4, "a", secret))
-    assert source.open_round(4, ["a"]) == ("a",)
-    source.reveal(4, "a", secret)
-    assert source.open_round(5, ["a"]) == ()
-    with pytest.raises(SeedWithheld):
-        source.seed(5)

@@ -124,6 +124,42 @@ def check_pinned_keys(history: History, pinned: Mapping[str, bytes]) -> list[Fin
     return out
 
 
+def _roots_at(entries: Sequence[LogEntry], sizes: set[int]) -> dict[int, bytes]:
+    """The Merkle root over the first ``n`` entries, for each ``n`` in ``sizes`` covered."""
+    roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in sizes else {}
+    acc = merkle.RootAccumulator()
+    for entry in entries:
+        acc.append(merkle.leaf_hash(entry.leaf_bytes()))
+        if acc.size in sizes:
+            roots[acc.size] = acc.root()
+    return roots
+
+
+def _fork_finding(where: str, head: TreeHead) -> Finding:
+    why = (
+        f"{where}: the launcher signed another history than the one another signed head "
+        "covers (two inconsistent heads)"
+    )
+    return Finding("fork", head.size - 1, why)
+
+
+def _altered_finding(where: str, head: TreeHead, last_good: int) -> Finding:
+    why = (
+        f"{where}: root does not match entries 0..{head.size - 1}: one of entries "
+        f"{last_good}..{head.size - 1} was altered, removed or reordered after the launcher "
+        "signed this head"
+    )
+    return Finding("tree", head.size - 1, why)
+
+
+def _uncovered_finding(entries: Sequence[LogEntry], last_size: int) -> list[Finding]:
+    """The log's own last head must cover every entry."""
+    if last_size >= len(entries):
+        return []
+    why = f"the last {len(entries) - last_size} entries are not covered by any signed tree head"
+    return [Finding("tree", len(entries) - 1, why)]
+
+
 def check_tree(
     entries: Sequence[LogEntry], heads: Sequence[tuple[str, TreeHead]], launcher_key: bytes | None
 ) -> list[Finding]:
@@ -134,13 +170,7 @@ def check_tree(
     the launcher signed two histories: a ``fork``. Otherwise the entries changed after
     signing (or the launcher signed a head over entries it never exported): ``tree``.
     """
-    sizes = {h.size for _, h in heads}
-    roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT} if 0 in sizes else {}
-    acc = merkle.RootAccumulator()
-    for entry in entries:
-        acc.append(merkle.leaf_hash(entry.leaf_bytes()))
-        if acc.size in sizes:
-            roots[acc.size] = acc.root()
+    roots = _roots_at(entries, {h.size for _, h in heads})
     signed = verify_all([(launcher_key or b"", h.signature, h.signed_bytes()) for _, h in heads])
     matching = [
         ok and roots.get(h.size) == h.root for (_, h), ok in zip(heads, signed, strict=True)
@@ -161,38 +191,10 @@ def check_tree(
             out.append(Finding("tree", None, f"{where}: covers more entries than the log holds"))
         elif matching[n]:
             last_good = max(last_good, head.size)
-        else:
-            if any(matching[j] and heads[j][1].size >= head.size for j in range(len(heads))):
-                out.append(
-                    Finding(
-                        "fork",
-                        head.size - 1,
-                        f"{where}: the launcher signed "
-                        "another history than the one another signed head covers "
-                        "(two inconsistent heads)",
-                    )
-                )
-            elif (mismatched := mismatched + 1) == 1:
-                out.append(
-                    Finding(
-                        "tree",
-                        head.size - 1,
-                        f"{where}: root does not match "
-                        f"entries 0..{head.size - 1}: one of entries {last_good}.."
-                        f"{head.size - 1} was altered, removed or reordered after "
-                        "the launcher signed this head",
-                    )
-                )
+        elif any(matching[j] and heads[j][1].size >= head.size for j in range(len(heads))):
+            out.append(_fork_finding(where, head))
+        elif (mismatched := mismatched + 1) == 1:
+            out.append(_altered_finding(where, head, last_good))
     if mismatched > 1:
         out.append(Finding("tree", None, f"{mismatched - 1} later heads do not match either"))
-    last_size = largest.get("", 0)  # the log's own heads
-    if heads and last_size < len(entries):
-        out.append(
-            Finding(
-                "tree",
-                len(entries) - 1,
-                f"the last {len(entries) - last_size} "
-                "entries are not covered by any signed tree head",
-            )
-        )
-    return out
+    return out + (_uncovered_finding(entries, largest.get("", 0)) if heads else [])

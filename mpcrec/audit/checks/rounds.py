@@ -3,10 +3,76 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from mpcrec.audit.history import Finding, History, RoundRecord
 from mpcrec.audit.schema import hex_map
 from mpcrec.privacy.budget import Mechanism, epsilon_spent, first_over_budget
+
+
+def _signature_findings(record: RoundRecord) -> list[Finding]:
+    """Only members signed, every member signed, and all signed one identical result."""
+    assert record.published is not None
+    r, at, members = record.round_id, record.published.index, record.members
+    results = {m: e.payload.get("result", {}) for m, e in record.signatures.items()}
+    out: list[Finding] = []
+    strangers = sorted(set(results) - set(members))
+    if strangers:
+        first = record.signatures[strangers[0]].index
+        why = f"round {r}: result signed by non-members {strangers}"
+        out.append(Finding("member_signatures", first, why))
+    unsigned = [m for m in members if m not in results]
+    if unsigned:
+        why = f"round {r}: published without the signature of member(s) {', '.join(unsigned)}"
+        out.append(Finding("member_signatures", at, why))
+    if len({repr(sorted(v.items())) for v in results.values()}) > 1:
+        out.append(Finding("member_signatures", at, f"round {r}: members signed different results"))
+    return out
+
+
+def _accounting_findings(record: RoundRecord, result: Mapping[str, Any]) -> list[Finding]:
+    """The signed result accounts for every logged contribution (by digest) and no other,
+    and accepts at least ``min_contributors`` of them."""
+    assert record.published is not None
+    r, at = record.round_id, record.published.index
+    accepted, rejected = hex_map(result.get("accepted")), hex_map(result.get("rejected"))
+    out: list[Finding] = []
+    for instance, entry in record.contributions.items():
+        digest = bytes.fromhex(str(entry.payload.get("digest", "")) or "")
+        if accepted.get(instance, rejected.get(instance)) != digest:
+            why = (
+                f"round {r}: contribution of {instance} is neither accepted nor rejected "
+                "with its digest"
+            )
+            out.append(Finding("contribution", entry.index, why))
+    ghosts = sorted((set(accepted) | set(rejected)) - set(record.contributions))
+    if ghosts:
+        why = f"round {r}: result counts contributions never logged: {', '.join(ghosts)}"
+        out.append(Finding("contribution", at, why))
+    minimum = int(record.setting("min_contributors", 1))
+    counted = len(set(accepted) & set(record.contributions))
+    if counted < minimum:
+        why = (
+            f"round {r}: published with {counted} accepted contributions, "
+            f"fewer than the minimum {minimum}"
+        )
+        out.append(Finding("min_contributors", at, why))
+    return out
+
+
+def _publication_findings(record: RoundRecord, result: Mapping[str, Any]) -> list[Finding]:
+    """The published hash is the signed one, and the signed result names this round."""
+    assert record.published is not None
+    r, at = record.round_id, record.published.index
+    out: list[Finding] = []
+    if result.get("model_hash") != record.published.payload.get("model_hash"):
+        why = f"round {r}: the published model hash is not the one the members signed"
+        out.append(Finding("model_hash", at, why))
+    if result.get("round") != r:
+        why = f"round {r}: the signed result names round {result.get('round')}"
+        out.append(Finding("member_signatures", at, why))
+    return out
 
 
 def check_results(history: History) -> list[Finding]:
@@ -17,84 +83,12 @@ def check_results(history: History) -> list[Finding]:
     for record in history.rounds:
         if record.published is None:
             continue
-        r, at = record.round_id, record.published.index
-        members = record.members
-        results = {m: e.payload.get("result", {}) for m, e in record.signatures.items()}
-        strangers = sorted(set(results) - set(members))
-        if strangers:
-            out.append(
-                Finding(
-                    "member_signatures",
-                    record.signatures[strangers[0]].index,
-                    f"round {r}: result signed by non-members {strangers}",
-                )
-            )
-        unsigned = [m for m in members if m not in results]
-        if unsigned:
-            out.append(
-                Finding(
-                    "member_signatures",
-                    at,
-                    f"round {r}: published without the "
-                    f"signature of member(s) {', '.join(unsigned)}",
-                )
-            )
-        distinct = {repr(sorted(v.items())) for v in results.values()}
-        if len(distinct) > 1:
-            out.append(
-                Finding("member_signatures", at, f"round {r}: members signed different results")
-            )
-        if not results:
+        out += _signature_findings(record)
+        if not record.signatures:
             continue
-        result = next(iter(results.values()))
-        accepted, rejected = hex_map(result.get("accepted")), hex_map(result.get("rejected"))
-        for instance, entry in record.contributions.items():
-            digest = bytes.fromhex(str(entry.payload.get("digest", "")) or "")
-            if accepted.get(instance, rejected.get(instance)) != digest:
-                out.append(
-                    Finding(
-                        "contribution",
-                        entry.index,
-                        f"round {r}: contribution of "
-                        f"{instance} is neither accepted nor rejected with its digest",
-                    )
-                )
-        ghosts = sorted((set(accepted) | set(rejected)) - set(record.contributions))
-        if ghosts:
-            out.append(
-                Finding(
-                    "contribution",
-                    at,
-                    f"round {r}: result counts contributions never logged: {', '.join(ghosts)}",
-                )
-            )
-        minimum = int(record.setting("min_contributors", 1))
-        counted = len(set(accepted) & set(record.contributions))
-        if counted < minimum:
-            out.append(
-                Finding(
-                    "min_contributors",
-                    at,
-                    f"round {r}: published with {counted} "
-                    f"accepted contributions, fewer than the minimum {minimum}",
-                )
-            )
-        if result.get("model_hash") != record.published.payload.get("model_hash"):
-            out.append(
-                Finding(
-                    "model_hash",
-                    at,
-                    f"round {r}: the published model hash is not the one the members signed",
-                )
-            )
-        if result.get("round") != r:
-            out.append(
-                Finding(
-                    "member_signatures",
-                    at,
-                    f"round {r}: the signed result names round {result.get('round')}",
-                )
-            )
+        result = next(iter(record.signatures.values())).payload.get("result", {})
+        out += _accounting_findings(record, result)
+        out += _publication_findings(record, result)
     return out
 
 
