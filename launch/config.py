@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from launch.launcher import Schedule
 from launch.round import RoundPolicy
+from launch.schedule import Schedule
 from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ConfigError
 from mpcrec.federation.config_file import as_type, load_mapping, section, tls_paths
