@@ -24,6 +24,7 @@ from mpcrec.node.daemon import trainer_from_config
 from mpcrec.node.trainer import DriftTrainer
 
 DOCS = Path(__file__).parents[2] / "docs" / "operations.md"
+PEERTUBE_DOCS = DOCS.with_name("peertube.md")
 BASE: dict[str, Any] = {
     "instance_id": "tube-a",
     "launcher": "127.0.0.1:7443",
@@ -56,6 +57,17 @@ def test_the_documented_examples_load(tmp_path: Path) -> None:
     assert isinstance(peertube.trainer, PeerTubeTrainerConfig) and peertube.serve_http
     assert peertube.trainer.catalogue == tmp_path / "catalogue.txt"
     assert peertube.peertube is not None and peertube.peertube.listen_port == 9090
+
+
+def test_the_peertube_guide_sections_load(tmp_path: Path) -> None:
+    text = PEERTUBE_DOCS.read_text().split("## 2. The config file", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert block is not None
+
+    config = _load(tmp_path, {**BASE, **yaml.safe_load(block.group(1))})
+
+    assert isinstance(config.trainer, PeerTubeTrainerConfig) and config.serve_http
+    assert config.peertube is not None and config.peertube.weights == SignalWeights()
 
 
 @pytest.mark.parametrize(
