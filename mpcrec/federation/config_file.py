@@ -122,6 +122,7 @@ class _Reader:
         self.path = Path(path)
 
     def error(self, key: str, message: str, hint: str | None = None) -> ConfigError:
+        """``FILE: KEY: message`` (``FILE: message`` at the top level)."""
         where = f"{self.path}: {key}" if key else str(self.path)
         return ConfigError(f"{where}: {message}", hint=hint)
 
@@ -229,14 +230,15 @@ class _Reader:
             tags.update((value, member) for value in values)
             if f.default is not dataclasses.MISSING:
                 default = member
-        chosen = tags.get(raw[tag]) if tag in raw else default
+        named = raw.get(tag)
+        chosen = next((m for v, m in tags.items() if v == named), None) if tag in raw else default
         if chosen is None:
             known = ", ".join(repr(t) for t in sorted(tags, key=str))
-            got = _shown(raw.get(tag))
-            raise self.error(_dotted(key, tag), f"expected one of {known}, got {got}")
+            raise self.error(_dotted(key, tag), f"expected one of {known}, got {_shown(named)}")
         return self.section(chosen, raw, key)
 
     def wrong(self, key: str, expected: str, raw: object, hint: str | None) -> Any:
+        """Raise: ``raw`` is not what ``key`` takes."""
         raise self.error(key, f"expected {expected}, got {_shown(raw)}", hint=hint)
 
 

@@ -96,6 +96,10 @@ BASE = "name: tube-a\nlimits: {seconds: 2}\n"
             "trainer.kind: expected one of 'plain', 'shard', got 'magic'",
         ),
         (BASE + "trainer: {kind: plain, index: 1}\n", "trainer.index: unknown setting"),
+        (
+            BASE + "trainer: {kind: [shard]}\n",
+            "trainer.kind: expected one of 'plain', 'shard', got a list",
+        ),
         (BASE + "trainer: [plain]\n", "trainer: expected a mapping of settings, got a list"),
         (BASE + "mode: quick\n", "mode: expected one of 'fast', 'safe', got 'quick'"),
         (BASE + "colour: green\n", "colour: expected one of 'red', 'blue', got 'green'"),
