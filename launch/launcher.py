@@ -14,57 +14,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from committees.seed import combine_reveals, verify_reveal
-from committees.sortition import draw_committee, draw_dealer, eligible
+from committees.seed import verify_reveal
 from launch.audit_trail import AuditTrail
+from launch.budget import PrivacyBudget
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
+from launch.schedule import Schedule, ensure_initial_model
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
+from launch.transitions import due_transition
 from mpcrec.audit.entries import LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
-from mpcrec.privacy.budget import Mechanism, epsilon_spent, rounds_within_budget
+from mpcrec.privacy.budget import Mechanism
 
 log = logging.getLogger("mpcrec.launcher")
 
+__all__ = ["KEY_BYTES", "Event", "Launcher", "Schedule"]
+
 KEY_BYTES = 32
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """When rounds run.
-
-    Parameters
-    ----------
-    rounds:
-        Stop opening rounds once this many models have been published (0: never stop).
-    interval_s:
-        Seconds between round openings (0: back to back).
-    init_seed:
-        Seed of the initial model (version 0): N(0, init_scale²) embeddings.
-    init_scale:
-        Standard deviation of the initial embeddings.
-    min_instances:
-        Open the first round only once this many instances have registered (at least the
-        committee's seats and ``min_contributors`` in any case).
-    retry_s:
-        Pause after an aborted round before the next opens (a committee that keeps failing
-        must not spin the launcher through thousands of rounds).
-    """
-
-    rounds: int = 0
-    interval_s: float = 0.0
-    init_seed: int = 0
-    init_scale: float = 0.1
-    min_instances: int = 0
-    retry_s: float = 1.0
 
 
 Event = dict[str, Any]
@@ -118,7 +89,7 @@ class Launcher:
         self.stopping = threading.Event()
         self._last_open = 0.0
         self._last_abort = 0.0
-        self._ensure_initial_model()
+        ensure_initial_model(store, spec, self.schedule)
         self.trail = AuditTrail(audit)
         self.privacy = privacy or PrivacyPromise()
         latest = store.latest_round()
@@ -128,9 +99,10 @@ class Launcher:
             from_round=1 if latest is None else latest.round_id + 1,
             launcher_key=launcher_key,
         )
-        self._spent = self._published_mechanisms()
-        self._affordable = self._rounds_affordable()
-        self._announce_budget()
+        self.budget = PrivacyBudget(
+            self.privacy, mechanism=self.mechanism, spent=self._published_mechanisms()
+        )
+        self.budget.announce(self.schedule.rounds)
 
     # -- the privacy budget ---------------------------------------------------------------
 
@@ -146,73 +118,15 @@ class Launcher:
         latest = self.store.latest_model()  # no log: this configuration's for every round
         return [self.mechanism] * (latest.version if latest is not None else 0)
 
-    def _rounds_affordable(self) -> int | None:
-        budget = self.privacy.epsilon_budget
-        if budget is None:
-            return None
-        return rounds_within_budget(
-            self._spent, self.mechanism, delta=self.privacy.delta, budget=budget
-        )
-
     def epsilon(self) -> float:
         """ε the published rounds have spent, at the declared δ."""
-        return epsilon_spent(self._spent, delta=self.privacy.delta)
+        return self.budget.epsilon()
 
     def budget_spent(self) -> bool:
         """Whether the declared budget cannot pay for one more round (never without one)."""
-        return self._affordable == 0
+        return self.budget.spent()
 
-    def _announce_budget(self) -> None:
-        p = self.privacy
-        if self._affordable is None:
-            log.info(
-                "no privacy budget declared (no differential-privacy promise); epsilon spent "
-                "so far %.3f at delta %g",
-                self.epsilon(),
-                p.delta,
-            )
-            return
-        published = len(self._spent)
-        wanted = max(self.schedule.rounds - published, 0) if self.schedule.rounds else None
-        log.log(
-            logging.WARNING if self._affordable == 0 else logging.INFO,
-            "privacy budget epsilon %g at delta %g (%s level): %d rounds published spent %.3f; "
-            "noise multiplier %g affords %d more",
-            p.epsilon_budget,
-            p.delta,
-            p.unit,
-            published,
-            self.epsilon(),
-            self.spec.noise_multiplier,
-            self._affordable,
-        )
-        if wanted is not None and self._affordable is not None and self._affordable < wanted:
-            log.warning(
-                "the schedule asks for %d more rounds but noise multiplier %g affords only %d "
-                "within epsilon %g at delta %g: the launcher will stop after %d",
-                wanted,
-                self.spec.noise_multiplier,
-                self._affordable,
-                p.epsilon_budget,
-                p.delta,
-                self._affordable,
-            )
-
-    # -- setup ----------------------------------------------------------------------------
-
-    def _ensure_initial_model(self) -> None:
-        latest = self.store.latest_model()
-        if latest is not None:
-            if (latest.n_items, latest.dim) != (self.spec.n_items, self.spec.dim):
-                raise ProtocolError(
-                    f"the store holds a {latest.n_items} x {latest.dim} model, the config "
-                    f"asks for {self.spec.n_items} x {self.spec.dim}",
-                    hint="use a fresh state directory for a different model",
-                )
-            return
-        rng = np.random.default_rng(self.schedule.init_seed)
-        values = rng.normal(0.0, self.schedule.init_scale, (self.spec.n_items, self.spec.dim))
-        self.store.put_model(PublishedModel.from_array(0, values))
+    # -- events ---------------------------------------------------------------------------
 
     def _emit(self, kind: str, **fields: Any) -> None:
         self.on_event({"event": kind, "time": self.clock(), **fields})
@@ -419,7 +333,7 @@ class Launcher:
                 rnd = self.store.latest_round()
                 moved = self._open_next(rnd) if rnd is None or rnd.phase.terminal else None
                 if moved is None and rnd is not None and not rnd.phase.terminal:
-                    moved = self._step(rnd, self.clock())
+                    moved = due_transition(rnd, self.store, self.policy, self.clock())
                 if moved is None:
                     return
                 self._save(moved)
@@ -437,18 +351,9 @@ class Launcher:
         if rnd.phase is Phase.ABORTED:
             self._last_abort = self.clock()
         if rnd.phase is Phase.PUBLISHED:
-            self._spent.append(self.mechanism)
-            self._affordable = self._rounds_affordable()
-            if self.budget_spent():
-                log.warning(
-                    "privacy budget spent: %d rounds published, epsilon %.3f at delta %g; "
-                    "one more round would exceed the budget %g, no more rounds will open",
-                    len(self._spent),
-                    self.epsilon(),
-                    self.privacy.delta,
-                    self.privacy.epsilon_budget,
-                )
-                self._emit("budget_spent", epsilon=self.epsilon(), rounds=len(self._spent))
+            self.budget.record_published()
+            if self.budget.spent():
+                self._emit("budget_spent", epsilon=self.epsilon(), rounds=self.budget.rounds)
         log.info("round %d: %s %s", rnd.round_id, rnd.phase, rnd.reason)
         self._emit(
             "round",
@@ -479,71 +384,6 @@ class Launcher:
         self._last_open = now
         next_id = 1 if last is None else last.round_id + 1
         return Round.open(next_id, model.version, registered, now=now, policy=self.policy)
-
-    def _step(self, rnd: Round, now: float) -> Round | None:
-        """The transition due for ``rnd`` now, or ``None``."""
-        late = now >= rnd.deadline
-        rid = rnd.round_id
-        if rnd.phase is Phase.OPEN:
-            commits = self.store.commits(rid)
-            if late or set(commits) >= set(rnd.participants):
-                return rnd.close_commits(list(commits), now=now, policy=self.policy)
-        elif rnd.phase is Phase.REVEALING:
-            commits, reveals = self.store.commits(rid), self.store.reveals(rid)
-            if set(reveals) >= set(commits):
-                return self._draw(rnd, reveals)
-            if late:
-                missing = sorted(set(commits) - set(reveals))
-                return rnd.abort(f"no reveal from {missing}: seed withheld")
-        elif rnd.phase is Phase.COMMITTEE_DRAWN:
-            return rnd.start_collecting(now=now, policy=self.policy)
-        elif rnd.phase is Phase.COLLECTING:
-            weights = self.store.contributions(rid)
-            if late or set(weights) >= set(self.store.reveals(rid)):
-                return rnd.start_computing(weights, now=now, policy=self.policy)
-        elif rnd.phase is Phase.COMPUTING:
-            return self._conclude(rnd, self.store.results(rid), late)
-        return None
-
-    def _draw(self, rnd: Round, reveals: Mapping[str, bytes]) -> Round:
-        seed = combine_reveals(rnd.round_id, dict(reveals))
-        registry = {i.instance_id: i.signing_key for i in self.store.instances()}
-        candidates = {i: registry[i] for i in sorted(reveals) if i in registry}
-        # committees of the last cooldown-1 rounds (by round id), oldest first
-        recent = self.store.committees(rnd.round_id, self.policy.cooldown - 1)[::-1]
-        pool = {i: candidates[i] for i in eligible(candidates, recent, self.policy.cooldown)}
-        if len(pool) < self.policy.seats:
-            return rnd.abort(
-                f"{len(pool)} eligible instances (cooldown {self.policy.cooldown}), "
-                f"{self.policy.seats} seats"
-            )
-        members = draw_committee(seed, rnd.round_id, pool, self.policy.committee_size)
-        dealer = draw_dealer(seed, rnd.round_id, pool, members) if self.policy.dealer else ""
-        return rnd.draw(seed, members, dealer, policy=self.policy)
-
-    def _conclude(
-        self, rnd: Round, results: Mapping[str, MemberResult], late: bool
-    ) -> Round | None:
-        failed = {m: r.reason for m, r in results.items() if not r.ok}
-        if failed:
-            return rnd.abort(f"members failed: {failed}")
-        if set(results) < set(rnd.committee):
-            if late:
-                silent = sorted(set(rnd.committee) - set(results))
-                return rnd.abort(f"no result from {silent} before the deadline")
-            return None
-        if len({results[m].accepted for m in rnd.committee}) != 1:
-            return rnd.abort("members disagree on which contributions they accepted")
-        accepted = results[rnd.committee[0]].accepted
-        if len(accepted) < self.policy.min_contributors:
-            return rnd.abort(
-                f"only {len(accepted)} contributions accepted, "
-                f"{self.policy.min_contributors} needed"
-            )
-        try:
-            return rnd.publish({m: results[m].model_hash for m in rnd.committee})
-        except RoundStateError as err:
-            return rnd.abort(err.message)
 
     def _winning_model(self, rnd: Round) -> PublishedModel:
         result = self.store.results(rnd.round_id)[rnd.committee[0]]

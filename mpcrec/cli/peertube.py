@@ -20,6 +20,7 @@ from rich.table import Table
 from mpcrec.data.peertube import PeerTubeReader
 from mpcrec.data.peertube_grants import SUPPORTED_VERSIONS, grant_sql
 from mpcrec.data.peertube_settings import PeerTubeSettings
+from mpcrec.federation.config_file import load_section
 
 
 def register(sub: Any) -> None:
@@ -50,7 +51,11 @@ def run_grants(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """Check access to PeerTube and summarise what mpcrec would read."""
-    settings = PeerTubeSettings.load(args.config) if args.config else PeerTubeSettings()
+    settings = (
+        load_section(PeerTubeSettings, args.config, "peertube")
+        if args.config
+        else PeerTubeSettings()
+    )
     dsn = args.dsn if args.dsn is not None else settings.dsn
     reader = PeerTubeReader(dsn, settle_seconds=settings.settle_seconds)
     report = reader.check()

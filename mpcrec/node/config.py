@@ -15,115 +15,128 @@ Example::
     faults: {member_delay_s: 0, skip_clip: false}  # test knobs; leave out in deployments
 
 Relative paths are relative to the file. With ``peertube.listen`` the node serves the
-recommendation API itself (:class:`~mpcrec.node.http_api.ApiServer`).
+recommendation API itself (:class:`~mpcrec.node.http_api.ApiServer`). The file is read by
+:func:`mpcrec.federation.config_file.load_config`; each trainer has its own typed section
+(:class:`DriftTrainerConfig`, :class:`MovieLensTrainerConfig`,
+:class:`PeerTubeTrainerConfig`), chosen by ``trainer.kind``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from mpcrec.crypto.pki import CertPaths
 from mpcrec.data.peertube_settings import PeerTubeSettings
 from mpcrec.errors import ConfigError
-from mpcrec.federation.config_file import as_type, load_mapping, section, tls_paths
+from mpcrec.federation.config_file import build_config, read_mapping
 
-TOP = {
-    "instance_id",
-    "launcher",
-    "mpc_address",
-    "state_dir",
-    "tls",
-    "trainer",
-    "faults",
-    "mpc_timeout_s",
-    "peertube",
-}
-TRAINERS = {
-    "drift": {"rate", "weight", "scale"},
-    "movielens": {"index", "instances", "seed", "rounds"},
-    "peertube": {"catalogue", "catalogue_sha256", "seed", "rounds"},
-}
-SERVING = {"movielens", "peertube"}  # trainers that can build a serving snapshot
+
+@dataclass(frozen=True)
+class DriftTrainerConfig:
+    """``trainer: {kind: drift}``: the deterministic stand-in of runtime tests
+    (:class:`~mpcrec.node.trainer.DriftTrainer`)."""
+
+    kind: Literal["drift"] = "drift"
+    rate: float = 0.5
+    weight: float = 1.0
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class MovieLensTrainerConfig:
+    """``trainer: {kind: movielens}``: shard ``index`` of ``instances`` of ML-100k
+    (:class:`~mpcrec.node.movielens_trainer.MovieLensTrainer`, ``mpcrec demo``)."""
+
+    kind: Literal["movielens"]
+    index: int
+    instances: int
+    seed: int = 0
+    rounds: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.instances:
+            raise ConfigError(
+                f"index {self.index} is not a shard of {self.instances} instances",
+                hint="index counts from 0 to instances - 1",
+            )
+
+
+@dataclass(frozen=True)
+class PeerTubeTrainerConfig:
+    """``trainer: {kind: peertube}``: the instance's own PeerTube
+    (:class:`~mpcrec.node.peertube_trainer.PeerTubeTrainer`)."""
+
+    kind: Literal["peertube"]
+    catalogue: Path = field(
+        metadata={"hint": "catalogue: catalogue.txt, the file the federation's operator publishes"}
+    )
+    catalogue_sha256: str = ""
+    seed: int = 0
+    rounds: int = 200
+
+
+TrainerConfig = DriftTrainerConfig | MovieLensTrainerConfig | PeerTubeTrainerConfig
+SERVING = (MovieLensTrainerConfig, PeerTubeTrainerConfig)  # trainers that serve users
+
+
+@dataclass(frozen=True)
+class Faults:
+    """``faults:``: test knobs, left out in deployments."""
+
+    member_delay_s: float = 0.0
+    skip_clip: bool = False
 
 
 @dataclass(frozen=True)
 class NodeConfig:
-    """A node's whole configuration."""
+    """A node's whole configuration (the module docstring shows the file)."""
 
     instance_id: str
     launcher: str
     mpc_address: str
     state_dir: Path
-    tls: CertPaths
-    trainer: dict[str, Any] = field(default_factory=lambda: {"kind": "drift"})
-    member_delay_s: float = 0.0
+    tls: CertPaths = field(
+        metadata={"hint": "tls: {cert, key, ca}; `mpcrec pki` makes a local CA and certificates"}
+    )
+    trainer: TrainerConfig = field(default_factory=DriftTrainerConfig)
+    faults: Faults = field(default_factory=Faults)
     mpc_timeout_s: float = 60.0
-    skip_clip: bool = False
     peertube: PeerTubeSettings | None = None
-    serve_http: bool = False  # ``peertube.listen`` given: serve recommendations in-process
+
+    def __post_init__(self) -> None:
+        kind = self.trainer.kind
+        if kind == "peertube" and self.peertube is None:
+            raise ConfigError(
+                "trainer kind 'peertube' needs a `peertube:` section",
+                hint="peertube: {dsn: ..., listen: 127.0.0.1:9090} (see docs/peertube.md)",
+            )
+        if self.serve_http and not isinstance(self.trainer, SERVING):
+            raise ConfigError(
+                f"peertube.listen needs a trainer that serves users, not {kind!r}",
+                hint="trainer kind: movielens or peertube",
+            )
+
+    @property
+    def member_delay_s(self) -> float:
+        """Seconds a committee member waits before computing (``faults``)."""
+        return self.faults.member_delay_s
+
+    @property
+    def skip_clip(self) -> bool:
+        """Whether the node uploads its update unclipped (``faults``)."""
+        return self.faults.skip_clip
+
+    @property
+    def serve_http(self) -> bool:
+        """Whether the node serves recommendations itself (``peertube.listen`` given)."""
+        return self.peertube is not None and self.peertube.listen is not None
 
     @classmethod
     def load(cls, path: Path) -> NodeConfig:
-        """Read and check ``node.yaml``."""
-        data = load_mapping(path)
-        unknown = sorted(set(data) - TOP)
-        if unknown:
-            raise ConfigError(f"{path}: unknown setting(s) {unknown}", hint=f"known: {sorted(TOP)}")
-        missing = sorted({"instance_id", "launcher", "mpc_address"} - set(data))
-        if missing:
-            raise ConfigError(f"{path}: {missing} required")
-        kind = str((data.get("trainer") or {}).get("kind", "drift"))
-        if kind not in TRAINERS:
-            raise ConfigError(
-                f"{path}: trainer kind {kind!r} is unknown",
-                hint="known: " + ", ".join(sorted(TRAINERS)),
-            )
-        trainer = section(data, "trainer", path, {"kind"} | TRAINERS[kind])
-        trainer["kind"] = kind
-        peertube, serve_http = _peertube(data, path, kind)
-        if kind == "peertube":
-            if "catalogue" not in trainer:
-                raise ConfigError(
-                    f"{path}: trainer kind 'peertube' needs `catalogue` (the federation's items)",
-                    hint="catalogue: catalogue.txt, the file the federation's operator publishes",
-                )
-            trainer["catalogue"] = str(Path(path).parent / str(trainer["catalogue"]))
-        faults = section(data, "faults", path, {"member_delay_s", "skip_clip"})
-        return cls(
-            instance_id=str(data["instance_id"]),
-            launcher=str(data["launcher"]),
-            mpc_address=str(data["mpc_address"]),
-            state_dir=Path(path).parent
-            / str(data.get("state_dir", f"state/{data['instance_id']}")),
-            tls=tls_paths(data, path),
-            trainer=trainer,
-            member_delay_s=as_type(faults.get("member_delay_s", 0.0), float, "faults", path),
-            skip_clip=bool(faults.get("skip_clip", False)),
-            mpc_timeout_s=as_type(data.get("mpc_timeout_s", 60.0), float, "mpc_timeout_s", path),
-            peertube=peertube,
-            serve_http=serve_http,
-        )
-
-
-def _peertube(data: dict[str, Any], path: Path, kind: str) -> tuple[PeerTubeSettings | None, bool]:
-    """The ``peertube:`` section, and whether to serve HTTP (``listen`` given)."""
-    raw = data.get("peertube")
-    if raw is None:
-        if kind == "peertube":
-            raise ConfigError(
-                f"{path}: trainer kind 'peertube' needs a `peertube:` section",
-                hint="peertube: {dsn: ..., listen: 127.0.0.1:9090} (see docs/peertube.md)",
-            )
-        return None, False
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: `peertube` must be a mapping")
-    settings = PeerTubeSettings.from_mapping(raw, f"{path}: peertube")
-    serve = "listen" in raw
-    if serve and kind not in SERVING:
-        raise ConfigError(
-            f"{path}: peertube.listen needs a trainer that serves users, not {kind!r}",
-            hint="trainer kind: " + " or ".join(sorted(SERVING)),
-        )
-    return settings, serve
+        """Read and check ``node.yaml`` (``state_dir`` defaults to ``state/INSTANCE_ID``)."""
+        data = read_mapping(path)
+        if "state_dir" not in data and "instance_id" in data:
+            data["state_dir"] = f"state/{data['instance_id']}"
+        return build_config(cls, data, path=path)

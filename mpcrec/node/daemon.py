@@ -62,16 +62,20 @@ BENIGN = (grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION)
 
 def trainer_from_config(config: NodeConfig) -> Trainer:
     """The trainer the config names."""
-    opts = {k: v for k, v in config.trainer.items() if k != "kind"}
-    if config.trainer["kind"] == "movielens":
+    from mpcrec.node.config import MovieLensTrainerConfig, PeerTubeTrainerConfig
+
+    trainer = config.trainer
+    if isinstance(trainer, MovieLensTrainerConfig):
         from mpcrec.node.movielens_trainer import MovieLensTrainer
 
-        return MovieLensTrainer(**{k: int(v) for k, v in opts.items()}, state_dir=config.state_dir)
-    if config.trainer["kind"] == "peertube":
+        return MovieLensTrainer.from_config(trainer, state_dir=config.state_dir)
+    if isinstance(trainer, PeerTubeTrainerConfig):
         from mpcrec.node.peertube_trainer import PeerTubeTrainer
 
         return PeerTubeTrainer.from_config(config)
-    return DriftTrainer(config.instance_id, **{k: float(v) for k, v in opts.items()})
+    return DriftTrainer(
+        config.instance_id, rate=trainer.rate, weight=trainer.weight, scale=trainer.scale
+    )
 
 
 class Node:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from mpcrec.model.mf import Factors, init_factors
 from mpcrec.model.tuned import FEDAVG
 from mpcrec.node.recommender import ModelSnapshot
 from mpcrec.node.trainer import Matrix
+
+if TYPE_CHECKING:
+    from mpcrec.node.config import MovieLensTrainerConfig
 
 USER_FILE = "user_emb.npz"
 
@@ -63,6 +67,11 @@ class MovieLensTrainer:
         self.rounds = rounds
         self.rng = np.random.default_rng([seed, index])
         self.path = Path(state_dir) / USER_FILE
+
+    @classmethod
+    def from_config(cls, config: MovieLensTrainerConfig, *, state_dir: Path) -> MovieLensTrainer:
+        """The trainer a ``kind: movielens`` trainer section names."""
+        return cls(config.index, config.instances, config.seed, config.rounds, state_dir=state_dir)
 
     def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
         """One round of local training from model ``version``; weight = training events."""

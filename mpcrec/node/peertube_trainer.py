@@ -39,7 +39,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psycopg
@@ -49,12 +48,10 @@ from mpcrec.files import write_atomic
 from mpcrec.model.local import InstanceData, local_update
 from mpcrec.model.mf import MFConfig, event_ages, init_embeddings
 from mpcrec.model.tuned import FEDAVG
+from mpcrec.node.config import NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.peertube_source import PeerTubeSource, Refresh
 from mpcrec.node.recommender import ModelSnapshot
 from mpcrec.node.trainer import Matrix
-
-if TYPE_CHECKING:
-    from mpcrec.node.config import NodeConfig
 
 log = logging.getLogger("mpcrec.node.peertube")
 USER_FILE = "user_emb.npz"
@@ -185,17 +182,17 @@ class PeerTubeTrainer:
     @classmethod
     def from_config(cls, config: NodeConfig) -> PeerTubeTrainer:
         """The trainer a ``kind: peertube`` node config names; checks PeerTube first."""
-        if config.peertube is None:
+        trainer = config.trainer
+        if config.peertube is None or not isinstance(trainer, PeerTubeTrainerConfig):
             raise ConfigError("trainer kind 'peertube' needs a `peertube:` section")
-        opts: dict[str, Any] = config.trainer
         source = PeerTubeSource(config.peertube)
         source.check()
-        catalogue = Catalogue.load(Path(opts["catalogue"]), str(opts.get("catalogue_sha256", "")))
+        catalogue = Catalogue.load(trainer.catalogue, trainer.catalogue_sha256)
         return cls(
             source,
             catalogue,
-            rounds=int(opts.get("rounds", 200)),
-            seed=int(opts.get("seed", 0)),
+            rounds=trainer.rounds,
+            seed=trainer.seed,
             state_dir=config.state_dir,
             name=config.instance_id,
         )

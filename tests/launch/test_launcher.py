@@ -9,7 +9,6 @@ import pytest
 
 from committees.seed import commitment
 from committees.sortition import draw_committee
-from launch.config import LauncherConfig
 from launch.launcher import Launcher, Schedule
 from launch.memory_store import InMemoryStore
 from launch.round import Phase, RoundPolicy
@@ -17,7 +16,7 @@ from launch.sqlite_store import SQLiteStore
 from launch.store import LauncherStore
 from mpcrec.audit import entries
 from mpcrec.crypto.keys import NodeKeys
-from mpcrec.errors import ConfigError, ProtocolError
+from mpcrec.errors import ProtocolError
 from mpcrec.federation.spec import FederationSpec
 
 POLICY = RoundPolicy(committee_size=2, min_contributors=2, commit_s=5, reveal_s=5)
@@ -118,17 +117,3 @@ def test_committee_drawn_from_revealed_seed_and_survives_a_restart(tmp_path: Pat
     keys = {i.instance_id: i.signing_key for i in again.instances()}
     assert rnd.committee == draw_committee(rnd.seed, 1, keys, 2)
     again.close()
-
-
-def test_bad_config_names_the_file_and_the_setting(tmp_path: Path) -> None:
-    path = tmp_path / "federation.yaml"
-    path.write_text(
-        "listen: 127.0.0.1:1\ntls: {cert: a, key: b, ca: c}\n"
-        "model: {n_items: 3, dim: 2, aggregation: magic}\n"
-    )
-
-    with pytest.raises(ConfigError) as bad:
-        LauncherConfig.load(path)
-
-    assert str(path) in bad.value.message and "`model`" in bad.value.message
-    assert "magic" in bad.value.message and bad.value.hint

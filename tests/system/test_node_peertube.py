@@ -38,7 +38,6 @@ from mpcrec.data.peertube_settings import PeerTubeSettings
 from mpcrec.data.split import leave_last_out
 from mpcrec.errors import ConfigError
 from mpcrec.federation.plain import seal_plain
-from mpcrec.node.config import NodeConfig
 from mpcrec.node.peertube_source import PeerTubeSource
 from mpcrec.node.peertube_trainer import Catalogue, PeerTubeTrainer
 from tests.net import free_port
@@ -257,37 +256,6 @@ def test_peertube_node_trains_in_the_federation_and_serves_its_users(
     # the rest (TLS, HTTP/2, registration, commits, reveals, model requests) is small: far
     # less than its signal rows would take (a few bytes each, and there are ~30,000)
     assert payload <= relay.sent < payload * 1.01 + 64 * 1024
-
-
-def test_node_config_reads_the_peertube_section(tmp_path: Path) -> None:
-    base = {
-        "instance_id": "tube-a",
-        "launcher": "127.0.0.1:7443",
-        "mpc_address": "127.0.0.1:7600",
-        "tls": {"cert": "a.pem", "key": "a.key", "ca": "ca.pem"},
-    }
-    peertube = {"dsn": "dbname=peertube_prod", "settle_seconds": 5, "listen": "127.0.0.1:9191"}
-    trainer = {"kind": "peertube", "catalogue": "catalogue.txt", "rounds": 10}
-    path = tmp_path / "node.yaml"
-
-    def load(data: dict[str, Any]) -> NodeConfig:
-        path.write_text(yaml.safe_dump(data))
-        return NodeConfig.load(path)
-
-    config = load({**base, "trainer": trainer, "peertube": peertube})
-    assert config.serve_http and config.peertube is not None
-    assert (config.peertube.listen_host, config.peertube.listen_port) == ("127.0.0.1", 9191)
-    assert config.trainer["catalogue"] == str(tmp_path / "catalogue.txt")
-    quiet = load({**base, "trainer": trainer, "peertube": {"dsn": "dbname=x"}})
-    assert not quiet.serve_http  # no listen: no HTTP server, snapshot.npz instead
-    with pytest.raises(ConfigError, match="needs a `peertube:` section"):
-        load({**base, "trainer": trainer})
-    with pytest.raises(ConfigError, match="needs `catalogue`"):
-        load({**base, "trainer": {"kind": "peertube"}, "peertube": peertube})
-    with pytest.raises(ConfigError, match="unknown setting"):
-        load({**base, "trainer": trainer, "peertube": {**peertube, "port": 1}})
-    with pytest.raises(ConfigError, match="serves users"):
-        load({**base, "peertube": peertube})  # the drift stand-in has no users
 
 
 def test_catalogue_file_is_checked(tmp_path: Path) -> None:

@@ -1,14 +1,16 @@
-"""The privacy budget: the shared arithmetic, the declared promise, and the launcher keeping it."""
+"""The launcher keeps the declared privacy budget: :class:`launch.budget.PrivacyBudget` and the
+rounds a :class:`launch.launcher.Launcher` opens (or refuses to open) with it."""
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from launch.config import LauncherConfig
+from launch.budget import PrivacyBudget
 from launch.launcher import Launcher, Schedule
 from launch.memory_store import InMemoryStore
 from launch.round import RoundPolicy
@@ -19,130 +21,65 @@ from mpcrec.audit.entries import Kind, RoundResult, public_key_bytes
 from mpcrec.audit.log import AuditLog
 from mpcrec.audit.schema import payload_error
 from mpcrec.crypto.keys import NodeKeys
-from mpcrec.errors import ConfigError
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
 from mpcrec.privacy.accountant import gaussian_epsilon
-from mpcrec.privacy.budget import epsilon_spent, first_over_budget, rounds_within_budget
+from mpcrec.privacy.budget import epsilon_spent, rounds_within_budget
 
 DELTA = 1e-5
 
-
-# -- the arithmetic ------------------------------------------------------------------------
-
-
-def test_epsilon_spent_equals_the_accountant_and_is_infinite_without_noise() -> None:
-    rounds = [(1.5, 0.04)] * 30
-    assert epsilon_spent(rounds, delta=DELTA) == pytest.approx(
-        gaussian_epsilon(noise_multiplier=1.5, steps=30, delta=DELTA, sample_rate=0.04),
-        rel=1e-12,
-    )
-    assert epsilon_spent([*rounds, (0.0, 1.0)], delta=DELTA) == math.inf
-    assert epsilon_spent([], delta=DELTA) == 0.0
+# -- the budget's state ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("spent", "z", "budget"),
-    [([], 4.0, 8.0), ([], 20.0, 3.0), ([(2.0, 1.0)] * 3, 6.0, 9.5), ([(1.0, 1.0)], 3.0, 6.0)],
-)
-def test_rounds_within_budget_is_the_last_count_that_fits(
-    spent: list[tuple[float, float]], z: float, budget: float
+def test_budget_counts_down_as_rounds_publish_until_spent() -> None:
+    promise = PrivacyPromise(epsilon_budget=8.0, delta=DELTA)
+    budget = PrivacyBudget(promise, mechanism=(4.0, 1.0), spent=[(4.0, 1.0)] * 37)
+
+    before = budget.affordable
+    budget.record_published()
+    after = budget.affordable, budget.spent()
+    budget.record_published()
+
+    assert (before, after) == (2, (1, False))
+    assert budget.affordable == 0 and budget.spent() and budget.rounds == 39
+    assert budget.epsilon() == pytest.approx(epsilon_spent([(4.0, 1.0)] * 39, delta=DELTA))
+    assert budget.epsilon() <= 8.0 < epsilon_spent([(4.0, 1.0)] * 40, delta=DELTA)
+
+
+def test_budget_counts_rounds_published_with_other_noise_at_their_own() -> None:
+    spent = [(2.0, 1.0), (3.0, 1.0)]
+    promise = PrivacyPromise(epsilon_budget=8.0, delta=DELTA)
+
+    budget = PrivacyBudget(promise, mechanism=(4.0, 1.0), spent=spent)
+
+    assert budget.epsilon() == pytest.approx(epsilon_spent(spent, delta=DELTA))
+    assert budget.affordable == rounds_within_budget(spent, (4.0, 1.0), delta=DELTA, budget=8.0)
+
+
+def test_without_a_promise_nothing_is_ever_spent() -> None:
+    budget = PrivacyBudget(PrivacyPromise(), mechanism=(0.0, 1.0), spent=[(0.0, 1.0)] * 3)
+
+    budget.record_published()
+
+    assert budget.affordable is None and not budget.spent()
+    assert budget.epsilon() == math.inf and budget.rounds == 4
+
+
+def test_announce_warns_when_the_schedule_asks_for_more_than_the_budget_affords(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    n = rounds_within_budget(spent, (z, 1.0), delta=DELTA, budget=budget)
+    promise = PrivacyPromise(epsilon_budget=8.0, delta=DELTA)
+    budget = PrivacyBudget(promise, mechanism=(4.0, 1.0), spent=[])
 
-    def eps(more: int) -> float:
-        return epsilon_spent([*spent, *[(z, 1.0)] * more], delta=DELTA)
+    with caplog.at_level(logging.INFO, logger="mpcrec.launcher"):
+        budget.announce(39)
+        enough = [r.levelno for r in caplog.records]
+        caplog.clear()
+        budget.announce(50)
 
-    assert n >= 1
-    assert eps(n) <= budget < eps(n + 1)
+    assert enough == [logging.INFO]
+    assert [r.levelno for r in caplog.records] == [logging.INFO, logging.WARNING]
+    assert "affords only 39" in caplog.records[-1].getMessage()
 
-
-def test_rounds_within_budget_zero_when_nothing_fits_and_capped_by_the_limit() -> None:
-    assert rounds_within_budget([], (0.0, 1.0), delta=DELTA, budget=1e9) == 0
-    assert rounds_within_budget([(1.0, 1.0)] * 3, (50.0, 1.0), delta=DELTA, budget=8.0) == 0
-    assert rounds_within_budget([], (1e4, 1.0), delta=DELTA, budget=1e3, limit=50) == 50
-
-
-def test_first_over_budget_equals_a_linear_scan() -> None:
-    rounds = [(3.0, 1.0)] * 10 + [(1.0, 1.0)] * 10
-    for budget in (2.0, 5.0, 9.0, 50.0):
-        scan = next(
-            (n for n in range(1, 21) if epsilon_spent(rounds[:n], delta=DELTA) > budget), None
-        )
-        assert first_over_budget(rounds, delta=DELTA, budget=budget) == scan
-    assert first_over_budget(rounds, delta=DELTA, budget=math.inf) is None
-
-
-# -- the declared promise ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("fields", "words"),
-    [
-        ({"epsilon_budget": 0.0}, "epsilon_budget 0.0"),
-        ({"epsilon_budget": math.inf}, "finite"),
-        ({"delta": 0.0}, "delta 0.0"),
-        ({"delta": 1.0}, "delta 1.0"),
-        ({"unit": "user"}, "'user' is not implemented"),
-    ],
-)
-def test_privacy_promise_refuses_bad_values(fields: dict[str, object], words: str) -> None:
-    with pytest.raises(ConfigError) as bad:
-        PrivacyPromise(**fields)  # type: ignore[arg-type]
-    assert words in bad.value.message and bad.value.hint
-
-
-def _federation_yaml(tmp_path: Path, model: str, privacy: str | None) -> Path:
-    path = tmp_path / "federation.yaml"
-    text = f"listen: 127.0.0.1:1\ntls: {{cert: a, key: b, ca: c}}\nmodel: {model}\n"
-    path.write_text(text + (f"privacy: {privacy}\n" if privacy is not None else ""))
-    return path
-
-
-SECURE = "{n_items: 3, dim: 2, aggregation: secure, noise_multiplier: 2.0}"
-
-
-def test_config_reads_the_privacy_section(tmp_path: Path) -> None:
-    absent = LauncherConfig.load(_federation_yaml(tmp_path, SECURE, None))
-    assert absent.privacy == PrivacyPromise(epsilon_budget=None, delta=1e-5, unit="instance")
-    null = LauncherConfig.load(_federation_yaml(tmp_path, SECURE, "{epsilon_budget: null}"))
-    assert not null.privacy.declared
-    declared = LauncherConfig.load(
-        _federation_yaml(tmp_path, SECURE, "{epsilon_budget: 8, delta: 1e-6, unit: instance}")
-    )
-    assert declared.privacy == PrivacyPromise(epsilon_budget=8.0, delta=1e-6, unit="instance")
-
-
-@pytest.mark.parametrize(
-    ("model", "privacy", "words"),
-    [
-        (SECURE, "{epsilon_budget: 8, epsilon: 3}", "unknown setting(s) ['epsilon']"),
-        (SECURE, "{epsilon_budget: lots}", "`privacy.epsilon_budget` = 'lots' is not a float"),
-        (SECURE, "{epsilon_budget: -2}", "`privacy`: epsilon_budget -2.0 must be"),
-        (SECURE, "{delta: 2}", "`privacy`: delta 2.0 must be"),
-        (
-            "{n_items: 3, dim: 2, aggregation: secure}",
-            "{epsilon_budget: 8}",
-            "cannot pay for a single round: `model.noise_multiplier` 0 spends epsilon inf",
-        ),
-        (SECURE, "{epsilon_budget: 0.5}", "cannot pay for a single round"),
-        (
-            "{n_items: 3, dim: 2, aggregation: plaintext, noise_multiplier: 2.0}",
-            "{epsilon_budget: 8}",
-            "'plaintext'",
-        ),
-    ],
-)
-def test_config_refuses_a_promise_it_cannot_keep(
-    tmp_path: Path, model: str, privacy: str, words: str
-) -> None:
-    path = _federation_yaml(tmp_path, model, privacy)
-    with pytest.raises(ConfigError) as bad:
-        LauncherConfig.load(path)
-    assert str(path) in bad.value.message
-    assert words in bad.value.message
-
-
-# -- the launcher keeps it -----------------------------------------------------------------
 
 POLICY = RoundPolicy(committee_size=2, min_contributors=2, commit_s=5, reveal_s=5)
 NOISY = FederationSpec(n_items=2, dim=2, aggregation="secure", noise_multiplier=4.0)

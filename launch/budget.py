@@ -1,0 +1,127 @@
+"""The launcher's privacy budget: which rounds were paid for, and whether one more fits.
+
+Thin state over the pure arithmetic of :mod:`mpcrec.privacy.budget` (the Opacus split:
+a stateful accountant over pure analysis). :class:`PrivacyBudget` holds the mechanisms of
+the rounds published so far and the declared :class:`~mpcrec.federation.spec.PrivacyPromise`;
+the ε it reports is the one an auditor computes from the same mechanisms
+(:func:`mpcrec.audit.checks.check_budget`).
+
+Examples
+--------
+>>> from mpcrec.federation.spec import PrivacyPromise
+>>> budget = PrivacyBudget(PrivacyPromise(epsilon_budget=8.0), mechanism=(4.0, 1.0), spent=[])
+>>> budget.affordable
+39
+>>> budget.record_published()
+>>> budget.affordable, budget.rounds
+(38, 1)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from mpcrec.federation.spec import PrivacyPromise
+from mpcrec.privacy.budget import Mechanism, epsilon_spent, rounds_within_budget
+
+log = logging.getLogger("mpcrec.launcher")
+
+
+class PrivacyBudget:
+    """The ε the published rounds spent against the declared promise.
+
+    Parameters
+    ----------
+    promise:
+        The declared budget and δ (no budget: nothing ever stops for privacy).
+    mechanism:
+        ``(noise_multiplier, sample_rate)`` of every round this launcher runs.
+    spent:
+        The mechanisms of the rounds already published (as the audit log records them).
+    """
+
+    def __init__(
+        self, promise: PrivacyPromise, *, mechanism: Mechanism, spent: Sequence[Mechanism]
+    ) -> None:
+        self.promise = promise
+        self.mechanism = mechanism
+        self._spent = list(spent)
+        self._affordable = self._rounds_affordable()
+
+    @property
+    def rounds(self) -> int:
+        """How many published rounds were paid for."""
+        return len(self._spent)
+
+    @property
+    def affordable(self) -> int | None:
+        """How many more rounds the budget pays for (``None``: no budget declared)."""
+        return self._affordable
+
+    def epsilon(self) -> float:
+        """ε the published rounds have spent, at the declared δ."""
+        return epsilon_spent(self._spent, delta=self.promise.delta)
+
+    def spent(self) -> bool:
+        """Whether the declared budget cannot pay for one more round (never without one)."""
+        return self._affordable == 0
+
+    def record_published(self) -> None:
+        """Count one more published round of this launcher's mechanism."""
+        self._spent.append(self.mechanism)
+        self._affordable = self._rounds_affordable()
+        if self.spent():
+            log.warning(
+                "privacy budget spent: %d rounds published, epsilon %.3f at delta %g; "
+                "one more round would exceed the budget %g, no more rounds will open",
+                self.rounds,
+                self.epsilon(),
+                self.promise.delta,
+                self.promise.epsilon_budget,
+            )
+
+    def announce(self, scheduled_rounds: int) -> None:
+        """Log the budget at start, warning when ``scheduled_rounds`` (0: no limit) ask for
+        more published rounds than it affords."""
+        p, affordable = self.promise, self._affordable
+        if affordable is None:
+            log.info(
+                "no privacy budget declared (no differential-privacy promise); epsilon spent "
+                "so far %.3f at delta %g",
+                self.epsilon(),
+                p.delta,
+            )
+            return
+        log.log(
+            logging.WARNING if affordable == 0 else logging.INFO,
+            "privacy budget epsilon %g at delta %g (%s level): %d rounds published spent %.3f; "
+            "noise multiplier %g affords %d more",
+            p.epsilon_budget,
+            p.delta,
+            p.unit,
+            self.rounds,
+            self.epsilon(),
+            self.mechanism[0],
+            affordable,
+        )
+        wanted = max(scheduled_rounds - self.rounds, 0)
+        if scheduled_rounds and affordable < wanted:
+            log.warning(
+                "the schedule asks for %d more rounds but noise multiplier %g affords only %d "
+                "within epsilon %g at delta %g: the launcher will stop after %d",
+                wanted,
+                self.mechanism[0],
+                affordable,
+                p.epsilon_budget,
+                p.delta,
+                affordable,
+            )
+
+    def _rounds_affordable(self) -> int | None:
+        budget = self.promise.epsilon_budget
+        if budget is None:
+            return None
+        return rounds_within_budget(
+            self._spent, self.mechanism, delta=self.promise.delta, budget=budget
+        )
