@@ -108,3 +108,32 @@ def first_over_budget(rounds: Sequence[Mechanism], *, delta: float, budget: floa
             (mid, high) if epsilon_spent(rounds[:mid], delta=delta) <= budget else (low, mid)
         )
     return high
+
+
+def first_over_budgets(
+    rounds: Sequence[Mechanism], *, deltas: Sequence[float], budgets: Sequence[float]
+) -> int | None:
+    """:func:`first_over_budget` when δ and the budget in force may change from round to round.
+
+    Round ``n`` (1-based) is over budget when ε of the first ``n`` rounds, at ``deltas[n-1]``,
+    exceeds ``budgets[n-1]``. With one δ and one budget throughout this is a bisection.
+
+    >>> first_over_budgets([(1.0, 1.0)] * 3, deltas=[1e-5] * 3, budgets=[9.0, 9.0, 4.0])
+    3
+    >>> first_over_budgets([(1.0, 1.0)] * 3, deltas=[1e-5] * 3, budgets=[8.0] * 3)
+    3
+    """
+    if not len(rounds) == len(deltas) == len(budgets):
+        raise ValueError("one delta and one budget per round")
+    if not rounds:
+        return None
+    if len(set(zip(deltas, budgets, strict=True))) == 1:
+        return first_over_budget(rounds, delta=deltas[0], budget=budgets[0])
+    return next(
+        (
+            n
+            for n in range(1, len(rounds) + 1)
+            if epsilon_spent(rounds[:n], delta=deltas[n - 1]) > budgets[n - 1]
+        ),
+        None,
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 from mpcrec.audit.history import Finding, History, RoundRecord
 from mpcrec.audit.schema import hex_map
-from mpcrec.privacy.budget import Mechanism, epsilon_spent, first_over_budget
+from mpcrec.privacy.budget import Mechanism, epsilon_spent, first_over_budgets
 
 
 def _signature_findings(record: RoundRecord) -> list[Finding]:
@@ -165,17 +165,9 @@ def check_budget(history: History) -> tuple[list[Finding], float]:
         return [], 0.0
     mechanisms = [m for _, m, _, _ in spent]
     final = epsilon_spent(mechanisms, delta=spent[-1][2])
-    if len({(d, b) for *_, d, b in spent}) == 1:
-        first = first_over_budget(mechanisms, delta=spent[0][2], budget=spent[0][3])
-    else:
-        first = next(
-            (
-                n
-                for n in range(1, len(spent) + 1)
-                if epsilon_spent(mechanisms[:n], delta=spent[n - 1][2]) > spent[n - 1][3]
-            ),
-            None,
-        )
+    first = first_over_budgets(
+        mechanisms, deltas=[d for *_, d, _ in spent], budgets=[b for *_, b in spent]
+    )
     if first is None:
         return [], final
     record, _, delta, budget = spent[first - 1]
