@@ -38,7 +38,7 @@ def test_a_secure_round_through_the_in_process_launcher_equals_the_twin(tmp_path
                 mpc_port=free_port(),
             ),
             DriftTrainer(name, rate=RATE),
-            connect=lambda name=name: InProcessLauncherClient(launcher, name),  # type: ignore[misc]
+            connect=lambda name=name: InProcessLauncherClient(launcher, name),
         )
         for name in NAMES
     ]
