@@ -28,27 +28,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
-from mpcrec.errors import ConfigError, ProtocolError
-
-
-class Phase(StrEnum):
-    """The states of a round."""
-
-    OPEN = "open"
-    REVEALING = "revealing"
-    COMMITTEE_DRAWN = "committee_drawn"
-    COLLECTING = "collecting"
-    COMPUTING = "computing"
-    PUBLISHED = "published"
-    ABORTED = "aborted"
-
-    @property
-    def terminal(self) -> bool:
-        """Whether the round has ended (published or aborted)."""
-        return self in (Phase.PUBLISHED, Phase.ABORTED)
-
+from mpcrec.errors import ConfigError
+from mpcrec.federation.announcement import Phase as Phase
+from mpcrec.federation.refusals import RoundStateError as RoundStateError
 
 ALLOWED: Mapping[Phase, frozenset[Phase]] = {
     Phase.OPEN: frozenset({Phase.REVEALING, Phase.ABORTED}),
@@ -59,10 +42,6 @@ ALLOWED: Mapping[Phase, frozenset[Phase]] = {
     Phase.PUBLISHED: frozenset(),
     Phase.ABORTED: frozenset(),
 }
-
-
-class RoundStateError(ProtocolError):
-    """A transition or a message that the round's current state does not allow."""
 
 
 @dataclass(frozen=True)

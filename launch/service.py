@@ -1,10 +1,11 @@
 """The launcher's gRPC service: thin handlers over :class:`~launch.launcher.Launcher`.
 
 Each handler names the caller by its client certificate (:func:`mpcrec.federation.tls.caller_id`),
-turns the request into plain values, calls the launcher, and maps a refusal to a status:
-``UNAUTHENTICATED`` (no instance certificate), ``PERMISSION_DENIED`` (not registered, or
-registering as someone else), ``FAILED_PRECONDITION`` (not allowed in the round's state),
-``ALREADY_EXISTS`` (a duplicate or replayed message), ``INVALID_ARGUMENT`` (malformed).
+turns the request into plain values (:mod:`mpcrec.proto.convert`), calls the launcher, and
+maps a refusal to a status (:func:`mpcrec.proto.convert.status_code`): ``UNAUTHENTICATED``
+(no instance certificate), ``PERMISSION_DENIED`` (not registered, or registering as someone
+else), ``FAILED_PRECONDITION`` (not allowed in the round's state), ``ALREADY_EXISTS`` (a
+duplicate or replayed message), ``INVALID_ARGUMENT`` (malformed).
 """
 
 from __future__ import annotations
@@ -12,39 +13,38 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from concurrent import futures
-from typing import Any, NoReturn
+from typing import Any
 
 import grpc
 
+from launch.admission import (
+    check_caller,
+    check_registration,
+    check_upload,
+    max_envelope,
+)
+from launch.announce import announcement, watch
 from launch.launcher import Launcher
-from launch.round import Round, RoundStateError
-from launch.store import Contribution, MemberResult, StoreConflict
 from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ProtocolError
-from mpcrec.federation.tls import CHUNK, GRPC_OPTIONS, caller_id, server_credentials
+from mpcrec.federation.contribution import Envelope, UploadReceipt
+from mpcrec.federation.registration import Registered
+from mpcrec.federation.tls import GRPC_OPTIONS, caller_id, server_credentials
+from mpcrec.proto import convert
 from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
 WATCH_HEARTBEAT_S = 1.0
 
 
-def _refuse(context: grpc.ServicerContext, err: ProtocolError) -> NoReturn:
-    if isinstance(err, StoreConflict):
-        code = grpc.StatusCode.ALREADY_EXISTS
-    elif isinstance(err, RoundStateError):
-        code = grpc.StatusCode.FAILED_PRECONDITION
-    else:
-        code = grpc.StatusCode.INVALID_ARGUMENT
-    context.abort(code, str(err))
-    raise AssertionError("unreachable")  # context.abort raises
-
-
 @contextlib.contextmanager
 def _refusals(context: grpc.ServicerContext) -> Iterator[None]:
+    """Abort the call with the status of any refusal raised inside."""
     try:
         yield
     except ProtocolError as err:
-        _refuse(context, err)
+        context.abort(convert.status_code(err), str(err))
+        raise AssertionError("unreachable") from err  # context.abort raises
 
 
 class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
@@ -53,65 +53,48 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
     def __init__(self, launcher: Launcher) -> None:
         self.launcher = launcher
 
-    # -- identity ---------------------------------------------------------------------------
-
     def _caller(self, context: grpc.ServicerContext, *, registered: bool = True) -> str:
-        who = caller_id(context)
-        if not who:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "no instance certificate")
-        if registered and self.launcher.store.get_instance(who) is None:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{who} is not registered")
-        return who
-
-    # -- handlers -----------------------------------------------------------------------------
+        with _refusals(context):
+            return check_caller(self.launcher, caller_id(context), registered=registered)
 
     def Register(self, request: Any, context: grpc.ServicerContext) -> Any:
         who = self._caller(context, registered=False)
-        if request.instance_id != who:
-            context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"certificate names {who!r}, request says {request.instance_id!r}",
-            )
+        registration = convert.registration_from_pb(request)
         with _refusals(context):
+            check_registration(who, registration)
             self.launcher.register(
                 who,
-                request.signing_key,
-                request.sealing_key,
-                request.mpc_address,
-                request.entry_signature,
+                registration.signing_key,
+                registration.sealing_key,
+                registration.mpc_address,
+                registration.entry_signature,
             )
-        spec, policy = self.launcher.spec, self.launcher.policy
-        return pb.RegisterReply(
-            instance_id=who,
-            launcher_key=self.launcher.launcher_key,
-            model_version=self.launcher.model(-1).version,
-            spec=pb.FederationSpec(
-                n_items=spec.n_items,
-                dim=spec.dim,
-                committee_size=policy.committee_size,
-                min_contributors=policy.min_contributors,
-                aggregation=spec.aggregation,
-                server_lr=spec.server_lr,
-                server_momentum=spec.server_momentum,
-                clip_norm=spec.clip_norm,
-                range_bound=spec.range_bound,
-                noise_multiplier=spec.noise_multiplier,
-            ),
+        launcher = self.launcher
+        return convert.registered_to_pb(
+            Registered(
+                instance_id=who,
+                launcher_key=launcher.launcher_key,
+                model_version=launcher.model(-1).version,
+                spec=launcher.spec,
+                committee_size=launcher.policy.committee_size,
+                min_contributors=launcher.policy.min_contributors,
+            )
         )
 
     def GetRound(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._caller(context)
-        return self._announcement(self.launcher.current())
+        return convert.announcement_to_pb(announcement(self.launcher, self.launcher.current()))
 
     def WatchRounds(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         self._caller(context)
-        generation, last = -1, None
-        while context.is_active() and not self.launcher.stopping.is_set():
-            rnd = self.launcher.current()
-            if rnd is not None and rnd.round_id >= request.after_round and rnd != last:
-                last = rnd
-                yield self._announcement(rnd)
-            generation = self.launcher.wait_for_change(generation, WATCH_HEARTBEAT_S)
+        changes = watch(
+            self.launcher,
+            request.after_round,
+            active=context.is_active,
+            heartbeat_s=WATCH_HEARTBEAT_S,
+        )
+        for ann in changes:
+            yield convert.announcement_to_pb(ann)
 
     def SubmitCommit(self, request: Any, context: grpc.ServicerContext) -> Any:
         who = self._caller(context)
@@ -129,125 +112,37 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         self, request_iterator: Iterator[Any], context: grpc.ServicerContext
     ) -> Any:
         who = self._caller(context)
-        first = next(request_iterator, None)
-        if first is None or not first.HasField("header"):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a header")
-            raise AssertionError("unreachable")
-        header = first.header
-        limit = 16 * self.launcher.spec.size + 65536
-        sizes = list(header.sizes)
-        if len(sizes) != len(header.recipients) or any(s < 0 or s > limit for s in sizes):
-            context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"envelope sizes {sizes} for {len(header.recipients)} recipients "
-                f"(each at most {limit} bytes)",
-            )
-        body = bytearray()
-        for chunk in request_iterator:
-            body += chunk.data
-            if len(body) > sum(sizes):
-                break
-        if len(body) != sum(sizes):
-            context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"received {len(body)} bytes, the header announced {sum(sizes)}",
-            )
-        envelopes, offset = {}, 0
-        for member, size in zip(header.recipients, sizes, strict=True):
-            envelopes[member] = bytes(body[offset : offset + size])
-            offset += size
-        upload = Contribution(header.round_id, who, header.weight, envelopes)
-        if not header.weight > 0:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"weight {header.weight} must be > 0")
         with _refusals(context):
-            self.launcher.contribute(upload, header.entry_signature)
-        return pb.UploadReceipt(
-            round_id=header.round_id, digest=upload.digest, bytes_received=upload.size
-        )
+            upload, signature = convert.contribution_from_chunks(
+                request_iterator, contributor=who, max_envelope=max_envelope(self.launcher)
+            )
+            check_upload(self.launcher, upload)
+            self.launcher.contribute(upload, signature)
+        return convert.receipt_to_pb(UploadReceipt(upload.round_id, upload.digest, upload.size))
 
     def FetchShares(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         who = self._caller(context)
         with _refusals(context):
             found = self.launcher.shares_for(who, request.round_id)
-        for contributor, weight, signing_key, blob in found:
-            yield pb.ShareChunk(
-                contributor=contributor,
-                weight=weight,
-                size=len(blob),
-                signing_key=signing_key,
-                data=blob[:CHUNK],
-            )
-            for start in range(CHUNK, len(blob), CHUNK):
-                yield pb.ShareChunk(data=blob[start : start + CHUNK])
+        yield from convert.envelope_chunks(Envelope(*share) for share in found)
 
     def SubmitResult(self, request: Any, context: grpc.ServicerContext) -> Any:
         who = self._caller(context)
-        result = MemberResult(
-            round_id=request.round_id,
-            member=who,
-            ok=request.ok,
-            reason=request.reason,
-            model_hash=request.model_hash,
-            accepted=tuple(request.accepted),
-            signature=request.signature,
-            model=request.model,
-        )
         with _refusals(context):
-            self.launcher.submit_result(result)
+            self.launcher.submit_result(convert.result_from_pb(request, member=who))
         return pb.Ack(detail="result stored")
 
     def GetModel(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         self._caller(context)
         with _refusals(context):
             model = self.launcher.model(request.version)
-        head = {"version": model.version, "n_items": model.n_items, "dim": model.dim}
-        yield pb.ModelChunk(**head, model_hash=model.model_hash, data=model.data[:CHUNK])
-        for start in range(CHUNK, len(model.data), CHUNK):
-            yield pb.ModelChunk(data=model.data[start : start + CHUNK])
+        yield from convert.model_chunks(model)
 
     def GetTreeHead(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._caller(context)
         with _refusals(context):
             head, proof = self.launcher.tree_head(request.known_size)
-        return pb.TreeHeadReply(
-            size=head.size, root=head.root, signature=head.signature, consistency=proof
-        )
-
-    # -- announcements -------------------------------------------------------------------------
-
-    def _member(self, instance_id: str, rank: int) -> Any:
-        inst = self.launcher.store.get_instance(instance_id)
-        if inst is None:
-            return pb.Member(instance_id=instance_id, rank=rank)
-        return pb.Member(
-            instance_id=instance_id,
-            rank=rank,
-            sealing_key=inst.sealing_key,
-            signing_key=inst.signing_key,
-            mpc_address=inst.mpc_address,
-        )
-
-    def _announcement(self, rnd: Round | None) -> Any:
-        if rnd is None:
-            return pb.RoundAnnouncement(round_id=0, state="none")
-        base = self.launcher.store.get_model(rnd.model_version)
-        digests = self.launcher.store.digests(rnd.round_id) if rnd.contributors else {}
-        return pb.RoundAnnouncement(
-            round_id=rnd.round_id,
-            model_version=rnd.model_version,
-            state=rnd.phase.value,
-            deadline=rnd.deadline,
-            participants=list(rnd.participants),
-            committee=[self._member(m, r) for r, m in enumerate(rnd.committee)],
-            dealer=self._member(rnd.dealer, len(rnd.committee)) if rnd.dealer else None,
-            seed=rnd.seed,
-            contributors=list(rnd.contributors),
-            weights=list(rnd.weights),
-            reason=rnd.reason,
-            published_version=rnd.published_version,
-            model_hash=base.model_hash if base else b"",
-            digests=[digests.get(c, b"") for c in rnd.contributors],
-        )
+        return convert.tree_head_to_pb(head, proof)
 
 
 def serve(launcher: Launcher, address: str, tls: CertPaths, *, workers: int = 64) -> grpc.Server:

@@ -9,15 +9,16 @@ of it. Publishing a round and storing its model are one change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from launch.round import Round
-from mpcrec.errors import ProtocolError
-from mpcrec.federation.contribution import envelopes_digest
+from mpcrec.federation.contribution import Contribution
 from mpcrec.federation.published_model import PublishedModel
+from mpcrec.federation.refusals import StoreConflict
+from mpcrec.federation.result import MemberResult
 
 __all__ = [
     "Contribution",
@@ -29,10 +30,6 @@ __all__ = [
 ]
 
 
-class StoreConflict(ProtocolError):
-    """The record exists already: a duplicate commitment, upload or result, or a replay."""
-
-
 @dataclass(frozen=True)
 class Instance:
     """A registered instance: its id (its certificate's common name) and public keys."""
@@ -42,40 +39,6 @@ class Instance:
     sealing_key: bytes
     mpc_address: str
     registered_at: float
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """One instance's upload for one round: an opaque envelope per committee member."""
-
-    round_id: int
-    contributor: str
-    weight: float
-    envelopes: Mapping[str, bytes] = field(repr=False)
-
-    @property
-    def digest(self) -> bytes:
-        """SHA-256 over the envelopes (:func:`~mpcrec.federation.contribution.envelopes_digest`)."""
-        return envelopes_digest(self.envelopes)
-
-    @property
-    def size(self) -> int:
-        """Bytes uploaded (all envelopes)."""
-        return sum(len(b) for b in self.envelopes.values())
-
-
-@dataclass(frozen=True)
-class MemberResult:
-    """A committee member's result for a round, or its report that the round failed."""
-
-    round_id: int
-    member: str
-    ok: bool
-    reason: str
-    model_hash: bytes
-    accepted: tuple[str, ...]
-    signature: bytes
-    model: bytes = field(default=b"", repr=False)  # dropped once the round has ended
 
 
 class LauncherStore(Protocol):

@@ -1,12 +1,27 @@
-"""What a committee member signs when it returns a round's result: the audit log's
+"""A committee member's result, and what it signs when it returns one: the audit log's
 ``result_signature`` entry (:mod:`mpcrec.audit.entries`), so the signature the launcher
 checks is the one an auditor checks."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from mpcrec.audit.entries import LogEntry, RoundResult, result_signature
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    """A committee member's result for a round, or its report that the round failed."""
+
+    round_id: int
+    member: str
+    ok: bool
+    reason: str
+    model_hash: bytes
+    accepted: tuple[str, ...]
+    signature: bytes
+    model: bytes = field(default=b"", repr=False)  # dropped once the round has ended
 
 
 def result_entry(

@@ -1,0 +1,32 @@
+"""Registering an instance: what it tells the launcher, and what it learns in return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mpcrec.federation.spec import FederationSpec
+
+
+@dataclass(frozen=True)
+class Registration:
+    """An instance's public keys and committee address, with its signature over the audit
+    log's registration entry (:func:`mpcrec.audit.entries.registration`)."""
+
+    instance_id: str
+    signing_key: bytes
+    sealing_key: bytes
+    mpc_address: str
+    entry_signature: bytes
+
+
+@dataclass(frozen=True)
+class Registered:
+    """The launcher's answer: its key (signs the log's entries and tree heads), the latest
+    model version and the federation's public parameters."""
+
+    instance_id: str
+    launcher_key: bytes
+    model_version: int
+    spec: FederationSpec
+    committee_size: int
+    min_contributors: int

@@ -1,0 +1,143 @@
+"""The ``secure`` aggregation: sealed shares, aggregated by the committee inside CrypTen.
+
+A contributor splits its update into one sealed share per member
+(:func:`mpcrec.crypto.envelope.seal_contribution`); a member opens its shares and runs the
+committee program (:func:`mpcrec.secure.program.aggregate`) in its warm party process
+(:class:`committees.seat.CommitteeSeat`), over mutually authenticated TLS between the
+members (and the dealer) the round announced.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from committees.party import SealedInputs, Session, SessionSettings
+from committees.seat import CommitteeSeat
+from committees.transport.settings import committee_transport
+from mpcrec.crypto.envelope import SealedShare, seal_contribution
+from mpcrec.errors import RoundAborted
+from mpcrec.federation.announcement import RoundAnnouncement
+from mpcrec.federation.contribution import Envelope
+from mpcrec.federation.published_model import PublishedModel
+from mpcrec.federation.spec import FederationSpec
+from mpcrec.node.aggregation.kind import Seat
+from mpcrec.node.aggregation.step import Matrix, public_offset, public_weights
+from mpcrec.secure.program import RoundSpec
+
+log = logging.getLogger("mpcrec.node.secure")
+
+
+class SecureAggregation:
+    """Sealed shares for the committee; a warm CrypTen party to serve on it.
+
+    The party process starts the first time this node is drawn (as a member or the dealer)
+    and is reused for every later round.
+    """
+
+    def __init__(self, spec: FederationSpec, seat: Seat) -> None:
+        self.spec = spec
+        self.seat = seat
+        self._party: CommitteeSeat | None = None
+
+    def _warm_party(self) -> CommitteeSeat:
+        if self._party is None:
+            self._party = CommitteeSeat(self.seat.instance_id)
+        return self._party
+
+    def seal(self, update: Matrix, ann: RoundAnnouncement) -> list[bytes]:
+        sealed = seal_contribution(
+            np.ravel(update),
+            member_keys=[m.sealing_key for m in ann.committee],
+            signing_key=self.seat.keys.signing,
+            round_id=ann.round_id,
+            model_hash=ann.model_hash,
+            contributor_id=self.seat.instance_id,
+        )
+        return [s.to_bytes() for s in sealed]
+
+    def round_spec(
+        self,
+        ann: RoundAnnouncement,
+        envelopes: Sequence[Envelope],
+        base: Matrix,
+        previous: Matrix | None,
+    ) -> RoundSpec:
+        """Everything public about the round, as every member computes it."""
+        weights = public_weights(envelopes)
+        return RoundSpec(
+            round_id=ann.round_id,
+            dim=self.spec.size,
+            weights=weights,
+            public_offset=public_offset(self.spec, base, previous),
+            server_lr=self.spec.server_lr,
+            clip_norm=self.spec.clip_norm,
+            range_bound=self.spec.range_bound or None,
+            noise_std=self.spec.noise_std(list(weights)),
+            min_contributors=self.seat.min_contributors,
+        )
+
+    def compute(
+        self,
+        ann: RoundAnnouncement,
+        envelopes: Sequence[Envelope],
+        base: PublishedModel,
+        previous: Matrix | None,
+    ) -> tuple[Matrix, tuple[str, ...]]:
+        spec = self.round_spec(ann, envelopes, base.array(), previous)
+        inputs = SealedInputs(
+            sealed=tuple(SealedShare.from_bytes(e.data) for e in envelopes),
+            member_key=self.seat.keys.sealing.private_bytes_raw(),
+            contributor_keys=tuple(e.signing_key for e in envelopes),
+            model_hash=base.model_hash,
+        )
+        session = self.session(ann, ann.members.index(self.seat.instance_id))
+        timeout = self.seat.mpc_timeout_s + 30
+        outcome = self._warm_party().compute(session, spec, inputs, timeout=timeout)
+        if outcome.params is None:
+            raise RoundAborted(f"the committee refused the round: {outcome.refused}")
+        accepted = tuple(
+            e.contributor for e, ok in zip(envelopes, outcome.accepted, strict=True) if ok
+        )
+        params = np.asarray(outcome.params, dtype=np.float64)
+        return params.reshape(base.n_items, base.dim), accepted
+
+    def session(self, ann: RoundAnnouncement, rank: int) -> Session:
+        """This party's CrypTen session for the round: ``replicated`` (3 members) or, when a
+        dealer was drawn, ``beaver`` with the dealer as TTP (rank ``k``). The parties talk
+        over mutually authenticated TLS 1.3, each listening on its registered MPC address,
+        peers pinned to the announced committee (and dealer), session bound to the round."""
+        ranks: list[Any] = [*ann.committee, *([ann.dealer] if ann.dealer is not None else [])]
+        transport = committee_transport(
+            ranks,
+            rank=rank,
+            certs=self.seat.tls,
+            session=f"round-{ann.round_id}",
+            timeout_s=self.seat.mpc_timeout_s,
+        )
+        protocol = "beaver" if ann.dealer is not None else "replicated"
+        settings = SessionSettings(
+            protocol=protocol, provider="TTP", timeout_s=self.seat.mpc_timeout_s
+        )
+        return Session(
+            rendezvous="",
+            rank=rank,
+            members=len(ann.committee),
+            settings=settings,
+            transport=transport,
+        )
+
+    def deal(self, ann: RoundAnnouncement) -> None:
+        session = self.session(ann, len(ann.committee))
+        try:
+            self._warm_party().deal(session, timeout=self.seat.mpc_timeout_s * 4)
+            log.info("%s: round %d: served as dealer", self.seat.instance_id, ann.round_id)
+        except RoundAborted as err:
+            log.warning("%s: round %d: dealer: %s", self.seat.instance_id, ann.round_id, err)
+
+    def close(self) -> None:
+        if self._party is not None:
+            self._party.close()

@@ -1,0 +1,63 @@
+"""What a node trusts of its launcher: the key it pinned on first use, and one history.
+
+The launcher signs the audit log's entries and tree heads with one Ed25519 key; the node
+pins it (``state_dir/launcher.pub``) the first time it registers and refuses a launcher
+that shows another. Every new model, it fetches the latest signed tree head and checks that
+it extends every head seen before (``state_dir/tree_heads.jsonl``,
+:class:`~mpcrec.audit.log.TreeHeadStore`): a launcher showing two histories is a fork.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mpcrec.audit.log import ForkDetected, TreeHeadStore
+from mpcrec.errors import ProtocolError
+from mpcrec.federation.launcher_client import LauncherClient
+from mpcrec.federation.refusals import RoundStateError
+from mpcrec.files import write_atomic
+
+LAUNCHER_KEY_FILE = "launcher.pub"
+HEADS_FILE = "tree_heads.jsonl"
+
+
+class LauncherTrust:
+    """The pinned launcher key and the tree heads seen, under ``state_dir``."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.heads: TreeHeadStore | None = None
+
+    def pin(self, key: bytes) -> None:
+        """Trust ``key`` on first use; :class:`ProtocolError` if the launcher changed it."""
+        path = self.state_dir / LAUNCHER_KEY_FILE
+        if not key:
+            return
+        if path.exists() and path.read_bytes() != key:
+            raise ProtocolError(
+                f"the launcher's key changed (pinned in {path})",
+                hint="a new launcher identity: check with its operator, then remove the file",
+            )
+        if not path.exists():
+            write_atomic(path, key, hint="give the node a writable state directory")
+        self.heads = TreeHeadStore(
+            Ed25519PublicKey.from_public_bytes(key), self.state_dir / HEADS_FILE
+        )
+
+    def check_history(self, client: LauncherClient) -> str:
+        """Check the launcher's latest tree head extends every head seen before; the fork
+        found (its description), else ``""``. Without a pinned key or a head yet: ``""``."""
+        if self.heads is None:
+            return ""
+        latest = self.heads.latest
+        try:
+            head, proof = client.tree_head(latest.size if latest else 0)
+        except RoundStateError:
+            return ""  # no audit log or no head yet
+        try:
+            self.heads.observe(head, proof)
+        except ForkDetected as err:
+            return str(err)
+        return ""

@@ -1,0 +1,64 @@
+"""What a node serves: the newest published model, fetched once and kept for a round or two,
+and the snapshot its trainer builds from it for the recommendation API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mpcrec.federation.launcher_client import LauncherClient
+from mpcrec.federation.published_model import PublishedModel
+from mpcrec.node.trainer import Trainer
+
+if TYPE_CHECKING:
+    from mpcrec.node.recommender import Recommender
+
+log = logging.getLogger("mpcrec.node")
+SNAPSHOT_FILE = "snapshot.npz"
+
+
+class ModelCache:
+    """Published models by version; only the newest two fetched are kept."""
+
+    def __init__(self) -> None:
+        self._models: dict[int, PublishedModel] = {}
+
+    def get(self, client: LauncherClient, version: int) -> PublishedModel:
+        """Model ``version``, fetched from the launcher the first time."""
+        if version not in self._models:
+            self._models[version] = client.get_model(version)
+            for old in [v for v in self._models if v < version - 1]:
+                del self._models[old]
+        return self._models[version]
+
+
+class SnapshotWriter:
+    """Builds what the node serves from a model, if its trainer can: publishes it to the
+    in-process API (an atomic swap) or, without one, writes it atomically to
+    ``state_dir/snapshot.npz`` for ``mpcrec serve --snapshot``."""
+
+    def __init__(
+        self, name: str, trainer: Trainer, state_dir: Path, recommender: Recommender | None
+    ) -> None:
+        self.name = name
+        self.trainer = trainer
+        self.path = state_dir / SNAPSHOT_FILE
+        self.recommender = recommender
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the trainer builds snapshots at all."""
+        return getattr(self.trainer, "snapshot", None) is not None
+
+    def write(self, model: PublishedModel) -> None:
+        """Serve ``model`` (nothing when the trainer builds no snapshot)."""
+        snapshot = getattr(self.trainer, "snapshot", None)
+        if snapshot is None:
+            return
+        built = snapshot(model.array(), model.version)
+        if self.recommender is not None:
+            self.recommender.publish(built)
+            log.info("%s: serving model v%d", self.name, model.version)
+        else:
+            built.save(self.path)

@@ -1,0 +1,356 @@
+"""Every conversion between the wire (:file:`federation.proto`) and the plain dataclasses
+the launcher and the nodes speak, and between refusals and gRPC status codes.
+
+Both sides use this module: :mod:`launch.service` (the servicer) and
+:mod:`mpcrec.node.grpc_client` (the node's client), so a field is read the way it was
+written. Models, contributions and envelopes travel in chunks of at most
+:data:`~mpcrec.federation.tls.CHUNK` bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import grpc
+
+from mpcrec.audit.entries import TreeHead
+from mpcrec.errors import ProtocolError
+from mpcrec.federation.announcement import Member, Phase, RoundAnnouncement
+from mpcrec.federation.contribution import Contribution, Envelope, UploadReceipt
+from mpcrec.federation.published_model import PublishedModel
+from mpcrec.federation.refusals import (
+    Anonymous,
+    InvalidMessage,
+    LauncherError,
+    LauncherUnreachable,
+    NotPermitted,
+    RoundStateError,
+    StoreConflict,
+)
+from mpcrec.federation.registration import Registered, Registration
+from mpcrec.federation.result import MemberResult
+from mpcrec.federation.spec import FederationSpec
+from mpcrec.federation.tls import CHUNK
+from mpcrec.proto import federation_pb2 as pb
+
+NO_ROUND = "none"  # the state GetRound answers before the first round opens
+
+# -- refusals ---------------------------------------------------------------------------------
+
+_CODES: tuple[tuple[type[LauncherError], grpc.StatusCode], ...] = (
+    (StoreConflict, grpc.StatusCode.ALREADY_EXISTS),
+    (RoundStateError, grpc.StatusCode.FAILED_PRECONDITION),
+    (Anonymous, grpc.StatusCode.UNAUTHENTICATED),
+    (NotPermitted, grpc.StatusCode.PERMISSION_DENIED),
+)
+
+
+def status_code(err: ProtocolError) -> grpc.StatusCode:
+    """The status a refusal travels as (``INVALID_ARGUMENT`` for any other ProtocolError)."""
+    for kind, code in _CODES:
+        if isinstance(err, kind):
+            return code
+    return grpc.StatusCode.INVALID_ARGUMENT
+
+
+def refusal(err: grpc.RpcError) -> LauncherError:
+    """The refusal a failed call stands for; no answer at all is :class:`LauncherUnreachable`."""
+    code = err.code()
+    details = err.details() or str(code)
+    if code is grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidMessage(details)
+    for kind, known in _CODES:
+        if code is known:
+            return kind(details)
+    return LauncherUnreachable(f"{code.name}: {details}")
+
+
+# -- registration -----------------------------------------------------------------------------
+
+
+def registration_to_pb(reg: Registration) -> Any:
+    """``RegisterRequest``."""
+    return pb.RegisterRequest(
+        instance_id=reg.instance_id,
+        signing_key=reg.signing_key,
+        sealing_key=reg.sealing_key,
+        mpc_address=reg.mpc_address,
+        entry_signature=reg.entry_signature,
+    )
+
+
+def registration_from_pb(msg: Any) -> Registration:
+    """From ``RegisterRequest``."""
+    return Registration(
+        msg.instance_id, msg.signing_key, msg.sealing_key, msg.mpc_address, msg.entry_signature
+    )
+
+
+def registered_to_pb(reply: Registered) -> Any:
+    """``RegisterReply``."""
+    spec = reply.spec
+    return pb.RegisterReply(
+        instance_id=reply.instance_id,
+        launcher_key=reply.launcher_key,
+        model_version=reply.model_version,
+        spec=pb.FederationSpec(
+            n_items=spec.n_items,
+            dim=spec.dim,
+            committee_size=reply.committee_size,
+            min_contributors=reply.min_contributors,
+            aggregation=spec.aggregation,
+            server_lr=spec.server_lr,
+            server_momentum=spec.server_momentum,
+            clip_norm=spec.clip_norm,
+            range_bound=spec.range_bound,
+            noise_multiplier=spec.noise_multiplier,
+        ),
+    )
+
+
+def registered_from_pb(msg: Any) -> Registered:
+    """From ``RegisterReply`` (a spec the node cannot use raises a ConfigError)."""
+    s = msg.spec
+    spec = FederationSpec(
+        n_items=s.n_items,
+        dim=s.dim,
+        aggregation=s.aggregation,
+        server_lr=s.server_lr,
+        server_momentum=s.server_momentum,
+        clip_norm=s.clip_norm,
+        range_bound=s.range_bound,
+        noise_multiplier=s.noise_multiplier,
+    )
+    return Registered(
+        instance_id=msg.instance_id,
+        launcher_key=msg.launcher_key,
+        model_version=msg.model_version,
+        spec=spec,
+        committee_size=s.committee_size,
+        min_contributors=s.min_contributors,
+    )
+
+
+# -- announcements ----------------------------------------------------------------------------
+
+
+def _member_to_pb(member: Member) -> Any:
+    return pb.Member(
+        instance_id=member.instance_id,
+        rank=member.rank,
+        sealing_key=member.sealing_key,
+        signing_key=member.signing_key,
+        mpc_address=member.mpc_address,
+    )
+
+
+def _member_from_pb(msg: Any) -> Member:
+    return Member(msg.instance_id, msg.rank, msg.sealing_key, msg.signing_key, msg.mpc_address)
+
+
+def announcement_to_pb(ann: RoundAnnouncement | None) -> Any:
+    """``RoundAnnouncement`` (state ``none`` before the first round)."""
+    if ann is None:
+        return pb.RoundAnnouncement(round_id=0, state=NO_ROUND)
+    return pb.RoundAnnouncement(
+        round_id=ann.round_id,
+        model_version=ann.model_version,
+        state=ann.phase.value,
+        deadline=ann.deadline,
+        participants=list(ann.participants),
+        committee=[_member_to_pb(m) for m in ann.committee],
+        dealer=_member_to_pb(ann.dealer) if ann.dealer is not None else None,
+        seed=ann.seed,
+        contributors=list(ann.contributors),
+        weights=list(ann.weights),
+        reason=ann.reason,
+        published_version=ann.published_version,
+        model_hash=ann.model_hash,
+        digests=list(ann.digests),
+    )
+
+
+def announcement_from_pb(msg: Any) -> RoundAnnouncement | None:
+    """From ``RoundAnnouncement`` (``None`` before the first round)."""
+    if msg.state == NO_ROUND:
+        return None
+    try:
+        phase = Phase(msg.state)
+    except ValueError as err:
+        raise InvalidMessage(f"round {msg.round_id}: unknown state {msg.state!r}") from err
+    return RoundAnnouncement(
+        round_id=msg.round_id,
+        model_version=msg.model_version,
+        phase=phase,
+        deadline=msg.deadline,
+        participants=tuple(msg.participants),
+        committee=tuple(_member_from_pb(m) for m in msg.committee),
+        dealer=_member_from_pb(msg.dealer) if msg.dealer.instance_id else None,
+        seed=msg.seed,
+        contributors=tuple(msg.contributors),
+        weights=tuple(msg.weights),
+        reason=msg.reason,
+        published_version=msg.published_version,
+        model_hash=msg.model_hash,
+        digests=tuple(msg.digests),
+    )
+
+
+# -- contributions and envelopes --------------------------------------------------------------
+
+
+def contribution_chunks(contribution: Contribution, signature: bytes) -> Iterator[Any]:
+    """``ContributionChunk`` stream: the header, then the envelopes' bytes in chunks."""
+    recipients = list(contribution.envelopes)
+    header = pb.ContributionHeader(
+        round_id=contribution.round_id,
+        weight=contribution.weight,
+        recipients=recipients,
+        sizes=[len(contribution.envelopes[m]) for m in recipients],
+        entry_signature=signature,
+    )
+    yield pb.ContributionChunk(header=header)
+    body = b"".join(contribution.envelopes[m] for m in recipients)
+    for start in range(0, len(body), CHUNK):
+        yield pb.ContributionChunk(data=body[start : start + CHUNK])
+
+
+def contribution_from_chunks(
+    chunks: Iterator[Any], *, contributor: str, max_envelope: int
+) -> tuple[Contribution, bytes]:
+    """The upload of ``contributor`` and its signature, read from a ``ContributionChunk``
+    stream; :class:`InvalidMessage` for a stream without a header first, envelope sizes above
+    ``max_envelope``, or a body of another length than the header announced."""
+    first = next(chunks, None)
+    if first is None or not first.HasField("header"):
+        raise InvalidMessage("the first message must be a header")
+    header = first.header
+    sizes = list(header.sizes)
+    if len(sizes) != len(header.recipients) or any(s < 0 or s > max_envelope for s in sizes):
+        raise InvalidMessage(
+            f"envelope sizes {sizes} for {len(header.recipients)} recipients "
+            f"(each at most {max_envelope} bytes)"
+        )
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk.data
+        if len(body) > sum(sizes):
+            break
+    if len(body) != sum(sizes):
+        raise InvalidMessage(f"received {len(body)} bytes, the header announced {sum(sizes)}")
+    envelopes, offset = {}, 0
+    for member, size in zip(header.recipients, sizes, strict=True):
+        envelopes[member] = bytes(body[offset : offset + size])
+        offset += size
+    upload = Contribution(header.round_id, contributor, header.weight, envelopes)
+    return upload, header.entry_signature
+
+
+def receipt_to_pb(receipt: UploadReceipt) -> Any:
+    """``UploadReceipt``."""
+    return pb.UploadReceipt(
+        round_id=receipt.round_id, digest=receipt.digest, bytes_received=receipt.size
+    )
+
+
+def receipt_from_pb(msg: Any) -> UploadReceipt:
+    """From ``UploadReceipt``."""
+    return UploadReceipt(msg.round_id, msg.digest, msg.bytes_received)
+
+
+def envelope_chunks(envelopes: Iterable[Envelope]) -> Iterator[Any]:
+    """``ShareChunk`` stream: each envelope's first chunk names its sender, weight and key."""
+    for env in envelopes:
+        yield pb.ShareChunk(
+            contributor=env.contributor,
+            weight=env.weight,
+            size=len(env.data),
+            signing_key=env.signing_key,
+            data=env.data[:CHUNK],
+        )
+        for start in range(CHUNK, len(env.data), CHUNK):
+            yield pb.ShareChunk(data=env.data[start : start + CHUNK])
+
+
+def envelopes_from_chunks(chunks: Iterable[Any]) -> list[Envelope]:
+    """From a ``ShareChunk`` stream, in the order sent."""
+    heads: list[Any] = []
+    bodies: list[bytearray] = []
+    for chunk in chunks:
+        if chunk.contributor:
+            heads.append(chunk)
+            bodies.append(bytearray())
+        if not bodies:
+            raise InvalidMessage("a share chunk before any envelope's first chunk")
+        bodies[-1] += chunk.data
+    return [
+        Envelope(h.contributor, h.weight, h.signing_key, bytes(b))
+        for h, b in zip(heads, bodies, strict=True)
+    ]
+
+
+# -- results, models, tree heads --------------------------------------------------------------
+
+
+def result_to_pb(result: MemberResult) -> Any:
+    """``RoundResult`` (the member is the caller: it does not travel)."""
+    return pb.RoundResult(
+        round_id=result.round_id,
+        ok=result.ok,
+        reason=result.reason,
+        model=result.model,
+        model_hash=result.model_hash,
+        accepted=list(result.accepted),
+        signature=result.signature,
+    )
+
+
+def result_from_pb(msg: Any, *, member: str) -> MemberResult:
+    """From ``RoundResult`` sent by ``member``."""
+    return MemberResult(
+        round_id=msg.round_id,
+        member=member,
+        ok=msg.ok,
+        reason=msg.reason,
+        model_hash=msg.model_hash,
+        accepted=tuple(msg.accepted),
+        signature=msg.signature,
+        model=msg.model,
+    )
+
+
+def model_chunks(model: PublishedModel) -> Iterator[Any]:
+    """``ModelChunk`` stream: the first chunk carries the version, shape and hash."""
+    yield pb.ModelChunk(
+        version=model.version,
+        n_items=model.n_items,
+        dim=model.dim,
+        model_hash=model.model_hash,
+        data=model.data[:CHUNK],
+    )
+    for start in range(CHUNK, len(model.data), CHUNK):
+        yield pb.ModelChunk(data=model.data[start : start + CHUNK])
+
+
+def model_from_chunks(chunks: Iterable[Any]) -> PublishedModel:
+    """From a ``ModelChunk`` stream (the caller compares its hash with the announced one)."""
+    head, data = None, bytearray()
+    for chunk in chunks:
+        head = head or chunk
+        data += chunk.data
+    if head is None:
+        raise InvalidMessage("an empty model stream")
+    return PublishedModel(head.version, head.n_items, head.dim, bytes(data))
+
+
+def tree_head_to_pb(head: TreeHead, proof: list[bytes]) -> Any:
+    """``TreeHeadReply``."""
+    return pb.TreeHeadReply(
+        size=head.size, root=head.root, signature=head.signature, consistency=proof
+    )
+
+
+def tree_head_from_pb(msg: Any) -> tuple[TreeHead, list[bytes]]:
+    """From ``TreeHeadReply``: the head and the consistency proof."""
+    return TreeHead(msg.size, msg.root, msg.signature), list(msg.consistency)

@@ -1,0 +1,181 @@
+"""The node's round handling against an in-process launcher: real nodes, one process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from launch.in_process import InProcessLauncherClient
+from mpcrec.federation.announcement import Phase
+from mpcrec.federation.refusals import NotPermitted, StoreConflict
+from mpcrec.node.aggregation.plaintext import PlaintextAggregation
+from mpcrec.node.daemon import Node
+from mpcrec.node.launcher_trust import LAUNCHER_KEY_FILE
+from mpcrec.node.messages import registration
+from mpcrec.node.trainer import DriftTrainer
+from tests.node.world import (
+    POLICY,
+    RATE,
+    Clock,
+    World,
+    drive,
+    make_launcher,
+    node_config,
+    plaintext_twin,
+    published,
+    publishing_round,
+)
+
+NAMES = ["tube-a", "tube-b", "tube-c", "tube-d"]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World.in_process(make_launcher(), tmp_path, NAMES)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def test_registration_pins_the_launcher_and_chooses_the_aggregation(world: World) -> None:
+    # Execute
+    world.register_all()
+
+    # Assert
+    launcher = world.launcher
+    for name, node in world.nodes.items():
+        registered = launcher.store.get_instance(name)
+        assert registered is not None
+        assert registered.signing_key == node.keys.signing_public
+        assert (node.config.state_dir / LAUNCHER_KEY_FILE).read_bytes() == launcher.launcher_key
+        assert node.spec == launcher.spec
+        assert node.min_contributors == POLICY.min_contributors
+        assert isinstance(node.aggregation, PlaintextAggregation)
+
+
+def test_the_client_speaks_only_for_its_instance(world: World) -> None:
+    # Prepare
+    world.register_all()
+    node = world.nodes["tube-a"]
+    client = world.clients["tube-a"]
+    stranger = InProcessLauncherClient(world.launcher, "tube-z")
+
+    # Execute
+    with pytest.raises(NotPermitted) as impostor:  # tube-a's client registering tube-b
+        client.register(registration("tube-b", node.keys, "127.0.0.1:1"))
+    with pytest.raises(NotPermitted) as unregistered:
+        stranger.current_round()
+
+    # Assert
+    assert "tube-b" in impostor.value.message
+    assert "not registered" in unregistered.value.message
+
+
+def test_a_plaintext_round_publishes_the_plaintext_twin(world: World) -> None:
+    # Prepare
+    world.register_all()
+    base = world.launcher.model(0).array()
+
+    # Execute
+    drive(world, published(world, 1))
+
+    # Assert
+    rnd = publishing_round(world, 1)
+    expected = plaintext_twin(base, rnd.contributors)
+    assert rnd.contributors == tuple(sorted(NAMES))
+    np.testing.assert_allclose(world.launcher.model(1).array(), expected, rtol=0, atol=1e-12)
+    assert all(node.served_version == 1 for node in world.nodes.values())
+    assert all(
+        node.trust.heads is not None and node.trust.heads.latest for node in world.nodes.values()
+    )
+
+
+def test_a_replayed_announcement_is_a_step_taken_once(world: World) -> None:
+    # Prepare
+    world.register_all()
+    world.launcher.advance()
+
+    # Execute: every announcement twice to every node
+    for _ in range(20):
+        ann = world.current()
+        world.hand_out(ann)
+        world.hand_out(ann)
+        if world.launcher.model(-1).version == 1:
+            break
+        world.launcher.advance()
+
+    # Assert
+    rnd = publishing_round(world, 1)
+    assert set(world.launcher.store.commits(rnd.round_id)) == set(NAMES)
+    assert set(world.launcher.store.contributions(rnd.round_id)) == set(NAMES)
+    assert set(world.launcher.store.results(rnd.round_id)) == set(rnd.committee)
+
+
+def test_a_repeated_message_is_refused_and_counted_as_done(world: World) -> None:
+    # Prepare: a member restarts after sending its result (its memory of the round is gone)
+    world.register_all()
+    ann = drive(world, lambda a: a.phase is Phase.COMPUTING)
+    member = ann.members[0]
+    root = world.nodes[member].config.state_dir.parent
+    world.add(Node(node_config(root, member), DriftTrainer(member, rate=RATE)))
+    world.nodes[member].register(world.clients[member])
+
+    # Execute
+    with pytest.raises(StoreConflict):  # what the client says to a second result
+        world.nodes[member].on_announcement(world.clients[member], ann)
+    world.nodes[member].handle(world.clients[member], ann)  # the daemon counts it as done
+    drive(world, published(world, 1))
+
+    # Assert
+    assert publishing_round(world, 1).round_id == ann.round_id
+
+
+def test_a_restarted_node_keeps_its_keys_and_takes_part_again(tmp_path: Path) -> None:
+    # Prepare: tube-b restarts right after committing to round 2
+    clock = Clock()
+    world = World.in_process(make_launcher(clock=clock), tmp_path, NAMES)
+    world.register_all()
+    drive(world, published(world, 1))
+    old = world.nodes["tube-b"]
+    old.close()
+
+    # Execute: the same state directory, a new process's memory (round 2's secret is lost)
+    node = world.add(Node(old.config, DriftTrainer("tube-b", rate=RATE)))
+    node.register(world.clients["tube-b"])
+    withheld = drive(world, lambda a: a.phase is Phase.REVEALING)
+    clock.now += POLICY.reveal_s + 1
+    drive(world, published(world, 2))
+
+    # Assert
+    assert node.keys.signing_public == old.keys.signing_public
+    left = world.launcher.store.get_round(withheld.round_id)
+    assert left is not None and "seed withheld" in left.reason
+    assert "tube-b" in publishing_round(world, 2).contributors
+    assert node.served_version == 2
+    world.close()
+
+
+def test_a_round_whose_member_fails_is_aborted_and_the_next_one_publishes(tmp_path: Path) -> None:
+    # Prepare
+    clock = Clock()
+    world = World.in_process(make_launcher(clock=clock), tmp_path, NAMES)
+    world.register_all()
+    computing = drive(world, lambda a: a.phase is Phase.COLLECTING)
+    silent = computing.members[0]
+
+    # Execute: the member never computes; its deadline passes
+    drive(world, lambda a: a.phase is Phase.COMPUTING, skip=[silent])
+    clock.now += POLICY.compute_s + 1
+    drive(world, lambda a: a.round_id > computing.round_id, skip=[silent])
+    drive(world, published(world, 1))
+
+    # Assert
+    aborted = world.launcher.store.get_round(computing.round_id)
+    assert aborted is not None and aborted.phase is Phase.ABORTED
+    assert silent in aborted.reason
+    assert publishing_round(world, 1).round_id > aborted.round_id
+    world.close()
