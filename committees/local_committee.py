@@ -25,7 +25,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from committees.party import MemberInputs, Session, SessionSettings, party_main
+from committees.party import (
+    STARTUP_TIMEOUT_S,
+    MemberInputs,
+    Session,
+    SessionSettings,
+    await_ready,
+    party_main,
+)
 from committees.transport.settings import TlsTransport, local_committee_transports
 from mpcrec.errors import ConfigError, RoundAborted
 from mpcrec.secure.program import RoundOutcome, RoundSpec
@@ -45,10 +52,17 @@ class _Party:
     """One party process and our end of its command pipe."""
 
     def __init__(self, name: str) -> None:
+        self.name = name
+        self.ready = False
         self.conn, child = _CTX.Pipe()
         self.process = _CTX.Process(target=party_main, args=(child,), name=name, daemon=True)
         self.process.start()
         child.close()
+
+    def await_ready(self, timeout: float) -> None:
+        """Wait until the process has imported torch and CrypTen (its ``ready`` message)."""
+        if not self.ready:
+            self.ready = await_ready(self.conn, self.name, timeout)
 
     def send(self, *command: Any) -> None:
         self.conn.send(command)
@@ -121,10 +135,12 @@ class LocalCommittee:
         return [int(p.pid) for p in procs if p.pid is not None]
 
     def _join(self) -> None:
-        self.rendezvous = f"tcp://{self.host}:{_free_port(self.host)}"
-        tls = self._tls_transports()
         if self.settings.has_dealer:
             self.dealer = self.dealer or _Party("dealer")
+        self._await_ready()
+        self.rendezvous = f"tcp://{self.host}:{_free_port(self.host)}"
+        tls = self._tls_transports()
+        if self.dealer is not None:
             dealer_session = Session(
                 self.rendezvous, self.members, self.members, self.settings, tls[self.members]
             )
@@ -135,6 +151,15 @@ class LocalCommittee:
             )
         self._collect("join", self.settings.timeout_s + 60.0)
         self.joined = True
+
+    def _await_ready(self) -> None:
+        """Every party (and the dealer) has started: only then do a session's deadlines run
+        (a replacement importing torch on a busy machine must not time the others out)."""
+        for i, party in enumerate([*self.parties, *([self.dealer] if self.dealer else [])]):
+            try:
+                party.await_ready(STARTUP_TIMEOUT_S)
+            except RoundAborted as err:
+                self._abort(f"join failed: {err}", unanswered={i})
 
     def _tls_transports(self) -> list[TlsTransport | None]:
         """One TLS transport per rank on fresh ports (or ``None`` each for gloo)."""
@@ -219,11 +244,17 @@ class LocalCommittee:
         self.joined = False
         leaving = []
         for i, party in enumerate(self.parties):
-            if party.process.is_alive() and not (unanswered and i in unanswered):
+            if party.ready and party.process.is_alive() and not (unanswered and i in unanswered):
                 with contextlib.suppress(OSError):
                     party.send("leave")
                     leaving.append(i)
         for i, party in enumerate(self.parties):
+            if (
+                not party.ready
+                and party.process.is_alive()
+                and not (unanswered and i in unanswered)
+            ):
+                continue  # still starting: it joined nothing, its ready message is still due
             try:
                 left = (
                     i in leaving and party.conn.poll(self.settings.timeout_s) and party.conn.recv()

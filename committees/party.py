@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,7 +36,7 @@ from committees.transport.install import install_transport
 from committees.transport.settings import GlooTransport, TlsTransport
 from mpcrec.crypten_compat import load_crypten, set_torch_threads
 from mpcrec.crypto.envelope import NonceRegistry, SealedShare, open_share
-from mpcrec.errors import ConfigError
+from mpcrec.errors import ConfigError, RoundAborted
 from mpcrec.secure import replicated
 from mpcrec.secure.program import RoundOutcome, RoundSpec, aggregate
 
@@ -245,15 +246,39 @@ class CommitteeParty:
 Command = tuple[Any, ...]
 
 
+#: The party process's first message: it has imported torch and CrypTen.
+READY = "ready"
+#: How long a new party process may take to import torch and CrypTen.
+STARTUP_TIMEOUT_S = 180.0
+
+
+def await_ready(conn: Any, name: str, timeout: float) -> bool:
+    """Read a new party's ``ready`` message from ``conn``; :class:`RoundAborted` if the
+    process dies or stays silent for ``timeout`` seconds. Returns ``True``."""
+    if not conn.poll(timeout):
+        raise RoundAborted(f"{name}: the party process did not start within {timeout:.0f}s")
+    try:
+        status, _ = conn.recv()
+    except (EOFError, OSError) as err:
+        raise RoundAborted(f"{name}: the party process died while starting") from err
+    if status != READY:
+        raise RoundAborted(f"{name}: the party process sent {status!r} before starting")
+    return True
+
+
 def party_main(conn: Any) -> None:
     """Entry point of a party process: serve :class:`Command` tuples until ``("exit",)``.
 
+    The first message is ``("ready", pid)``, once torch and CrypTen are imported (several
+    seconds on a busy machine): callers wait for it before starting a session's deadlines.
     Commands: ``("join", Session)``; ``("dealer", Session)`` (serve as TTP until the
     session ends, then reply); ``("stage", RoundSpec, MemberInputs)``; ``("run",)`` (the
     staged round) or ``("run", RoundSpec, MemberInputs)``; ``("leave",)``; ``("exit",)``.
     """
     set_torch_threads(1)
+    load_crypten()
     party = CommitteeParty()
+    conn.send((READY, os.getpid()))  # torch and CrypTen are imported: deadlines may start
     staged: tuple[RoundSpec, MemberInputs] | None = None
     while True:
         try:

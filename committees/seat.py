@@ -15,7 +15,7 @@ import logging
 import multiprocessing as mp
 from typing import Any
 
-from committees.party import SealedInputs, Session, party_main
+from committees.party import STARTUP_TIMEOUT_S, SealedInputs, Session, await_ready, party_main
 from mpcrec.errors import RoundAborted
 from mpcrec.secure.program import RoundOutcome, RoundSpec
 
@@ -40,6 +40,11 @@ class CommitteeSeat:
         )
         self._proc.start()
         child.close()
+        try:
+            await_ready(self._conn, self.name, STARTUP_TIMEOUT_S)
+        except RoundAborted:
+            self.close()
+            raise
         log.info("%s: committee party started (pid %s)", self.name, self._proc.pid)
 
     def _ask(self, command: tuple[Any, ...], timeout: float) -> Any:
