@@ -34,7 +34,8 @@ def mesh_party(transport: TlsTransport, size: int, rounds: int, out: Any) -> Non
     """
     digests: dict[tuple[int, int], bytes] = {}
     try:
-        from committees.transport.mesh import KIND_BYTES, connect_mesh
+        from committees.transport.frames import KIND_BYTES
+        from committees.transport.mesh import connect_mesh
 
         mesh = connect_mesh(transport)
         try:

@@ -15,14 +15,9 @@ from typing import Any
 
 import pytest
 
-from committees.transport.mesh import (
-    KIND_BYTES,
-    Mesh,
-    PeerRefused,
-    PeerTimeout,
-    TransportError,
-    connect_mesh,
-)
+from committees.transport.errors import PeerRefused, PeerTimeout, TransportError
+from committees.transport.frames import KIND_BYTES
+from committees.transport.mesh import Mesh, connect_mesh
 from committees.transport.settings import (
     GlooTransport,
     PeerAddress,
