@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,11 +49,67 @@ def _quantize(values: list[float]) -> torch.Tensor:
     return (torch.tensor(values) * 2**16).long().to(torch.float64) / 2**16
 
 
-def test_import_installs_standin_only_when_needed() -> None:
-    crypten = load_crypten()
-    assert hasattr(crypten, "cryptensor")
-    assert "torch.onnx._internal.registration" in sys.modules
-    assert load_crypten() is crypten
+# Run in a fresh interpreter: imports crypten through the shim, then reports what sits under
+# the registration module's name. With argv[1] == "provided", a finder on sys.meta_path first
+# makes the import system find a real module of that name (the file argv[2]), as a torch
+# that still ships it would.
+_PROBE = """
+import importlib.abc, importlib.util, json, sys
+NAME = "torch.onnx._internal.registration"
+
+class TorchStillShipsIt(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname != NAME:
+            return None
+        return importlib.util.spec_from_file_location(fullname, sys.argv[2])
+
+if sys.argv[1] == "provided":
+    sys.meta_path.insert(0, TorchStillShipsIt())
+from mpcrec.crypten_compat import load_crypten
+crypten = load_crypten()
+module = sys.modules[NAME]
+print(json.dumps({
+    "cryptensor": hasattr(crypten, "cryptensor"),
+    "same_module_again": load_crypten() is crypten,
+    "file": getattr(module, "__file__", None),
+    "registry": repr(getattr(module, "registry", "missing")),
+    "doc": module.__doc__,
+}))
+"""
+
+
+def _probe(case: str, registration_file: Path) -> dict[str, Any]:
+    """What the shim leaves under the registration module's name, in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, case, str(registration_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+@pytest.mark.timeout(240)
+def test_import_installs_standin_only_when_needed(tmp_path: Path) -> None:
+    # Prepare: a real registration module, for the torch that still has it
+    own = tmp_path / "registration.py"
+    own.write_text('"""torch\'s own registration module."""\nregistry = "torch\'s registry"\n')
+
+    # Execute: this torch (2.13 lacks the module), then a torch that provides it
+    lacking = _probe("lacking", own)
+    provided = _probe("provided", own)
+
+    # Assert: the stand-in only where torch lacks the module; CrypTen imports either way
+    assert lacking["cryptensor"] and lacking["same_module_again"]
+    assert lacking["doc"].startswith("mpcrec stand-in") and lacking["registry"] == "None"
+    assert lacking["file"] is None
+    assert provided["cryptensor"] and provided["same_module_again"]
+    assert provided["file"] == str(own)
+    assert provided["registry"] == repr("torch's registry")
+    assert provided["doc"] == "torch's own registration module."
 
 
 @pytest.mark.timeout(120)

@@ -18,7 +18,8 @@ for bit.
 
 Any failure (a peer gone, a timeout, a frame out of step) closes every link of this party
 at once, so peers blocked on it fail fast too, and raises a
-:class:`~committees.transport.mesh.TransportError` (a ``RoundAborted``).
+:class:`~committees.transport.errors.TransportError` (a ``RoundAborted``); see
+:mod:`committees.transport.party_links`.
 """
 
 from __future__ import annotations
@@ -27,21 +28,15 @@ import logging
 import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch.distributed import ReduceOp
 
-from committees.transport.mesh import (
-    KIND_BYTES,
-    KIND_OBJECT,
-    Mesh,
-    Payload,
-    SendRequest,
-    TransportError,
-    connect_mesh,
-)
+from committees.transport.errors import TransportError
+from committees.transport.frames import KIND_BYTES, KIND_OBJECT
+from committees.transport.mesh import connect_mesh
+from committees.transport.party_links import PartyLinks, PendingReceive, PendingSend
 from committees.transport.settings import TlsTransport
 from mpcrec.crypten_compat import load_crypten
 from mpcrec.errors import ConfigError
@@ -57,7 +52,6 @@ log = logging.getLogger(__name__)
 
 #: How long links to and from the TTP dealer wait: it idles between requests and rounds.
 DEALER_IDLE_S = 24 * 3600.0
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,56 +59,6 @@ class Group:
     """A set of ranks taking part in a collective (CrypTen's ``main``, ``ttp`` groups)."""
 
     ranks: tuple[int, ...]
-
-
-class PendingSend:
-    """What ``isend`` returns: the frame is on its way; ``wait`` returns once it is written.
-
-    Before waiting, it completes every receive posted so far: CrypTen waits on its
-    ``isend`` before its ``irecv``, and a peer doing the same must find its frame read.
-    """
-
-    def __init__(self, communicator: TlsCommunicator, request: SendRequest) -> None:
-        self._communicator = communicator
-        self._request = request
-
-    def wait(self) -> None:
-        """Block until the frame is written (bounded by the send timeout)."""
-        comm = self._communicator
-        comm._complete_posted(None)
-        comm._guarded(self._request.wait)
-
-    def is_completed(self) -> bool:
-        """Whether the frame has been written."""
-        return self._request.is_completed()
-
-
-class PendingReceive:
-    """What ``irecv`` returns: ``wait`` reads the next frame from ``src`` into ``tensor``."""
-
-    def __init__(self, communicator: TlsCommunicator, tensor: torch.Tensor, src: int) -> None:
-        self._communicator = communicator
-        self._tensor = tensor
-        self._src = src
-        self._done = False
-
-    def wait(self) -> None:
-        """Block until the frame has arrived (bounded by the receive timeout).
-
-        Receives posted earlier complete first, so frames are read in the order posted.
-        """
-        if not self._done:
-            self._communicator._complete_posted(self)
-
-    def complete(self) -> None:
-        """Read the frame now (the communicator calls this in posting order)."""
-        if not self._done:
-            self._communicator._receive_into(self._tensor, self._src)
-            self._done = True
-
-    def is_completed(self) -> bool:
-        """Whether the frame has been read."""
-        return self._done
 
 
 class TlsCommunicator(_Communicator):  # type: ignore[misc]
@@ -134,19 +78,13 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         self.rank = transport.rank
         self.reset_communication_stats()
         self._name = f"rank{self.rank}"
-        self._timeout_s = transport.recv_timeout_s
         self.main_group = Group(tuple(range(self.world_size)))
         self.ttp_group = Group(tuple(range(total)))
         self.ttp_comm_group = Group((0, total - 1))
         self.ttp_initialized = init_ttp
-        self._failure: TransportError | None = None
-        self._mesh: Mesh = connect_mesh(transport)
-        self._posted: list[PendingReceive] = []  # irecv requests not yet waited on, in order
+        self.links = PartyLinks(connect_mesh(transport), self.rank)
         if init_ttp:  # the dealer idles between requests: as on gloo, its links wait long
-            dealer = total - 1
-            for src, link in self._mesh.incoming.items():
-                if dealer in (src, self.rank):
-                    link.timeout_s = max(link.timeout_s, DEALER_IDLE_S)
+            self.links.wait_long_on(total - 1, DEALER_IDLE_S)
         log.info("rank %d connected to %d peers over TLS", self.rank, total - 1)
 
     # -- the singleton, as crypten.communicator drives it ------------------------------------
@@ -183,12 +121,12 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         if inst is None:
             return
         try:
-            if inst.rank == 0 and inst.ttp_initialized and inst._failure is None:
+            if inst.rank == 0 and inst.ttp_initialized and inst.links.failure is None:
                 inst.send_obj("terminate", inst.get_ttp_rank(), inst.ttp_group)
         except TransportError:
             pass
         finally:
-            inst._mesh.close()
+            inst.links.close()
             cls.instance = None
 
     # -- point to point ---------------------------------------------------------------------
@@ -196,22 +134,22 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
     @_logging
     def send(self, tensor: torch.Tensor, dst: int) -> None:
         """Send ``tensor`` to ``dst``; returns once it is written (it may change after)."""
-        self._send_tensor(tensor, dst)
+        self.links.send_tensor(tensor, dst)
 
     @_logging
     def recv(self, tensor: torch.Tensor, src: int | None = None) -> torch.Tensor:
         """Receive a tensor shaped like ``tensor`` from ``src``; returns a new tensor."""
-        return self._receive_like(tensor, self._require_src(src))
+        return self.links.receive_like(tensor, self._require_src(src))
 
     @_logging
     def isend(self, tensor: torch.Tensor, dst: int) -> PendingSend:
         """Start sending ``tensor`` to ``dst``; do not change it until the request is waited."""
-        return PendingSend(self, self._post_tensor(tensor, dst))
+        return PendingSend(self.links, self.links.post_tensor(tensor, dst))
 
     @_logging
     def irecv(self, tensor: torch.Tensor, src: int | None = None) -> PendingReceive:
         """Receive into ``tensor`` from ``src`` when the returned request is waited on."""
-        return self._post_receive(tensor, self._require_src(src))
+        return self.links.post_receive(tensor, self._require_src(src))
 
     # -- collectives ------------------------------------------------------------------------
 
@@ -226,13 +164,15 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         """``src`` sends ``scatter_list[r]`` to each rank ``r``; every rank returns its part."""
         rank = self.get_rank()
         if rank == src:
-            posted = [self._post_tensor(scatter_list[d], d) for d in self._others(self.main_group)]
-            self._finish(posted)
+            posted = [
+                self.links.post_tensor(scatter_list[d], d) for d in self._others(self.main_group)
+            ]
+            self.links.finish(posted)
             return scatter_list[rank].data
         if size is None:
             size = scatter_list[rank].size()
         tensor = torch.empty(size=size, dtype=torch.long)
-        self._receive_into(tensor, src)
+        self.links.receive_into(tensor, src)
         return tensor
 
     @_logging
@@ -240,7 +180,7 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         """Combine ``input`` of every rank at ``dst`` (SUM or BXOR); others get None."""
         tensors = self._as_list(input, batched)
         if self.get_rank() != dst:
-            self._finish([self._post_tensor(tensor, dst) for tensor in tensors])
+            self.links.finish([self.links.post_tensor(tensor, dst) for tensor in tensors])
             return None
         result = self._combine_from(self._others(self.main_group), tensors, op)
         return result if batched else result[0]
@@ -250,9 +190,9 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         """Combine ``input`` of every rank (SUM or BXOR); every rank gets the result."""
         tensors = self._as_list(input, batched)
         others = self._others(self.main_group)
-        posted = [self._post_tensor(tensor, dst) for dst in others for tensor in tensors]
+        posted = [self.links.post_tensor(tensor, dst) for dst in others for tensor in tensors]
         result = self._combine_from(others, tensors, op)
-        self._finish(posted)
+        self.links.finish(posted)
         return result if batched else result[0]
 
     @_logging
@@ -260,23 +200,23 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         """Collect every rank's ``tensor`` at ``dst`` (a list by rank); others get ``[None]``."""
         rank = self.get_rank()
         if rank != dst:
-            self._finish([self._post_tensor(tensor, dst)])
+            self.links.finish([self.links.post_tensor(tensor, dst)])
             return [None]
         result: list[torch.Tensor | None] = []
         for src in self.main_group.ranks:
-            result.append(tensor.clone() if src == rank else self._receive_like(tensor, src))
+            result.append(tensor.clone() if src == rank else self.links.receive_like(tensor, src))
         return result
 
     @_logging
     def all_gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
         """Every rank gets the list of every rank's ``tensor``."""
         rank = self.get_rank()
-        posted = [self._post_tensor(tensor, dst) for dst in self._others(self.main_group)]
+        posted = [self.links.post_tensor(tensor, dst) for dst in self._others(self.main_group)]
         result = [
-            tensor.clone() if src == rank else self._receive_like(tensor, src)
+            tensor.clone() if src == rank else self.links.receive_like(tensor, src)
             for src in self.main_group.ranks
         ]
-        self._finish(posted)
+        self.links.finish(posted)
         return result
 
     @_logging
@@ -287,16 +227,16 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         group = group or self.main_group
         tensors = self._as_list(input, batched)
         if self.get_rank() == src:
-            self._finish(
+            self.links.finish(
                 [
-                    self._post_tensor(tensor, dst)
+                    self.links.post_tensor(tensor, dst)
                     for dst in self._others(group)
                     for tensor in tensors
                 ]
             )
         else:
             for tensor in tensors:
-                self._receive_into(tensor, src)
+                self.links.receive_into(tensor, src)
         return input
 
     @_logging
@@ -308,21 +248,21 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         """Barrier over any group (CrypTen's TTP set-up calls it on the ``ttp`` group)."""
         others = self._others(group)
         for dst in others:
-            self._send_frame(dst, KIND_BYTES, b"")
+            self.links.send_frame(dst, KIND_BYTES, b"")
         for src in others:
-            self._receive_frame(src, KIND_BYTES)
+            self.links.receive_frame(src, KIND_BYTES)
 
     # -- objects ----------------------------------------------------------------------------
 
     @_logging
     def send_obj(self, obj: Any, dst: int, group: Group | None = None) -> None:
         """Send a picklable object to ``dst``."""
-        self._send_frame(dst, KIND_OBJECT, pickle.dumps(obj))
+        self.links.send_frame(dst, KIND_OBJECT, pickle.dumps(obj))
 
     @_logging
     def recv_obj(self, src: int, group: Group | None = None) -> Any:
         """Receive an object from ``src`` (CrypTen's restricted unpickler)."""
-        return _serial.restricted_loads(self._receive_frame(src, KIND_OBJECT).tobytes())
+        return _serial.restricted_loads(self.links.receive_frame(src, KIND_OBJECT).tobytes())
 
     @_logging
     def broadcast_obj(self, obj: Any, src: int, group: Group | None = None) -> Any:
@@ -333,9 +273,9 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
                 raise ValueError("src party must provide obj for broadcast")
             payload = pickle.dumps(obj)
             for dst in self._others(group):
-                self._send_frame(dst, KIND_OBJECT, payload)
+                self.links.send_frame(dst, KIND_OBJECT, payload)
             return obj
-        return _serial.restricted_loads(self._receive_frame(src, KIND_OBJECT).tobytes())
+        return _serial.restricted_loads(self.links.receive_frame(src, KIND_OBJECT).tobytes())
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -367,41 +307,13 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
 
     # -- internals --------------------------------------------------------------------------
 
-    def _send_tensor(self, tensor: torch.Tensor, dst: int) -> None:
-        self._send_frame(dst, KIND_BYTES, _bytes_of(tensor))
-
-    def _post_tensor(self, tensor: torch.Tensor, dst: int) -> SendRequest:
-        """Hand ``tensor`` to ``dst``'s sending thread (large) or write it at once (small)."""
-        payload = _bytes_of(tensor)
-        return self._guarded(lambda: self._mesh.outgoing[dst].post(KIND_BYTES, payload))
-
-    def _finish(self, posted: list[SendRequest]) -> None:
-        """Wait until every posted frame is written."""
-        for request in posted:
-            self._guarded(request.wait)
-
-    def _post_receive(self, tensor: torch.Tensor, src: int) -> PendingReceive:
-        request = PendingReceive(self, tensor, src)
-        self._posted.append(request)
-        return request
-
-    def _complete_posted(self, upto: PendingReceive | None) -> None:
-        """Read the posted receives in order, up to ``upto`` (all of them for None)."""
-        while self._posted:
-            request = self._posted.pop(0)
-            request.complete()
-            if request is upto:
-                return
-        if upto is not None:  # not posted through irecv (e.g. the TTP set-up's own requests)
-            upto.complete()
-
     def _combine_from(
         self, sources: list[int], tensors: list[torch.Tensor], op: Any
     ) -> list[torch.Tensor]:
         """``tensors`` combined with the same-shaped tensors each of ``sources`` sends."""
         result: list[torch.Tensor] | None = None
         for src in sources:  # frames arrive in the order each source sent them
-            received = [self._receive_like(t, src) for t in tensors]
+            received = [self.links.receive_like(t, src) for t in tensors]
             if result is None:
                 result = received  # fresh buffers: accumulate in place, no clone
             else:
@@ -412,45 +324,6 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         for acc, own in zip(result, tensors, strict=True):
             _combine(acc, own, op)
         return result
-
-    def _receive_like(self, like: torch.Tensor, src: int) -> torch.Tensor:
-        """The next tensor from ``src``, shaped like ``like``, read into a new tensor."""
-        tensor = torch.empty(like.shape, dtype=like.dtype)
-        self._receive_into(tensor, src)
-        return tensor
-
-    def _receive_into(self, tensor: torch.Tensor, src: int) -> None:
-        """Read the next frame from ``src`` into ``tensor`` (in place when contiguous)."""
-        target = tensor.detach()
-        direct = target.is_contiguous()
-        buffer = target if direct else torch.empty(target.shape, dtype=target.dtype)
-        view = _bytes_of(buffer)
-        self._guarded(lambda: self._mesh.incoming[src].receive(KIND_BYTES, into=view))
-        if not direct:
-            target.copy_(buffer)
-
-    def _send_frame(self, dst: int, kind: int, payload: memoryview | bytes) -> None:
-        self._guarded(lambda: self._mesh.outgoing[dst].send(kind, payload))
-
-    def _receive_frame(self, src: int, kind: int) -> Payload:
-        return self._guarded(lambda: self._mesh.incoming[src].receive(kind))
-
-    def _guarded(self, action: Callable[[], T]) -> T:
-        """Run a link operation; on any transport failure close everything and re-raise."""
-        if self._failure is not None:
-            raise TransportError(f"the committee's data plane already failed: {self._failure}")
-        try:
-            return action()
-        except TransportError as err:
-            self._fail(err)
-        except KeyError as err:
-            self._fail(TransportError(f"rank {err} is not connected to rank {self.rank}"))
-
-    def _fail(self, err: TransportError) -> NoReturn:
-        self._failure = err
-        self._mesh.close()
-        log.warning("rank %d: %s; round aborted", self.rank, err)
-        raise err
 
     def _others(self, group: Group) -> list[int]:
         if self.rank not in group.ranks:
@@ -474,12 +347,6 @@ class TlsCommunicator(_Communicator):  # type: ignore[misc]
         return [input]
 
 
-def _bytes_of(tensor: torch.Tensor) -> memoryview:
-    """The bytes of a CPU tensor: its own memory when it is contiguous, else a copy's."""
-    array = tensor.detach().contiguous().numpy().reshape(-1)  # a view when contiguous
-    return array.view(np.uint8).data
-
-
 def _combine(acc: torch.Tensor, other: torch.Tensor, op: Any) -> None:
     """``acc op= other`` for the reductions CrypTen uses (int64 sums wrap modulo 2^64)."""
     if op == ReduceOp.SUM:
@@ -488,35 +355,3 @@ def _combine(acc: torch.Tensor, other: torch.Tensor, op: Any) -> None:
         acc.bitwise_xor_(other)
     else:
         raise ValueError(f"reduce op {op} is not supported over TLS (SUM and BXOR are)")
-
-
-class TtpSetupCalls:
-    """The three torch.distributed calls CrypTen's TTP set-up makes directly, over TLS.
-
-    ``crypten.mpc.provider.ttp_provider`` seeds each member's generator with
-    ``dist.isend``/``dist.irecv``/``dist.barrier`` on the ``ttp`` group rather than through
-    the communicator; :func:`committees.transport.install.install_transport` puts this object in
-    place of ``dist`` there while TLS is selected.
-    """
-
-    def isend(self, tensor: torch.Tensor, dst: int, group: Group | None = None) -> PendingSend:
-        """Start sending ``tensor`` to ``dst``."""
-        comm = _active()
-        return PendingSend(comm, comm._post_tensor(tensor, dst))
-
-    def irecv(self, tensor: torch.Tensor, src: int, group: Group | None = None) -> PendingReceive:
-        """Receive into ``tensor`` from ``src`` on ``wait``."""
-        comm = _active()
-        return comm._post_receive(tensor, src)
-
-    def barrier(self, group: Group | None = None) -> None:
-        """Barrier over ``group`` (every rank, dealer included, by default)."""
-        comm = _active()
-        comm.group_barrier(group or comm.ttp_group)
-
-
-def _active() -> TlsCommunicator:
-    inst = TlsCommunicator.instance
-    if inst is None:
-        raise RuntimeError("CrypTen's TLS communicator is not initialised: call crypten.init()")
-    return inst

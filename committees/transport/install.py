@@ -6,8 +6,9 @@ import importlib
 import os
 from typing import Any
 
-from committees.transport.communicator import TlsCommunicator, TtpSetupCalls
+from committees.transport.communicator import TlsCommunicator
 from committees.transport.settings import GlooTransport, Transport, gloo_environment
+from committees.transport.ttp_setup import TtpSetupCalls
 from mpcrec.crypten_compat import load_crypten
 
 

@@ -52,7 +52,8 @@ def measure_links(
 def _drive(kind: str, transport: Any, pings: int, messages: int, size: int) -> dict[str, float]:
     payload = bytes(size)
     if kind == "tls":
-        from committees.transport.mesh import KIND_BYTES, connect_mesh
+        from committees.transport.frames import KIND_BYTES
+        from committees.transport.mesh import connect_mesh
 
         mesh = connect_mesh(transport)
         out, inc = mesh.outgoing[1], mesh.incoming[1]
@@ -105,7 +106,8 @@ def _cpu_seconds() -> float:
 
 def _peer(kind: str, transport: Any, messages: int) -> None:
     if kind == "tls":
-        from committees.transport.mesh import KIND_BYTES, connect_mesh
+        from committees.transport.frames import KIND_BYTES
+        from committees.transport.mesh import connect_mesh
 
         mesh = connect_mesh(transport)
         out, inc = mesh.outgoing[0], mesh.incoming[0]

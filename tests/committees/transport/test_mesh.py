@@ -15,14 +15,9 @@ from typing import Any
 
 import pytest
 
-from committees.transport.mesh import (
-    KIND_BYTES,
-    Mesh,
-    PeerRefused,
-    PeerTimeout,
-    TransportError,
-    connect_mesh,
-)
+from committees.transport.errors import PeerRefused, PeerTimeout, TransportError
+from committees.transport.frames import KIND_BYTES
+from committees.transport.mesh import Mesh, connect_mesh
 from committees.transport.settings import (
     GlooTransport,
     PeerAddress,
@@ -33,6 +28,7 @@ from committees.transport.settings import (
 )
 from mpcrec.crypto.pki import CertPaths, create_ca, fingerprint, issue_certificate
 from mpcrec.errors import ConfigError
+from tests.committees.transport.mesh_parties import frame_bytes, run_mesh_parties
 from tests.committees.transport.parties import Committee, make_committee
 from tests.net import free_port
 
@@ -78,24 +74,37 @@ def _with_certs(transport: TlsTransport, certs: CertPaths, **changes: Any) -> Tl
 
 @pytest.mark.timeout(60)
 def test_mesh_carries_large_frames_both_ways_at_once(committee: Committee) -> None:
+    # every rank writes 4 MB to every other with blocking sends (more than a loopback link
+    # buffers: 4 MB send + what the receiver's window has grown to) and reads its own links
+    # on a thread of its own, as a real party does; it reads them in the opposite order to
+    # the one its peers write in. One thread reading for all three ranks, rank after rank,
+    # can stall: it may wait for rank 0's frame to rank 2 while rank 0 is still writing to
+    # rank 1, whose links that thread reads later (docs/committee-transport.md)
     results = _connect_all(_transports(committee, 3))
     try:
         meshes = {rank: m for rank, m in results.items() if isinstance(m, Mesh)}
         assert len(meshes) == 3, results
         payload = {rank: os.urandom(4_000_000) for rank in meshes}
+        received: dict[tuple[int, int], bytes] = {}
 
         def send_all(rank: int) -> None:  # every rank sends to every other at the same time
-            for link in meshes[rank].outgoing.values():
-                link.send(KIND_BYTES, payload[rank])
+            for dst in sorted(meshes[rank].outgoing):
+                meshes[rank].outgoing[dst].send(KIND_BYTES, payload[rank])
 
-        senders = [threading.Thread(target=send_all, args=(r,)) for r in meshes]
-        for thread in senders:
+        def read_all(rank: int) -> None:
+            for src in sorted(meshes[rank].incoming, reverse=True):
+                received[(rank, src)] = meshes[rank].incoming[src].receive(KIND_BYTES).tobytes()
+
+        threads = [
+            threading.Thread(target=f, args=(r,)) for f in (send_all, read_all) for r in meshes
+        ]
+        for thread in threads:
             thread.start()
-        for rank, mesh in meshes.items():
-            for src, link in mesh.incoming.items():
-                assert link.receive(KIND_BYTES).tobytes() == payload[src], (rank, src)
-        for thread in senders:
-            thread.join(timeout=30)
+        for thread in threads:
+            thread.join(timeout=45)
+        assert sorted(received) == [(r, s) for r in range(3) for s in range(3) if r != s]
+        for (rank, src), data in received.items():
+            assert data == payload[src], (rank, src)
     finally:
         _close(results)
 
@@ -304,6 +313,28 @@ def test_posted_frames_cross_while_every_party_reads_on_its_own_thread(
             assert data == hashlib.sha256(payload[src]).digest(), (rank, src)
     finally:
         _close(results)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_party_processes_posting_large_frames_every_way_never_stall(committee: Committee) -> None:
+    # three real party processes, each on its one thread: every round each posts 40 MB to
+    # every other (more than a loopback link buffers), then reads all its links (half of
+    # them in the opposite order to the one their peers post in), then waits for its posts
+    size, rounds = 40 << 20, 3
+    all_transports = _transports(committee, 3, connect_timeout_s=30, recv_timeout_s=30)
+
+    reports = run_mesh_parties(all_transports, size, rounds, timeout=90)
+
+    assert {rank: error for rank, (_, error) in reports.items()} == {0: None, 1: None, 2: None}
+    for rank, (digests, _) in reports.items():
+        want = {
+            (n, src): hashlib.sha256(frame_bytes(src, n, size)).digest()
+            for n in range(rounds)
+            for src in range(3)
+            if src != rank
+        }
+        assert digests == want, rank
 
 
 @pytest.mark.timeout(60)
