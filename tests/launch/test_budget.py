@@ -24,6 +24,7 @@ from mpcrec.crypto.keys import NodeKeys
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
 from mpcrec.privacy.accountant import gaussian_epsilon
 from mpcrec.privacy.budget import epsilon_spent, rounds_within_budget
+from tests.launch.instances import register_instances
 
 DELTA = 1e-5
 
@@ -85,19 +86,6 @@ POLICY = RoundPolicy(committee_size=2, min_contributors=2, commit_s=5, reveal_s=
 NOISY = FederationSpec(n_items=2, dim=2, aggregation="secure", noise_multiplier=4.0)
 
 
-def _registered(launcher: Launcher, tmp_path: Path) -> None:
-    for name in ("a", "b", "c"):
-        keys = NodeKeys.load_or_create(tmp_path / name)
-        entry = entries.registration(
-            instance_id=name,
-            signing_key=keys.signing_public,
-            sealing_key=keys.sealing_public,
-            address=f"{name}:1",
-        )
-        signature = entry.sign(keys.signing).signature
-        launcher.register(name, keys.signing_public, keys.sealing_public, f"{name}:1", signature)
-
-
 def _store_with_published(versions: int) -> InMemoryStore:
     store = InMemoryStore()
     for version in range(versions + 1):
@@ -110,7 +98,7 @@ def test_launcher_opens_no_round_the_budget_cannot_pay_for(tmp_path: Path) -> No
     privacy = PrivacyPromise(epsilon_budget=8.0)
 
     spent = Launcher(_store_with_published(affordable), policy=POLICY, spec=NOISY, privacy=privacy)
-    _registered(spent, tmp_path)
+    register_instances(spent, tmp_path)
     spent.advance()
     assert spent.current() is None and spent.budget_spent() and spent.finished()
     assert spent.epsilon() == pytest.approx(
@@ -120,7 +108,7 @@ def test_launcher_opens_no_round_the_budget_cannot_pay_for(tmp_path: Path) -> No
     one_left = Launcher(
         _store_with_published(affordable - 1), policy=POLICY, spec=NOISY, privacy=privacy
     )
-    _registered(one_left, tmp_path)
+    register_instances(one_left, tmp_path)
     one_left.advance()
     opened = one_left.current()
     assert opened is not None and opened.round_id == 1
@@ -134,7 +122,7 @@ def test_launcher_without_a_budget_never_stops_for_privacy(tmp_path: Path) -> No
         spec=FederationSpec(n_items=2, dim=2),
         schedule=Schedule(),
     )
-    _registered(launcher, tmp_path)
+    register_instances(launcher, tmp_path)
     launcher.advance()
     assert launcher.current() is not None and not launcher.finished()
     assert launcher.epsilon() == math.inf

@@ -18,6 +18,7 @@ from mpcrec.audit import entries
 from mpcrec.crypto.keys import NodeKeys
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.spec import FederationSpec
+from tests.launch.instances import register_instances
 
 POLICY = RoundPolicy(committee_size=2, min_contributors=2, commit_s=5, reveal_s=5)
 SPEC = FederationSpec(n_items=2, dim=2)
@@ -33,16 +34,7 @@ class Clock:
 
 def _launcher(store: LauncherStore, clock: Clock, tmp_path: Path) -> Launcher:
     launcher = Launcher(store, policy=POLICY, spec=SPEC, schedule=Schedule(retry_s=3), clock=clock)
-    for name in ("a", "b", "c"):
-        keys = NodeKeys.load_or_create(tmp_path / name)
-        entry = entries.registration(
-            instance_id=name,
-            signing_key=keys.signing_public,
-            sealing_key=keys.sealing_public,
-            address=f"{name}:1",
-        )
-        signature = entry.sign(keys.signing).signature
-        launcher.register(name, keys.signing_public, keys.sealing_public, f"{name}:1", signature)
+    register_instances(launcher, tmp_path)
     return launcher
 
 
