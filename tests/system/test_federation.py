@@ -234,7 +234,11 @@ def test_noise_of_the_configured_size_and_a_finite_epsilon_in_the_audit(
     finally:
         store.close()
     noise = (got.array() - twin).ravel()
-    sigma = z * clip / len(NODES)  # equal weights: sensitivity clip / N
+    # equal weights over the round's contributors (at least min_contributors of the six: a
+    # node still training when the upload closes sits the round out): sensitivity clip / N
+    contributors = published(rounds)[0].contributors
+    assert RULES["min_contributors"] <= len(contributors) <= len(NODES)
+    sigma = z * clip / len(contributors)
     if aggregation == "secure":  # each of k = 3 members adds sigma / sqrt(k - t), t = k - 1
         sigma *= np.sqrt(3)
     assert abs(float(noise.mean())) < 4 * sigma / np.sqrt(noise.size)
