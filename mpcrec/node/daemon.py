@@ -43,6 +43,7 @@ from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.launcher_trust import LauncherTrust
+from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
 from mpcrec.node.trainer import DriftTrainer, Trainer
 
@@ -107,6 +108,7 @@ class Node:
         self.aggregation: Aggregation | None = None
         self.min_contributors = 1
         self.trust = LauncherTrust(config.state_dir)
+        self.refusals = RefusalLog(config.state_dir, self.me)
         self.models = ModelCache()
         self.forked = ""  # set when the launcher showed two histories
         self._secrets: dict[int, bytes] = {}
@@ -196,9 +198,12 @@ class Node:
             self.handle(client, ann)
 
     def handle(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
-        """Take this round's step (a refusal as a duplicate or too late counts as done)."""
+        """Take this round's step (a refusal as a duplicate or too late counts as done; a
+        round this node refuses is recorded in :attr:`refusals`)."""
         try:
             self.on_announcement(client, ann)
+        except RoundRefused as refusal:
+            self.refusals.record(ann.round_id, refusal)
         except (StoreConflict, RoundStateError) as err:
             log.debug("%s: round %d: %s", self.me, ann.round_id, err.message)
 
