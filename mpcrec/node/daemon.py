@@ -43,6 +43,8 @@ from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.launcher_trust import LauncherTrust
+from mpcrec.node.log_watch import LogWatch, WitnessServer
+from mpcrec.node.own_entries import OwnEntries, witnessed
 from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
 from mpcrec.node.trainer import DriftTrainer, Trainer
@@ -103,12 +105,16 @@ class Node:
         self.me = config.instance_id
         self.trainer = trainer or trainer_from_config(config)
         self.keys = NodeKeys.load_or_create(config.state_dir / "keys")
+        self.own = OwnEntries(config.state_dir)  # what it signed, kept to prove in the log
         self.connect = connect or grpc_client(config)
         self.spec: FederationSpec | None = None
         self.aggregation: Aggregation | None = None
         self.min_contributors = 1
         self.trust = LauncherTrust(config.state_dir)
         self.refusals = RefusalLog(config.state_dir, self.me)
+        self.log_watch = LogWatch(self.me, self.keys, self.trust, self.own, config.witness.peers)
+        listen = config.witness.listen
+        self.witness = WitnessServer(self.log_watch.witness_path, listen) if listen else None
         self.models = ModelCache()
         self.forked = ""  # set when the launcher showed two histories
         self._secrets: dict[int, bytes] = {}
@@ -148,6 +154,8 @@ class Node:
         threading.Thread(target=self._close_on, args=(stop,), daemon=True).start()
         if self.api is not None:
             self.api.start()  # 503 until the first published model
+        if self.witness is not None:
+            self.witness.start()
         backoff = 0.2
         while not stop.is_set():
             client = self._client = self.connect()
@@ -171,6 +179,7 @@ class Node:
     def register(self, client: LauncherClient) -> Registered:
         """Register (again) and take the federation's spec; the aggregation it names is
         chosen here, once (kept while the spec stays the same)."""
+        client = witnessed(client, self.own, self.me, self.keys.signing_public)
         registered = client.register(
             messages.registration(self.me, self.keys, self.config.mpc_address)
         )
@@ -200,6 +209,8 @@ class Node:
     def handle(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         """Take this round's step (a refusal as a duplicate or too late counts as done; a
         round this node refuses is recorded in :attr:`refusals`)."""
+        self.own.announced(ann)
+        client = witnessed(client, self.own, self.me, self.keys.signing_public)
         try:
             self.on_announcement(client, ann)
         except RoundRefused as refusal:
@@ -292,6 +303,11 @@ class Node:
         if self._once(ann.round_id, "end"):
             self._secrets.pop(ann.round_id, None)
             log.info("%s: round %d %s %s", self.me, ann.round_id, ann.phase, ann.reason)
+            try:  # the log holds what it signed, one history, the peers' too
+                self.log_watch.round_ended(client, ann.round_id)
+            except RoundRefused as refusal:
+                self.forked = refusal.detail  # no longer taking part
+                raise
 
     def _follow_model(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         """Every announcement names a published model: check and serve the newest one seen."""
@@ -312,3 +328,5 @@ class Node:
             self.aggregation.close()
         if self.api is not None:
             self.api.stop()
+        if self.witness is not None:
+            self.witness.stop()
