@@ -28,9 +28,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mpcrec.crypto.keys import NodeKeys
+from mpcrec.crypto.replay import REPLAY_FILE
 from mpcrec.errors import ProtocolError, RoundAborted
 from mpcrec.federation.announcement import Phase, RoundAnnouncement
 from mpcrec.federation.launcher_client import LauncherClient
@@ -194,6 +196,7 @@ class Node:
             seat = Seat(
                 self.me, self.keys, self.config.tls, self.config.mpc_timeout_s, min_contributors
             )
+            seat = replace(seat, replay_registry=str(self.config.state_dir / REPLAY_FILE))
             self.aggregation = aggregation_for(registered.spec, seat)
         self.spec, self.min_contributors = registered.spec, min_contributors
         log.info("%s: registered (model v%d)", self.me, registered.model_version)
@@ -222,6 +225,11 @@ class Node:
         """Dispatch ``ann`` to the step of its phase, then follow the newest model."""
         if self.forked:
             return
+        try:  # a round ended: the log holds what this node signed, one history, the peers' too
+            self.log_watch.follow(client, ann)
+        except RoundRefused as refusal:
+            self.forked = refusal.detail  # no longer taking part
+            raise
         step = self._steps.get(ann.phase)
         if step is not None:
             step(client, ann)
@@ -303,11 +311,6 @@ class Node:
         if self._once(ann.round_id, "end"):
             self._secrets.pop(ann.round_id, None)
             log.info("%s: round %d %s %s", self.me, ann.round_id, ann.phase, ann.reason)
-            try:  # the log holds what it signed, one history, the peers' too
-                self.log_watch.round_ended(client, ann.round_id)
-            except RoundRefused as refusal:
-                self.forked = refusal.detail  # no longer taking part
-                raise
 
     def _follow_model(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         """Every announcement names a published model: check and serve the newest one seen."""

@@ -1,8 +1,9 @@
 """At the end of every round: the log must hold what this node signed, and show its peers
 the same history.
 
-:meth:`LogWatch.round_ended` runs when a round is published or aborted, before the node
-takes any step of the next one:
+:meth:`LogWatch.round_ended` runs once per round, when the node first sees it ended
+(published or aborted, or a later round announced: announcements may skip a state), before
+the node takes any step of the next one (:meth:`LogWatch.follow`):
 
 1. **One history** (``fork``): the launcher's latest signed tree head must extend every head
    this node saw before (:meth:`~mpcrec.node.launcher_trust.LauncherTrust.latest_head`,
@@ -40,6 +41,7 @@ from mpcrec.audit.entries import LogEntry, LogFormatError, TreeHead
 from mpcrec.audit.log import ForkDetected
 from mpcrec.audit.witness import WITNESS_FILE, WitnessedHead
 from mpcrec.crypto.keys import NodeKeys
+from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.launcher_client import LauncherClient
 from mpcrec.federation.refusals import InvalidMessage
 from mpcrec.files import write_atomic
@@ -70,6 +72,14 @@ class LogWatch:
         self.own = own
         self.peers = tuple(peers)
         self.witness_path = trust.state_dir / WITNESS_FILE
+        self.checked = 0  # the last round whose end was checked
+
+    def follow(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
+        """Check the log if ``ann`` shows a round ended that was not checked yet."""
+        ended = ann.round_id if ann.phase.terminal else ann.round_id - 1
+        if ended > self.checked:
+            self.round_ended(client, ended)
+            self.checked = ended
 
     def round_ended(self, client: LauncherClient, round_id: int) -> None:
         """Check the log after ``round_id`` ended; :class:`RoundRefused` if it forked or
