@@ -303,17 +303,12 @@ class Launcher:
             return head, []  # a caller ahead of this log: its own check will fail
 
     def inclusion_proof(self, entry_signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
-        """The index of the entry signed ``entry_signature`` and its audit path in the tree
-        of ``tree_size`` entries; :class:`ProtocolError` if no such entry is in that tree."""
-        log = self.trail.log
+        """Index and audit path of the entry signed ``entry_signature`` in the first
+        ``tree_size`` entries (:meth:`~mpcrec.audit.log.AuditLog.locate`)."""
+        if self.trail.log is None:
+            raise ProtocolError("this launcher keeps no audit log")
         with self._lock:
-            index = log.index_of(entry_signature) if log is not None else None
-            if log is None or index is None or not 0 <= index < tree_size <= log.size:
-                raise ProtocolError(
-                    f"no entry with signature {entry_signature.hex()[:16]} in the log's first "
-                    f"{tree_size} entries"
-                )
-            return index, log.inclusion_proof(index, tree_size)
+            return self.trail.log.locate(entry_signature, tree_size)
 
     def model(self, version: int) -> PublishedModel:
         """A published model (``-1``: the latest)."""

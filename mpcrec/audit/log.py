@@ -244,6 +244,17 @@ class AuditLog:
         """Audit path of entry ``index`` in the tree of ``size`` entries (default: all)."""
         return merkle.inclusion_proof(self._leaves[: self.size if size is None else size], index)
 
+    def locate(self, signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
+        """``(index, audit path)`` of the entry carrying ``signature`` in the tree of the
+        first ``tree_size`` entries; :class:`ProtocolError` if that tree does not hold it."""
+        index = self.index_of(signature)
+        if index is None or not 0 <= index < tree_size <= self.size:
+            raise ProtocolError(
+                f"no entry with signature {signature.hex()[:16]} in the log's first "
+                f"{tree_size} entries"
+            )
+        return index, self.inclusion_proof(index, tree_size)
+
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """Proof that the first ``old_size`` entries are a prefix of the first ``new_size``."""
         end = self.size if new_size is None else new_size

@@ -26,7 +26,7 @@ from typing import Any
 
 from mpcrec.audit import checks
 from mpcrec.audit.entries import LAUNCHER, LogEntry, LogFormatError, TreeHead
-from mpcrec.audit.history import Finding, replay
+from mpcrec.audit.history import Finding, History, replay
 from mpcrec.audit.signatures import start_verification, verify_signed
 from mpcrec.audit.witness import WITNESS_FILE, WitnessedHead, is_witness_line
 from mpcrec.errors import DataError
@@ -164,25 +164,33 @@ def verify_entries(
     findings += checks.signature_findings(pairs, pending(), keys)
     if not heads:
         findings.append(Finding("tree", None, "the log has no signed tree head"))
-    config = history.configs[-1].payload if history.configs else {}
     findings.sort(key=lambda f: (f.index if f.index is not None else -1, f.rule))
-    return Report(
-        findings,
-        {
-            "entries": len(entries),
-            "tree_heads": len(heads),
-            "witnesses": len({w.witness for _, w in witnesses}),
-            "instances": len(history.registrations),
-            "rounds": len(history.rounds),
-            "published": sum(r.published is not None for r in history.rounds),
-            "aborted": sum(r.aborted is not None for r in history.rounds),
-            "epsilon": epsilon,
-            "delta": config.get("delta"),
-            "epsilon_budget": config.get("epsilon_budget"),
-            "privacy": privacy_statement(epsilon, config),
-            "check_seconds": round(time.perf_counter() - started, 3),
-        },
-    )
+    stats = _stats(entries, heads, history, epsilon)
+    stats["witnesses"] = len({w.witness for _, w in witnesses})
+    stats["check_seconds"] = round(time.perf_counter() - started, 3)
+    return Report(findings, stats)
+
+
+def _stats(
+    entries: Sequence[LogEntry],
+    heads: Sequence[tuple[str, TreeHead]],
+    history: History,
+    epsilon: float,
+) -> dict[str, Any]:
+    """What the log holds, and the privacy it spent."""
+    config = history.configs[-1].payload if history.configs else {}
+    return {
+        "entries": len(entries),
+        "tree_heads": len(heads),
+        "instances": len(history.registrations),
+        "rounds": len(history.rounds),
+        "published": sum(r.published is not None for r in history.rounds),
+        "aborted": sum(r.aborted is not None for r in history.rounds),
+        "epsilon": epsilon,
+        "delta": config.get("delta"),
+        "epsilon_budget": config.get("epsilon_budget"),
+        "privacy": privacy_statement(epsilon, config),
+    }
 
 
 def load_keys(path: Path) -> dict[str, bytes]:
