@@ -7,12 +7,15 @@ verifier (:mod:`mpcrec.audit.verify`) parses, runs them all and reports.
 Rules: ``sequence`` (indices), ``signature``, ``key`` (pinned keys), ``tree`` and ``fork``
 (Merkle heads), ``order`` (round protocol), ``reveal`` and ``seed`` (commit-reveal),
 ``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
-``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``.
+``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``,
+``heads`` (nodes' cosigned heads match the log, from enough distinct nodes) and
+``head_time`` (head times grow; the latest is recent enough).
 """
 
 from __future__ import annotations
 
 from mpcrec.audit.checks.draws import check_committees, check_seeds
+from mpcrec.audit.checks.heads import check_head_times, check_witnesses
 from mpcrec.audit.checks.integrity import (
     BatchVerifier,
     check_pinned_keys,
@@ -29,6 +32,7 @@ __all__ = [
     "BatchVerifier",
     "check_budget",
     "check_committees",
+    "check_head_times",
     "check_pinned_keys",
     "check_results",
     "check_seeds",
@@ -36,6 +40,7 @@ __all__ = [
     "check_signatures",
     "check_tree",
     "check_versions",
+    "check_witnesses",
     "serial_verifier",
     "signature_batch",
     "signature_findings",
