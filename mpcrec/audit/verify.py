@@ -117,11 +117,13 @@ def verify_entries(
     *,
     pinned: Mapping[str, bytes] | None = None,
     workers: int = 1,
+    ca_pem: bytes | None = None,
 ) -> Report:
     """Run every check over parsed entries and heads (no I/O).
 
     With ``workers > 1`` the signatures are verified in forked processes while the other
-    checks run here.
+    checks run here. Rule ``binding`` needs the federation CA's certificate (``ca_pem``);
+    without it the report says it was not checked (``binding_checked``).
     """
     started = time.perf_counter()
     history, findings = replay(entries)
@@ -143,6 +145,8 @@ def verify_entries(
     findings += checks.check_versions(history)
     budget_findings, epsilon = checks.check_budget(history)
     findings += budget_findings
+    if ca_pem is not None:
+        findings += checks.check_bindings(history, ca_pem)
     findings += checks.signature_findings(pairs, pending(), keys)
     if not heads:
         findings.append(Finding("tree", None, "the log has no signed tree head"))
@@ -161,6 +165,7 @@ def verify_entries(
             "delta": config.get("delta"),
             "epsilon_budget": config.get("epsilon_budget"),
             "privacy": privacy_statement(epsilon, config),
+            "binding_checked": ca_pem is not None,
             "check_seconds": round(time.perf_counter() - started, 3),
         },
     )
@@ -184,17 +189,29 @@ def load_keys(path: Path) -> dict[str, bytes]:
     return keys
 
 
+def _read_ca(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise DataError(
+            f"cannot read the CA certificate {path}: {err.strerror}",
+            hint="give the federation CA's certificate (PEM), e.g. ca.pem",
+        ) from None
+
+
 def verify_file(
     path: Path,
     *,
     keys_path: Path | None = None,
     heads_paths: Sequence[Path] = (),
     workers: int | None = None,
+    ca_path: Path | None = None,
 ) -> Report:
     """Verify a JSON Lines export (signatures checked on ``workers`` processes).
 
     ``heads_paths`` are files of tree heads collected from nodes (head lines as exported);
-    each must match the log, else it is a ``fork`` (or ``tree``) finding.
+    each must match the log, else it is a ``fork`` (or ``tree``) finding. ``ca_path``: the
+    federation CA's certificate (PEM), for rule ``binding``.
     """
     started = time.perf_counter()
     entries, heads, bad = _read(path)
@@ -206,7 +223,9 @@ def verify_file(
         ]
         heads += observed
     pinned = load_keys(keys_path) if keys_path else None
-    report = verify_entries(entries, heads, pinned=pinned, workers=workers or os.cpu_count() or 1)
+    ca_pem = _read_ca(ca_path) if ca_path else None
+    cores = workers or os.cpu_count() or 1
+    report = verify_entries(entries, heads, pinned=pinned, workers=cores, ca_pem=ca_pem)
     report.findings[:0] = bad
     report.stats["seconds"] = round(time.perf_counter() - started, 3)
     return report

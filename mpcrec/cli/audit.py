@@ -36,6 +36,11 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="tree heads collected from nodes (JSON Lines); repeatable",
     )
+    verify.add_argument(
+        "--ca",
+        type=Path,
+        help="the federation CA's certificate (PEM): check that every registered key is bound",
+    )
     verify.add_argument("--format", choices=("text", "json"), default="text")
     verify.add_argument(
         "--workers", type=int, default=0, help="processes verifying signatures (0: all cores)"
@@ -55,7 +60,11 @@ def run_verify(args: argparse.Namespace) -> int:
     from mpcrec.audit.verify import verify_file
 
     report = verify_file(
-        args.log, keys_path=args.keys, heads_paths=args.heads, workers=args.workers or None
+        args.log,
+        keys_path=args.keys,
+        heads_paths=args.heads,
+        workers=args.workers or None,
+        ca_path=args.ca,
     )
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mpcrec.crypto.chain import check_instance_certificate
-from mpcrec.crypto.pki import load_certificate
+from mpcrec.crypto.pki import instance_id_in, load_certificate
 from mpcrec.errors import ConfigError, ProtocolError, UserError
 
 BINDING_DOMAIN = b"mpcrec key binding v1\x00"
@@ -79,6 +79,35 @@ def verify_binding(
         missing = "certificate" if not certificate else "key binding"
         raise ProtocolError(f"{instance_id}: no {missing} for its keys")
     key = check_instance_certificate(certificate, ca_pem, instance_id=instance_id, at=at)
+    _verify_under(key, binding, instance_id, signing_key, sealing_key)
+
+
+def check_consistent(
+    certificate: bytes, binding: bytes, *, instance_id: str, signing_key: bytes, sealing_key: bytes
+) -> None:
+    """The certificate names ``instance_id`` and ``binding`` verifies under its key; no CA.
+
+    What a launcher checks at registration to turn away a misconfigured node early. It
+    vouches for nothing: only :func:`verify_binding`, with the federation CA, does.
+    """
+    try:
+        cert = load_certificate(certificate)
+        named = instance_id_in(cert)
+    except UserError as err:
+        raise ProtocolError(f"{instance_id}: {err.message}") from err
+    key = cert.public_key()
+    if named != instance_id or not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ProtocolError(f"{instance_id}: the certificate names {named!r} (or is not EC)")
+    _verify_under(key, binding, instance_id, signing_key, sealing_key)
+
+
+def _verify_under(
+    key: ec.EllipticCurvePublicKey,
+    binding: bytes,
+    instance_id: str,
+    signing_key: bytes,
+    sealing_key: bytes,
+) -> None:
     signed = statement(instance_id, signing_key, sealing_key)
     try:
         key.verify(binding, signed, ec.ECDSA(hashes.SHA256()))

@@ -26,6 +26,7 @@ from tests.node.world import RATE, make_launcher, node_config, run_nodes
 NAMES = ["tube-a", "tube-b", "tube-c", "tube-d"]
 ROUNDS = 2
 SPEC = FederationSpec(n_items=6, dim=3, clip_norm=100.0, server_momentum=0.5)
+UNBOUND = (b"", b"")  # the refusals below come before any binding is looked at
 
 
 def _done(launcher: Launcher) -> bool:
@@ -123,8 +124,8 @@ def test_both_clients_refuse_alike(door: Door, tmp_path: Path) -> None:
     with pytest.raises(NotPermitted):  # not registered yet
         a.current_round()
     with pytest.raises(NotPermitted):  # registering in another's name
-        b.register(registration("tube-a", keys, "127.0.0.1:1"))
-    registered = a.register(registration("tube-a", keys, "127.0.0.1:1"))
+        b.register(registration("tube-a", keys, "127.0.0.1:1", UNBOUND))
+    registered = a.register(registration("tube-a", keys, "127.0.0.1:1", UNBOUND))
     assert registered.spec == door.launcher.spec
     assert a.current_round() is None
     with pytest.raises(RoundStateError):  # no such round
@@ -132,7 +133,7 @@ def test_both_clients_refuse_alike(door: Door, tmp_path: Path) -> None:
     with pytest.raises(InvalidMessage):  # no model of that version
         a.get_model(5)
     with pytest.raises(InvalidMessage):  # the same instance id with other keys
-        a.register(registration("tube-a", NodeKeys.load_or_create(tmp_path / "k2"), "x:1"))
+        a.register(registration("tube-a", NodeKeys.load_or_create(tmp_path / "k2"), "x:1", UNBOUND))
     assert a.get_model(-1) == door.launcher.model(0)
     a.close()
     b.close()

@@ -7,11 +7,14 @@ verifier (:mod:`mpcrec.audit.verify`) parses, runs them all and reports.
 Rules: ``sequence`` (indices), ``signature``, ``key`` (pinned keys), ``tree`` and ``fork``
 (Merkle heads), ``order`` (round protocol), ``reveal`` and ``seed`` (commit-reveal),
 ``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
-``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``.
+``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``,
+``binding`` (registered keys bound to certificates of the federation CA; needs its
+certificate).
 """
 
 from __future__ import annotations
 
+from mpcrec.audit.checks.bindings import check_bindings
 from mpcrec.audit.checks.draws import check_committees, check_seeds
 from mpcrec.audit.checks.integrity import (
     BatchVerifier,
@@ -27,6 +30,7 @@ from mpcrec.audit.checks.rounds import check_budget, check_results, check_versio
 
 __all__ = [
     "BatchVerifier",
+    "check_bindings",
     "check_budget",
     "check_committees",
     "check_pinned_keys",
