@@ -42,7 +42,7 @@ def create_request(out_dir: Path, *, instance_id: str, hosts: Sequence[str]) -> 
     if key_path.exists():
         raise UserError(f"{key_path} already exists", hint="keep it, or remove it to start over")
     key = ec.generate_private_key(ec.SECP256R1())
-    sans = [x509.UniformResourceIdentifier(pki.URI_PREFIX + instance_id)]
+    sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(pki.URI_PREFIX + instance_id)]
     sans += [pki.host_name(host) for host in hosts]
     request = (
         x509.CertificateSigningRequestBuilder()
