@@ -19,6 +19,7 @@ from mpcrec.federation.refusals import InvalidMessage, NotPermitted, RoundStateE
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.node.daemon import Node
 from mpcrec.node.grpc_client import GrpcLauncherClient
+from mpcrec.node.key_check import own_binding
 from mpcrec.node.messages import registration
 from mpcrec.node.trainer import DriftTrainer
 from tests.node.world import RATE, make_launcher, node_config, run_nodes
@@ -114,6 +115,16 @@ def door(request: pytest.FixtureRequest, tmp_path: Path, port: int) -> Iterator[
         server.stop(grace=None)
 
 
+def _bound(root: Path, name: str, keys: NodeKeys) -> tuple[bytes, bytes]:
+    """A certificate for ``name`` and its binding of ``keys``."""
+    ca = root / "binding-ca"
+    if not ca.exists():
+        create_ca(ca)
+    return own_binding(
+        issue_certificate(ca, root / "bound", instance_id=name, hosts=[]), name, keys
+    )
+
+
 @pytest.mark.timeout(60)
 def test_both_clients_refuse_alike(door: Door, tmp_path: Path) -> None:
     # Prepare
@@ -125,6 +136,8 @@ def test_both_clients_refuse_alike(door: Door, tmp_path: Path) -> None:
         a.current_round()
     with pytest.raises(NotPermitted):  # registering in another's name
         b.register(registration("tube-a", keys, "127.0.0.1:1", UNBOUND))
+    with pytest.raises(InvalidMessage, match="names 'tube-b'"):  # tube-b's certificate
+        a.register(registration("tube-a", keys, "127.0.0.1:1", _bound(tmp_path, "tube-b", keys)))
     registered = a.register(registration("tube-a", keys, "127.0.0.1:1", UNBOUND))
     assert registered.spec == door.launcher.spec
     assert a.current_round() is None
