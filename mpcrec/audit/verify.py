@@ -145,8 +145,7 @@ def verify_entries(
     findings += checks.check_versions(history)
     budget_findings, epsilon = checks.check_budget(history)
     findings += budget_findings
-    if ca_pem is not None:
-        findings += checks.check_bindings(history, ca_pem)
+    findings += checks.check_bindings(history, ca_pem) if ca_pem is not None else []
     findings += checks.signature_findings(pairs, pending(), keys)
     if not heads:
         findings.append(Finding("tree", None, "the log has no signed tree head"))
