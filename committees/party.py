@@ -37,7 +37,7 @@ from committees.transport.install import install_transport
 from committees.transport.settings import GlooTransport, TlsTransport
 from mpcrec.crypten_compat import load_crypten, set_torch_threads
 from mpcrec.crypto.envelope import NonceRegistry, SealedShare, open_share
-from mpcrec.errors import ConfigError, RoundAborted
+from mpcrec.errors import ConfigError, ProtocolError, RoundAborted
 from mpcrec.secure import replicated
 from mpcrec.secure.program import RoundOutcome, RoundSpec, aggregate
 
@@ -118,13 +118,15 @@ class SealedInputs:
     """A member's sealed shares of a round, opened inside the member (timed with the round).
 
     ``member_key`` is the member's raw X25519 private key, ``contributor_keys`` the raw
-    Ed25519 public keys in contribution order.
+    Ed25519 public keys in contribution order, ``contributors`` the ids the envelopes came
+    as (each must name its own: an envelope is verified under its slot's key only).
     """
 
     sealed: tuple[SealedShare, ...]
     member_key: bytes
     contributor_keys: tuple[bytes, ...]
     model_hash: bytes
+    contributors: tuple[str, ...]
 
 
 MemberInputs = Sequence[npt.NDArray[np.int64]] | SealedInputs
@@ -214,6 +216,12 @@ class CommitteeParty:
         """Check and decrypt this member's envelopes (raises ``ProtocolError``)."""
         assert self.session is not None
         key = X25519PrivateKey.from_private_bytes(inputs.member_key)
+        slots = zip(inputs.sealed, inputs.contributors, strict=True)
+        claims = [f"{s.contributor_id!r} as {c!r}" for s, c in slots if s.contributor_id != c]
+        if claims:
+            raise ProtocolError(
+                f"slot-mismatch: envelopes that claim another contributor: {claims}"
+            )
         return [
             open_share(
                 sealed,

@@ -5,6 +5,9 @@ shape of an upload. The gRPC service (:mod:`launch.service`) and the in-process 
 from __future__ import annotations
 
 from launch.launcher import Launcher
+from mpcrec.crypto.binding import check_consistent
+from mpcrec.crypto.envelope import SealedShare
+from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Contribution
 from mpcrec.federation.refusals import Anonymous, InvalidMessage, NotPermitted
 from mpcrec.federation.registration import Registration
@@ -21,11 +24,23 @@ def check_caller(launcher: Launcher, caller: str, *, registered: bool = True) ->
 
 
 def check_registration(caller: str, registration: Registration) -> None:
-    """An instance registers only itself."""
-    if registration.instance_id != caller:
-        raise NotPermitted(
-            f"certificate names {caller!r}, request says {registration.instance_id!r}"
-        )
+    """An instance registers only itself; a certificate and key binding it sends name it
+    and sign its keys (:func:`mpcrec.crypto.binding.check_consistent`: no CA here, the
+    nodes that use the keys check the chain)."""
+    reg = registration
+    if reg.instance_id != caller:
+        raise NotPermitted(f"certificate names {caller!r}, request says {reg.instance_id!r}")
+    if reg.certificate or reg.key_binding:
+        try:
+            check_consistent(
+                reg.certificate,
+                reg.key_binding,
+                instance_id=caller,
+                signing_key=reg.signing_key,
+                sealing_key=reg.sealing_key,
+            )
+        except ProtocolError as err:
+            raise InvalidMessage(err.message, hint="re-create the node's key binding") from err
 
 
 def max_envelope(launcher: Launcher) -> int:
@@ -42,3 +57,23 @@ def check_upload(launcher: Launcher, upload: Contribution) -> None:
         )
     if not upload.weight > 0:
         raise InvalidMessage(f"weight {upload.weight} must be > 0")
+    if launcher.spec.aggregation != "plaintext":
+        check_sealed_headers(upload)
+
+
+def check_sealed_headers(upload: Contribution) -> None:
+    """Each sealed envelope's (public, signed) header names its uploader and round: a
+    contributor claiming another's slot is turned away here, before the round freezes, so
+    the others' aggregate stays exact (members refuse such an envelope too:
+    :func:`mpcrec.node.key_check.check_slots`)."""
+    for member, blob in upload.envelopes.items():
+        try:
+            header = SealedShare.from_bytes(blob)
+        except ProtocolError as err:
+            raise InvalidMessage(f"the envelope for {member}: {err.message}") from err
+        if (header.contributor_id, header.round_id) != (upload.contributor, upload.round_id):
+            raise InvalidMessage(
+                f"the envelope for {member} claims contributor {header.contributor_id!r} in "
+                f"round {header.round_id}, uploaded by {upload.contributor!r} for round "
+                f"{upload.round_id}"
+            )

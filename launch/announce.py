@@ -17,7 +17,15 @@ def _member(launcher: Launcher, instance_id: str, rank: int) -> Member:
     inst = launcher.store.get_instance(instance_id)
     if inst is None:
         return Member(instance_id, rank)
-    return Member(instance_id, rank, inst.sealing_key, inst.signing_key, inst.mpc_address)
+    return Member(
+        instance_id,
+        rank,
+        inst.sealing_key,
+        inst.signing_key,
+        inst.mpc_address,
+        inst.certificate,
+        inst.key_binding,
+    )
 
 
 def announcement(launcher: Launcher, rnd: Round | None) -> RoundAnnouncement | None:

@@ -93,6 +93,8 @@ class AuditTrail:
             signing_key=instance.signing_key,
             sealing_key=instance.sealing_key,
             address=instance.mpc_address,
+            certificate=instance.certificate,
+            key_binding=instance.key_binding,
         )
         entry = LogEntry(entry.kind, entry.round, entry.author, entry.payload, signature)
         self._check(entry, instance.signing_key, "registration")

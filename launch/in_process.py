@@ -74,6 +74,8 @@ class InProcessLauncherClient:
                 registration.sealing_key,
                 registration.mpc_address,
                 registration.entry_signature,
+                certificate=registration.certificate,
+                key_binding=registration.key_binding,
             )
             return Registered(
                 instance_id=me,

@@ -152,10 +152,11 @@ class Launcher:
         sealing_key: bytes,
         mpc_address: str,
         signature: bytes,
+        **bound: bytes,
     ) -> Instance:
         """Register an instance (again, after a restart, with the same keys).
 
-        ``signature`` is the instance's over its audit-log registration entry."""
+        ``signature``: over its registration entry; ``bound``: ``certificate``, ``key_binding``."""
         if len(signing_key) != KEY_BYTES or len(sealing_key) != KEY_BYTES:
             raise ProtocolError(
                 f"{instance_id}: public keys of {len(signing_key)} and {len(sealing_key)} "
@@ -168,7 +169,9 @@ class Launcher:
                     f"{instance_id} is registered with other keys",
                     hint="a node keeps its keys in its state directory; restore them",
                 )
-            instance = Instance(instance_id, signing_key, sealing_key, mpc_address, self.clock())
+            instance = Instance(
+                instance_id, signing_key, sealing_key, mpc_address, self.clock(), **bound
+            )
             entry = self.trail.registered(instance, signature, first=known is None)
             with self.store.transaction():
                 self.store.put_instance(instance)
@@ -238,15 +241,15 @@ class Launcher:
             )
             self._changed_now()
 
-    def shares_for(self, member: str, round_id: int) -> list[tuple[str, float, bytes, bytes]]:
-        """``(contributor, weight, signing_key, envelope)`` for a member of a computing round."""
+    def shares_for(self, member: str, round_id: int) -> list[tuple[Any, ...]]:
+        """Each envelope's fields (:meth:`~launch.store.Instance.delivering`) for a member."""
         with self._lock:
             rnd = self._round(round_id)
             rnd.admit_member(member)
             frozen = set(rnd.contributors)
             found = self.store.envelopes_for(round_id, member)
-        keys = {i.instance_id: i.signing_key for i in self.store.instances()}
-        return [(c, w, keys[c], blob) for c, w, blob in found if c in frozen]
+        reg = {i.instance_id: i for i in self.store.instances()}
+        return [reg[c].delivering(w, blob) for c, w, blob in found if c in frozen]
 
     def submit_result(self, result: MemberResult) -> None:
         """Accept a member's result (or its failure report)."""

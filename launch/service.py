@@ -68,6 +68,8 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
                 registration.sealing_key,
                 registration.mpc_address,
                 registration.entry_signature,
+                certificate=registration.certificate,
+                key_binding=registration.key_binding,
             )
         launcher = self.launcher
         return convert.registered_to_pb(

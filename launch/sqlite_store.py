@@ -31,7 +31,8 @@ from mpcrec.errors import ConfigError
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instance (
     instance_id TEXT PRIMARY KEY, signing_key BLOB NOT NULL, sealing_key BLOB NOT NULL,
-    mpc_address TEXT NOT NULL, registered_at REAL NOT NULL);
+    mpc_address TEXT NOT NULL, registered_at REAL NOT NULL,
+    certificate BLOB NOT NULL DEFAULT x'', key_binding BLOB NOT NULL DEFAULT x'');
 CREATE TABLE IF NOT EXISTS round (
     round_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seed_commit (
@@ -93,6 +94,22 @@ def _round_from_json(text: str) -> Round:
     )
 
 
+# Columns added since the first schema: (table, column, declaration). A database made
+# before them gets them on open, with empty values (an unbound registration).
+MIGRATIONS = (
+    ("instance", "certificate", "BLOB NOT NULL DEFAULT x''"),
+    ("instance", "key_binding", "BLOB NOT NULL DEFAULT x''"),
+)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Add the columns of :data:`MIGRATIONS` a database lacks."""
+    for table, column, declaration in MIGRATIONS:
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 class SQLiteStore:
     """Launcher state in one SQLite file (created if missing).
 
@@ -110,6 +127,7 @@ class SQLiteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            migrate(self._db)
         except (OSError, sqlite3.DatabaseError) as err:
             raise ConfigError(
                 f"cannot open the launcher store {self.path}: {err}",
@@ -172,13 +190,15 @@ class SQLiteStore:
         self._write(
             [
                 (
-                    "INSERT OR REPLACE INTO instance VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO instance VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         instance.instance_id,
                         instance.signing_key,
                         instance.sealing_key,
                         instance.mpc_address,
                         instance.registered_at,
+                        instance.certificate,
+                        instance.key_binding,
                     ),
                 )
             ],

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from launch.round import Round
 from mpcrec.federation.contribution import Contribution
@@ -32,13 +32,31 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Instance:
-    """A registered instance: its id (its certificate's common name) and public keys."""
+    """A registered instance: its id (its certificate's common name) and public keys, with
+    the TLS certificate (DER) and key binding that vouch for them (``b""``: unbound, which
+    every node refuses to use)."""
 
     instance_id: str
     signing_key: bytes
     sealing_key: bytes
     mpc_address: str
     registered_at: float
+    certificate: bytes = field(default=b"", repr=False)
+    key_binding: bytes = field(default=b"", repr=False)
+
+    def delivering(self, weight: float, envelope: bytes) -> tuple[Any, ...]:
+        """The fields of :class:`~mpcrec.federation.contribution.Envelope` for ``envelope``
+        from this instance: its id, ``weight``, its keys, certificate and key binding."""
+        i = self
+        return (
+            i.instance_id,
+            weight,
+            i.signing_key,
+            envelope,
+            i.sealing_key,
+            i.certificate,
+            i.key_binding,
+        )
 
 
 class LauncherStore(Protocol):

@@ -249,15 +249,22 @@ def config(
 
 
 def registration(
-    *, instance_id: str, signing_key: bytes, sealing_key: bytes, address: str
+    *,
+    instance_id: str,
+    signing_key: bytes,
+    sealing_key: bytes,
+    address: str,
+    certificate: bytes = b"",
+    key_binding: bytes = b"",
 ) -> LogEntry:
-    """An instance joins, self-signed with ``signing_key`` (its Ed25519 public key)."""
-    return LogEntry(
-        Kind.REGISTER,
-        None,
-        instance_id,
-        {"signing_key": signing_key.hex(), "sealing_key": sealing_key.hex(), "address": address},
-    )
+    """An instance joins, self-signed with ``signing_key`` (its Ed25519 public key); with its
+    TLS certificate (DER) and key binding (:mod:`mpcrec.crypto.binding`) when it has them
+    (entries of unbound instances, as logs made before bindings hold, omit both fields)."""
+    payload = {"signing_key": signing_key.hex(), "sealing_key": sealing_key.hex()}
+    payload["address"] = address
+    if certificate or key_binding:
+        payload |= {"certificate": certificate.hex(), "key_binding": key_binding.hex()}
+    return LogEntry(Kind.REGISTER, None, instance_id, payload)
 
 
 def seed_commit(*, instance_id: str, round_id: int, commitment: bytes) -> LogEntry:

@@ -32,6 +32,7 @@ RULES: dict[str, str] = {
     "model_hash": "the published model is the one the members signed",
     "version": "model versions move by one per publish, from the latest",
     "budget": "cumulative epsilon stays within the declared budget (if any)",
+    "binding": "every registered key is bound to a certificate of the federation CA",
 }
 
 
@@ -60,6 +61,8 @@ def print_report(report: Report, *, source: str, console: Console | None = None)
         status = f"[red]{broken[rule]} broken[/]" if rule in broken else "[green]holds[/]"
         if rule == "budget" and rule not in broken and stats.get("epsilon_budget") is None:
             status = "[yellow]no budget declared[/]"
+        if rule == "binding" and not stats.get("binding_checked"):
+            status = "[yellow]not checked (no --ca)[/]"
         table.add_row(rule, meaning, status)
     console.print(table)
     for finding in report.findings[:200]:

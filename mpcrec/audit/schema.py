@@ -33,6 +33,13 @@ def _hex32(v: Any) -> bool:
     return v == v.lower()
 
 
+def _hex(v: Any) -> bool:
+    try:
+        return isinstance(v, str) and len(v) % 2 == 0 and v == bytes.fromhex(v).hex()
+    except ValueError:
+        return False
+
+
 def _text(v: Any) -> bool:
     return isinstance(v, str)
 
@@ -90,6 +97,9 @@ SCHEMAS: Mapping[str, Mapping[str, Field]] = {
     Kind.ABORT: {"reason": _text, "missing": _ids},
 }
 
+# A bound registration (:mod:`mpcrec.crypto.binding`) carries both; an unbound one neither.
+BOUND_REGISTRATION: Mapping[str, Field] = {"certificate": _hex, "key_binding": _hex}
+
 
 def _fields_ok(payload: Mapping[str, Any], schema: Mapping[str, Field]) -> str | None:
     if set(payload) != set(schema):
@@ -113,6 +123,10 @@ def payload_error(entry: LogEntry) -> str | None:
         return f"{entry.kind} needs a round id >= 0"
     elif entry.kind == Kind.SEED_COMMIT and entry.payload.get("last_round") != entry.round:
         return "a seed commitment serves its own round only (last_round must equal round)"
+    if entry.kind == Kind.REGISTER and (
+        "certificate" in entry.payload or "key_binding" in entry.payload
+    ):
+        schema = {**schema, **BOUND_REGISTRATION}
     return _fields_ok(entry.payload, schema)
 
 

@@ -127,6 +127,7 @@ def verify_entries(
     require_heads: int = 0,
     max_head_age_s: float = 0.0,
     now: float | None = None,
+    ca_pem: bytes | None = None,
 ) -> Report:
     """Run every check over parsed entries and heads (no I/O but the clock).
 
@@ -135,6 +136,8 @@ def verify_entries(
     ``heads`` too); ``require_heads`` distinct nodes' must match the log. With
     ``max_head_age_s`` the largest head must be at most that old at ``now`` (default: the
     clock).
+    Rule ``binding`` needs the federation CA's certificate (``ca_pem``); without it
+    the report says it was not checked (``binding_checked``).
     """
     started = time.perf_counter()
     history, findings = replay(entries)
@@ -161,12 +164,14 @@ def verify_entries(
     findings += checks.check_versions(history)
     budget_findings, epsilon = checks.check_budget(history)
     findings += budget_findings
+    findings += checks.check_bindings(history, ca_pem) if ca_pem is not None else []
     findings += checks.signature_findings(pairs, pending(), keys)
     if not heads:
         findings.append(Finding("tree", None, "the log has no signed tree head"))
     findings.sort(key=lambda f: (f.index if f.index is not None else -1, f.rule))
     stats = _stats(entries, heads, history, epsilon)
     stats["witnesses"] = len({w.witness for _, w in witnesses})
+    stats["binding_checked"] = ca_pem is not None
     stats["check_seconds"] = round(time.perf_counter() - started, 3)
     return Report(findings, stats)
 
@@ -245,6 +250,16 @@ def _witnesses(path: Path) -> list[tuple[str, WitnessedHead]]:
     return out
 
 
+def _read_ca(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise DataError(
+            f"cannot read the CA certificate {path}: {err.strerror}",
+            hint="give the federation CA's certificate (PEM), e.g. ca.pem",
+        ) from None
+
+
 def verify_file(
     path: Path,
     *,
@@ -253,12 +268,14 @@ def verify_file(
     workers: int | None = None,
     require_heads: int = 0,
     max_head_age_s: float = 0.0,
+    ca_path: Path | None = None,
 ) -> Report:
     """Verify a JSON Lines export (signatures checked on ``workers`` processes).
 
     ``heads_paths`` are files or directories of tree heads collected from nodes (see
     :func:`collected_heads`); each head must match the log, else it is a ``fork`` (or
     ``tree``) finding, and ``require_heads`` distinct nodes' cosigned heads must.
+    ``ca_path``: the federation CA's certificate (PEM), for rule ``binding``.
     """
     started = time.perf_counter()
     entries, heads, bad = _read(path)
@@ -272,6 +289,7 @@ def verify_file(
         heads += observed
         witnesses += _witnesses(extra)
     pinned = load_keys(keys_path) if keys_path else None
+    ca_pem = _read_ca(ca_path) if ca_path else None
     report = verify_entries(
         entries,
         heads,
@@ -280,6 +298,7 @@ def verify_file(
         witnesses=witnesses,
         require_heads=require_heads,
         max_head_age_s=max_head_age_s,
+        ca_pem=ca_pem,
     )
     report.findings[:0] = bad
     report.stats["seconds"] = round(time.perf_counter() - started, 3)

@@ -276,7 +276,11 @@ class _Keys:
         upload = sum(len(env.to_bytes()) for env in sealed[0])
         inputs = [
             SealedInputs(
-                tuple(env[j] for env in sealed), self.member_privs[j], self.signer_pubs, model_hash
+                tuple(env[j] for env in sealed),
+                self.member_privs[j],
+                self.signer_pubs,
+                model_hash,
+                tuple(f"instance-{i}" for i in range(len(sealed))),
             )
             for j in range(3)
         ]

@@ -51,6 +51,11 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="fail if the log's latest signed head is older than this (0: not judged)",
     )
+    verify.add_argument(
+        "--ca",
+        type=Path,
+        help="the federation CA's certificate (PEM): check that every registered key is bound",
+    )
     verify.add_argument("--format", choices=("text", "json"), default="text")
     verify.add_argument(
         "--workers", type=int, default=0, help="processes verifying signatures (0: all cores)"
@@ -76,6 +81,7 @@ def run_verify(args: argparse.Namespace) -> int:
         workers=args.workers or None,
         require_heads=args.require_heads,
         max_head_age_s=args.max_head_age,
+        ca_path=args.ca,
     )
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))

@@ -72,7 +72,7 @@ def create_ca(
     CertPaths
         ``cert`` and ``ca`` are both the CA certificate, ``key`` the CA key (mode 0600).
     """
-    _check_days(days)
+    check_days(days)
     directory = Path(directory)
     cert_path, key_path = directory / CA_CERT, directory / CA_KEY
     for path in (cert_path, key_path):
@@ -82,7 +82,7 @@ def create_ca(
             )
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = _now()
+    now = now_utc()
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -134,35 +134,37 @@ def issue_certificate(
     CertPaths
         The leaf certificate, its key and the CA certificate.
     """
-    _check_days(days)
-    _check_instance_id(instance_id)
-    ca_cert, ca_key = _load_ca(Path(ca_dir))
+    check_days(days)
+    check_instance_id(instance_id)
+    ca_cert, ca_key = load_ca(Path(ca_dir))
     key = ec.generate_private_key(ec.SECP256R1())
-    now = valid_from if valid_from is not None else _now()
-    cert = _leaf(instance_id, key, hosts, now, days, ca_cert, ca_key)
+    now = valid_from if valid_from is not None else now_utc()
+    cert = sign_leaf(instance_id, key.public_key(), hosts, now, days, ca_cert, ca_key)
     out_dir = Path(out_dir)
     cert_path, key_path = out_dir / f"{instance_id}.pem", out_dir / f"{instance_id}.key"
     _write_pair(cert_path, key_path, cert, key)
     return CertPaths(cert=cert_path, key=key_path, ca=Path(ca_dir) / CA_CERT)
 
 
-def _leaf(
+def sign_leaf(
     instance_id: str,
-    key: ec.EllipticCurvePrivateKey,
+    public_key: ec.EllipticCurvePublicKey,
     hosts: Sequence[str],
     now: dt.datetime,
     days: int,
     ca_cert: x509.Certificate,
     ca_key: ec.EllipticCurvePrivateKey,
 ) -> x509.Certificate:
-    """The leaf certificate of :func:`issue_certificate`, signed by the CA."""
+    """An instance's leaf certificate for ``public_key``, signed by the CA (the one shape
+    :func:`issue_certificate` and :func:`mpcrec.crypto.csr.issue_from_request` both make)."""
+    check_instance_id(instance_id)
     sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(URI_PREFIX + instance_id)]
-    sans.extend(_host_name(host) for host in hosts)
+    sans.extend(host_name(host) for host in hosts)
     return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, instance_id)]))
         .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
@@ -170,7 +172,7 @@ def _leaf(
         .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(_BOTH_ENDS_OF_TLS, critical=False)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
@@ -179,7 +181,8 @@ def _leaf(
     )
 
 
-def _check_instance_id(instance_id: str) -> None:
+def check_instance_id(instance_id: str) -> None:
+    """Raise :class:`UserError` unless ``instance_id`` can name an instance."""
     if not _INSTANCE_ID.match(instance_id):
         raise UserError(
             f"invalid instance id {instance_id!r}",
@@ -219,7 +222,7 @@ def instance_id_of(cert_pem: bytes) -> str:
     UserError
         If the bytes are not a PEM certificate, or it names no instance (or several).
     """
-    return _instance_id(_load_cert(cert_pem))
+    return instance_id_in(_load_cert(cert_pem))
 
 
 def instance_id_of_der(cert_der: bytes) -> str:
@@ -228,7 +231,7 @@ def instance_id_of_der(cert_der: bytes) -> str:
         cert = x509.load_der_x509_certificate(cert_der)
     except ValueError as err:
         raise UserError(f"not a DER certificate: {err}") from err
-    return _instance_id(cert)
+    return instance_id_in(cert)
 
 
 def fingerprint(cert_pem_or_der: bytes) -> str:
@@ -247,7 +250,18 @@ def not_valid_after(cert_pem: bytes) -> dt.datetime:
     return _load_cert(cert_pem).not_valid_after_utc
 
 
-def _instance_id(cert: x509.Certificate) -> str:
+def load_certificate(data: bytes) -> x509.Certificate:
+    """A certificate from PEM or DER bytes (:class:`UserError` if it is neither)."""
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return _load_cert(data)
+    try:
+        return x509.load_der_x509_certificate(data)
+    except ValueError as err:
+        raise UserError(f"not a PEM or DER certificate: {err}") from err
+
+
+def instance_id_in(cert: x509.Certificate) -> str:
+    """The instance id a parsed certificate names (see :func:`instance_id_of`)."""
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -274,7 +288,7 @@ def _load_cert(cert_pem: bytes) -> x509.Certificate:
         raise UserError(f"not a PEM certificate: {err}") from err
 
 
-def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     cert_path, key_path = ca_dir / CA_CERT, ca_dir / CA_KEY
     for path in (cert_path, key_path):
         if not path.is_file():
@@ -290,7 +304,8 @@ def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
     return cert, key
 
 
-def _host_name(host: str) -> x509.GeneralName:
+def host_name(host: str) -> x509.GeneralName:
+    """A SAN entry for ``host``: an IP address, else a DNS name."""
     try:
         return x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
@@ -300,12 +315,14 @@ def _host_name(host: str) -> x509.GeneralName:
     return x509.DNSName(host)
 
 
-def _check_days(days: int) -> None:
+def check_days(days: int) -> None:
+    """Raise :class:`UserError` for a validity under one day."""
     if days < 1:
         raise UserError(f"certificate validity must be at least 1 day, got {days}")
 
 
-def _now() -> dt.datetime:
+def now_utc() -> dt.datetime:
+    """The current time (UTC, timezone-aware)."""
     return dt.datetime.now(dt.UTC)
 
 

@@ -9,7 +9,7 @@ with the committee's (and the dealer's) public keys and addresses, as the launch
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -32,13 +32,16 @@ class Phase(StrEnum):
 
 @dataclass(frozen=True)
 class Member:
-    """A seat of a round: a committee member (rank ``0..k-1``) or the dealer (rank ``k``)."""
+    """A seat of a round: a committee member (rank ``0..k-1``) or the dealer (rank ``k``),
+    with the certificate (DER) and key binding that vouch for its keys."""
 
     instance_id: str
     rank: int
     sealing_key: bytes = b""
     signing_key: bytes = b""
     mpc_address: str = ""
+    certificate: bytes = field(default=b"", repr=False)
+    key_binding: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)

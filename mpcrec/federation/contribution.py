@@ -52,9 +52,13 @@ class UploadReceipt:
 @dataclass(frozen=True)
 class Envelope:
     """One envelope a member downloaded: who sent it, its public weight, the sender's
-    registered signing key, its bytes."""
+    registered signing key, its bytes; with the sender's registered sealing key,
+    certificate (DER) and key binding, which vouch for the signing key."""
 
     contributor: str
     weight: float
     signing_key: bytes
     data: bytes = field(repr=False)
+    sealing_key: bytes = b""
+    certificate: bytes = field(default=b"", repr=False)
+    key_binding: bytes = field(default=b"", repr=False)

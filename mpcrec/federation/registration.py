@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mpcrec.federation.spec import FederationSpec
 
@@ -10,13 +10,17 @@ from mpcrec.federation.spec import FederationSpec
 @dataclass(frozen=True)
 class Registration:
     """An instance's public keys and committee address, with its signature over the audit
-    log's registration entry (:func:`mpcrec.audit.entries.registration`)."""
+    log's registration entry (:func:`mpcrec.audit.entries.registration`), its TLS
+    certificate (DER) and the key binding its TLS key signed over the two public keys
+    (:mod:`mpcrec.crypto.binding`)."""
 
     instance_id: str
     signing_key: bytes
     sealing_key: bytes
     mpc_address: str
     entry_signature: bytes
+    certificate: bytes = field(default=b"", repr=False)
+    key_binding: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)

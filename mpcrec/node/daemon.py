@@ -44,6 +44,7 @@ from mpcrec.node import messages
 from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
+from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
 from mpcrec.node.log_watch import LogWatch, WitnessServer
 from mpcrec.node.own_entries import OwnEntries, witnessed
@@ -108,6 +109,8 @@ class Node:
         self.trainer = trainer or trainer_from_config(config)
         self.keys = NodeKeys.load_or_create(config.state_dir / "keys")
         self.own = OwnEntries(config.state_dir)  # what it signed, kept to prove in the log
+        self.bound = own_binding(config.tls, self.me, self.keys)  # its TLS key vouches for keys
+        self.key_check = KeyCheck(config.tls.ca)
         self.connect = connect or grpc_client(config)
         self.spec: FederationSpec | None = None
         self.aggregation: Aggregation | None = None
@@ -183,7 +186,7 @@ class Node:
         chosen here, once (kept while the spec stays the same)."""
         client = witnessed(client, self.own, self.me, self.keys.signing_public)
         registered = client.register(
-            messages.registration(self.me, self.keys, self.config.mpc_address)
+            messages.registration(self.me, self.keys, self.config.mpc_address, self.bound)
         )
         self.trust.pin(registered.launcher_key)
         min_contributors = max(1, registered.min_contributors)
@@ -272,6 +275,7 @@ class Node:
             return
         if not self.config.skip_clip:  # the committee rejects anything above clip_norm
             delta = clip_for_committee(delta, self.spec)
+        self.key_check.check_seats(ann)
         envelopes = self.aggregation.seal(delta, ann)
         upload, signature = messages.contribution(self.me, self.keys, ann, envelopes, weight)
         receipt = client.upload_contribution(upload, signature)
@@ -292,12 +296,15 @@ class Node:
             time.sleep(self.config.member_delay_s)
         rid = ann.round_id
         envelopes = client.fetch_shares(rid)
+        self.key_check.check_envelopes(envelopes)
         base = self.models.get(client, ann.model_version)
         previous = None
         if self.spec.server_momentum and ann.model_version > 0:
             previous = self.models.get(client, ann.model_version - 1).array()
         try:
             nxt, accepted = self.aggregation.compute(ann, envelopes, base, previous)
+        except RoundRefused:
+            raise
         except (RoundAborted, ProtocolError) as err:
             log.warning("%s: round %d failed: %s", self.me, rid, err)
             client.submit_result(messages.failure(self.me, rid, str(err)))

@@ -18,13 +18,19 @@ from mpcrec.federation.result import MemberResult, result_entry
 REASON_CHARS = 500  # a failure report's reason is cut to this
 
 
-def registration(instance_id: str, keys: NodeKeys, mpc_address: str) -> Registration:
-    """Register ``instance_id`` with its public keys and committee address."""
+def registration(
+    instance_id: str, keys: NodeKeys, mpc_address: str, bound: tuple[bytes, bytes]
+) -> Registration:
+    """Register ``instance_id`` with its public keys and committee address, and ``bound``:
+    its certificate (DER) and key binding (:func:`mpcrec.node.key_check.own_binding`)."""
+    certificate, key_binding = bound
     entry = entries.registration(
         instance_id=instance_id,
         signing_key=keys.signing_public,
         sealing_key=keys.sealing_public,
         address=mpc_address,
+        certificate=certificate,
+        key_binding=key_binding,
     )
     return Registration(
         instance_id=instance_id,
@@ -32,6 +38,8 @@ def registration(instance_id: str, keys: NodeKeys, mpc_address: str) -> Registra
         sealing_key=keys.sealing_public,
         mpc_address=mpc_address,
         entry_signature=entry.sign(keys.signing).signature,
+        certificate=certificate,
+        key_binding=key_binding,
     )
 
 

@@ -138,6 +138,8 @@ class WitnessingClient:
             signing_key=registration.signing_key,
             sealing_key=registration.sealing_key,
             address=registration.mpc_address,
+            certificate=registration.certificate,
+            key_binding=registration.key_binding,
         )
         self._keep(_signed(entry, registration.entry_signature))
         return registered

@@ -77,13 +77,21 @@ def registration_to_pb(reg: Registration) -> Any:
         sealing_key=reg.sealing_key,
         mpc_address=reg.mpc_address,
         entry_signature=reg.entry_signature,
+        certificate=reg.certificate,
+        key_binding=reg.key_binding,
     )
 
 
 def registration_from_pb(msg: Any) -> Registration:
     """From ``RegisterRequest``."""
     return Registration(
-        msg.instance_id, msg.signing_key, msg.sealing_key, msg.mpc_address, msg.entry_signature
+        msg.instance_id,
+        msg.signing_key,
+        msg.sealing_key,
+        msg.mpc_address,
+        msg.entry_signature,
+        msg.certificate,
+        msg.key_binding,
     )
 
 
@@ -142,11 +150,21 @@ def _member_to_pb(member: Member) -> Any:
         sealing_key=member.sealing_key,
         signing_key=member.signing_key,
         mpc_address=member.mpc_address,
+        certificate=member.certificate,
+        key_binding=member.key_binding,
     )
 
 
 def _member_from_pb(msg: Any) -> Member:
-    return Member(msg.instance_id, msg.rank, msg.sealing_key, msg.signing_key, msg.mpc_address)
+    return Member(
+        msg.instance_id,
+        msg.rank,
+        msg.sealing_key,
+        msg.signing_key,
+        msg.mpc_address,
+        msg.certificate,
+        msg.key_binding,
+    )
 
 
 def announcement_to_pb(ann: RoundAnnouncement | None) -> Any:
@@ -267,6 +285,9 @@ def envelope_chunks(envelopes: Iterable[Envelope]) -> Iterator[Any]:
             weight=env.weight,
             size=len(env.data),
             signing_key=env.signing_key,
+            sealing_key=env.sealing_key,
+            certificate=env.certificate,
+            key_binding=env.key_binding,
             data=env.data[:CHUNK],
         )
         for start in range(CHUNK, len(env.data), CHUNK):
@@ -285,7 +306,15 @@ def envelopes_from_chunks(chunks: Iterable[Any]) -> list[Envelope]:
             raise InvalidMessage("a share chunk before any envelope's first chunk")
         bodies[-1] += chunk.data
     return [
-        Envelope(h.contributor, h.weight, h.signing_key, bytes(b))
+        Envelope(
+            h.contributor,
+            h.weight,
+            h.signing_key,
+            bytes(b),
+            h.sealing_key,
+            h.certificate,
+            h.key_binding,
+        )
         for h, b in zip(heads, bodies, strict=True)
     ]
 

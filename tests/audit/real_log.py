@@ -33,8 +33,10 @@ from mpcrec.audit.log import AuditLog
 from mpcrec.audit.simulate import FederationLog
 from mpcrec.audit.verify import parse_lines
 from mpcrec.cli.app import main
+from mpcrec.crypto.binding import load_tls_identity, sign_binding
 from mpcrec.crypto.envelope import seal_contribution
 from mpcrec.crypto.keys import NodeKeys
+from mpcrec.crypto.pki import issue_certificate
 from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
 
@@ -60,22 +62,36 @@ class Clock:
 class Federation:
     """Instances played by the test against one launcher."""
 
-    def __init__(self, launcher: Launcher, clock: Clock, keys: dict[str, NodeKeys]) -> None:
-        self.launcher, self.clock, self.keys = launcher, clock, keys
+    def __init__(
+        self, launcher: Launcher, clock: Clock, keys: dict[str, NodeKeys], ca: Path | None
+    ) -> None:
+        self.launcher, self.clock, self.keys, self.ca = launcher, clock, keys, ca
+
+    def _bound(self, name: str, keys: NodeKeys) -> dict[str, bytes]:
+        """``name``'s certificate from the CA in ``self.ca`` and its key binding (none
+        without a CA: an unbound registration)."""
+        if self.ca is None:
+            return {}
+        paths = issue_certificate(self.ca, self.ca / "issued", instance_id=name, hosts=[])
+        cert, tls_key = load_tls_identity(paths.cert, paths.key)
+        binding = sign_binding(tls_key, name, keys.signing_public, keys.sealing_public)
+        return {"certificate": cert, "key_binding": binding}
 
     def register(self) -> None:
-        """Every instance registers with its keys, self-signed."""
+        """Every instance registers with its keys, self-signed (and bound, with a CA)."""
         for number, (name, keys) in enumerate(self.keys.items()):
             address = f"127.0.0.1:{29000 + number}"
+            bound = self._bound(name, keys)
             entry = entries.registration(
                 instance_id=name,
                 signing_key=keys.signing_public,
                 sealing_key=keys.sealing_public,
                 address=address,
+                **bound,
             )
             signature = entry.sign(keys.signing).signature
             self.launcher.register(
-                name, keys.signing_public, keys.sealing_public, address, signature
+                name, keys.signing_public, keys.sealing_public, address, signature, **bound
             )
 
     def current(self, phase: Phase) -> Round:
@@ -171,12 +187,14 @@ def run_federation(
     abort_every: int = 5,
     reject_every: int = 4,
     withhold_every: int = 0,
+    ca: Path | None = None,
 ) -> FederationLog:
     """Rounds ``1..rounds``: multiples of ``withhold_every`` abort because the last
     participant withholds its reveal, multiples of ``abort_every`` abort after the
     contributions (no member answers), those of ``reject_every`` reject one contribution
     (0: never); the log is exported as `mpcrec audit export` does and returned with the
-    keys that signed it."""
+    keys that signed it. With ``ca`` (a directory made by ``create_ca``) every instance
+    registers with a certificate from it and a key binding."""
     launcher_key = Ed25519PrivateKey.from_private_bytes(_derive("launcher"))
     keys = {
         f"inst-{i:02d}": NodeKeys(
@@ -200,7 +218,7 @@ def run_federation(
             launcher_key=public_key_bytes(launcher_key),
             privacy=PRIVACY,
         )
-        _play(Federation(launcher, clock, keys), rounds, plan)
+        _play(Federation(launcher, clock, keys, ca), rounds, plan)
     finally:
         store.close()
     return _exported(state_dir, launcher_key, {n: k.signing for n, k in keys.items()})

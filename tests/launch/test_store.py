@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +54,19 @@ class TestLauncherStoreContract:
         assert [i.instance_id for i in store.instances()] == ["a", "b"]
         assert store.get_instance("a") == Instance("a", b"s" * 32, b"x" * 32, "elsewhere:1", 2.0)
         assert store.get_instance("zz") is None
+
+    def test_an_instances_certificate_and_key_binding_round_trip(
+        self, store: LauncherStore
+    ) -> None:
+        bound = Instance("a", b"s" * 32, b"x" * 32, "a:1", 1.0, b"cert-der", b"binding")
+        store.put_instance(bound)
+        store.put_instance(_instance("b"))  # unbound: empty, not missing
+
+        assert store.get_instance("a") == bound
+        assert [(i.certificate, i.key_binding) for i in store.instances()] == [
+            (b"cert-der", b"binding"),
+            (b"", b""),
+        ]
 
     def test_round_roundtrip_and_latest(self, store: LauncherStore) -> None:
         first = _computing_round(1)
@@ -176,3 +190,29 @@ def test_sqlite_unusable_path_is_a_user_error(tmp_path: Path) -> None:
 
     with pytest.raises(Exception, match="cannot open the launcher store"):
         SQLiteStore(blocker / "launcher.sqlite")
+
+
+def test_a_database_from_before_key_bindings_is_migrated(tmp_path: Path) -> None:
+    # Prepare: the instance table as it was before certificates and bindings
+    path = tmp_path / "launcher.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE instance (instance_id TEXT PRIMARY KEY, signing_key BLOB NOT NULL, "
+        "sealing_key BLOB NOT NULL, mpc_address TEXT NOT NULL, registered_at REAL NOT NULL);"
+    )
+    old.execute("INSERT INTO instance VALUES ('a', ?, ?, 'a:1', 1.0)", (b"s" * 32, b"x" * 32))
+    old.commit()
+    old.close()
+
+    # Execute
+    store = SQLiteStore(path)
+    try:
+        before = store.get_instance("a")
+        store.put_instance(Instance("a", b"s" * 32, b"x" * 32, "a:1", 2.0, b"c", b"k"))
+        after = store.get_instance("a")
+    finally:
+        store.close()
+
+    # Assert: the old row reads as unbound, and a binding can be stored
+    assert before == Instance("a", b"s" * 32, b"x" * 32, "a:1", 1.0)
+    assert after is not None and (after.certificate, after.key_binding) == (b"c", b"k")

@@ -19,6 +19,7 @@ from mpcrec.federation.refusals import InvalidMessage, NotPermitted, RoundStateE
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.node.daemon import Node
 from mpcrec.node.grpc_client import GrpcLauncherClient
+from mpcrec.node.key_check import own_binding
 from mpcrec.node.messages import registration
 from mpcrec.node.trainer import DriftTrainer
 from tests.node.world import RATE, make_launcher, node_config, run_nodes
@@ -26,6 +27,7 @@ from tests.node.world import RATE, make_launcher, node_config, run_nodes
 NAMES = ["tube-a", "tube-b", "tube-c", "tube-d"]
 ROUNDS = 2
 SPEC = FederationSpec(n_items=6, dim=3, clip_norm=100.0, server_momentum=0.5)
+UNBOUND = (b"", b"")  # the refusals below come before any binding is looked at
 
 
 def _done(launcher: Launcher) -> bool:
@@ -113,6 +115,16 @@ def door(request: pytest.FixtureRequest, tmp_path: Path, port: int) -> Iterator[
         server.stop(grace=None)
 
 
+def _bound(root: Path, name: str, keys: NodeKeys) -> tuple[bytes, bytes]:
+    """A certificate for ``name`` and its binding of ``keys``."""
+    ca = root / "binding-ca"
+    if not ca.exists():
+        create_ca(ca)
+    return own_binding(
+        issue_certificate(ca, root / "bound", instance_id=name, hosts=[]), name, keys
+    )
+
+
 @pytest.mark.timeout(60)
 def test_both_clients_refuse_alike(door: Door, tmp_path: Path) -> None:
     # Prepare
@@ -123,8 +135,10 @@ def test_both_clients_refuse_alike(door: Door, tmp_path: Path) -> None:
     with pytest.raises(NotPermitted):  # not registered yet
         a.current_round()
     with pytest.raises(NotPermitted):  # registering in another's name
-        b.register(registration("tube-a", keys, "127.0.0.1:1"))
-    registered = a.register(registration("tube-a", keys, "127.0.0.1:1"))
+        b.register(registration("tube-a", keys, "127.0.0.1:1", UNBOUND))
+    with pytest.raises(InvalidMessage, match="names 'tube-b'"):  # tube-b's certificate
+        a.register(registration("tube-a", keys, "127.0.0.1:1", _bound(tmp_path, "tube-b", keys)))
+    registered = a.register(registration("tube-a", keys, "127.0.0.1:1", UNBOUND))
     assert registered.spec == door.launcher.spec
     assert a.current_round() is None
     with pytest.raises(RoundStateError):  # no such round
@@ -132,7 +146,7 @@ def test_both_clients_refuse_alike(door: Door, tmp_path: Path) -> None:
     with pytest.raises(InvalidMessage):  # no model of that version
         a.get_model(5)
     with pytest.raises(InvalidMessage):  # the same instance id with other keys
-        a.register(registration("tube-a", NodeKeys.load_or_create(tmp_path / "k2"), "x:1"))
+        a.register(registration("tube-a", NodeKeys.load_or_create(tmp_path / "k2"), "x:1", UNBOUND))
     assert a.get_model(-1) == door.launcher.model(0)
     a.close()
     b.close()

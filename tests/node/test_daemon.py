@@ -66,7 +66,7 @@ def test_the_client_speaks_only_for_its_instance(world: World) -> None:
 
     # Execute
     with pytest.raises(NotPermitted) as impostor:  # tube-a's client registering tube-b
-        client.register(registration("tube-b", node.keys, "127.0.0.1:1"))
+        client.register(registration("tube-b", node.keys, "127.0.0.1:1", node.bound))
     with pytest.raises(NotPermitted) as unregistered:
         stranger.current_round()
 

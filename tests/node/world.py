@@ -25,7 +25,7 @@ from launch.launcher import Launcher, Schedule
 from launch.memory_store import InMemoryStore
 from launch.round import Round, RoundPolicy
 from mpcrec.audit.log import AuditLog
-from mpcrec.crypto.pki import CertPaths
+from mpcrec.crypto.pki import CertPaths, create_ca, issue_certificate
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.launcher_client import LauncherClient
 from mpcrec.federation.spec import FederationSpec
@@ -77,15 +77,26 @@ def make_launcher(
 def node_config(
     root: Path, name: str, *, tls: CertPaths | None = None, mpc_port: int = 1, launcher: str = ""
 ) -> NodeConfig:
-    """A node's config under ``root/name`` (certificates only needed off the in-process path)."""
-    dummy = CertPaths(cert=root / "none.pem", key=root / "none.key", ca=root / "none-ca.pem")
+    """A node's config under ``root/name``; without ``tls``, a certificate from the world's CA
+    (``root/ca``, made on first use): the node binds its keys with it, and checks others'."""
     return NodeConfig(
         instance_id=name,
         launcher=launcher or "in-process",
         mpc_address=f"127.0.0.1:{mpc_port}",
         state_dir=root / name,
-        tls=tls or dummy,
+        tls=tls or world_certificate(root, name),
         mpc_timeout_s=30.0,
+    )
+
+
+def world_certificate(root: Path, name: str) -> CertPaths:
+    """``name``'s certificate from the CA in ``root/ca`` (both made on first use)."""
+    if not (root / "ca" / "ca.pem").exists():
+        create_ca(root / "ca")
+    if not (root / "pki" / f"{name}.pem").exists():
+        return issue_certificate(root / "ca", root / "pki", instance_id=name, hosts=["127.0.0.1"])
+    return CertPaths(
+        root / "pki" / f"{name}.pem", root / "pki" / f"{name}.key", root / "ca" / "ca.pem"
     )
 
 

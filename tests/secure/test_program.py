@@ -97,6 +97,7 @@ def test_sealed_envelopes_are_opened_inside_the_members(
             _raw(members[j]),
             tuple(_raw(s) for s in signers),
             model_hash,
+            tuple(f"c{i}" for i in range(len(signers))),
         )
         for j in range(3)
     ]

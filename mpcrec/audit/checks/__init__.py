@@ -8,12 +8,15 @@ Rules: ``sequence`` (indices), ``signature``, ``key`` (pinned keys), ``tree`` an
 (Merkle heads), ``order`` (round protocol), ``reveal`` and ``seed`` (commit-reveal),
 ``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
 ``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``,
-``heads`` (nodes' cosigned heads match the log, from enough distinct nodes) and
+``heads`` (nodes' cosigned heads match the log, from enough distinct nodes),
 ``head_time`` (head times grow; the latest is recent enough).
+``binding`` (registered keys bound to certificates of the federation CA; needs its
+certificate).
 """
 
 from __future__ import annotations
 
+from mpcrec.audit.checks.bindings import check_bindings
 from mpcrec.audit.checks.draws import check_committees, check_seeds
 from mpcrec.audit.checks.heads import check_head_times, check_witnesses
 from mpcrec.audit.checks.integrity import (
@@ -30,6 +33,7 @@ from mpcrec.audit.checks.rounds import check_budget, check_results, check_versio
 
 __all__ = [
     "BatchVerifier",
+    "check_bindings",
     "check_budget",
     "check_committees",
     "check_head_times",

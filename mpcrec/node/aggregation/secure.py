@@ -26,6 +26,7 @@ from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.node.aggregation.kind import Seat
 from mpcrec.node.aggregation.step import Matrix, public_offset, public_weights
+from mpcrec.node.key_check import check_slots
 from mpcrec.secure.program import RoundSpec
 
 log = logging.getLogger("mpcrec.node.secure")
@@ -88,11 +89,14 @@ class SecureAggregation:
         previous: Matrix | None,
     ) -> tuple[Matrix, tuple[str, ...]]:
         spec = self.round_spec(ann, envelopes, base.array(), previous)
+        sealed = tuple(SealedShare.from_bytes(e.data) for e in envelopes)
+        check_slots(envelopes, sealed)  # RoundRefused: an envelope claims another contributor
         inputs = SealedInputs(
-            sealed=tuple(SealedShare.from_bytes(e.data) for e in envelopes),
+            sealed=sealed,
             member_key=self.seat.keys.sealing.private_bytes_raw(),
             contributor_keys=tuple(e.signing_key for e in envelopes),
             model_hash=base.model_hash,
+            contributors=tuple(e.contributor for e in envelopes),
         )
         session = self.session(ann, ann.members.index(self.seat.instance_id))
         timeout = self.seat.mpc_timeout_s + 30
