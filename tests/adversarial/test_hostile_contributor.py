@@ -1,0 +1,72 @@
+"""A malicious contributor (the real node daemon with a hostile trainer, its own process)
+against an honest launcher and honest committees: wrapping, spiky and over-norm updates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.adversarial.harness import SECURE_MODEL, HostileFederation, drift_update
+
+pytestmark = [pytest.mark.slow]
+
+HONEST = ["tube-0", "tube-1", "tube-2"]
+EVIL = "evil"
+KINDS = ["wrap", "spike", "over-norm"]
+
+
+@pytest.mark.timeout(150)
+def test_wrapping_spiky_and_over_norm_updates_are_rejected_and_the_honest_sum_is_exact(
+    tmp_path: Path,
+) -> None:
+    """One round per kind, from base versions 0, 1, 2. Every member must reject the hostile
+    update, and the published aggregate must be the honest contributors' sum under a public
+    normalisation (1/N over the frozen contributions, or 1/N over the accepted ones), exact
+    to the codec. The launcher's ``model:`` leaves ``range_bound`` out: the wrap guard must be
+    on by default (finding 4); on today's main it is off and the wrapping update passes."""
+    model = {k: v for k, v in SECURE_MODEL.items() if k != "range_bound"}
+    clip = float(model["clip_norm"])
+    with HostileFederation(tmp_path, [*HONEST, EVIL]) as fed:
+        fed.setup(model=model, node_extra={EVIL: {"faults": {"skip_clip": True}}})
+        fed.start("launcher")  # the real, honest launcher
+        fed.start_nodes(HONEST)
+        fed.start_module(
+            EVIL,
+            "tests.adversarial.hostile_contributor",
+            "--config",
+            str(tmp_path / f"{EVIL}.yaml"),
+            "--vectors",
+            ",".join(KINDS),
+            "--clip-norm",
+            str(clip),
+        )
+
+        def three_published() -> bool:
+            done = [r for r in fed.rounds() if r.phase.value == "published"]
+            return len({r.model_version for r in done if EVIL in r.contributors}) >= 3
+
+        fed.wait_until(three_published, 100, "three published rounds with the hostile upload")
+        fed.kill(EVIL)
+
+    store = fed.store()
+    try:
+        done = [r for r in fed.rounds() if r.phase.value == "published" and EVIL in r.contributors]
+        for rnd in done[:3]:
+            kind = KINDS[rnd.model_version % len(KINDS)]
+            results = store.results(rnd.round_id)
+            for member, result in results.items():
+                assert EVIL not in result.accepted, f"{member} accepted the {kind} update"
+            base, got = store.get_model(rnd.model_version), store.get_model(rnd.published_version)
+            assert base is not None and got is not None
+            aggregate = (got.array() - base.array()).ravel()
+            honest = [c for c in rnd.contributors if c != EVIL]
+            total = np.sum([drift_update(c, base.array(), clip) for c in honest], axis=0).ravel()
+            scale = float(aggregate @ total / (total @ total))
+            accepted = len(next(iter(results.values())).accepted)
+            allowed = [1.0 / len(rnd.contributors), 1.0 / accepted]
+            assert min(abs(scale - a) for a in allowed) < 1e-4, (kind, scale, allowed)
+            assert np.abs(aggregate - scale * total).max() < 1e-3, f"{kind}: not the honest sum"
+    finally:
+        store.close()
