@@ -179,7 +179,7 @@ class HostileFederation(Federation):
         done = [r.round_id for r in self.rounds() if r.phase.value == "published"]
         return min(done) if done else None
 
-    def wait_control_round(self, timeout: float = 60.0) -> int:
+    def wait_control_round(self, timeout: float = 90.0) -> int:
         """An honest round must publish first: the configuration works."""
         self.wait_until(
             lambda: self.control_round() is not None,

@@ -10,14 +10,15 @@ import pytest
 
 from tests.adversarial.harness import SECURE_MODEL, HostileFederation, drift_update
 
-pytestmark = [pytest.mark.slow]
+# one federation at a time (2 cores): the group runs on one xdist worker, in order
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("adversarial")]
 
 HONEST = ["tube-0", "tube-1", "tube-2"]
 EVIL = "evil"
 KINDS = ["wrap", "spike", "over-norm"]
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(200)
 def test_wrapping_spiky_and_over_norm_updates_are_rejected_and_the_honest_sum_is_exact(
     tmp_path: Path,
 ) -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from tests.adversarial.harness import HostileFederation, findings_in
 
-pytestmark = [pytest.mark.slow]
+# one federation at a time (2 cores): the group runs on one xdist worker, in order
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("adversarial")]
 
 COLLUDERS = ("tube-1", "tube-2")
 
@@ -17,7 +18,7 @@ def _no_harness_error(learned: dict) -> None:  # type: ignore[type-arg]
     assert learned.get("errors") == [], f"the hostile launcher's hooks failed: {learned}"
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_abort_after_the_reveal_then_rerun_without_the_victim_reveals_nothing(
     fed4: HostileFederation,
 ) -> None:
@@ -39,7 +40,7 @@ def test_abort_after_the_reveal_then_rerun_without_the_victim_reveals_nothing(
     assert fed4.refused({"model-reused"}), fed4.all_refusals()
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_a_pruned_participant_list_is_named_by_the_auditor(fed5: HostileFederation) -> None:
     """After the control round the launcher lists only its colluders and the victim (3 of 5 live
     instances): with k = 3 they are the whole committee and the only contributors (finding
@@ -65,7 +66,7 @@ def test_a_pruned_participant_list_is_named_by_the_auditor(fed5: HostileFederati
     assert not report["ok"] and report["exit_code"] == 1
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(200)
 def test_aborts_after_the_draw_are_named_by_the_auditor(fed5: HostileFederation) -> None:
     """After the control round the launcher aborts every round, right after its committee was drawn,
     that does not seat both its colluders (finding 6: grinding the sortition). The auditor
@@ -97,7 +98,7 @@ def test_aborts_after_the_draw_are_named_by_the_auditor(fed5: HostileFederation)
     assert not report["ok"] and report["exit_code"] == 1
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_a_forked_head_shown_to_one_node_is_detected(fed4: HostileFederation) -> None:
     """After the control round the victim's tree heads are of a shadow log (one extra
     launcher entry at the fork point, consistent in itself, signed with the launcher's key);
