@@ -11,7 +11,10 @@ does not clip what it uploads). From base model version ``v`` it sends ``vectors
   and moves those coordinates by chosen amounts (issue 11 finding 4);
 * ``spike``: one coordinate of ring value ``2**32 + 1``: ring norm about 1.4, far below the
   bound, while the value is 65536;
-* ``over-norm``: an honest-looking direction with L2 norm twice ``clip_norm``.
+* ``over-norm``: an honest-looking direction with L2 norm twice ``clip_norm``;
+* ``heavy``, ``infinite``: an in-bounds update (the drift trainer's, clipped) declared with
+  weight ``1e12`` or ``+inf``: to take the whole aggregate, or to abort every round
+  (finding 2).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import numpy as np
 Matrix = np.ndarray
 
 RING_2_32 = float(2**16)  # the real value whose fixed-point encoding is 2**32
-KINDS = ("wrap", "spike", "over-norm")
+KINDS = ("wrap", "spike", "over-norm", "heavy", "infinite")
+WEIGHTS = {"heavy": 1e12, "infinite": float("inf")}
 WRAP_COORDINATES = {0: 1.0, 1: -2.0, 2: 3.0, 7: 1.0}  # flat index -> multiple of 2**16
 
 
@@ -50,13 +54,26 @@ def hostile_vector(kind: str, shape: tuple[int, ...], clip_norm: float) -> Matri
 class HostileTrainer:
     """A :class:`mpcrec.node.trainer.Trainer` that sends ``kinds[version % len(kinds)]``."""
 
-    def __init__(self, kinds: list[str], clip_norm: float) -> None:
+    def __init__(self, instance_id: str, kinds: list[str], clip_norm: float) -> None:
+        self.instance_id = instance_id
         self.kinds = kinds
         self.clip_norm = clip_norm
 
     def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
         kind = self.kinds[version % len(self.kinds)]
+        if kind in WEIGHTS:
+            return in_bounds_update(self.instance_id, model, self.clip_norm), WEIGHTS[kind]
         return hostile_vector(kind, model.shape, self.clip_norm), 1.0
+
+
+def in_bounds_update(instance_id: str, model: Matrix, clip_norm: float) -> Matrix:
+    """The update an honest drift node with this id would send (clipped inside the bound)."""
+    from mpcrec.model.server import clip_to_norm
+    from mpcrec.node.trainer import drift_target
+
+    delta = 0.5 * (drift_target(instance_id, (model.shape[0], model.shape[1])) - model)
+    clipped: Matrix = clip_to_norm(delta, 0.999 * clip_norm).reshape(model.shape)
+    return clipped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(kinds) - set(KINDS)
     if unknown:
         parser.error(f"unknown vector kinds {sorted(unknown)}; use {', '.join(KINDS)}")
-    node = Node(NodeConfig.load(args.config), trainer=HostileTrainer(kinds, args.clip_norm))
+    config = NodeConfig.load(args.config)
+    node = Node(config, trainer=HostileTrainer(config.instance_id, kinds, args.clip_norm))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
