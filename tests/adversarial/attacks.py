@@ -477,6 +477,7 @@ class ForkedHead(Attack):
 ATTACKS: dict[str, type[Attack]] = {
     cls.name: cls
     for cls in (
+        Attack,  # "none": the harness itself, as an honest launcher
         SubstituteKeys,
         ForgeContribution,
         SkewWeights,

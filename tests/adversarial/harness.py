@@ -99,9 +99,16 @@ class HostileFederation(Federation):
         return proc
 
     def start_hostile(
-        self, attack: str, *, victim: str, colluders: tuple[str, ...] = (), from_round: int = 2
+        self,
+        attack: str,
+        *,
+        victim: str,
+        colluders: tuple[str, ...] = (),
+        from_round: int = 2,
+        exit_when_done: bool = False,
     ) -> None:
         """The real launcher with ``attack`` installed, as the process ``launcher``."""
+        done = ["--exit-when-done"] if exit_when_done else []
         self.start_module(
             "launcher",
             "tests.adversarial.hostile_launcher",
@@ -117,6 +124,7 @@ class HostileFederation(Federation):
             ",".join(colluders),
             "--from-round",
             str(from_round),
+            *done,
         )
 
     def start_nodes(self, names: list[str] | None = None) -> None:

@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "--from-round", type=int, default=2, help="1: attack from the start; 2: after a publish"
     )
     parser.add_argument("--format", choices=("rich", "json"), default="json")
+    parser.add_argument("--exit-when-done", action="store_true")
     args = parser.parse_args(argv)
     learned = Learned(args.out, args.attack)
     attack = ATTACKS[args.attack](
@@ -136,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     install(attack)
     return int(
         launcher_command.run(
-            argparse.Namespace(config=args.config, format=args.format, exit_when_done=False)
+            argparse.Namespace(
+                config=args.config, format=args.format, exit_when_done=args.exit_when_done
+            )
         )
     )
 

@@ -21,6 +21,37 @@ def _no_harness_error(learned: dict) -> None:  # type: ignore[type-arg]
 
 
 @pytest.mark.timeout(180)
+def test_the_harness_without_an_attack_is_an_honest_launcher(fed4: HostileFederation) -> None:
+    """The positive control (passes on main): with attack ``none`` the hooks change nothing,
+    rounds publish their honest twins, nobody refuses and the log verifies clean."""
+    fed4.setup(schedule={"rounds": 2})
+    fed4.start_hostile("none", victim="tube-0", exit_when_done=True)
+    fed4.start_nodes()
+
+    launcher = fed4.procs["launcher"]
+    fed4.wait_until(lambda: launcher.poll() is not None, 120, "the launcher to finish 2 rounds")
+
+    assert launcher.returncode == 0, fed4.log("launcher")
+    learned = fed4.learned()
+    _no_harness_error(learned)
+    assert learned["read"] == [] and learned.get("control_round")
+    store = fed4.store()
+    try:
+        done = [r for r in fed4.rounds() if r.phase.value == "published"]
+        assert [r.published_version for r in done] == [1, 2]
+        for rnd in done:
+            got = store.get_model(rnd.published_version)
+            assert got is not None
+            twin = honest_twin(store, rnd, clip_norm=10.0)
+            assert np.abs(got.array() - twin).max() < 1e-3
+    finally:
+        store.close()
+    assert fed4.all_refusals() == {name: [] for name in fed4.nodes}
+    report = fed4.audit()
+    assert report["findings"] == [] and report["ok"] and report["exit_code"] == 0, report
+
+
+@pytest.mark.timeout(180)
 def test_substituted_member_keys_let_the_launcher_read_nothing(fed4: HostileFederation) -> None:
     """The launcher announces member keys of its own, opens every share sealed to them and
     re-seals the shares to the real members (issue 11 finding 1)."""
