@@ -1,0 +1,133 @@
+"""What the hostile launcher's hooks share: the attack interface (:class:`Attack`), the
+record of what the launcher learned (:class:`Learned`), the caller of the gRPC call being
+served, and the one installed attack (:data:`ATTACK`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from launch.round import Round
+from mpcrec.federation.announcement import RoundAnnouncement
+from mpcrec.files import write_atomic
+
+CALLER = threading.local()  # the instance id of the gRPC call this thread serves
+
+
+def current_caller() -> str:
+    """The certificate id of the call being served in this thread (``""`` outside one)."""
+    return str(getattr(CALLER, "id", ""))
+
+
+class Learned:
+    """What the hostile launcher did and learned; saved to ``path`` after each change."""
+
+    def __init__(self, path: Path, attack: str) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.data: dict[str, Any] = {"attack": attack, "read": [], "errors": []}
+        self.save()
+
+    def add(self, key: str, item: Any) -> None:
+        """Append ``item`` to the list ``key``."""
+        with self.lock:
+            self.data.setdefault(key, []).append(item)
+            self._save_locked()
+
+    def read(self, round_id: int, contributor: str, how: str, update: Any) -> None:
+        """Record an update the launcher read (or reconstructed) in full."""
+        values = np.ascontiguousarray(np.asarray(update, dtype=np.float64)).ravel()
+        self.add(
+            "read",
+            {
+                "round": round_id,
+                "contributor": contributor,
+                "how": how,
+                "norm": float(np.linalg.norm(values)),
+                "sha256": hashlib.sha256(values.tobytes()).hexdigest(),
+            },
+        )
+
+    def save(self) -> None:
+        with self.lock:
+            self._save_locked()
+
+    def _save_locked(self) -> None:
+        text = json.dumps(self.data, indent=1, sort_keys=True, default=str)
+        write_atomic(self.path, text.encode())
+
+
+class Attack:
+    """The hooks; the base class changes nothing (an honest launcher)."""
+
+    name = "none"
+
+    def __init__(self, learned: Learned, *, victim: str, colluders: list[str], start: int):
+        self.learned = learned
+        self.victim = victim
+        self.colluders = colluders
+        self.start = start  # 1: attack every round; else only rounds after the first publish
+        self.first_published: int | None = None
+
+    def setup(self, config: Path) -> None:
+        """Read what the attack needs from ``federation.yaml`` (the launcher's state dir)."""
+        from launch.config import LauncherConfig
+
+        self.config = LauncherConfig.load(config)
+
+    def active(self, round_id: int) -> bool:
+        """Whether round ``round_id`` is attacked (see ``start``)."""
+        if self.start <= 1:
+            return True
+        return self.first_published is not None and round_id > self.first_published
+
+    def announce(self, launcher: Any, ann: RoundAnnouncement) -> RoundAnnouncement:
+        return ann
+
+    def register_reply(self, reply: Any) -> None:
+        """Change the ``RegisterReply`` protobuf in place."""
+
+    def accept_upload(self, launcher: Any, contribution: Any) -> bool:
+        """Whether to store an upload at all (``False``: drop it, answer as if stored)."""
+        return True
+
+    def uploaded(self, launcher: Any, contribution: Any) -> None:
+        """Called after an upload was stored."""
+
+    def shares(self, launcher: Any, member: str, round_id: int, shares: list[Any]) -> list[Any]:
+        return shares
+
+    def result(self, launcher: Any, result: Any) -> None:
+        """Called after a member's result was stored."""
+
+    def opened(self, launcher: Any, rnd: Round) -> Round:
+        return rnd
+
+    def save(self, launcher: Any, rnd: Round) -> Round:
+        return rnd
+
+    def tree_head(self, launcher: Any, known_size: int) -> Any:
+        """``None`` for the real answer, else ``(head, proof)``."""
+        return None
+
+
+ATTACK: Attack | None = None
+
+
+def run_hook(default: Any, call: Callable[[Attack], Any]) -> Any:
+    """Run one attack hook; a failure of the harness is recorded and the honest value used."""
+    if ATTACK is None:
+        return default
+    try:
+        return call(ATTACK)
+    except Exception:
+        ATTACK.learned.add("errors", traceback.format_exc(limit=8))
+        return default

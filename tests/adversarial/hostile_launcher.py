@@ -1,0 +1,148 @@
+"""The real launcher with one attack hook installed, as its own process (issue 11).
+
+``python -m tests.adversarial.hostile_launcher --config federation.yaml --attack NAME
+--out learned.json [--victim ID] [--colluders A,B] [--from-round N]``
+
+This runs :func:`mpcrec.cli.launcher.run`, the code path of ``mpcrec launcher``, after
+replacing three names it looks up at call time: :class:`launch.launcher.Launcher` by
+:class:`HostileLauncher`, :class:`launch.service.LauncherService` by :class:`HostileService`
+and :func:`launch.announce.announcement` (both the module's and the service's reference) by a
+wrapper. Each subclass method calls the real one and hands what it produced to the attack
+(:mod:`tests.adversarial.attacks`), which may change it. No production code is modified.
+
+What the launcher managed to learn is written to ``--out`` (JSON, rewritten atomically at
+every change): ``read`` lists every update it read or reconstructed (round, contributor,
+how, L2 norm, SHA-256 of the float64 values); the other keys record what it did (so a test
+can check that the attack was really tried) and ``errors`` any failure of the harness itself
+(a test fails on those: a broken hook must never pass for a defended attack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import launch.announce
+import launch.launcher
+import launch.service
+from launch.round import Round
+from mpcrec.federation.announcement import RoundAnnouncement
+from mpcrec.federation.tls import caller_id
+from tests.adversarial import hooks
+from tests.adversarial.attacks import ATTACKS
+from tests.adversarial.hooks import Attack, Learned
+
+
+class HostileLauncher(launch.launcher.Launcher):
+    """The real :class:`~launch.launcher.Launcher`; every method hands its work to the attack."""
+
+    def contribute(self, contribution: Any, signature: bytes) -> None:
+        if not hooks.run_hook(True, lambda a: a.accept_upload(self, contribution)):
+            return
+        super().contribute(contribution, signature)
+        hooks.run_hook(None, lambda a: a.uploaded(self, contribution))
+
+    def shares_for(self, member: str, round_id: int) -> Any:
+        shares = list(super().shares_for(member, round_id))
+        return hooks.run_hook(shares, lambda a: a.shares(self, member, round_id, shares))
+
+    def submit_result(self, result: Any) -> None:
+        super().submit_result(result)
+        hooks.run_hook(None, lambda a: a.result(self, result))
+
+    def _open_next(self, last: Round | None) -> Round | None:
+        rnd = super()._open_next(last)
+        if rnd is None:
+            return None
+        opened: Round = hooks.run_hook(rnd, lambda a: a.opened(self, rnd))
+        return opened
+
+    def _save(self, rnd: Round) -> None:
+        changed: Round = hooks.run_hook(rnd, lambda a: a.save(self, rnd))
+        super()._save(changed)
+        first = hooks.ATTACK is not None and hooks.ATTACK.first_published is None
+        if first and changed.phase.value == "published":
+            assert hooks.ATTACK is not None
+            hooks.ATTACK.first_published = changed.round_id
+            hooks.ATTACK.learned.add("control_round", changed.round_id)
+
+    def tree_head(self, known_size: int) -> Any:
+        forged = hooks.run_hook(None, lambda a: a.tree_head(self, known_size))
+        return forged if forged is not None else super().tree_head(known_size)
+
+
+class HostileService(launch.service.LauncherService):
+    """The real gRPC service; remembers who calls, and lets the attack edit the reply to
+    ``Register``."""
+
+    def _caller(self, context: Any, *, registered: bool = True) -> str:
+        hooks.CALLER.id = caller_id(context)
+        return str(super()._caller(context, registered=registered))
+
+    def Register(self, request: Any, context: Any) -> Any:
+        reply = super().Register(request, context)
+        hooks.run_hook(None, lambda a: a.register_reply(reply))
+        return reply
+
+
+_REAL_ANNOUNCEMENT = launch.announce.announcement
+
+
+def hostile_announcement(launcher: Any, rnd: Round | None) -> RoundAnnouncement | None:
+    """The real announcement, as the attack wants the caller of this thread to see it."""
+    ann = _REAL_ANNOUNCEMENT(launcher, rnd)
+    if ann is None:
+        return None
+    changed: RoundAnnouncement = hooks.run_hook(ann, lambda a: a.announce(launcher, ann))
+    return changed
+
+
+def install(attack: Attack) -> None:
+    """Put the hooks in place of the real names (before the launcher command runs)."""
+    hooks.ATTACK = attack
+    launch.launcher.Launcher = HostileLauncher  # type: ignore[misc]
+    launch.service.LauncherService = HostileService  # type: ignore[misc]
+    launch.announce.announcement = hostile_announcement
+    launch.service.announcement = hostile_announcement  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, install the attack and run the real launcher command."""
+    from mpcrec.cli import launcher as launcher_command
+
+    parser = argparse.ArgumentParser(prog="hostile_launcher", description=__doc__)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--attack", choices=sorted(ATTACKS), required=True)
+    parser.add_argument("--out", type=Path, required=True, help="what the launcher learned")
+    parser.add_argument("--victim", default="tube-0")
+    parser.add_argument("--colluders", default="", help="comma-separated instance ids")
+    parser.add_argument(
+        "--from-round", type=int, default=2, help="1: attack from the start; 2: after a publish"
+    )
+    parser.add_argument("--format", choices=("rich", "json"), default="json")
+    parser.add_argument("--exit-when-done", action="store_true")
+    args = parser.parse_args(argv)
+    learned = Learned(args.out, args.attack)
+    attack = ATTACKS[args.attack](
+        learned,
+        victim=args.victim,
+        colluders=[c for c in args.colluders.split(",") if c],
+        start=args.from_round,
+    )
+    attack.setup(args.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    install(attack)
+    return int(
+        launcher_command.run(
+            argparse.Namespace(
+                config=args.config, format=args.format, exit_when_done=args.exit_when_done
+            )
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
