@@ -4,8 +4,9 @@
 :func:`verify_file` reads a JSON Lines export and an optional key file.
 
 Key file (JSON): ``{"launcher": "<hex>", "instances": {"<id>": "<hex>", ...}}``, the raw
-Ed25519 public keys the auditor obtained out of band. Without it the verifier trusts the
-keys the log itself registers (internal consistency only).
+Ed25519 public keys the auditor obtained out of band, and optionally ``"beacon": {drand's
+/info document}``, the beacon chain the auditor pinned. Without it the verifier trusts the
+keys (and the beacon chain) the log itself declares (internal consistency only).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mpcrec.audit import checks
 from mpcrec.audit.entries import LAUNCHER, LogEntry, LogFormatError, TreeHead
 from mpcrec.audit.history import Finding, replay
 from mpcrec.audit.signatures import start_verification, verify_signed
+from mpcrec.crypto.beacon import BeaconError, ChainInfo
 from mpcrec.errors import DataError
 
 
@@ -117,6 +119,7 @@ def verify_entries(
     *,
     pinned: Mapping[str, bytes] | None = None,
     workers: int = 1,
+    pinned_beacon: ChainInfo | None = None,
 ) -> Report:
     """Run every check over parsed entries and heads (no I/O).
 
@@ -137,7 +140,10 @@ def verify_entries(
     findings += unknown
     findings += checks.check_sequence(entries)
     findings += checks.check_tree(entries, heads, keys.get(LAUNCHER))
+    findings += checks.check_participants(history)
     findings += checks.check_seeds(history)
+    findings += checks.check_beacons(history, pinned_beacon)
+    findings += checks.check_post_draw_aborts(history)
     findings += checks.check_committees(history)
     findings += checks.check_results(history)
     findings += checks.check_versions(history)
@@ -161,6 +167,7 @@ def verify_entries(
             "delta": config.get("delta"),
             "epsilon_budget": config.get("epsilon_budget"),
             "privacy": privacy_statement(epsilon, config),
+            "draws": checks.draw_bias(history),
             "check_seconds": round(time.perf_counter() - started, 3),
         },
     )
@@ -182,6 +189,18 @@ def load_keys(path: Path) -> dict[str, bytes]:
     if bad:
         raise DataError(f"key file {path}: {bad[0]}'s key is not 32 bytes of hex")
     return keys
+
+
+def load_beacon_pin(path: Path) -> ChainInfo | None:
+    """The key file's pinned beacon chain (``"beacon"``: drand's /info document), if any."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8")).get("beacon")
+        return ChainInfo.from_json(raw) if raw is not None else None
+    except (OSError, ValueError, AttributeError, BeaconError) as err:
+        raise DataError(
+            f"cannot read the beacon chain in key file {path}: {err}",
+            hint='expected "beacon": {"public_key", "period", "genesis_time", "hash", "schemeID"}',
+        ) from None
 
 
 def verify_file(
@@ -206,7 +225,10 @@ def verify_file(
         ]
         heads += observed
     pinned = load_keys(keys_path) if keys_path else None
-    report = verify_entries(entries, heads, pinned=pinned, workers=workers or os.cpu_count() or 1)
+    beacon = load_beacon_pin(keys_path) if keys_path else None
+    report = verify_entries(
+        entries, heads, pinned=pinned, workers=workers or os.cpu_count() or 1, pinned_beacon=beacon
+    )
     report.findings[:0] = bad
     report.stats["seconds"] = round(time.perf_counter() - started, 3)
     return report

@@ -5,14 +5,17 @@ every finding names the entry (log index) and the rule it breaks. No I/O anywher
 verifier (:mod:`mpcrec.audit.verify`) parses, runs them all and reports.
 
 Rules: ``sequence`` (indices), ``signature``, ``key`` (pinned keys), ``tree`` and ``fork``
-(Merkle heads), ``order`` (round protocol), ``reveal`` and ``seed`` (commit-reveal),
-``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
+(Merkle heads), ``order`` (round protocol), ``participants`` (nobody registered left
+out), ``reveal`` and ``seed`` (commit-reveal and beacon), ``beacon`` (a verified drand-format
+beacon bound to each round), ``post_draw_abort`` (aborts after a draw the log does not
+explain), ``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
 ``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``.
 """
 
 from __future__ import annotations
 
-from mpcrec.audit.checks.draws import check_committees, check_seeds
+from mpcrec.audit.checks.draws import check_committees, check_participants, check_seeds
+from mpcrec.audit.checks.fairness import check_beacons, check_post_draw_aborts, draw_bias
 from mpcrec.audit.checks.integrity import (
     BatchVerifier,
     check_pinned_keys,
@@ -27,15 +30,19 @@ from mpcrec.audit.checks.rounds import check_budget, check_results, check_versio
 
 __all__ = [
     "BatchVerifier",
+    "check_beacons",
     "check_budget",
     "check_committees",
+    "check_participants",
     "check_pinned_keys",
+    "check_post_draw_aborts",
     "check_results",
     "check_seeds",
     "check_sequence",
     "check_signatures",
     "check_tree",
     "check_versions",
+    "draw_bias",
     "serial_verifier",
     "signature_batch",
     "signature_findings",
