@@ -12,8 +12,9 @@ recomputes the committee seed from the reveals and that beacon. An auditor who p
 a redraw: a launcher that aborts whenever it dislikes the committee grinds the sortition.
 An abort after the ``committee`` entry is allowed only for a reason the log bears out:
 
-1. the collecting deadline passed with fewer than ``min_contributors`` contributions logged
-   (and no member signed a result), or
+1. the collecting deadline passed with too few contributions: the abort's reason is the
+   launcher's ``only N contributions, M needed`` with ``N`` the number of contributions
+   logged for the round, ``N < min_contributors``, and no member signed a result, or
 2. the members' logged result signatures disagree, or accept fewer than
    ``min_contributors`` contributions.
 
@@ -105,7 +106,10 @@ def _explained(record: RoundRecord) -> bool:
     """Whether the log bears out an abort after the draw (module docstring)."""
     needed = int(record.setting("min_contributors", 1))
     if not record.signatures:
-        return len(record.contributions) < needed
+        assert record.aborted is not None
+        count = len(record.contributions)
+        claimed = str(record.aborted.payload.get("reason", ""))
+        return count < needed and claimed.startswith(f"only {count} contributions,")
     results = [e.payload.get("result", {}) for e in record.signatures.values()]
     if len({repr(sorted(v.items())) for v in results}) > 1:
         return True
