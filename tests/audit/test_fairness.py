@@ -160,7 +160,7 @@ def test_a_log_without_a_beacon_fails_a_pinned_chain(federation: FederationLog) 
 
     parsed, heads, _ = parse_lines(rebuild(federation, entries).lines())
     report = verify_entries(parsed, heads, pinned_beacon=pinned)
-    assert [f.message for f in report.findings if f.rule == "beacon"][0] == (
+    assert next(f.message for f in report.findings if f.rule == "beacon") == (
         "the config declares no beacon chain"
     )
 

@@ -65,7 +65,7 @@ def _commit_and_reveal(launcher: Launcher, keys: dict[str, NodeKeys]) -> dict[st
 
 
 def test_a_round_is_bound_to_a_beacon_round_due_after_its_reveals_close(tmp_path: Path) -> None:
-    launcher, clock, keys = _federation(tmp_path)
+    launcher, _clock, _keys = _federation(tmp_path)
     launcher.advance()
     opened = launcher.current()
     assert opened is not None and opened.phase is Phase.OPEN
