@@ -183,6 +183,7 @@ class DemoRun:
                 "seed": s.seed,
                 "rounds": s.rounds,
             },
+            "beacon": {"chain_info": str(s.state_dir / "beacon" / "chain-info.json")},
         }
 
     def _start(self, name: str, args: list[str]) -> None:

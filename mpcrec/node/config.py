@@ -13,6 +13,8 @@ Example::
     # peertube: {dsn: "dbname=peertube_prod user=mpcrec_reader", listen: 127.0.0.1:9090}
     mpc_timeout_s: 60                 # bound on any committee step (join, one message)
     faults: {member_delay_s: 0, skip_clip: false}  # test knobs; leave out in deployments
+    beacon: {chain_info: drand-chain.json}  # the federation's beacon chain, pinned: commit
+                                      # and reveal only while the bound round is ahead
 
 Relative paths are relative to the file. With ``peertube.listen`` the node serves the
 recommendation API itself (:class:`~mpcrec.node.http_api.ApiServer`). The file is read by
@@ -31,6 +33,7 @@ from mpcrec.crypto.pki import CertPaths
 from mpcrec.data.peertube_settings import PeerTubeSettings
 from mpcrec.errors import ConfigError
 from mpcrec.federation.config_file import build_config, read_mapping
+from mpcrec.node.beacon_check import NodeBeacon
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class NodeConfig:
     faults: Faults = field(default_factory=Faults)
     mpc_timeout_s: float = 60.0
     peertube: PeerTubeSettings | None = None
+    beacon: NodeBeacon = field(default_factory=NodeBeacon)
 
     def __post_init__(self) -> None:
         kind = self.trainer.kind

@@ -82,6 +82,8 @@ class Federation:
                 "state_dir": f"nodes/{name}",
                 "tls": {"cert": f"pki/{name}.pem", "key": f"pki/{name}.key", "ca": "pki/ca/ca.pem"},
             }
+            if with_beacon:  # nodes pin the chain: they refuse a round bound to a past beacon
+                config["beacon"] = {"chain_info": beacon["chain_info"]}
             config.update((node_extra or {}).get(name, {}))
             _dump(self.root / f"{name}.yaml", config)
 
