@@ -17,19 +17,23 @@ from mpcrec.federation.beacon_http import BeaconSource
 
 
 class RoundBeacon:
-    """A beacon source, bound to rounds, with the values already fetched."""
+    """A beacon source, bound to rounds, with the values already fetched (``source``
+    ``None``: no beacon, rounds bind to none)."""
 
-    def __init__(self, source: BeaconSource, clock: Callable[[], float]) -> None:
+    def __init__(self, source: BeaconSource | None, clock: Callable[[], float]) -> None:
         self.source, self.clock = source, clock
         self._values: dict[int, Beacon] = {}
 
     @property
-    def chain(self) -> ChainInfo:
+    def chain(self) -> ChainInfo | None:
         """The pinned chain (logged in the config entry)."""
-        return self.source.chain
+        return self.source.chain if self.source is not None else None
 
     def bind(self, now: float, policy: RoundPolicy) -> tuple[int, float]:
-        """``(beacon round, when it is due)`` for a round opening at ``now``."""
+        """``(beacon round, when it is due)`` for a round opening at ``now`` (``(0, 0)``
+        without a beacon)."""
+        if self.source is None:
+            return 0, 0.0
         chain = self.source.chain
         number = chain.first_round_after(now + policy.commit_s + policy.reveal_s)
         return number, float(chain.time_of(number))
@@ -37,7 +41,7 @@ class RoundBeacon:
     def value(self, rnd: Round) -> Beacon | None:
         """The beacon bound to ``rnd`` once due and verified, else ``None``."""
         number = rnd.beacon_round
-        if not number or self.clock() < rnd.beacon_at:
+        if self.source is None or not number or self.clock() < rnd.beacon_at:
             return None
         if number not in self._values:
             found = self.source.fetch(number)

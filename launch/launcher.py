@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from committees.seed import verify_reveal
 from launch.audit_trail import AuditTrail
 from launch.beacon import RoundBeacon
 from launch.budget import PrivacyBudget
@@ -37,7 +36,6 @@ log = logging.getLogger("mpcrec.launcher")
 __all__ = ["KEY_BYTES", "Event", "Launcher", "Schedule"]
 
 KEY_BYTES = 32
-
 Event = dict[str, Any]
 
 
@@ -94,7 +92,7 @@ class Launcher:
         self._last_abort = 0.0
         ensure_initial_model(store, spec, self.schedule)
         self.trail = AuditTrail(audit)
-        self.beacon = RoundBeacon(beacon, clock) if beacon is not None else None
+        self.beacon = RoundBeacon(beacon, clock)
         self.privacy = privacy or PrivacyPromise()
         latest = store.latest_round()
         self.trail.config(
@@ -102,7 +100,7 @@ class Launcher:
             self.privacy,
             from_round=1 if latest is None else latest.round_id + 1,
             launcher_key=launcher_key,
-            beacon=self.beacon.chain if self.beacon else None,
+            beacon=self.beacon.chain,
         )
         self.budget = PrivacyBudget(
             self.privacy, mechanism=self.mechanism, spent=self._published_mechanisms()
@@ -214,11 +212,7 @@ class Launcher:
         """Accept a seed reveal that opens the instance's commitment."""
         with self._lock:
             commits = self.store.commits(round_id)
-            self._round(round_id).admit_reveal(instance_id, list(commits), now=self.clock())
-            if not verify_reveal(round_id, instance_id, secret, commits[instance_id]):
-                raise ProtocolError(
-                    f"{instance_id}: the reveal does not open its commitment in round {round_id}"
-                )
+            self._round(round_id).admit_reveal(instance_id, commits, secret, now=self.clock())
             self.store.add_reveal(round_id, instance_id, secret)
             self._changed_now()
 
@@ -307,6 +301,14 @@ class Launcher:
                 return head, log.consistency_proof(head.size, known_size)
             return head, []  # a caller ahead of this log: its own check will fail
 
+    def inclusion_proof(self, entry_signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
+        """Index and audit path of the entry signed ``entry_signature`` in the first
+        ``tree_size`` entries (:meth:`~mpcrec.audit.log.AuditLog.locate`)."""
+        if self.trail.log is None:
+            raise ProtocolError("this launcher keeps no audit log")
+        with self._lock:
+            return self.trail.log.locate(entry_signature, tree_size)
+
     def model(self, version: int) -> PublishedModel:
         """A published model (``-1``: the latest)."""
         found = self.store.latest_model() if version < 0 else self.store.get_model(version)
@@ -338,7 +340,7 @@ class Launcher:
                 rnd = self.store.latest_round()
                 moved = self._open_next(rnd) if rnd is None or rnd.phase.terminal else None
                 if moved is None and rnd is not None and not rnd.phase.terminal:
-                    value = self.beacon.value(rnd) if self.beacon else None
+                    value = self.beacon.value(rnd)
                     moved = due_transition(rnd, self.store, self.policy, self.clock(), value)
                 if moved is None:
                     return
@@ -381,18 +383,16 @@ class Launcher:
         retrying = last is not None and last.phase is Phase.ABORTED
         if retrying and now - self._last_abort < self.schedule.retry_s:
             return None
-        registered = [i.instance_id for i in self.store.instances()]  # rule `participants`
+        ids = [i.instance_id for i in self.store.instances()]  # the rule `participants`
         needed = max(self.policy.seats, self.policy.min_contributors)
-        if len(registered) < max(needed, self.schedule.min_instances if last is None else 0):
+        if len(ids) < max(needed, self.schedule.min_instances if last is None else 0):
             return None
         model = self.store.latest_model()
         assert model is not None
         self._last_open = now
         next_id = 1 if last is None else last.round_id + 1
-        tie = self.beacon.bind(now, self.policy) if self.beacon else (0, 0.0)
-        return Round.open(
-            next_id, model.version, registered, now=now, policy=self.policy, beacon=tie
-        )
+        tie = self.beacon.bind(now, self.policy)
+        return Round.open(next_id, model.version, ids, now=now, policy=self.policy, beacon=tie)
 
     def _winning_model(self, rnd: Round) -> PublishedModel:
         result = self.store.results(rnd.round_id)[rnd.committee[0]]

@@ -29,7 +29,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mpcrec.errors import ConfigError
+from committees.seed import verify_reveal
+from mpcrec.errors import ConfigError, ProtocolError
 from mpcrec.federation.announcement import Phase as Phase
 from mpcrec.federation.refusals import RoundStateError as RoundStateError
 
@@ -273,10 +274,16 @@ class Round:
             )
 
     def admit_reveal(
-        self, instance_id: str, committed: Sequence[str], *, now: float | None = None
+        self,
+        instance_id: str,
+        committed: Sequence[str] | Mapping[str, bytes],
+        secret: bytes | None = None,
+        *,
+        now: float | None = None,
     ) -> None:
         """Raise unless ``instance_id`` committed and may reveal now (never once the
-        round's beacon round is due)."""
+        round's beacon round is due), and ``secret`` (if given) opens its commitment in
+        ``committed`` (id -> commitment)."""
         self._expect(Phase.REVEALING, "a seed reveal")
         if self.beacon_round and now is not None and now >= self.beacon_at:
             raise RoundStateError(
@@ -285,6 +292,13 @@ class Round:
             )
         if instance_id not in committed:
             raise RoundStateError(f"{instance_id} sent no commitment in round {self.round_id}")
+        opened = secret is None or not isinstance(committed, Mapping)
+        if not opened and not verify_reveal(
+            self.round_id, instance_id, secret, committed[instance_id]
+        ):
+            raise ProtocolError(
+                f"{instance_id}: the reveal does not open its commitment in round {self.round_id}"
+            )
 
     def admit_contribution(self, instance_id: str, recipients: Sequence[str]) -> None:
         """Raise unless ``instance_id`` may upload one envelope to each member now."""

@@ -38,6 +38,10 @@ def _derive(label: str, seed: int) -> bytes:
     return hashlib.sha256(f"mpcrec-sim/{seed}/{label}".encode()).digest()
 
 
+#: When the simulated federation's first round ends (2026-01-01T00:00Z, in milliseconds).
+SIMULATED_EPOCH_MS = 1_767_225_600_000
+
+
 @dataclass
 class FederationLog:
     """A federation's signed log (entries and tree heads) and the private keys that signed
@@ -60,9 +64,10 @@ class FederationLog:
         """Sign (with ``key``, default the launcher's) and append."""
         return self.place(entry.sign(key if key is not None else self.launcher_key))
 
-    def sign_head(self) -> TreeHead:
-        """Sign the head over every entry so far."""
-        head = TreeHead(len(self.entries), self._acc.root()).sign(self.launcher_key)
+    def sign_head(self, timestamp: int | None = None) -> TreeHead:
+        """Sign the head over every entry so far (at ``timestamp`` ms, or untimed)."""
+        head = TreeHead(len(self.entries), self._acc.root(), timestamp=timestamp)
+        head = head.sign(self.launcher_key)
         self.heads.append(head)
         return head
 
@@ -197,14 +202,19 @@ def _run_round(
     if aborts:
         reason = f"only {len(senders)} contributions, {plan.min_contributors} needed"
         sim.append(make.abort(round_id=r, reason=reason))
-        sim.sign_head()
+        sim.sign_head(_head_time(r))
         return version
     result = _result(r, version, digests, plan, ids)
     for m in members:
         sim.append(make.result_signature(member=m, result=result), sim.instance_keys[m])
     sim.append(make.publish(round_id=r, model_version=version + 1, model_hash=result.model_hash))
-    sim.sign_head()
+    sim.sign_head(_head_time(r))
     return version + 1
+
+
+def _head_time(r: int) -> int:
+    """The simulated head time after round ``r`` (ms): one round a minute from 2026-01-01."""
+    return SIMULATED_EPOCH_MS + 60_000 * r
 
 
 def simulate_federation(

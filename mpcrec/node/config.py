@@ -13,6 +13,9 @@ Example::
     # peertube: {dsn: "dbname=peertube_prod user=mpcrec_reader", listen: 127.0.0.1:9090}
     mpc_timeout_s: 60                 # bound on any committee step (join, one message)
     faults: {member_delay_s: 0, skip_clip: false}  # test knobs; leave out in deployments
+    witness:                          # the log's heads, exchanged without the launcher
+      listen: 0.0.0.0:7610            # serve this node's cosigned head at GET /tree-head
+      peers: [http://tube-b.example.org:7610, /srv/shared/tube-c/witnessed_head.json]
     beacon: {chain_info: drand-chain.json}  # the federation's beacon chain, pinned: commit
                                       # and reveal only while the bound round is ahead
 
@@ -93,6 +96,17 @@ class Faults:
 
 
 @dataclass(frozen=True)
+class WitnessConfig:
+    """``witness:``: where this node serves its cosigned tree head (``listen``, off when
+    unset) and the other nodes whose heads it compares with its own at every round's end
+    (``peers``: ``http://host:port`` of their witness servers, or paths of their
+    ``witnessed_head.json``; see :mod:`mpcrec.node.log_watch`)."""
+
+    listen: str | None = None
+    peers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     """A node's whole configuration (the module docstring shows the file)."""
 
@@ -107,6 +121,7 @@ class NodeConfig:
     faults: Faults = field(default_factory=Faults)
     mpc_timeout_s: float = 60.0
     peertube: PeerTubeSettings | None = None
+    witness: WitnessConfig = field(default_factory=WitnessConfig)
     beacon: NodeBeacon = field(default_factory=NodeBeacon)
 
     def __post_init__(self) -> None:

@@ -351,10 +351,25 @@ def model_from_chunks(chunks: Iterable[Any]) -> PublishedModel:
 def tree_head_to_pb(head: TreeHead, proof: list[bytes]) -> Any:
     """``TreeHeadReply``."""
     return pb.TreeHeadReply(
-        size=head.size, root=head.root, signature=head.signature, consistency=proof
+        size=head.size,
+        root=head.root,
+        signature=head.signature,
+        consistency=proof,
+        timestamp=head.timestamp or 0,
     )
 
 
 def tree_head_from_pb(msg: Any) -> tuple[TreeHead, list[bytes]]:
     """From ``TreeHeadReply``: the head and the consistency proof."""
-    return TreeHead(msg.size, msg.root, msg.signature), list(msg.consistency)
+    head = TreeHead(msg.size, msg.root, msg.signature, msg.timestamp or None)
+    return head, list(msg.consistency)
+
+
+def inclusion_to_pb(index: int, tree_size: int, path: list[bytes]) -> Any:
+    """``InclusionReply``."""
+    return pb.InclusionReply(index=index, tree_size=tree_size, path=path)
+
+
+def inclusion_from_pb(msg: Any) -> tuple[int, list[bytes]]:
+    """From ``InclusionReply``: the entry's index and its audit path."""
+    return int(msg.index), list(msg.path)

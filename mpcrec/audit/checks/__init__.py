@@ -9,13 +9,16 @@ Rules: ``sequence`` (indices), ``signature``, ``key`` (pinned keys), ``tree`` an
 out), ``reveal`` and ``seed`` (commit-reveal and beacon), ``beacon`` (a verified drand-format
 beacon bound to each round), ``post_draw_abort`` (aborts after a draw the log does not
 explain), ``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
-``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``.
+``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``,
+``heads`` (nodes' cosigned heads match the log, from enough distinct nodes) and
+``head_time`` (head times grow; the latest is recent enough).
 """
 
 from __future__ import annotations
 
 from mpcrec.audit.checks.draws import check_committees, check_participants, check_seeds
 from mpcrec.audit.checks.fairness import check_beacons, check_post_draw_aborts, draw_bias
+from mpcrec.audit.checks.heads import check_head_times, check_witnesses
 from mpcrec.audit.checks.integrity import (
     BatchVerifier,
     check_pinned_keys,
@@ -33,6 +36,7 @@ __all__ = [
     "check_beacons",
     "check_budget",
     "check_committees",
+    "check_head_times",
     "check_participants",
     "check_pinned_keys",
     "check_post_draw_aborts",
@@ -42,6 +46,7 @@ __all__ = [
     "check_signatures",
     "check_tree",
     "check_versions",
+    "check_witnesses",
     "draw_bias",
     "serial_verifier",
     "signature_batch",
