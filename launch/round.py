@@ -292,10 +292,12 @@ class Round:
             )
         if instance_id not in committed:
             raise RoundStateError(f"{instance_id} sent no commitment in round {self.round_id}")
-        opened = secret is None or not isinstance(committed, Mapping)
-        if not opened and not verify_reveal(
-            self.round_id, instance_id, secret, committed[instance_id]
-        ):
+        bad = (
+            secret is not None
+            and isinstance(committed, Mapping)
+            and not verify_reveal(self.round_id, instance_id, secret, committed[instance_id])
+        )
+        if bad:
             raise ProtocolError(
                 f"{instance_id}: the reveal does not open its commitment in round {self.round_id}"
             )

@@ -14,6 +14,7 @@ from launch.round import Phase, RoundPolicy, RoundStateError
 from mpcrec.audit import entries
 from mpcrec.crypto.beacon import Beacon, LocalSigner
 from mpcrec.crypto.keys import NodeKeys
+from mpcrec.errors import ProtocolError
 from mpcrec.federation.beacon_http import LocalBeacon
 from mpcrec.federation.spec import FederationSpec
 from tests.launch.instances import register_instances
@@ -129,3 +130,17 @@ def test_a_beacon_that_does_not_verify_is_never_drawn_with(tmp_path: Path) -> No
     aborted = launcher.store.get_round(1)
     assert aborted is not None and aborted.phase is Phase.ABORTED
     assert aborted.reason == "beacon round 38 is not available" and aborted.committee == ()
+
+
+def test_a_reveal_that_does_not_open_its_commitment_is_refused(tmp_path: Path) -> None:
+    launcher, _clock, keys = _federation(tmp_path)
+    launcher.advance()
+    for name in NAMES:
+        value = commitment(1, name, bytes(32))
+        entry = entries.seed_commit(instance_id=name, round_id=1, commitment=value)
+        launcher.commit(name, 1, value, entry.sign(keys[name].signing).signature)
+    launcher.advance()
+    with pytest.raises(ProtocolError, match="a: the reveal does not open its commitment"):
+        launcher.reveal("a", 1, b"\x01" * 32)
+    launcher.reveal("a", 1, bytes(32))
+    assert launcher.store.reveals(1) == {"a": bytes(32)}
