@@ -18,11 +18,14 @@ the withholder is visible in the log. Withholding buys at most one redraw per wi
 reveal, never a chosen seed. The launcher, which sees reveals first, has the same power by
 aborting; every abort after the reveals is logged and counted by the auditor.
 
-*drand (design note, not implemented).* A public randomness beacon would replace steps 1-3:
-round ``r`` is bound, before it opens, to a future beacon round ``b(r)`` and its seed is
-``SHA-256(domain || r || beacon signature of b(r))`` after checking the BLS signature
-against the beacon's public key. That removes the last-revealer bias (nobody can withhold)
-at the cost of trusting the beacon's threshold network.
+*Beacon.* The commit-reveal seed alone leaves the last revealer (and the launcher, which
+sees reveals first) a choice between outcomes. With a beacon (``docs/protocol.md``), round
+``r``'s open entry names a drand round ``b(r)`` due after the reveal deadline, and the
+committee seed is :func:`committee_seed`:
+``SHA-256("mpcrec/committee-seed/v1" 0x00 || r (8 bytes) || reveal seed || randomness of b(r))``
+after the beacon's BLS signature verifies (:mod:`mpcrec.crypto.beacon`). Nobody knows
+``b(r)``'s value while commitments or reveals are open, so withholding chooses nothing; an
+honest reveal keeps the seed unpredictable even to the beacon's group.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from mpcrec.errors import ConfigError, ProtocolError
 SECRET_BYTES = 32
 _COMMIT_DOMAIN = b"mpcrec/seed-commit/v1\x00"
 _SEED_DOMAIN = b"mpcrec/seed/v1\x00"
+_COMMITTEE_DOMAIN = b"mpcrec/committee-seed/v1\x00"
+RANDOMNESS_BYTES = 32
 
 
 def _tagged_id(instance_id: str) -> bytes:
@@ -93,3 +98,25 @@ def combine_reveals(round_id: int, reveals: Mapping[str, bytes]) -> bytes:
             raise ProtocolError(f"round {round_id}: reveal of {instance_id} is not 32 bytes")
         digest.update(_tagged_id(instance_id) + secret)
     return digest.digest()
+
+
+def committee_seed(round_id: int, reveal_seed: bytes, beacon_randomness: bytes) -> bytes:
+    """The sortition seed of a beacon-bound round: the reveals' seed and the beacon's
+    randomness (both 32 bytes) under a domain and the round id.
+
+    Examples
+    --------
+    >>> a = committee_seed(3, bytes(32), bytes(32))
+    >>> a != committee_seed(3, bytes(32), b"\\x01" * 32)
+    True
+    >>> a != committee_seed(4, bytes(32), bytes(32))
+    True
+    """
+    if len(reveal_seed) != SECRET_BYTES or len(beacon_randomness) != RANDOMNESS_BYTES:
+        raise ProtocolError(
+            f"round {round_id}: a reveal seed of {len(reveal_seed)} bytes and beacon randomness "
+            f"of {len(beacon_randomness)} bytes; expected 32 each"
+        )
+    return hashlib.sha256(
+        _COMMITTEE_DOMAIN + _round_bytes(round_id) + reveal_seed + beacon_randomness
+    ).digest()

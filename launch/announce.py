@@ -50,6 +50,8 @@ def announcement(launcher: Launcher, rnd: Round | None) -> RoundAnnouncement | N
         published_version=rnd.published_version,
         model_hash=base.model_hash if base else b"",
         digests=tuple(digests.get(c, b"") for c in rnd.contributors),
+        beacon_round=rnd.beacon_round,
+        beacon_at=rnd.beacon_at,
     )
 
 

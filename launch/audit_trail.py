@@ -12,6 +12,7 @@ still checked.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -20,9 +21,17 @@ from launch.store import Instance
 from mpcrec.audit import entries
 from mpcrec.audit.entries import Kind, LogEntry
 from mpcrec.audit.log import AuditLog
+from mpcrec.crypto.beacon import Beacon, ChainInfo
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.spec import PrivacyPromise
 from mpcrec.privacy.budget import Mechanism
+
+
+def _beacon_json(rnd: Round) -> dict[str, Any] | None:
+    """The beacon value a round's seed took in (``None`` without a beacon)."""
+    if not rnd.beacon_round:
+        return None
+    return Beacon(rnd.beacon_round, rnd.beacon_signature, rnd.beacon_previous).to_json()
 
 
 class AuditTrail:
@@ -48,9 +57,10 @@ class AuditTrail:
         *,
         from_round: int,
         launcher_key: bytes,
+        beacon: ChainInfo | None = None,
     ) -> None:
-        """Log the rules and the privacy promise in force (``epsilon_budget`` null: none),
-        unless the last config entry says the same already."""
+        """Log the rules, the privacy promise (``epsilon_budget`` null: none) and the
+        beacon's chain in force, unless the last config entry says the same already."""
         if self.log is None:
             return
         entry = entries.config(
@@ -63,6 +73,7 @@ class AuditTrail:
             delta=privacy.delta,
             epsilon_budget=privacy.epsilon_budget,
             privacy_unit=privacy.unit,
+            beacon=beacon.to_json() if beacon is not None else None,
         )
         last = [e for e in self.log.entries() if e.kind == Kind.CONFIG]
         if not last or dict(last[-1].payload) != dict(entry.payload):
@@ -135,7 +146,10 @@ class AuditTrail:
         if rnd.phase is Phase.OPEN:
             self.append(
                 entries.round_open(
-                    round_id=r, model_version=rnd.model_version, participants=rnd.participants
+                    round_id=r,
+                    model_version=rnd.model_version,
+                    participants=rnd.participants,
+                    beacon_round=rnd.beacon_round,
                 )
             )
         elif rnd.phase is Phase.COMMITTEE_DRAWN:
@@ -147,6 +161,7 @@ class AuditTrail:
                     members=rnd.committee,
                     dealer=rnd.dealer or None,
                     provider="ttp" if rnd.dealer else "replicated",
+                    beacon=_beacon_json(rnd),
                 )
             )
         elif rnd.phase is Phase.PUBLISHED:

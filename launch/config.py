@@ -11,6 +11,11 @@ Example::
              commit_s: 10, reveal_s: 10, collect_s: 60, compute_s: 120}
     schedule: {rounds: 0, interval_s: 0, init_seed: 0, init_scale: 0.1}
     privacy: {epsilon_budget: 8.0, delta: 1.0e-5, unit: instance}
+    beacon: {url: "https://api.drand.sh/<chain hash>", chain_info: drand-chain.json}
+
+The ``beacon`` section is required (:class:`~mpcrec.federation.beacon_http.BeaconConfig`):
+the chain's HTTP base and its pinned ``/info`` document, or the named opt-out
+``beacon: {unsafe_commit_reveal_only: true}``.
 
 Relative paths are relative to the file. Without ``privacy.epsilon_budget`` (or with it
 ``null``) the federation makes no differential-privacy promise. The file is read by
@@ -30,6 +35,7 @@ from launch.round import RoundPolicy
 from launch.schedule import Schedule
 from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ConfigError
+from mpcrec.federation.beacon_http import BeaconConfig
 from mpcrec.federation.config_file import load_config
 from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
 
@@ -48,6 +54,8 @@ class LauncherConfig:
         The launcher's certificate, key and the federation's CA.
     spec, policy, schedule, privacy:
         The ``model``, ``rounds``, ``schedule`` and ``privacy`` sections.
+    beacon:
+        The randomness beacon every round is bound to (or the named opt-out).
     state_dir:
         Where the store and the launcher's keys live.
     """
@@ -58,6 +66,7 @@ class LauncherConfig:
     policy: RoundPolicy = field(default_factory=RoundPolicy, metadata={"key": "rounds"})
     schedule: Schedule = field(default_factory=Schedule)
     privacy: PrivacyPromise = field(default_factory=PrivacyPromise)
+    beacon: BeaconConfig = field(default_factory=BeaconConfig)
     state_dir: Path = Path("state/launcher")
 
     def __post_init__(self) -> None:

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from committees.seed import verify_reveal
 from launch.audit_trail import AuditTrail
+from launch.beacon import RoundBeacon
 from launch.budget import PrivacyBudget
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import Schedule, ensure_initial_model
@@ -27,17 +27,15 @@ from launch.transitions import due_transition
 from mpcrec.audit.entries import LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
+from mpcrec.federation.beacon_http import BeaconSource
 from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
 from mpcrec.privacy.budget import Mechanism
 
 log = logging.getLogger("mpcrec.launcher")
-
 __all__ = ["KEY_BYTES", "Event", "Launcher", "Schedule"]
 
 KEY_BYTES = 32
-
-
 Event = dict[str, Any]
 
 
@@ -61,6 +59,8 @@ class Launcher:
     privacy:
         The declared promise (logged in the config entry). With a budget, no round opens
         that would bring the published rounds' ε above it.
+    beacon:
+        Every round's randomness beacon (:mod:`launch.beacon`); ``None``: commit-reveal only.
     """
 
     def __init__(
@@ -75,6 +75,7 @@ class Launcher:
         audit: AuditLog | None = None,
         launcher_key: bytes = b"",
         privacy: PrivacyPromise | None = None,
+        beacon: BeaconSource | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -91,6 +92,7 @@ class Launcher:
         self._last_abort = 0.0
         ensure_initial_model(store, spec, self.schedule)
         self.trail = AuditTrail(audit)
+        self.beacon = RoundBeacon(beacon, clock)
         self.privacy = privacy or PrivacyPromise()
         latest = store.latest_round()
         self.trail.config(
@@ -98,6 +100,7 @@ class Launcher:
             self.privacy,
             from_round=1 if latest is None else latest.round_id + 1,
             launcher_key=launcher_key,
+            beacon=self.beacon.chain,
         )
         self.budget = PrivacyBudget(
             self.privacy, mechanism=self.mechanism, spent=self._published_mechanisms()
@@ -212,11 +215,7 @@ class Launcher:
         """Accept a seed reveal that opens the instance's commitment."""
         with self._lock:
             commits = self.store.commits(round_id)
-            self._round(round_id).admit_reveal(instance_id, list(commits))
-            if not verify_reveal(round_id, instance_id, secret, commits[instance_id]):
-                raise ProtocolError(
-                    f"{instance_id}: the reveal does not open its commitment in round {round_id}"
-                )
+            self._round(round_id).admit_reveal(instance_id, commits, secret, now=self.clock())
             self.store.add_reveal(round_id, instance_id, secret)
             self._changed_now()
 
@@ -344,7 +343,8 @@ class Launcher:
                 rnd = self.store.latest_round()
                 moved = self._open_next(rnd) if rnd is None or rnd.phase.terminal else None
                 if moved is None and rnd is not None and not rnd.phase.terminal:
-                    moved = due_transition(rnd, self.store, self.policy, self.clock())
+                    value = self.beacon.value(rnd)
+                    moved = due_transition(rnd, self.store, self.policy, self.clock(), value)
                 if moved is None:
                     return
                 self._save(moved)
@@ -386,15 +386,16 @@ class Launcher:
         retrying = last is not None and last.phase is Phase.ABORTED
         if retrying and now - self._last_abort < self.schedule.retry_s:
             return None
-        registered = [i.instance_id for i in self.store.instances()]
+        ids = [i.instance_id for i in self.store.instances()]  # the rule `participants`
         needed = max(self.policy.seats, self.policy.min_contributors)
-        if len(registered) < max(needed, self.schedule.min_instances if last is None else 0):
+        if len(ids) < max(needed, self.schedule.min_instances if last is None else 0):
             return None
         model = self.store.latest_model()
         assert model is not None
         self._last_open = now
         next_id = 1 if last is None else last.round_id + 1
-        return Round.open(next_id, model.version, registered, now=now, policy=self.policy)
+        tie = self.beacon.bind(now, self.policy)
+        return Round.open(next_id, model.version, ids, now=now, policy=self.policy, beacon=tie)
 
     def _winning_model(self, rnd: Round) -> PublishedModel:
         result = self.store.results(rnd.round_id)[rnd.committee[0]]

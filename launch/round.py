@@ -29,7 +29,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mpcrec.errors import ConfigError
+from committees.seed import verify_reveal
+from mpcrec.errors import ConfigError, ProtocolError
 from mpcrec.federation.announcement import Phase as Phase
 from mpcrec.federation.refusals import RoundStateError as RoundStateError
 
@@ -116,6 +117,12 @@ class Round:
         The frozen contributions (sorted ids) and their public weights, once computing.
     reason:
         Why the round aborted.
+    beacon_round, beacon_at:
+        The beacon round bound to this round when it opened, and when it is due (unix
+        seconds; after the latest reveal deadline); ``0`` without a beacon.
+    beacon_signature, beacon_previous:
+        That round's beacon (signature, and previous signature on a chained chain), once
+        the committee is drawn.
     published_version:
         The model version the round published (``model_version + 1``), else ``-1``.
     """
@@ -132,6 +139,10 @@ class Round:
     weights: tuple[float, ...] = ()
     reason: str = ""
     published_version: int = -1
+    beacon_round: int = 0
+    beacon_at: float = 0.0
+    beacon_signature: bytes = b""
+    beacon_previous: bytes = b""
 
     @classmethod
     def open(
@@ -142,14 +153,23 @@ class Round:
         *,
         now: float,
         policy: RoundPolicy,
+        beacon: tuple[int, float] = (0, 0.0),
     ) -> Round:
-        """Open a round for ``participants`` (the instances registered now)."""
+        """Open a round for ``participants`` (the instances registered now), bound to
+        ``beacon`` (a beacon round and when it is due, after the latest reveal deadline)."""
+        beacon_round, beacon_at = beacon
+        if beacon_round and beacon_at < now + policy.commit_s + policy.reveal_s:
+            raise RoundStateError(
+                f"round {round_id}: beacon round {beacon_round} is due before the reveals close"
+            )
         return cls(
             round_id=round_id,
             model_version=model_version,
             phase=Phase.OPEN,
             deadline=now + policy.commit_s,
             participants=tuple(sorted(set(participants))),
+            beacon_round=beacon_round,
+            beacon_at=beacon_at,
         )
 
     # -- transitions ---------------------------------------------------------------------
@@ -167,7 +187,10 @@ class Round:
         needed = max(policy.seats, policy.min_contributors)
         if len(set(committed)) < needed:
             return self.abort(f"only {len(set(committed))} commitments, {needed} needed")
-        return self._to(Phase.REVEALING, deadline=now + policy.reveal_s)
+        deadline = now + policy.reveal_s
+        if self.beacon_round:  # nobody may reveal once the beacon is out
+            deadline = min(deadline, self.beacon_at)
+        return self._to(Phase.REVEALING, deadline=deadline)
 
     def draw(
         self,
@@ -176,8 +199,10 @@ class Round:
         dealer: str,
         *,
         policy: RoundPolicy,
+        beacon: tuple[bytes, bytes] = (b"", b""),
     ) -> Round:
-        """Record the combined seed and the committee (and dealer) it drew."""
+        """Record the seed, the committee (and dealer) it drew, and the beacon's
+        ``(signature, previous signature)`` that went into the seed."""
         if len(committee) != policy.committee_size or len(set(committee)) != len(committee):
             raise RoundStateError(
                 f"round {self.round_id}: committee {list(committee)} is not "
@@ -185,7 +210,18 @@ class Round:
             )
         if bool(dealer) != policy.dealer or dealer in committee:
             raise RoundStateError(f"round {self.round_id}: dealer {dealer!r} is not allowed")
-        return self._to(Phase.COMMITTEE_DRAWN, seed=seed, committee=tuple(committee), dealer=dealer)
+        if bool(self.beacon_round) != bool(beacon[0]):
+            raise RoundStateError(
+                f"round {self.round_id}: a beacon value without a beacon round, or none"
+            )
+        return self._to(
+            Phase.COMMITTEE_DRAWN,
+            seed=seed,
+            committee=tuple(committee),
+            dealer=dealer,
+            beacon_signature=beacon[0],
+            beacon_previous=beacon[1],
+        )
 
     def start_collecting(self, *, now: float, policy: RoundPolicy) -> Round:
         """Open the uploads (the committee assignment has been announced)."""
@@ -237,11 +273,34 @@ class Round:
                 hint="instances registered after a round opened join the next one",
             )
 
-    def admit_reveal(self, instance_id: str, committed: Sequence[str]) -> None:
-        """Raise unless ``instance_id`` committed and may reveal now."""
+    def admit_reveal(
+        self,
+        instance_id: str,
+        committed: Sequence[str] | Mapping[str, bytes],
+        secret: bytes | None = None,
+        *,
+        now: float | None = None,
+    ) -> None:
+        """Raise unless ``instance_id`` committed and may reveal now (never once the
+        round's beacon round is due), and ``secret`` (if given) opens its commitment in
+        ``committed`` (id -> commitment)."""
         self._expect(Phase.REVEALING, "a seed reveal")
+        if self.beacon_round and now is not None and now >= self.beacon_at:
+            raise RoundStateError(
+                f"round {self.round_id}: reveals closed when beacon round {self.beacon_round} "
+                "was due"
+            )
         if instance_id not in committed:
             raise RoundStateError(f"{instance_id} sent no commitment in round {self.round_id}")
+        bad = (
+            secret is not None
+            and isinstance(committed, Mapping)
+            and not verify_reveal(self.round_id, instance_id, secret, committed[instance_id])
+        )
+        if bad:
+            raise ProtocolError(
+                f"{instance_id}: the reveal does not open its commitment in round {self.round_id}"
+            )
 
     def admit_contribution(self, instance_id: str, recipients: Sequence[str]) -> None:
         """Raise unless ``instance_id`` may upload one envelope to each member now."""

@@ -72,6 +72,10 @@ def _round_to_json(rnd: Round) -> str:
             "weights": list(rnd.weights),
             "reason": rnd.reason,
             "published_version": rnd.published_version,
+            "beacon_round": rnd.beacon_round,
+            "beacon_at": rnd.beacon_at,
+            "beacon_signature": rnd.beacon_signature.hex(),
+            "beacon_previous": rnd.beacon_previous.hex(),
         }
     )
 
@@ -91,6 +95,10 @@ def _round_from_json(text: str) -> Round:
         weights=tuple(float(w) for w in d["weights"]),
         reason=str(d["reason"]),
         published_version=int(d["published_version"]),
+        beacon_round=int(d.get("beacon_round", 0)),
+        beacon_at=float(d.get("beacon_at", 0.0)),
+        beacon_signature=bytes.fromhex(d.get("beacon_signature", "")),
+        beacon_previous=bytes.fromhex(d.get("beacon_previous", "")),
     )
 
 

@@ -10,16 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from committees.seed import combine_reveals
+from committees.seed import combine_reveals, committee_seed
 from committees.sortition import draw_committee, draw_dealer, eligible
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.store import LauncherStore, MemberResult
+from mpcrec.crypto.beacon import Beacon
 
 
 def due_transition(
-    rnd: Round, store: LauncherStore, policy: RoundPolicy, now: float
+    rnd: Round,
+    store: LauncherStore,
+    policy: RoundPolicy,
+    now: float,
+    beacon: Beacon | None = None,
 ) -> Round | None:
-    """The transition due for the running round ``rnd`` at ``now``, or ``None``."""
+    """The transition due for the running round ``rnd`` at ``now``, or ``None``.
+
+    ``beacon`` is the value of the beacon round ``rnd`` is bound to, once fetched: a
+    beacon-bound round draws only with it, and aborts when it has not come ``reveal_s``
+    after it was due."""
     late = now >= rnd.deadline
     rid = rnd.round_id
     if rnd.phase is Phase.OPEN:
@@ -29,7 +38,11 @@ def due_transition(
     elif rnd.phase is Phase.REVEALING:
         commits, reveals = store.commits(rid), store.reveals(rid)
         if set(reveals) >= set(commits):
-            return draw(rnd, reveals, store, policy)
+            if rnd.beacon_round and beacon is None:
+                if now >= rnd.beacon_at + policy.reveal_s:
+                    return rnd.abort(f"beacon round {rnd.beacon_round} is not available")
+                return None
+            return draw(rnd, reveals, store, policy, beacon)
         if late:
             missing = sorted(set(commits) - set(reveals))
             return rnd.abort(f"no reveal from {missing}: seed withheld")
@@ -45,11 +58,18 @@ def due_transition(
 
 
 def draw(
-    rnd: Round, reveals: Mapping[str, bytes], store: LauncherStore, policy: RoundPolicy
+    rnd: Round,
+    reveals: Mapping[str, bytes],
+    store: LauncherStore,
+    policy: RoundPolicy,
+    beacon: Beacon | None = None,
 ) -> Round:
-    """Combine the reveals into the seed and draw the committee (and dealer) from the
-    revealing instances that are not cooling down; abort when too few are eligible."""
+    """Combine the reveals (and the beacon, :func:`committees.seed.committee_seed`) into the
+    seed and draw the committee (and dealer) from the revealing instances that are not
+    cooling down; abort when too few are eligible."""
     seed = combine_reveals(rnd.round_id, dict(reveals))
+    if beacon is not None:
+        seed = committee_seed(rnd.round_id, seed, beacon.randomness)
     registry = {i.instance_id: i.signing_key for i in store.instances()}
     candidates = {i: registry[i] for i in sorted(reveals) if i in registry}
     # committees of the last cooldown-1 rounds (by round id), oldest first
@@ -61,7 +81,8 @@ def draw(
         )
     members = draw_committee(seed, rnd.round_id, pool, policy.committee_size)
     dealer = draw_dealer(seed, rnd.round_id, pool, members) if policy.dealer else ""
-    return rnd.draw(seed, members, dealer, policy=policy)
+    signed = (beacon.signature, beacon.previous_signature) if beacon else (b"", b"")
+    return rnd.draw(seed, members, dealer, policy=policy, beacon=signed)
 
 
 def conclude(

@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,33 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def start_local_beacon(
+    state_dir: Path, log: Path, *, period: int = 1, timeout_s: float = 30.0
+) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """Start ``mpcrec beacon serve`` as its own process on a free loopback port; returns it
+    and the ``beacon`` section of ``federation.yaml`` (URL, pinned chain info) once it
+    answers ``/info``."""
+    port = _free_port()
+    out = open(log, "ab")  # noqa: SIM115 - owned by the process
+    command = ["beacon", "serve", "--state-dir", str(state_dir), "--listen", f"{HOST}:{port}"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mpcrec.cli.app", *command, "--period", str(period)],
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
+    )
+    url = f"http://{HOST}:{port}"
+    limit = time.monotonic() + timeout_s
+    while time.monotonic() < limit and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/info", timeout=1):
+                return proc, {"url": url, "chain_info": str(state_dir / "chain-info.json")}
+        except OSError:
+            time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise UserError(f"the local beacon did not start in {timeout_s:.0f}s", hint=f"see {log}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +116,12 @@ class DemoRun:
         self._certificates()
         launcher_at = f"{HOST}:{_free_port()}"
         n_items, dim = initial_items.shape
-        _dump(root / "federation.yaml", self._federation(launcher_at, n_items, dim))
+        (root / "logs").mkdir(parents=True, exist_ok=True)
+        self.procs["beacon"], beacon = start_local_beacon(
+            root / "beacon", root / "logs" / "beacon.log"
+        )
+        config = {**self._federation(launcher_at, n_items, dim), "beacon": beacon}
+        _dump(root / "federation.yaml", config)
         for k, name in enumerate(self.names):
             _dump(root / "nodes" / f"{name}.yaml", self._node(k, name, launcher_at))
         store = SQLiteStore(self.db)
@@ -126,8 +159,8 @@ class DemoRun:
                 "committee_size": s.committee_size,
                 "min_contributors": 3,
                 "cooldown": s.cooldown,
-                "commit_s": 20,
-                "reveal_s": 20,
+                "commit_s": 6,  # the draw waits for a beacon round due after both
+                "reveal_s": 4,
                 "collect_s": 120,
                 "compute_s": 180,
             },
@@ -150,6 +183,7 @@ class DemoRun:
                 "seed": s.seed,
                 "rounds": s.rounds,
             },
+            "beacon": {"chain_info": str(s.state_dir / "beacon" / "chain-info.json")},
         }
 
     def _start(self, name: str, args: list[str]) -> None:

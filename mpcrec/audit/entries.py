@@ -222,6 +222,7 @@ def config(
     delta: float,
     epsilon_budget: float | None,
     privacy_unit: str = "instance",
+    beacon: Mapping[str, Any] | None = None,
 ) -> LogEntry:
     """The federation's rules, in force from ``from_round`` (a change is a new entry).
 
@@ -230,12 +231,18 @@ def config(
 
     ``provider`` is ``"ttp"`` (a dealer drawn from non-members), ``"replicated"`` (three
     members, no dealer) or ``"tfp"`` (never allowed: the auditor flags it).
+
+    ``beacon`` is the randomness beacon's chain (drand's ``/info`` fields,
+    :meth:`mpcrec.crypto.beacon.ChainInfo.to_json`); without it the field is left out and
+    the seed is the commit-reveal's alone.
     """
+    extra = {"beacon": dict(beacon)} if beacon is not None else {}
     return LogEntry(
         Kind.CONFIG,
         from_round,
         LAUNCHER,
         {
+            **extra,
             "launcher_key": launcher_key.hex(),
             "committee_size": committee_size,
             "cooldown": cooldown,
@@ -281,13 +288,17 @@ def seed_commit(*, instance_id: str, round_id: int, commitment: bytes) -> LogEnt
     )
 
 
-def round_open(*, round_id: int, model_version: int, participants: Collection[str]) -> LogEntry:
-    """The launcher opens a round on ``model_version`` for ``participants``."""
+def round_open(
+    *, round_id: int, model_version: int, participants: Collection[str], beacon_round: int = 0
+) -> LogEntry:
+    """The launcher opens a round on ``model_version`` for ``participants``, bound to the
+    future ``beacon_round`` (``0``: no beacon, the field is left out)."""
+    extra = {"beacon_round": beacon_round} if beacon_round else {}
     return LogEntry(
         Kind.ROUND_OPEN,
         round_id,
         LAUNCHER,
-        {"model_version": model_version, "participants": sorted(participants)},
+        {"model_version": model_version, "participants": sorted(participants), **extra},
     )
 
 
@@ -302,14 +313,28 @@ def seed_reveals(*, round_id: int, reveals: Mapping[str, bytes]) -> LogEntry:
 
 
 def committee(
-    *, round_id: int, seed: bytes, members: Collection[str], dealer: str | None, provider: str
+    *,
+    round_id: int,
+    seed: bytes,
+    members: Collection[str],
+    dealer: str | None,
+    provider: str,
+    beacon: Mapping[str, Any] | None = None,
 ) -> LogEntry:
-    """The committee (rank order) and dealer drawn from ``seed``."""
+    """The committee (rank order) and dealer drawn from ``seed``; ``beacon`` is the bound
+    beacon round's value (drand's ``/public/{round}`` fields) that went into the seed."""
+    extra = {"beacon": dict(beacon)} if beacon is not None else {}
     return LogEntry(
         Kind.COMMITTEE,
         round_id,
         LAUNCHER,
-        {"seed": seed.hex(), "members": list(members), "dealer": dealer, "provider": provider},
+        {
+            "seed": seed.hex(),
+            "members": list(members),
+            "dealer": dealer,
+            "provider": provider,
+            **extra,
+        },
     )
 
 

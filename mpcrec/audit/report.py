@@ -19,9 +19,12 @@ RULES: dict[str, str] = {
     "head_time": "head times grow with their size; the latest is within --max-head-age",
     "order": "each round follows open, reveal, draw, contribute, sign, publish or abort",
     "registry": "each instance registers once",
+    "participants": "every instance registered before a round opens is its participant",
     "author": "launcher-only events are by the launcher",
     "reveal": "reveals open signed commitments; no withheld reveal is ignored",
-    "seed": "the committee's seed combines the round's reveals",
+    "seed": "the committee's seed combines the round's reveals (and its beacon)",
+    "beacon": "each round is bound to a later beacon round whose BLS signature verifies",
+    "post_draw_abort": "no round aborts after its draw for a reason the log does not show",
     "committee": "each committee is the sortition over the round's eligible revealers",
     "cooldown": "nobody serves twice within a cooldown window",
     "dealer": "the dealer is the sortition's and not a member",
@@ -50,6 +53,7 @@ def print_report(report: Report, *, source: str, console: Console | None = None)
         highlight=False,
     )
     console.print(f"privacy: {stats.get('privacy', '?')}", highlight=False)
+    console.print(f"draws: {stats.get('draws', {}).get('bias', '?')}", highlight=False)
     broken: dict[str, int] = {}
     for finding in report.findings:
         broken[finding.rule] = broken.get(finding.rule, 0) + 1
@@ -63,6 +67,8 @@ def print_report(report: Report, *, source: str, console: Console | None = None)
             status = "[yellow]no budget declared[/]"
         if rule == "binding" and not stats.get("binding_checked"):
             status = "[yellow]not checked (no --ca)[/]"
+        if rule == "beacon" and rule not in broken and not stats.get("draws", {}).get("beacon"):
+            status = "[yellow]no beacon declared: commit-reveal only[/]"
         table.add_row(rule, meaning, status)
     console.print(table)
     for finding in report.findings[:200]:

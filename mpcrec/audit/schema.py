@@ -101,12 +101,54 @@ SCHEMAS: Mapping[str, Mapping[str, Field]] = {
 BOUND_REGISTRATION: Mapping[str, Field] = {"certificate": _hex, "key_binding": _hex}
 
 
-def _fields_ok(payload: Mapping[str, Any], schema: Mapping[str, Field]) -> str | None:
-    if set(payload) != set(schema):
-        missing, extra = sorted(set(schema) - set(payload)), sorted(set(payload) - set(schema))
+def _hex_of(size: int) -> Field:
+    def ok(v: Any) -> bool:
+        try:
+            return isinstance(v, str) and v == v.lower() and len(bytes.fromhex(v)) == size
+        except ValueError:
+            return False
+
+    return ok
+
+
+def _shaped(schema: Mapping[str, Field], optional: Mapping[str, Field] | None = None) -> Field:
+    return lambda v: isinstance(v, dict) and _fields_ok(v, schema, optional or {}) is None
+
+
+_CHAIN = _shaped(
+    {
+        "public_key": _hex_of(48),
+        "period": _int(1),
+        "genesis_time": _int(),
+        "hash": _hex32,
+        "schemeID": _text,
+    }
+)
+_BEACON = _shaped(
+    {"round": _int(1), "randomness": _hex32, "signature": _hex_of(96)},
+    {"previous_signature": _hex_of(96)},
+)
+
+#: Fields a payload may carry (the beacon's; left out when the federation has none).
+OPTIONAL: Mapping[str, Mapping[str, Field]] = {
+    Kind.CONFIG: {"beacon": _CHAIN},
+    Kind.ROUND_OPEN: {"beacon_round": _int(1)},
+    Kind.COMMITTEE: {"beacon": _BEACON},
+}
+
+
+def _fields_ok(
+    payload: Mapping[str, Any],
+    schema: Mapping[str, Field],
+    optional: Mapping[str, Field] | None = None,
+) -> str | None:
+    optional = optional or {}
+    if not set(schema) <= set(payload) <= set(schema) | set(optional):
+        missing = sorted(set(schema) - set(payload))
+        extra = sorted(set(payload) - set(schema) - set(optional))
         return f"fields missing {missing}, unexpected {extra}"
-    for name, ok in schema.items():
-        if not ok(payload[name]):
+    for name, ok in {**schema, **optional}.items():
+        if name in payload and not ok(payload[name]):
             return f"field {name!r} has a malformed value {str(payload[name])[:40]!r}"
     return None
 
@@ -127,7 +169,7 @@ def payload_error(entry: LogEntry) -> str | None:
         "certificate" in entry.payload or "key_binding" in entry.payload
     ):
         schema = {**schema, **BOUND_REGISTRATION}
-    return _fields_ok(entry.payload, schema)
+    return _fields_ok(entry.payload, schema, OPTIONAL.get(entry.kind))
 
 
 def hex_map(raw: Any) -> dict[str, bytes]:

@@ -22,11 +22,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from committees.seed import combine_reveals, commitment
+from committees.seed import combine_reveals, commitment, committee_seed
 from committees.sortition import draw_committee, draw_dealer, eligible
 from mpcrec.audit import entries as make
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import LogEntry, RoundResult, TreeHead, canonical_json
+from mpcrec.crypto.beacon import ChainInfo, LocalSigner
 from mpcrec.files import write_atomic
 
 #: The launcher's first round id (``launch.launcher.Launcher`` opens round 1 first).
@@ -108,6 +109,13 @@ class _Plan:
     abort_every: int
     reject_every: int
     seed: int
+    min_contributors: int = 3
+    beacon: LocalSigner | None = None
+
+    @property
+    def chain(self) -> ChainInfo | None:
+        """The simulated beacon chain (round ``10 r`` serves round ``r``)."""
+        return self.beacon.chain(genesis_time=0, period=1) if self.beacon else None
 
 
 def _register(sim: FederationLog, ids: Sequence[str], seed: int) -> None:
@@ -136,12 +144,21 @@ def _draw(
         sim.append(committed, sim.instance_keys[i])
     sim.append(make.seed_reveals(round_id=r, reveals=secrets))
     round_seed = combine_reveals(r, secrets)
+    beacon = None
+    if plan.beacon is not None and plan.chain is not None:
+        value = plan.beacon.sign(plan.chain, 10 * r)
+        round_seed, beacon = committee_seed(r, round_seed, value.randomness), value.to_json()
     public = {i: make.public_key_bytes(sim.instance_keys[i]) for i in ids}
     pool = {i: public[i] for i in eligible(ids, history, plan.cooldown)}
     members = draw_committee(round_seed, r, pool, plan.committee_size)
     dealer = draw_dealer(round_seed, r, pool, members) if plan.provider == "ttp" else None
     drawn = make.committee(
-        round_id=r, seed=round_seed, members=members, dealer=dealer, provider=plan.provider
+        round_id=r,
+        seed=round_seed,
+        members=members,
+        dealer=dealer,
+        provider=plan.provider,
+        beacon=beacon,
     )
     sim.append(drawn)
     return members
@@ -168,17 +185,22 @@ def _run_round(
 ) -> int:
     """Round ``r`` on ``version``, to publish or abort and a signed head; the new version."""
     ids = sorted(sim.instance_keys)
-    sim.append(make.round_open(round_id=r, model_version=version, participants=ids))
+    bound = 10 * r if plan.beacon is not None else 0
+    sim.append(
+        make.round_open(round_id=r, model_version=version, participants=ids, beacon_round=bound)
+    )
     members = _draw(sim, r, plan, history)
     history.append(members)
-    digests = {i: _derive(f"update/{r}/{i}", plan.seed) for i in ids}
-    for i in ids:
+    aborts = bool(plan.abort_every) and r % plan.abort_every == 0
+    senders = ids[: plan.min_contributors - 1] if aborts else ids
+    digests = {i: _derive(f"update/{r}/{i}", plan.seed) for i in senders}
+    for i in senders:
         sent = make.contribution(
             round_id=r, instance_id=i, model_version=version, digest=digests[i], size=4096
         )
         sim.append(sent, sim.instance_keys[i])
-    if plan.abort_every and r % plan.abort_every == 0:
-        reason = f"no result from {sorted(members)} before the deadline"
+    if aborts:
+        reason = f"only {len(senders)} contributions, {plan.min_contributors} needed"
         sim.append(make.abort(round_id=r, reason=reason))
         sim.sign_head(_head_time(r))
         return version
@@ -210,19 +232,24 @@ def simulate_federation(
     abort_every: int = 0,
     reject_every: int = 0,
     seed: int = 0,
+    beacon: bool = True,
 ) -> FederationLog:
     """Run rounds ``1..rounds`` of a simulated federation and return its signed log.
 
     Every round: open, one commitment per instance, the reveals, committee (and dealer for
     ``ttp``), one contribution per instance, one result signature per member, publish, a
     signed tree head. Rounds whose id is a multiple of ``abort_every`` abort after the
-    contributions (no member answered); those whose id is a multiple of ``reject_every``
-    reject one contribution.
+    draw with one contribution too few when collecting ends; those whose id is a multiple
+    of ``reject_every`` reject one contribution. With ``beacon`` every round is bound to a
+    round of a local BLS beacon chain (logged in the config entry) whose value enters the
+    committee seed.
     """
     launcher = Ed25519PrivateKey.from_private_bytes(_derive("launcher", seed))
     ids = [f"inst-{i:02d}" for i in range(instances)]
     keys = {i: Ed25519PrivateKey.from_private_bytes(_derive(f"key/{i}", seed)) for i in ids}
     sim = FederationLog(launcher, keys)
+    signer = LocalSigner(_derive("beacon", seed)) if beacon else None
+    chain = signer.chain(genesis_time=0, period=1) if signer else None
     rules = make.config(
         from_round=FIRST_ROUND,
         launcher_key=make.public_key_bytes(launcher),
@@ -233,6 +260,7 @@ def simulate_federation(
         delta=delta,
         epsilon_budget=epsilon_budget,
         privacy_unit="instance",
+        beacon=chain.to_json() if chain else None,
     )
     sim.append(rules)
     _register(sim, ids, seed)
@@ -245,6 +273,8 @@ def simulate_federation(
         abort_every=abort_every,
         reject_every=reject_every,
         seed=seed,
+        min_contributors=min_contributors,
+        beacon=signer,
     )
     history: list[tuple[str, ...]] = []
     version = 0

@@ -9,8 +9,9 @@ heads (``tree``, ``fork``); the cosigned ones also count towards ``--require-hea
 (``heads``, :mod:`mpcrec.audit.checks.heads`).
 
 Key file (JSON): ``{"launcher": "<hex>", "instances": {"<id>": "<hex>", ...}}``, the raw
-Ed25519 public keys the auditor obtained out of band. Without it the verifier trusts the
-keys the log itself registers (internal consistency only).
+Ed25519 public keys the auditor obtained out of band, and optionally ``"beacon": {drand's
+/info document}``, the beacon chain the auditor pinned. Without it the verifier trusts the
+keys (and the beacon chain) the log itself declares (internal consistency only).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mpcrec.audit.entries import LAUNCHER, LogEntry, LogFormatError, TreeHead
 from mpcrec.audit.history import Finding, History, replay
 from mpcrec.audit.signatures import start_verification, verify_signed
 from mpcrec.audit.witness import WITNESS_FILE, WitnessedHead, is_witness_line
+from mpcrec.crypto.beacon import BeaconError, ChainInfo
 from mpcrec.errors import DataError
 
 
@@ -123,6 +125,7 @@ def verify_entries(
     *,
     pinned: Mapping[str, bytes] | None = None,
     workers: int = 1,
+    pinned_beacon: ChainInfo | None = None,
     witnesses: Sequence[tuple[str, WitnessedHead]] = (),
     require_heads: int = 0,
     max_head_age_s: float = 0.0,
@@ -153,12 +156,15 @@ def verify_entries(
     findings += unknown
     findings += checks.check_sequence(entries)
     findings += checks.check_tree(entries, heads, keys.get(LAUNCHER))
+    findings += checks.check_participants(history)
     findings += checks.check_witnesses(
         entries, witnesses, keys, keys.get(LAUNCHER), required=require_heads
     )
     now_ms = int((time.time() if now is None else now) * 1000)
     findings += checks.check_head_times(heads, now_ms=now_ms, max_age_s=max_head_age_s)
     findings += checks.check_seeds(history)
+    findings += checks.check_beacons(history, pinned_beacon)
+    findings += checks.check_post_draw_aborts(history)
     findings += checks.check_committees(history)
     findings += checks.check_results(history)
     findings += checks.check_versions(history)
@@ -172,6 +178,7 @@ def verify_entries(
     stats = _stats(entries, heads, history, epsilon)
     stats["witnesses"] = len({w.witness for _, w in witnesses})
     stats["binding_checked"] = ca_pem is not None
+    stats["draws"] = checks.draw_bias(history)
     stats["check_seconds"] = round(time.perf_counter() - started, 3)
     return Report(findings, stats)
 
@@ -214,6 +221,18 @@ def load_keys(path: Path) -> dict[str, bytes]:
     if bad:
         raise DataError(f"key file {path}: {bad[0]}'s key is not 32 bytes of hex")
     return keys
+
+
+def load_beacon_pin(path: Path) -> ChainInfo | None:
+    """The key file's pinned beacon chain (``"beacon"``: drand's /info document), if any."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8")).get("beacon")
+        return ChainInfo.from_json(raw) if raw is not None else None
+    except (OSError, ValueError, AttributeError, BeaconError) as err:
+        raise DataError(
+            f"cannot read the beacon chain in key file {path}: {err}",
+            hint='expected "beacon": {"public_key", "period", "genesis_time", "hash", "schemeID"}',
+        ) from None
 
 
 def collected_heads(paths: Sequence[Path]) -> list[Path]:
@@ -290,11 +309,13 @@ def verify_file(
         witnesses += _witnesses(extra)
     pinned = load_keys(keys_path) if keys_path else None
     ca_pem = _read_ca(ca_path) if ca_path else None
+    beacon = load_beacon_pin(keys_path) if keys_path else None
     report = verify_entries(
         entries,
         heads,
         pinned=pinned,
         workers=workers or os.cpu_count() or 1,
+        pinned_beacon=beacon,
         witnesses=witnesses,
         require_heads=require_heads,
         max_head_age_s=max_head_age_s,

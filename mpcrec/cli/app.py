@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "mpcrec.cli.peertube",
     "mpcrec.cli.serve",
     "mpcrec.cli.audit",
+    "mpcrec.cli.beacon",
 )
 
 # Benchmarks under `mpcrec bench`: module paths, each with register(subparsers).

@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         audit=audit,
         launcher_key=keys.signing_public,
         privacy=config.privacy,
+        beacon=config.beacon.source(),
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

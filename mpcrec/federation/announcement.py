@@ -49,7 +49,8 @@ class RoundAnnouncement:
     """A round as the launcher announces it (see :class:`launch.round.Round` for the fields).
 
     ``model_hash`` is the SHA-256 of the base model's bytes; ``digests`` the digest of each
-    frozen contribution, in the order of ``contributors``.
+    frozen contribution, in the order of ``contributors``; ``beacon_round`` the beacon
+    round bound to the round when it opened (``0``: none), due at ``beacon_at``.
     """
 
     round_id: int
@@ -66,6 +67,8 @@ class RoundAnnouncement:
     published_version: int = -1
     model_hash: bytes = b""
     digests: tuple[bytes, ...] = ()
+    beacon_round: int = 0
+    beacon_at: float = 0.0
 
     @property
     def members(self) -> tuple[str, ...]:

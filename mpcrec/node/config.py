@@ -16,6 +16,8 @@ Example::
     witness:                          # the log's heads, exchanged without the launcher
       listen: 0.0.0.0:7610            # serve this node's cosigned head at GET /tree-head
       peers: [http://tube-b.example.org:7610, /srv/shared/tube-c/witnessed_head.json]
+    beacon: {chain_info: drand-chain.json}  # the federation's beacon chain, pinned: commit
+                                      # and reveal only while the bound round is ahead
 
 Relative paths are relative to the file. With ``peertube.listen`` the node serves the
 recommendation API itself (:class:`~mpcrec.node.http_api.ApiServer`). The file is read by
@@ -34,6 +36,7 @@ from mpcrec.crypto.pki import CertPaths
 from mpcrec.data.peertube_settings import PeerTubeSettings
 from mpcrec.errors import ConfigError
 from mpcrec.federation.config_file import build_config, read_mapping
+from mpcrec.node.beacon_check import NodeBeacon
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class NodeConfig:
     mpc_timeout_s: float = 60.0
     peertube: PeerTubeSettings | None = None
     witness: WitnessConfig = field(default_factory=WitnessConfig)
+    beacon: NodeBeacon = field(default_factory=NodeBeacon)
 
     def __post_init__(self) -> None:
         kind = self.trainer.kind

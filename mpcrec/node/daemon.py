@@ -43,6 +43,7 @@ from mpcrec.federation.spec import FederationSpec
 from mpcrec.node import messages
 from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
+from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
 from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
@@ -137,6 +138,7 @@ class Node:
             self.api = ApiServer(
                 self.recommender, host=settings.listen_host, port=settings.listen_port
             )
+        self.beacon_chain = pinned_chain(config.beacon)
         self.snapshots = SnapshotWriter(self.me, self.trainer, config.state_dir, self.recommender)
         self._steps: dict[Phase, Step] = {
             Phase.OPEN: self._commit,
@@ -249,7 +251,10 @@ class Node:
 
     def _commit(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         rid = ann.round_id
-        if self.me not in ann.participants or not self._once(rid, "commit"):
+        if self.me not in ann.participants:
+            return
+        check_beacon_binding(ann, self.beacon_chain, time.time(), "commitment")
+        if not self._once(rid, "commit"):
             return
         secret = self._secrets[rid] = messages.fresh_secret()
         value, signature = messages.seed_commit(self.me, self.keys, rid, secret)
@@ -257,6 +262,8 @@ class Node:
 
     def _reveal(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         rid = ann.round_id
+        if rid in self._secrets:
+            check_beacon_binding(ann, self.beacon_chain, time.time(), "reveal")
         if rid in self._secrets and self._once(rid, "reveal"):
             client.reveal(rid, self._secrets[rid])
 

@@ -18,7 +18,9 @@ Rules (the ``rule`` field):
 * ``params-mismatch``, ``weight-mismatch``: what the launcher announced differs from what
   was signed;
 * ``model-reused``: this node already contributed to a round on the same base model;
-* ``fork``, ``inclusion``: the launcher's log forked, or lacks this node's own entry.
+* ``fork``, ``inclusion``: the launcher's log forked, or lacks this node's own entry;
+* ``beacon``: the round is bound to a beacon round already due (its value may be known
+  before this node commits or reveals), or to none while this node pins a beacon chain.
 """
 
 from __future__ import annotations

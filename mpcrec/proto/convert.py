@@ -186,6 +186,8 @@ def announcement_to_pb(ann: RoundAnnouncement | None) -> Any:
         published_version=ann.published_version,
         model_hash=ann.model_hash,
         digests=list(ann.digests),
+        beacon_round=ann.beacon_round,
+        beacon_at=ann.beacon_at,
     )
 
 
@@ -212,6 +214,8 @@ def announcement_from_pb(msg: Any) -> RoundAnnouncement | None:
         published_version=msg.published_version,
         model_hash=msg.model_hash,
         digests=tuple(msg.digests),
+        beacon_round=msg.beacon_round,
+        beacon_at=msg.beacon_at,
     )
 
 

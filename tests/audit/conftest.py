@@ -2,9 +2,9 @@
 
 ``simulated_log`` comes from :func:`mpcrec.audit.simulate.simulate_federation`; ``real_log``
 is exported from a real :class:`launch.launcher.Launcher` run (``tests/audit/real_log.py``).
-Both: rounds 1..12 of 8 instances, committees of 3 with a TTP dealer, cooldown 2; rounds 5
-and 10 abort after the contributions; rounds 4, 8 and 12 reject one contribution. The
-``federation`` fixture runs a test on each.
+Both: rounds 1..12 of 8 instances, committees of 3 with a TTP dealer, cooldown 2, each round
+bound to a beacon round; rounds 5 and 10 abort after the draw with too few contributions;
+rounds 4, 8 and 12 reject one contribution. The ``federation`` fixture runs a test on each.
 """
 
 from __future__ import annotations

@@ -7,14 +7,18 @@ each registers self-signed, commits to and reveals a fresh seed secret, uploads 
 secure-aggregation envelopes (:func:`mpcrec.crypto.envelope.seal_contribution`) with its
 signed contribution entry, and each committee member returns a model and its signed result.
 No MPC runs: members return a stand-in model (the launcher only checks its size and hash).
-Some rounds reject one contribution; some abort because the last member never answers.
+Every round is bound to a beacon round of a local BLS beacon chain (:class:`LocalBeacon`
+on the driver's clock), verified as drand's would be. Some rounds reject one contribution;
+some abort because too few instances contribute before the collecting deadline.
+``launcher`` may be a subclass of :class:`Launcher` with hostile hooks (the audit's
+fairness tests prune participants or abort after the draw with one).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +37,12 @@ from mpcrec.audit.log import AuditLog
 from mpcrec.audit.simulate import FederationLog
 from mpcrec.audit.verify import parse_lines
 from mpcrec.cli.app import main
+from mpcrec.crypto.beacon import LocalSigner
 from mpcrec.crypto.binding import load_tls_identity, sign_binding
 from mpcrec.crypto.envelope import seal_contribution
 from mpcrec.crypto.keys import NodeKeys
 from mpcrec.crypto.pki import issue_certificate
+from mpcrec.federation.beacon_http import LocalBeacon
 from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
 
@@ -100,9 +106,10 @@ class Federation:
         assert rnd is not None and rnd.phase is phase, rnd
         return rnd
 
-    def draw(self, withheld: Collection[str] = ()) -> Round:
-        """Every participant commits, then reveals (but ``withheld``): the committee is
-        drawn (the round is collecting), or the reveal deadline passes and it aborts."""
+    def draw(self, withheld: Collection[str] = (), *, strict: bool = True) -> Round:
+        """Every participant commits, then reveals (but ``withheld``): once the beacon round
+        is due the committee is drawn (the round is collecting), or the reveal deadline
+        passes and it aborts (``strict=False``: whatever the launcher did)."""
         rnd = self.current(Phase.OPEN)
         secrets = {n: _derive(f"secret/{rnd.round_id}/{n}") for n in rnd.participants}
         for name, secret in secrets.items():
@@ -116,17 +123,20 @@ class Federation:
                 self.launcher.reveal(name, rnd.round_id, secret)
         if withheld:
             self.clock.now += POLICY.reveal_s + 1
+        self.clock.now = max(self.clock.now, rnd.beacon_at)
         self.launcher.advance()
         now = self.launcher.store.get_round(rnd.round_id)
-        assert now is not None and now.phase is (Phase.ABORTED if withheld else Phase.COLLECTING)
+        assert now is not None
+        assert not strict or now.phase is (Phase.ABORTED if withheld else Phase.COLLECTING)
         return now
 
-    def contribute(self, rnd: Round) -> dict[str, bytes]:
-        """Every participant uploads sealed envelopes; returns the digests."""
+    def contribute(self, rnd: Round, count: int | None = None) -> dict[str, bytes]:
+        """The first ``count`` participants (default all) upload sealed envelopes; the
+        collecting deadline passes when some stayed away; returns the digests."""
         registry = {i.instance_id: i for i in self.launcher.store.instances()}
         model_hash = self.launcher.model(-1).model_hash
         digests: dict[str, bytes] = {}
-        for name in rnd.participants:
+        for name in rnd.participants[:count]:
             update = np.full(SPEC.size, 0.01 * (1 + sorted(self.keys).index(name)))
             sealed = seal_contribution(
                 update,
@@ -147,6 +157,8 @@ class Federation:
             )
             self.launcher.contribute(upload, entry.sign(self.keys[name].signing).signature)
             digests[name] = upload.digest
+        if count is not None:
+            self.clock.now += POLICY.collect_s + 1
         self.launcher.advance()
         return digests
 
@@ -173,11 +185,6 @@ class Federation:
             self.launcher.submit_result(result)
         self.launcher.advance()
 
-    def time_out(self) -> None:
-        """No member answers: the computing deadline passes and the round aborts."""
-        self.clock.now += POLICY.compute_s + 1
-        self.launcher.advance()
-
 
 def run_federation(
     state_dir: Path,
@@ -187,14 +194,17 @@ def run_federation(
     abort_every: int = 5,
     reject_every: int = 4,
     withhold_every: int = 0,
+    launcher: type[Launcher] = Launcher,
+    play: Callable[[Federation], None] | None = None,
     ca: Path | None = None,
 ) -> FederationLog:
     """Rounds ``1..rounds``: multiples of ``withhold_every`` abort because the last
-    participant withholds its reveal, multiples of ``abort_every`` abort after the
-    contributions (no member answers), those of ``reject_every`` reject one contribution
-    (0: never); the log is exported as `mpcrec audit export` does and returned with the
-    keys that signed it. With ``ca`` (a directory made by ``create_ca``) every instance
-    registers with a certificate from it and a key binding."""
+    participant withholds its reveal, multiples of ``abort_every`` abort after the draw
+    (only ``min_contributors - 1`` contribute), those of ``reject_every`` reject one
+    contribution (0: never); ``play`` replaces that schedule. The log is exported as
+    `mpcrec audit export` does and returned with the keys that signed it.
+    With ``ca`` (a directory made by ``create_ca``) every instance registers with a
+    certificate from it and a key binding."""
     launcher_key = Ed25519PrivateKey.from_private_bytes(_derive("launcher"))
     keys = {
         f"inst-{i:02d}": NodeKeys(
@@ -207,8 +217,11 @@ def run_federation(
     aborts = [r for r in range(1, rounds + 1) if plan.aborts(r)]
     store = SQLiteStore(state_dir / "launcher.sqlite")
     clock = Clock()
+    beacon = LocalBeacon(
+        LocalSigner(_derive("beacon")), genesis_time=int(clock.now) - 60, period=3, clock=clock
+    )
     try:
-        launcher = Launcher(
+        running = launcher(
             store,
             policy=POLICY,
             spec=SPEC,
@@ -217,8 +230,13 @@ def run_federation(
             audit=AuditLog(store.connection, launcher_key=launcher_key),
             launcher_key=public_key_bytes(launcher_key),
             privacy=PRIVACY,
+            beacon=beacon,
         )
-        _play(Federation(launcher, clock, keys, ca), rounds, plan)
+        federation = Federation(running, clock, keys, ca)
+        if play is not None:
+            play(federation)
+        else:
+            _play(federation, rounds, plan)
     finally:
         store.close()
     return _exported(state_dir, launcher_key, {n: k.signing for n, k in keys.items()})
@@ -255,11 +273,13 @@ def _play(federation: Federation, rounds: int, plan: _Plan) -> None:
         rnd = federation.draw(opened.participants[-1:] if plan.withholds(r) else ())
         if rnd.phase is Phase.ABORTED:
             continue
+        if plan.aborts(r):
+            federation.contribute(rnd, POLICY.min_contributors - 1)
+            ended = federation.launcher.store.get_round(r)
+            assert ended is not None and ended.phase is Phase.ABORTED
+            continue
         digests = federation.contribute(rnd)
         rnd = federation.current(Phase.COMPUTING)
-        if plan.aborts(r):
-            federation.time_out()
-            continue
         rejected = [rnd.contributors[r % len(rnd.contributors)]] if plan.rejects(r) else []
         federation.compute(rnd, digests, rejected)
     assert federation.launcher.finished()

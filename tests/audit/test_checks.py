@@ -82,7 +82,10 @@ def test_reveal_that_does_not_open_its_commitment(federation: FederationLog) -> 
     found = checks.check_seeds(history_of(edited(federation, Kind.SEED_REVEALS, 3, swap)))
     messages = [f.message for f in found]
     assert "round 3: the reveal of inst-02 does not open its commitment" in messages
-    assert "round 3: the committee's seed is not the combination of the reveals" in messages
+    assert any(
+        m.startswith("round 3: the committee's seed is not the combination of the reveals")
+        for m in messages
+    )
 
 
 def test_withheld_reveal_must_abort(federation: FederationLog) -> None:

@@ -147,7 +147,8 @@ def test_fork_two_inconsistent_heads_is_caught(federation: FederationLog) -> Non
     # committee; later it publishes the honest log. Both heads carry its signature.
     entries = list(federation.entries)
     at = next(i for i, e in enumerate(entries) if e.kind == Kind.COMMITTEE and e.round == 2)
-    other = replace(entries[at], payload={**entries[at].payload, "dealer": "inst-00"})
+    dealer = "inst-01" if entries[at].payload["dealer"] == "inst-00" else "inst-00"
+    other = replace(entries[at], payload={**entries[at].payload, "dealer": dealer})
     other = other.sign(federation.launcher_key)
     fork_root = merkle.root(
         [merkle.leaf_hash(e.leaf_bytes()) for e in [*entries[:at], other, *entries[at + 1 :]]][

@@ -3,6 +3,7 @@ file and key, and the example in docs/operations.md."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from launch.config import LauncherConfig
 from launch.round import RoundPolicy
 from launch.schedule import Schedule
+from mpcrec.crypto.beacon import LocalSigner
 from mpcrec.errors import ConfigError
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
 
@@ -20,12 +22,16 @@ DOCS = Path(__file__).parents[2] / "docs" / "operations.md"
 def _federation_yaml(tmp_path: Path, model: str, privacy: str | None) -> Path:
     path = tmp_path / "federation.yaml"
     text = f"listen: 127.0.0.1:1\ntls: {{cert: a, key: b, ca: c}}\nmodel: {model}\n"
+    text += "beacon: {unsafe_commit_reveal_only: true}\n"
     path.write_text(text + (f"privacy: {privacy}\n" if privacy is not None else ""))
     return path
 
 
 SECURE = "{n_items: 3, dim: 2, aggregation: secure, noise_multiplier: 2.0}"
-MINIMAL = "listen: 127.0.0.1:1\ntls: {cert: a, key: b, ca: c}\nmodel: {n_items: 3, dim: 2}\n"
+MINIMAL = (
+    "listen: 127.0.0.1:1\ntls: {cert: a, key: b, ca: c}\nmodel: {n_items: 3, dim: 2}\n"
+    "beacon: {unsafe_commit_reveal_only: true}\n"
+)
 
 
 def test_the_documented_example_loads(tmp_path: Path) -> None:
@@ -33,6 +39,9 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     assert block is not None
     path = tmp_path / "federation.yaml"
     path.write_text(block.group(1))
+    (tmp_path / "drand-chain.json").write_text(
+        json.dumps(LocalSigner(bytes(32)).chain(genesis_time=0, period=3).to_json())
+    )
 
     config = LauncherConfig.load(path)
 
@@ -40,6 +49,15 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     assert config.tls.ca == tmp_path / "pki/ca/ca.pem"
     assert config.spec.aggregation == "secure" and config.policy.cooldown == 3
     assert config.privacy == PrivacyPromise(epsilon_budget=8.0, delta=1e-5, unit="instance")
+    assert config.beacon.chain_info == tmp_path / "drand-chain.json"
+
+
+def test_a_federation_without_a_beacon_refuses_to_load(tmp_path: Path) -> None:
+    path = tmp_path / "federation.yaml"
+    path.write_text(MINIMAL.replace("beacon: {unsafe_commit_reveal_only: true}\n", ""))
+
+    with pytest.raises(ConfigError, match="beacon: no randomness beacon configured"):
+        LauncherConfig.load(path)
 
 
 def test_sections_left_out_take_their_defaults(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import yaml
 from launch.round import Round
 from launch.sqlite_store import SQLiteStore
 from mpcrec.crypto.pki import create_ca, issue_certificate
+from mpcrec.demo import start_local_beacon
 from tests.net import free_port
 
 
@@ -42,12 +43,19 @@ class Federation:
         node_extra: dict[str, dict[str, Any]] | None = None,
         host: str = "127.0.0.1",
         node_hosts: dict[str, str] | None = None,
+        with_beacon: bool = True,
     ) -> None:
-        """Make the CA, the certificates and every config file."""
+        """Make the CA, the certificates and every config file, and start the local beacon
+        (``with_beacon=False``: the named opt-out, for launchers that cannot reach it)."""
         pki = self.root / "pki"
         create_ca(pki / "ca")
         issue_certificate(pki / "ca", pki, instance_id="launcher", hosts=[host, "localhost"])
         self.launcher_address = f"{host}:{free_port()}"
+        beacon: dict[str, Any] = {"unsafe_commit_reveal_only": True}
+        if with_beacon:  # a local drand-format beacon, its own process
+            self.procs["beacon"], beacon = start_local_beacon(
+                self.root / "beacon", self.root / "beacon.log"
+            )
         _dump(
             self.root / "federation.yaml",
             {
@@ -61,6 +69,7 @@ class Federation:
                 "model": model,
                 "rounds": rounds,
                 "schedule": schedule,
+                "beacon": beacon,
             },
         )
         for name in self.nodes:
@@ -73,6 +82,8 @@ class Federation:
                 "state_dir": f"nodes/{name}",
                 "tls": {"cert": f"pki/{name}.pem", "key": f"pki/{name}.key", "ca": "pki/ca/ca.pem"},
             }
+            if with_beacon:  # nodes pin the chain: they refuse a round bound to a past beacon
+                config["beacon"] = {"chain_info": beacon["chain_info"]}
             config.update((node_extra or {}).get(name, {}))
             _dump(self.root / f"{name}.yaml", config)
 

@@ -88,6 +88,7 @@ def test_federation_across_namespaces(hosts: Hosts, tmp_path: Path, aggregation:
         schedule={"rounds": 2, "min_instances": 4},
         host=hosts.addr["launcher"],
         node_hosts=hosts.addr,
+        with_beacon=False,  # the launcher's namespace has no route to a loopback beacon
     )
     try:
         fed.start("launcher", *hosts.prefix("launcher"))

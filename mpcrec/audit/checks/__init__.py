@@ -5,8 +5,10 @@ every finding names the entry (log index) and the rule it breaks. No I/O anywher
 verifier (:mod:`mpcrec.audit.verify`) parses, runs them all and reports.
 
 Rules: ``sequence`` (indices), ``signature``, ``key`` (pinned keys), ``tree`` and ``fork``
-(Merkle heads), ``order`` (round protocol), ``reveal`` and ``seed`` (commit-reveal),
-``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
+(Merkle heads), ``order`` (round protocol), ``participants`` (nobody registered left
+out), ``reveal`` and ``seed`` (commit-reveal and beacon), ``beacon`` (a verified drand-format
+beacon bound to each round), ``post_draw_abort`` (aborts after a draw the log does not
+explain), ``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
 ``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``,
 ``heads`` (nodes' cosigned heads match the log, from enough distinct nodes),
 ``head_time`` (head times grow; the latest is recent enough).
@@ -17,7 +19,8 @@ certificate).
 from __future__ import annotations
 
 from mpcrec.audit.checks.bindings import check_bindings
-from mpcrec.audit.checks.draws import check_committees, check_seeds
+from mpcrec.audit.checks.draws import check_committees, check_participants, check_seeds
+from mpcrec.audit.checks.fairness import check_beacons, check_post_draw_aborts, draw_bias
 from mpcrec.audit.checks.heads import check_head_times, check_witnesses
 from mpcrec.audit.checks.integrity import (
     BatchVerifier,
@@ -33,11 +36,14 @@ from mpcrec.audit.checks.rounds import check_budget, check_results, check_versio
 
 __all__ = [
     "BatchVerifier",
+    "check_beacons",
     "check_bindings",
     "check_budget",
     "check_committees",
     "check_head_times",
+    "check_participants",
     "check_pinned_keys",
+    "check_post_draw_aborts",
     "check_results",
     "check_seeds",
     "check_sequence",
@@ -45,6 +51,7 @@ __all__ = [
     "check_tree",
     "check_versions",
     "check_witnesses",
+    "draw_bias",
     "serial_verifier",
     "signature_batch",
     "signature_findings",

@@ -1,16 +1,26 @@
-"""The draws: reveals open their commitments, the seed combines them, and the committee
-and dealer are the sortition's (with cooldown, provider and dealer rules).
+"""The draws: every registered instance takes part, reveals open their commitments, the
+seed combines them (and the round's beacon), and the committee and dealer are the
+sortition's (with cooldown, provider and dealer rules).
 
 The seed protocol is the launcher's (:mod:`committees.seed`): every participant signs a
 fresh commitment for each round after it opens; the launcher logs the reveals of every
-participant that committed in one ``seed_reveals`` entry, then the committee.
+participant that committed in one ``seed_reveals`` entry, then the committee, whose seed is
+:func:`~committees.seed.committee_seed` of the reveals' seed and the beacon's randomness when
+the round is bound to a beacon round (:mod:`mpcrec.audit.checks.fairness` verifies the
+beacon itself).
+
+*Participants* (rule ``participants``): the participants of a round are exactly the
+instances whose ``register`` entry precedes the round's ``round_open`` entry. The launcher
+picks nobody: a list that leaves a registered instance out is pruned (an instance that is
+offline just sends no commitment and is not a candidate).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
-from committees.seed import combine_reveals, verify_reveal
+from committees.seed import combine_reveals, committee_seed, verify_reveal
 from committees.sortition import NotEnoughCandidates, draw_committee, draw_dealer, eligible
 from mpcrec.audit.entries import LogEntry
 from mpcrec.audit.history import Finding, History, RoundRecord
@@ -72,9 +82,35 @@ def _draw_findings(
         )
         out.append(Finding("reveal", at, why))
     claimed = str(record.committee.payload.get("seed", ""))
-    if reveals and claimed != combine_reveals(r, reveals).hex():
-        why = f"round {r}: the committee's seed is not the combination of the reveals"
-        out.append(Finding("seed", at, why))
+    beacon = record.committee.payload.get("beacon")
+    if reveals:
+        expected = combine_reveals(r, reveals)
+        if isinstance(beacon, dict):
+            randomness = hashlib.sha256(bytes.fromhex(str(beacon["signature"]))).digest()
+            expected = committee_seed(r, expected, randomness)
+        if claimed != expected.hex():
+            why = f"round {r}: the committee's seed is not the combination of the reveals"
+            if isinstance(beacon, dict):
+                why = f"{why} and beacon round {beacon['round']}"
+            out.append(Finding("seed", at, why))
+    return out
+
+
+def check_participants(history: History) -> list[Finding]:
+    """Each round's participants are every instance registered before it opened (none
+    pruned, module docstring); unregistered ones are ``registry`` findings of the replay."""
+    out: list[Finding] = []
+    for record in history.rounds:
+        opened = record.opened
+        listed = set(opened.payload.get("participants", []))
+        before = {i for i, e in history.registrations.items() if e.index < opened.index}
+        pruned = sorted(before - listed)
+        if pruned:
+            why = (
+                f"round {record.round_id}: registered instance(s) {', '.join(pruned)} left out "
+                f"of the participants ({len(listed)} listed of {len(before)} registered)"
+            )
+            out.append(Finding("participants", opened.index, why))
     return out
 
 
