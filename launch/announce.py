@@ -42,6 +42,8 @@ def announcement(launcher: Launcher, rnd: Round | None) -> RoundAnnouncement | N
         published_version=rnd.published_version,
         model_hash=base.model_hash if base else b"",
         digests=tuple(digests.get(c, b"") for c in rnd.contributors),
+        params=launcher.params,
+        params_hash=launcher.params.digest,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from committees.seed import verify_reveal
 from launch.audit_trail import AuditTrail
 from launch.budget import PrivacyBudget
+from launch.envelope_terms import check_declared_terms
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import Schedule, ensure_initial_model
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
@@ -27,7 +28,6 @@ from launch.transitions import due_transition
 from mpcrec.audit.entries import LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
-from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
 from mpcrec.privacy.budget import Mechanism
 
@@ -92,15 +92,19 @@ class Launcher:
         ensure_initial_model(store, spec, self.schedule)
         self.trail = AuditTrail(audit)
         self.privacy = privacy or PrivacyPromise()
+        self.params = spec.params(
+            committee_size=policy.committee_size, min_contributors=policy.min_contributors
+        )
         latest = store.latest_round()
         self.trail.config(
             policy,
             self.privacy,
             from_round=1 if latest is None else latest.round_id + 1,
             launcher_key=launcher_key,
+            params=self.params,
         )
         self.budget = PrivacyBudget(
-            self.privacy, mechanism=self.mechanism, spent=self._published_mechanisms()
+            self.privacy, mechanism=self.mechanism, spent=self._revealed_mechanisms()
         )
         self.budget.announce(self.schedule.rounds)
 
@@ -111,15 +115,15 @@ class Launcher:
         """``(noise_multiplier, sample_rate)`` of every round this launcher runs."""
         return (self.spec.noise_multiplier, SAMPLE_RATE)
 
-    def _published_mechanisms(self) -> list[Mechanism]:
-        logged = self.trail.published_mechanisms()
+    def _revealed_mechanisms(self) -> list[Mechanism]:
+        logged = self.trail.revealed_mechanisms()
         if logged is not None:
             return logged
         latest = self.store.latest_model()  # no log: this configuration's for every round
         return [self.mechanism] * (latest.version if latest is not None else 0)
 
     def epsilon(self) -> float:
-        """ε the published rounds have spent, at the declared δ."""
+        """ε the revealed rounds (published or not) have spent, at the declared δ."""
         return self.budget.epsilon()
 
     def budget_spent(self) -> bool:
@@ -224,9 +228,13 @@ class Launcher:
         with self._lock:
             rnd = self._round(c.round_id)
             rnd.admit_contribution(c.contributor, list(c.envelopes))
-            entry = self.trail.contribution(
-                self._instance(c.contributor), rnd, c.digest, c.size, signature
-            )
+            if c.params_hash != self.params.digest:
+                raise ProtocolError(
+                    f"{c.contributor}: contribution sealed under other round parameters",
+                    hint="register again: the launcher's parameters changed",
+                )
+            check_declared_terms(self.params.aggregation, c)
+            entry = self.trail.contribution(self._instance(c.contributor), rnd, c, signature)
             with self.store.transaction():
                 self.store.add_contribution(c)
                 self.trail.append(entry)
@@ -253,30 +261,23 @@ class Launcher:
         with self._lock:
             rnd = self._round(result.round_id)
             rnd.admit_member(result.member)
-            if result.ok:
-                self._check_model_bytes(result)
-                digests = self.store.digests(rnd.round_id)
-                entry = result_entry(
-                    member=result.member,
-                    round_id=rnd.round_id,
-                    new_version=rnd.model_version + 1,
-                    model_hash=result.model_hash,
-                    digests={c: digests[c] for c in rnd.contributors},
-                    accepted=result.accepted,
-                    noise_multiplier=self.spec.noise_multiplier,
-                )
-                signed: LogEntry | None = self.trail.result(
-                    self._instance(result.member),
-                    LogEntry(
-                        entry.kind, entry.round, entry.author, entry.payload, result.signature
-                    ),
-                )
-            else:
-                signed = None
+            signed = self._signed_result(rnd, result) if result.ok else None
+            first_reveal = signed is not None and not any(
+                r.ok for r in self.store.results(rnd.round_id).values()
+            )
             with self.store.transaction():
                 self.store.add_result(result)
                 self.trail.append(signed)
+            if first_reveal:  # the launcher holds the model now: the round spends ε
+                self.budget.record_revealed()
             self._changed_now()
+
+    def _signed_result(self, rnd: Round, result: MemberResult) -> LogEntry:
+        """A member's ok result as the entry it signed, its signature checked."""
+        self._check_model_bytes(result)
+        digests = self.store.digests(rnd.round_id)
+        frozen = {c: digests[c] for c in rnd.contributors}
+        return self.trail.result(self._instance(result.member), rnd, result, frozen, self.params)
 
     def _check_model_bytes(self, result: MemberResult) -> None:
         expected = 8 * self.spec.size
@@ -350,10 +351,8 @@ class Launcher:
             self.trail.round_changed(rnd, self.store.reveals(rnd.round_id), model_hash)
         if rnd.phase is Phase.ABORTED:
             self._last_abort = self.clock()
-        if rnd.phase is Phase.PUBLISHED:
-            self.budget.record_published()
-            if self.budget.spent():
-                self._emit("budget_spent", epsilon=self.epsilon(), rounds=self.budget.rounds)
+        if rnd.phase.terminal and self.budget.spent():
+            self._emit("budget_spent", epsilon=self.epsilon(), rounds=self.budget.rounds)
         log.info("round %d: %s %s", rnd.round_id, rnd.phase, rnd.reason)
         self._emit(
             "round",

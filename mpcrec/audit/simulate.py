@@ -103,6 +103,12 @@ class _Plan:
     abort_every: int
     reject_every: int
     seed: int
+    params: Mapping[str, Any]
+
+    @property
+    def params_hash(self) -> bytes:
+        """The round parameters' digest every contribution and result signs."""
+        return make.params_digest(self.params)
 
 
 def _register(sim: FederationLog, ids: Sequence[str], seed: int) -> None:
@@ -155,6 +161,9 @@ def _result(
         rejected={i: d for i, d in digests.items() if i in rejected},
         noise_multiplier=plan.noise_multiplier,
         sample_rate=plan.sample_rate,
+        params_hash=plan.params_hash,
+        weights={i: 0.0 if i in rejected else 1.0 for i in digests},
+        sensitivity="replace-one",
     )
 
 
@@ -169,7 +178,13 @@ def _run_round(
     digests = {i: _derive(f"update/{r}/{i}", plan.seed) for i in ids}
     for i in ids:
         sent = make.contribution(
-            round_id=r, instance_id=i, model_version=version, digest=digests[i], size=4096
+            round_id=r,
+            instance_id=i,
+            model_version=version,
+            digest=digests[i],
+            size=4096,
+            weight=1.0,
+            params_hash=plan.params_hash,
         )
         sim.append(sent, sim.instance_keys[i])
     if plan.abort_every and r % plan.abort_every == 0:
@@ -213,6 +228,18 @@ def simulate_federation(
     ids = [f"inst-{i:02d}" for i in range(instances)]
     keys = {i: Ed25519PrivateKey.from_private_bytes(_derive(f"key/{i}", seed)) for i in ids}
     sim = FederationLog(launcher, keys)
+    params = {
+        "aggregation": "secure",
+        "clip_norm": 1.0,
+        "range_bound": 16.0,
+        "noise_multiplier": float(noise_multiplier),
+        "min_contributors": min_contributors,
+        "committee_size": committee_size,
+        "server_lr": 1.0,
+        "server_momentum": 0.0,
+        "max_weight": 1e6,
+        "sensitivity": "replace-one",
+    }
     rules = make.config(
         from_round=FIRST_ROUND,
         launcher_key=make.public_key_bytes(launcher),
@@ -223,6 +250,8 @@ def simulate_federation(
         delta=delta,
         epsilon_budget=epsilon_budget,
         privacy_unit="instance",
+        params=params,
+        params_hash=make.params_digest(params),
     )
     sim.append(rules)
     _register(sim, ids, seed)
@@ -235,6 +264,7 @@ def simulate_federation(
         abort_every=abort_every,
         reject_every=reject_every,
         seed=seed,
+        params=params,
     )
     history: list[tuple[str, ...]] = []
     version = 0

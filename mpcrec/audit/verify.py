@@ -141,6 +141,8 @@ def verify_entries(
     findings += checks.check_committees(history)
     findings += checks.check_results(history)
     findings += checks.check_versions(history)
+    findings += checks.check_params(history)
+    findings += checks.check_weights(history)
     budget_findings, epsilon = checks.check_budget(history)
     findings += budget_findings
     findings += checks.signature_findings(pairs, pending(), keys)

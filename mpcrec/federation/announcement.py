@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mpcrec.federation.round_params import RoundParams
+
 
 class Phase(StrEnum):
     """The states of a round."""
@@ -46,7 +48,9 @@ class RoundAnnouncement:
     """A round as the launcher announces it (see :class:`launch.round.Round` for the fields).
 
     ``model_hash`` is the SHA-256 of the base model's bytes; ``digests`` the digest of each
-    frozen contribution, in the order of ``contributors``.
+    frozen contribution, in the order of ``contributors``; ``params`` the round parameters
+    of the config entry in force and ``params_hash`` their digest (what contributors and
+    members sign).
     """
 
     round_id: int
@@ -63,6 +67,8 @@ class RoundAnnouncement:
     published_version: int = -1
     model_hash: bytes = b""
     digests: tuple[bytes, ...] = ()
+    params: RoundParams | None = None
+    params_hash: bytes = b""
 
     @property
     def members(self) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ idempotent (a repeated message is refused by the launcher as a
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -37,14 +38,17 @@ from mpcrec.federation.launcher_client import LauncherClient
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.refusals import LauncherError, RoundStateError, StoreConflict
 from mpcrec.federation.registration import Registered
+from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import FederationSpec
-from mpcrec.node import messages
+from mpcrec.node import floor, messages
 from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.launcher_trust import LauncherTrust
+from mpcrec.node.model_reuse import ContributedModels
 from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
+from mpcrec.node.signed_weights import signed_weights
 from mpcrec.node.trainer import DriftTrainer, Trainer
 
 if TYPE_CHECKING:
@@ -107,8 +111,11 @@ class Node:
         self.spec: FederationSpec | None = None
         self.aggregation: Aggregation | None = None
         self.min_contributors = 1
+        self.params: RoundParams | None = None  # the round parameters registered under
+        self.floor = config.privacy_floor
         self.trust = LauncherTrust(config.state_dir)
         self.refusals = RefusalLog(config.state_dir, self.me)
+        self.contributed = ContributedModels(config.state_dir, self.me)
         self.models = ModelCache()
         self.forked = ""  # set when the launcher showed two histories
         self._secrets: dict[int, bytes] = {}
@@ -175,7 +182,8 @@ class Node:
             messages.registration(self.me, self.keys, self.config.mpc_address)
         )
         self.trust.pin(registered.launcher_key)
-        min_contributors = max(1, registered.min_contributors)
+        self.params = registered.params
+        min_contributors = floor.required_contributors(self.floor, registered.params)
         if self.aggregation is None or (self.spec, self.min_contributors) != (
             registered.spec,
             min_contributors,
@@ -242,19 +250,27 @@ class Node:
         rid = ann.round_id
         if rid not in self._secrets or not self._once(rid, "upload"):
             return
-        assert self.spec is not None and self.aggregation is not None
+        assert self.spec is not None and self.aggregation is not None and self.params is not None
+        floor.check_round(self.floor, self.params, ann)
+        if not self.floor.allow_model_reuse:
+            self.contributed.check(ann)
         base = self.models.get(client, ann.model_version)
         if base.model_hash != ann.model_hash:
             log.error("%s: round %d: the model does not match the announced hash", self.me, rid)
             return
         delta, weight = self.trainer.update(base.array(), ann.model_version)
-        if not weight > 0:  # no training events yet: nothing to contribute this round
+        if not (math.isfinite(weight) and weight > 0):  # no training events yet: nothing to send
             log.info("%s: round %d: nothing to contribute", self.me, rid)
             return
+        weight = min(weight, self.params.max_weight)  # the cap every member enforces
         if not self.config.skip_clip:  # the committee rejects anything above clip_norm
             delta = clip_for_committee(delta, self.spec)
-        envelopes = self.aggregation.seal(delta, ann)
-        upload, signature = messages.contribution(self.me, self.keys, ann, envelopes, weight)
+        digest = self.params.digest
+        envelopes = self.aggregation.seal(delta, ann, weight=weight, params_hash=digest)
+        upload, signature = messages.contribution(
+            self.me, self.keys, ann, envelopes, weight, digest
+        )
+        self.contributed.record(ann)  # before it leaves: counted even if the answer is lost
         receipt = client.upload_contribution(upload, signature)
         log.info("%s: round %d: uploaded %d bytes", self.me, rid, receipt.size)
 
@@ -272,25 +288,34 @@ class Node:
         if self.config.member_delay_s:
             time.sleep(self.config.member_delay_s)
         rid = ann.round_id
-        envelopes = client.fetch_shares(rid)
+        assert self.params is not None
+        floor.check_round(self.floor, self.params, ann)
+        streamed = client.fetch_shares(rid)
+        envelopes, weights = signed_weights(
+            ann, streamed, self.params, self.aggregation.signed_terms
+        )
+        floor.check_weights(self.floor, {e.contributor: e.weight for e in envelopes})
         base = self.models.get(client, ann.model_version)
         previous = None
         if self.spec.server_momentum and ann.model_version > 0:
             previous = self.models.get(client, ann.model_version - 1).array()
         try:
             nxt, accepted = self.aggregation.compute(ann, envelopes, base, previous)
+            if len(accepted) < self.min_contributors:  # the secure program refuses it too
+                raise RoundAborted(f"{len(accepted)} accepted, {self.min_contributors} needed")
         except (RoundAborted, ProtocolError) as err:
             log.warning("%s: round %d failed: %s", self.me, rid, err)
             client.submit_result(messages.failure(self.me, rid, str(err)))
             return
         model = PublishedModel.from_array(ann.model_version + 1, nxt)
-        noise = self.spec.noise_multiplier
-        client.submit_result(messages.result(self.me, self.keys, ann, model, accepted, noise))
+        signed = messages.result(self.me, self.keys, ann, model, accepted, self.params, weights)
+        client.submit_result(signed)
         log.info("%s: round %d: result sent (%d accepted)", self.me, rid, len(accepted))
 
     def _end(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         if self._once(ann.round_id, "end"):
             self._secrets.pop(ann.round_id, None)
+            self.contributed.release(ann)
             log.info("%s: round %d %s %s", self.me, ann.round_id, ann.phase, ann.reason)
 
     def _follow_model(self, client: LauncherClient, ann: RoundAnnouncement) -> None:

@@ -10,12 +10,13 @@ written. Models, contributions and envelopes travel in chunks of at most
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import fields
 from typing import Any
 
 import grpc
 
 from mpcrec.audit.entries import TreeHead
-from mpcrec.errors import ProtocolError
+from mpcrec.errors import ConfigError, ProtocolError
 from mpcrec.federation.announcement import Member, Phase, RoundAnnouncement
 from mpcrec.federation.contribution import Contribution, Envelope, UploadReceipt
 from mpcrec.federation.published_model import PublishedModel
@@ -30,6 +31,7 @@ from mpcrec.federation.refusals import (
 )
 from mpcrec.federation.registration import Registered, Registration
 from mpcrec.federation.result import MemberResult
+from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import CHUNK
 from mpcrec.proto import federation_pb2 as pb
@@ -103,8 +105,9 @@ def registered_to_pb(reply: Registered) -> Any:
             server_lr=spec.server_lr,
             server_momentum=spec.server_momentum,
             clip_norm=spec.clip_norm,
-            range_bound=spec.range_bound,
+            range_bound=spec.bound,
             noise_multiplier=spec.noise_multiplier,
+            max_weight=spec.max_weight,
         ),
     )
 
@@ -121,6 +124,7 @@ def registered_from_pb(msg: Any) -> Registered:
         clip_norm=s.clip_norm,
         range_bound=s.range_bound,
         noise_multiplier=s.noise_multiplier,
+        max_weight=s.max_weight,
     )
     return Registered(
         instance_id=msg.instance_id,
@@ -149,6 +153,20 @@ def _member_from_pb(msg: Any) -> Member:
     return Member(msg.instance_id, msg.rank, msg.sealing_key, msg.signing_key, msg.mpc_address)
 
 
+def _params_to_pb(params: RoundParams | None) -> Any:
+    return None if params is None else pb.RoundParams(**params.to_json())
+
+
+def _params_from_pb(msg: Any) -> RoundParams | None:
+    """The announced round parameters (``None`` when absent; unusable ones are refused)."""
+    if not msg.aggregation:
+        return None
+    try:
+        return RoundParams.from_json({f.name: getattr(msg, f.name) for f in fields(RoundParams)})
+    except ConfigError as err:
+        raise InvalidMessage(f"announced round parameters: {err.message}") from err
+
+
 def announcement_to_pb(ann: RoundAnnouncement | None) -> Any:
     """``RoundAnnouncement`` (state ``none`` before the first round)."""
     if ann is None:
@@ -168,6 +186,8 @@ def announcement_to_pb(ann: RoundAnnouncement | None) -> Any:
         published_version=ann.published_version,
         model_hash=ann.model_hash,
         digests=list(ann.digests),
+        params=_params_to_pb(ann.params),
+        params_hash=ann.params_hash,
     )
 
 
@@ -194,6 +214,8 @@ def announcement_from_pb(msg: Any) -> RoundAnnouncement | None:
         published_version=msg.published_version,
         model_hash=msg.model_hash,
         digests=tuple(msg.digests),
+        params=_params_from_pb(msg.params),
+        params_hash=msg.params_hash,
     )
 
 
@@ -209,6 +231,7 @@ def contribution_chunks(contribution: Contribution, signature: bytes) -> Iterato
         recipients=recipients,
         sizes=[len(contribution.envelopes[m]) for m in recipients],
         entry_signature=signature,
+        params_hash=contribution.params_hash,
     )
     yield pb.ContributionChunk(header=header)
     body = b"".join(contribution.envelopes[m] for m in recipients)
@@ -243,7 +266,9 @@ def contribution_from_chunks(
     for member, size in zip(header.recipients, sizes, strict=True):
         envelopes[member] = bytes(body[offset : offset + size])
         offset += size
-    upload = Contribution(header.round_id, contributor, header.weight, envelopes)
+    upload = Contribution(
+        header.round_id, contributor, header.weight, envelopes, params_hash=header.params_hash
+    )
     return upload, header.entry_signature
 
 
@@ -303,6 +328,8 @@ def result_to_pb(result: MemberResult) -> Any:
         model_hash=result.model_hash,
         accepted=list(result.accepted),
         signature=result.signature,
+        params_hash=result.params_hash,
+        weights=list(result.weights),
     )
 
 
@@ -317,6 +344,8 @@ def result_from_pb(msg: Any, *, member: str) -> MemberResult:
         accepted=tuple(msg.accepted),
         signature=msg.signature,
         model=msg.model,
+        params_hash=msg.params_hash,
+        weights=tuple(msg.weights),
     )
 
 

@@ -7,7 +7,10 @@ verifier (:mod:`mpcrec.audit.verify`) parses, runs them all and reports.
 Rules: ``sequence`` (indices), ``signature``, ``key`` (pinned keys), ``tree`` and ``fork``
 (Merkle heads), ``order`` (round protocol), ``reveal`` and ``seed`` (commit-reveal),
 ``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
-``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``.
+``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget`` (every
+revealed round, published or not), ``params`` (every contribution and result signs the round
+parameters of the config in force), ``weights`` (members used the contributors' signed
+weights).
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from mpcrec.audit.checks.integrity import (
     signature_batch,
     signature_findings,
 )
+from mpcrec.audit.checks.params import check_params, check_weights
 from mpcrec.audit.checks.rounds import check_budget, check_results, check_versions
 
 __all__ = [
     "BatchVerifier",
     "check_budget",
     "check_committees",
+    "check_params",
     "check_pinned_keys",
     "check_results",
     "check_seeds",
@@ -36,6 +41,7 @@ __all__ = [
     "check_signatures",
     "check_tree",
     "check_versions",
+    "check_weights",
     "serial_verifier",
     "signature_batch",
     "signature_findings",
