@@ -27,6 +27,8 @@ class Federation:
     root: Path
     nodes: list[str]
     launcher_address: str = ""
+    #: every node's ``privacy_floor:`` opt-outs (plaintext models add ``allow_plaintext``)
+    privacy_floor: dict[str, Any] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -73,6 +75,11 @@ class Federation:
                 "state_dir": f"nodes/{name}",
                 "tls": {"cert": f"pki/{name}.pem", "key": f"pki/{name}.key", "ca": "pki/ca/ca.pem"},
             }
+            floor = dict(self.privacy_floor)
+            if model.get("aggregation", "secure") == "plaintext":  # the floor's named opt-out
+                floor["allow_plaintext"] = True
+            if floor:
+                config["privacy_floor"] = floor
             config.update((node_extra or {}).get(name, {}))
             _dump(self.root / f"{name}.yaml", config)
 
