@@ -95,7 +95,7 @@ def test_a_plaintext_federation_gets_no_contribution_from_a_default_node(tmp_pat
     collecting = drive(world, lambda a: a.phase is Phase.COLLECTING)
 
     assert world.launcher.store.contributions(collecting.round_id) == {}
-    assert _rules(world) == dict.fromkeys(NAMES, {"floor-aggregation"})
+    assert _rules(world) == {key: {"floor-aggregation"} for key in NAMES}
     world.close()
 
 
@@ -118,7 +118,7 @@ def test_announced_parameters_that_differ_from_the_registered_ones_are_refused(
         node.handle(world.clients[name], lying)
 
     assert world.launcher.store.contributions(collecting.round_id) == {}
-    assert _rules(world) == dict.fromkeys(NAMES, {"params-mismatch"})
+    assert _rules(world) == {key: {"params-mismatch"} for key in NAMES}
     world.close()
 
 
