@@ -6,10 +6,14 @@ its phase, once per round:
 
 * ``open``: commit to a fresh 32-byte secret (:func:`committees.seed.commitment`);
 * ``revealing``: reveal it;
-* ``collecting``: fetch the round's base model, train at home, seal one envelope per member
-  (:mod:`mpcrec.node.aggregation`) and upload them;
-* ``computing``, when on the committee: fetch the envelopes addressed to this instance,
-  compute the next model and return it signed (or serve as the round's dealer);
+* ``collecting``: check the round against the signed parameters and this node's privacy
+  floor (:mod:`mpcrec.node.floor`) and that it never contributed on this base model
+  (:mod:`mpcrec.node.model_reuse`); fetch the base model, train at home, seal one envelope
+  per member (:mod:`mpcrec.node.aggregation`), signing its capped weight, and upload them;
+* ``computing``, when on the committee: the same floor check; fetch the envelopes addressed
+  to this instance, take each weight from its signed envelope
+  (:mod:`mpcrec.node.signed_weights`), compute the next model and return it signed with the
+  parameters and weights used (or serve as the round's dealer);
 * ``published`` / ``aborted``: forget the round's secret.
 
 Every announcement names the newest published model: the node checks the launcher's history
@@ -112,7 +116,7 @@ class Node:
         self.aggregation: Aggregation | None = None
         self.min_contributors = 1
         self.params: RoundParams | None = None  # the round parameters registered under
-        self.floor = config.privacy_floor
+        self.privacy_floor = config.privacy_floor
         self.trust = LauncherTrust(config.state_dir)
         self.refusals = RefusalLog(config.state_dir, self.me)
         self.contributed = ContributedModels(config.state_dir, self.me)
@@ -183,7 +187,7 @@ class Node:
         )
         self.trust.pin(registered.launcher_key)
         self.params = registered.params
-        min_contributors = floor.required_contributors(self.floor, registered.params)
+        min_contributors = floor.required_contributors(self.privacy_floor, registered.params)
         if self.aggregation is None or (self.spec, self.min_contributors) != (
             registered.spec,
             min_contributors,
@@ -251,8 +255,8 @@ class Node:
         if rid not in self._secrets or not self._once(rid, "upload"):
             return
         assert self.spec is not None and self.aggregation is not None and self.params is not None
-        floor.check_round(self.floor, self.params, ann)
-        if not self.floor.allow_model_reuse:
+        floor.check_round(self.privacy_floor, self.params, ann)
+        if not self.privacy_floor.allow_model_reuse:
             self.contributed.check(ann)
         base = self.models.get(client, ann.model_version)
         if base.model_hash != ann.model_hash:
@@ -289,12 +293,12 @@ class Node:
             time.sleep(self.config.member_delay_s)
         rid = ann.round_id
         assert self.params is not None
-        floor.check_round(self.floor, self.params, ann)
+        floor.check_round(self.privacy_floor, self.params, ann)
         streamed = client.fetch_shares(rid)
         envelopes, weights = signed_weights(
             ann, streamed, self.params, self.aggregation.signed_terms
         )
-        floor.check_weights(self.floor, {e.contributor: e.weight for e in envelopes})
+        floor.check_weights(self.privacy_floor, {e.contributor: e.weight for e in envelopes})
         base = self.models.get(client, ann.model_version)
         previous = None
         if self.spec.server_momentum and ann.model_version > 0:
