@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 TORCH_PIN   := torch==2.13.0
 CRYPTEN_PIN := crypten==0.4.1
 
-.PHONY: venv demo test lint typecheck unit postgres clean
+.PHONY: venv demo test lint typecheck unit postgres clean flower-venv
 
 venv: $(STAMP)
 
@@ -48,5 +48,14 @@ demo: $(STAMP)
 	mkdir -p out
 	$(BIN)/mpcrec demo --out out/demo.json
 
+# The peer for benchmarks only: Flower 1.42 in its own venv (its pins are not ours), for
+#   mpcrec bench secure-agg --flower .venv-flower/bin/python ...
+flower-venv: .venv-flower/.installed
+
+.venv-flower/.installed:
+	test -x .venv-flower/bin/python || $(PYTHON) -m venv .venv-flower
+	.venv-flower/bin/pip install --quiet flwr==1.42.0
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-flower .pytest_cache .mypy_cache .ruff_cache

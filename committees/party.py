@@ -25,6 +25,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -150,11 +151,14 @@ def _group_timeouts(timeout: timedelta, dealer_rank: int | None) -> Iterator[Non
 
 
 class CommitteeParty:
-    """The in-process side of a party: join a session, run rounds, leave."""
+    """The in-process side of a party: join a session, run rounds, leave.
 
-    def __init__(self) -> None:
+    ``replay_registry`` is the file keeping the nonces this member accepted across restarts
+    (:mod:`mpcrec.crypto.replay`); ``None`` keeps them in memory."""
+
+    def __init__(self, replay_registry: str | None = None) -> None:
         self.session: Session | None = None
-        self.seen = NonceRegistry()
+        self.seen = NonceRegistry(Path(replay_registry) if replay_registry else None)
         self._crypten = load_crypten()
 
     def join(self, session: Session) -> None:
@@ -201,6 +205,8 @@ class CommitteeParty:
         """Open this member's inputs if sealed, then run the committee program."""
         if self.session is None:
             raise RuntimeError("run() before join()")
+        if isinstance(inputs, SealedInputs):
+            self.seen.enter_round(spec.round_id)
         shares = self.open(spec, inputs) if isinstance(inputs, SealedInputs) else inputs
         return aggregate(spec, shares)
 
@@ -266,7 +272,7 @@ def await_ready(conn: Any, name: str, timeout: float) -> bool:
     return True
 
 
-def party_main(conn: Any) -> None:
+def party_main(conn: Any, replay_registry: str | None = None) -> None:
     """Entry point of a party process: serve :class:`Command` tuples until ``("exit",)``.
 
     The first message is ``("ready", pid)``, once torch and CrypTen are imported (several
@@ -277,7 +283,7 @@ def party_main(conn: Any) -> None:
     """
     set_torch_threads(1)
     load_crypten()
-    party = CommitteeParty()
+    party = CommitteeParty(replay_registry)
     conn.send((READY, os.getpid()))  # torch and CrypTen are imported: deadlines may start
     staged: tuple[RoundSpec, MemberInputs] | None = None
     while True:

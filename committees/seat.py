@@ -26,8 +26,9 @@ _CTX = mp.get_context("spawn")
 class CommitteeSeat:
     """The node's party process and the pipe that drives it."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, replay_registry: str | None = None) -> None:
         self.name = name
+        self.replay_registry = replay_registry  # the member's accepted nonces (a file)
         self._proc: Any = None
         self._conn: Any = None
 
@@ -36,7 +37,10 @@ class CommitteeSeat:
             return
         self._conn, child = _CTX.Pipe()
         self._proc = _CTX.Process(
-            target=party_main, args=(child,), name=f"{self.name}-party", daemon=True
+            target=party_main,
+            args=(child, self.replay_registry),
+            name=f"{self.name}-party",
+            daemon=True,
         )
         self._proc.start()
         child.close()

@@ -130,5 +130,10 @@ class InProcessLauncherClient:
         with _as_refusals():
             return self.launcher.tree_head(known_size)
 
+    def inclusion_proof(self, entry_signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
+        self._me()
+        with _as_refusals():
+            return self.launcher.inclusion_proof(entry_signature, tree_size)
+
     def close(self) -> None:
         self._closed.set()

@@ -303,6 +303,14 @@ class Launcher:
                 return head, log.consistency_proof(head.size, known_size)
             return head, []  # a caller ahead of this log: its own check will fail
 
+    def inclusion_proof(self, entry_signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
+        """Index and audit path of the entry signed ``entry_signature`` in the first
+        ``tree_size`` entries (:meth:`~mpcrec.audit.log.AuditLog.locate`)."""
+        if self.trail.log is None:
+            raise ProtocolError("this launcher keeps no audit log")
+        with self._lock:
+            return self.trail.log.locate(entry_signature, tree_size)
+
     def model(self, version: int) -> PublishedModel:
         """A published model (``-1``: the latest)."""
         found = self.store.latest_model() if version < 0 else self.store.get_model(version)

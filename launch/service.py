@@ -144,6 +144,12 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
             head, proof = self.launcher.tree_head(request.known_size)
         return convert.tree_head_to_pb(head, proof)
 
+    def GetInclusionProof(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._caller(context)
+        with _refusals(context):
+            index, path = self.launcher.inclusion_proof(request.entry_signature, request.tree_size)
+        return convert.inclusion_to_pb(index, request.tree_size, path)
+
 
 def serve(launcher: Launcher, address: str, tls: CertPaths, *, workers: int = 64) -> grpc.Server:
     """Start the launcher's mutual-TLS gRPC server on ``address`` (``host:port``)."""

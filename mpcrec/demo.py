@@ -326,7 +326,8 @@ class AuditVerdict:
 
 def audit_verdict(state_dir: Path) -> AuditVerdict:
     """Export the demo's audit log to ``state_dir/audit.jsonl`` and verify it, with the tree
-    heads each node kept (``state_dir/nodes/*/tree_heads.jsonl``) checked against it."""
+    heads each node kept (``state_dir/nodes/*/tree_heads.jsonl``) and cosigned
+    (``witnessed_head.json``) checked against it."""
     log_path = state_dir / "audit.jsonl"
     log = AuditLog.in_state_dir(state_dir)
     try:
@@ -334,6 +335,7 @@ def audit_verdict(state_dir: Path) -> AuditVerdict:
     finally:
         log.close()
     heads = sorted(state_dir.glob("nodes/*/tree_heads.jsonl"))
+    heads += sorted(state_dir.glob("nodes/*/witnessed_head.json"))
     report = verify_file(log_path, heads_paths=heads, workers=1)
     return AuditVerdict(
         ok=report.ok,

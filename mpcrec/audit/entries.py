@@ -9,14 +9,17 @@ spaces, no NaN; floats use Python's shortest round-trip ``repr``.
   the index is not signed (an instance cannot know it), but the Merkle leaf is the canonical
   JSON of the whole entry, index and signature included, so the launcher's signed tree heads
   fix every entry's position.
-- The launcher signs tree heads: ``b"mpcrec/tree-head/v1\\n" || canonical({root, size})``.
+- The launcher signs tree heads: ``b"mpcrec/tree-head/v2\\n" || canonical({root, size,
+  timestamp})``, ``timestamp`` in milliseconds since the Unix epoch (as RFC 6962's). Heads
+  of logs written before heads carried a time (``timestamp`` ``None``) keep their v1 bytes,
+  ``b"mpcrec/tree-head/v1\\n" || canonical({root, size})``, and still verify: old logs are
+  read as they are, not migrated; an auditor can only judge the staleness of timed heads.
 
 One constructor per event kind; they return unsigned entries, :meth:`LogEntry.sign` signs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -30,7 +33,8 @@ from mpcrec.errors import ProtocolError
 
 LAUNCHER = "launcher"
 _ENTRY_DOMAIN = b"mpcrec/log-entry/v1\n"
-_HEAD_DOMAIN = b"mpcrec/tree-head/v1\n"
+_HEAD_DOMAIN = b"mpcrec/tree-head/v1\n"  # heads without a time (old logs)
+_TIMED_HEAD_DOMAIN = b"mpcrec/tree-head/v2\n"
 
 
 def _signed_by(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
@@ -66,16 +70,6 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
-
-
-_PARAMS_DOMAIN = b"mpcrec/round-params/v1\n"
-
-
-def params_digest(params: Mapping[str, Any]) -> bytes:
-    """SHA-256 of round parameters in JSON form (``b"mpcrec/round-params/v1\\n" ||``
-    their canonical JSON): the digest contributions and results sign
-    (:class:`mpcrec.federation.round_params.RoundParams`)."""
-    return hashlib.sha256(_PARAMS_DOMAIN + canonical_json(dict(params))).digest()
 
 
 def public_key_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
@@ -167,15 +161,24 @@ class LogEntry:
 
 @dataclass(frozen=True)
 class TreeHead:
-    """A signed tree head: the launcher's commitment to the first ``size`` entries."""
+    """A signed tree head: the launcher's commitment to the first ``size`` entries, at
+    ``timestamp`` (milliseconds since the Unix epoch; ``None`` in heads of older logs)."""
 
     size: int
     root: bytes
     signature: bytes = b""
+    timestamp: int | None = None
+
+    def _fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"root": self.root.hex(), "size": self.size}
+        if self.timestamp is not None:
+            fields["timestamp"] = self.timestamp
+        return fields
 
     def signed_bytes(self) -> bytes:
-        """What the launcher signs."""
-        return _HEAD_DOMAIN + canonical_json({"root": self.root.hex(), "size": self.size})
+        """What the launcher signs (v2 with a time, v1 without)."""
+        domain = _HEAD_DOMAIN if self.timestamp is None else _TIMED_HEAD_DOMAIN
+        return domain + canonical_json(self._fields())
 
     def sign(self, key: Ed25519PrivateKey) -> TreeHead:
         """This head signed with ``key``."""
@@ -187,7 +190,7 @@ class TreeHead:
 
     def to_json(self) -> dict[str, Any]:
         """The exported form (one JSON Lines line)."""
-        return {"head": {"root": self.root.hex(), "size": self.size}, "sig": self.signature.hex()}
+        return {"head": self._fields(), "sig": self.signature.hex()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, where: str = "head") -> TreeHead:
@@ -195,9 +198,12 @@ class TreeHead:
         try:
             head = data["head"]
             size, root = head["size"], bytes.fromhex(head["root"])
+            timestamp = head.get("timestamp")
             if not isinstance(size, int) or size < 0 or len(root) != 32:
                 raise ValueError("size or root malformed")
-            return cls(size, root, bytes.fromhex(data["sig"]))
+            if timestamp is not None and (not isinstance(timestamp, int) or timestamp < 0):
+                raise ValueError("timestamp is not a count of milliseconds")
+            return cls(size, root, bytes.fromhex(data["sig"]), timestamp)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise LogFormatError(f"{where}: not a tree head ({err})") from None
 

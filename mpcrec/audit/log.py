@@ -15,8 +15,10 @@ import json
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -33,7 +35,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_entries (
     idx INTEGER PRIMARY KEY, body BLOB NOT NULL, leaf BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_heads (
-    size INTEGER PRIMARY KEY, root BLOB NOT NULL, sig BLOB NOT NULL);
+    size INTEGER PRIMARY KEY, root BLOB NOT NULL, sig BLOB NOT NULL, timestamp INTEGER);
 CREATE TRIGGER IF NOT EXISTS audit_entries_no_update BEFORE UPDATE ON audit_entries
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_entries_no_delete BEFORE DELETE ON audit_entries
@@ -43,6 +45,18 @@ CREATE TRIGGER IF NOT EXISTS audit_heads_no_update BEFORE UPDATE ON audit_heads
 CREATE TRIGGER IF NOT EXISTS audit_heads_no_delete BEFORE DELETE ON audit_heads
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+
+
+def _has_head_times(db: sqlite3.Connection) -> bool:
+    columns = db.execute("PRAGMA table_info(audit_heads)").fetchall()
+    return any(column[1] == "timestamp" for column in columns)
+
+
+def _add_head_times(db: sqlite3.Connection) -> None:
+    """Give a log written before heads carried a time its ``timestamp`` column: the old
+    heads keep ``NULL`` (and their v1 signatures), new heads are timed."""
+    if not _has_head_times(db):
+        db.execute("ALTER TABLE audit_heads ADD COLUMN timestamp INTEGER")
 
 
 class ForkDetected(ProtocolError):
@@ -70,16 +84,17 @@ class AuditLog:
             self._db = sqlite3.connect(str(database), isolation_level=None)
         if launcher_key is not None:  # read-only otherwise: never touch someone's schema
             self._db.executescript(_SCHEMA)
+            _add_head_times(self._db)
+        self._timed = _has_head_times(self._db)
         self._launcher_key = launcher_key
         self._keys: dict[str, Ed25519PublicKey] = {}
         if launcher_key is not None:
             self._keys[LAUNCHER] = launcher_key.public_key()
         self._leaves: list[bytes] = []
+        self._by_signature: dict[bytes, int] = {}
         self._acc = merkle.RootAccumulator()
         for body, leaf in self._db.execute("SELECT body, leaf FROM audit_entries ORDER BY idx"):
-            self._leaves.append(bytes(leaf))
-            self._acc.append(bytes(leaf))
-            self._learn_key(LogEntry.from_json(json.loads(body)))
+            self._remember(LogEntry.from_json(json.loads(body)), bytes(leaf))
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> AuditLog:
@@ -161,24 +176,28 @@ class AuditLog:
             "INSERT INTO audit_entries (idx, body, leaf) VALUES (?, ?, ?)",
             (placed.index, body, leaf),
         )
-        self._leaves.append(leaf)
-        self._acc.append(leaf)
-        self._learn_key(placed)
+        self._remember(placed, leaf)
         return placed.index
 
-    def sign_head(self) -> TreeHead:
-        """Sign and store the head over every entry so far (once per size)."""
+    def _remember(self, entry: LogEntry, leaf: bytes) -> None:
+        self._leaves.append(leaf)
+        self._acc.append(leaf)
+        self._by_signature.setdefault(entry.signature, entry.index)
+        self._learn_key(entry)
+
+    def sign_head(self, *, now: float | None = None) -> TreeHead:
+        """Sign and store the head over every entry so far, at ``now`` (Unix seconds,
+        default the clock's; once per size)."""
         if self._launcher_key is None:
             raise ProtocolError("this log was opened without the launcher key")
-        existing = self._db.execute(
-            "SELECT root, sig FROM audit_heads WHERE size = ?", (self.size,)
-        ).fetchone()
+        existing = [h for h in self._heads("WHERE size = ?", (self.size,))]
         if existing:
-            return TreeHead(self.size, bytes(existing[0]), bytes(existing[1]))
-        head = TreeHead(self.size, self._acc.root()).sign(self._launcher_key)
+            return existing[0]
+        stamp = int((time.time() if now is None else now) * 1000)
+        head = TreeHead(self.size, self._acc.root(), timestamp=stamp).sign(self._launcher_key)
         self._db.execute(
-            "INSERT INTO audit_heads (size, root, sig) VALUES (?, ?, ?)",
-            (head.size, head.root, head.signature),
+            "INSERT INTO audit_heads (size, root, sig, timestamp) VALUES (?, ?, ?, ?)",
+            (head.size, head.root, head.signature, head.timestamp),
         )
         return head
 
@@ -204,12 +223,37 @@ class AuditLog:
 
     def heads(self) -> list[TreeHead]:
         """Every signed head, by size."""
-        rows = self._db.execute("SELECT size, root, sig FROM audit_heads ORDER BY size")
-        return [TreeHead(int(s), bytes(r), bytes(g)) for s, r, g in rows]
+        return self._heads("ORDER BY size", ())
+
+    def _heads(self, where: str, args: tuple[Any, ...]) -> list[TreeHead]:
+        stamp = "timestamp" if self._timed else "NULL"
+        rows = self._db.execute(f"SELECT size, root, sig, {stamp} FROM audit_heads {where}", args)
+        return [
+            TreeHead(int(s), bytes(r), bytes(g), None if t is None else int(t))
+            for s, r, g, t in rows
+        ]
+
+    def index_of(self, signature: bytes) -> int | None:
+        """The index of the entry carrying ``signature`` (``None``: no such entry).
+
+        An instance knows every entry it signed but not where the log put it: this is how
+        it learns the index, to ask for an inclusion proof."""
+        return self._by_signature.get(signature)
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """Audit path of entry ``index`` in the tree of ``size`` entries (default: all)."""
         return merkle.inclusion_proof(self._leaves[: self.size if size is None else size], index)
+
+    def locate(self, signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
+        """``(index, audit path)`` of the entry carrying ``signature`` in the tree of the
+        first ``tree_size`` entries; :class:`ProtocolError` if that tree does not hold it."""
+        index = self.index_of(signature)
+        if index is None or not 0 <= index < tree_size <= self.size:
+            raise ProtocolError(
+                f"no entry with signature {signature.hex()[:16]} in the log's first "
+                f"{tree_size} entries"
+            )
+        return index, self.inclusion_proof(index, tree_size)
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """Proof that the first ``old_size`` entries are a prefix of the first ``new_size``."""
@@ -271,6 +315,10 @@ class TreeHeadStore:
                         self.heads.append(TreeHead.from_json(json.loads(line), where=where))
                     except ValueError:
                         raise DataError(f"{where}: not a tree head") from None
+
+    def signed(self, head: TreeHead) -> bool:
+        """Whether ``head`` carries the launcher's signature."""
+        return head.verify(self._key)
 
     @property
     def latest(self) -> TreeHead | None:

@@ -15,6 +15,8 @@ RULES: dict[str, str] = {
     "key": "registered keys are the ones the auditor pinned",
     "tree": "every signed tree head matches the entries it covers",
     "fork": "no two signed tree heads describe different histories",
+    "heads": "nodes' cosigned heads match the log, from --require-heads distinct nodes",
+    "head_time": "head times grow with their size; the latest is within --max-head-age",
     "order": "each round follows open, reveal, draw, contribute, sign, publish or abort",
     "registry": "each instance registers once",
     "author": "launcher-only events are by the launcher",

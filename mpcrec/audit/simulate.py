@@ -27,6 +27,7 @@ from committees.sortition import draw_committee, draw_dealer, eligible
 from mpcrec.audit import entries as make
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import LogEntry, RoundResult, TreeHead, canonical_json
+from mpcrec.audit.round_digest import params_digest
 from mpcrec.files import write_atomic
 
 #: The launcher's first round id (``launch.launcher.Launcher`` opens round 1 first).
@@ -35,6 +36,10 @@ FIRST_ROUND = 1
 
 def _derive(label: str, seed: int) -> bytes:
     return hashlib.sha256(f"mpcrec-sim/{seed}/{label}".encode()).digest()
+
+
+#: When the simulated federation's first round ends (2026-01-01T00:00Z, in milliseconds).
+SIMULATED_EPOCH_MS = 1_767_225_600_000
 
 
 @dataclass
@@ -59,9 +64,10 @@ class FederationLog:
         """Sign (with ``key``, default the launcher's) and append."""
         return self.place(entry.sign(key if key is not None else self.launcher_key))
 
-    def sign_head(self) -> TreeHead:
-        """Sign the head over every entry so far."""
-        head = TreeHead(len(self.entries), self._acc.root()).sign(self.launcher_key)
+    def sign_head(self, timestamp: int | None = None) -> TreeHead:
+        """Sign the head over every entry so far (at ``timestamp`` ms, or untimed)."""
+        head = TreeHead(len(self.entries), self._acc.root(), timestamp=timestamp)
+        head = head.sign(self.launcher_key)
         self.heads.append(head)
         return head
 
@@ -108,7 +114,7 @@ class _Plan:
     @property
     def params_hash(self) -> bytes:
         """The round parameters' digest every contribution and result signs."""
-        return make.params_digest(self.params)
+        return params_digest(self.params)
 
 
 def _register(sim: FederationLog, ids: Sequence[str], seed: int) -> None:
@@ -190,14 +196,19 @@ def _run_round(
     if plan.abort_every and r % plan.abort_every == 0:
         reason = f"no result from {sorted(members)} before the deadline"
         sim.append(make.abort(round_id=r, reason=reason))
-        sim.sign_head()
+        sim.sign_head(_head_time(r))
         return version
     result = _result(r, version, digests, plan, ids)
     for m in members:
         sim.append(make.result_signature(member=m, result=result), sim.instance_keys[m])
     sim.append(make.publish(round_id=r, model_version=version + 1, model_hash=result.model_hash))
-    sim.sign_head()
+    sim.sign_head(_head_time(r))
     return version + 1
+
+
+def _head_time(r: int) -> int:
+    """The simulated head time after round ``r`` (ms): one round a minute from 2026-01-01."""
+    return SIMULATED_EPOCH_MS + 60_000 * r
 
 
 def simulate_federation(
@@ -251,7 +262,7 @@ def simulate_federation(
         epsilon_budget=epsilon_budget,
         privacy_unit="instance",
         params=params,
-        params_hash=make.params_digest(params),
+        params_hash=params_digest(params),
     )
     sim.append(rules)
     _register(sim, ids, seed)

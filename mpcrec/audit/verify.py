@@ -3,6 +3,11 @@
 :func:`verify_entries` is pure (entries and heads in, :class:`Report` out);
 :func:`verify_file` reads a JSON Lines export and an optional key file.
 
+Heads collected from nodes (``--heads``: files or directories holding their
+``witnessed_head.json`` and ``tree_heads.jsonl``) are checked against the log like its own
+heads (``tree``, ``fork``); the cosigned ones also count towards ``--require-heads``
+(``heads``, :mod:`mpcrec.audit.checks.heads`).
+
 Key file (JSON): ``{"launcher": "<hex>", "instances": {"<id>": "<hex>", ...}}``, the raw
 Ed25519 public keys the auditor obtained out of band. Without it the verifier trusts the
 keys the log itself registers (internal consistency only).
@@ -21,8 +26,9 @@ from typing import Any
 
 from mpcrec.audit import checks
 from mpcrec.audit.entries import LAUNCHER, LogEntry, LogFormatError, TreeHead
-from mpcrec.audit.history import Finding, replay
+from mpcrec.audit.history import Finding, History, replay
 from mpcrec.audit.signatures import start_verification, verify_signed
+from mpcrec.audit.witness import WITNESS_FILE, WitnessedHead, is_witness_line
 from mpcrec.errors import DataError
 
 
@@ -117,11 +123,18 @@ def verify_entries(
     *,
     pinned: Mapping[str, bytes] | None = None,
     workers: int = 1,
+    witnesses: Sequence[tuple[str, WitnessedHead]] = (),
+    require_heads: int = 0,
+    max_head_age_s: float = 0.0,
+    now: float | None = None,
 ) -> Report:
-    """Run every check over parsed entries and heads (no I/O).
+    """Run every check over parsed entries and heads (no I/O but the clock).
 
     With ``workers > 1`` the signatures are verified in forked processes while the other
-    checks run here.
+    checks run here. ``witnesses`` are nodes' cosigned heads (their heads are among
+    ``heads`` too); ``require_heads`` distinct nodes' must match the log. With
+    ``max_head_age_s`` the largest head must be at most that old at ``now`` (default: the
+    clock).
     """
     started = time.perf_counter()
     history, findings = replay(entries)
@@ -137,6 +150,11 @@ def verify_entries(
     findings += unknown
     findings += checks.check_sequence(entries)
     findings += checks.check_tree(entries, heads, keys.get(LAUNCHER))
+    findings += checks.check_witnesses(
+        entries, witnesses, keys, keys.get(LAUNCHER), required=require_heads
+    )
+    now_ms = int((time.time() if now is None else now) * 1000)
+    findings += checks.check_head_times(heads, now_ms=now_ms, max_age_s=max_head_age_s)
     findings += checks.check_seeds(history)
     findings += checks.check_committees(history)
     findings += checks.check_results(history)
@@ -148,24 +166,33 @@ def verify_entries(
     findings += checks.signature_findings(pairs, pending(), keys)
     if not heads:
         findings.append(Finding("tree", None, "the log has no signed tree head"))
-    config = history.configs[-1].payload if history.configs else {}
     findings.sort(key=lambda f: (f.index if f.index is not None else -1, f.rule))
-    return Report(
-        findings,
-        {
-            "entries": len(entries),
-            "tree_heads": len(heads),
-            "instances": len(history.registrations),
-            "rounds": len(history.rounds),
-            "published": sum(r.published is not None for r in history.rounds),
-            "aborted": sum(r.aborted is not None for r in history.rounds),
-            "epsilon": epsilon,
-            "delta": config.get("delta"),
-            "epsilon_budget": config.get("epsilon_budget"),
-            "privacy": privacy_statement(epsilon, config),
-            "check_seconds": round(time.perf_counter() - started, 3),
-        },
-    )
+    stats = _stats(entries, heads, history, epsilon)
+    stats["witnesses"] = len({w.witness for _, w in witnesses})
+    stats["check_seconds"] = round(time.perf_counter() - started, 3)
+    return Report(findings, stats)
+
+
+def _stats(
+    entries: Sequence[LogEntry],
+    heads: Sequence[tuple[str, TreeHead]],
+    history: History,
+    epsilon: float,
+) -> dict[str, Any]:
+    """What the log holds, and the privacy it spent."""
+    config = history.configs[-1].payload if history.configs else {}
+    return {
+        "entries": len(entries),
+        "tree_heads": len(heads),
+        "instances": len(history.registrations),
+        "rounds": len(history.rounds),
+        "published": sum(r.published is not None for r in history.rounds),
+        "aborted": sum(r.aborted is not None for r in history.rounds),
+        "epsilon": epsilon,
+        "delta": config.get("delta"),
+        "epsilon_budget": config.get("epsilon_budget"),
+        "privacy": privacy_statement(epsilon, config),
+    }
 
 
 def load_keys(path: Path) -> dict[str, bytes]:
@@ -186,29 +213,76 @@ def load_keys(path: Path) -> dict[str, bytes]:
     return keys
 
 
+def collected_heads(paths: Sequence[Path]) -> list[Path]:
+    """The head files under ``paths``: each file as given, each directory's
+    ``witnessed_head.json`` and ``tree_heads.jsonl`` files (at any depth)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted([*path.rglob(WITNESS_FILE), *path.rglob("tree_heads.jsonl")])
+            if not found:
+                raise DataError(
+                    f"{path} holds no {WITNESS_FILE} or tree_heads.jsonl",
+                    hint="collect each node's state directory (or those two files)",
+                )
+            out += found
+        else:
+            out.append(path)
+    return out
+
+
+def _witnesses(path: Path) -> list[tuple[str, WitnessedHead]]:
+    """The cosigned heads in a collected file (malformed ones are ``format`` findings of
+    :func:`parse_lines` already)."""
+    out: list[tuple[str, WitnessedHead]] = []
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                data = json.loads(line)
+                if is_witness_line(data):
+                    where = f"{path} line {number}"
+                    out.append((where, WitnessedHead.from_json(data, where=where)))
+            except (ValueError, LogFormatError):
+                continue
+    return out
+
+
 def verify_file(
     path: Path,
     *,
     keys_path: Path | None = None,
     heads_paths: Sequence[Path] = (),
     workers: int | None = None,
+    require_heads: int = 0,
+    max_head_age_s: float = 0.0,
 ) -> Report:
     """Verify a JSON Lines export (signatures checked on ``workers`` processes).
 
-    ``heads_paths`` are files of tree heads collected from nodes (head lines as exported);
-    each must match the log, else it is a ``fork`` (or ``tree``) finding.
+    ``heads_paths`` are files or directories of tree heads collected from nodes (see
+    :func:`collected_heads`); each head must match the log, else it is a ``fork`` (or
+    ``tree``) finding, and ``require_heads`` distinct nodes' cosigned heads must.
     """
     started = time.perf_counter()
     entries, heads, bad = _read(path)
-    for extra in heads_paths:
+    witnesses: list[tuple[str, WitnessedHead]] = []
+    for extra in collected_heads(heads_paths):
         stray, observed, malformed = _read(extra, source=str(extra))
         bad += malformed
         bad += [Finding("format", None, f"{extra}: holds log entries, not only heads")][
             : len(stray)
         ]
         heads += observed
+        witnesses += _witnesses(extra)
     pinned = load_keys(keys_path) if keys_path else None
-    report = verify_entries(entries, heads, pinned=pinned, workers=workers or os.cpu_count() or 1)
+    report = verify_entries(
+        entries,
+        heads,
+        pinned=pinned,
+        workers=workers or os.cpu_count() or 1,
+        witnesses=witnesses,
+        require_heads=require_heads,
+        max_head_age_s=max_head_age_s,
+    )
     report.findings[:0] = bad
     report.stats["seconds"] = round(time.perf_counter() - started, 3)
     return report

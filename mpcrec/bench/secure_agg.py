@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from mpcrec.bench import flower_peer
 from mpcrec.bench.report import metric_table, write_json
 
 RANGE_FACTOR = 16.0  # B = 16 C: honest rejection probability below 1e-6 with 40 projections
@@ -56,6 +57,13 @@ def register(sub: Any) -> None:
         help="links between parties: gloo (plaintext, loopback) or TLS 1.3",
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="per-step timeout, s")
+    parser.add_argument(
+        "--flower",
+        type=Path,
+        metavar="PYTHON",
+        help="also run Flower's SecAgg+ at the same size with this interpreter (Flower "
+        "installed: `make flower-venv`, then .venv-flower/bin/python) and print it beside ours",
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.set_defaults(func=run)
 
@@ -75,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     load_before = _load()
     rounds = _measure(args, workload)
     result = _result(args, workload, rounds, load_before)
+    if args.flower is not None:
+        result["flower"] = flower_peer.measure(
+            args.flower, contributors=args.contributors, dim=args.dim
+        )
     _print(console, result)
     write_json(args.out, result)
     return 0
@@ -290,4 +302,15 @@ def _print(console: Console, r: dict[str, Any]) -> None:
         ("max abs error vs plaintext (noise off)", f"{r['max_abs_error']:.2e}"),
         ("load average before / after", f"{r['load_before']} / {r['load_after']}"),
     ]
+    if "flower" in r:
+        f = r["flower"]
+        rows += [
+            (
+                f"Flower {f['flower']} SecAgg+ critical path (median), s",
+                f"{f['critical_path_s_median']:.3f}",
+            ),
+            ("Flower SecAgg+ one process (median), s", f"{f['wall_s_median']:.3f}"),
+            ("Flower upload per value, bytes", f"{f['upload_bytes_per_value']:.4f}"),
+            ("Flower max abs error vs plain mean", f"{f['max_abs_error']:.2e}"),
+        ]
     console.print(metric_table(title, rows))

@@ -33,8 +33,23 @@ def register(sub: Any) -> None:
         type=Path,
         action="append",
         default=[],
-        metavar="FILE",
-        help="tree heads collected from nodes (JSON Lines); repeatable",
+        metavar="PATH",
+        help="tree heads collected from nodes: a node's witnessed_head.json or "
+        "tree_heads.jsonl, or a directory holding them (its state dir); repeatable",
+    )
+    verify.add_argument(
+        "--require-heads",
+        type=int,
+        default=0,
+        metavar="T",
+        help="fail unless heads cosigned by at least T distinct nodes match the log",
+    )
+    verify.add_argument(
+        "--max-head-age",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="fail if the log's latest signed head is older than this (0: not judged)",
     )
     verify.add_argument("--format", choices=("text", "json"), default="text")
     verify.add_argument(
@@ -55,7 +70,12 @@ def run_verify(args: argparse.Namespace) -> int:
     from mpcrec.audit.verify import verify_file
 
     report = verify_file(
-        args.log, keys_path=args.keys, heads_paths=args.heads, workers=args.workers or None
+        args.log,
+        keys_path=args.keys,
+        heads_paths=args.heads,
+        workers=args.workers or None,
+        require_heads=args.require_heads,
+        max_head_age_s=args.max_head_age,
     )
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))

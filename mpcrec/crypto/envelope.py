@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from mpcrec.crypto.codec import encode
+from mpcrec.crypto.replay import NonceRegistry as NonceRegistry  # its home before
 from mpcrec.crypto.sharing import SEED_BYTES, Share, expand_seed, split
 from mpcrec.errors import ProtocolError
 
@@ -167,28 +168,6 @@ def signed_terms(sealed: SealedShare, contributor_key: Ed25519PublicKey) -> tupl
     except InvalidSignature as err:
         raise ProtocolError(f"envelope from {sealed.contributor_id!r}: bad signature") from err
     return sealed.weight, sealed.params_hash
-
-
-class NonceRegistry:
-    """The contribution nonces a member has already accepted (replay protection)."""
-
-    def __init__(self) -> None:
-        self._seen: set[tuple[str, bytes]] = set()
-
-    def __contains__(self, key: tuple[str, bytes]) -> bool:
-        return key in self._seen
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    def add(self, contributor_id: str, nonce: bytes) -> None:
-        """Record a nonce; raises :class:`ProtocolError` if it was seen before."""
-        key = (contributor_id, nonce)
-        if key in self._seen:
-            raise ProtocolError(
-                f"replayed envelope: contributor {contributor_id!r} nonce {nonce.hex()} seen before"
-            )
-        self._seen.add(key)
 
 
 def _derive_key(shared: bytes, ephemeral: bytes, member: bytes) -> bytes:

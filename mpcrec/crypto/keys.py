@@ -2,7 +2,9 @@
 
 Kept in the node's state directory as raw private bytes in files of mode 0600, written
 atomically (temp file, then ``os.replace``), created on first start and reused afterwards:
-the launcher refuses a registered instance that comes back with other keys.
+the launcher refuses a registered instance that comes back with other keys. A key file
+readable by others or owned by another user is refused on load
+(:func:`mpcrec.crypto.key_file.check_private`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from mpcrec.crypto.key_file import check_private
 from mpcrec.errors import ConfigError
 from mpcrec.files import write_atomic
 
@@ -60,6 +63,7 @@ class NodeKeys:
 def _load(path: Path) -> bytes | None:
     if not path.exists():
         return None
+    check_private(path)
     raw = path.read_bytes()
     if len(raw) != 32:
         raise ConfigError(

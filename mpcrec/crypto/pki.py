@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mpcrec.crypto.key_file import check_private
 from mpcrec.errors import UserError
 from mpcrec.files import write_atomic
 
@@ -279,6 +280,7 @@ def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
         if not path.is_file():
             raise UserError(f"{path} not found", hint="create the CA first (create_ca)")
     cert = _load_cert(cert_path.read_bytes())
+    check_private(key_path)
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (ValueError, TypeError) as err:

@@ -57,5 +57,10 @@ class LauncherClient(Protocol):
         of ``known_size`` entries (:class:`~mpcrec.federation.refusals.RoundStateError`
         while there is none)."""
 
+    def inclusion_proof(self, entry_signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
+        """``(index, audit path)`` of the entry this instance signed with
+        ``entry_signature``, in the tree of the first ``tree_size`` entries (the size of a
+        signed head the caller holds); a refusal if that tree does not hold it."""
+
     def close(self) -> None:
         """End any :meth:`watch_rounds` and release the connection (thread-safe)."""

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from mpcrec.audit.entries import params_digest
+from mpcrec.audit.round_digest import params_digest
 from mpcrec.errors import ConfigError
 from mpcrec.privacy.budget import REPLACE_ONE
 

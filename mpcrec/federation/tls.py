@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from mpcrec.crypto.key_file import check_private
 from mpcrec.crypto.pki import CertPaths, instance_id_of
 from mpcrec.errors import ConfigError, UserError
 
@@ -27,6 +28,7 @@ GRPC_OPTIONS: list[tuple[str, Any]] = [
 
 
 def _read(paths: CertPaths) -> tuple[bytes, bytes, bytes]:
+    check_private(paths.key)
     try:
         return paths.key.read_bytes(), paths.cert.read_bytes(), paths.ca.read_bytes()
     except OSError as err:

@@ -20,6 +20,9 @@ Example::
       min_noise_multiplier: 0.0
       max_normalised_weight: 0.5      # no contributor above half the aggregate
       allow_model_reuse: false        # true: contribute twice to one base model version
+    witness:                          # the log's heads, exchanged without the launcher
+      listen: 0.0.0.0:7610            # serve this node's cosigned head at GET /tree-head
+      peers: [http://tube-b.example.org:7610, /srv/shared/tube-c/witnessed_head.json]
 
 Relative paths are relative to the file. With ``peertube.listen`` the node serves the
 recommendation API itself (:class:`~mpcrec.node.http_api.ApiServer`). The file is read by
@@ -146,6 +149,17 @@ class PrivacyFloor:
 
 
 @dataclass(frozen=True)
+class WitnessConfig:
+    """``witness:``: where this node serves its cosigned tree head (``listen``, off when
+    unset) and the other nodes whose heads it compares with its own at every round's end
+    (``peers``: ``http://host:port`` of their witness servers, or paths of their
+    ``witnessed_head.json``; see :mod:`mpcrec.node.log_watch`)."""
+
+    listen: str | None = None
+    peers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     """A node's whole configuration (the module docstring shows the file)."""
 
@@ -161,6 +175,7 @@ class NodeConfig:
     privacy_floor: PrivacyFloor = field(default_factory=PrivacyFloor)
     mpc_timeout_s: float = 60.0
     peertube: PeerTubeSettings | None = None
+    witness: WitnessConfig = field(default_factory=WitnessConfig)
 
     def __post_init__(self) -> None:
         kind = self.trainer.kind

@@ -33,9 +33,11 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mpcrec.crypto.keys import NodeKeys
+from mpcrec.crypto.replay import REPLAY_FILE
 from mpcrec.errors import ProtocolError, RoundAborted
 from mpcrec.federation.announcement import Phase, RoundAnnouncement
 from mpcrec.federation.launcher_client import LauncherClient
@@ -49,7 +51,9 @@ from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.launcher_trust import LauncherTrust
+from mpcrec.node.log_watch import LogWatch, WitnessServer
 from mpcrec.node.model_reuse import ContributedModels
+from mpcrec.node.own_entries import OwnEntries, witnessed
 from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
 from mpcrec.node.signed_weights import signed_weights
@@ -111,6 +115,7 @@ class Node:
         self.me = config.instance_id
         self.trainer = trainer or trainer_from_config(config)
         self.keys = NodeKeys.load_or_create(config.state_dir / "keys")
+        self.own = OwnEntries(config.state_dir)  # what it signed, kept to prove in the log
         self.connect = connect or grpc_client(config)
         self.spec: FederationSpec | None = None
         self.aggregation: Aggregation | None = None
@@ -120,6 +125,9 @@ class Node:
         self.trust = LauncherTrust(config.state_dir)
         self.refusals = RefusalLog(config.state_dir, self.me)
         self.contributed = ContributedModels(config.state_dir, self.me)
+        self.log_watch = LogWatch(self.me, self.keys, self.trust, self.own, config.witness.peers)
+        listen = config.witness.listen
+        self.witness = WitnessServer(self.log_watch.witness_path, listen) if listen else None
         self.models = ModelCache()
         self.forked = ""  # set when the launcher showed two histories
         self._secrets: dict[int, bytes] = {}
@@ -159,6 +167,8 @@ class Node:
         threading.Thread(target=self._close_on, args=(stop,), daemon=True).start()
         if self.api is not None:
             self.api.start()  # 503 until the first published model
+        if self.witness is not None:
+            self.witness.start()
         backoff = 0.2
         while not stop.is_set():
             client = self._client = self.connect()
@@ -182,6 +192,7 @@ class Node:
     def register(self, client: LauncherClient) -> Registered:
         """Register (again) and take the federation's spec; the aggregation it names is
         chosen here, once (kept while the spec stays the same)."""
+        client = witnessed(client, self.own, self.me, self.keys.signing_public)
         registered = client.register(
             messages.registration(self.me, self.keys, self.config.mpc_address)
         )
@@ -197,6 +208,7 @@ class Node:
             seat = Seat(
                 self.me, self.keys, self.config.tls, self.config.mpc_timeout_s, min_contributors
             )
+            seat = replace(seat, replay_registry=str(self.config.state_dir / REPLAY_FILE))
             self.aggregation = aggregation_for(registered.spec, seat)
         self.spec, self.min_contributors = registered.spec, min_contributors
         log.info("%s: registered (model v%d)", self.me, registered.model_version)
@@ -212,6 +224,8 @@ class Node:
     def handle(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         """Take this round's step (a refusal as a duplicate or too late counts as done; a
         round this node refuses is recorded in :attr:`refusals`)."""
+        self.own.announced(ann)
+        client = witnessed(client, self.own, self.me, self.keys.signing_public)
         try:
             self.on_announcement(client, ann)
         except RoundRefused as refusal:
@@ -223,6 +237,11 @@ class Node:
         """Dispatch ``ann`` to the step of its phase, then follow the newest model."""
         if self.forked:
             return
+        try:  # a round ended: the log holds what this node signed, one history, the peers' too
+            self.log_watch.follow(client, ann)
+        except RoundRefused as refusal:
+            self.forked = refusal.detail  # no longer taking part
+            raise
         step = self._steps.get(ann.phase)
         if step is not None:
             step(client, ann)
@@ -341,3 +360,5 @@ class Node:
             self.aggregation.close()
         if self.api is not None:
             self.api.stop()
+        if self.witness is not None:
+            self.witness.stop()

@@ -123,6 +123,13 @@ class GrpcLauncherClient:
                 self._stub.GetTreeHead(request, timeout=CALL_TIMEOUT_S)
             )
 
+    def inclusion_proof(self, entry_signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
+        request = pb.InclusionRequest(entry_signature=entry_signature, tree_size=tree_size)
+        with _refusals():
+            return convert.inclusion_from_pb(
+                self._stub.GetInclusionProof(request, timeout=CALL_TIMEOUT_S)
+            )
+
     def close(self) -> None:
         with self._lock:
             watches = list(self._watches)

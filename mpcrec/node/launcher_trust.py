@@ -2,17 +2,21 @@
 
 The launcher signs the audit log's entries and tree heads with one Ed25519 key; the node
 pins it (``state_dir/launcher.pub``) the first time it registers and refuses a launcher
-that shows another. Every new model, it fetches the latest signed tree head and checks that
-it extends every head seen before (``state_dir/tree_heads.jsonl``,
-:class:`~mpcrec.audit.log.TreeHeadStore`): a launcher showing two histories is a fork.
+that shows another. Every new model and every round's end, it fetches the latest signed
+tree head and checks that it extends every head seen before (``state_dir/tree_heads.jsonl``,
+:class:`~mpcrec.audit.log.TreeHeadStore`): a launcher showing two histories is a fork, and
+the two heads are kept as evidence (``state_dir/fork_evidence.jsonl``).
 """
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from mpcrec.audit.entries import TreeHead
 from mpcrec.audit.log import ForkDetected, TreeHeadStore
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.launcher_client import LauncherClient
@@ -21,6 +25,7 @@ from mpcrec.files import write_atomic
 
 LAUNCHER_KEY_FILE = "launcher.pub"
 HEADS_FILE = "tree_heads.jsonl"
+EVIDENCE_FILE = "fork_evidence.jsonl"
 
 
 class LauncherTrust:
@@ -49,15 +54,37 @@ class LauncherTrust:
     def check_history(self, client: LauncherClient) -> str:
         """Check the launcher's latest tree head extends every head seen before; the fork
         found (its description), else ``""``. Without a pinned key or a head yet: ``""``."""
+        try:
+            self.latest_head(client)
+        except ForkDetected as err:
+            return str(err)
+        return ""
+
+    def latest_head(self, client: LauncherClient) -> TreeHead | None:
+        """The launcher's latest signed head, checked against every head seen before
+        (:class:`ForkDetected`, evidence kept, if it is not their extension); ``None``
+        without a pinned key or while the log has no head."""
         if self.heads is None:
-            return ""
+            return None
         latest = self.heads.latest
         try:
             head, proof = client.tree_head(latest.size if latest else 0)
         except RoundStateError:
-            return ""  # no audit log or no head yet
+            return latest  # no audit log or no head yet
         try:
             self.heads.observe(head, proof)
-        except ForkDetected as err:
-            return str(err)
-        return ""
+        except ForkDetected:
+            assert latest is not None
+            self.keep_evidence("launcher", latest, head)
+            raise
+        return self.heads.latest
+
+    def keep_evidence(self, source: str, ours: TreeHead, theirs: TreeHead) -> None:
+        """Append two signed heads no consistency proof joins (``source``: who showed
+        ``theirs``) to ``state_dir/fork_evidence.jsonl``."""
+        line = {"time": time.time(), "source": source}
+        line.update(ours=ours.to_json(), theirs=theirs.to_json())
+        path = self.state_dir / EVIDENCE_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(line, sort_keys=True) + "\n")

@@ -153,10 +153,6 @@ def _member_from_pb(msg: Any) -> Member:
     return Member(msg.instance_id, msg.rank, msg.sealing_key, msg.signing_key, msg.mpc_address)
 
 
-def _params_to_pb(params: RoundParams | None) -> Any:
-    return None if params is None else pb.RoundParams(**params.to_json())
-
-
 def _params_from_pb(msg: Any) -> RoundParams | None:
     """The announced round parameters (``None`` when absent; unusable ones are refused)."""
     if not msg.aggregation:
@@ -186,7 +182,7 @@ def announcement_to_pb(ann: RoundAnnouncement | None) -> Any:
         published_version=ann.published_version,
         model_hash=ann.model_hash,
         digests=list(ann.digests),
-        params=_params_to_pb(ann.params),
+        params=pb.RoundParams(**ann.params.to_json()) if ann.params else None,
         params_hash=ann.params_hash,
     )
 
@@ -376,10 +372,25 @@ def model_from_chunks(chunks: Iterable[Any]) -> PublishedModel:
 def tree_head_to_pb(head: TreeHead, proof: list[bytes]) -> Any:
     """``TreeHeadReply``."""
     return pb.TreeHeadReply(
-        size=head.size, root=head.root, signature=head.signature, consistency=proof
+        size=head.size,
+        root=head.root,
+        signature=head.signature,
+        consistency=proof,
+        timestamp=head.timestamp or 0,
     )
 
 
 def tree_head_from_pb(msg: Any) -> tuple[TreeHead, list[bytes]]:
     """From ``TreeHeadReply``: the head and the consistency proof."""
-    return TreeHead(msg.size, msg.root, msg.signature), list(msg.consistency)
+    head = TreeHead(msg.size, msg.root, msg.signature, msg.timestamp or None)
+    return head, list(msg.consistency)
+
+
+def inclusion_to_pb(index: int, tree_size: int, path: list[bytes]) -> Any:
+    """``InclusionReply``."""
+    return pb.InclusionReply(index=index, tree_size=tree_size, path=path)
+
+
+def inclusion_from_pb(msg: Any) -> tuple[int, list[bytes]]:
+    """From ``InclusionReply``: the entry's index and its audit path."""
+    return int(msg.index), list(msg.path)

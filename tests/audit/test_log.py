@@ -20,12 +20,13 @@ from mpcrec.errors import ProtocolError
 
 def fill(log: AuditLog, sim: FederationLog, upto: int | None = None) -> None:
     """Append the simulation's entries as the launcher would receive them; heads as it did."""
-    head_sizes = {h.size for h in sim.heads}
+    head_times = {h.size: h.timestamp for h in sim.heads}
     for entry in sim.entries[:upto]:
         unsigned = replace(entry, index=-1)
         log.append(replace(unsigned, signature=b"") if entry.author == LAUNCHER else unsigned)
-        if log.size in head_sizes:
-            log.sign_head()
+        if log.size in head_times:
+            stamp = head_times[log.size]
+            log.sign_head(now=None if stamp is None else stamp / 1000)
 
 
 def test_log_reproduces_the_simulated_federation(tmp_path: Path, federation: FederationLog) -> None:

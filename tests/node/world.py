@@ -60,9 +60,10 @@ def make_launcher(
     rounds: int = 0,
     min_instances: int = 3,
     clock: Callable[[], float] = time.time,
+    key: Ed25519PrivateKey | None = None,
 ) -> Launcher:
-    """A launcher over an in-memory store with a signed audit log."""
-    key = Ed25519PrivateKey.generate()
+    """A launcher over an in-memory store with a signed audit log (signed by ``key``)."""
+    key = key or Ed25519PrivateKey.generate()
     audit = AuditLog(sqlite3.connect(":memory:", check_same_thread=False), launcher_key=key)
     return Launcher(
         InMemoryStore(),

@@ -10,12 +10,14 @@ Rules: ``sequence`` (indices), ``signature``, ``key`` (pinned keys), ``tree`` an
 ``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget`` (every
 revealed round, published or not), ``params`` (every contribution and result signs the round
 parameters of the config in force), ``weights`` (members used the contributors' signed
-weights).
+weights), ``heads`` (nodes' cosigned heads match the log, from enough distinct nodes) and
+``head_time`` (head times grow; the latest is recent enough).
 """
 
 from __future__ import annotations
 
 from mpcrec.audit.checks.draws import check_committees, check_seeds
+from mpcrec.audit.checks.heads import check_head_times, check_witnesses
 from mpcrec.audit.checks.integrity import (
     BatchVerifier,
     check_pinned_keys,
@@ -33,6 +35,7 @@ __all__ = [
     "BatchVerifier",
     "check_budget",
     "check_committees",
+    "check_head_times",
     "check_params",
     "check_pinned_keys",
     "check_results",
@@ -42,6 +45,7 @@ __all__ = [
     "check_tree",
     "check_versions",
     "check_weights",
+    "check_witnesses",
     "serial_verifier",
     "signature_batch",
     "signature_findings",

@@ -14,8 +14,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from mpcrec.audit.entries import params_digest
 from mpcrec.audit.history import Finding, History, RoundRecord
+from mpcrec.audit.round_digest import params_digest
 
 
 def _config_findings(record: RoundRecord) -> tuple[list[Finding], str | None]:

@@ -23,6 +23,7 @@ class Seat:
     tls: CertPaths
     mpc_timeout_s: float
     min_contributors: int = 1
+    replay_registry: str | None = None  # where a member keeps the nonces it accepted
 
 
 class Aggregation(Protocol):

@@ -46,7 +46,7 @@ class SecureAggregation:
 
     def _warm_party(self) -> CommitteeSeat:
         if self._party is None:
-            self._party = CommitteeSeat(self.seat.instance_id)
+            self._party = CommitteeSeat(self.seat.instance_id, self.seat.replay_registry)
         return self._party
 
     def seal(
