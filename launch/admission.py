@@ -11,6 +11,7 @@ from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Contribution
 from mpcrec.federation.refusals import Anonymous, InvalidMessage, NotPermitted
 from mpcrec.federation.registration import Registration
+from mpcrec.federation.round_params import usable_weight
 
 
 def check_caller(launcher: Launcher, caller: str, *, registered: bool = True) -> str:
@@ -49,14 +50,19 @@ def max_envelope(launcher: Launcher) -> int:
 
 
 def check_upload(launcher: Launcher, upload: Contribution) -> None:
-    """An upload's envelopes within :func:`max_envelope`, its weight positive."""
+    """An upload's envelopes within :func:`max_envelope`; its weight finite, positive and at
+    most the round parameters' ``max_weight`` (the launcher then checks that every envelope
+    declares that weight: :func:`launch.envelope_terms.check_declared_terms`)."""
     sizes = [len(blob) for blob in upload.envelopes.values()]
     if any(size > max_envelope(launcher) for size in sizes):
         raise InvalidMessage(
             f"envelope sizes {sizes} (each at most {max_envelope(launcher)} bytes)"
         )
-    if not upload.weight > 0:
-        raise InvalidMessage(f"weight {upload.weight} must be > 0")
+    params = launcher.params
+    if not usable_weight(upload.weight, params.max_weight):
+        raise InvalidMessage(
+            f"weight {upload.weight} must be a finite number > 0 and <= {params.max_weight:g}"
+        )
     if launcher.spec.aggregation != "plaintext":
         check_sealed_headers(upload)
 

@@ -52,6 +52,8 @@ def announcement(launcher: Launcher, rnd: Round | None) -> RoundAnnouncement | N
         digests=tuple(digests.get(c, b"") for c in rnd.contributors),
         beacon_round=rnd.beacon_round,
         beacon_at=rnd.beacon_at,
+        params=launcher.params,
+        params_hash=launcher.params.digest,
     )
 
 

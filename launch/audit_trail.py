@@ -16,15 +16,18 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from launch.round import Phase, Round, RoundPolicy
+from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.store import Instance
 from mpcrec.audit import entries
-from mpcrec.audit.entries import Kind, LogEntry
+from mpcrec.audit.entries import Kind, LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.crypto.beacon import Beacon, ChainInfo
 from mpcrec.errors import ProtocolError
+from mpcrec.federation.contribution import Contribution
+from mpcrec.federation.result import MemberResult, result_entry
+from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import PrivacyPromise
-from mpcrec.privacy.budget import Mechanism
+from mpcrec.privacy.budget import Mechanism, signed_mechanism
 
 
 def _beacon_json(rnd: Round) -> dict[str, Any] | None:
@@ -39,6 +42,26 @@ class AuditTrail:
 
     def __init__(self, log: AuditLog | None) -> None:
         self.log = log
+
+    def tree_head(self, known_size: int) -> tuple[TreeHead, list[bytes]]:
+        """The latest signed tree head and a consistency proof from ``known_size`` to it."""
+        heads = self.log.heads() if self.log is not None else []
+        if not heads:
+            raise RoundStateError("no signed tree head yet", hint="wait for a round to end")
+        head = heads[-1]
+        assert self.log is not None
+        if 0 < known_size < head.size:
+            return head, self.log.consistency_proof(known_size, head.size)
+        if head.size < known_size <= self.log.size:
+            return head, self.log.consistency_proof(head.size, known_size)
+        return head, []  # a caller ahead of this log: its own check will fail
+
+    def inclusion_proof(self, entry_signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
+        """Index and audit path of the entry signed ``entry_signature`` among the first
+        ``tree_size`` entries."""
+        if self.log is None:
+            raise ProtocolError("this launcher keeps no audit log")
+        return self.log.locate(entry_signature, tree_size)
 
     def append(self, entry: LogEntry | None) -> None:
         """Append a checked entry (last in its transaction: nothing after it may fail)."""
@@ -58,9 +81,10 @@ class AuditTrail:
         from_round: int,
         launcher_key: bytes,
         beacon: ChainInfo | None = None,
+        params: RoundParams,
     ) -> None:
-        """Log the rules, the privacy promise (``epsilon_budget`` null: none) and the
-        beacon's chain in force, unless the last config entry says the same already."""
+        """Log the rules, the round parameters, the privacy promise (``epsilon_budget`` null:
+        none) and the beacon's chain in force, unless the last config entry says the same."""
         if self.log is None:
             return
         entry = entries.config(
@@ -74,28 +98,26 @@ class AuditTrail:
             epsilon_budget=privacy.epsilon_budget,
             privacy_unit=privacy.unit,
             beacon=beacon.to_json() if beacon is not None else None,
+            params=params.to_json(),
+            params_hash=params.digest,
         )
         last = [e for e in self.log.entries() if e.kind == Kind.CONFIG]
         if not last or dict(last[-1].payload) != dict(entry.payload):
             self.append(entry)
 
-    def published_mechanisms(self) -> list[Mechanism] | None:
-        """``(noise_multiplier, sample_rate)`` of each published round, as its members signed
-        them in the log (what an auditor will count); ``None`` without a log."""
+    def revealed_mechanisms(self) -> list[Mechanism] | None:
+        """``(noise_multiplier, sample_rate)`` of each round a member revealed a result of
+        (published or not), as its first signed result in the log states them, the
+        multiplier at replace-one sensitivity (what an auditor counts); ``None`` without a
+        log."""
         if self.log is None:
             return None
         signed: dict[int, Mechanism] = {}
-        out: list[Mechanism] = []
         for entry in self.log.entries():
-            if entry.kind == Kind.RESULT_SIGNATURE and entry.round is not None:
-                result = entry.payload["result"]
-                signed[entry.round] = (
-                    float(result["noise_multiplier"]),
-                    float(result["sample_rate"]),
-                )
-            elif entry.kind == Kind.PUBLISH and entry.round in signed:
-                out.append(signed[entry.round])
-        return out
+            if entry.kind == Kind.RESULT_SIGNATURE and entry.round not in (None, *signed):
+                assert entry.round is not None
+                signed[entry.round] = signed_mechanism(entry.payload["result"])
+        return list(signed.values())
 
     def registered(self, instance: Instance, signature: bytes, *, first: bool) -> LogEntry | None:
         """An instance's self-signed registration, checked (to log the first time only)."""
@@ -121,22 +143,48 @@ class AuditTrail:
         return entry
 
     def contribution(
-        self, instance: Instance, rnd: Round, digest: bytes, size: int, sig: bytes
+        self, instance: Instance, rnd: Round, upload: Contribution, sig: bytes
     ) -> LogEntry:
-        """An instance's signed contribution digest, checked."""
+        """An instance's signed contribution (digest, weight, round parameters), checked."""
         entry = entries.contribution(
             round_id=rnd.round_id,
             instance_id=instance.instance_id,
             model_version=rnd.model_version,
-            digest=digest,
-            size=size,
+            digest=upload.digest,
+            size=upload.size,
+            weight=upload.weight,
+            params_hash=upload.params_hash,
         )
         entry = LogEntry(entry.kind, entry.round, entry.author, entry.payload, sig)
         self._check(entry, instance.signing_key, "contribution")
         return entry
 
-    def result(self, instance: Instance, entry: LogEntry) -> LogEntry:
-        """A member's signed result (``entry`` carries the signature), checked."""
+    def result(
+        self,
+        instance: Instance,
+        rnd: Round,
+        result: MemberResult,
+        digests: Mapping[str, bytes],
+        params: RoundParams,
+    ) -> LogEntry:
+        """A member's ok result as the entry it signed (the frozen contributions'
+        ``digests``, the round ``params`` and the raw weights it used), checked."""
+        if len(result.weights) != len(rnd.contributors):
+            raise ProtocolError(
+                f"{result.member}: {len(result.weights)} weights for "
+                f"{len(rnd.contributors)} frozen contributions"
+            )
+        entry = result_entry(
+            member=result.member,
+            round_id=rnd.round_id,
+            new_version=rnd.model_version + 1,
+            model_hash=result.model_hash,
+            digests=digests,
+            accepted=result.accepted,
+            params=params,
+            weights=dict(zip(rnd.contributors, result.weights, strict=True)),
+        )
+        entry = LogEntry(entry.kind, entry.round, entry.author, entry.payload, result.signature)
         self._check(entry, instance.signing_key, "round result")
         return entry
 

@@ -2,9 +2,9 @@
 
 Thin state over the pure arithmetic of :mod:`mpcrec.privacy.budget` (the Opacus split:
 a stateful accountant over pure analysis). :class:`PrivacyBudget` holds the mechanisms of
-the rounds published so far and the declared :class:`~mpcrec.federation.spec.PrivacyPromise`;
-the ε it reports is the one an auditor computes from the same mechanisms
-(:func:`mpcrec.audit.checks.check_budget`).
+the rounds revealed so far (published, or aborted after a member returned its result) and
+the declared :class:`~mpcrec.federation.spec.PrivacyPromise`; the ε it reports is the one
+an auditor computes from the same mechanisms (:func:`mpcrec.audit.checks.check_budget`).
 
 Examples
 --------
@@ -12,7 +12,7 @@ Examples
 >>> budget = PrivacyBudget(PrivacyPromise(epsilon_budget=8.0), mechanism=(4.0, 1.0), spent=[])
 >>> budget.affordable
 39
->>> budget.record_published()
+>>> budget.record_revealed()
 >>> budget.affordable, budget.rounds
 (38, 1)
 """
@@ -29,7 +29,7 @@ log = logging.getLogger("mpcrec.launcher")
 
 
 class PrivacyBudget:
-    """The ε the published rounds spent against the declared promise.
+    """The ε the revealed rounds spent against the declared promise.
 
     Parameters
     ----------
@@ -38,7 +38,7 @@ class PrivacyBudget:
     mechanism:
         ``(noise_multiplier, sample_rate)`` of every round this launcher runs.
     spent:
-        The mechanisms of the rounds already published (as the audit log records them).
+        The mechanisms of the rounds already revealed (as the audit log records them).
     """
 
     def __init__(
@@ -51,7 +51,7 @@ class PrivacyBudget:
 
     @property
     def rounds(self) -> int:
-        """How many published rounds were paid for."""
+        """How many revealed rounds were paid for."""
         return len(self._spent)
 
     @property
@@ -60,20 +60,21 @@ class PrivacyBudget:
         return self._affordable
 
     def epsilon(self) -> float:
-        """ε the published rounds have spent, at the declared δ."""
+        """ε the revealed rounds have spent, at the declared δ."""
         return epsilon_spent(self._spent, delta=self.promise.delta)
 
     def spent(self) -> bool:
         """Whether the declared budget cannot pay for one more round (never without one)."""
         return self._affordable == 0
 
-    def record_published(self) -> None:
-        """Count one more published round of this launcher's mechanism."""
+    def record_revealed(self) -> None:
+        """Count one more round of this launcher's mechanism whose result a member revealed
+        (published or not: the launcher saw the model)."""
         self._spent.append(self.mechanism)
         self._affordable = self._rounds_affordable()
         if self.spent():
             log.warning(
-                "privacy budget spent: %d rounds published, epsilon %.3f at delta %g; "
+                "privacy budget spent: %d rounds revealed, epsilon %.3f at delta %g; "
                 "one more round would exceed the budget %g, no more rounds will open",
                 self.rounds,
                 self.epsilon(),
@@ -95,7 +96,7 @@ class PrivacyBudget:
             return
         log.log(
             logging.WARNING if affordable == 0 else logging.INFO,
-            "privacy budget epsilon %g at delta %g (%s level): %d rounds published spent %.3f; "
+            "privacy budget epsilon %g at delta %g (%s level): %d rounds revealed spent %.3f; "
             "noise multiplier %g affords %d more",
             p.epsilon_budget,
             p.delta,

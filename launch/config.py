@@ -7,6 +7,7 @@ Example::
     tls: {cert: pki/launcher.pem, key: pki/launcher.key, ca: pki/ca.pem}
     model: {n_items: 1682, dim: 32, aggregation: secure, server_lr: 1.0,
             server_momentum: 0.0, clip_norm: 10.0, noise_multiplier: 4.0}
+    # range_bound defaults to 16 * clip_norm (the wrap guard); max_weight to 1e6
     rounds: {committee_size: 3, min_contributors: 3, cooldown: 2, dealer: false,
              commit_s: 10, reveal_s: 10, collect_s: 60, compute_s: 120}
     schedule: {rounds: 0, interval_s: 0, init_seed: 0, init_scale: 0.1}
@@ -38,7 +39,11 @@ from mpcrec.errors import ConfigError
 from mpcrec.federation.beacon_http import BeaconConfig
 from mpcrec.federation.config_file import load_config
 from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
+from mpcrec.secure.validation import check_parameters
 
+#: The least ``range_bound / clip_norm`` a default node takes part in (honest rejections below
+#: 1e-7: docs/secure-round.md section 5; :class:`mpcrec.node.config.PrivacyFloor`).
+MIN_RANGE_RATIO = 13.0
 TLS_HINT = "tls: {cert, key, ca}; `mpcrec pki` makes a local CA and certificates"
 
 
@@ -70,7 +75,9 @@ class LauncherConfig:
     state_dir: Path = Path("state/launcher")
 
     def __post_init__(self) -> None:
-        """Refuse a declared budget the configuration cannot keep for a single round."""
+        """Refuse a wrap guard the committee cannot run or nodes would refuse, and a declared
+        budget the configuration cannot keep for a single round."""
+        self._check_wrap_guard()
         budget, spec = self.privacy.epsilon_budget, self.spec
         if budget is None:
             return
@@ -91,6 +98,19 @@ class LauncherConfig:
                 hint="raise `model.noise_multiplier` (mpcrec.privacy.accountant."
                 "gaussian_noise_multiplier finds one for a budget and a number of rounds) "
                 "or the budget",
+            )
+
+    def _check_wrap_guard(self) -> None:
+        spec = self.spec
+        if spec.aggregation != "secure" or spec.bound == 0:
+            return  # plaintext, or the named opt-out (nodes refuse it by default)
+        check_parameters(spec.size, spec.clip_norm, spec.bound)  # fits the 64-bit ring
+        if spec.bound < MIN_RANGE_RATIO * spec.clip_norm:
+            raise ConfigError(
+                f"`model.range_bound` {spec.bound:g} is below {MIN_RANGE_RATIO:g} * clip_norm "
+                f"({MIN_RANGE_RATIO * spec.clip_norm:g}): honest contributions would be "
+                "rejected, and nodes refuse such rounds (floor-range-check)",
+                hint="leave range_bound out (16 * clip_norm) or lower clip_norm",
             )
 
     @classmethod

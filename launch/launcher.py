@@ -20,6 +20,7 @@ from typing import Any
 from launch.audit_trail import AuditTrail
 from launch.beacon import RoundBeacon
 from launch.budget import PrivacyBudget
+from launch.envelope_terms import check_declared_terms
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import Schedule, ensure_initial_model
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
@@ -28,7 +29,6 @@ from mpcrec.audit.entries import LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.beacon_http import BeaconSource
-from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
 from mpcrec.privacy.budget import Mechanism
 
@@ -94,6 +94,9 @@ class Launcher:
         self.trail = AuditTrail(audit)
         self.beacon = RoundBeacon(beacon, clock)
         self.privacy = privacy or PrivacyPromise()
+        self.params = spec.params(
+            committee_size=policy.committee_size, min_contributors=policy.min_contributors
+        )
         latest = store.latest_round()
         self.trail.config(
             policy,
@@ -101,9 +104,10 @@ class Launcher:
             from_round=1 if latest is None else latest.round_id + 1,
             launcher_key=launcher_key,
             beacon=self.beacon.chain,
+            params=self.params,
         )
         self.budget = PrivacyBudget(
-            self.privacy, mechanism=self.mechanism, spent=self._published_mechanisms()
+            self.privacy, mechanism=self.mechanism, spent=self._revealed_mechanisms()
         )
         self.budget.announce(self.schedule.rounds)
 
@@ -114,15 +118,15 @@ class Launcher:
         """``(noise_multiplier, sample_rate)`` of every round this launcher runs."""
         return (self.spec.noise_multiplier, SAMPLE_RATE)
 
-    def _published_mechanisms(self) -> list[Mechanism]:
-        logged = self.trail.published_mechanisms()
+    def _revealed_mechanisms(self) -> list[Mechanism]:
+        logged = self.trail.revealed_mechanisms()
         if logged is not None:
             return logged
         latest = self.store.latest_model()  # no log: this configuration's for every round
         return [self.mechanism] * (latest.version if latest is not None else 0)
 
     def epsilon(self) -> float:
-        """ε the published rounds have spent, at the declared δ."""
+        """ε the revealed rounds (published or not) have spent, at the declared δ."""
         return self.budget.epsilon()
 
     def budget_spent(self) -> bool:
@@ -226,9 +230,13 @@ class Launcher:
         with self._lock:
             rnd = self._round(c.round_id)
             rnd.admit_contribution(c.contributor, list(c.envelopes))
-            entry = self.trail.contribution(
-                self._instance(c.contributor), rnd, c.digest, c.size, signature
-            )
+            if c.params_hash != self.params.digest:
+                raise ProtocolError(
+                    f"{c.contributor}: contribution sealed under other round parameters",
+                    hint="register again: the launcher's parameters changed",
+                )
+            check_declared_terms(self.params.aggregation, c)
+            entry = self.trail.contribution(self._instance(c.contributor), rnd, c, signature)
             with self.store.transaction():
                 self.store.add_contribution(c)
                 self.trail.append(entry)
@@ -255,30 +263,23 @@ class Launcher:
         with self._lock:
             rnd = self._round(result.round_id)
             rnd.admit_member(result.member)
-            if result.ok:
-                self._check_model_bytes(result)
-                digests = self.store.digests(rnd.round_id)
-                entry = result_entry(
-                    member=result.member,
-                    round_id=rnd.round_id,
-                    new_version=rnd.model_version + 1,
-                    model_hash=result.model_hash,
-                    digests={c: digests[c] for c in rnd.contributors},
-                    accepted=result.accepted,
-                    noise_multiplier=self.spec.noise_multiplier,
-                )
-                signed: LogEntry | None = self.trail.result(
-                    self._instance(result.member),
-                    LogEntry(
-                        entry.kind, entry.round, entry.author, entry.payload, result.signature
-                    ),
-                )
-            else:
-                signed = None
+            signed = self._signed_result(rnd, result) if result.ok else None
+            first_reveal = signed is not None and not any(
+                r.ok for r in self.store.results(rnd.round_id).values()
+            )
             with self.store.transaction():
                 self.store.add_result(result)
                 self.trail.append(signed)
+            if first_reveal:  # the launcher holds the model now: the round spends ε
+                self.budget.record_revealed()
             self._changed_now()
+
+    def _signed_result(self, rnd: Round, result: MemberResult) -> LogEntry:
+        """A member's ok result as the entry it signed, its signature checked."""
+        self._check_model_bytes(result)
+        digests = self.store.digests(rnd.round_id)
+        frozen = {c: digests[c] for c in rnd.contributors}
+        return self.trail.result(self._instance(result.member), rnd, result, frozen, self.params)
 
     def _check_model_bytes(self, result: MemberResult) -> None:
         expected = 8 * self.spec.size
@@ -291,26 +292,14 @@ class Launcher:
 
     def tree_head(self, known_size: int) -> tuple[TreeHead, list[bytes]]:
         """The latest signed tree head and a consistency proof from ``known_size`` to it."""
-        log = self.trail.log
         with self._lock:
-            heads = log.heads() if log is not None else []
-            if not heads:
-                raise RoundStateError("no signed tree head yet", hint="wait for a round to end")
-            head = heads[-1]
-            assert log is not None
-            if 0 < known_size < head.size:
-                return head, log.consistency_proof(known_size, head.size)
-            if head.size < known_size <= log.size:
-                return head, log.consistency_proof(head.size, known_size)
-            return head, []  # a caller ahead of this log: its own check will fail
+            return self.trail.tree_head(known_size)
 
     def inclusion_proof(self, entry_signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
         """Index and audit path of the entry signed ``entry_signature`` in the first
         ``tree_size`` entries (:meth:`~mpcrec.audit.log.AuditLog.locate`)."""
-        if self.trail.log is None:
-            raise ProtocolError("this launcher keeps no audit log")
         with self._lock:
-            return self.trail.log.locate(entry_signature, tree_size)
+            return self.trail.inclusion_proof(entry_signature, tree_size)
 
     def model(self, version: int) -> PublishedModel:
         """A published model (``-1``: the latest)."""
@@ -361,10 +350,8 @@ class Launcher:
             self.trail.round_changed(rnd, self.store.reveals(rnd.round_id), model_hash)
         if rnd.phase is Phase.ABORTED:
             self._last_abort = self.clock()
-        if rnd.phase is Phase.PUBLISHED:
-            self.budget.record_published()
-            if self.budget.spent():
-                self._emit("budget_spent", epsilon=self.epsilon(), rounds=self.budget.rounds)
+        if rnd.phase.terminal and self.budget.spent():
+            self._emit("budget_spent", epsilon=self.epsilon(), rounds=self.budget.rounds)
         log.info("round %d: %s %s", rnd.round_id, rnd.phase, rnd.reason)
         self._emit(
             "round",

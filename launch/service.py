@@ -30,7 +30,7 @@ from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Envelope, UploadReceipt
 from mpcrec.federation.registration import Registered
 from mpcrec.federation.tls import GRPC_OPTIONS, caller_id, server_credentials
-from mpcrec.proto import convert
+from mpcrec.proto import convert, convert_rounds
 from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
@@ -85,7 +85,9 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
 
     def GetRound(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._caller(context)
-        return convert.announcement_to_pb(announcement(self.launcher, self.launcher.current()))
+        return convert_rounds.announcement_to_pb(
+            announcement(self.launcher, self.launcher.current())
+        )
 
     def WatchRounds(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         self._caller(context)
@@ -96,7 +98,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
             heartbeat_s=WATCH_HEARTBEAT_S,
         )
         for ann in changes:
-            yield convert.announcement_to_pb(ann)
+            yield convert_rounds.announcement_to_pb(ann)
 
     def SubmitCommit(self, request: Any, context: grpc.ServicerContext) -> Any:
         who = self._caller(context)

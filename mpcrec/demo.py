@@ -153,7 +153,9 @@ class DemoRun:
                 "aggregation": s.aggregation,
                 "server_lr": 1.0,
                 "server_momentum": 0.0,
-                "clip_norm": 1000.0,
+                # the wrap guard (range_bound 16 * clip_norm by default) needs
+                # dim * (B * 2**16)**2 < 2**63: B < 199 at 1682 x 32, so C = 12
+                "clip_norm": 12.0,
             },
             "rounds": {
                 "committee_size": s.committee_size,
@@ -184,6 +186,10 @@ class DemoRun:
                 "rounds": s.rounds,
             },
             "beacon": {"chain_info": str(s.state_dir / "beacon" / "chain-info.json")},
+            # `--plaintext` (the comparison) is refused by every node unless it opts out
+            **(
+                {"privacy_floor": {"allow_plaintext": True}} if s.aggregation == "plaintext" else {}
+            ),
         }
 
     def _start(self, name: str, args: list[str]) -> None:

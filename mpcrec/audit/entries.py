@@ -221,10 +221,15 @@ def config(
     provider: str,
     delta: float,
     epsilon_budget: float | None,
+    params: Mapping[str, Any],
+    params_hash: bytes,
     privacy_unit: str = "instance",
     beacon: Mapping[str, Any] | None = None,
 ) -> LogEntry:
     """The federation's rules, in force from ``from_round`` (a change is a new entry).
+
+    ``params`` are the round parameters every contribution and result of these rounds
+    signs by ``params_hash`` (:class:`mpcrec.federation.round_params.RoundParams`).
 
     ``epsilon_budget`` ``None`` declares no differential-privacy promise (the auditor then
     reports the ε spent and judges nothing); ``delta`` is the δ at which ε is stated.
@@ -251,6 +256,8 @@ def config(
             "delta": delta,
             "epsilon_budget": epsilon_budget,
             "privacy_unit": privacy_unit,
+            "params": dict(params),
+            "params_hash": params_hash.hex(),
         },
     )
 
@@ -339,20 +346,36 @@ def committee(
 
 
 def contribution(
-    *, round_id: int, instance_id: str, model_version: int, digest: bytes, size: int
+    *,
+    round_id: int,
+    instance_id: str,
+    model_version: int,
+    digest: bytes,
+    size: int,
+    weight: float,
+    params_hash: bytes,
 ) -> LogEntry:
-    """An instance's contribution: the digest of its sealed envelopes, signed by it."""
+    """An instance's contribution: the digest of its sealed envelopes, its raw weight and
+    the round parameters it contributed under, signed by it."""
     return LogEntry(
         Kind.CONTRIBUTION,
         round_id,
         instance_id,
-        {"model_version": model_version, "digest": digest.hex(), "size": size},
+        {
+            "model_version": model_version,
+            "digest": digest.hex(),
+            "size": size,
+            "weight": weight,
+            "params_hash": params_hash.hex(),
+        },
     )
 
 
 @dataclass(frozen=True)
 class RoundResult:
-    """What every member signs at the end of a round."""
+    """What every member signs at the end of a round: with the round parameters' digest, the
+    raw weight it used for each frozen contribution (read from the signed envelopes) and the
+    noise's sensitivity convention."""
 
     round_id: int
     model_version: int
@@ -361,6 +384,9 @@ class RoundResult:
     rejected: Mapping[str, bytes]
     noise_multiplier: float
     sample_rate: float
+    params_hash: bytes = b""
+    weights: Mapping[str, float] = field(default_factory=dict)
+    sensitivity: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (bytes as hex)."""
@@ -372,6 +398,9 @@ class RoundResult:
             "rejected": {i: d.hex() for i, d in sorted(self.rejected.items())},
             "noise_multiplier": self.noise_multiplier,
             "sample_rate": self.sample_rate,
+            "params_hash": self.params_hash.hex(),
+            "weights": {i: float(w) for i, w in sorted(self.weights.items())},
+            "sensitivity": self.sensitivity,
         }
 
 

@@ -34,7 +34,9 @@ RULES: dict[str, str] = {
     "min_contributors": "every published round had enough accepted contributions",
     "model_hash": "the published model is the one the members signed",
     "version": "model versions move by one per publish, from the latest",
-    "budget": "cumulative epsilon stays within the declared budget (if any)",
+    "budget": "cumulative epsilon of the revealed rounds stays within the declared budget",
+    "params": "every contribution and result signs the round parameters of the config",
+    "weights": "members used the raw weights the contributors signed",
     "binding": "every registered key is bound to a certificate of the federation CA",
 }
 

@@ -60,6 +60,11 @@ def _optional_text(v: Any) -> bool:
     return v is None or (isinstance(v, str) and bool(v))
 
 
+def _weight_map(v: Any) -> bool:
+    weight = _number(0.0, 1e300)
+    return isinstance(v, dict) and all(isinstance(k, str) and weight(x) for k, x in v.items())
+
+
 _RESULT: Mapping[str, Field] = {
     "round": _int(),
     "model_version": _int(1),
@@ -68,7 +73,28 @@ _RESULT: Mapping[str, Field] = {
     "rejected": _hex_map,
     "noise_multiplier": _number(0.0, 1e9),
     "sample_rate": _number(0.0, 1.0),
+    "params_hash": _hex32,
+    "weights": _weight_map,
+    "sensitivity": _text,
 }
+
+#: The round parameters a config entry states (mpcrec.federation.round_params.RoundParams).
+_PARAMS: Mapping[str, Field] = {
+    "aggregation": _text,
+    "clip_norm": _number(0.0, 1e300),
+    "range_bound": _number(0.0, 1e300),
+    "noise_multiplier": _number(0.0, 1e9),
+    "min_contributors": _int(1),
+    "committee_size": _int(1),
+    "server_lr": _number(0.0, 1e300),
+    "server_momentum": _number(0.0, 1.0),
+    "max_weight": _number(0.0, 1e300),
+    "sensitivity": _text,
+}
+
+
+def _params(v: Any) -> bool:
+    return isinstance(v, dict) and _fields_ok(v, _PARAMS) is None
 
 
 def _result(v: Any) -> bool:
@@ -85,13 +111,21 @@ SCHEMAS: Mapping[str, Mapping[str, Field]] = {
         "delta": _number(1e-300, 0.999999),
         "epsilon_budget": _optional_budget,  # null: no differential-privacy promise
         "privacy_unit": _text,
+        "params": _params,
+        "params_hash": _hex32,
     },
     Kind.REGISTER: {"signing_key": _hex32, "sealing_key": _hex32, "address": _text},
     Kind.SEED_COMMIT: {"commitment": _hex32, "last_round": _int()},
     Kind.ROUND_OPEN: {"model_version": _int(), "participants": _ids},
     Kind.SEED_REVEALS: {"reveals": _hex_map},
     Kind.COMMITTEE: {"seed": _hex32, "members": _ids, "dealer": _optional_text, "provider": _text},
-    Kind.CONTRIBUTION: {"model_version": _int(), "digest": _hex32, "size": _int()},
+    Kind.CONTRIBUTION: {
+        "model_version": _int(),
+        "digest": _hex32,
+        "size": _int(),
+        "weight": _number(0.0, 1e300),
+        "params_hash": _hex32,
+    },
     Kind.RESULT_SIGNATURE: {"result": _result},
     Kind.PUBLISH: {"model_version": _int(1), "model_hash": _hex32},
     Kind.ABORT: {"reason": _text, "missing": _ids},

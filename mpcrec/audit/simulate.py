@@ -27,6 +27,7 @@ from committees.sortition import draw_committee, draw_dealer, eligible
 from mpcrec.audit import entries as make
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import LogEntry, RoundResult, TreeHead, canonical_json
+from mpcrec.audit.round_digest import params_digest
 from mpcrec.crypto.beacon import ChainInfo, LocalSigner
 from mpcrec.files import write_atomic
 
@@ -109,6 +110,7 @@ class _Plan:
     abort_every: int
     reject_every: int
     seed: int
+    params: Mapping[str, Any]
     min_contributors: int = 3
     beacon: LocalSigner | None = None
 
@@ -116,6 +118,11 @@ class _Plan:
     def chain(self) -> ChainInfo | None:
         """The simulated beacon chain (round ``10 r`` serves round ``r``)."""
         return self.beacon.chain(genesis_time=0, period=1) if self.beacon else None
+
+    @property
+    def params_hash(self) -> bytes:
+        """The round parameters' digest every contribution and result signs."""
+        return params_digest(self.params)
 
 
 def _register(sim: FederationLog, ids: Sequence[str], seed: int) -> None:
@@ -177,6 +184,9 @@ def _result(
         rejected={i: d for i, d in digests.items() if i in rejected},
         noise_multiplier=plan.noise_multiplier,
         sample_rate=plan.sample_rate,
+        params_hash=plan.params_hash,
+        weights={i: 0.0 if i in rejected else 1.0 for i in digests},
+        sensitivity="replace-one",
     )
 
 
@@ -196,7 +206,13 @@ def _run_round(
     digests = {i: _derive(f"update/{r}/{i}", plan.seed) for i in senders}
     for i in senders:
         sent = make.contribution(
-            round_id=r, instance_id=i, model_version=version, digest=digests[i], size=4096
+            round_id=r,
+            instance_id=i,
+            model_version=version,
+            digest=digests[i],
+            size=4096,
+            weight=1.0,
+            params_hash=plan.params_hash,
         )
         sim.append(sent, sim.instance_keys[i])
     if aborts:
@@ -250,6 +266,18 @@ def simulate_federation(
     sim = FederationLog(launcher, keys)
     signer = LocalSigner(_derive("beacon", seed)) if beacon else None
     chain = signer.chain(genesis_time=0, period=1) if signer else None
+    params = {
+        "aggregation": "secure",
+        "clip_norm": 1.0,
+        "range_bound": 16.0,
+        "noise_multiplier": float(noise_multiplier),
+        "min_contributors": min_contributors,
+        "committee_size": committee_size,
+        "server_lr": 1.0,
+        "server_momentum": 0.0,
+        "max_weight": 1e6,
+        "sensitivity": "replace-one",
+    }
     rules = make.config(
         from_round=FIRST_ROUND,
         launcher_key=make.public_key_bytes(launcher),
@@ -261,6 +289,8 @@ def simulate_federation(
         epsilon_budget=epsilon_budget,
         privacy_unit="instance",
         beacon=chain.to_json() if chain else None,
+        params=params,
+        params_hash=params_digest(params),
     )
     sim.append(rules)
     _register(sim, ids, seed)
@@ -275,6 +305,7 @@ def simulate_federation(
         seed=seed,
         min_contributors=min_contributors,
         beacon=signer,
+        params=params,
     )
     history: list[tuple[str, ...]] = []
     version = 0

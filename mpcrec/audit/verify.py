@@ -168,6 +168,8 @@ def verify_entries(
     findings += checks.check_committees(history)
     findings += checks.check_results(history)
     findings += checks.check_versions(history)
+    findings += checks.check_params(history)
+    findings += checks.check_weights(history)
     budget_findings, epsilon = checks.check_budget(history)
     findings += budget_findings
     findings += checks.check_bindings(history, ca_pem) if ca_pem is not None else []

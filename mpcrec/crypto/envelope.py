@@ -9,7 +9,10 @@ Sealing (per member ``j``) follows the ECIES pattern with modern primitives:
 4. ``sig = Ed25519(contributor, header || SHA-256(ct))``.
 
 The header binds the round id, the model version hash, the contributor id, the member
-index, a fresh 16-byte contribution nonce and ``E``. A member rejects, with a
+index, a fresh 16-byte contribution nonce, ``E``, the contributor's raw weight and the
+digest of the round parameters it contributes under
+(:class:`mpcrec.federation.round_params.RoundParams`): a member reads the weight from the
+signed envelope itself (:func:`signed_terms`), not from the launcher. A member rejects, with a
 :class:`~mpcrec.errors.ProtocolError` naming the reason, a bad signature, a wrong round or
 model version, a wrong member index, a replayed nonce, or a share of the wrong length.
 
@@ -23,7 +26,7 @@ import hashlib
 import os
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +42,7 @@ from mpcrec.crypto.replay import NonceRegistry as NonceRegistry  # its home befo
 from mpcrec.crypto.sharing import SEED_BYTES, Share, expand_seed, split
 from mpcrec.errors import ProtocolError
 
-MAGIC = b"MPS1"
+MAGIC = b"MPS2"
 NONCE_BYTES = 16
 _INFO = b"mpcrec share v1"
 _GCM_NONCE = bytes(12)
@@ -61,6 +64,8 @@ class SealedShare:
         AES-256-GCM ciphertext of the share bytes (or of the seed), tag included.
     signature:
         Ed25519 signature of ``header || SHA-256(ciphertext)``.
+    weight, params_hash:
+        The contributor's raw weight and the round parameters' digest it signed.
     """
 
     round_id: int
@@ -71,6 +76,8 @@ class SealedShare:
     ephemeral_key: bytes
     ciphertext: bytes
     signature: bytes
+    weight: float = 0.0
+    params_hash: bytes = b""
 
     def header(self) -> bytes:
         """The canonical bytes that the AEAD authenticates and the signature covers."""
@@ -85,6 +92,8 @@ class SealedShare:
                 struct.pack(">H", self.member_index),
                 self.nonce,
                 self.ephemeral_key,
+                struct.pack(">dH", self.weight, len(self.params_hash)),
+                self.params_hash,
             ]
         )
 
@@ -127,6 +136,10 @@ def _parse(buf: memoryview) -> SealedShare:
     nonce = bytes(buf[pos : pos + NONCE_BYTES])
     ephemeral_key = bytes(buf[pos + NONCE_BYTES : pos + NONCE_BYTES + 32])
     pos += NONCE_BYTES + 32
+    weight, params_len = struct.unpack_from(">dH", buf, pos)
+    pos += 10
+    params_hash = bytes(buf[pos : pos + params_len])
+    pos += params_len
     signature = bytes(buf[pos : pos + 64])
     (ct_len,) = struct.unpack_from(">Q", buf, pos + 64)
     pos += 72
@@ -142,7 +155,19 @@ def _parse(buf: memoryview) -> SealedShare:
         ephemeral_key,
         ciphertext,
         signature,
+        weight,
+        params_hash,
     )
+
+
+def signed_terms(sealed: SealedShare, contributor_key: Ed25519PublicKey) -> tuple[float, bytes]:
+    """``(weight, params_hash)`` of an envelope, once its signature is checked against the
+    contributor's key (:class:`ProtocolError` when it does not verify); nothing is decrypted."""
+    try:
+        contributor_key.verify(sealed.signature, sealed.signed_bytes())
+    except InvalidSignature as err:
+        raise ProtocolError(f"envelope from {sealed.contributor_id!r}: bad signature") from err
+    return sealed.weight, sealed.params_hash
 
 
 def _derive_key(shared: bytes, ephemeral: bytes, member: bytes) -> bytes:
@@ -159,6 +184,8 @@ def seal_contribution(
     model_hash: bytes,
     contributor_id: str,
     rng: np.random.Generator | None = None,
+    weight: float = 1.0,
+    params_hash: bytes = b"",
 ) -> list[SealedShare]:
     """Encode, split and seal one update: share 1 to member 0, a seed to each other member.
 
@@ -174,6 +201,8 @@ def seal_contribution(
         What the envelopes are bound to.
     rng:
         Reproducible seeds for tests only (the ephemeral keys and nonce stay random).
+    weight, params_hash:
+        The contributor's raw weight and the round parameters' digest, signed in the header.
     """
     encoded = encode(np.ravel(np.asarray(update, dtype=np.float64)))
     first, seeds = split(encoded, len(member_keys), rng=rng)
@@ -184,6 +213,8 @@ def seal_contribution(
         round_id=round_id,
         model_hash=model_hash,
         contributor_id=contributor_id,
+        weight=weight,
+        params_hash=params_hash,
     )
 
 
@@ -195,6 +226,8 @@ def seal_shares(
     round_id: int,
     model_hash: bytes,
     contributor_id: str,
+    weight: float = 1.0,
+    params_hash: bytes = b"",
 ) -> list[SealedShare]:
     """Seal one payload per member under one fresh contribution nonce (see module doc)."""
     if len(payloads) != len(member_keys):
@@ -208,18 +241,20 @@ def seal_shares(
             ephemeral.exchange(X25519PublicKey.from_public_bytes(member)), eph_pub, member
         )
         unsigned = SealedShare(
-            round_id, model_hash, contributor_id, index, nonce, eph_pub, b"", b""
+            round_id,
+            model_hash,
+            contributor_id,
+            index,
+            nonce,
+            eph_pub,
+            b"",
+            b"",
+            weight,
+            params_hash,
         )
         ciphertext = AESGCM(key).encrypt(_GCM_NONCE, payload, unsigned.header())
-        body = SealedShare(
-            round_id, model_hash, contributor_id, index, nonce, eph_pub, ciphertext, b""
-        )
-        signature = signing_key.sign(body.signed_bytes())
-        sealed.append(
-            SealedShare(
-                round_id, model_hash, contributor_id, index, nonce, eph_pub, ciphertext, signature
-            )
-        )
+        body = replace(unsigned, ciphertext=ciphertext)
+        sealed.append(replace(body, signature=signing_key.sign(body.signed_bytes())))
     return sealed
 
 

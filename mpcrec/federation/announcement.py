@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from mpcrec.federation.round_params import RoundParams
+
 
 class Phase(StrEnum):
     """The states of a round."""
@@ -50,7 +52,9 @@ class RoundAnnouncement:
 
     ``model_hash`` is the SHA-256 of the base model's bytes; ``digests`` the digest of each
     frozen contribution, in the order of ``contributors``; ``beacon_round`` the beacon
-    round bound to the round when it opened (``0``: none), due at ``beacon_at``.
+    round bound to the round when it opened (``0``: none), due at ``beacon_at``;
+    ``params`` the round parameters of the config entry in force and ``params_hash`` their
+    digest (what contributors and members sign).
     """
 
     round_id: int
@@ -69,6 +73,8 @@ class RoundAnnouncement:
     digests: tuple[bytes, ...] = ()
     beacon_round: int = 0
     beacon_at: float = 0.0
+    params: RoundParams | None = None
+    params_hash: bytes = b""
 
     @property
     def members(self) -> tuple[str, ...]:

@@ -22,12 +22,15 @@ def envelopes_digest(envelopes: Mapping[str, bytes]) -> bytes:
 
 @dataclass(frozen=True)
 class Contribution:
-    """One instance's upload for one round: an opaque envelope per committee member."""
+    """One instance's upload for one round: an opaque envelope per committee member, with
+    its raw weight and the digest of the round parameters it was sealed under (both also
+    signed inside every envelope)."""
 
     round_id: int
     contributor: str
     weight: float
     envelopes: Mapping[str, bytes] = field(repr=False)
+    params_hash: bytes = b""
 
     @property
     def digest(self) -> bytes:

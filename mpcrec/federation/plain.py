@@ -2,7 +2,10 @@
 
 Used only by ``--plaintext`` federations, the baseline the secure round is compared with: the
 committee sees every update. Layout: ``MAGIC || round_id (8, big-endian) || model_hash (32)
-|| len(contributor) (2) || contributor (UTF-8) || update (float64 little-endian)``.
+|| weight (float64, big-endian) || params_hash (32) || len(contributor) (2) || contributor
+(UTF-8) || update (float64 little-endian)``. Nothing is signed: the launcher can rewrite a
+plaintext envelope, which is one reason nodes refuse plaintext unless their privacy floor
+allows it.
 """
 
 from __future__ import annotations
@@ -14,17 +17,33 @@ import numpy.typing as npt
 
 from mpcrec.errors import ProtocolError
 
-MAGIC = b"MPCRPLN1"
-_HEAD = struct.Struct(">8sQ32sH")
+MAGIC = b"MPCRPLN2"
+_HEAD = struct.Struct(">8sQ32sd32sH")
 
 
 def seal_plain(
-    update: npt.ArrayLike, *, round_id: int, model_hash: bytes, contributor: str
+    update: npt.ArrayLike,
+    *,
+    round_id: int,
+    model_hash: bytes,
+    contributor: str,
+    weight: float = 1.0,
+    params_hash: bytes = bytes(32),
 ) -> bytes:
     """The plaintext envelope of ``update`` (flattened)."""
     name = contributor.encode()
     data = np.ravel(np.asarray(update, dtype="<f8")).tobytes()
-    return _HEAD.pack(MAGIC, round_id, model_hash, len(name)) + name + data
+    head = _HEAD.pack(MAGIC, round_id, model_hash, weight, params_hash, len(name))
+    return head + name + data
+
+
+def plain_terms(blob: bytes) -> tuple[float, bytes]:
+    """``(weight, params_hash)`` a plaintext envelope declares (:class:`ProtocolError` if it
+    is too short to say)."""
+    if len(blob) < _HEAD.size:
+        raise ProtocolError(f"plaintext envelope of {len(blob)} bytes is too short")
+    _, _, _, weight, params_hash, _ = _HEAD.unpack_from(blob)
+    return float(weight), bytes(params_hash)
 
 
 def open_plain(
@@ -34,7 +53,7 @@ def open_plain(
     who = f"plaintext update from {contributor!r}"
     if len(blob) < _HEAD.size:
         raise ProtocolError(f"{who}: {len(blob)} bytes is too short")
-    magic, rid, mhash, name_len = _HEAD.unpack_from(blob)
+    magic, rid, mhash, _, _, name_len = _HEAD.unpack_from(blob)
     name = blob[_HEAD.size : _HEAD.size + name_len].decode(errors="replace")
     body = blob[_HEAD.size + name_len :]
     if magic != MAGIC:

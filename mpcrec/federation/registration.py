@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import FederationSpec
 
 
@@ -34,3 +35,10 @@ class Registered:
     spec: FederationSpec
     committee_size: int
     min_contributors: int
+
+    @property
+    def params(self) -> RoundParams:
+        """The round parameters this registration announced (what every round must sign)."""
+        return self.spec.params(
+            committee_size=self.committee_size, min_contributors=self.min_contributors
+        )

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mpcrec.audit.entries import LogEntry, RoundResult, result_signature
+from mpcrec.federation.round_params import RoundParams
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class MemberResult:
     accepted: tuple[str, ...]
     signature: bytes
     model: bytes = field(default=b"", repr=False)  # dropped once the round has ended
+    params_hash: bytes = b""  # the round parameters the member computed under
+    weights: tuple[float, ...] = ()  # the raw weight it used per frozen contribution
 
 
 def result_entry(
@@ -32,11 +35,14 @@ def result_entry(
     model_hash: bytes,
     digests: Mapping[str, bytes],
     accepted: Sequence[str],
-    noise_multiplier: float,
+    params: RoundParams,
+    weights: Mapping[str, float],
 ) -> LogEntry:
     """The unsigned entry ``member`` signs: every frozen contribution (by its digest)
-    accepted or rejected, the hash of model ``new_version`` and the noise multiplier;
-    every instance takes part in every round (sample rate ``1``)."""
+    accepted or rejected, the hash of model ``new_version``, the round parameters (their
+    digest, noise multiplier and sensitivity convention) and the raw weight it used for each
+    contribution (the one its author signed); every instance takes part in every round
+    (sample rate ``1``)."""
     ok = set(accepted)
     return result_signature(
         member=member,
@@ -46,7 +52,10 @@ def result_entry(
             model_hash=model_hash,
             accepted={c: d for c, d in digests.items() if c in ok},
             rejected={c: d for c, d in digests.items() if c not in ok},
-            noise_multiplier=noise_multiplier,
+            noise_multiplier=params.noise_multiplier,
             sample_rate=1.0,
+            params_hash=params.digest,
+            weights=dict(weights),
+            sensitivity=params.sensitivity,
         ),
     )

@@ -6,8 +6,13 @@ import math
 from dataclasses import dataclass
 
 from mpcrec.errors import ConfigError
+from mpcrec.federation.round_params import RoundParams
 
 AGGREGATIONS = ("plaintext", "secure")
+
+#: The wrap guard's default bound, in clip norms: ``B = 16 C`` rejects an honest
+#: contribution with probability about ``1e-12`` (docs/secure-round.md section 5).
+RANGE_RATIO = 16.0
 
 
 @dataclass(frozen=True)
@@ -19,32 +24,39 @@ class FederationSpec:
     n_items, dim:
         The global item-embedding table (the public video catalogue).
     aggregation:
-        ``"secure"``: members receive sealed shares and aggregate inside CrypTen;
-        ``"plaintext"``: members receive the updates themselves and sum them (the
-        comparison baseline, no privacy).
+        ``"secure"`` (the default): members receive sealed shares and aggregate inside
+        CrypTen; ``"plaintext"``: members receive the updates themselves and sum them (the
+        comparison baseline, no privacy: an explicit opt-out, refused by every node whose
+        privacy floor does not say ``allow_plaintext: true``).
     server_lr, server_momentum:
         The server optimiser (:class:`mpcrec.model.server.ServerSGD`).
     clip_norm:
         Contributions with a larger L2 norm are rejected by the committee.
     range_bound:
-        ``B`` of the committee's coordinate (wrap) check (:mod:`mpcrec.secure.validation`),
-        ``0`` to skip it. Without it, values chosen to wrap the ring can fool the norm
-        check; ``B >= 13 * clip_norm`` keeps honest rejections below 1e-7.
+        ``B`` of the committee's coordinate (wrap) check (:mod:`mpcrec.secure.validation`);
+        by default (``None``) ``RANGE_RATIO * clip_norm``; ``0`` turns it off (an opt-out
+        nodes refuse by default). Without it, values chosen to wrap the ring can fool the
+        norm check; ``B >= 13 * clip_norm`` keeps honest rejections below 1e-7.
     noise_multiplier:
         ``z``: the committee adds Gaussian noise of standard deviation
-        ``z * clip_norm * max_i w_i`` to the weighted sum (the sensitivity of the sum to one
-        instance's clipped contribution; ``w_i`` the normalised public weights), hidden from
-        any ``k - 1`` colluding members (:mod:`mpcrec.secure.noise`). Instance-level DP.
+        ``z * 2 * clip_norm * max_i w_i`` to the weighted sum (its replace-one sensitivity:
+        replacing one instance's clipped contribution moves the sum by up to
+        ``2 * clip_norm * w_i``; ``w_i`` the normalised public weights), hidden from any
+        ``k - 1`` colluding members (:mod:`mpcrec.secure.noise`). Instance-level DP.
+    max_weight:
+        The largest raw weight (training events) a contributor may declare; contributors
+        clamp to it and members reject any weight above it.
     """
 
     n_items: int
     dim: int
-    aggregation: str = "plaintext"
+    aggregation: str = "secure"
     server_lr: float = 1.0
     server_momentum: float = 0.0
     clip_norm: float = 10.0
-    range_bound: float = 0.0
+    range_bound: float | None = None
     noise_multiplier: float = 0.0
+    max_weight: float = 1e6
 
     def __post_init__(self) -> None:
         if self.n_items < 1 or self.dim < 1:
@@ -54,19 +66,42 @@ class FederationSpec:
                 f"aggregation {self.aggregation!r} is unknown",
                 hint="use one of: " + ", ".join(AGGREGATIONS),
             )
+        if self.range_bound is None:
+            object.__setattr__(self, "range_bound", RANGE_RATIO * self.clip_norm)
         if self.noise_multiplier < 0:
             raise ConfigError(f"noise_multiplier {self.noise_multiplier} must be >= 0")
-        if self.range_bound < 0:
+        if self.bound < 0:
             raise ConfigError(f"range_bound {self.range_bound} must be >= 0 (0: no check)")
         if self.server_lr <= 0 or not 0 <= self.server_momentum < 1 or self.clip_norm <= 0:
             raise ConfigError(
                 f"server_lr {self.server_lr}, server_momentum {self.server_momentum}, "
                 f"clip_norm {self.clip_norm}: need lr > 0, 0 <= momentum < 1, clip_norm > 0"
             )
+        self.params(committee_size=1, min_contributors=1)  # max_weight finite and > 0
+
+    @property
+    def bound(self) -> float:
+        """The wrap guard's ``B`` (``0``: off)."""
+        return float(self.range_bound or 0.0)
+
+    def params(self, *, committee_size: int, min_contributors: int) -> RoundParams:
+        """The round parameters of this spec under the launcher's round rules."""
+        return RoundParams(
+            aggregation=self.aggregation,
+            clip_norm=self.clip_norm,
+            range_bound=self.bound,
+            noise_multiplier=self.noise_multiplier,
+            min_contributors=min_contributors,
+            committee_size=committee_size,
+            server_lr=self.server_lr,
+            server_momentum=self.server_momentum,
+            max_weight=self.max_weight,
+        )
 
     def noise_std(self, weights: list[float]) -> float:
-        """Standard deviation of the noise on the weighted sum with normalised ``weights``."""
-        return self.noise_multiplier * self.clip_norm * max(weights, default=0.0)
+        """Standard deviation of the noise on the weighted sum with normalised ``weights``:
+        ``z * 2 * clip_norm * max_i w_i`` (replace-one, :meth:`RoundParams.noise_std`)."""
+        return self.params(committee_size=1, min_contributors=1).noise_std(weights)
 
     @property
     def size(self) -> int:

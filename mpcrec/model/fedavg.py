@@ -5,7 +5,7 @@ A round, for global item embeddings ``V`` (public) and instances ``1..N``:
 1. every instance runs :func:`~mpcrec.model.local.local_update` from ``V`` on its own
    data and returns a bounded delta ``d_i`` (its user embeddings stay at home);
 2. the server forms ``a = sum_i w_i d_i + w * noise`` with public weights ``w_i`` and
-   ``noise ~ N(0, (z C)^2)`` per coordinate (``z`` the noise multiplier, ``C`` the clip
+   ``noise ~ N(0, (2 z C)^2)`` per coordinate (``z`` the noise multiplier, ``C`` the clip
    norm), by :func:`~mpcrec.model.server.weighted_sum`;
 3. :class:`~mpcrec.model.server.ServerSGD` moves ``V`` by ``a`` (learning rate, momentum).
 
@@ -50,7 +50,8 @@ class FedConfig:
     server_lr, server_momentum:
         The server optimiser (:class:`~mpcrec.model.server.ServerSGD`).
     noise_multiplier:
-        ``z``: Gaussian noise of standard deviation ``z * clip_norm`` on the sum.
+        ``z``: Gaussian noise of standard deviation ``z * 2 * clip_norm * w`` on the sum
+        (replace-one sensitivity).
     weighting:
         ``"examples"`` or ``"uniform"`` (ignored with per-user clipping).
     """
@@ -140,7 +141,8 @@ def train_fedavg(
             deltas.append(result.delta)
         aggregate = weighted_sum(deltas, weights)
         if config.noise_multiplier > 0:
-            sigma = config.noise_multiplier * config.local.clip_norm * weights[0]
+            # replace-one sensitivity, as the committee's: 2 * C * max w (privacy-accounting.md)
+            sigma = config.noise_multiplier * 2.0 * config.local.clip_norm * max(weights)
             aggregate = aggregate + rng.normal(0.0, sigma, size=aggregate.shape)
         item_emb = server.step(item_emb.ravel(), aggregate).reshape(shape)
         if on_round is not None:

@@ -13,6 +13,13 @@ Example::
     # peertube: {dsn: "dbname=peertube_prod user=mpcrec_reader", listen: 127.0.0.1:9090}
     mpc_timeout_s: 60                 # bound on any committee step (join, one message)
     faults: {member_delay_s: 0, skip_clip: false}  # test knobs; leave out in deployments
+    privacy_floor:                    # the least this node takes part in (these defaults)
+      allow_plaintext: false          # true: also plaintext rounds (no privacy at all)
+      min_range_ratio: 13.0           # wrap guard on, range_bound >= 13 * clip_norm
+      min_contributors: 3
+      min_noise_multiplier: 0.0
+      max_normalised_weight: 0.5      # no contributor above half the aggregate
+      allow_model_reuse: false        # true: contribute twice to one base model version
     witness:                          # the log's heads, exchanged without the launcher
       listen: 0.0.0.0:7610            # serve this node's cosigned head at GET /tree-head
       peers: [http://tube-b.example.org:7610, /srv/shared/tube-c/witnessed_head.json]
@@ -96,6 +103,55 @@ class Faults:
 
 
 @dataclass(frozen=True)
+class PrivacyFloor:
+    """``privacy_floor:``: the weakest round this node contributes to or computes
+    (:mod:`mpcrec.node.floor` checks it; docs/operations.md explains each setting).
+
+    Attributes
+    ----------
+    allow_plaintext:
+        Take part in ``aggregation: plaintext`` rounds (members see every update): the named
+        opt-out, for tests and baselines only.
+    min_range_ratio:
+        The wrap guard must be on with ``range_bound >= min_range_ratio * clip_norm``
+        (13: honest rejections below 1e-7, docs/secure-round.md section 5); ``0`` also
+        accepts rounds without it (the named opt-out).
+    min_contributors:
+        Fewest accepted contributions this node lets a round publish (it enforces the larger
+        of this and the signed parameters' minimum itself, as a member).
+    min_noise_multiplier:
+        Least ``z`` (replace-one) of a round's noise.
+    max_normalised_weight:
+        Most any contributor's weight may be of the round's total.
+    allow_model_reuse:
+        Contribute again to a base model version this node already contributed to in a round
+        that reached computing (the named opt-out: the difference of two revealed models
+        can then be its update; docs/threat-model.md).
+    """
+
+    allow_plaintext: bool = False
+    min_range_ratio: float = 13.0
+    min_contributors: int = 3
+    min_noise_multiplier: float = 0.0
+    max_normalised_weight: float = 0.5
+    allow_model_reuse: bool = False
+
+    def __post_init__(self) -> None:
+        if self.min_range_ratio < 0 or self.min_noise_multiplier < 0 or self.min_contributors < 1:
+            raise ConfigError(
+                f"privacy_floor: min_range_ratio {self.min_range_ratio}, min_noise_multiplier "
+                f"{self.min_noise_multiplier}, min_contributors {self.min_contributors}",
+                hint="ratios and noise >= 0, min_contributors >= 1",
+            )
+        if not 0 < self.max_normalised_weight <= 1:
+            raise ConfigError(
+                f"privacy_floor: max_normalised_weight {self.max_normalised_weight} must be in "
+                "(0, 1]",
+                hint="0.5: no contributor makes up more than half of the aggregate",
+            )
+
+
+@dataclass(frozen=True)
 class WitnessConfig:
     """``witness:``: where this node serves its cosigned tree head (``listen``, off when
     unset) and the other nodes whose heads it compares with its own at every round's end
@@ -119,6 +175,7 @@ class NodeConfig:
     )
     trainer: TrainerConfig = field(default_factory=DriftTrainerConfig)
     faults: Faults = field(default_factory=Faults)
+    privacy_floor: PrivacyFloor = field(default_factory=PrivacyFloor)
     mpc_timeout_s: float = 60.0
     peertube: PeerTubeSettings | None = None
     witness: WitnessConfig = field(default_factory=WitnessConfig)

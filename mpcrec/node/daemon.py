@@ -6,10 +6,14 @@ its phase, once per round:
 
 * ``open``: commit to a fresh 32-byte secret (:func:`committees.seed.commitment`);
 * ``revealing``: reveal it;
-* ``collecting``: fetch the round's base model, train at home, seal one envelope per member
-  (:mod:`mpcrec.node.aggregation`) and upload them;
-* ``computing``, when on the committee: fetch the envelopes addressed to this instance,
-  compute the next model and return it signed (or serve as the round's dealer);
+* ``collecting``: check the round against the signed parameters and this node's privacy
+  floor (:mod:`mpcrec.node.floor`) and that it never contributed on this base model
+  (:mod:`mpcrec.node.model_reuse`); fetch the base model, train at home, seal one envelope
+  per member (:mod:`mpcrec.node.aggregation`), signing its capped weight, and upload them;
+* ``computing``, when on the committee: the same floor check; fetch the envelopes addressed
+  to this instance, take each weight from its signed envelope
+  (:mod:`mpcrec.node.signed_weights`), compute the next model and return it signed with the
+  parameters and weights used (or serve as the round's dealer);
 * ``published`` / ``aborted``: forget the round's secret.
 
 Every announcement names the newest published model: the node checks the launcher's history
@@ -25,6 +29,7 @@ idempotent (a repeated message is refused by the launcher as a
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -39,8 +44,9 @@ from mpcrec.federation.launcher_client import LauncherClient
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.refusals import LauncherError, RoundStateError, StoreConflict
 from mpcrec.federation.registration import Registered
+from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import FederationSpec
-from mpcrec.node import messages
+from mpcrec.node import floor, messages
 from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
@@ -48,9 +54,11 @@ from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrain
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
 from mpcrec.node.log_watch import LogWatch, WitnessServer
+from mpcrec.node.model_reuse import ContributedModels
 from mpcrec.node.own_entries import OwnEntries, witnessed
 from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
+from mpcrec.node.signed_weights import signed_weights
 from mpcrec.node.trainer import DriftTrainer, Trainer
 
 if TYPE_CHECKING:
@@ -116,8 +124,11 @@ class Node:
         self.spec: FederationSpec | None = None
         self.aggregation: Aggregation | None = None
         self.min_contributors = 1
+        self.params: RoundParams | None = None  # the round parameters registered under
+        self.privacy_floor = config.privacy_floor
         self.trust = LauncherTrust(config.state_dir)
         self.refusals = RefusalLog(config.state_dir, self.me)
+        self.contributed = ContributedModels(config.state_dir, self.me)
         self.log_watch = LogWatch(self.me, self.keys, self.trust, self.own, config.witness.peers)
         listen = config.witness.listen
         self.witness = WitnessServer(self.log_watch.witness_path, listen) if listen else None
@@ -191,7 +202,8 @@ class Node:
             messages.registration(self.me, self.keys, self.config.mpc_address, self.bound)
         )
         self.trust.pin(registered.launcher_key)
-        min_contributors = max(1, registered.min_contributors)
+        self.params = registered.params
+        min_contributors = floor.required_contributors(self.privacy_floor, registered.params)
         if self.aggregation is None or (self.spec, self.min_contributors) != (
             registered.spec,
             min_contributors,
@@ -271,20 +283,28 @@ class Node:
         rid = ann.round_id
         if rid not in self._secrets or not self._once(rid, "upload"):
             return
-        assert self.spec is not None and self.aggregation is not None
+        assert self.spec is not None and self.aggregation is not None and self.params is not None
+        floor.check_round(self.privacy_floor, self.params, ann)
+        if not self.privacy_floor.allow_model_reuse:
+            self.contributed.check(ann)
         base = self.models.get(client, ann.model_version)
         if base.model_hash != ann.model_hash:
             log.error("%s: round %d: the model does not match the announced hash", self.me, rid)
             return
         delta, weight = self.trainer.update(base.array(), ann.model_version)
-        if not weight > 0:  # no training events yet: nothing to contribute this round
+        if not (math.isfinite(weight) and weight > 0):  # no training events yet: nothing to send
             log.info("%s: round %d: nothing to contribute", self.me, rid)
             return
+        weight = min(weight, self.params.max_weight)  # the cap every member enforces
         if not self.config.skip_clip:  # the committee rejects anything above clip_norm
             delta = clip_for_committee(delta, self.spec)
         self.key_check.check_seats(ann)
-        envelopes = self.aggregation.seal(delta, ann)
-        upload, signature = messages.contribution(self.me, self.keys, ann, envelopes, weight)
+        digest = self.params.digest
+        envelopes = self.aggregation.seal(delta, ann, weight=weight, params_hash=digest)
+        upload, signature = messages.contribution(
+            self.me, self.keys, ann, envelopes, weight, digest
+        )
+        self.contributed.record(ann)  # before it leaves: counted even if the answer is lost
         receipt = client.upload_contribution(upload, signature)
         log.info("%s: round %d: uploaded %d bytes", self.me, rid, receipt.size)
 
@@ -302,14 +322,22 @@ class Node:
         if self.config.member_delay_s:
             time.sleep(self.config.member_delay_s)
         rid = ann.round_id
-        envelopes = client.fetch_shares(rid)
-        self.key_check.check_envelopes(envelopes)
+        assert self.params is not None
+        floor.check_round(self.privacy_floor, self.params, ann)
+        streamed = client.fetch_shares(rid)
+        self.key_check.check_envelopes(streamed)
+        envelopes, weights = signed_weights(
+            ann, streamed, self.params, self.aggregation.signed_terms
+        )
+        floor.check_weights(self.privacy_floor, {e.contributor: e.weight for e in envelopes})
         base = self.models.get(client, ann.model_version)
         previous = None
         if self.spec.server_momentum and ann.model_version > 0:
             previous = self.models.get(client, ann.model_version - 1).array()
         try:
             nxt, accepted = self.aggregation.compute(ann, envelopes, base, previous)
+            if len(accepted) < self.min_contributors:  # the secure program refuses it too
+                raise RoundAborted(f"{len(accepted)} accepted, {self.min_contributors} needed")
         except RoundRefused:
             raise
         except (RoundAborted, ProtocolError) as err:
@@ -317,13 +345,14 @@ class Node:
             client.submit_result(messages.failure(self.me, rid, str(err)))
             return
         model = PublishedModel.from_array(ann.model_version + 1, nxt)
-        noise = self.spec.noise_multiplier
-        client.submit_result(messages.result(self.me, self.keys, ann, model, accepted, noise))
+        signed = messages.result(self.me, self.keys, ann, model, accepted, self.params, weights)
+        client.submit_result(signed)
         log.info("%s: round %d: result sent (%d accepted)", self.me, rid, len(accepted))
 
     def _end(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         if self._once(ann.round_id, "end"):
             self._secrets.pop(ann.round_id, None)
+            self.contributed.release(ann)
             log.info("%s: round %d %s %s", self.me, ann.round_id, ann.phase, ann.reason)
 
     def _follow_model(self, client: LauncherClient, ann: RoundAnnouncement) -> None:

@@ -23,7 +23,7 @@ from mpcrec.federation.refusals import LauncherUnreachable
 from mpcrec.federation.registration import Registered, Registration
 from mpcrec.federation.result import MemberResult
 from mpcrec.federation.tls import secure_channel
-from mpcrec.proto import convert
+from mpcrec.proto import convert, convert_rounds
 from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
@@ -66,7 +66,7 @@ class GrpcLauncherClient:
     def current_round(self) -> RoundAnnouncement | None:
         with _refusals():
             reply = self._stub.GetRound(pb.GetRoundRequest(), timeout=CALL_TIMEOUT_S)
-            return convert.announcement_from_pb(reply)
+            return convert_rounds.announcement_from_pb(reply)
 
     def watch_rounds(self, after_round: int = 0) -> Iterator[RoundAnnouncement]:
         with _refusals():
@@ -75,7 +75,7 @@ class GrpcLauncherClient:
                 self._watches.append(call)
             try:
                 for msg in call:
-                    ann = convert.announcement_from_pb(msg)
+                    ann = convert_rounds.announcement_from_pb(msg)
                     if ann is not None:
                         yield ann
             finally:

@@ -5,6 +5,7 @@ is what an auditor checks later."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from committees.seed import commitment
 from mpcrec.audit import entries
@@ -14,6 +15,7 @@ from mpcrec.federation.contribution import Contribution
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.registration import Registration
 from mpcrec.federation.result import MemberResult, result_entry
+from mpcrec.federation.round_params import RoundParams
 
 REASON_CHARS = 500  # a failure report's reason is cut to this
 
@@ -58,11 +60,21 @@ def seed_commit(
 
 
 def contribution(
-    instance_id: str, keys: NodeKeys, ann: RoundAnnouncement, envelopes: list[bytes], weight: float
+    instance_id: str,
+    keys: NodeKeys,
+    ann: RoundAnnouncement,
+    envelopes: list[bytes],
+    weight: float,
+    params_hash: bytes,
 ) -> tuple[Contribution, bytes]:
-    """The upload of one envelope per member (rank order) and its signature."""
+    """The upload of one envelope per member (rank order) and its signature over the
+    contribution entry (digest, ``weight``, ``params_hash``)."""
     upload = Contribution(
-        ann.round_id, instance_id, weight, dict(zip(ann.members, envelopes, strict=True))
+        ann.round_id,
+        instance_id,
+        weight,
+        dict(zip(ann.members, envelopes, strict=True)),
+        params_hash=params_hash,
     )
     entry = entries.contribution(
         round_id=ann.round_id,
@@ -70,6 +82,8 @@ def contribution(
         model_version=ann.model_version,
         digest=upload.digest,
         size=upload.size,
+        weight=weight,
+        params_hash=params_hash,
     )
     return upload, entry.sign(keys.signing).signature
 
@@ -80,9 +94,11 @@ def result(
     ann: RoundAnnouncement,
     model: PublishedModel,
     accepted: tuple[str, ...],
-    noise_multiplier: float,
+    params: RoundParams,
+    weights: Mapping[str, float],
 ) -> MemberResult:
-    """A member's signed result: model ``model`` from the frozen contributions ``accepted``."""
+    """A member's signed result: model ``model`` from the frozen contributions ``accepted``,
+    under ``params``, with the raw ``weights`` the contributors signed."""
     entry = result_entry(
         member=instance_id,
         round_id=ann.round_id,
@@ -90,7 +106,8 @@ def result(
         model_hash=model.model_hash,
         digests=ann.digest_of(),
         accepted=accepted,
-        noise_multiplier=noise_multiplier,
+        params=params,
+        weights=weights,
     )
     return MemberResult(
         round_id=ann.round_id,
@@ -101,6 +118,8 @@ def result(
         accepted=accepted,
         signature=entry.sign(keys.signing).signature,
         model=model.data,
+        params_hash=params.digest,
+        weights=tuple(float(weights[c]) for c in ann.contributors),
     )
 
 

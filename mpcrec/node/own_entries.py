@@ -35,6 +35,7 @@ from mpcrec.federation.launcher_client import LauncherClient
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.registration import Registered, Registration
 from mpcrec.federation.result import MemberResult, result_entry
+from mpcrec.federation.round_params import RoundParams
 from mpcrec.files import write_atomic
 
 log = logging.getLogger("mpcrec.node")
@@ -54,7 +55,7 @@ class OwnEntries:
         self._lock = threading.Lock()
         self._entries: list[tuple[LogEntry, bool]] = []
         self.rounds: dict[int, RoundAnnouncement] = {}  # the latest announcements seen
-        self.noise_multiplier = 0.0  # the federation spec's, from the registration reply
+        self.params: RoundParams | None = None  # the round parameters registered under
         if self.path.is_file():
             for number, line in enumerate(self.path.read_text("utf-8").splitlines(), start=1):
                 if line.strip():
@@ -132,7 +133,7 @@ class WitnessingClient:
 
     def register(self, registration: Registration) -> Registered:
         registered = self.client.register(registration)
-        self.own.noise_multiplier = registered.spec.noise_multiplier
+        self.own.params = registered.params
         entry = entries.registration(
             instance_id=registration.instance_id,
             signing_key=registration.signing_key,
@@ -168,6 +169,8 @@ class WitnessingClient:
             model_version=version,
             digest=contribution.digest,
             size=contribution.size,
+            weight=contribution.weight,
+            params_hash=contribution.params_hash,
         )
         self._keep(_signed(entry, signature))
         return receipt
@@ -178,7 +181,8 @@ class WitnessingClient:
     def submit_result(self, result: MemberResult) -> None:
         self.client.submit_result(result)
         ann = self.own.rounds.get(result.round_id)
-        if not result.ok or ann is None:
+        params = self.own.params
+        if not result.ok or ann is None or params is None:
             return
         entry = result_entry(
             member=self.me,
@@ -187,7 +191,8 @@ class WitnessingClient:
             model_hash=result.model_hash,
             digests=ann.digest_of(),
             accepted=result.accepted,
-            noise_multiplier=self.own.noise_multiplier,
+            params=params,
+            weights=dict(zip(ann.contributors, result.weights, strict=False)),
         )
         self._keep(_signed(entry, result.signature))
 

@@ -1,4 +1,7 @@
-"""The privacy budget: ε spent by published rounds, and how many more a budget affords.
+"""The privacy budget: ε spent by revealed rounds, and how many more a budget affords.
+
+A round counts once any member revealed its result (signed an ``ok`` result), published
+or not: the launcher saw the model either way.
 
 Pure arithmetic over :mod:`mpcrec.privacy.accountant`, shared by the auditor
 (:func:`mpcrec.audit.checks.check_budget`, over the members' signed ``noise_multiplier`` and
@@ -26,12 +29,38 @@ inf
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from mpcrec.privacy.accountant import RDPAccountant
 
-#: ``(noise_multiplier, sample_rate)`` of one published round.
+#: ``(noise_multiplier, sample_rate)`` of one round whose result was revealed.
 Mechanism = tuple[float, float]
+
+#: The noise's sensitivity convention rounds sign today: the committee's noise has standard
+#: deviation ``z * 2 * C * max w``, so ``z`` is the replace-one noise multiplier itself.
+REPLACE_ONE = "replace-one"
+
+
+def replace_one_multiplier(noise_multiplier: float, sensitivity: str) -> float:
+    """The replace-one noise multiplier of a round that signed ``noise_multiplier`` under
+    ``sensitivity``: ``z`` itself under :data:`REPLACE_ONE`; ``z / 2`` for a result that names
+    no convention (logs written before it, whose noise had standard deviation ``z * C * max
+    w`` while replacing one instance moves the sum by up to ``2 * C * max w``).
+
+    >>> replace_one_multiplier(4.0, "replace-one"), replace_one_multiplier(4.0, "")
+    (4.0, 2.0)
+    """
+    return noise_multiplier if sensitivity == REPLACE_ONE else noise_multiplier / 2.0
+
+
+def signed_mechanism(result: Mapping[str, Any]) -> Mechanism:
+    """The mechanism of one signed result (the ``result`` of a ``result_signature`` entry):
+    its replace-one noise multiplier (:func:`replace_one_multiplier`) and sample rate."""
+    sensitivity = str(result.get("sensitivity") or "")
+    z = replace_one_multiplier(float(result["noise_multiplier"]), sensitivity)
+    return (z, float(result["sample_rate"]))
+
 
 #: The most rounds :func:`rounds_within_budget` counts (a budget that affords more is
 #: practically unbounded).

@@ -16,7 +16,6 @@ import grpc
 
 from mpcrec.audit.entries import TreeHead
 from mpcrec.errors import ProtocolError
-from mpcrec.federation.announcement import Member, Phase, RoundAnnouncement
 from mpcrec.federation.contribution import Contribution, Envelope, UploadReceipt
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.refusals import (
@@ -33,8 +32,6 @@ from mpcrec.federation.result import MemberResult
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import CHUNK
 from mpcrec.proto import federation_pb2 as pb
-
-NO_ROUND = "none"  # the state GetRound answers before the first round opens
 
 # -- refusals ---------------------------------------------------------------------------------
 
@@ -111,8 +108,9 @@ def registered_to_pb(reply: Registered) -> Any:
             server_lr=spec.server_lr,
             server_momentum=spec.server_momentum,
             clip_norm=spec.clip_norm,
-            range_bound=spec.range_bound,
+            range_bound=spec.bound,
             noise_multiplier=spec.noise_multiplier,
+            max_weight=spec.max_weight,
         ),
     )
 
@@ -129,6 +127,7 @@ def registered_from_pb(msg: Any) -> Registered:
         clip_norm=s.clip_norm,
         range_bound=s.range_bound,
         noise_multiplier=s.noise_multiplier,
+        max_weight=s.max_weight,
     )
     return Registered(
         instance_id=msg.instance_id,
@@ -137,85 +136,6 @@ def registered_from_pb(msg: Any) -> Registered:
         spec=spec,
         committee_size=s.committee_size,
         min_contributors=s.min_contributors,
-    )
-
-
-# -- announcements ----------------------------------------------------------------------------
-
-
-def _member_to_pb(member: Member) -> Any:
-    return pb.Member(
-        instance_id=member.instance_id,
-        rank=member.rank,
-        sealing_key=member.sealing_key,
-        signing_key=member.signing_key,
-        mpc_address=member.mpc_address,
-        certificate=member.certificate,
-        key_binding=member.key_binding,
-    )
-
-
-def _member_from_pb(msg: Any) -> Member:
-    return Member(
-        msg.instance_id,
-        msg.rank,
-        msg.sealing_key,
-        msg.signing_key,
-        msg.mpc_address,
-        msg.certificate,
-        msg.key_binding,
-    )
-
-
-def announcement_to_pb(ann: RoundAnnouncement | None) -> Any:
-    """``RoundAnnouncement`` (state ``none`` before the first round)."""
-    if ann is None:
-        return pb.RoundAnnouncement(round_id=0, state=NO_ROUND)
-    return pb.RoundAnnouncement(
-        round_id=ann.round_id,
-        model_version=ann.model_version,
-        state=ann.phase.value,
-        deadline=ann.deadline,
-        participants=list(ann.participants),
-        committee=[_member_to_pb(m) for m in ann.committee],
-        dealer=_member_to_pb(ann.dealer) if ann.dealer is not None else None,
-        seed=ann.seed,
-        contributors=list(ann.contributors),
-        weights=list(ann.weights),
-        reason=ann.reason,
-        published_version=ann.published_version,
-        model_hash=ann.model_hash,
-        digests=list(ann.digests),
-        beacon_round=ann.beacon_round,
-        beacon_at=ann.beacon_at,
-    )
-
-
-def announcement_from_pb(msg: Any) -> RoundAnnouncement | None:
-    """From ``RoundAnnouncement`` (``None`` before the first round)."""
-    if msg.state == NO_ROUND:
-        return None
-    try:
-        phase = Phase(msg.state)
-    except ValueError as err:
-        raise InvalidMessage(f"round {msg.round_id}: unknown state {msg.state!r}") from err
-    return RoundAnnouncement(
-        round_id=msg.round_id,
-        model_version=msg.model_version,
-        phase=phase,
-        deadline=msg.deadline,
-        participants=tuple(msg.participants),
-        committee=tuple(_member_from_pb(m) for m in msg.committee),
-        dealer=_member_from_pb(msg.dealer) if msg.dealer.instance_id else None,
-        seed=msg.seed,
-        contributors=tuple(msg.contributors),
-        weights=tuple(msg.weights),
-        reason=msg.reason,
-        published_version=msg.published_version,
-        model_hash=msg.model_hash,
-        digests=tuple(msg.digests),
-        beacon_round=msg.beacon_round,
-        beacon_at=msg.beacon_at,
     )
 
 
@@ -231,6 +151,7 @@ def contribution_chunks(contribution: Contribution, signature: bytes) -> Iterato
         recipients=recipients,
         sizes=[len(contribution.envelopes[m]) for m in recipients],
         entry_signature=signature,
+        params_hash=contribution.params_hash,
     )
     yield pb.ContributionChunk(header=header)
     body = b"".join(contribution.envelopes[m] for m in recipients)
@@ -265,7 +186,9 @@ def contribution_from_chunks(
     for member, size in zip(header.recipients, sizes, strict=True):
         envelopes[member] = bytes(body[offset : offset + size])
         offset += size
-    upload = Contribution(header.round_id, contributor, header.weight, envelopes)
+    upload = Contribution(
+        header.round_id, contributor, header.weight, envelopes, params_hash=header.params_hash
+    )
     return upload, header.entry_signature
 
 
@@ -336,6 +259,8 @@ def result_to_pb(result: MemberResult) -> Any:
         model_hash=result.model_hash,
         accepted=list(result.accepted),
         signature=result.signature,
+        params_hash=result.params_hash,
+        weights=list(result.weights),
     )
 
 
@@ -350,6 +275,8 @@ def result_from_pb(msg: Any, *, member: str) -> MemberResult:
         accepted=tuple(msg.accepted),
         signature=msg.signature,
         model=msg.model,
+        params_hash=msg.params_hash,
+        weights=tuple(msg.weights),
     )
 
 

@@ -145,15 +145,20 @@ class Federation:
                 round_id=rnd.round_id,
                 model_hash=model_hash,
                 contributor_id=name,
+                weight=1.0,
+                params_hash=self.launcher.params.digest,
             )
             envelopes = {m: s.to_bytes() for m, s in zip(rnd.committee, sealed, strict=True)}
-            upload = Contribution(rnd.round_id, name, 1.0, envelopes)
+            params_hash = self.launcher.params.digest
+            upload = Contribution(rnd.round_id, name, 1.0, envelopes, params_hash=params_hash)
             entry = entries.contribution(
                 round_id=rnd.round_id,
                 instance_id=name,
                 model_version=rnd.model_version,
                 digest=upload.digest,
                 size=upload.size,
+                weight=1.0,
+                params_hash=params_hash,
             )
             self.launcher.contribute(upload, entry.sign(self.keys[name].signing).signature)
             digests[name] = upload.digest
@@ -176,11 +181,20 @@ class Federation:
                 model_hash=model.model_hash,
                 digests=digests,
                 accepted=accepted,
-                noise_multiplier=SPEC.noise_multiplier,
+                params=self.launcher.params,
+                weights=dict.fromkeys(rnd.contributors, 1.0),
             )
             signature = entry.sign(self.keys[member].signing).signature
             result = MemberResult(
-                rnd.round_id, member, True, "", model.model_hash, accepted, signature, model.data
+                rnd.round_id,
+                member,
+                True,
+                "",
+                model.model_hash,
+                accepted,
+                signature,
+                model.data,
+                weights=(1.0,) * len(rnd.contributors),
             )
             self.launcher.submit_result(result)
         self.launcher.advance()

@@ -178,6 +178,7 @@ def test_round_published_with_too_few_contributors_is_caught(
             result = dict(e.payload["result"])
             result["accepted"] = {i: d for i, d in result["accepted"].items() if i in kept}
             result["rejected"] = {}
+            result["weights"] = {i: w for i, w in result["weights"].items() if i in kept}
             e = replace(e, payload={"result": result})
         out.append(e)
     report = verify_lines(rebuild(federation, out).lines(), federation)

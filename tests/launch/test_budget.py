@@ -36,9 +36,9 @@ def test_budget_counts_down_as_rounds_publish_until_spent() -> None:
     budget = PrivacyBudget(promise, mechanism=(4.0, 1.0), spent=[(4.0, 1.0)] * 37)
 
     before = budget.affordable
-    budget.record_published()
+    budget.record_revealed()
     after = budget.affordable, budget.spent()
-    budget.record_published()
+    budget.record_revealed()
 
     assert (before, after) == (2, (1, False))
     assert budget.affordable == 0 and budget.spent() and budget.rounds == 39
@@ -59,7 +59,7 @@ def test_budget_counts_rounds_published_with_other_noise_at_their_own() -> None:
 def test_without_a_promise_nothing_is_ever_spent() -> None:
     budget = PrivacyBudget(PrivacyPromise(), mechanism=(0.0, 1.0), spent=[(0.0, 1.0)] * 3)
 
-    budget.record_published()
+    budget.record_revealed()
 
     assert budget.affordable is None and not budget.spent()
     assert budget.epsilon() == math.inf and budget.rounds == 4
@@ -151,12 +151,13 @@ def test_launcher_logs_the_declared_promise(tmp_path: Path, budget: float | None
     assert config[0].payload["privacy_unit"] == "instance"
 
 
-def test_restarted_launcher_counts_the_rounds_its_log_says_were_published(
+def test_restarted_launcher_counts_the_rounds_its_log_says_were_revealed(
     tmp_path: Path,
 ) -> None:
     """The spent rounds come from the members' signed results in the log (what an auditor
-    counts), not from this run's configuration: a round published with other noise counts
-    with that noise."""
+    counts), not from this run's configuration: a round revealed with other noise counts
+    with that noise, a round aborted after a member revealed its result counts, one aborted
+    before costs nothing."""
     key = Ed25519PrivateKey.generate()
     member = NodeKeys.load_or_create(tmp_path / "a")
     store = SQLiteStore(tmp_path / "launcher.sqlite")
@@ -170,7 +171,7 @@ def test_restarted_launcher_counts_the_rounds_its_log_says_were_published(
         )
         log.append(registration.sign(member.signing))
         digest = b"\x01" * 32
-        for round_id, z in ((1, 2.0), (2, 3.0)):
+        for round_id, z in ((1, 2.0), (2, 3.0), (3, 5.0)):
             result = RoundResult(
                 round_id=round_id,
                 model_version=round_id,
@@ -179,12 +180,17 @@ def test_restarted_launcher_counts_the_rounds_its_log_says_were_published(
                 rejected={},
                 noise_multiplier=z,
                 sample_rate=1.0,
+                params_hash=digest,
+                weights={"a": 1.0},
+                sensitivity="replace-one",
             )
             log.append(entries.result_signature(member="a", result=result).sign(member.signing))
-            log.append(
-                entries.publish(round_id=round_id, model_version=round_id, model_hash=digest)
-            )
-        log.append(entries.abort(round_id=3, reason="member timed out"))  # costs nothing
+            if round_id < 3:
+                log.append(
+                    entries.publish(round_id=round_id, model_version=round_id, model_hash=digest)
+                )
+        log.append(entries.abort(round_id=3, reason="published no model"))  # revealed: counts
+        log.append(entries.abort(round_id=4, reason="member timed out"))  # costs nothing
 
         restarted = Launcher(
             store,
@@ -197,5 +203,5 @@ def test_restarted_launcher_counts_the_rounds_its_log_says_were_published(
         spent = restarted.epsilon()
     finally:
         store.close()
-    assert spent == pytest.approx(epsilon_spent([(2.0, 1.0), (3.0, 1.0)], delta=DELTA))
+    assert spent == pytest.approx(epsilon_spent([(2.0, 1.0), (3.0, 1.0), (5.0, 1.0)], delta=DELTA))
     assert not restarted.budget_spent()

@@ -144,3 +144,29 @@ def test_config_refuses_a_promise_it_cannot_keep(
 
     assert bad.value.message.startswith(f"{path}: ")
     assert words in bad.value.message and bad.value.hint
+
+
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        ("{n_items: 3, dim: 2, clip_norm: 10.0, range_bound: 100.0}", "below 13 * clip_norm"),
+        ("{n_items: 1682, dim: 32, clip_norm: 100.0}", "too large for dim"),
+    ],
+)
+def test_a_wrap_guard_nodes_would_refuse_or_the_ring_cannot_hold_stops_the_launcher(
+    tmp_path: Path, model: str, words: str
+) -> None:
+    with pytest.raises(ConfigError) as bad:
+        LauncherConfig.load(_federation_yaml(tmp_path, model, None))
+    assert words in bad.value.message
+
+
+def test_secure_with_the_wrap_guard_is_the_default_and_plaintext_an_opt_out(
+    tmp_path: Path,
+) -> None:
+    default = LauncherConfig.load(_federation_yaml(tmp_path, "{n_items: 3, dim: 2}", None))
+    plain = "{n_items: 3, dim: 2, aggregation: plaintext, range_bound: 0}"
+    opted_out = LauncherConfig.load(_federation_yaml(tmp_path, plain, None))
+
+    assert (default.spec.aggregation, default.spec.bound) == ("secure", 160.0)
+    assert (opted_out.spec.aggregation, opted_out.spec.bound) == ("plaintext", 0.0)

@@ -21,6 +21,7 @@ from mpcrec.audit import entries
 from mpcrec.crypto.keys import NodeKeys
 from mpcrec.crypto.pki import CertPaths, create_ca, issue_certificate
 from mpcrec.federation.contribution import envelopes_digest
+from mpcrec.federation.plain import seal_plain
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import FederationSpec
@@ -84,7 +85,7 @@ def world(tmp_path: Path, port: int) -> Iterator[dict[str, Any]]:
     launcher = Launcher(
         InMemoryStore(),
         policy=policy,
-        spec=FederationSpec(n_items=3, dim=2),
+        spec=FederationSpec(n_items=3, dim=2, aggregation="plaintext"),
         schedule=Schedule(min_instances=3, rounds=1),
     )
     server = serve(launcher, f"127.0.0.1:{port}", server_tls)
@@ -139,14 +140,25 @@ def _to_collecting(clients: dict[str, Client]) -> Any:
     return _wait_state(clients["a"], "collecting")
 
 
-def _upload(client: Client, ann: Any, body: bytes) -> Any:
+def _upload(client: Client, ann: Any, text: bytes) -> Any:
+    """A plaintext envelope per member; its bytes depend on ``text`` only (for replays)."""
     members = [m.instance_id for m in ann.committee]
+    body = seal_plain(
+        [0.0],
+        round_id=ann.round_id,
+        model_hash=ann.model_hash,
+        contributor=text.decode(),
+        weight=1.0,
+        params_hash=ann.params_hash,
+    )
     entry = entries.contribution(
         round_id=ann.round_id,
         instance_id=client.name,
         model_version=ann.model_version,
         digest=envelopes_digest(dict.fromkeys(members, body)),
         size=len(body) * len(members),
+        weight=1.0,
+        params_hash=ann.params_hash,
     )
     header = pb.ContributionHeader(
         round_id=ann.round_id,
@@ -154,9 +166,13 @@ def _upload(client: Client, ann: Any, body: bytes) -> Any:
         recipients=members,
         sizes=[len(body)] * len(members),
         entry_signature=entry.sign(client.keys.signing).signature,
+        params_hash=ann.params_hash,
     )
     chunks = [pb.ContributionChunk(header=header), pb.ContributionChunk(data=body * len(members))]
     return client.stub.UploadContribution(iter(chunks), timeout=T)
+
+
+PLAIN_HEAD = 8 + 8 + 32 + 8 + 32 + 2  # the plaintext envelope's fixed header
 
 
 @pytest.mark.timeout(60)
@@ -170,7 +186,7 @@ def test_replayed_upload_and_second_upload_refused(world: dict[str, Any]) -> Non
     with pytest.raises(grpc.RpcError) as replay:  # b re-sends a's bytes
         _upload(clients["b"], ann, b"first upload")
 
-    assert receipt.bytes_received == 3 * len(b"first upload")
+    assert receipt.bytes_received == 3 * (PLAIN_HEAD + len(b"first upload") + 8)
     assert again.value.code() is grpc.StatusCode.ALREADY_EXISTS
     assert replay.value.code() is grpc.StatusCode.ALREADY_EXISTS
     assert world["launcher"].store.contributions(ann.round_id) == {"a": 1.0}
@@ -273,7 +289,8 @@ def test_results_must_be_signed_by_the_member_then_the_round_publishes(
             model_hash=model.model_hash,
             digests=digests,
             accepted=accepted,
-            noise_multiplier=0.0,
+            params=world["launcher"].params,
+            weights=dict.fromkeys(ann.contributors, 1.0),
         )
         return pb.RoundResult(
             round_id=ann.round_id,
@@ -282,6 +299,8 @@ def test_results_must_be_signed_by_the_member_then_the_round_publishes(
             model_hash=model.model_hash,
             accepted=accepted,
             signature=entry.sign(signer.keys.signing).signature,
+            params_hash=ann.params_hash,
+            weights=[1.0] * len(ann.contributors),
         )
 
     with pytest.raises(grpc.RpcError) as forged:  # a's result signed with b's key

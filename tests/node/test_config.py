@@ -19,6 +19,7 @@ from mpcrec.node.config import (
     MovieLensTrainerConfig,
     NodeConfig,
     PeerTubeTrainerConfig,
+    PrivacyFloor,
 )
 from mpcrec.node.daemon import trainer_from_config
 from mpcrec.node.trainer import DriftTrainer
@@ -168,3 +169,18 @@ def test_a_node_without_an_identity_is_refused(tmp_path: Path) -> None:
         NodeConfig.load(path)
 
     assert bad.value.message == f"{path}: instance_id: missing (required)"
+
+
+def test_the_privacy_floor_has_safe_defaults_and_named_opt_outs(tmp_path: Path) -> None:
+    default = _load(tmp_path, BASE)
+    opted = _load(
+        tmp_path,
+        {**BASE, "privacy_floor": {"allow_plaintext": True, "min_noise_multiplier": 1.0}},
+    )
+
+    assert default.privacy_floor == PrivacyFloor()
+    assert not default.privacy_floor.allow_plaintext
+    assert not default.privacy_floor.allow_model_reuse
+    assert opted.privacy_floor.allow_plaintext and opted.privacy_floor.min_noise_multiplier == 1.0
+    with pytest.raises(ConfigError, match="max_normalised_weight"):
+        _load(tmp_path, {**BASE, "privacy_floor": {"max_normalised_weight": 2.0}})

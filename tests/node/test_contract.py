@@ -26,7 +26,9 @@ from tests.node.world import RATE, make_launcher, node_config, run_nodes
 
 NAMES = ["tube-a", "tube-b", "tube-c", "tube-d"]
 ROUNDS = 2
-SPEC = FederationSpec(n_items=6, dim=3, clip_norm=100.0, server_momentum=0.5)
+SPEC = FederationSpec(
+    n_items=6, dim=3, clip_norm=100.0, server_momentum=0.5, aggregation="plaintext"
+)
 UNBOUND = (b"", b"")  # the refusals below come before any binding is looked at
 
 

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from launch.in_process import InProcessLauncherClient
-from mpcrec.federation.announcement import Phase
+from mpcrec.federation.announcement import Phase, RoundAnnouncement
 from mpcrec.federation.refusals import NotPermitted, StoreConflict
 from mpcrec.node.aggregation.plaintext import PlaintextAggregation
+from mpcrec.node.config import PrivacyFloor
 from mpcrec.node.daemon import Node
 from mpcrec.node.launcher_trust import LAUNCHER_KEY_FILE
 from mpcrec.node.messages import registration
+from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import DriftTrainer
 from tests.node.world import (
     POLICY,
@@ -159,18 +161,54 @@ def test_a_restarted_node_keeps_its_keys_and_takes_part_again(tmp_path: Path) ->
     world.close()
 
 
-def test_a_round_whose_member_fails_is_aborted_and_the_next_one_publishes(tmp_path: Path) -> None:
+def _fail_one_member(world: World, clock: Clock) -> RoundAnnouncement:
+    """Drive a round to computing, let one member stay silent until the round aborts."""
+    computing = drive(world, lambda a: a.phase is Phase.COLLECTING)
+    silent = computing.members[0]
+    drive(world, lambda a: a.phase is Phase.COMPUTING, skip=[silent])
+    clock.now += POLICY.compute_s + 1
+    drive(world, lambda a: a.round_id > computing.round_id, skip=[silent])
+    return computing
+
+
+def test_after_a_round_aborted_while_computing_no_node_contributes_to_that_model_again(
+    tmp_path: Path,
+) -> None:
+    """Members revealed their results, the launcher aborted: the round spent privacy, and
+    a rerun on the same base model (whose difference with the first would give away an
+    update) finds no contributor (``model-reused``, persisted in the state dir)."""
     # Prepare
     clock = Clock()
     world = World.in_process(make_launcher(clock=clock), tmp_path, NAMES)
     world.register_all()
-    computing = drive(world, lambda a: a.phase is Phase.COLLECTING)
-    silent = computing.members[0]
+
+    # Execute
+    first = _fail_one_member(world, clock)
+    rerun = drive(world, lambda a: a.phase is Phase.COLLECTING and a.round_id > first.round_id)
+
+    # Assert
+    assert rerun.model_version == first.model_version
+    for name, node in world.nodes.items():
+        rules = [(e["round"], e["rule"]) for e in node.refusals.entries()]
+        assert (rerun.round_id, "model-reused") in rules, name
+        restarted = Node(node_config(tmp_path, name), DriftTrainer(name, rate=RATE))
+        with pytest.raises(RoundRefused):
+            restarted.contributed.check(rerun)
+    assert world.launcher.budget.rounds == 1  # revealed, not published: counted
+    assert world.launcher.store.contributions(rerun.round_id) == {}
+    world.close()
+
+
+def test_a_round_whose_member_fails_is_aborted_and_the_next_one_publishes(tmp_path: Path) -> None:
+    # Prepare: nodes that opt out of the once-per-model rule (fault tests)
+    clock = Clock()
+    floor = PrivacyFloor(allow_plaintext=True, allow_model_reuse=True)
+    world = World.in_process(make_launcher(clock=clock), tmp_path, NAMES, privacy_floor=floor)
+    world.register_all()
 
     # Execute: the member never computes; its deadline passes
-    drive(world, lambda a: a.phase is Phase.COMPUTING, skip=[silent])
-    clock.now += POLICY.compute_s + 1
-    drive(world, lambda a: a.round_id > computing.round_id, skip=[silent])
+    computing = _fail_one_member(world, clock)
+    silent = computing.members[0]
     drive(world, published(world, 1))
 
     # Assert

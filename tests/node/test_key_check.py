@@ -154,6 +154,8 @@ def _sealed_as(world: World, author: str, claimed: str, ann: RoundAnnouncement) 
         round_id=ann.round_id,
         model_hash=ann.model_hash,
         contributor_id=claimed,
+        weight=1.0,
+        params_hash=ann.params_hash,
     )
     return [s.to_bytes() for s in sealed]
 
@@ -166,7 +168,8 @@ def test_the_launcher_turns_away_envelopes_claiming_another_contributor(tmp_path
         ann = _collecting_without(world, VICTIM)
         blobs = _sealed_as(world, VICTIM, "tube-b", ann)
         keys = world.nodes[VICTIM].keys
-        upload, signature = messages.contribution(VICTIM, keys, ann, blobs, 1.0)  # well signed
+        # well signed: only the claimed contributor is wrong
+        upload, signature = messages.contribution(VICTIM, keys, ann, blobs, 1.0, ann.params_hash)
 
         # Execute / Assert
         with pytest.raises(InvalidMessage, match="claims contributor 'tube-b'"):

@@ -18,7 +18,7 @@ from tests.net import free_port
 from tests.node.world import RATE, make_launcher, node_config, plaintext_twin, run_nodes
 
 NAMES = ["tube-a", "tube-b", "tube-c", "tube-d"]
-SPEC = FederationSpec(n_items=6, dim=3, aggregation="secure", clip_norm=10.0, range_bound=120.0)
+SPEC = FederationSpec(n_items=6, dim=3, aggregation="secure", clip_norm=10.0, range_bound=160.0)
 
 
 @pytest.mark.slow

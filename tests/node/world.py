@@ -30,11 +30,13 @@ from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.launcher_client import LauncherClient
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.model.server import ServerSGD
-from mpcrec.node.config import NodeConfig
+from mpcrec.node.config import NodeConfig, PrivacyFloor
 from mpcrec.node.daemon import Node
 from mpcrec.node.trainer import DriftTrainer, drift_target
 
-SPEC = FederationSpec(n_items=6, dim=3, clip_norm=100.0)
+SPEC = FederationSpec(n_items=6, dim=3, clip_norm=100.0, aggregation="plaintext")
+#: The in-process nodes compute plaintext rounds (no CrypTen): the named opt-out of the floor.
+PLAINTEXT_FLOOR = PrivacyFloor(allow_plaintext=True)
 POLICY = RoundPolicy(
     committee_size=3, min_contributors=3, commit_s=60, reveal_s=60, collect_s=60, compute_s=60
 )
@@ -75,7 +77,13 @@ def make_launcher(
 
 
 def node_config(
-    root: Path, name: str, *, tls: CertPaths | None = None, mpc_port: int = 1, launcher: str = ""
+    root: Path,
+    name: str,
+    *,
+    tls: CertPaths | None = None,
+    mpc_port: int = 1,
+    launcher: str = "",
+    privacy_floor: PrivacyFloor = PLAINTEXT_FLOOR,
 ) -> NodeConfig:
     """A node's config under ``root/name``; without ``tls``, a certificate from the world's CA
     (``root/ca``, made on first use): the node binds its keys with it, and checks others'."""
@@ -86,6 +94,7 @@ def node_config(
         state_dir=root / name,
         tls=tls or world_certificate(root, name),
         mpc_timeout_s=30.0,
+        privacy_floor=privacy_floor,
     )
 
 
@@ -109,11 +118,19 @@ class World:
     clients: dict[str, LauncherClient] = field(default_factory=dict)
 
     @classmethod
-    def in_process(cls, launcher: Launcher, root: Path, names: Sequence[str]) -> World:
+    def in_process(
+        cls,
+        launcher: Launcher,
+        root: Path,
+        names: Sequence[str],
+        *,
+        privacy_floor: PrivacyFloor = PLAINTEXT_FLOOR,
+    ) -> World:
         """Nodes ``names`` over in-process clients (not yet registered)."""
         world = cls(launcher, {})
         for name in names:
-            world.add(Node(node_config(root, name), DriftTrainer(name, rate=RATE)))
+            config = node_config(root, name, privacy_floor=privacy_floor)
+            world.add(Node(config, DriftTrainer(name, rate=RATE)))
         return world
 
     def add(self, node: Node) -> Node:

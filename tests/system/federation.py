@@ -28,6 +28,8 @@ class Federation:
     root: Path
     nodes: list[str]
     launcher_address: str = ""
+    #: every node's ``privacy_floor:`` opt-outs (plaintext models add ``allow_plaintext``)
+    privacy_floor: dict[str, Any] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -84,6 +86,11 @@ class Federation:
             }
             if with_beacon:  # nodes pin the chain: they refuse a round bound to a past beacon
                 config["beacon"] = {"chain_info": beacon["chain_info"]}
+            floor = dict(self.privacy_floor)
+            if model.get("aggregation", "secure") == "plaintext":  # the floor's named opt-out
+                floor["allow_plaintext"] = True
+            if floor:
+                config["privacy_floor"] = floor
             config.update((node_extra or {}).get(name, {}))
             _dump(self.root / f"{name}.yaml", config)
 

@@ -14,6 +14,9 @@ from launch.sqlite_store import SQLiteStore
 from tests.system.federation import Federation, published
 
 NODES = [f"tube-{i}" for i in range(5)]
+#: Faults abort rounds after the contributions froze: without this opt-out no node would
+#: contribute to that base model again (``model-reused``, docs/threat-model.md).
+REUSE = {"allow_model_reuse": True}
 MODEL = {"n_items": 12, "dim": 4, "aggregation": "plaintext", "clip_norm": 20.0}
 RULES = {
     "committee_size": 3,
@@ -28,7 +31,7 @@ RULES = {
 
 @pytest.fixture
 def federation(tmp_path: Path) -> Iterator[Federation]:
-    with Federation(tmp_path, NODES) as fed:
+    with Federation(tmp_path, NODES, privacy_floor=REUSE) as fed:
         yield fed
 
 
@@ -142,7 +145,7 @@ def test_secure_member_killed_in_computing_phase_aborts_then_publishes(tmp_path:
     tested at the party level in tests/secure/test_faults.py.
     """
     names = [f"tube-{i}" for i in range(4)]
-    fed = Federation(tmp_path, names)
+    fed = Federation(tmp_path, names, privacy_floor=REUSE)
     quick = {name: {"mpc_timeout_s": 8.0, "faults": {"member_delay_s": 1.5}} for name in names}
     rules = {**RULES, "compute_s": 60}
     fed.write(

@@ -9,8 +9,10 @@ Rules: ``sequence`` (indices), ``signature``, ``key`` (pinned keys), ``tree`` an
 out), ``reveal`` and ``seed`` (commit-reveal and beacon), ``beacon`` (a verified drand-format
 beacon bound to each round), ``post_draw_abort`` (aborts after a draw the log does not
 explain), ``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``contribution``,
-``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget``,
-``heads`` (nodes' cosigned heads match the log, from enough distinct nodes),
+``member_signatures``, ``min_contributors``, ``model_hash``, ``version``, ``budget`` (every
+revealed round, published or not), ``params`` (every contribution and result signs the round
+parameters of the config in force), ``weights`` (members used the contributors' signed
+weights), ``heads`` (nodes' cosigned heads match the log, from enough distinct nodes),
 ``head_time`` (head times grow; the latest is recent enough).
 ``binding`` (registered keys bound to certificates of the federation CA; needs its
 certificate).
@@ -32,6 +34,7 @@ from mpcrec.audit.checks.integrity import (
     signature_batch,
     signature_findings,
 )
+from mpcrec.audit.checks.params import check_params, check_weights
 from mpcrec.audit.checks.rounds import check_budget, check_results, check_versions
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "check_budget",
     "check_committees",
     "check_head_times",
+    "check_params",
     "check_participants",
     "check_pinned_keys",
     "check_post_draw_aborts",
@@ -50,6 +54,7 @@ __all__ = [
     "check_signatures",
     "check_tree",
     "check_versions",
+    "check_weights",
     "check_witnesses",
     "draw_bias",
     "serial_verifier",

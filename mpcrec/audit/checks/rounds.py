@@ -8,7 +8,12 @@ from typing import Any
 
 from mpcrec.audit.history import Finding, History, RoundRecord
 from mpcrec.audit.schema import hex_map
-from mpcrec.privacy.budget import Mechanism, epsilon_spent, first_over_budgets
+from mpcrec.privacy.budget import (
+    Mechanism,
+    epsilon_spent,
+    first_over_budgets,
+    signed_mechanism,
+)
 
 
 def _signature_findings(record: RoundRecord) -> list[Finding]:
@@ -139,24 +144,27 @@ def check_versions(history: History) -> list[Finding]:
 
 
 def check_budget(history: History) -> tuple[list[Finding], float]:
-    """Cumulative ε of the published rounds (their signed noise) stays within the budget.
+    """Cumulative ε of the revealed rounds stays within the budget.
 
-    The budget and δ are those of the config in force for each round; a config without a
-    budget (``epsilon_budget`` null: no differential-privacy promise) lets every round pass.
+    A round counts once any member signed a result (it revealed the model to the launcher),
+    published or not, with the noise multiplier and sample rate of its first signed result
+    (at replace-one sensitivity: :func:`mpcrec.privacy.budget.signed_mechanism`). The budget
+    and δ are those of the config in force for each round; a config without a budget
+    (``epsilon_budget`` null: no differential-privacy promise) lets every round pass.
     Returns the findings (at most one: the first round over budget) and the ε spent at the
-    δ in force for the last published round (``inf`` once a round had no noise, ``0.0``
+    δ in force for the last revealed round (``inf`` once a round had no noise, ``0.0``
     before any).
     """
     spent: list[tuple[RoundRecord, Mechanism, float, float]] = []
     for record in history.rounds:
-        if record.published is None or not record.signatures:
+        if not record.signatures:
             continue
-        result = next(iter(record.signatures.values())).payload["result"]
+        first = min(record.signatures.values(), key=lambda e: e.index)
         budget = record.setting("epsilon_budget", None)
         spent.append(
             (
                 record,
-                (float(result["noise_multiplier"]), float(result["sample_rate"])),
+                signed_mechanism(first.payload["result"]),
                 float(record.setting("delta", 1e-5)),
                 math.inf if budget is None else float(budget),
             )
@@ -165,16 +173,17 @@ def check_budget(history: History) -> tuple[list[Finding], float]:
         return [], 0.0
     mechanisms = [m for _, m, _, _ in spent]
     final = epsilon_spent(mechanisms, delta=spent[-1][2])
-    first = first_over_budgets(
+    first_over = first_over_budgets(
         mechanisms, deltas=[d for *_, d, _ in spent], budgets=[b for *_, b in spent]
     )
-    if first is None:
+    if first_over is None:
         return [], final
-    record, _, delta, budget = spent[first - 1]
-    assert record.published is not None
+    record, _, delta, budget = spent[first_over - 1]
+    at = record.published or min(record.signatures.values(), key=lambda e: e.index)
     message = (
         f"round {record.round_id}: cumulative epsilon "
-        f"{epsilon_spent(mechanisms[:first], delta=delta):.3f} at delta "
+        f"{epsilon_spent(mechanisms[:first_over], delta=delta):.3f} at delta "
         f"{delta:g} exceeds the budget {budget:g}"
+        + ("" if record.published else " (revealed to the launcher, not published)")
     )
-    return [Finding("budget", record.published.index, message)], final
+    return [Finding("budget", at.index, message)], final

@@ -29,8 +29,15 @@ class Seat:
 class Aggregation(Protocol):
     """One kind of aggregation (see the module docstring)."""
 
-    def seal(self, update: Matrix, ann: RoundAnnouncement) -> list[bytes]:
-        """One envelope of ``update`` per committee member, in rank order."""
+    def seal(
+        self, update: Matrix, ann: RoundAnnouncement, *, weight: float, params_hash: bytes
+    ) -> list[bytes]:
+        """One envelope of ``update`` per committee member, in rank order, each declaring the
+        contributor's ``weight`` and the round parameters' digest."""
+
+    def signed_terms(self, envelope: Envelope) -> tuple[float, bytes]:
+        """``(weight, params_hash)`` the envelope's author declared (signed, for ``secure``);
+        :class:`~mpcrec.errors.ProtocolError` when it cannot be read or verified."""
 
     def compute(
         self,

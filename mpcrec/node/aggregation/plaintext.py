@@ -8,7 +8,7 @@ is the baseline it is compared with, and the plaintext twin the tests check it a
    ``clip_norm``.
 2. ``aggregate = sum_i w_i * delta_i / sum_j w_j``: ``i`` over the accepted contributions,
    ``j`` over all (weights are public before the checks, as in the secure round).
-3. with ``noise_multiplier`` ``z``: ``aggregate += N(0, (z * clip_norm * max_j w_j)^2)``;
+3. with ``noise_multiplier`` ``z``: ``aggregate += N(0, (z * 2 * clip_norm * max_j w_j)^2)``;
 4. ``next = ServerSGD.public_offset(model) + lr * aggregate``
    (:func:`~mpcrec.node.aggregation.step.public_offset`).
 """
@@ -24,7 +24,7 @@ import numpy as np
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.contribution import Envelope
-from mpcrec.federation.plain import open_plain, seal_plain
+from mpcrec.federation.plain import open_plain, plain_terms, seal_plain
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.model.server import weighted_sum
@@ -102,11 +102,22 @@ class PlaintextAggregation:
         self.spec = spec
         self.instance_id = instance_id
 
-    def seal(self, update: Matrix, ann: RoundAnnouncement) -> list[bytes]:
+    def seal(
+        self, update: Matrix, ann: RoundAnnouncement, *, weight: float, params_hash: bytes
+    ) -> list[bytes]:
         blob = seal_plain(
-            update, round_id=ann.round_id, model_hash=ann.model_hash, contributor=self.instance_id
+            update,
+            round_id=ann.round_id,
+            model_hash=ann.model_hash,
+            contributor=self.instance_id,
+            weight=weight,
+            params_hash=params_hash,
         )
         return [blob for _ in ann.committee]
+
+    def signed_terms(self, envelope: Envelope) -> tuple[float, bytes]:
+        """What the plaintext envelope declares (unsigned: plaintext protects nothing)."""
+        return plain_terms(envelope.data)
 
     def compute(
         self,

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from committees.party import SealedInputs, Session, SessionSettings
 from committees.seat import CommitteeSeat
 from committees.transport.settings import committee_transport
-from mpcrec.crypto.envelope import SealedShare, seal_contribution
-from mpcrec.errors import RoundAborted
+from mpcrec.crypto.envelope import SealedShare, seal_contribution, signed_terms
+from mpcrec.errors import ProtocolError, RoundAborted
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.contribution import Envelope
 from mpcrec.federation.published_model import PublishedModel
@@ -49,7 +50,9 @@ class SecureAggregation:
             self._party = CommitteeSeat(self.seat.instance_id, self.seat.replay_registry)
         return self._party
 
-    def seal(self, update: Matrix, ann: RoundAnnouncement) -> list[bytes]:
+    def seal(
+        self, update: Matrix, ann: RoundAnnouncement, *, weight: float, params_hash: bytes
+    ) -> list[bytes]:
         sealed = seal_contribution(
             np.ravel(update),
             member_keys=[m.sealing_key for m in ann.committee],
@@ -57,8 +60,18 @@ class SecureAggregation:
             round_id=ann.round_id,
             model_hash=ann.model_hash,
             contributor_id=self.seat.instance_id,
+            weight=weight,
+            params_hash=params_hash,
         )
         return [s.to_bytes() for s in sealed]
+
+    def signed_terms(self, envelope: Envelope) -> tuple[float, bytes]:
+        """The weight and parameters digest signed in the envelope's header."""
+        try:
+            key = Ed25519PublicKey.from_public_bytes(envelope.signing_key)
+        except ValueError as err:
+            raise ProtocolError(f"{envelope.contributor}: unusable signing key") from err
+        return signed_terms(SealedShare.from_bytes(envelope.data), key)
 
     def round_spec(
         self,
@@ -76,7 +89,7 @@ class SecureAggregation:
             public_offset=public_offset(self.spec, base, previous),
             server_lr=self.spec.server_lr,
             clip_norm=self.spec.clip_norm,
-            range_bound=self.spec.range_bound or None,
+            range_bound=self.spec.bound or None,
             noise_std=self.spec.noise_std(list(weights)),
             min_contributors=self.seat.min_contributors,
         )

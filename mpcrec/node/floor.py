@@ -1,0 +1,87 @@
+"""A node's privacy floor: the weakest round it contributes to or computes, checked before
+either (``privacy_floor:`` in node.yaml, :class:`~mpcrec.node.config.PrivacyFloor`).
+
+Every check raises :class:`~mpcrec.node.round_refusal.RoundRefused`; the daemon records it
+and sends nothing for that step:
+
+* ``params-mismatch``: the round's announced parameters (or their digest) are not the ones
+  this node registered under, the ones it signs;
+* ``floor-aggregation``: a ``plaintext`` round, unless ``allow_plaintext``;
+* ``floor-range-check``: a secure round whose wrap guard is off or below
+  ``min_range_ratio * clip_norm``;
+* ``floor-min-contributors``: the signed minimum below this node's;
+* ``floor-noise``: a noise multiplier below ``min_noise_multiplier``;
+* ``floor-weight`` (members, once the weights are known): one contributor above
+  ``max_normalised_weight`` of the round's total weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from mpcrec.federation.announcement import RoundAnnouncement
+from mpcrec.federation.round_params import RoundParams
+from mpcrec.node.config import PrivacyFloor
+from mpcrec.node.round_refusal import RoundRefused
+
+
+def check_round(floor: PrivacyFloor, registered: RoundParams, ann: RoundAnnouncement) -> None:
+    """Refuse ``ann`` unless it announces exactly the ``registered`` parameters and they
+    meet ``floor``."""
+    if ann.params_hash != registered.digest or ann.params != registered:
+        raise RoundRefused(
+            "params-mismatch",
+            f"announced round parameters {ann.params} (digest {ann.params_hash.hex()[:16]}) "
+            f"are not the ones registered: {registered}",
+        )
+    check_params(floor, registered)
+
+
+def check_params(floor: PrivacyFloor, params: RoundParams) -> None:
+    """Refuse round parameters below ``floor`` (module docstring)."""
+    if params.aggregation != "secure" and not floor.allow_plaintext:
+        raise RoundRefused(
+            "floor-aggregation",
+            f"aggregation {params.aggregation!r}: members would see every update",
+            hint="privacy_floor: {allow_plaintext: true} takes part anyway (tests only)",
+        )
+    needed = floor.min_range_ratio * params.clip_norm
+    guarded = params.range_bound > 0 and params.range_bound >= needed
+    if params.aggregation == "secure" and floor.min_range_ratio > 0 and not guarded:
+        raise RoundRefused(
+            "floor-range-check",
+            f"range_bound {params.range_bound:g} with clip_norm {params.clip_norm:g}: the wrap "
+            f"guard needs range_bound >= {floor.min_range_ratio:g} * clip_norm = {needed:g}",
+        )
+    if params.min_contributors < floor.min_contributors:
+        raise RoundRefused(
+            "floor-min-contributors",
+            f"min_contributors {params.min_contributors} < this node's {floor.min_contributors}",
+        )
+    if params.noise_multiplier < floor.min_noise_multiplier:
+        raise RoundRefused(
+            "floor-noise",
+            f"noise_multiplier {params.noise_multiplier:g} < this node's "
+            f"{floor.min_noise_multiplier:g}",
+        )
+
+
+def required_contributors(floor: PrivacyFloor, params: RoundParams) -> int:
+    """The fewest accepted contributions this node lets a round publish."""
+    return max(floor.min_contributors, params.min_contributors, 1)
+
+
+def check_weights(floor: PrivacyFloor, weights: Mapping[str, float]) -> None:
+    """Refuse a round in which one contributor's weight is above ``max_normalised_weight``
+    of the total (``weights``: the raw signed weights of the usable contributions)."""
+    total = sum(weights.values())
+    if total <= 0:
+        return
+    heaviest = max(weights, key=lambda c: weights[c])
+    share = weights[heaviest] / total
+    if share > floor.max_normalised_weight:
+        raise RoundRefused(
+            "floor-weight",
+            f"{heaviest} carries {share:.3g} of the round's weight, above this node's "
+            f"max_normalised_weight {floor.max_normalised_weight:g}",
+        )
