@@ -37,10 +37,15 @@ Float32Array = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 FORMAT = 1  # snapshot file format version
 MAX_COUNT = 100  # PeerTube's own maximum page size (PAGINATION.GLOBAL.COUNT.MAX)
+PERSONAL_BLEND = 0.3  # weight of the user's taste in related videos when a user is given
 
 
 class UnknownUser(UserError):
     """The user id is not a local user of this instance."""
+
+
+class UnknownVideo(UserError):
+    """The video is not in the federation's catalogue (or has no UUID there)."""
 
 
 class NotReady(Exception):
@@ -60,7 +65,7 @@ class RecommendedVideo:
 class Recommendation:
     """The answer for one user: videos best first, and whether they are the popular fallback."""
 
-    user_id: int
+    user_id: int | None
     videos: tuple[RecommendedVideo, ...]
     fallback: str | None
     model_version: str
@@ -101,6 +106,8 @@ class ModelSnapshot:
     seen: Mapping[int, IntArray] = field(default_factory=dict)
     _user_row: dict[int, int] = field(init=False, repr=False)
     _popular_order: IntArray = field(init=False, repr=False)
+    _uuid_row: dict[str, int] = field(init=False, repr=False)
+    _unit_items: Float32Array = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         n_items, dim = self.item_embeddings.shape
@@ -125,6 +132,8 @@ class ModelSnapshot:
         object.__setattr__(self, "_user_row", {int(u): k for k, u in enumerate(self.user_ids)})
         order = np.argsort(-self.popularity, kind="stable").astype(np.int64)
         object.__setattr__(self, "_popular_order", order)
+        object.__setattr__(self, "_uuid_row", {u: k for k, u in enumerate(self.item_uuids) if u})
+        object.__setattr__(self, "_unit_items", _unit_rows(self.item_embeddings))
 
     @property
     def n_items(self) -> int:
@@ -187,14 +196,60 @@ class ModelSnapshot:
         if row is None:
             return self._popular(user_id, count, seen)
         scores = np.einsum("ij,j->i", self.item_embeddings, self.user_embeddings[row])
+        return self._top(user_id, count, scores, seen, None)
+
+    def related(self, video_uuid: str, count: int, user_id: int | None = None) -> Recommendation:
+        """Videos to show next to ``video_uuid``: item-to-item from the shared model.
+
+        The score is the cosine of the item embeddings; with ``user_id`` (a local user)
+        it is blended with the cosine to the user's embedding (weight
+        :data:`PERSONAL_BLEND`) and the user's seen videos are left out. The video itself
+        is never returned.
+
+        Raises
+        ------
+        UnknownVideo
+            If no catalogue row has that UUID.
+        UnknownUser
+            If ``user_id`` is given and is not a local user of the instance.
+        """
+        item = self._uuid_row.get(video_uuid)
+        if item is None:
+            raise UnknownVideo(
+                f"video {video_uuid} is not in the federation's catalogue",
+                hint="show PeerTube's own list for videos the model does not know",
+            )
+        if user_id is not None and user_id not in self.local_users:
+            raise UnknownUser(f"user {user_id} is not a local user of this instance")
+        scores = np.einsum("ij,j->i", self._unit_items, self._unit_items[item])
+        seen = np.asarray([item], np.int64)
+        row = None if user_id is None else self._user_row.get(user_id)
+        if row is not None:
+            user = self.user_embeddings[row]
+            norm = float(np.linalg.norm(user))
+            if norm > 0:
+                personal = np.einsum("ij,j->i", self._unit_items, user / norm)
+                scores = (1 - PERSONAL_BLEND) * scores + PERSONAL_BLEND * personal
+        if user_id is not None:
+            seen = np.union1d(seen, self.seen.get(user_id, seen))
+        return self._top(user_id, count, scores, seen, None)
+
+    def _top(
+        self,
+        user_id: int | None,
+        count: int,
+        scores: Float32Array,
+        seen: IntArray,
+        fallback: str | None,
+    ) -> Recommendation:
         scores[seen] = -np.inf
         k = min(count, self.n_items - len(seen))
         if k <= 0:
-            return Recommendation(user_id, (), None, self.version)
+            return Recommendation(user_id, (), fallback, self.version)
         n = self.n_items
         top = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
         top = top[np.argsort(-scores[top], kind="stable")]
-        return Recommendation(user_id, self._videos(top, scores), None, self.version)
+        return Recommendation(user_id, self._videos(top, scores), fallback, self.version)
 
     def _popular(self, user_id: int, count: int, seen: IntArray) -> Recommendation:
         order = self._popular_order
@@ -270,6 +325,12 @@ class ModelSnapshot:
         )
 
 
+def _unit_rows(matrix: Float32Array) -> Float32Array:
+    """Rows scaled to unit length (zero rows stay zero), for cosine scores."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.ascontiguousarray(matrix / np.where(norms > 0, norms, 1), dtype=np.float32)
+
+
 def _text(value: str) -> npt.NDArray[np.uint8]:
     return np.frombuffer(value.encode("utf-8"), np.uint8)
 
@@ -298,7 +359,14 @@ class Recommender:
 
     def recommend(self, user_id: int, count: int) -> Recommendation:
         """Recommend from the current snapshot; :class:`NotReady` before the first publish."""
+        return self._current().recommend(user_id, count)
+
+    def related(self, video_uuid: str, count: int, user_id: int | None = None) -> Recommendation:
+        """:meth:`ModelSnapshot.related` on the current snapshot (:class:`NotReady` before one)."""
+        return self._current().related(video_uuid, count, user_id)
+
+    def _current(self) -> ModelSnapshot:
         snapshot = self.snapshot
         if snapshot is None:
             raise NotReady("no model published yet")
-        return snapshot.recommend(user_id, count)
+        return snapshot
