@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make demo   - run the federation demo on MovieLens-100k
-#   make test   - lint, type-check and run the test suite
+#   make test   - lint, type-check and run the test suite (the PeerTube plugin's too)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,7 +10,9 @@ STAMP  := $(VENV)/.installed
 TORCH_PIN   := torch==2.13.0
 CRYPTEN_PIN := crypten==0.4.1
 
-.PHONY: venv demo test lint typecheck unit postgres clean
+PLUGIN := peertube-plugin-mpcrec
+
+.PHONY: venv demo test lint typecheck unit postgres plugin clean
 
 venv: $(STAMP)
 
@@ -40,7 +42,14 @@ typecheck: $(STAMP)
 unit: $(STAMP) postgres
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
-test: lint typecheck unit
+# The PeerTube plugin: its npm dependencies from package-lock.json, its types checked
+# against @peertube/peertube-types, its tests (node --test) against a real `mpcrec serve`.
+plugin: $(STAMP)
+	cd $(PLUGIN) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(PLUGIN) && npx tsc -p .
+	cd $(PLUGIN) && MPCREC_PYTHON=$(abspath $(BIN)/python) npm test --silent
+
+test: lint typecheck unit plugin
 
 # The whole federation on this machine: a launcher and 20 MovieLens-100k instances over gRPC
 # with mutual TLS, secure committees of 3, 200 rounds, then quality and cost.
@@ -49,4 +58,4 @@ demo: $(STAMP)
 	$(BIN)/mpcrec demo --out out/demo.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(PLUGIN)/node_modules
