@@ -12,7 +12,7 @@ CRYPTEN_PIN := crypten==0.4.1
 
 PLUGIN := peertube-plugin-mpcrec
 
-.PHONY: venv demo test lint typecheck unit postgres plugin clean
+.PHONY: venv demo test lint typecheck unit postgres chromium plugin clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
 
+# Debian's Chromium, for the PeerTube plugin's browser tests (driven by playwright-core).
+chromium:
+	@test -x /usr/bin/chromium || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null)
+
 lint: $(STAMP)
 	$(BIN)/ruff check mpcrec committees launch tests
 	$(BIN)/ruff format --check mpcrec committees launch tests
@@ -44,7 +49,7 @@ unit: $(STAMP) postgres
 
 # The PeerTube plugin: its npm dependencies from package-lock.json, its types checked
 # against @peertube/peertube-types, its tests (node --test) against a real `mpcrec serve`.
-plugin: $(STAMP)
+plugin: $(STAMP) chromium
 	cd $(PLUGIN) && npm ci --no-audit --no-fund --loglevel=error
 	cd $(PLUGIN) && npx tsc -p .
 	cd $(PLUGIN) && MPCREC_PYTHON=$(abspath $(BIN)/python) npm test --silent

@@ -103,6 +103,7 @@ function waitFor (selector, timeoutMs) {
 }
 
 function showPeerTubeList (column) {
+  column.dataset.mpcrec = 'peertube' // what the column shows (for admins and tests)
   column.classList.remove('mpcrec-active')
   column.querySelectorAll(':scope > .mpcrec-videos').forEach((old) => old.remove())
 }
@@ -116,6 +117,7 @@ function showOurList (column, videos, title) {
   ours.append(header, videoList(videos, 'mpcrec-column'))
   column.prepend(ours)
   column.classList.add('mpcrec-active') // CSS hides PeerTube's miniatures, kept in the DOM
+  column.dataset.mpcrec = 'mpcrec'
 }
 
 function videoList (videos, className) {

@@ -86,7 +86,7 @@ function videoModel (v, change = {}) {
  * @param {{ manifest: any, settings: Record<string, any>,
  *   changes?: Record<string, { privacy?: number, blacklisted?: boolean, state?: number }> }} options
  */
-async function startPeerTube ({ manifest, settings, changes = {} }) {
+async function startPeerTube ({ manifest, settings, changes = {}, serveClient = false }) {
   const plugin = require('../main.js')
   const router = express.Router()
   /** @type {any[]} */
@@ -127,6 +127,7 @@ async function startPeerTube ({ manifest, settings, changes = {} }) {
     next()
   })
   app.use(ROUTER_BASE, router)
+  if (serveClient) serveWatchPage(app, settings, manifest)
   const server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)) })
   const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port
   return {
@@ -135,6 +136,33 @@ async function startPeerTube ({ manifest, settings, changes = {} }) {
     logs,
     stop: () => new Promise((resolve) => server.close(resolve))
   }
+}
+
+/**
+ * The watch-page fixture, the plugin's client files, its public settings (what PeerTube's
+ * client gets from getSettings) and thumbnails (SVG), for the browser tests.
+ *
+ * @param {import('express').Express} app
+ * @param {Record<string, any>} settings
+ * @param {any} manifest
+ */
+function serveWatchPage (app, settings, manifest) {
+  const root = path.resolve(__dirname, '..')
+  app.get('/watch', (req, res) => res.sendFile(path.join(__dirname, 'watch-page.html')))
+  app.use('/plugin/client', express.static(path.join(root, 'client')))
+  app.use('/plugin/assets', express.static(path.join(root, 'assets')))
+  app.get('/test/public-settings', (req, res) => {
+    res.json({ 'mpcrec-watch-page': settings['mpcrec-watch-page'], 'mpcrec-for-you': settings['mpcrec-for-you'] })
+  })
+  const names = new Map(manifest.videos.map((/** @type {any} */ v) => [v.uuid, v.name]))
+  app.get('/lazy-static/thumbnails/:file', (req, res) => {
+    const uuid = req.params.file.replace(/\.jpg$/, '')
+    const hue = (parseInt(uuid.slice(-4), 10) * 47) % 360
+    const label = String(names.get(uuid) || '?').replace(/[^A-Za-z0-9 ]/g, '')
+    res.type('image/svg+xml').send(`<svg xmlns="http://www.w3.org/2000/svg" width="320" height="180">
+<rect width="320" height="180" fill="hsl(${hue},55%,55%)"/>
+<text x="160" y="100" font-size="28" text-anchor="middle" fill="#fff" font-family="sans-serif">${label}</text></svg>`)
+  })
 }
 
 /** A TCP server that accepts connections and never answers: a node that hangs. */
