@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make demo   - run the federation demo on MovieLens-100k
-#   make test   - lint, type-check and run the test suite
+#   make test   - lint, type-check and run the test suite (the PeerTube plugin's too)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,7 +10,9 @@ STAMP  := $(VENV)/.installed
 TORCH_PIN   := torch==2.13.0
 CRYPTEN_PIN := crypten==0.4.1
 
-.PHONY: venv demo test lint typecheck unit postgres clean flower-venv
+PLUGIN := peertube-plugin-mpcrec
+
+.PHONY: venv demo test lint typecheck unit postgres chromium plugin clean flower-venv
 
 venv: $(STAMP)
 
@@ -28,6 +30,11 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
 
+# Debian's Chromium, for the PeerTube plugin's browser tests (driven by playwright-core).
+chromium:
+	@test -x /usr/bin/chromium || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null)
+
 lint: $(STAMP)
 	$(BIN)/ruff check mpcrec committees launch tests
 	$(BIN)/ruff format --check mpcrec committees launch tests
@@ -40,7 +47,14 @@ typecheck: $(STAMP)
 unit: $(STAMP) postgres
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
-test: lint typecheck unit
+# The PeerTube plugin: its npm dependencies from package-lock.json, its types checked
+# against @peertube/peertube-types, its tests (node --test) against a real `mpcrec serve`.
+plugin: $(STAMP) chromium
+	cd $(PLUGIN) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(PLUGIN) && npx tsc -p .
+	cd $(PLUGIN) && MPCREC_PYTHON=$(abspath $(BIN)/python) npm test --silent
+
+test: lint typecheck unit plugin
 
 # The whole federation on this machine: a launcher and 20 MovieLens-100k instances over gRPC
 # with mutual TLS, secure committees of 3, 200 rounds, then quality and cost.
@@ -58,4 +72,4 @@ flower-venv: .venv-flower/.installed
 	touch $@
 
 clean:
-	rm -rf $(VENV) .venv-flower .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-flower .pytest_cache .mypy_cache .ruff_cache $(PLUGIN)/node_modules

@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
 BENCHMARKS: tuple[str, ...] = (
     "mpcrec.bench.quality",
     "mpcrec.bench.recommend",
+    "mpcrec.bench.related",
     "mpcrec.bench.transport",
     "mpcrec.bench.audit",
     "mpcrec.bench.secure_agg",

@@ -1,6 +1,7 @@
 """``mpcrec serve``: the recommendation API alone, from a model snapshot file.
 
-Serves ``GET /api/v1/recommendations/videos`` and ``GET /healthz`` (see
+Serves ``GET /api/v1/recommendations/videos`` and ``GET /healthz`` to callers with the
+shared secret of ``--secret-file`` (see
 :mod:`mpcrec.node.http_api`) from a snapshot written by ``ModelSnapshot.save``, and
 re-reads the file when it changes (the node writes a new one atomically each round), so a
 new model is served without a restart. The node daemon embeds the same server.
@@ -19,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from mpcrec.errors import UserError
+from mpcrec.node.api_auth import load_secret
 from mpcrec.node.http_api import ApiServer
 from mpcrec.node.recommender import ModelSnapshot, Recommender
 
@@ -39,6 +41,13 @@ def register(sub: Any) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``serve`` (shared with ``python -m mpcrec.cli.serve``)."""
     parser.add_argument("--snapshot", type=Path, required=True, help="model snapshot (.npz)")
+    parser.add_argument(
+        "--secret-file",
+        type=Path,
+        required=True,
+        help="file with the API's shared secret (mode 0600; every request must carry it "
+        "as Authorization: Bearer SECRET)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=9090, help="port (0: any free one)")
     parser.add_argument(
@@ -58,12 +67,17 @@ def run(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C or SIGTERM)."""
     if not 0 <= args.port < 65536:
         raise UserError(f"--port {args.port} is not a TCP port", hint="use 1-65535, or 0")
+    secret = load_secret(args.secret_file)
     recommender = Recommender(ModelSnapshot.load(args.snapshot))
     mtime = args.snapshot.stat().st_mtime_ns
-    server = ApiServer(recommender, host=args.host, port=args.port)
+    server = ApiServer(recommender, secret=secret, host=args.host, port=args.port)
     server.start()
     signal.signal(signal.SIGTERM, _stop)
-    Console(stderr=True).print(f"serving recommendations on {server.url}", highlight=False)
+    Console(stderr=True).print(
+        f"serving recommendations on {server.url} (authenticated: shared secret required)",
+        highlight=False,
+        soft_wrap=True,
+    )
     try:
         while True:
             time.sleep(args.watch_seconds if args.watch_seconds > 0 else 3600)

@@ -23,13 +23,31 @@ SUPPORTED_VERSIONS = (
 REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "userVideoHistory": ("id", "userId", "videoId", "createdAt", "updatedAt"),
     "accountVideoRate": ("id", "accountId", "videoId", "type", "createdAt", "updatedAt"),
-    "account": ("id", "userId"),
+    "account": ("id", "userId", "applicationId"),
     "videoPlaylistElement": ("id", "videoPlaylistId", "videoId", "createdAt", "updatedAt"),
     "videoPlaylist": ("id", "ownerAccountId"),
-    "video": ("id", "uuid", "url", "name", "privacy", "state", "remote", "publishedAt"),
+    "video": (
+        "id",
+        "uuid",
+        "url",
+        "name",
+        "privacy",
+        "state",
+        "remote",
+        "publishedAt",
+        "nsfw",
+        "channelId",
+    ),
     "videoTag": ("videoId", "tagId"),
     "tag": ("id", "name"),
     "application": ("migrationVersion",),
+    # content rules at serving time (mpcrec.data.peertube_rules)
+    "videoBlacklist": ("videoId",),
+    "accountBlocklist": ("accountId", "targetAccountId"),
+    "serverBlocklist": ("accountId", "targetServerId"),
+    "videoChannel": ("id", "accountId"),
+    "actor": ("accountId", "serverId"),
+    "user": ("id", "nsfwPolicy"),
 }
 
 

@@ -5,7 +5,7 @@
 -- user/user-video-history.ts, account/account-video-rate.ts, account/account.ts,
 -- user/user.ts, video/video.ts, video/video-playlist.ts, video/video-playlist-element.ts,
 -- video/tag.ts, video/video-tag.ts, video/video-channel.ts, actor/actor.ts,
--- server/server.ts, application/application.ts.
+-- server/server.ts, application/application.ts, and the moderation tables at the end.
 --
 -- Table and column names, types, NULL-ability, foreign keys with their ON DELETE rules and
 -- unique indexes are PeerTube's. Columns mpcrec never reads are kept only where they are
@@ -210,3 +210,40 @@ CREATE INDEX "video_playlist_element_video_playlist_id"
   ON "videoPlaylistElement" ("videoPlaylistId");
 CREATE INDEX "video_playlist_element_video_id" ON "videoPlaylistElement" ("videoId");
 CREATE UNIQUE INDEX "video_playlist_element_url" ON "videoPlaylistElement" ("url");
+
+-- Moderation, read at serving time (mpcrec.data.peertube_rules): models
+-- video/video-blacklist.ts, account/account-blocklist.ts, server/server-blocklist.ts.
+CREATE TABLE "videoBlacklist" (
+  "id" SERIAL PRIMARY KEY,
+  "reason" VARCHAR(300),
+  "unfederated" BOOLEAN NOT NULL,
+  "type" INTEGER NOT NULL,
+  "videoId" INTEGER NOT NULL REFERENCES "video" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
+  "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL,
+  "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL
+);
+CREATE UNIQUE INDEX "video_blacklist_video_id" ON "videoBlacklist" ("videoId");
+
+CREATE TABLE "accountBlocklist" (
+  "id" SERIAL PRIMARY KEY,
+  "accountId" INTEGER NOT NULL REFERENCES "account" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
+  "targetAccountId" INTEGER NOT NULL
+    REFERENCES "account" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
+  "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL,
+  "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL
+);
+CREATE UNIQUE INDEX "account_blocklist_account_id_target_account_id"
+  ON "accountBlocklist" ("accountId", "targetAccountId");
+CREATE INDEX "account_blocklist_target_account_id" ON "accountBlocklist" ("targetAccountId");
+
+CREATE TABLE "serverBlocklist" (
+  "id" SERIAL PRIMARY KEY,
+  "accountId" INTEGER NOT NULL REFERENCES "account" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
+  "targetServerId" INTEGER NOT NULL
+    REFERENCES "server" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
+  "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL,
+  "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL
+);
+CREATE UNIQUE INDEX "server_blocklist_account_id_target_server_id"
+  ON "serverBlocklist" ("accountId", "targetServerId");
+CREATE INDEX "server_blocklist_target_server_id" ON "serverBlocklist" ("targetServerId");

@@ -7,6 +7,7 @@ Example::
       settle_seconds: 30            # leave rows younger than this for the next read
       weights: {watch: 1.0, like: 2.0, playlist: 1.5}
       listen: 127.0.0.1:9090        # where the recommendation API listens
+      api_secret_file: api.secret   # its shared secret (mode 0600), needed with listen
 
 Read by :func:`mpcrec.federation.config_file.load_section` (``mpcrec peertube check``) or
 as part of ``node.yaml`` (:class:`mpcrec.node.config.NodeConfig`). The password belongs in
@@ -18,6 +19,7 @@ reads it from there. ``dsn`` may also be left out, libpq then uses
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mpcrec.data.peertube_log import SignalWeights
 from mpcrec.errors import ConfigError
@@ -40,12 +42,16 @@ class PeerTubeSettings:
     listen:
         ``HOST:PORT`` of the recommendation API the node serves itself; ``None``: the node
         serves none (it writes ``snapshot.npz`` for ``mpcrec serve``).
+    api_secret_file:
+        The file holding the API's shared secret (:mod:`mpcrec.node.api_auth`); required
+        with ``listen``, relative to the config file.
     """
 
     dsn: str = ""
     settle_seconds: float = 30.0
     weights: SignalWeights = field(default_factory=SignalWeights)
     listen: str | None = None
+    api_secret_file: Path | None = None
 
     def __post_init__(self) -> None:
         w = self.weights
@@ -54,6 +60,19 @@ class PeerTubeSettings:
         if self.settle_seconds < 0:
             raise ConfigError(f"settle_seconds must be >= 0, got {self.settle_seconds}")
         _address(self.listen or DEFAULT_LISTEN)
+        if self.listen is not None and self.api_secret_file is None:
+            raise ConfigError(
+                "listen needs api_secret_file: the API is authenticated",
+                hint="api_secret_file: api.secret, a file of mode 0600 with a random secret "
+                "(docs/peertube.md)",
+            )
+
+    @property
+    def api_secret_path(self) -> Path:
+        """The API secret's file (a :class:`ConfigError` when the section names none)."""
+        if self.api_secret_file is None:
+            raise ConfigError("peertube.api_secret_file is not set", hint="api_secret_file: ...")
+        return self.api_secret_file
 
     @property
     def listen_host(self) -> str:

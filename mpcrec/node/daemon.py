@@ -141,13 +141,17 @@ class Node:
         self.recommender: Recommender | None = None  # serving in-process (peertube.listen)
         self.api: ApiServer | None = None
         if config.serve_http and config.peertube is not None:
+            from mpcrec.node.api_auth import load_secret
             from mpcrec.node.http_api import ApiServer
             from mpcrec.node.recommender import Recommender
 
             self.recommender = Recommender()
             settings = config.peertube
             self.api = ApiServer(
-                self.recommender, host=settings.listen_host, port=settings.listen_port
+                self.recommender,
+                secret=load_secret(settings.api_secret_path),
+                host=settings.listen_host,
+                port=settings.listen_port,
             )
         self.beacon_chain = pinned_chain(config.beacon)
         self.snapshots = SnapshotWriter(self.me, self.trainer, config.state_dir, self.recommender)

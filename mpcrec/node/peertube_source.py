@@ -4,7 +4,8 @@ Each round the daemon calls :meth:`PeerTubeSource.refresh` (new and changed sign
 since the last read, and rows deleted in PeerTube forgotten), trains on
 :meth:`PeerTubeSource.interactions`, and after the round publishes, builds the serving
 snapshot with :meth:`PeerTubeSource.snapshot` (which adds the instance's local users and
-what each has seen) and hands it to :meth:`Recommender.publish`.
+what each has seen, and PeerTube's content rules, :mod:`mpcrec.data.peertube_rules`,
+read afresh each time) and hands it to :meth:`Recommender.publish`.
 
 The log lives in memory: on start the first refresh reads everything again (one full
 read of three tables), which keeps the node's disk free of its users' histories.
@@ -12,16 +13,22 @@ read of three tables), which keeps the node's disk free of its users' histories.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy.typing as npt
+import psycopg
 
 from mpcrec.data.interactions import Interactions
 from mpcrec.data.peertube import PeerTubeReader, Video, Watermark
 from mpcrec.data.peertube_log import InteractionLog
+from mpcrec.data.peertube_rules import ContentRules, read_content_rules
 from mpcrec.data.peertube_settings import PeerTubeSettings
+from mpcrec.errors import DataError
 from mpcrec.node.recommender import ModelSnapshot
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class PeerTubeSource:
         self.log = InteractionLog()
         self.watermark: Watermark | None = None
         self.local_users: frozenset[int] = frozenset()
+        self.rules = ContentRules()
 
     def check(self) -> None:
         """Fail early, with a clear :class:`~mpcrec.errors.DataError`, if PeerTube is unusable."""
@@ -61,6 +69,15 @@ class PeerTubeSource:
         """The public videos this instance knows, local and federated."""
         return self.reader.read_catalogue()
 
+    def content_rules(self) -> ContentRules:
+        """PeerTube's content rules now; the last ones read if PeerTube cannot be read."""
+        try:
+            with self.reader.snapshot() as cur:
+                self.rules = read_content_rules(cur)
+        except (DataError, psycopg.Error) as err:
+            log.warning("PeerTube's content rules not read, using the previous ones: %s", err)
+        return self.rules
+
     def interactions(self, catalogue: Sequence[str] | None = None) -> Interactions:
         """The training table (weights from the settings; see :mod:`mpcrec.data.peertube_log`)."""
         return self.log.to_interactions(self.settings.weights, catalogue=catalogue)
@@ -75,7 +92,12 @@ class PeerTubeSource:
         user_embeddings: Mapping[int, npt.ArrayLike],
         popularity: npt.ArrayLike,
     ) -> ModelSnapshot:
-        """The serving snapshot of a published model, with this instance's users and history."""
+        """The serving snapshot of a published model: this instance's users, their history
+        and PeerTube's content rules (muted accounts and instances count as seen)."""
+        rules = self.content_rules()
+        seen = {u: set(urls) for u, urls in self.log.seen().items()}
+        for user, muted in rules.hidden_for_user.items():
+            seen.setdefault(user, set()).update(muted)
         return ModelSnapshot.build(
             version=version,
             item_urls=item_urls,
@@ -84,5 +106,8 @@ class PeerTubeSource:
             user_embeddings=user_embeddings,
             popularity=popularity,
             local_users=self.local_users,
-            seen=self.log.seen(),
+            seen=seen,
+            hidden=rules.hidden,
+            nsfw=rules.nsfw,
+            shows_nsfw=rules.shows_nsfw,
         )

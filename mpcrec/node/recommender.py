@@ -21,7 +21,6 @@ assignment under a lock, so a request is served entirely by the old or the new s
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,16 +30,20 @@ import numpy as np
 import numpy.typing as npt
 
 from mpcrec.errors import DataError, UserError
-from mpcrec.files import write_atomic
+from mpcrec.node.snapshot_file import load_snapshot, save_snapshot
 
 Float32Array = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
-FORMAT = 1  # snapshot file format version
 MAX_COUNT = 100  # PeerTube's own maximum page size (PAGINATION.GLOBAL.COUNT.MAX)
+PERSONAL_BLEND = 0.3  # weight of the user's taste in related videos when a user is given
 
 
 class UnknownUser(UserError):
     """The user id is not a local user of this instance."""
+
+
+class UnknownVideo(UserError):
+    """The video is not in the federation's catalogue (or has no UUID there)."""
 
 
 class NotReady(Exception):
@@ -60,7 +63,7 @@ class RecommendedVideo:
 class Recommendation:
     """The answer for one user: videos best first, and whether they are the popular fallback."""
 
-    user_id: int
+    user_id: int | None
     videos: tuple[RecommendedVideo, ...]
     fallback: str | None
     model_version: str
@@ -87,7 +90,15 @@ class ModelSnapshot:
     local_users:
         Every local user of the instance (with or without an embedding).
     seen:
-        Item indices each local user has seen, never recommended to them.
+        Item indices each local user has seen (or muted), never recommended to them.
+    hidden:
+        Item indices never recommended to anyone (PeerTube's content rules:
+        :mod:`mpcrec.data.peertube_rules`).
+    nsfw:
+        Item indices of NSFW videos, left out except for the users of ``shows_nsfw``
+        (anonymous viewers never get them).
+    shows_nsfw:
+        Local users whose NSFW policy lists NSFW videos.
     """
 
     version: str
@@ -99,8 +110,13 @@ class ModelSnapshot:
     popularity: Float32Array
     local_users: frozenset[int]
     seen: Mapping[int, IntArray] = field(default_factory=dict)
+    hidden: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    nsfw: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    shows_nsfw: frozenset[int] = frozenset()
     _user_row: dict[int, int] = field(init=False, repr=False)
     _popular_order: IntArray = field(init=False, repr=False)
+    _uuid_row: dict[str, int] = field(init=False, repr=False)
+    _unit_items: Float32Array = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         n_items, dim = self.item_embeddings.shape
@@ -125,6 +141,8 @@ class ModelSnapshot:
         object.__setattr__(self, "_user_row", {int(u): k for k, u in enumerate(self.user_ids)})
         order = np.argsort(-self.popularity, kind="stable").astype(np.int64)
         object.__setattr__(self, "_popular_order", order)
+        object.__setattr__(self, "_uuid_row", {u: k for k, u in enumerate(self.item_uuids) if u})
+        object.__setattr__(self, "_unit_items", _unit_rows(self.item_embeddings))
 
     @property
     def n_items(self) -> int:
@@ -143,12 +161,19 @@ class ModelSnapshot:
         popularity: npt.ArrayLike,
         local_users: Iterable[int],
         seen: Mapping[int, Iterable[str]] | None = None,
+        hidden: Iterable[str] = (),
+        nsfw: Iterable[str] = (),
+        shows_nsfw: Iterable[int] = (),
     ) -> ModelSnapshot:
-        """Assemble a snapshot from per-user embeddings and seen video URLs.
+        """Assemble a snapshot from per-user embeddings and video URLs (seen, hidden, NSFW).
 
-        Seen URLs outside the catalogue are ignored (they cannot be recommended anyway).
+        URLs outside the catalogue are ignored (they cannot be recommended anyway).
         """
         index = {url: k for k, url in enumerate(item_urls)}
+
+        def indices(urls: Iterable[str]) -> IntArray:
+            return np.fromiter(sorted({index[url] for url in urls if url in index}), np.int64)
+
         users = sorted(user_embeddings)
         items = np.asarray(item_embeddings, np.float32)
         rows = [np.asarray(user_embeddings[u], np.float32) for u in users]
@@ -161,12 +186,10 @@ class ModelSnapshot:
             user_embeddings=np.stack(rows) if rows else np.zeros((0, items.shape[1]), np.float32),
             popularity=np.asarray(popularity, np.float32),
             local_users=frozenset(int(u) for u in local_users),
-            seen={
-                int(user): np.fromiter(
-                    sorted({index[url] for url in urls if url in index}), np.int64
-                )
-                for user, urls in (seen or {}).items()
-            },
+            seen={int(user): indices(urls) for user, urls in (seen or {}).items()},
+            hidden=indices(hidden),
+            nsfw=indices(nsfw),
+            shows_nsfw=frozenset(int(u) for u in shows_nsfw),
         )
 
     def recommend(self, user_id: int, count: int) -> Recommendation:
@@ -182,19 +205,72 @@ class ModelSnapshot:
                 f"user {user_id} is not a local user of this instance",
                 hint="userId must be the id of a PeerTube user of this instance",
             )
-        seen = self.seen.get(user_id, np.zeros(0, np.int64))
+        excluded = self._excluded(user_id)
         row = self._user_row.get(user_id)
         if row is None:
-            return self._popular(user_id, count, seen)
+            return self._popular(user_id, count, excluded)
         scores = np.einsum("ij,j->i", self.item_embeddings, self.user_embeddings[row])
+        return self._top(user_id, count, scores, excluded, None)
+
+    def related(self, video_uuid: str, count: int, user_id: int | None = None) -> Recommendation:
+        """Videos to show next to ``video_uuid``: item-to-item from the shared model.
+
+        The score is the cosine of the item embeddings; with ``user_id`` (a local user)
+        it is blended with the cosine to the user's embedding (weight
+        :data:`PERSONAL_BLEND`) and the user's seen videos are left out. The video itself
+        is never returned.
+
+        Raises
+        ------
+        UnknownVideo
+            If no catalogue row has that UUID.
+        UnknownUser
+            If ``user_id`` is given and is not a local user of the instance.
+        """
+        item = self._uuid_row.get(video_uuid)
+        if item is None:
+            raise UnknownVideo(
+                f"video {video_uuid} is not in the federation's catalogue",
+                hint="show PeerTube's own list for videos the model does not know",
+            )
+        if user_id is not None and user_id not in self.local_users:
+            raise UnknownUser(f"user {user_id} is not a local user of this instance")
+        scores = np.einsum("ij,j->i", self._unit_items, self._unit_items[item])
+        seen = np.asarray([item], np.int64)
+        row = None if user_id is None else self._user_row.get(user_id)
+        if row is not None:
+            user = self.user_embeddings[row]
+            norm = float(np.linalg.norm(user))
+            if norm > 0:
+                personal = np.einsum("ij,j->i", self._unit_items, user / norm)
+                scores = (1 - PERSONAL_BLEND) * scores + PERSONAL_BLEND * personal
+        return self._top(user_id, count, scores, np.union1d(seen, self._excluded(user_id)), None)
+
+    def _excluded(self, user_id: int | None) -> IntArray:
+        """Item rows never shown to ``user_id`` (``None``: an anonymous viewer), sorted."""
+        parts = [self.hidden]
+        if user_id is not None:
+            parts.append(self.seen.get(user_id, self.hidden[:0]))
+        if user_id not in self.shows_nsfw:
+            parts.append(self.nsfw)
+        return np.unique(np.concatenate(parts)) if len(parts) > 1 else self.hidden
+
+    def _top(
+        self,
+        user_id: int | None,
+        count: int,
+        scores: Float32Array,
+        seen: IntArray,
+        fallback: str | None,
+    ) -> Recommendation:
         scores[seen] = -np.inf
         k = min(count, self.n_items - len(seen))
         if k <= 0:
-            return Recommendation(user_id, (), None, self.version)
+            return Recommendation(user_id, (), fallback, self.version)
         n = self.n_items
         top = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
         top = top[np.argsort(-scores[top], kind="stable")]
-        return Recommendation(user_id, self._videos(top, scores), None, self.version)
+        return Recommendation(user_id, self._videos(top, scores), fallback, self.version)
 
     def _popular(self, user_id: int, count: int, seen: IntArray) -> Recommendation:
         order = self._popular_order
@@ -212,70 +288,18 @@ class ModelSnapshot:
 
     def save(self, path: Path) -> None:
         """Write the snapshot to ``path`` atomically (``.npz``, no pickles)."""
-        users = sorted(self.seen)
-        lengths = [len(self.seen[u]) for u in users]
-        buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            format=np.int64(FORMAT),
-            version=_text(self.version),
-            item_urls=_text("\n".join(self.item_urls)),
-            item_uuids=_text("\n".join(self.item_uuids)),
-            item_embeddings=self.item_embeddings,
-            user_ids=self.user_ids,
-            user_embeddings=self.user_embeddings,
-            popularity=self.popularity,
-            local_users=np.asarray(sorted(self.local_users), np.int64),
-            seen_users=np.asarray(users, np.int64),
-            seen_lengths=np.asarray(lengths, np.int64),
-            seen_items=np.concatenate([self.seen[u] for u in users])
-            if users
-            else np.zeros(0, np.int64),
-        )
-        write_atomic(path, buffer.getvalue())
+        save_snapshot(self, path)
 
     @classmethod
     def load(cls, path: Path) -> ModelSnapshot:
-        """Read a snapshot written by :meth:`save`.
-
-        Raises
-        ------
-        DataError
-            If the file is missing, not a snapshot, or of another format version.
-        """
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
-        except (OSError, ValueError) as err:
-            raise DataError(
-                f"cannot read model snapshot {path}: {err}",
-                hint="give a file written by ModelSnapshot.save (the node writes one per round)",
-            ) from err
-        if int(arrays.get("format", -1)) != FORMAT:
-            raise DataError(f"{path} is not a model snapshot of format {FORMAT}")
-        splits = np.cumsum(arrays["seen_lengths"])[:-1]
-        seen_rows = np.split(arrays["seen_items"].astype(np.int64), splits)
-        return cls(
-            version=_untext(arrays["version"]),
-            item_urls=tuple(_untext(arrays["item_urls"]).split("\n")),
-            item_uuids=tuple(_untext(arrays["item_uuids"]).split("\n")),
-            item_embeddings=arrays["item_embeddings"],
-            user_ids=arrays["user_ids"].astype(np.int64),
-            user_embeddings=arrays["user_embeddings"],
-            popularity=arrays["popularity"],
-            local_users=frozenset(arrays["local_users"].tolist()),
-            seen=dict(zip(arrays["seen_users"].tolist(), seen_rows, strict=True))
-            if len(arrays["seen_users"])
-            else {},
-        )
+        """Read a snapshot written by :meth:`save` (see :mod:`mpcrec.node.snapshot_file`)."""
+        return cls(**load_snapshot(path))
 
 
-def _text(value: str) -> npt.NDArray[np.uint8]:
-    return np.frombuffer(value.encode("utf-8"), np.uint8)
-
-
-def _untext(value: npt.NDArray[np.uint8]) -> str:
-    return bytes(value.tobytes()).decode("utf-8")
+def _unit_rows(matrix: Float32Array) -> Float32Array:
+    """Rows scaled to unit length (zero rows stay zero), for cosine scores."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.ascontiguousarray(matrix / np.where(norms > 0, norms, 1), dtype=np.float32)
 
 
 class Recommender:
@@ -298,7 +322,14 @@ class Recommender:
 
     def recommend(self, user_id: int, count: int) -> Recommendation:
         """Recommend from the current snapshot; :class:`NotReady` before the first publish."""
+        return self._current().recommend(user_id, count)
+
+    def related(self, video_uuid: str, count: int, user_id: int | None = None) -> Recommendation:
+        """:meth:`ModelSnapshot.related` on the current snapshot (:class:`NotReady` before one)."""
+        return self._current().related(video_uuid, count, user_id)
+
+    def _current(self) -> ModelSnapshot:
         snapshot = self.snapshot
         if snapshot is None:
             raise NotReady("no model published yet")
-        return snapshot.recommend(user_id, count)
+        return snapshot

@@ -60,10 +60,14 @@ def test_check_errors_exit_2_without_traceback(
     assert "cannot connect to the PeerTube database x@127.0.0.1" in capsys.readouterr().err
 
 
+SECRET = "serve-secret-" + "y" * 32
+AUTH = {"Authorization": f"Bearer {SECRET}"}
+
+
 def _wait_version(url: str, version: str, deadline: float) -> dict[str, object]:
     while time.monotonic() < deadline:
         try:
-            body = httpx.get(f"{url}/healthz", timeout=2).json()
+            body = httpx.get(f"{url}/healthz", timeout=2, headers=AUTH).json()
             if body.get("modelVersion") == version:
                 return dict(body)
         except httpx.TransportError:
@@ -76,8 +80,12 @@ def test_serve_reloads_a_new_snapshot_and_stops_on_sigterm(tmp_path: Path) -> No
     # Prepare
     path = tmp_path / "model.npz"
     random_snapshot(version="round-1").save(path)
+    secret = tmp_path / "api.secret"
+    secret.write_text(SECRET + "\n")
+    secret.chmod(0o600)
     port = free_port()
     cmd = [sys.executable, "-m", "mpcrec.cli.app", "serve", "--snapshot", str(path)]
+    cmd += ["--secret-file", str(secret)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     server = subprocess.Popen(
         [*cmd, "--port", str(port), "--watch-seconds", "0.2"], env=env, stderr=subprocess.PIPE
@@ -88,7 +96,9 @@ def test_serve_reloads_a_new_snapshot_and_stops_on_sigterm(tmp_path: Path) -> No
         first = _wait_version(url, "round-1", time.monotonic() + 60)
         random_snapshot(seed=2, version="round-2").save(path)
         second = _wait_version(url, "round-2", time.monotonic() + 30)
-        answer = httpx.get(f"{url}/api/v1/recommendations/videos?userId=3&count=4").json()
+        route = f"{url}/api/v1/recommendations/videos"
+        answer = httpx.get(f"{route}?userId=3&count=4", headers=AUTH).json()
+        refused = [httpx.get(f"{route}?userId={u}") for u in (3, 4242)]
         server.send_signal(signal.SIGTERM)
         code = server.wait(20)
     finally:
@@ -98,7 +108,22 @@ def test_serve_reloads_a_new_snapshot_and_stops_on_sigterm(tmp_path: Path) -> No
     # Assert
     assert first["status"] == second["status"] == "ok"
     assert answer["modelVersion"] == "round-2" and answer["total"] == 4
+    assert [r.status_code for r in refused] == [401, 401]
+    assert refused[0].content == refused[1].content
     assert code == 0
+
+
+def test_serve_refuses_a_secret_file_others_can_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "model.npz"
+    random_snapshot().save(path)
+    secret = tmp_path / "api.secret"
+    secret.write_text(SECRET)
+    secret.chmod(0o644)
+    code = main(["serve", "--snapshot", str(path), "--secret-file", str(secret), "--port", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "open to other users" in err and "Traceback" not in err
 
 
 def test_bench_recommend_writes_its_json(tmp_path: Path) -> None:
@@ -110,6 +135,6 @@ def test_bench_recommend_writes_its_json(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert code == 0
     assert result["items"] == 3000 and result["requests"] == 40
-    for path in ("in_process", "http"):
+    for path in ("in_process", "http", "related_in_process", "related_http"):
         stats = result[path]
         assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] <= stats["max_ms"]

@@ -32,7 +32,12 @@ BASE: dict[str, Any] = {
     "mpc_address": "127.0.0.1:7600",
     "tls": {"cert": "a.pem", "key": "a.key", "ca": "ca.pem"},
 }
-PEERTUBE = {"dsn": "dbname=peertube_prod", "settle_seconds": 5, "listen": "127.0.0.1:9191"}
+PEERTUBE = {
+    "dsn": "dbname=peertube_prod",
+    "settle_seconds": 5,
+    "listen": "127.0.0.1:9191",
+    "api_secret_file": "api.secret",
+}
 PEERTUBE_TRAINER = {"kind": "peertube", "catalogue": "catalogue.txt", "rounds": 10}
 
 
@@ -110,6 +115,7 @@ def test_the_peertube_section_and_trainer(tmp_path: Path) -> None:
 
     assert served.serve_http and served.peertube is not None
     assert (served.peertube.listen_host, served.peertube.listen_port) == ("127.0.0.1", 9191)
+    assert served.peertube.api_secret_path == tmp_path / "api.secret"
     assert served.trainer == PeerTubeTrainerConfig(
         "peertube", catalogue=tmp_path / "catalogue.txt", rounds=10
     )
@@ -142,6 +148,10 @@ def test_the_peertube_section_and_trainer(tmp_path: Path) -> None:
         ({"peertube": PEERTUBE}, "peertube.listen needs a trainer that serves users"),
         ({"peertube": {**PEERTUBE, "port": 1}}, "peertube.port: unknown setting"),
         ({"peertube": {"listen": "9090"}}, "peertube: listen must be HOST:PORT, got '9090'"),
+        (
+            {"peertube": {"listen": "127.0.0.1:9090"}},
+            "peertube: listen needs api_secret_file",
+        ),
         ({"peertube": {"weights": {"watch": -1}}}, "peertube: weights must not be negative"),
         ({"peertube": {"weights": {"views": 1}}}, "peertube.weights.views: unknown setting"),
         ({"faults": {"skip_clip": "yes please"}}, "faults.skip_clip: expected true or false"),

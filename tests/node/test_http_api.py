@@ -11,19 +11,21 @@ import pytest
 
 from mpcrec.node.http_api import ApiServer
 from mpcrec.node.recommender import Recommender
-from tests.node.test_recommender import random_snapshot
+from tests.node.test_recommender import random_snapshot, video_uuid
 
 pytestmark = pytest.mark.timeout(60)
 ROUTE = "/api/v1/recommendations/videos"
+SECRET = "s3cret-" + "x" * 40
+AUTH = {"Authorization": f"Bearer {SECRET}"}
 
 
 @pytest.fixture
 def served() -> Iterator[tuple[Recommender, httpx.Client]]:
     recommender = Recommender()
-    server = ApiServer(recommender, port=0)
+    server = ApiServer(recommender, secret=SECRET.encode(), port=0)
     server.start()
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with httpx.Client(base_url=server.url, timeout=10, headers=AUTH) as client:
             yield recommender, client
     finally:
         server.stop()
@@ -83,6 +85,11 @@ def test_user_unknown_to_the_model_gets_popular_videos_marked_so(
         ({"userId": "root"}, 400, "bad_user_id"),
         ({"userId": 0}, 400, "bad_user_id"),
         ({"userId": 4242}, 404, "unknown_user"),
+        ({"videoId": "not-a-uuid"}, 400, "bad_video_id"),
+        ({"videoId": video_uuid(3), "userId": "x"}, 400, "bad_user_id"),
+        ({"videoId": video_uuid(3), "count": 0}, 400, "bad_count"),
+        ({"videoId": "11111111-1111-4111-8111-111111111111"}, 404, "unknown_video"),
+        ({"videoId": video_uuid(3), "userId": 4242}, 404, "unknown_user"),
     ],
 )
 def test_errors_are_json_with_a_status(
@@ -106,7 +113,7 @@ def test_publishing_mid_traffic_serves_whole_answers_from_one_snapshot(
     stop = threading.Event()
 
     def traffic() -> None:
-        with httpx.Client(base_url=str(client.base_url), timeout=10) as own:
+        with httpx.Client(base_url=str(client.base_url), timeout=10, headers=AUTH) as own:
             while not stop.is_set():
                 answers.append(own.get(ROUTE, params={"userId": 5, "count": 10}).json())
 
@@ -132,3 +139,66 @@ def test_publishing_mid_traffic_serves_whole_answers_from_one_snapshot(
         ]
     assert answers[-1]["modelVersion"] == "round-3"
     assert {a["modelVersion"] for a in answers} == set(snapshots)  # traffic spanned each swap
+
+
+def test_related_videos_for_an_anonymous_viewer_and_for_a_user(
+    served: tuple[Recommender, httpx.Client],
+) -> None:
+    recommender, client = served
+    snapshot = random_snapshot()
+    recommender.publish(snapshot)
+    anonymous = client.get(ROUTE, params={"videoId": video_uuid(9), "count": 7}).json()
+    personal = client.get(ROUTE, params={"videoId": video_uuid(9), "userId": 4}).json()
+    assert anonymous["userId"] is None and anonymous["videoId"] == video_uuid(9)
+    assert [v["uuid"] for v in anonymous["data"]] == [
+        v.uuid for v in snapshot.related(video_uuid(9), 7).videos
+    ]
+    assert personal["userId"] == 4 and personal["total"] == 10
+    assert [v["uuid"] for v in personal["data"]] == [
+        v.uuid for v in snapshot.related(video_uuid(9), 10, 4).videos
+    ]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-" + "x" * 40},
+        {"Authorization": f"Basic {SECRET}"},
+        {"Authorization": f"Bearer {SECRET[:-1]}"},
+        {"Authorization": "Bearer"},
+    ],
+)
+def test_without_the_secret_every_path_is_401_and_says_nothing_about_users(
+    served: tuple[Recommender, httpx.Client], headers: dict[str, str]
+) -> None:
+    recommender, client = served
+    recommender.publish(random_snapshot())
+    with httpx.Client(base_url=str(client.base_url), timeout=10, headers=headers) as stranger:
+        answers = [
+            stranger.get(ROUTE, params={"userId": 7}),  # a local user
+            stranger.get(ROUTE, params={"userId": 4242}),  # not one
+            stranger.get(ROUTE, params={"userId": "root"}),
+            stranger.get(ROUTE, params={"videoId": video_uuid(1)}),
+            stranger.get("/healthz"),
+            stranger.get("/api/v1/openapi.json"),
+            stranger.get("/no/such/path"),
+            stranger.post(ROUTE),
+        ]
+    assert {a.status_code for a in answers} == {401}
+    assert len({a.content for a in answers}) == 1  # byte-identical whatever was asked
+    assert answers[0].json()["code"] == "unauthorized"
+    assert answers[0].headers["www-authenticate"].startswith("Bearer")
+
+
+def test_the_openapi_schema_describes_the_route_and_its_secret(
+    served: tuple[Recommender, httpx.Client],
+) -> None:
+    _, client = served
+    schema = client.get("/api/v1/openapi.json").json()
+    route = schema["paths"][ROUTE]["get"]
+    assert {p["name"] for p in route["parameters"]} == {"userId", "videoId", "count"}
+    assert {"200", "400", "401", "404", "503"} <= set(route["responses"])
+    assert schema["components"]["securitySchemes"]["sharedSecret"]["scheme"] == "bearer"
+    assert schema["security"] == [{"sharedSecret": []}]
+    assert client.get("/docs").status_code == 404

@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 
 from mpcrec.errors import DataError
-from mpcrec.node.recommender import ModelSnapshot, NotReady, Recommender, UnknownUser
+from mpcrec.node.recommender import (
+    ModelSnapshot,
+    NotReady,
+    Recommender,
+    UnknownUser,
+    UnknownVideo,
+)
+
+
+def video_uuid(i: int) -> str:
+    """The UUID of video ``i`` in :func:`random_snapshot`."""
+    return f"00000000-0000-4000-8000-{i:012d}"
 
 
 def random_snapshot(
@@ -24,7 +35,7 @@ def random_snapshot(
     return ModelSnapshot.build(
         version=version,
         item_urls=urls,
-        item_uuids=[f"uuid-{i}" for i in range(n_items)],
+        item_uuids=[video_uuid(i) for i in range(n_items)],
         item_embeddings=rng.normal(size=(n_items, dim)),
         user_embeddings=users,
         popularity=rng.random(n_items),
@@ -135,3 +146,53 @@ def test_non_finite_embeddings_are_refused() -> None:
             popularity=good.popularity,
             local_users=good.local_users,
         )
+
+
+def plaintext_related(
+    snapshot: ModelSnapshot, item: int, count: int, user: int | None = None
+) -> list[str]:
+    """The twin of related videos: float64 cosines, blended with the user's, sorted."""
+    items = snapshot.item_embeddings.astype(np.float64)
+    unit = items / np.linalg.norm(items, axis=1, keepdims=True)
+    scores = unit @ unit[item]
+    excluded = {item}
+    if user is not None:
+        excluded |= set(snapshot.seen.get(user, np.zeros(0, np.int64)).tolist())
+        rows = np.flatnonzero(snapshot.user_ids == user)
+        if len(rows):
+            vector = snapshot.user_embeddings[int(rows[0])].astype(np.float64)
+            scores = 0.7 * scores + 0.3 * (unit @ (vector / np.linalg.norm(vector)))
+    ranked = sorted(
+        (i for i in range(snapshot.n_items) if i not in excluded), key=lambda i: -scores[i]
+    )
+    return [snapshot.item_uuids[i] for i in ranked[:count]]
+
+
+@pytest.mark.parametrize("count", [1, 10, 100])
+def test_related_videos_are_the_nearest_items_by_cosine(count: int) -> None:
+    snapshot = random_snapshot()
+    for item in (0, 42, 499):
+        got = snapshot.related(video_uuid(item), count)
+        assert [v.uuid for v in got.videos] == plaintext_related(snapshot, item, count)
+        assert got.user_id is None and got.fallback is None
+        assert video_uuid(item) not in [v.uuid for v in got.videos]
+
+
+def test_related_videos_for_a_user_blend_their_taste_and_skip_what_they_saw() -> None:
+    snapshot = random_snapshot()
+    for user in (3, 33):  # with an embedding, and a local user without one
+        got = snapshot.related(video_uuid(7), 50, user)
+        assert [v.uuid for v in got.videos] == plaintext_related(snapshot, 7, 50, user)
+        seen = {snapshot.item_uuids[i] for i in snapshot.seen[user].tolist()}
+        assert not seen & {v.uuid for v in got.videos}
+    assert [v.uuid for v in snapshot.related(video_uuid(7), 50, 3).videos] != [
+        v.uuid for v in snapshot.related(video_uuid(7), 50).videos
+    ]
+
+
+def test_related_videos_of_an_unknown_video_or_user_are_refused() -> None:
+    snapshot = random_snapshot()
+    with pytest.raises(UnknownVideo):
+        snapshot.related("11111111-1111-4111-8111-111111111111", 5)
+    with pytest.raises(UnknownUser):
+        snapshot.related(video_uuid(1), 5, user_id=4242)

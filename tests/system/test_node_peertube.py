@@ -45,6 +45,7 @@ from tests.postgres import READER_ROLE, PeerTubeDatabase, synthetic_table
 from tests.system.federation import Federation, published
 
 ROUTE = "/api/v1/recommendations/videos"
+API_SECRET = "node-api-secret-" + "z" * 32
 PT = "tube-pt"
 SHARDS = ["ml-0", "ml-1", "ml-2"]
 DIM = 32  # the MovieLens trainer's dimension (FEDAVG)
@@ -154,6 +155,9 @@ def test_peertube_node_trains_in_the_federation_and_serves_its_users(
     full, names, extra_users = _mirror(peertube_db)
     catalogue_urls = _write_catalogue(federation.root / "catalogue.txt", full, names)
     listen = f"127.0.0.1:{free_port()}"
+    secret_file = federation.root / "api.secret"
+    secret_file.write_text(API_SECRET)
+    secret_file.chmod(0o600)
     shard = {"kind": "movielens", "instances": 3, "seed": 0, "rounds": 2}
     federation.write(
         model={
@@ -177,7 +181,12 @@ def test_peertube_node_trains_in_the_federation_and_serves_its_users(
         node_extra={
             PT: {
                 "trainer": {"kind": "peertube", "catalogue": "catalogue.txt", "rounds": 2},
-                "peertube": {"dsn": peertube_db.reader_dsn, "settle_seconds": 0, "listen": listen},
+                "peertube": {
+                    "dsn": peertube_db.reader_dsn,
+                    "settle_seconds": 0,
+                    "listen": listen,
+                    "api_secret_file": str(secret_file),
+                },
             },
             **{name: {"trainer": {**shard, "index": k}} for k, name in enumerate(SHARDS)},
         },
@@ -194,7 +203,8 @@ def test_peertube_node_trains_in_the_federation_and_serves_its_users(
         for name in [PT, *SHARDS]:
             federation.start(name)
         rounds = federation.wait_for(lambda rs: len(published(rs)) >= 2, 360, "2 rounds")
-        with httpx.Client(base_url=base, timeout=10) as client:
+        headers = {"Authorization": f"Bearer {API_SECRET}"}
+        with httpx.Client(base_url=base, timeout=10, headers=headers) as client:
             deadline = time.monotonic() + 60
             while client.get("/healthz").json().get("modelVersion") != "v2":
                 assert time.monotonic() < deadline, federation.log(PT)

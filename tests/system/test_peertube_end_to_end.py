@@ -18,6 +18,8 @@ from tests.postgres import PeerTubeDatabase, synthetic_table
 
 pytestmark = pytest.mark.timeout(120)
 ROUTE = "/api/v1/recommendations/videos"
+SECRET = "end-to-end-secret-" + "w" * 32
+AUTH = {"Authorization": f"Bearer {SECRET}"}
 
 
 @pytest.fixture
@@ -60,10 +62,10 @@ def test_users_get_unseen_videos_of_the_federation_over_http(
         user_embeddings=users,
         popularity=np.arange(len(catalogue), dtype=np.float64),
     )
-    server = ApiServer(Recommender(snapshot))
+    server = ApiServer(Recommender(snapshot), secret=SECRET.encode())
     server.start()
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with httpx.Client(base_url=server.url, timeout=10, headers=AUTH) as client:
             # Execute
             personal = client.get(ROUTE, params={"userId": trained[0], "count": 60}).json()
             untrained = client.get(ROUTE, params={"userId": names.user_ids[1], "count": 5}).json()
