@@ -161,8 +161,11 @@ class DemoRun:
                 "committee_size": s.committee_size,
                 "min_contributors": 3,
                 "cooldown": s.cooldown,
-                "commit_s": 6,  # the draw waits for a beacon round due after both
-                "reveal_s": 4,
+                # the draw waits for the beacon round due after both windows (a local
+                # beacon of period 1 s): every round costs about commit_s + reveal_s + 1
+                # s more than its work; 20 idle nodes commit and reveal within 2 s here
+                "commit_s": 2,
+                "reveal_s": 2,
                 "collect_s": 120,
                 "compute_s": 180,
             },
