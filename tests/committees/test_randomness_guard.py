@@ -11,6 +11,11 @@ seeds from ``torch.randint``) the session cannot even be joined.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -83,3 +88,36 @@ def test_round_with_checks_and_noise_draws_nothing_from_torch(
     error = np.max(np.abs(outcome.params - expected))
     assert error <= codec_tolerance(kept, kept_w, lr) + noise_bound
     assert error > 0  # the noise is there
+
+
+_GUARD_PROBE = """
+import torch
+from tests.committees.torch_rng_guard import TorchRandomnessUsed, forbid_torch_randomness
+g = torch.Generator().manual_seed(1)
+forbid_torch_randomness()
+probes = {
+    "randint": lambda: torch.randint(0, 9, (2,), generator=g),
+    "rand": lambda: torch.rand(2),
+    "normal_": lambda: torch.zeros(2).normal_(),
+    "Generator": lambda: torch.Generator(),
+}
+for name, probe in probes.items():
+    try:
+        probe()
+    except TorchRandomnessUsed:
+        continue
+    raise SystemExit(f"{name} was not refused")
+print("all refused")
+"""
+
+
+@pytest.mark.timeout(120)
+def test_the_guard_refuses_torch_draws_with_or_without_a_generator() -> None:
+    """The guard itself (in a fresh interpreter: it changes torch for the whole process)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", _GUARD_PROBE], env=env, capture_output=True, text=True, timeout=100
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert done.stdout.strip() == "all refused"
