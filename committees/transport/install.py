@@ -1,4 +1,4 @@
-"""Installing the committee's data plane into CrypTen: TLS links or torch.distributed's gloo."""
+"""Installing the committee's data plane into CrypTen: TLS links or gloo, and its PRGs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from committees.transport.communicator import TlsCommunicator
+from committees.transport.randomness import install_randomness
 from committees.transport.settings import GlooTransport, Transport, gloo_environment
 from committees.transport.ttp_setup import TtpSetupCalls
 from mpcrec.crypten_compat import load_crypten
@@ -21,13 +22,16 @@ def install_transport(transport: Transport) -> None:
     provider's three direct torch.distributed calls go over it too. ``GlooTransport``:
     CrypTen's own torch.distributed communicator, with the environment it reads set here
     and a rendezvous outside loopback refused unless explicitly allowed. The choice holds
-    until the next call; ``crypten.uninit()`` then ``install_transport`` switches.
+    until the next call; ``crypten.uninit()`` then ``install_transport`` switches. Either
+    way every generator CrypTen draws from is keyed with 256 bits
+    (:func:`committees.transport.randomness.install_randomness`).
     """
     crypten = load_crypten()
     comm: Any = importlib.import_module("crypten.communicator")
     ttp: Any = importlib.import_module("crypten.mpc.provider.ttp_provider")
     if comm.is_initialized():
         raise RuntimeError("install_transport must be called before crypten.init()")
+    install_randomness()
     if isinstance(transport, GlooTransport):
         TlsCommunicator.configure(None)
         comm.DistributedCommunicator = (

@@ -5,7 +5,9 @@ shares of ``sum_j r_j**2``; CrypTen's ``square`` deals ``r**2`` element by eleme
 (``N * D`` words from the dealer to member 0). :meth:`row_square_sums` deals only the ``N``
 row sums. Both sides draw ``r`` from the generators CrypTen's TTP set up at ``init``
 (``_get_additive_PRSS`` on the dealer, ``TTPClient.get_generator()`` on the members), in the
-same order, so the masks agree without being sent.
+same order, so the masks agree without being sent. Those generators are AES-256-CTR
+keystreams under a fresh 32-byte key per member that the dealer sends it at set-up
+(``committees.transport.randomness``), never torch generators.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ Every party seeds torch and CrypTen's generators deterministically, so a program
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import multiprocessing as mp
 import os
 import signal
@@ -63,18 +65,35 @@ def transports(kind: str, committee: Committee, members: int, total: int) -> lis
     return [committee.tls(r, ports, connect_timeout_s=30, recv_timeout_s=30) for r in range(total)]
 
 
+def fixed_key(label: str) -> bytes:
+    """A fixed 32-byte key for ``label`` (reproducible runs only: never for a real round)."""
+    return hashlib.sha256(label.encode()).digest()
+
+
+def deterministic_keys(rank: int) -> None:
+    """Make this party's PRG keys (and so the dealer's) the same in every run of a test."""
+    from committees.transport import randomness
+
+    counter = itertools.count()
+    randomness.new_key = lambda: fixed_key(f"party {rank} key {next(counter)}")
+
+
 def seed_everything(rank: int) -> None:
-    """Deterministic torch and CrypTen generators (prev of rank r = next of rank r-1)."""
+    """Deterministic CrypTen generators (prev of rank r = next of rank r-1), 256-bit keyed."""
+    from committees.transport.randomness import RingGenerator
     from mpcrec.crypten_compat import load_crypten
 
     crypten = load_crypten()
     world = crypten.comm.get().get_world_size()
     cpu = torch.device("cpu")
-    gens = crypten.generators
-    gens["next"][cpu].manual_seed(1000 + rank)
-    gens["prev"][cpu].manual_seed(1000 + (rank - 1) % world)
-    gens["local"][cpu].manual_seed(2000 + rank)
-    gens["global"][cpu].manual_seed(3000)
+    keys = {
+        "next": fixed_key(f"pair {rank}"),
+        "prev": fixed_key(f"pair {(rank - 1) % world}"),
+        "local": fixed_key(f"local {rank}"),
+        "global": fixed_key("global"),
+    }
+    for name, key in keys.items():
+        crypten.generators[name][cpu] = RingGenerator(key)
 
 
 def arithmetic_program(rank: int) -> dict[str, Any]:
@@ -152,6 +171,7 @@ def party(
 
         set_torch_threads(1)
         torch.manual_seed(4000 + rank)
+        deterministic_keys(rank)
         crypten = load_crypten()
         crypten.cfg.communicator.verbose = True
         if provider == "replicated":
