@@ -289,8 +289,8 @@ class Node:
             return
         assert self.spec is not None and self.aggregation is not None and self.params is not None
         floor.check_round(self.privacy_floor, self.params, ann)
-        if not self.privacy_floor.allow_model_reuse:
-            self.contributed.check(ann)
+        if not (self.privacy_floor.allow_model_reuse or self.params.noise_multiplier > 0):
+            self.contributed.check(ann)  # with noise every reveal is paid for in epsilon
         base = self.models.get(client, ann.model_version)
         if base.model_hash != ann.model_hash:
             log.error("%s: round %d: the model does not match the announced hash", self.me, rid)
@@ -333,7 +333,7 @@ class Node:
         envelopes, weights = signed_weights(
             ann, streamed, self.params, self.aggregation.signed_terms
         )
-        floor.check_weights(self.privacy_floor, {e.contributor: e.weight for e in envelopes})
+        envelopes = floor.drop_dominant(self.privacy_floor, envelopes, weights)
         base = self.models.get(client, ann.model_version)
         previous = None
         if self.spec.server_momentum and ann.model_version > 0:

@@ -11,18 +11,24 @@ and sends nothing for that step:
   ``min_range_ratio * clip_norm``;
 * ``floor-min-contributors``: the signed minimum below this node's;
 * ``floor-noise``: a noise multiplier below ``min_noise_multiplier``;
-* ``floor-weight`` (members, once the weights are known): one contributor above
-  ``max_normalised_weight`` of the round's total weight.
+
+and once the weights are known a member rejects (a rejected contribution of the round, not
+a refusal: :func:`drop_dominant`) any contributor above ``max_normalised_weight`` of the
+round's total weight (logged as ``floor-weight``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 
 from mpcrec.federation.announcement import RoundAnnouncement
+from mpcrec.federation.contribution import Envelope
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.node.config import PrivacyFloor
 from mpcrec.node.round_refusal import RoundRefused
+
+log = logging.getLogger("mpcrec.node")
 
 
 def check_round(floor: PrivacyFloor, registered: RoundParams, ann: RoundAnnouncement) -> None:
@@ -71,17 +77,35 @@ def required_contributors(floor: PrivacyFloor, params: RoundParams) -> int:
     return max(floor.min_contributors, params.min_contributors, 1)
 
 
-def check_weights(floor: PrivacyFloor, weights: Mapping[str, float]) -> None:
-    """Refuse a round in which one contributor's weight is above ``max_normalised_weight``
-    of the total (``weights``: the raw signed weights of the usable contributions)."""
-    total = sum(weights.values())
+def drop_dominant(
+    floor: PrivacyFloor, envelopes: Sequence[Envelope], weights: dict[str, float]
+) -> list[Envelope]:
+    """The envelopes without those whose signed weight is above ``max_normalised_weight``
+    of the usable contributions' total (one pass over that total); a dropped contribution
+    is a rejected one of the round (weight ``0`` in ``weights``, which is updated).
+
+    Rejecting the contribution, not refusing the round: a contributor that declares a huge
+    weight must not stop every round (with once-per-base-model, a refused round would stall
+    the federation at that model for good), and an instance carrying most of the weight
+    would be all but read off the published model. The decision uses the signed weights
+    only, so members with the same floor (the default everywhere) agree on it; members
+    with different floors may disagree, and then the round fails to publish (nothing leaks).
+    """
+    total = sum(e.weight for e in envelopes)
     if total <= 0:
-        return
-    heaviest = max(weights, key=lambda c: weights[c])
-    share = weights[heaviest] / total
-    if share > floor.max_normalised_weight:
-        raise RoundRefused(
-            "floor-weight",
-            f"{heaviest} carries {share:.3g} of the round's weight, above this node's "
-            f"max_normalised_weight {floor.max_normalised_weight:g}",
-        )
+        return list(envelopes)
+    kept = []
+    for env in envelopes:
+        share = env.weight / total
+        if share > floor.max_normalised_weight:
+            log.warning(
+                "rejected %s (floor-weight): it carries %.3g of the round's weight, above "
+                "max_normalised_weight %g",
+                env.contributor,
+                share,
+                floor.max_normalised_weight,
+            )
+            weights[env.contributor] = 0.0
+        else:
+            kept.append(env)
+    return kept

@@ -7,7 +7,10 @@ most once per base model version to a round that reached computing with its cont
 frozen. It records each upload in ``<state_dir>/contributed.json`` before sending it, and
 forgets it only when it sees that round aborted without its contribution frozen (an abort
 while collecting: nothing was computed). A round whose end it never saw (the node was down)
-stays counted: the safe side. ``privacy_floor: {allow_model_reuse: true}`` opts out (fault
+stays counted: the safe side. The rule applies to rounds without noise: with a noise
+multiplier above zero every revealed round is counted in ε (published or not), so a rerun
+is paid for in the privacy budget instead of being refused, and an abort while computing
+does not stall the federation. ``privacy_floor: {allow_model_reuse: true}`` opts out (fault
 tests); docs/threat-model.md says what this costs in liveness.
 """
 

@@ -43,8 +43,8 @@ RULES: dict[str, Any] = {
     "committee_size": 3,
     "min_contributors": 3,
     "cooldown": 1,
-    "commit_s": 10,
-    "reveal_s": 10,
+    "commit_s": 3,  # the draw waits for the beacon round due after both windows
+    "reveal_s": 3,
     "collect_s": 6,
     "compute_s": 40,
 }

@@ -60,7 +60,7 @@ def test_substituted_member_keys_let_the_launcher_read_nothing(fed4: HostileFede
     fed4.start_nodes()
     fed4.wait_control_round()
 
-    fed4.wait_until(lambda: fed4.attacked_rounds_ended() >= 1, 45, "an attacked round to end")
+    fed4.wait_until(lambda: fed4.attacked_rounds_ended() >= 1, 90, "an attacked round to end")
 
     learned = fed4.learned()
     _no_harness_error(learned)
@@ -81,7 +81,7 @@ def test_forged_contributions_are_accepted_by_no_honest_member(fed4: HostileFede
     fed4.start_nodes()
     fed4.wait_control_round()
 
-    fed4.wait_until(lambda: fed4.attacked_rounds_ended() >= 1, 45, "an attacked round to end")
+    fed4.wait_until(lambda: fed4.attacked_rounds_ended() >= 1, 90, "an attacked round to end")
 
     learned = fed4.learned()
     _no_harness_error(learned)
@@ -114,7 +114,7 @@ def test_weights_the_launcher_makes_up_change_no_published_model(
     fed4.start_nodes()
     fed4.wait_control_round()
 
-    fed4.wait_until(lambda: fed4.attacked_rounds_ended() >= 1, 45, "an attacked round to end")
+    fed4.wait_until(lambda: fed4.attacked_rounds_ended() >= 1, 90, "an attacked round to end")
 
     learned = fed4.learned()
     _no_harness_error(learned)
@@ -164,7 +164,7 @@ def test_downgrade_to_plaintext_is_refused_and_the_launcher_reads_nothing(
         computed = any(r.phase.terminal and r.contributors for r in fed4.rounds())
         return bool(fed4.learned().get("read") or seen or computed)
 
-    fed4.wait_until(decided, 60, "the nodes to take or refuse the downgraded round")
+    fed4.wait_until(decided, 100, "the nodes to take or refuse the downgraded round")
 
     learned = fed4.learned()
     _no_harness_error(learned)

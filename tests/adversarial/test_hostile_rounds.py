@@ -31,7 +31,7 @@ def test_abort_after_the_reveal_then_rerun_without_the_victim_reveals_nothing(
     fed4.start_nodes()
     fed4.wait_control_round()
 
-    fed4.wait_until(lambda: fed4.attacked_rounds_ended() >= 2, 50, "the rerun to end")
+    fed4.wait_until(lambda: fed4.attacked_rounds_ended() >= 2, 120, "the rerun to end")
 
     learned = fed4.learned()
     _no_harness_error(learned)
@@ -50,7 +50,7 @@ def test_a_pruned_participant_list_is_named_by_the_auditor(fed5: HostileFederati
     fed5.start_nodes()
     fed5.wait_control_round()
 
-    fed5.wait_until(lambda: fed5.attacked_rounds_ended() >= 1, 45, "a pruned round to end")
+    fed5.wait_until(lambda: fed5.attacked_rounds_ended() >= 1, 90, "a pruned round to end")
     fed5.kill("launcher")
 
     learned = fed5.learned()
@@ -83,7 +83,7 @@ def test_aborts_after_the_draw_are_named_by_the_auditor(fed5: HostileFederation)
         seated_done = any(r.round_id in seated and r.phase.terminal for r in fed5.rounds())
         return len(aborts) >= 3 or (bool(aborts) and seated_done)
 
-    fed5.wait_until(ground, 60, "the launcher to abort drawn rounds")
+    fed5.wait_until(ground, 100, "the launcher to abort drawn rounds")
     fed5.kill("launcher")
 
     learned = fed5.learned()
@@ -115,7 +115,7 @@ def test_a_forked_head_shown_to_one_node_is_detected(fed4: HostileFederation) ->
         shown = len(fed4.learned().get("shadow_heads", []))
         return bool(fed4.refused({"fork", "inclusion"})) or (shown >= 2 and len(published) >= 4)
 
-    fed4.wait_until(decided, 60, "the victim to be shown forked heads")
+    fed4.wait_until(decided, 100, "the victim to be shown forked heads")
     fed4.kill("launcher")
 
     learned = fed4.learned()

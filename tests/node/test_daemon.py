@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from mpcrec.node.trainer import DriftTrainer
 from tests.node.world import (
     POLICY,
     RATE,
+    SPEC,
     Clock,
     World,
     drive,
@@ -196,6 +198,31 @@ def test_after_a_round_aborted_while_computing_no_node_contributes_to_that_model
             restarted.contributed.check(rerun)
     assert world.launcher.budget.rounds == 1  # revealed, not published: counted
     assert world.launcher.store.contributions(rerun.round_id) == {}
+    world.close()
+
+
+def test_with_noise_a_rerun_on_the_same_model_is_paid_for_in_epsilon_not_refused(
+    tmp_path: Path,
+) -> None:
+    """The same abort after the reveal, in a federation with noise: each reveal is counted
+    in ε (published or not), so nodes contribute to the rerun and the federation goes on."""
+    # Prepare
+    clock = Clock()
+    noisy = dataclasses.replace(SPEC, noise_multiplier=1.0)
+    world = World.in_process(make_launcher(clock=clock, spec=noisy), tmp_path, NAMES)
+    world.register_all()
+
+    # Execute
+    first = _fail_one_member(world, clock)
+    drive(world, published(world, 1))
+
+    # Assert
+    assert not any(
+        e["rule"] == "model-reused" for n in world.nodes.values() for e in n.refusals.entries()
+    )
+    assert world.launcher.store.latest_model().version == 1
+    assert world.launcher.budget.rounds == 2  # the aborted reveal and the published round
+    assert first.model_version == 0
     world.close()
 
 

@@ -67,11 +67,21 @@ def test_the_opt_outs_are_named_and_off_by_default() -> None:
     )
 
 
-def test_one_contributor_above_the_normalised_weight_cap_is_refused() -> None:
-    floor.check_weights(PrivacyFloor(), {"a": 1.0, "b": 1.0, "c": 1.0})
-    with pytest.raises(RoundRefused) as refused:
-        floor.check_weights(PrivacyFloor(), {"a": 1.0, "b": 1e-9, "c": 1e-9})
-    assert refused.value.rule == "floor-weight"
+def _envelope(contributor: str, weight: float) -> Envelope:
+    return Envelope(contributor, weight, b"", b"")
+
+
+def test_one_contributor_above_the_normalised_weight_cap_is_rejected_not_the_round() -> None:
+    even = [_envelope(c, 1.0) for c in "abc"]
+    weights = dict.fromkeys("abc", 1.0)
+    assert floor.drop_dominant(PrivacyFloor(), even, weights) == even
+
+    skewed = [_envelope("a", 1.0), _envelope("b", 1e-9), _envelope("c", 1e-9)]
+    weights = {"a": 1.0, "b": 1e-9, "c": 1e-9}
+    kept = floor.drop_dominant(PrivacyFloor(), skewed, weights)
+
+    assert [e.contributor for e in kept] == ["b", "c"]
+    assert weights == {"a": 0.0, "b": 1e-9, "c": 1e-9}
 
 
 def _world(tmp_path: Path, spec: FederationSpec = SPEC, **floor_opts: bool) -> World:
@@ -179,7 +189,7 @@ def test_a_member_enforces_the_minimum_contributors_itself(tmp_path: Path) -> No
     world.close()
 
 
-def test_a_contributor_caps_its_weight_and_members_refuse_one_dominating_contributor(
+def test_a_contributor_caps_its_weight_and_members_reject_one_dominating_contributor(
     tmp_path: Path,
 ) -> None:
     world = _world(tmp_path)
@@ -189,7 +199,10 @@ def test_a_contributor_caps_its_weight_and_members_refuse_one_dominating_contrib
 
     weights = world.launcher.store.contributions(computing.round_id)
     assert weights["tube-a"] == SPEC.max_weight  # clamped before signing
-    assert world.launcher.store.results(computing.round_id) == {}
-    refused = {n for n, rules in _rules(world).items() if "floor-weight" in rules}
-    assert refused == set(computing.members)
+    for member in computing.members:  # each member's step: tube-a rejected, the rest summed
+        world.nodes[member].handle(world.clients[member], computing)
+    results = world.launcher.store.results(computing.round_id)
+    assert set(results) == set(computing.members)
+    assert all(r.ok and "tube-a" not in r.accepted for r in results.values())
+    assert not any(_rules(world).values())
     world.close()
