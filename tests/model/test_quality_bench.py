@@ -29,6 +29,7 @@ def test_quality_bench_writes_every_method(
     assert main(argv) == 0
     report = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
     assert (report["users"], report["items"], report["seeds"]) == (60, 40, [0, 1])
+    assert report["protocol"] == "whole-past"
     assert set(report["methods"]) == {
         "random",
         "popularity",
