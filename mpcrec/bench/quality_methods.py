@@ -25,6 +25,7 @@ from mpcrec.model.baselines import (
 from mpcrec.model.fedavg import FedConfig, train_fedavg
 from mpcrec.model.metrics import Scorer
 from mpcrec.model.mf import MFConfig, train_central
+from mpcrec.model.sequence import transitions_scorer
 from mpcrec.model.tuned import FEDAVG, FEDAVG_DP
 from mpcrec.privacy.accountant import gaussian_epsilon, gaussian_noise_multiplier
 
@@ -36,6 +37,7 @@ METHODS = (
     "mf_central",
     "fedavg_plain",
     "fedavg_dp",
+    "transitions",
 )
 PROTOCOLS = ("whole-past", "train-only")
 DELTA = 1e-5
@@ -105,4 +107,8 @@ TRAINERS: dict[str, Trainer] = {
     "mf_central": _central,
     "fedavg_plain": _fedavg,
     "fedavg_dp": _fedavg_dp,
+    "transitions": lambda s, p, seed, tick: (
+        transitions_scorer(s.split, seed=seed, tune_on=s.tuning),
+        {},
+    ),
 }

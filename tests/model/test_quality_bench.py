@@ -38,6 +38,7 @@ def test_quality_bench_writes_every_method(
         "mf_central",
         "fedavg_plain",
         "fedavg_dp",
+        "transitions",
     }
     for row in report["methods"].values():
         for key in ("hr@10", "ndcg@10", "recall@20", "ndcg@20", "train_s"):
