@@ -39,6 +39,7 @@ from mpcrec.files import write_atomic
 from mpcrec.model.fedavg import FedConfig
 from mpcrec.model.metrics import METRICS, evaluate
 from mpcrec.model.tuned import FEDAVG, FEDAVG_DP, MF, MF_DP
+from mpcrec.model.tuned_sequence import SASREC, SEQ, SEQ_FED, SEQ_FED_ROUNDS
 
 
 def register(sub: Any) -> None:
@@ -159,7 +160,9 @@ def _train_and_evaluate(
             partition = partition_users(data, args.instances, seed=seed)
             for name, eps in jobs:
                 label = name if eps is None else f"{name} ε={eps:g}"
-                total = args.dp_rounds if name == "fedavg_dp" else args.rounds
+                total = {"fedavg_dp": args.dp_rounds, "seq_fed": SEQ_FED_ROUNDS}.get(
+                    name, args.rounds
+                )
                 task = progress.add_task(f"seed {seed} {label}", total=total)
                 run_setting = setting if eps is None else replace(setting, epsilon=eps)
 
@@ -200,7 +203,8 @@ def _write(args: argparse.Namespace, report: dict[str, Any]) -> None:
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
     out: dict[str, float] = {}
-    for key in (*METRICS, "train_s", "epsilon", "noise_multiplier"):
+    extras = ("train_s", "epsilon", "noise_multiplier", "payload_values")
+    for key in (*METRICS, *(f"anonymous_{m}" for m in METRICS), *extras):
         values = [float(r[key]) for r in rows if key in r]
         if values:
             out[key] = float(np.mean(values))
@@ -236,6 +240,9 @@ def _report(
             "mf": asdict(setting.mf),
             "mf_dp": asdict(replace(MF_DP, dim=setting.mf.dim)),
             "fedavg": _fed_dict(FEDAVG),
+            "sasrec": asdict(SASREC),
+            "seq_central": asdict(SEQ),
+            "seq_fed": {**asdict(SEQ_FED), "rounds": SEQ_FED_ROUNDS},
             "fedavg_dp": {
                 **_fed_dict(FEDAVG_DP),
                 "target_epsilon": setting.epsilon,

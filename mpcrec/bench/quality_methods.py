@@ -23,10 +23,19 @@ from mpcrec.model.baselines import (
     random_scorer,
 )
 from mpcrec.model.fedavg import FedConfig, train_fedavg
-from mpcrec.model.metrics import Scorer
+from mpcrec.model.metrics import Scorer, evaluate
 from mpcrec.model.mf import MFConfig, train_central
+from mpcrec.model.sasrec import train_sasrec
+from mpcrec.model.seqrec import (
+    SeqModel,
+    anonymous_scorer,
+    train_seq_central,
+    train_seq_fedavg,
+    user_scorer,
+)
 from mpcrec.model.sequence import transitions_scorer
 from mpcrec.model.tuned import FEDAVG, FEDAVG_DP
+from mpcrec.model.tuned_sequence import SASREC, SEQ, SEQ_FED, SEQ_FED_ROUNDS
 from mpcrec.privacy.accountant import gaussian_epsilon, gaussian_noise_multiplier
 
 METHODS = (
@@ -38,6 +47,9 @@ METHODS = (
     "fedavg_plain",
     "fedavg_dp",
     "transitions",
+    "sasrec",
+    "seq_central",
+    "seq_fed",
 )
 PROTOCOLS = ("whole-past", "train-only")
 DELTA = 1e-5
@@ -99,6 +111,22 @@ def _fedavg_dp(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer,
     return factors.scores, {"epsilon": epsilon, "noise_multiplier": z}
 
 
+def _sequence_row(s: Setting, model: SeqModel) -> tuple[Scorer, dict[str, Any]]:
+    """The logged-in scorer, with the anonymous viewer's metrics (current video only)."""
+    anonymous = evaluate(anonymous_scorer(model, s.split), s.split)
+    extra = {f"anonymous_{k}": v for k, v in anonymous.items()}
+    return user_scorer(model, s.split), {**extra, "payload_values": model.flat().shape[0]}
+
+
+def _seq_central(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, dict[str, Any]]:
+    return _sequence_row(s, train_seq_central(s.split, SEQ, seed=seed))
+
+
+def _seq_fed(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, dict[str, Any]]:
+    model = train_seq_fedavg(s.split, p, SEQ_FED, rounds=SEQ_FED_ROUNDS, seed=seed, on_round=tick)
+    return _sequence_row(s, model)
+
+
 TRAINERS: dict[str, Trainer] = {
     "random": lambda s, p, seed, tick: (random_scorer(s.split, seed=seed), {}),
     "popularity": lambda s, p, seed, tick: (popularity_scorer(s.split, seed=seed), {}),
@@ -111,4 +139,7 @@ TRAINERS: dict[str, Trainer] = {
         transitions_scorer(s.split, seed=seed, tune_on=s.tuning),
         {},
     ),
+    "sasrec": lambda s, p, seed, tick: (train_sasrec(s.split, SASREC, seed=seed), {}),
+    "seq_central": _seq_central,
+    "seq_fed": _seq_fed,
 }

@@ -11,7 +11,7 @@ from mpcrec.cli.app import main
 from tests.model.conftest import clustered
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)  # SASRec and two federations, on a loaded shared machine
 def test_quality_bench_writes_every_method(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -39,11 +39,16 @@ def test_quality_bench_writes_every_method(
         "fedavg_plain",
         "fedavg_dp",
         "transitions",
+        "sasrec",
+        "seq_central",
+        "seq_fed",
     }
     for row in report["methods"].values():
         for key in ("hr@10", "ndcg@10", "recall@20", "ndcg@20", "train_s"):
             assert row[key] >= 0.0 and f"{key}_std" in row
     assert report["methods"]["fedavg_dp"]["epsilon"] == pytest.approx(8.0, rel=0.01)
+    assert report["methods"]["seq_fed"]["anonymous_ndcg@10"] >= 0.0
+    assert report["methods"]["seq_fed"]["payload_values"] == 2 * 40 * 32
     assert report["privacy_utility"][0]["epsilon"] == pytest.approx(4.0, rel=0.01)
     assert "ndcg@10" in capsys.readouterr().out
     assert "| fedavg_dp |" in (tmp_path / "q.md").read_text()
