@@ -7,7 +7,7 @@ from mpcrec.model.sasrec import SASRecConfig
 from mpcrec.model.seqrec import SeqConfig
 
 SASREC = SASRecConfig(
-    dim=64, blocks=1, heads=1, max_len=50, dropout=0.2, lr=5e-3, epochs=100, negatives=500
+    dim=64, blocks=1, heads=1, max_len=50, dropout=0.2, lr=5e-3, epochs=40, negatives=500
 )
 SEQ = SeqConfig(dim=32, context=10, decay=0.7, lr=0.05, reg=0.01, epochs=30, recency_boost=9.0)
 # federated: SEQ's model and step, two local epochs per round
