@@ -60,3 +60,22 @@ def test_unknown_method_is_a_clear_error(
     code = main(["bench", "quality", "--methods", "popularity,magic", "--out", str(tmp_path / "q")])
     assert code == 2
     assert "unknown method(s) magic" in capsys.readouterr().err
+
+
+def test_train_only_protocol_is_still_reachable(tmp_path: Path) -> None:
+    data = clustered(n_users=30, n_items=20, per_user=5)
+    lines = ["user,item,timestamp"] + [
+        f"{data.user_ids[u]},{data.item_ids[i]},{t}"
+        for u, i, t in zip(data.users, data.items, data.timestamps, strict=True)
+    ]
+    source = tmp_path / "events.csv"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "q.json"
+    argv = ["bench", "quality", "--interactions", str(source), "--instances", "2", "--seeds", "0"]
+    argv += ["--protocol", "train-only", "--methods", "popularity,transitions", "--out", str(out)]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["protocol"] == "train-only" and set(report["methods"]) == {
+        "popularity",
+        "transitions",
+    }
