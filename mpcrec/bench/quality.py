@@ -3,8 +3,11 @@
 Loads the data (MovieLens 100k by default, or ``--interactions FILE``), splits it
 leave-last-out, partitions users into instances (seeded), trains every method, ranks every
 non-training item for every user and reports HR@10, NDCG@10, Recall@20 and NDCG@20 on the
-test item: means over the seeds with a ``_std`` twin, and training seconds. ``fedavg_dp``
-runs at the user-level ε of ``--epsilon`` (δ = 1e-5); ``--curve`` adds NDCG@10 at other ε.
+test item: means over the seeds with a ``_std`` twin, and training seconds.
+``--protocol whole-past`` (the default): at test time every method has seen each user's
+history up to the test event, validation item included; settings are still chosen on the
+validation item of the training-only view. ``fedavg_dp`` runs at the user-level ε of
+``--epsilon`` (δ = 1e-5); ``--curve`` adds NDCG@10 at other ε.
 Prints a table and writes JSON (atomically).
 """
 
@@ -15,7 +18,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,56 +27,19 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mpcrec.bench.quality_methods import DELTA, METHODS, PROTOCOLS, TRAINERS, Setting
 from mpcrec.bench.report import check_writable, write_json
 from mpcrec.data.interaction_file import load_interaction_file
 from mpcrec.data.interactions import Interactions
 from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import Partition, partition_users
-from mpcrec.data.split import Split, leave_last_out
+from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.errors import ConfigError
 from mpcrec.files import write_atomic
-from mpcrec.model.baselines import (
-    ease_scorer,
-    peertube_today_scorer,
-    popularity_scorer,
-    random_scorer,
-)
-from mpcrec.model.fedavg import FedConfig, train_fedavg
-from mpcrec.model.metrics import METRICS, Scorer, evaluate
-from mpcrec.model.mf import MFConfig, train_central
+from mpcrec.model.fedavg import FedConfig
+from mpcrec.model.metrics import METRICS, evaluate
 from mpcrec.model.tuned import FEDAVG, FEDAVG_DP, MF, MF_DP
-from mpcrec.privacy.accountant import gaussian_epsilon, gaussian_noise_multiplier
-
-METHODS = (
-    "random",
-    "popularity",
-    "peertube_today",
-    "ease",
-    "mf_central",
-    "fedavg_plain",
-    "fedavg_dp",
-)
-DELTA = 1e-5
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One benchmark run: the data and the federation around it."""
-
-    split: Split
-    mf: MFConfig
-    rounds: int
-    dp_rounds: int
-    epsilon: float
-
-    def federated(self, base: FedConfig, **changes: Any) -> FedConfig:
-        """``base`` with this setting's rounds (DP rounds with clipping) and dimension."""
-        local = replace(base.local, mf=replace(base.local.mf, dim=self.mf.dim))
-        rounds = self.dp_rounds if base.local.clip != "none" else self.rounds
-        return replace(base, rounds=rounds, local=local, **changes)
-
-
-Trainer = Callable[[Setting, Partition, int, Callable[[int], None]], tuple[Scorer, dict[str, Any]]]
+from mpcrec.model.tuned_sequence import SASREC, SEQ, SEQ_FED, SEQ_FED_ROUNDS
 
 
 def register(sub: Any) -> None:
@@ -91,6 +57,14 @@ def register(sub: Any) -> None:
         type=Path,
         metavar="FILE",
         help="CSV/TSV with columns user,item,timestamp[,weight][,instance]",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=PROTOCOLS[0],
+        help="whole-past (default): at test time every method has seen each user's history "
+        "up to the test event, validation item included; train-only: the earlier protocol, "
+        "models see the training events only (the validation item is merely excluded)",
     )
     parser.add_argument("--instances", type=int, default=20, help="instances (default 20)")
     parser.add_argument("--rounds", type=int, default=200, help="fedavg_plain rounds (200)")
@@ -131,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     started = time.perf_counter()
     data = load_interaction_file(args.interactions) if args.interactions else load_movielens_100k()
+    tuning = leave_last_out(data)
     setting = Setting(
-        split=leave_last_out(data),
+        split=whole_past(data) if args.protocol == "whole-past" else tuning,
+        tuning=tuning,
         mf=replace(MF, dim=args.dim),
         rounds=args.rounds,
         dp_rounds=args.dp_rounds,
@@ -184,7 +160,9 @@ def _train_and_evaluate(
             partition = partition_users(data, args.instances, seed=seed)
             for name, eps in jobs:
                 label = name if eps is None else f"{name} ε={eps:g}"
-                total = args.dp_rounds if name == "fedavg_dp" else args.rounds
+                total = {"fedavg_dp": args.dp_rounds, "seq_fed": SEQ_FED_ROUNDS}.get(
+                    name, args.rounds
+                )
                 task = progress.add_task(f"seed {seed} {label}", total=total)
                 run_setting = setting if eps is None else replace(setting, epsilon=eps)
 
@@ -223,46 +201,10 @@ def _write(args: argparse.Namespace, report: dict[str, Any]) -> None:
         )
 
 
-def _central(
-    s: Setting, p: Partition, seed: int, tick: Callable[[int], None]
-) -> tuple[Scorer, dict[str, Any]]:
-    return train_central(s.split, s.mf, seed=seed).scores, {}
-
-
-def _fedavg(
-    s: Setting, p: Partition, seed: int, tick: Callable[[int], None]
-) -> tuple[Scorer, dict[str, Any]]:
-    config = s.federated(FEDAVG)
-    return train_fedavg(s.split, p, config, seed=seed, on_round=tick).scores, {}
-
-
-def _fedavg_dp(
-    s: Setting, p: Partition, seed: int, tick: Callable[[int], None]
-) -> tuple[Scorer, dict[str, Any]]:
-    rate = FEDAVG_DP.local.user_rate
-    z = gaussian_noise_multiplier(
-        target_epsilon=s.epsilon, steps=s.dp_rounds, delta=DELTA, sample_rate=rate
-    )
-    config = s.federated(FEDAVG_DP, noise_multiplier=z)
-    factors = train_fedavg(s.split, p, config, seed=seed, on_round=tick)
-    epsilon = gaussian_epsilon(noise_multiplier=z, steps=s.dp_rounds, delta=DELTA, sample_rate=rate)
-    return factors.scores, {"epsilon": epsilon, "noise_multiplier": z}
-
-
-TRAINERS: dict[str, Trainer] = {
-    "random": lambda s, p, seed, tick: (random_scorer(s.split, seed=seed), {}),
-    "popularity": lambda s, p, seed, tick: (popularity_scorer(s.split, seed=seed), {}),
-    "peertube_today": lambda s, p, seed, tick: (peertube_today_scorer(s.split, seed=seed), {}),
-    "ease": lambda s, p, seed, tick: (ease_scorer(s.split), {}),
-    "mf_central": _central,
-    "fedavg_plain": _fedavg,
-    "fedavg_dp": _fedavg_dp,
-}
-
-
 def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
     out: dict[str, float] = {}
-    for key in (*METRICS, "train_s", "epsilon", "noise_multiplier"):
+    extras = ("train_s", "epsilon", "noise_multiplier", "payload_values")
+    for key in (*METRICS, *(f"anonymous_{m}" for m in METRICS), *extras):
         values = [float(r[key]) for r in rows if key in r]
         if values:
             out[key] = float(np.mean(values))
@@ -281,6 +223,7 @@ def _report(
 ) -> dict[str, Any]:
     return {
         "dataset": str(args.interactions) if args.interactions else args.dataset,
+        "protocol": args.protocol,
         "users": data.n_users,
         "items": data.n_items,
         "interactions": len(data),
@@ -297,6 +240,9 @@ def _report(
             "mf": asdict(setting.mf),
             "mf_dp": asdict(replace(MF_DP, dim=setting.mf.dim)),
             "fedavg": _fed_dict(FEDAVG),
+            "sasrec": asdict(SASREC),
+            "seq_central": asdict(SEQ),
+            "seq_fed": {**asdict(SEQ_FED), "rounds": SEQ_FED_ROUNDS},
             "fedavg_dp": {
                 **_fed_dict(FEDAVG_DP),
                 "target_epsilon": setting.epsilon,

@@ -87,11 +87,13 @@ def peertube_today_scorer(split: Split, *, seed: int) -> Scorer:
     return score
 
 
-def ease_scorer(split: Split, *, lam: float | None = None) -> Scorer:
+def ease_scorer(split: Split, *, lam: float | None = None, tune_on: Split | None = None) -> Scorer:
     """EASE (Steck, WWW 2019): closed-form item-item model ``B = I - P / diag(P)``.
 
-    ``P = (X^T X + lam I)^-1`` on the binary training matrix ``X``. With ``lam=None``,
-    ``lam`` is chosen from :data:`EASE_LAMBDAS` by validation NDCG@10.
+    ``P = (X^T X + lam I)^-1`` on the binary training matrix ``X`` of ``split``. With
+    ``lam=None``, ``lam`` is chosen from :data:`EASE_LAMBDAS` by validation NDCG@10 on
+    ``tune_on`` (default ``split``; give the leave-last-out view when ``split`` is a
+    whole-past one).
 
     Raises
     ------
@@ -100,26 +102,28 @@ def ease_scorer(split: Split, *, lam: float | None = None) -> Scorer:
     """
     if split.n_items > EASE_MAX_ITEMS:
         raise ValueError(f"EASE needs a dense {split.n_items}^2 inverse: too large")
+    if lam is None:
+        tuning = split if tune_on is None else tune_on
+        lam = max(
+            EASE_LAMBDAS,
+            key=lambda c: evaluate(_ease_fit(tuning, c), tuning, stage="valid")["ndcg@10"],
+        )
+    return _ease_fit(split, lam)
+
+
+def _ease_fit(split: Split, lam: float) -> Scorer:
+    """EASE with regularisation ``lam`` fitted on ``split.train``."""
     x = np.zeros((split.n_users, split.n_items), dtype=np.float64)
     x[split.train.users, split.train.items] = 1.0
-    gram = x.T @ x
-    best: tuple[float, Scorer] | None = None
-    for candidate in EASE_LAMBDAS if lam is None else (lam,):
-        p = np.linalg.inv(gram + candidate * np.eye(split.n_items))
-        b = -p / np.diag(p)
-        np.fill_diagonal(b, 0.0)
-        scores = x @ b
+    p = np.linalg.inv(x.T @ x + lam * np.eye(split.n_items))
+    b = -p / np.diag(p)
+    np.fill_diagonal(b, 0.0)
+    scores = x @ b
 
-        def score(users: IntArray, scores: Scores = scores) -> Scores:
-            return scores[users]
+    def score(users: IntArray) -> Scores:
+        return np.asarray(scores[users], dtype=np.float64)
 
-        if lam is not None:
-            return score
-        quality = evaluate(score, split, stage="valid")["ndcg@10"]
-        if best is None or quality > best[0]:
-            best = (quality, score)
-    assert best is not None
-    return best[1]
+    return score
 
 
 def _rank(values: Scores, jitter: Scores) -> Scores:

@@ -1,8 +1,9 @@
 """Top-k ranking metrics under temporal leave-last-out, vectorised over users x items.
 
 For every user the candidates are all catalogue items except the user's training items
-(and, at test time, the validation item). With one held-out item per user at rank ``r``
-(0-based among the candidates):
+(and, at test time, the validation item; under the whole-past view of
+:func:`~mpcrec.data.split.whole_past` it is a training item already). With one held-out
+item per user at rank ``r`` (0-based among the candidates):
 
     HR@k = Recall@k = [r < k]        NDCG@k = [r < k] / log2(r + 2)
 
@@ -83,6 +84,8 @@ def rank_held_out(scorer: Scorer, split: Split, *, stage: str, chunk: int = 2048
     chunk:
         Users scored at a time (bounds memory on large catalogues).
     """
+    if stage == "valid" and split.valid_in_train:
+        raise ValueError("a whole-past split trains on the validation item: tune on leave_last_out")
     target = split.valid_item if stage == "valid" else split.test_item
     ranks = np.empty(split.n_users, dtype=np.int64)
     for start in range(0, split.n_users, chunk):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mpcrec.data.interactions import Interactions
-from mpcrec.data.split import leave_last_out
+from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.errors import DataError
 
 
@@ -66,3 +66,26 @@ def test_split_partitions_the_events() -> None:
     split = leave_last_out(data)
     assert len(split.train) + 2 * data.n_users == len(data)
     assert (split.train.counts_per_user() == data.counts_per_user() - 2).all()
+
+
+def test_whole_past_keeps_the_validation_event_in_the_history() -> None:
+    data = table(
+        [
+            ("a", "3", 30.0),
+            ("a", "1", 10.0),
+            ("a", "2", 20.0),
+            ("a", "4", 40.0),
+            ("b", "1", 1.0),
+            ("b", "2", 2.0),
+            ("b", "3", 3.0),
+        ]
+    )
+    past, held = whole_past(data), leave_last_out(data)
+    assert past.valid_in_train and not held.valid_in_train
+    assert (past.test_item == held.test_item).all() and (past.valid_item == held.valid_item).all()
+    ids = data.item_ids
+    train = {
+        (data.user_ids[u], ids[i]) for u, i in zip(past.train.users, past.train.items, strict=True)
+    }
+    assert train == {("a", "1"), ("a", "2"), ("a", "3"), ("b", "1"), ("b", "2")}
+    assert (past.train.counts_per_user() == data.counts_per_user() - 1).all()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mpcrec.data.interactions import IntArray, Interactions
-from mpcrec.data.split import Split, leave_last_out
+from mpcrec.data.split import Split, leave_last_out, whole_past
 from mpcrec.model.metrics import Ranks, evaluate, rank_held_out
 
 
@@ -75,3 +75,14 @@ def test_perfect_scorer_scores_one() -> None:
         "recall@20": 1.0,
         "ndcg@20": 1.0,
     }
+
+
+def test_whole_past_view_has_no_validation_stage() -> None:
+    data = Interactions.from_columns(
+        ["a", "a", "a", "b", "b", "b"], ["0", "1", "2", "3", "4", "0"], [1, 2, 3, 1, 2, 3]
+    )
+    past = whole_past(data)
+    scores = fixed([[9, 8, 7, 1, 0], [5, 0, 0, 9, 8]])
+    assert rank_held_out(scores, past, stage="test").ranks.tolist() == [0, 0]  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tune on leave_last_out"):
+        rank_held_out(scores, past, stage="valid")  # type: ignore[arg-type]

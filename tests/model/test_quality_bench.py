@@ -11,7 +11,7 @@ from mpcrec.cli.app import main
 from tests.model.conftest import clustered
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)  # SASRec and two federations, on a loaded shared machine
 def test_quality_bench_writes_every_method(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -29,6 +29,7 @@ def test_quality_bench_writes_every_method(
     assert main(argv) == 0
     report = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
     assert (report["users"], report["items"], report["seeds"]) == (60, 40, [0, 1])
+    assert report["protocol"] == "whole-past"
     assert set(report["methods"]) == {
         "random",
         "popularity",
@@ -37,11 +38,17 @@ def test_quality_bench_writes_every_method(
         "mf_central",
         "fedavg_plain",
         "fedavg_dp",
+        "transitions",
+        "sasrec",
+        "seq_central",
+        "seq_fed",
     }
     for row in report["methods"].values():
         for key in ("hr@10", "ndcg@10", "recall@20", "ndcg@20", "train_s"):
             assert row[key] >= 0.0 and f"{key}_std" in row
     assert report["methods"]["fedavg_dp"]["epsilon"] == pytest.approx(8.0, rel=0.01)
+    assert report["methods"]["seq_fed"]["anonymous_ndcg@10"] >= 0.0
+    assert report["methods"]["seq_fed"]["payload_values"] == 2 * 40 * 32
     assert report["privacy_utility"][0]["epsilon"] == pytest.approx(4.0, rel=0.01)
     assert "ndcg@10" in capsys.readouterr().out
     assert "| fedavg_dp |" in (tmp_path / "q.md").read_text()
@@ -53,3 +60,22 @@ def test_unknown_method_is_a_clear_error(
     code = main(["bench", "quality", "--methods", "popularity,magic", "--out", str(tmp_path / "q")])
     assert code == 2
     assert "unknown method(s) magic" in capsys.readouterr().err
+
+
+def test_train_only_protocol_is_still_reachable(tmp_path: Path) -> None:
+    data = clustered(n_users=30, n_items=20, per_user=5)
+    lines = ["user,item,timestamp"] + [
+        f"{data.user_ids[u]},{data.item_ids[i]},{t}"
+        for u, i, t in zip(data.users, data.items, data.timestamps, strict=True)
+    ]
+    source = tmp_path / "events.csv"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "q.json"
+    argv = ["bench", "quality", "--interactions", str(source), "--instances", "2", "--seeds", "0"]
+    argv += ["--protocol", "train-only", "--methods", "popularity,transitions", "--out", str(out)]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["protocol"] == "train-only" and set(report["methods"]) == {
+        "popularity",
+        "transitions",
+    }

@@ -1,0 +1,16 @@
+"""Settings of the order-aware models, chosen on the validation item of ML-100k, seed 0
+(docs/benchmarks/quality.md lists the grids tried)."""
+
+from __future__ import annotations
+
+from mpcrec.model.sasrec import SASRecConfig
+from mpcrec.model.seqrec import SeqConfig
+
+SASREC = SASRecConfig(
+    dim=64, blocks=1, heads=1, max_len=50, dropout=0.2, lr=5e-3, epochs=40, negatives=500
+)
+SEQ = SeqConfig(dim=32, context=10, decay=0.7, lr=0.05, reg=0.01, epochs=30, recency_boost=9.0)
+# federated: chosen on its own validation runs (seed 0): context 5, decay 0.5, two local
+# epochs, 100 rounds (50 rounds: 0.097; context 10 at 50 / 100 rounds: 0.090 / 0.104)
+SEQ_FED = SeqConfig(dim=32, context=5, decay=0.5, lr=0.05, reg=0.01, epochs=2, recency_boost=9.0)
+SEQ_FED_ROUNDS = 100
