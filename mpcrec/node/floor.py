@@ -20,7 +20,7 @@ round's total weight (logged as ``floor-weight``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.contribution import Envelope
