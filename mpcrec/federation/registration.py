@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mpcrec.audit import entries
+from mpcrec.audit.entries import LogEntry
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import FederationSpec
 
@@ -22,6 +24,17 @@ class Registration:
     entry_signature: bytes
     certificate: bytes = field(default=b"", repr=False)
     key_binding: bytes = field(default=b"", repr=False)
+
+    def entry(self) -> LogEntry:
+        """The audit log's registration entry, unsigned (what ``entry_signature`` covers)."""
+        return entries.registration(
+            instance_id=self.instance_id,
+            signing_key=self.signing_key,
+            sealing_key=self.sealing_key,
+            address=self.mpc_address,
+            certificate=self.certificate,
+            key_binding=self.key_binding,
+        )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ is what an auditor checks later."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 
@@ -26,23 +27,17 @@ def registration(
     """Register ``instance_id`` with its public keys and committee address, and ``bound``:
     its certificate (DER) and key binding (:func:`mpcrec.node.key_check.own_binding`)."""
     certificate, key_binding = bound
-    entry = entries.registration(
-        instance_id=instance_id,
-        signing_key=keys.signing_public,
-        sealing_key=keys.sealing_public,
-        address=mpc_address,
-        certificate=certificate,
-        key_binding=key_binding,
-    )
-    return Registration(
+    unsigned = Registration(
         instance_id=instance_id,
         signing_key=keys.signing_public,
         sealing_key=keys.sealing_public,
         mpc_address=mpc_address,
-        entry_signature=entry.sign(keys.signing).signature,
+        entry_signature=b"",
         certificate=certificate,
         key_binding=key_binding,
     )
+    signature = unsigned.entry().sign(keys.signing).signature
+    return dataclasses.replace(unsigned, entry_signature=signature)
 
 
 def fresh_secret() -> bytes:

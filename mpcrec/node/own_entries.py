@@ -134,15 +134,7 @@ class WitnessingClient:
     def register(self, registration: Registration) -> Registered:
         registered = self.client.register(registration)
         self.own.params = registered.params
-        entry = entries.registration(
-            instance_id=registration.instance_id,
-            signing_key=registration.signing_key,
-            sealing_key=registration.sealing_key,
-            address=registration.mpc_address,
-            certificate=registration.certificate,
-            key_binding=registration.key_binding,
-        )
-        self._keep(_signed(entry, registration.entry_signature))
+        self._keep(_signed(registration.entry(), registration.entry_signature))
         return registered
 
     def current_round(self) -> RoundAnnouncement | None:
