@@ -18,8 +18,6 @@ from mpcrec.crypto.keys import NodeKeys
 from mpcrec.crypto.pki import CertPaths, create_ca, instance_id_of, issue_certificate
 from mpcrec.errors import ConfigError, ProtocolError, UserError
 
-NOW = dt.datetime.now(dt.UTC)
-
 
 @pytest.fixture
 def ca(tmp_path: Path) -> CertPaths:
@@ -32,6 +30,12 @@ def _bound(paths: CertPaths, instance_id: str, keys: NodeKeys) -> tuple[bytes, b
     return cert, sign_binding(tls_key, instance_id, keys.signing_public, keys.sealing_public)
 
 
+def _now() -> dt.datetime:
+    """Now, read when a test runs (a module-level time goes stale on a loaded machine:
+    certificates made minutes after import are not yet valid at it)."""
+    return dt.datetime.now(dt.UTC)
+
+
 def _verify(
     cert: bytes, binding: bytes, ca_pem: bytes, instance_id: str, keys: NodeKeys, **kw: object
 ) -> None:
@@ -42,7 +46,7 @@ def _verify(
         instance_id=instance_id,
         signing_key=keys.signing_public,
         sealing_key=keys.sealing_public,
-        at=kw.get("at", NOW),  # type: ignore[arg-type]
+        at=kw.get("at", _now()),  # type: ignore[arg-type]
     )
 
 
@@ -92,7 +96,7 @@ def test_a_binding_over_other_keys_is_refused(ca: CertPaths, tmp_path: Path) -> 
             instance_id="a",
             signing_key=mixed.signing_public,
             sealing_key=substitute.sealing_public,
-            at=NOW,
+            at=_now(),
         )
 
 
@@ -100,7 +104,7 @@ def test_an_expired_certificate_is_refused_unless_time_is_not_checked(
     ca: CertPaths, tmp_path: Path
 ) -> None:
     keys = NodeKeys.load_or_create(tmp_path / "keys")
-    old = NOW - dt.timedelta(days=30)
+    old = _now() - dt.timedelta(days=30)
     paths = issue_certificate(
         ca.key.parent, tmp_path, instance_id="a", hosts=[], days=1, valid_from=old
     )
@@ -132,8 +136,8 @@ def test_a_self_signed_leaf_or_a_ca_as_leaf_is_refused(ca: CertPaths, tmp_path: 
         .issuer_name(x509.load_pem_x509_certificate(ca.cert.read_bytes()).subject)
         .public_key(key.public_key())
         .serial_number(1)
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=1))
+        .not_valid_before(_now() - dt.timedelta(days=1))
+        .not_valid_after(_now() + dt.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName([x509.UniformResourceIdentifier("mpcrec://instance/a")]),
             critical=False,
@@ -142,10 +146,10 @@ def test_a_self_signed_leaf_or_a_ca_as_leaf_is_refused(ca: CertPaths, tmp_path: 
     )
     der = forged.public_bytes(serialization.Encoding.DER)
     with pytest.raises(ProtocolError, match="not signed by the federation CA"):
-        check_instance_certificate(der, ca.cert.read_bytes(), instance_id="a", at=NOW)
+        check_instance_certificate(der, ca.cert.read_bytes(), instance_id="a", at=_now())
     with pytest.raises(ProtocolError, match="names 0"):
         check_instance_certificate(
-            ca.cert.read_bytes(), ca.cert.read_bytes(), instance_id="a", at=NOW
+            ca.cert.read_bytes(), ca.cert.read_bytes(), instance_id="a", at=_now()
         )
 
 
