@@ -29,7 +29,7 @@ from mpcrec.audit.entries import LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.beacon_http import BeaconSource
-from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
+from mpcrec.federation.spec import FederationSpec, PrivacyPromise
 from mpcrec.privacy.budget import Mechanism
 
 log = logging.getLogger("mpcrec.launcher")
@@ -116,7 +116,7 @@ class Launcher:
     @property
     def mechanism(self) -> Mechanism:
         """``(noise_multiplier, sample_rate)`` of every round this launcher runs."""
-        return (self.spec.noise_multiplier, SAMPLE_RATE)
+        return self.spec.mechanism
 
     def _revealed_mechanisms(self) -> list[Mechanism]:
         logged = self.trail.revealed_mechanisms()
