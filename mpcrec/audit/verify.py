@@ -171,7 +171,10 @@ def verify_entries(
     findings += checks.check_params(history)
     findings += checks.check_weights(history)
     budget_findings, epsilon = checks.check_budget(history)
-    findings += budget_findings
+    user_findings, user_epsilon = checks.check_user_budget(history)
+    findings += budget_findings + user_findings
+    if history.configs and history.configs[-1].payload.get("privacy_unit") == "user":
+        epsilon = user_epsilon  # a user-level run's promise is the user-level epsilon
     findings += checks.check_bindings(history, ca_pem) if ca_pem is not None else []
     findings += checks.signature_findings(pairs, pending(), keys)
     if not heads:
