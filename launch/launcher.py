@@ -19,7 +19,7 @@ from typing import Any
 
 from launch.audit_trail import AuditTrail
 from launch.beacon import RoundBeacon
-from launch.budget import PrivacyBudget
+from launch.budget import PrivacyBudget, finite_or_none
 from launch.envelope_terms import check_declared_terms
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import Schedule, ensure_initial_model
@@ -363,6 +363,7 @@ class Launcher:
             contributors=list(rnd.contributors),
             upload_bytes=self.store.upload_bytes(rnd.round_id),
             reason=rnd.reason,
+            epsilon=finite_or_none(self.epsilon()),  # at the promise's unit and delta
         )
         self._changed_now()
 

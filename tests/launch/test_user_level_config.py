@@ -68,3 +68,17 @@ def test_user_level_settings_the_federation_cannot_keep_are_refused(
     with pytest.raises(ConfigError) as bad:
         _load(tmp_path, model=model, privacy=privacy, rounds=rounds)
     assert words in bad.value.message
+
+
+def test_the_launcher_budget_stops_after_the_planned_user_level_rounds(tmp_path: Path) -> None:
+    from launch.budget import PrivacyBudget
+
+    config = _load(tmp_path, rounds=10)
+    budget = PrivacyBudget(config.privacy, mechanism=config.spec.mechanism, spent=[])
+    affordable = budget.affordable
+    assert affordable is not None and affordable >= 10
+    for _ in range(affordable):
+        assert not budget.spent()
+        budget.record_revealed()
+
+    assert budget.spent() and budget.epsilon() <= 8.0
