@@ -48,5 +48,5 @@ def test_the_user_level_noise_is_derived_from_the_budget_and_the_rounds() -> Non
     spent = gaussian_epsilon(noise_multiplier=z, steps=30, delta=1e-5, sample_rate=0.2)
     assert 7.9 < spent <= 8.0
     assert user_noise_multiplier(PrivacyPromise(**USER | {"noise_multiplier": 3.0}), 30) == 3.0  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="schedule.rounds"):
+    with pytest.raises(ConfigError, match=r"schedule\.rounds"):
         user_noise_multiplier(promise, 0)
