@@ -162,12 +162,13 @@ def _quality(
     users = assembled_user_embeddings(s.state_dir, demo.names, factors.user_emb)
     quality = {"federation": evaluate(Factors(users, model.array()).scores, split)}
     if s.baselines:
-        from mpcrec.model.baselines import peertube_today_scorer
+        from mpcrec.model.baselines import peertube_today_scorer, popularity_scorer
         from mpcrec.model.mf import train_central
         from mpcrec.model.tuned import MF
 
         quality["central_mf"] = evaluate(train_central(split, MF, seed=s.seed).scores, split)
         quality["peertube_today"] = evaluate(peertube_today_scorer(split, seed=s.seed), split)
+        quality["popularity"] = evaluate(popularity_scorer(split, seed=s.seed), split)
     return model.version, quality
 
 
