@@ -102,3 +102,26 @@ def test_a_trainer_that_cannot_clip_per_user_is_refused() -> None:
     with pytest.raises(RoundRefused) as refused:
         user_level_update(Opaque(), np.zeros((2, 2)), 0, USER)
     assert refused.value.rule == "floor-user-dp"
+
+
+def test_a_movielens_instance_sums_its_drawn_users_clipped_updates(tmp_path: Path) -> None:
+    """Each drawn user's update is clipped to C_u (the sum is at most their number times
+    C_u), only drawn users' embeddings move, and the draw follows the generator it is given."""
+    from mpcrec.node.movielens_trainer import MovieLensTrainer, movielens_setting
+
+    _, factors, _ = movielens_setting(20, 0)
+    trainer = MovieLensTrainer(0, 20, 0, 25, state_dir=tmp_path)
+    before = trainer.user_emb.copy()
+    model = factors.item_emb
+
+    delta = trainer.update_user_level(
+        model, 0, user_rate=0.2, user_clip_norm=0.1, rng=np.random.default_rng(1)
+    )
+
+    moved = np.flatnonzero(np.any(trainer.user_emb != before, axis=1))
+    assert delta.shape == model.shape and 0 < moved.size < trainer.data.n_users
+    assert 0 < np.linalg.norm(delta) <= 0.1 * moved.size + 1e-9
+    again = MovieLensTrainer(0, 20, 0, 25, state_dir=tmp_path / "b").update_user_level(
+        model, 0, user_rate=0.2, user_clip_norm=0.1, rng=np.random.default_rng(1)
+    )
+    np.testing.assert_array_equal(again, delta)
