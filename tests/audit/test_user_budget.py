@@ -63,3 +63,20 @@ def test_a_result_signing_another_mechanism_than_the_parameters_is_named() -> No
     findings, _ = checks.check_user_budget(history_of(forged))
 
     assert {f.rule for f in findings} == {"user_budget"} and "round 2" in findings[0].message
+
+
+def test_a_user_level_mechanism_changed_mid_run_is_named() -> None:
+    """A second config entry in force from round 3 with a smaller z: named at that entry
+    (the parameters of a user-level run are one mechanism, announced once)."""
+    history = history_of(_user_run(4, budget=8.0).entries)
+    first = history.rounds[0].config
+    assert first is not None
+    params = dict(first.payload["params"]) | {"noise_multiplier": 0.5}
+    changed = replace(first, payload={**first.payload, "params": params})
+    for record in history.rounds[2:]:
+        record.config = changed
+
+    findings, _ = checks.check_user_budget(history)
+
+    rules = [(f.rule, "changed mid-run" in f.message) for f in findings]
+    assert ("user_budget", True) in rules and all(rule == "user_budget" for rule, _ in rules)
