@@ -233,6 +233,35 @@ def _head_time(r: int) -> int:
     return SIMULATED_EPOCH_MS + 60_000 * r
 
 
+def _params(
+    noise_multiplier: float,
+    min_contributors: int,
+    committee_size: int,
+    user_clip_norm: float | None,
+    sample_rate: float,
+) -> dict[str, Any]:
+    """The simulated run's round parameters (user level with ``user_clip_norm``)."""
+    params: dict[str, Any] = {
+        "aggregation": "secure",
+        "clip_norm": 1.0,
+        "range_bound": 16.0,
+        "noise_multiplier": float(noise_multiplier),
+        "min_contributors": min_contributors,
+        "committee_size": committee_size,
+        "server_lr": 1.0,
+        "server_momentum": 0.0,
+        "max_weight": 1e6,
+        "sensitivity": "replace-one",
+    }
+    if user_clip_norm is not None:
+        params |= {
+            "sensitivity": "user",
+            "user_clip_norm": user_clip_norm,
+            "user_rate": sample_rate,
+        }
+    return params
+
+
 def simulate_federation(
     *,
     rounds: int,
@@ -268,24 +297,9 @@ def simulate_federation(
     sim = FederationLog(launcher, keys)
     signer = LocalSigner(_derive("beacon", seed)) if beacon else None
     chain = signer.chain(genesis_time=0, period=1) if signer else None
-    params = {
-        "aggregation": "secure",
-        "clip_norm": 1.0,
-        "range_bound": 16.0,
-        "noise_multiplier": float(noise_multiplier),
-        "min_contributors": min_contributors,
-        "committee_size": committee_size,
-        "server_lr": 1.0,
-        "server_momentum": 0.0,
-        "max_weight": 1e6,
-        "sensitivity": "replace-one",
-    }
-    if user_clip_norm is not None:
-        params |= {
-            "sensitivity": "user",
-            "user_clip_norm": user_clip_norm,
-            "user_rate": sample_rate,
-        }
+    params = _params(
+        noise_multiplier, min_contributors, committee_size, user_clip_norm, sample_rate
+    )
     rules = make.config(
         from_round=FIRST_ROUND,
         launcher_key=make.public_key_bytes(launcher),

@@ -134,8 +134,7 @@ class Node:
         self.log_watch = LogWatch(self.me, self.keys, self.trust, self.own, config.witness.peers)
         listen = config.witness.listen
         self.witness = WitnessServer(self.log_watch.witness_path, listen) if listen else None
-        self.models = ModelCache()
-        self.forked = ""  # set when the launcher showed two histories
+        self.models, self.forked = ModelCache(), ""  # forked: the launcher showed two histories
         self._secrets: dict[int, bytes] = {}
         self._done: set[tuple[int, str]] = set()
         self._served = 0  # newest model version followed (checked and served)
