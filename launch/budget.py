@@ -20,12 +20,18 @@ Examples
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 
 from mpcrec.federation.spec import PrivacyPromise
 from mpcrec.privacy.budget import Mechanism, epsilon_spent, rounds_within_budget
 
 log = logging.getLogger("mpcrec.launcher")
+
+
+def finite_or_none(value: float) -> float | None:
+    """``value``, or ``None`` when it is infinite (JSON has no infinity; events carry ε)."""
+    return value if math.isfinite(value) else None
 
 
 class PrivacyBudget:

@@ -12,6 +12,11 @@ Example::
              commit_s: 10, reveal_s: 10, collect_s: 60, compute_s: 120}
     schedule: {rounds: 0, interval_s: 0, init_seed: 0, init_scale: 0.1}
     privacy: {epsilon_budget: 8.0, delta: 1.0e-5, unit: instance}
+    # or user level (the default of the shipped configs): each instance samples its users
+    # with user_rate and clips each one's influence to user_clip_norm at home; the
+    # user-level noise multiplier is derived from the budget and schedule.rounds, or given
+    # privacy: {unit: user, epsilon_budget: 8.0, delta: 1.0e-5, user_rate: 0.2,
+    #           user_clip_norm: 0.1}
     beacon: {url: "https://api.drand.sh/<chain hash>", chain_info: drand-chain.json}
 
 The ``beacon`` section is required (:class:`~mpcrec.federation.beacon_http.BeaconConfig`):
@@ -28,7 +33,7 @@ dataclasses (:class:`~mpcrec.federation.spec.FederationSpec`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from launch.budget import PrivacyBudget
@@ -38,7 +43,8 @@ from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ConfigError
 from mpcrec.federation.beacon_http import BeaconConfig
 from mpcrec.federation.config_file import load_config
-from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
+from mpcrec.federation.spec import FederationSpec, PrivacyPromise, user_noise_multiplier
+from mpcrec.privacy.budget import USER
 from mpcrec.secure.validation import check_parameters
 
 #: The least ``range_bound / clip_norm`` a default node takes part in (honest rejections below
@@ -78,6 +84,8 @@ class LauncherConfig:
         """Refuse a wrap guard the committee cannot run or nodes would refuse, and a declared
         budget the configuration cannot keep for a single round."""
         self._check_wrap_guard()
+        if self.privacy.unit == USER:
+            self._set_user_level()
         budget, spec = self.privacy.epsilon_budget, self.spec
         if budget is None:
             return
@@ -88,7 +96,7 @@ class LauncherConfig:
                 "comes from the public round seed, so no differential privacy holds",
                 hint="use `aggregation: secure`, or leave `epsilon_budget` out",
             )
-        mechanism = (spec.noise_multiplier, SAMPLE_RATE)
+        mechanism = spec.mechanism
         if PrivacyBudget(self.privacy, mechanism=mechanism, spent=[]).spent():
             one_round = PrivacyBudget(self.privacy, mechanism=mechanism, spent=[mechanism])
             raise ConfigError(
@@ -99,6 +107,34 @@ class LauncherConfig:
                 "gaussian_noise_multiplier finds one for a budget and a number of rounds) "
                 "or the budget",
             )
+
+    def _set_user_level(self) -> None:
+        """``privacy: {unit: user}``: the spec's noise becomes the user-level one (derived
+        from the budget and ``schedule.rounds`` unless given) at per-user sensitivity."""
+        p, spec = self.privacy, self.spec
+        if spec.noise_multiplier:
+            raise ConfigError(
+                f"`model.noise_multiplier` {spec.noise_multiplier:g} with `privacy.unit: "
+                "user`: at user level the noise is set in the privacy section",
+                hint="remove model.noise_multiplier; give privacy.noise_multiplier or let "
+                "the budget and schedule.rounds derive it",
+            )
+        assert p.user_clip_norm is not None and p.user_rate is not None
+        if p.user_clip_norm > spec.clip_norm:
+            raise ConfigError(
+                f"`privacy.user_clip_norm` {p.user_clip_norm:g} is above `model.clip_norm` "
+                f"{spec.clip_norm:g} (the bound on an instance's whole sum)",
+                hint="raise model.clip_norm (it bounds the sum of the sampled users' updates)",
+            )
+        z = user_noise_multiplier(p, self.schedule.rounds)
+        user = replace(
+            spec,
+            noise_multiplier=z,
+            sensitivity=USER,
+            user_clip_norm=p.user_clip_norm,
+            user_rate=p.user_rate,
+        )
+        object.__setattr__(self, "spec", user)
 
     def _check_wrap_guard(self) -> None:
         spec = self.spec

@@ -19,7 +19,7 @@ from typing import Any
 
 from launch.audit_trail import AuditTrail
 from launch.beacon import RoundBeacon
-from launch.budget import PrivacyBudget
+from launch.budget import PrivacyBudget, finite_or_none
 from launch.envelope_terms import check_declared_terms
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import Schedule, ensure_initial_model
@@ -29,7 +29,7 @@ from mpcrec.audit.entries import LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.beacon_http import BeaconSource
-from mpcrec.federation.spec import SAMPLE_RATE, FederationSpec, PrivacyPromise
+from mpcrec.federation.spec import FederationSpec, PrivacyPromise
 from mpcrec.privacy.budget import Mechanism
 
 log = logging.getLogger("mpcrec.launcher")
@@ -116,7 +116,7 @@ class Launcher:
     @property
     def mechanism(self) -> Mechanism:
         """``(noise_multiplier, sample_rate)`` of every round this launcher runs."""
-        return (self.spec.noise_multiplier, SAMPLE_RATE)
+        return self.spec.mechanism
 
     def _revealed_mechanisms(self) -> list[Mechanism]:
         logged = self.trail.revealed_mechanisms()
@@ -363,6 +363,7 @@ class Launcher:
             contributors=list(rnd.contributors),
             upload_bytes=self.store.upload_bytes(rnd.round_id),
             reason=rnd.reason,
+            epsilon=finite_or_none(self.epsilon()),  # at the promise's unit and delta
         )
         self._changed_now()
 

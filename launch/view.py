@@ -31,8 +31,16 @@ class JsonEvents:
         """Nothing to tear down."""
 
 
+def _epsilon(value: object) -> str:
+    """ε spent so far as the view shows it (``inf`` without noise, blank if not sent)."""
+    if value is None:
+        return "inf"
+    return f"{value:.2f}" if isinstance(value, (int, float)) else ""
+
+
 class RoundTable:
-    """The live view: one row per round (state, committee, contributions, time, bytes)."""
+    """The live view: one row per round (state, committee, contributions, time, bytes, the
+    ε spent after it at the declared unit and δ)."""
 
     def __init__(self, console: Console | None = None, keep: int = 12) -> None:
         self.keep = keep
@@ -58,7 +66,8 @@ class RoundTable:
     def render(self) -> Table:
         """The table as it stands."""
         table = Table(title="mpcrec launcher", expand=False)
-        for name in ("round", "model", "state", "committee", "contrib.", "time", "bytes", "note"):
+        columns = ("round", "model", "state", "committee", "contrib.", "time", "bytes", "ε", "note")
+        for name in columns:
             table.add_column(name)
         with self._lock:
             for rid in sorted(self._rows)[-self.keep :]:
@@ -72,6 +81,7 @@ class RoundTable:
                     str(len(r["contributors"]) or r.get("uploads", 0)),
                     f"{r['elapsed']:.1f}s",
                     f"{r['upload_bytes'] / 1e6:.2f} MB",
+                    _epsilon(r.get("epsilon", "")),
                     r["reason"][:40],
                 )
         return table

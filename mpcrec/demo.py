@@ -34,6 +34,7 @@ import yaml
 
 from launch.sqlite_store import SQLiteStore
 from launch.view import JsonEvents, RoundTable
+from mpcrec import demo_privacy
 from mpcrec.audit.log import AuditLog
 from mpcrec.audit.report import RULES
 from mpcrec.audit.verify import verify_file
@@ -91,6 +92,8 @@ class DemoSettings:
     timeout_s: float = 3600.0
     baselines: bool = True
     json_events: bool = False
+    dp: bool = True  # user-level DP (mpcrec.demo_privacy); False: --no-dp
+    users: int = 943  # W, the users of the whole federation (ML-100k)
 
 
 @dataclass
@@ -151,8 +154,7 @@ class DemoRun:
                 "n_items": n_items,
                 "dim": dim,
                 "aggregation": s.aggregation,
-                "server_lr": 1.0,
-                "server_momentum": 0.0,
+                **demo_privacy.model_settings(dp=s.dp, instances=s.instances, users=s.users),
                 # the wrap guard (range_bound 16 * clip_norm by default) needs
                 # dim * (B * 2**16)**2 < 2**63: B < 199 at 1682 x 32, so C = 12
                 "clip_norm": 12.0,
@@ -170,6 +172,7 @@ class DemoRun:
                 "compute_s": 180,
             },
             "schedule": {"rounds": s.rounds, "min_instances": s.instances},
+            **demo_privacy.privacy_section(dp=s.dp),
         }
 
     def _node(self, index: int, name: str, launcher_at: str) -> dict[str, Any]:
@@ -189,9 +192,8 @@ class DemoRun:
                 "rounds": s.rounds,
             },
             "beacon": {"chain_info": str(s.state_dir / "beacon" / "chain-info.json")},
-            # `--plaintext` (the comparison) is refused by every node unless it opts out
-            **(
-                {"privacy_floor": {"allow_plaintext": True}} if s.aggregation == "plaintext" else {}
+            "privacy_floor": demo_privacy.node_floor(
+                dp=s.dp, plaintext=s.aggregation == "plaintext"
             ),
         }
 

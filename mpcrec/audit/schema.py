@@ -93,8 +93,15 @@ _PARAMS: Mapping[str, Field] = {
 }
 
 
+#: The user-level round parameters, present only under ``sensitivity: user``.
+_USER_PARAMS: Mapping[str, Field] = {
+    "user_clip_norm": _number(0.0, 1e300),
+    "user_rate": _number(0.0, 1.0),
+}
+
+
 def _params(v: Any) -> bool:
-    return isinstance(v, dict) and _fields_ok(v, _PARAMS) is None
+    return isinstance(v, dict) and _fields_ok(v, _PARAMS, _USER_PARAMS) is None
 
 
 def _result(v: Any) -> bool:

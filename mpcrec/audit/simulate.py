@@ -186,7 +186,7 @@ def _result(
         sample_rate=plan.sample_rate,
         params_hash=plan.params_hash,
         weights={i: 0.0 if i in rejected else 1.0 for i in digests},
-        sensitivity="replace-one",
+        sensitivity=str(plan.params["sensitivity"]),
     )
 
 
@@ -233,6 +233,35 @@ def _head_time(r: int) -> int:
     return SIMULATED_EPOCH_MS + 60_000 * r
 
 
+def _params(
+    noise_multiplier: float,
+    min_contributors: int,
+    committee_size: int,
+    user_clip_norm: float | None,
+    sample_rate: float,
+) -> dict[str, Any]:
+    """The simulated run's round parameters (user level with ``user_clip_norm``)."""
+    params: dict[str, Any] = {
+        "aggregation": "secure",
+        "clip_norm": 1.0,
+        "range_bound": 16.0,
+        "noise_multiplier": float(noise_multiplier),
+        "min_contributors": min_contributors,
+        "committee_size": committee_size,
+        "server_lr": 1.0,
+        "server_momentum": 0.0,
+        "max_weight": 1e6,
+        "sensitivity": "replace-one",
+    }
+    if user_clip_norm is not None:
+        params |= {
+            "sensitivity": "user",
+            "user_clip_norm": user_clip_norm,
+            "user_rate": sample_rate,
+        }
+    return params
+
+
 def simulate_federation(
     *,
     rounds: int,
@@ -249,6 +278,7 @@ def simulate_federation(
     reject_every: int = 0,
     seed: int = 0,
     beacon: bool = True,
+    user_clip_norm: float | None = None,
 ) -> FederationLog:
     """Run rounds ``1..rounds`` of a simulated federation and return its signed log.
 
@@ -258,7 +288,8 @@ def simulate_federation(
     draw with one contribution too few when collecting ends; those whose id is a multiple
     of ``reject_every`` reject one contribution. With ``beacon`` every round is bound to a
     round of a local BLS beacon chain (logged in the config entry) whose value enters the
-    committee seed.
+    committee seed. With ``user_clip_norm`` the run is user level (``privacy_unit: user``,
+    ``sensitivity: user``, ``q = sample_rate``).
     """
     launcher = Ed25519PrivateKey.from_private_bytes(_derive("launcher", seed))
     ids = [f"inst-{i:02d}" for i in range(instances)]
@@ -266,18 +297,9 @@ def simulate_federation(
     sim = FederationLog(launcher, keys)
     signer = LocalSigner(_derive("beacon", seed)) if beacon else None
     chain = signer.chain(genesis_time=0, period=1) if signer else None
-    params = {
-        "aggregation": "secure",
-        "clip_norm": 1.0,
-        "range_bound": 16.0,
-        "noise_multiplier": float(noise_multiplier),
-        "min_contributors": min_contributors,
-        "committee_size": committee_size,
-        "server_lr": 1.0,
-        "server_momentum": 0.0,
-        "max_weight": 1e6,
-        "sensitivity": "replace-one",
-    }
+    params = _params(
+        noise_multiplier, min_contributors, committee_size, user_clip_norm, sample_rate
+    )
     rules = make.config(
         from_round=FIRST_ROUND,
         launcher_key=make.public_key_bytes(launcher),
@@ -287,7 +309,7 @@ def simulate_federation(
         provider=provider,
         delta=delta,
         epsilon_budget=epsilon_budget,
-        privacy_unit="instance",
+        privacy_unit="instance" if user_clip_norm is None else "user",
         beacon=chain.to_json() if chain else None,
         params=params,
         params_hash=params_digest(params),

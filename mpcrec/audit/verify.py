@@ -170,7 +170,7 @@ def verify_entries(
     findings += checks.check_versions(history)
     findings += checks.check_params(history)
     findings += checks.check_weights(history)
-    budget_findings, epsilon = checks.check_budget(history)
+    budget_findings, epsilon = _budgets(history)
     findings += budget_findings
     findings += checks.check_bindings(history, ca_pem) if ca_pem is not None else []
     findings += checks.signature_findings(pairs, pending(), keys)
@@ -183,6 +183,16 @@ def verify_entries(
     stats["draws"] = checks.draw_bias(history)
     stats["check_seconds"] = round(time.perf_counter() - started, 3)
     return Report(findings, stats)
+
+
+def _budgets(history: History) -> tuple[list[Finding], float]:
+    """The ``budget`` and ``user_budget`` findings, and the ε of the promise in force (the
+    user-level one for a user-level run)."""
+    budget_findings, epsilon = checks.check_budget(history)
+    user_findings, user_epsilon = checks.check_user_budget(history)
+    if history.configs and history.configs[-1].payload.get("privacy_unit") == "user":
+        epsilon = user_epsilon
+    return budget_findings + user_findings, epsilon
 
 
 def _stats(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from mpcrec.demo_privacy import DELTA, DP_ROUNDS, EPSILON, NO_DP_HELP, PLAIN_ROUNDS
 from mpcrec.files import write_atomic
 
 if TYPE_CHECKING:
@@ -28,11 +29,20 @@ def register(sub: Any) -> None:
         help="run a whole federation on this machine (MovieLens-100k) and report",
         description=(
             "Start a launcher and N node processes (real gRPC, mutual TLS), committees of 3 "
-            "rotated every round, run R rounds, then report quality and cost."
+            "rotated every round, run R rounds, then report quality and cost. Private by "
+            f"default: user-level differential privacy at epsilon {EPSILON:g}, delta "
+            f"{DELTA:g} (each instance samples and clips its users at home, the committee "
+            "adds the noise inside MPC, the launcher stops at the budget)."
         ),
     )
     parser.add_argument("--instances", type=int, default=20, help="node processes (default 20)")
-    parser.add_argument("--rounds", type=int, default=200, help="published rounds (default 200)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help=f"published rounds (default {DP_ROUNDS} with user-level DP, {PLAIN_ROUNDS} "
+        "with --no-dp)",
+    )
+    parser.add_argument("--no-dp", action="store_true", help=NO_DP_HELP)
     parser.add_argument(
         "--state-dir", type=Path, help="keep all state here (default: a fresh temporary directory)"
     )
@@ -51,12 +61,15 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Prepare, run, evaluate, report."""
     from mpcrec.demo import DemoRun, audit_verdict, costs
+    from mpcrec.demo_privacy import privacy_line, private_report
     from mpcrec.node.movielens_trainer import movielens_setting
 
+    if args.rounds is None:
+        args.rounds = PLAIN_ROUNDS if args.no_dp else DP_ROUNDS
     _check(args)
     console = Console(stderr=args.format == "json")
-    settings = _settings(args, _state_dir(args, console))
     split, factors, _ = movielens_setting(args.instances, args.seed)
+    settings = _settings(args, _state_dir(args, console), users=split.n_users)
     demo = DemoRun(settings)
     demo.prepare(factors.item_emb)
     started = time.monotonic()
@@ -65,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     audit = audit_verdict(settings.state_dir)
     version, quality = _quality(demo, split, factors)
     report: dict[str, Any] = {
+        **private_report(settings, split, quality),
         "aggregation": settings.aggregation,
         "instances": args.instances,
         "rounds": args.rounds,
@@ -81,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or settings.state_dir / "demo.json"
     write_atomic(out, json.dumps(report, indent=2).encode(), mode=0o644)
     console.print(_table(report))
+    console.print(privacy_line(report), highlight=False)
     console.print(audit.summary(), highlight=False)
     console.print(f"report: {out}")
     return 0
@@ -93,6 +108,11 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(
             f"--instances {args.instances} --rounds {args.rounds}: need >= 3 and >= 1"
         )
+    if args.plaintext and not args.no_dp:
+        raise ConfigError(
+            "--plaintext with differential privacy: members would see every update",
+            hint="add --no-dp to compare the plaintext path (no privacy at all)",
+        )
 
 
 def _state_dir(args: argparse.Namespace, console: Console) -> Path:
@@ -104,7 +124,7 @@ def _state_dir(args: argparse.Namespace, console: Console) -> Path:
     return state
 
 
-def _settings(args: argparse.Namespace, state: Path) -> DemoSettings:
+def _settings(args: argparse.Namespace, state: Path, *, users: int) -> DemoSettings:
     from mpcrec.demo import DemoSettings
 
     return DemoSettings(
@@ -117,6 +137,8 @@ def _settings(args: argparse.Namespace, state: Path) -> DemoSettings:
         timeout_s=args.timeout,
         baselines=not args.no_baselines,
         json_events=args.format == "json",
+        dp=not args.no_dp,
+        users=users,
     )
 
 
@@ -140,12 +162,13 @@ def _quality(
     users = assembled_user_embeddings(s.state_dir, demo.names, factors.user_emb)
     quality = {"federation": evaluate(Factors(users, model.array()).scores, split)}
     if s.baselines:
-        from mpcrec.model.baselines import peertube_today_scorer
+        from mpcrec.model.baselines import peertube_today_scorer, popularity_scorer
         from mpcrec.model.mf import train_central
         from mpcrec.model.tuned import MF
 
         quality["central_mf"] = evaluate(train_central(split, MF, seed=s.seed).scores, split)
         quality["peertube_today"] = evaluate(peertube_today_scorer(split, seed=s.seed), split)
+        quality["popularity"] = evaluate(popularity_scorer(split, seed=s.seed), split)
     return model.version, quality
 
 

@@ -41,8 +41,8 @@ def result_entry(
     """The unsigned entry ``member`` signs: every frozen contribution (by its digest)
     accepted or rejected, the hash of model ``new_version``, the round parameters (their
     digest, noise multiplier and sensitivity convention) and the raw weight it used for each
-    contribution (the one its author signed); every instance takes part in every round
-    (sample rate ``1``)."""
+    contribution (the one its author signed); the sample rate is the unit's
+    (:attr:`RoundParams.sample_rate`: ``1`` for instances, all asked every round)."""
     ok = set(accepted)
     return result_signature(
         member=member,
@@ -53,7 +53,7 @@ def result_entry(
             accepted={c: d for c, d in digests.items() if c in ok},
             rejected={c: d for c, d in digests.items() if c not in ok},
             noise_multiplier=params.noise_multiplier,
-            sample_rate=1.0,
+            sample_rate=params.sample_rate,
             params_hash=params.digest,
             weights=dict(weights),
             sensitivity=params.sensitivity,

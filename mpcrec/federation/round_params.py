@@ -17,6 +17,11 @@ Examples
 (32, 1.0)
 >>> RoundParams.from_json(p.to_json()) == p
 True
+>>> u = RoundParams(aggregation="secure", clip_norm=1.0, range_bound=16.0,
+...                 noise_multiplier=2.0, min_contributors=3, committee_size=3,
+...                 sensitivity="user", user_clip_norm=0.1, user_rate=0.2)
+>>> round(u.noise_std([0.25] * 4), 6), u.sample_rate  # user level: z * C_u * max w
+(0.05, 0.2)
 """
 
 from __future__ import annotations
@@ -28,12 +33,17 @@ from typing import Any
 
 from mpcrec.audit.round_digest import params_digest
 from mpcrec.errors import ConfigError
-from mpcrec.privacy.budget import REPLACE_ONE
+from mpcrec.privacy.budget import REPLACE_ONE, USER
 
 #: The sensitivity conventions (:data:`~mpcrec.privacy.budget.REPLACE_ONE`: replacing one
-#: contributor's clipped update moves the weighted sum by at most ``2 * C * w_i``,
-#: docs/privacy-accounting.md).
-SENSITIVITIES = (REPLACE_ONE,)
+#: contributor's clipped update moves the weighted sum by at most ``2 * C * w_i``;
+#: :data:`~mpcrec.privacy.budget.USER`: adding or removing one user at one instance moves it
+#: by at most ``C_u * w_i``; docs/privacy-accounting.md).
+SENSITIVITIES = (REPLACE_ONE, USER)
+
+#: The user-level fields: logged (and hashed) only under :data:`USER`, so the digest of
+#: instance-level parameters is the one it was before they existed.
+USER_FIELDS = ("user_clip_norm", "user_rate")
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,11 @@ class RoundParams:
         The largest raw weight a contributor may sign (it clamps its own; members reject
         any weight above it, not finite, or not positive).
     sensitivity:
-        The noise's sensitivity convention (:data:`REPLACE_ONE`).
+        The noise's sensitivity convention (:data:`REPLACE_ONE` or :data:`USER`).
+    user_clip_norm, user_rate:
+        Under :data:`USER`: ``C_u``, the L2 bound every instance applies at home to each of
+        its users' influence, and ``q``, the public Poisson rate at which it samples each of
+        its users into a round (ignored, and reset to ``0`` and ``1``, otherwise).
     """
 
     aggregation: str
@@ -69,6 +83,8 @@ class RoundParams:
     server_momentum: float = 0.0
     max_weight: float = 1e6
     sensitivity: str = REPLACE_ONE
+    user_clip_norm: float = 0.0
+    user_rate: float = 1.0
 
     def __post_init__(self) -> None:
         for f in fields(self):  # one JSON form (10 and 10.0 must not hash apart)
@@ -77,29 +93,55 @@ class RoundParams:
                 object.__setattr__(self, f.name, kind(getattr(self, f.name)))
         if self.sensitivity not in SENSITIVITIES:
             raise ConfigError(f"sensitivity {self.sensitivity!r} is unknown")
+        if self.sensitivity != USER:
+            object.__setattr__(self, "user_clip_norm", 0.0)
+            object.__setattr__(self, "user_rate", 1.0)
+        else:
+            _check_user_level(self.user_clip_norm, self.user_rate, self.clip_norm)
         if not (math.isfinite(self.max_weight) and self.max_weight > 0):
             raise ConfigError(
                 f"max_weight {self.max_weight} must be a finite number > 0",
                 hint="the most training events one instance may count in a round, e.g. 1e6",
             )
 
+    @property
+    def user_level(self) -> bool:
+        """Whether the unit of privacy is one user (:data:`USER`)."""
+        return self.sensitivity == USER
+
+    @property
+    def sample_rate(self) -> float:
+        """The sampling rate of the unit in each round: ``q`` at user level, ``1`` otherwise
+        (every registered instance is asked: no amplification is claimed)."""
+        return self.user_rate if self.user_level else 1.0
+
+    @property
+    def mechanism(self) -> tuple[float, float]:
+        """``(noise_multiplier, sample_rate)`` at this round's own unit (what ε counts)."""
+        return (self.noise_multiplier, self.sample_rate)
+
     def noise_std(self, weights: Sequence[float]) -> float:
         """The noise's standard deviation on the weighted sum with normalised ``weights``:
-        ``z * 2 * C * max_i w_i`` (replace-one sensitivity)."""
-        return self.noise_multiplier * 2.0 * self.clip_norm * max(weights, default=0.0)
+        ``z * 2 * C * max_i w_i`` (replace-one), ``z * C_u * max_i w_i`` (user level)."""
+        sensitivity = self.user_clip_norm if self.user_level else 2.0 * self.clip_norm
+        return self.noise_multiplier * sensitivity * max(weights, default=0.0)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON form logged in the config entry."""
-        return asdict(self)
+        """The JSON form logged in the config entry (user fields only at user level)."""
+        data = asdict(self)
+        if not self.user_level:
+            for name in USER_FIELDS:
+                del data[name]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RoundParams:
         """From :meth:`to_json` output (:class:`ConfigError` if a field is missing)."""
         names = {f.name for f in fields(cls)}
-        missing = names - set(data)
+        missing = names - set(data) - set(USER_FIELDS)
         if missing:
             raise ConfigError(f"round parameters without {sorted(missing)}")
-        return cls(**{k: data[k] for k in names})
+        return cls(**{k: data[k] for k in names if k in data})
 
     @property
     def digest(self) -> bytes:
@@ -110,3 +152,18 @@ class RoundParams:
 def usable_weight(weight: float, max_weight: float) -> bool:
     """Whether a signed raw weight may enter a round: finite, ``> 0`` and ``<= max_weight``."""
     return math.isfinite(weight) and 0 < weight <= max_weight
+
+
+def _check_user_level(user_clip_norm: float, user_rate: float, clip_norm: float) -> None:
+    """User-level parameters a round can run with (:class:`ConfigError` otherwise)."""
+    if not (math.isfinite(user_clip_norm) and 0 < user_clip_norm <= clip_norm):
+        raise ConfigError(
+            f"user_clip_norm {user_clip_norm:g} must be a finite number in (0, clip_norm "
+            f"{clip_norm:g}]",
+            hint="each user's influence is clipped to it at home, e.g. 0.1",
+        )
+    if not (math.isfinite(user_rate) and 0 < user_rate <= 1):
+        raise ConfigError(
+            f"user_rate {user_rate:g} must be in (0, 1]",
+            hint="the Poisson rate at which each instance samples each user, e.g. 0.2",
+        )

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from mpcrec.errors import ConfigError
 from mpcrec.federation.round_params import RoundParams
+from mpcrec.privacy.accountant import gaussian_noise_multiplier
+from mpcrec.privacy.budget import REPLACE_ONE, USER, Mechanism
 
 AGGREGATIONS = ("plaintext", "secure")
 
@@ -42,10 +44,16 @@ class FederationSpec:
         ``z * 2 * clip_norm * max_i w_i`` to the weighted sum (its replace-one sensitivity:
         replacing one instance's clipped contribution moves the sum by up to
         ``2 * clip_norm * w_i``; ``w_i`` the normalised public weights), hidden from any
-        ``k - 1`` colluding members (:mod:`mpcrec.secure.noise`). Instance-level DP.
+        ``k - 1`` colluding members (:mod:`mpcrec.secure.noise`). Instance-level DP; under
+        ``sensitivity: user`` the user-level multiplier (std ``z * user_clip_norm * max w``).
     max_weight:
         The largest raw weight (training events) a contributor may declare; contributors
         clamp to it and members reject any weight above it.
+    sensitivity, user_clip_norm, user_rate:
+        ``"replace-one"`` (instance level) or ``"user"``: each instance samples its users
+        with rate ``user_rate`` and clips each one's influence to ``user_clip_norm`` at home
+        (:class:`~mpcrec.federation.round_params.RoundParams`). The launcher sets them from
+        the ``privacy:`` section (``unit: user``), not from ``model:``.
     """
 
     n_items: int
@@ -57,6 +65,9 @@ class FederationSpec:
     range_bound: float | None = None
     noise_multiplier: float = 0.0
     max_weight: float = 1e6
+    sensitivity: str = REPLACE_ONE
+    user_clip_norm: float = 0.0
+    user_rate: float = 1.0
 
     def __post_init__(self) -> None:
         if self.n_items < 1 or self.dim < 1:
@@ -96,7 +107,16 @@ class FederationSpec:
             server_lr=self.server_lr,
             server_momentum=self.server_momentum,
             max_weight=self.max_weight,
+            sensitivity=self.sensitivity,
+            user_clip_norm=self.user_clip_norm,
+            user_rate=self.user_rate,
         )
+
+    @property
+    def mechanism(self) -> Mechanism:
+        """``(noise_multiplier, sample_rate)`` of every round of this spec at its own unit
+        (the sample rate is ``user_rate`` at user level, :data:`SAMPLE_RATE` otherwise)."""
+        return self.params(committee_size=1, min_contributors=1).mechanism
 
     def noise_std(self, weights: list[float]) -> float:
         """Standard deviation of the noise on the weighted sum with normalised ``weights``:
@@ -109,7 +129,7 @@ class FederationSpec:
         return self.n_items * self.dim
 
 
-PRIVACY_UNITS = ("instance",)
+PRIVACY_UNITS = ("instance", USER)
 
 #: The sampling rate of the unit in each round: every registered instance is asked to take
 #: part (whoever is online is not Poisson sampling), so no amplification is claimed. Members
@@ -133,8 +153,16 @@ class PrivacyPromise:
         The δ at which ε is computed and promised.
     unit:
         Whose presence the guarantee hides: ``"instance"`` (one PeerTube instance and all its
-        users), the only level the runtime implements (the committee clips and noises each
-        instance's whole update; user level needs per-user clipping at home).
+        users: the committee clips and noises each instance's whole update) or ``"user"``
+        (one user's whole history at their instance: each instance samples its users with
+        ``user_rate`` and clips each one's influence to ``user_clip_norm`` at home, the
+        committee adds noise at that sensitivity; docs/privacy-accounting.md).
+    user_rate, user_clip_norm:
+        ``unit: user`` only (both required there): the public Poisson rate ``q`` and the
+        per-user clip norm ``C_u``.
+    noise_multiplier:
+        ``unit: user`` only: the user-level ``z``; ``None`` (the default) derives it from
+        the budget and the schedule's rounds (:func:`user_noise_multiplier`).
 
     Examples
     --------
@@ -149,6 +177,9 @@ class PrivacyPromise:
     epsilon_budget: float | None = None
     delta: float = 1e-5
     unit: str = "instance"
+    user_rate: float | None = None
+    user_clip_norm: float | None = None
+    noise_multiplier: float | None = None
 
     def __post_init__(self) -> None:
         budget = self.epsilon_budget
@@ -168,8 +199,70 @@ class PrivacyPromise:
                 hint="use: " + ", ".join(PRIVACY_UNITS) + " (user level needs per-user "
                 "clipping at every instance; see docs/privacy-accounting.md)",
             )
+        self._check_user_fields()
+
+    def _check_user_fields(self) -> None:
+        user = (self.user_rate, self.user_clip_norm, self.noise_multiplier)
+        if self.unit != USER:
+            if any(v is not None for v in user):
+                raise ConfigError(
+                    "privacy: user_rate, user_clip_norm and noise_multiplier belong to "
+                    f"unit: user, not unit: {self.unit}",
+                    hint="set unit: user, or leave them out (instance level: "
+                    "model.noise_multiplier)",
+                )
+            return
+        if self.epsilon_budget is None or self.user_rate is None or self.user_clip_norm is None:
+            raise ConfigError(
+                "privacy: unit: user needs epsilon_budget, user_rate and user_clip_norm",
+                hint="e.g. privacy: {unit: user, epsilon_budget: 8.0, delta: 1.0e-5, "
+                "user_rate: 0.2, user_clip_norm: 0.1}",
+            )
+        if self.noise_multiplier is not None and not (
+            math.isfinite(self.noise_multiplier) and self.noise_multiplier > 0
+        ):
+            raise ConfigError(
+                f"privacy.noise_multiplier {self.noise_multiplier} must be a finite number > 0",
+                hint="leave it out to derive it from the budget and schedule.rounds",
+            )
+        RoundParams(  # the ranges of q and C_u, checked once
+            aggregation="secure",
+            clip_norm=math.inf,
+            range_bound=0.0,
+            noise_multiplier=0.0,
+            min_contributors=1,
+            committee_size=1,
+            sensitivity=USER,
+            user_clip_norm=self.user_clip_norm,
+            user_rate=self.user_rate,
+        )
 
     @property
     def declared(self) -> bool:
         """Whether a budget is declared (a promise the launcher keeps and auditors check)."""
         return self.epsilon_budget is not None
+
+
+def user_noise_multiplier(promise: PrivacyPromise, rounds: int) -> float:
+    """The user-level ``z`` of ``promise``: the one it gives, or the smallest that keeps
+    ``rounds`` rounds at rate ``user_rate`` within ``epsilon_budget`` at ``delta``
+    (:func:`~mpcrec.privacy.accountant.gaussian_noise_multiplier`).
+
+    >>> p = PrivacyPromise(epsilon_budget=8.0, unit="user", user_rate=0.2, user_clip_norm=0.1)
+    >>> round(user_noise_multiplier(p, 30), 2)
+    1.07
+    """
+    if promise.noise_multiplier is not None:
+        return promise.noise_multiplier
+    if rounds < 1 or promise.epsilon_budget is None or promise.user_rate is None:
+        raise ConfigError(
+            "privacy: unit: user without noise_multiplier needs schedule.rounds >= 1 "
+            "(the noise is derived from the budget and the planned rounds)",
+            hint="set schedule.rounds, or give privacy.noise_multiplier",
+        )
+    return gaussian_noise_multiplier(
+        target_epsilon=promise.epsilon_budget,
+        steps=rounds,
+        delta=promise.delta,
+        sample_rate=promise.user_rate,
+    )

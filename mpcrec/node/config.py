@@ -120,13 +120,22 @@ class PrivacyFloor:
         Fewest accepted contributions this node lets a round publish (it enforces the larger
         of this and the signed parameters' minimum itself, as a member).
     min_noise_multiplier:
-        Least ``z`` (replace-one) of a round's noise.
+        Least ``z`` (replace-one, instance level) of a round's noise; a user-level round's
+        instance-level multiplier is ``z * user_clip_norm / (2 * clip_norm)``.
     max_normalised_weight:
         Most any contributor's weight may be of the round's total.
     allow_model_reuse:
         Contribute again to a base model version this node already contributed to in a round
         that reached computing (the named opt-out: the difference of two revealed models
         can then be its update; docs/threat-model.md).
+    require_user_level:
+        Refuse rounds whose unit of privacy is not one user (``floor-user-dp``).
+    min_user_noise_multiplier:
+        Least user-level ``z`` of a user-level round (``floor-user-dp``).
+    max_user_epsilon, user_delta:
+        Most ε (at ``user_delta``) this node lets its own users spend over the user-level
+        rounds it contributed to, counted by the node itself (:mod:`mpcrec.node.user_dp`);
+        ``None``: no cap of its own.
     """
 
     allow_plaintext: bool = False
@@ -135,6 +144,10 @@ class PrivacyFloor:
     min_noise_multiplier: float = 0.0
     max_normalised_weight: float = 0.5
     allow_model_reuse: bool = False
+    require_user_level: bool = False
+    min_user_noise_multiplier: float = 0.0
+    max_user_epsilon: float | None = None
+    user_delta: float = 1e-5
 
     def __post_init__(self) -> None:
         if self.min_range_ratio < 0 or self.min_noise_multiplier < 0 or self.min_contributors < 1:
@@ -148,6 +161,17 @@ class PrivacyFloor:
                 f"privacy_floor: max_normalised_weight {self.max_normalised_weight} must be in "
                 "(0, 1]",
                 hint="0.5: no contributor makes up more than half of the aggregate",
+            )
+        cap = self.max_user_epsilon
+        if (
+            self.min_user_noise_multiplier < 0
+            or (cap is not None and not cap > 0)
+            or not 0 < self.user_delta < 1
+        ):
+            raise ConfigError(
+                f"privacy_floor: min_user_noise_multiplier {self.min_user_noise_multiplier}, "
+                f"max_user_epsilon {cap}, user_delta {self.user_delta}",
+                hint="noise >= 0, max_user_epsilon > 0 (or null), 0 < user_delta < 1",
             )
 
 

@@ -60,6 +60,7 @@ from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
 from mpcrec.node.signed_weights import signed_weights
 from mpcrec.node.trainer import DriftTrainer, Trainer
+from mpcrec.node.user_dp import UserBudget, home_update
 
 if TYPE_CHECKING:
     from mpcrec.node.http_api import ApiServer
@@ -129,11 +130,11 @@ class Node:
         self.trust = LauncherTrust(config.state_dir)
         self.refusals = RefusalLog(config.state_dir, self.me)
         self.contributed = ContributedModels(config.state_dir, self.me)
+        self.user_budget = UserBudget(config.state_dir)  # its users' ε (user-level rounds)
         self.log_watch = LogWatch(self.me, self.keys, self.trust, self.own, config.witness.peers)
         listen = config.witness.listen
         self.witness = WitnessServer(self.log_watch.witness_path, listen) if listen else None
-        self.models = ModelCache()
-        self.forked = ""  # set when the launcher showed two histories
+        self.models, self.forked = ModelCache(), ""  # forked: the launcher showed two histories
         self._secrets: dict[int, bytes] = {}
         self._done: set[tuple[int, str]] = set()
         self._served = 0  # newest model version followed (checked and served)
@@ -291,11 +292,12 @@ class Node:
         floor.check_round(self.privacy_floor, self.params, ann)
         if not (self.privacy_floor.allow_model_reuse or self.params.noise_multiplier > 0):
             self.contributed.check(ann)  # with noise every reveal is paid for in epsilon
+        self.user_budget.check(self.privacy_floor, rid, self.params)
         base = self.models.get(client, ann.model_version)
         if base.model_hash != ann.model_hash:
             log.error("%s: round %d: the model does not match the announced hash", self.me, rid)
             return
-        delta, weight = self.trainer.update(base.array(), ann.model_version)
+        delta, weight = home_update(self.trainer, base.array(), ann.model_version, self.params)
         if not (math.isfinite(weight) and weight > 0):  # no training events yet: nothing to send
             log.info("%s: round %d: nothing to contribute", self.me, rid)
             return
@@ -309,6 +311,7 @@ class Node:
             self.me, self.keys, ann, envelopes, weight, digest
         )
         self.contributed.record(ann)  # before it leaves: counted even if the answer is lost
+        self.user_budget.record(rid, self.params)
         receipt = client.upload_contribution(upload, signature)
         log.info("%s: round %d: uploaded %d bytes", self.me, rid, receipt.size)
 

@@ -10,7 +10,10 @@ and sends nothing for that step:
 * ``floor-range-check``: a secure round whose wrap guard is off or below
   ``min_range_ratio * clip_norm``;
 * ``floor-min-contributors``: the signed minimum below this node's;
-* ``floor-noise``: a noise multiplier below ``min_noise_multiplier``;
+* ``floor-noise``: an instance-level noise multiplier below ``min_noise_multiplier``;
+* ``floor-user-dp``: a round below the user-level minimums (:func:`mpcrec.node.user_dp.
+  check_user_floor`: not user level while ``require_user_level``, a user-level ``z`` below
+  ``min_user_noise_multiplier``, one round above ``max_user_epsilon``);
 
 and once the weights are known a member rejects (a rejected contribution of the round, not
 a refusal: :func:`drop_dominant`) any contributor above ``max_normalised_weight`` of the
@@ -27,6 +30,7 @@ from mpcrec.federation.contribution import Envelope
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.node.config import PrivacyFloor
 from mpcrec.node.round_refusal import RoundRefused
+from mpcrec.node.user_dp import check_user_floor
 
 log = logging.getLogger("mpcrec.node")
 
@@ -64,12 +68,15 @@ def check_params(floor: PrivacyFloor, params: RoundParams) -> None:
             "floor-min-contributors",
             f"min_contributors {params.min_contributors} < this node's {floor.min_contributors}",
         )
-    if params.noise_multiplier < floor.min_noise_multiplier:
+    z = params.noise_multiplier  # the replace-one multiplier at instance level:
+    if params.user_level:  # std z * C_u * max w over a sensitivity of 2 * C * max w
+        z = z * params.user_clip_norm / (2.0 * params.clip_norm)
+    if z < floor.min_noise_multiplier:
         raise RoundRefused(
             "floor-noise",
-            f"noise_multiplier {params.noise_multiplier:g} < this node's "
-            f"{floor.min_noise_multiplier:g}",
+            f"instance-level noise_multiplier {z:g} < this node's {floor.min_noise_multiplier:g}",
         )
+    check_user_floor(floor, params)
 
 
 def required_contributors(floor: PrivacyFloor, params: RoundParams) -> int:

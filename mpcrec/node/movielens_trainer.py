@@ -27,6 +27,7 @@ from mpcrec.model.mf import Factors, init_factors
 from mpcrec.model.tuned import FEDAVG
 from mpcrec.node.recommender import ModelSnapshot
 from mpcrec.node.trainer import Matrix
+from mpcrec.node.user_dp import user_local
 
 if TYPE_CHECKING:
     from mpcrec.node.config import MovieLensTrainerConfig
@@ -81,6 +82,29 @@ class MovieLensTrainer:
         self.user_emb = result.user_emb
         self._save()
         return result.delta.reshape(model.shape), float(self.data.n_events)
+
+    def update_user_level(
+        self,
+        model: Matrix,
+        version: int,
+        *,
+        user_rate: float,
+        user_clip_norm: float,
+        rng: np.random.Generator,
+    ) -> Matrix:
+        """One user-level round (:mod:`mpcrec.node.user_dp`): users drawn with ``user_rate``
+        from ``rng``, each one's delta clipped to ``user_clip_norm``, summed; the local
+        settings of the quality benchmark's ``fedavg_dp``."""
+        result = local_update(
+            model,
+            self.data,
+            self.user_emb,
+            user_local(version, self.rounds, user_rate, user_clip_norm),
+            rng,
+        )
+        self.user_emb = result.user_emb
+        self._save()
+        return result.delta.reshape(model.shape)
 
     def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
         """What this instance serves its users from model ``version`` (``mpcrec serve``)."""

@@ -45,13 +45,14 @@ import psycopg
 
 from mpcrec.errors import ConfigError, DataError
 from mpcrec.files import write_atomic
-from mpcrec.model.local import InstanceData, local_update
+from mpcrec.model.local import InstanceData, LocalConfig, local_update
 from mpcrec.model.mf import MFConfig, event_ages, init_embeddings
 from mpcrec.model.tuned import FEDAVG
 from mpcrec.node.config import NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.peertube_source import PeerTubeSource, Refresh
 from mpcrec.node.recommender import ModelSnapshot
 from mpcrec.node.trainer import Matrix
+from mpcrec.node.user_dp import user_local
 
 log = logging.getLogger("mpcrec.node.peertube")
 USER_FILE = "user_emb.npz"
@@ -217,7 +218,33 @@ class PeerTubeTrainer:
 
     def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
         """Refresh, train one round from model ``version``; weight = training events."""
-        n_items, dim = model.shape
+        mf = dataclasses.replace(FEDAVG.local.mf, dim=model.shape[1])
+        local = dataclasses.replace(
+            FEDAVG.local, mf=mf.at(min(version, self.rounds - 1), self.rounds)
+        )
+        delta, events = self._train(model, version, local, self.rng)
+        return delta, float(events)
+
+    def update_user_level(
+        self,
+        model: Matrix,
+        version: int,
+        *,
+        user_rate: float,
+        user_clip_norm: float,
+        rng: np.random.Generator,
+    ) -> Matrix:
+        """One user-level round (:mod:`mpcrec.node.user_dp`): the sum of the drawn users'
+        clipped deltas (``fedavg_dp``'s local settings with the round's ``q`` and ``C_u``)."""
+        local = user_local(version, self.rounds, user_rate, user_clip_norm)
+        local = dataclasses.replace(local, mf=dataclasses.replace(local.mf, dim=model.shape[1]))
+        return self._train(model, version, local, rng)[0]
+
+    def _train(
+        self, model: Matrix, version: int, local: LocalConfig, rng: np.random.Generator
+    ) -> tuple[Matrix, int]:
+        """Refresh, train one round with ``local``; the delta and the training events."""
+        n_items = model.shape[0]
         self.catalogue.check(n_items)
         refresh = self._refresh() or Refresh(0, 0, len(self.source.log), 0)
         table = self.table()
@@ -238,18 +265,14 @@ class PeerTubeTrainer:
         if data.n_events == 0:
             self.user_emb = {}
             self._save()
-            return np.zeros_like(model), 0.0
-        mf = dataclasses.replace(FEDAVG.local.mf, dim=dim)
-        local = dataclasses.replace(
-            FEDAVG.local, mf=mf.at(min(version, self.rounds - 1), self.rounds)
-        )
-        users = np.stack([self._embedding(uid, mf) for uid in table.user_ids])
-        result = local_update(model, data, users, local, self.rng)
+            return np.zeros_like(model), 0
+        users = np.stack([self._embedding(uid, local.mf) for uid in table.user_ids])
+        result = local_update(model, data, users, local, rng)
         # only users with signals now: a user who cleared their history (or left) loses the
         # embedding learnt from it too, and gets the popular fallback
         self.user_emb = dict(zip(table.user_ids, result.user_emb, strict=True))
         self._save()
-        return result.delta.reshape(model.shape), float(data.n_events)
+        return result.delta.reshape(model.shape), data.n_events
 
     def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
         """What this instance serves its users from model ``version``."""

@@ -14,7 +14,8 @@ Rules (the ``rule`` field):
   certificate of the federation's CA naming that instance;
 * ``slot-mismatch``: an envelope claims another contributor than the one it came as;
 * ``floor-*``: the round is below this node's privacy floor (``aggregation``,
-  ``range-check``, ``min-contributors``, ``noise``, ``weight``);
+  ``range-check``, ``min-contributors``, ``noise``, ``weight``, ``user-dp``: the user-level
+  minimums of :mod:`mpcrec.node.user_dp`, or a trainer that cannot clip per user);
 * ``params-mismatch``, ``weight-mismatch``: what the launcher announced differs from what
   was signed;
 * ``model-reused``: this node already contributed to a round on the same base model;

@@ -56,3 +56,20 @@ class DriftTrainer:
     def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
         target = drift_target(self.instance_id, (model.shape[0], model.shape[1]))
         return self.scale * self.rate * (target - model), self.weight
+
+    def update_user_level(
+        self,
+        model: Matrix,
+        version: int,
+        *,
+        user_rate: float,
+        user_clip_norm: float,
+        rng: np.random.Generator,
+    ) -> Matrix:
+        """User level with the instance as its one user: drawn with ``user_rate``, its
+        update clipped to ``user_clip_norm`` (zero when not drawn)."""
+        if rng.random() >= user_rate:
+            return np.zeros_like(model)
+        delta, _ = self.update(model, version)
+        norm = float(np.linalg.norm(delta))
+        return delta * min(1.0, user_clip_norm / norm) if norm > 0 else delta

@@ -41,17 +41,25 @@ Mechanism = tuple[float, float]
 #: deviation ``z * 2 * C * max w``, so ``z`` is the replace-one noise multiplier itself.
 REPLACE_ONE = "replace-one"
 
+#: The user-level convention: the unit is one user at one instance; each instance samples its
+#: users with the public rate ``q`` and clips each user's influence to ``C_u`` at home, and
+#: the committee's noise has standard deviation ``z * C_u * max w`` (adding or removing one
+#: user moves an instance's sum by at most ``C_u``: the add/remove adjacency of the sampled
+#: Gaussian's analysis, Mironov, Talwar, Zhang 2019). ``z`` is the user-level multiplier.
+USER = "user"
+
 
 def replace_one_multiplier(noise_multiplier: float, sensitivity: str) -> float:
-    """The replace-one noise multiplier of a round that signed ``noise_multiplier`` under
-    ``sensitivity``: ``z`` itself under :data:`REPLACE_ONE`; ``z / 2`` for a result that names
+    """The noise multiplier of a round that signed ``noise_multiplier`` under ``sensitivity``
+    at its own unit: ``z`` itself under :data:`REPLACE_ONE` (instance level) and :data:`USER`
+    (user level); ``z / 2`` for a result that names
     no convention (logs written before it, whose noise had standard deviation ``z * C * max
     w`` while replacing one instance moves the sum by up to ``2 * C * max w``).
 
     >>> replace_one_multiplier(4.0, "replace-one"), replace_one_multiplier(4.0, "")
     (4.0, 2.0)
     """
-    return noise_multiplier if sensitivity == REPLACE_ONE else noise_multiplier / 2.0
+    return noise_multiplier if sensitivity in (REPLACE_ONE, USER) else noise_multiplier / 2.0
 
 
 def signed_mechanism(result: Mapping[str, Any]) -> Mechanism:

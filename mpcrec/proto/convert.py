@@ -111,8 +111,22 @@ def registered_to_pb(reply: Registered) -> Any:
             range_bound=spec.bound,
             noise_multiplier=spec.noise_multiplier,
             max_weight=spec.max_weight,
+            sensitivity=spec.sensitivity,
+            user_clip_norm=spec.user_clip_norm,
+            user_rate=spec.user_rate,
         ),
     )
+
+
+def spec_user_level(s: Any) -> dict[str, Any]:
+    """The user-level fields of a ``FederationSpec`` message (none from an older launcher)."""
+    if not s.sensitivity:
+        return {}
+    return {
+        "sensitivity": s.sensitivity,
+        "user_clip_norm": s.user_clip_norm,
+        "user_rate": s.user_rate,
+    }
 
 
 def registered_from_pb(msg: Any) -> Registered:
@@ -128,6 +142,7 @@ def registered_from_pb(msg: Any) -> Registered:
         range_bound=s.range_bound,
         noise_multiplier=s.noise_multiplier,
         max_weight=s.max_weight,
+        **spec_user_level(s),
     )
     return Registered(
         instance_id=msg.instance_id,

@@ -349,6 +349,29 @@ class DowngradePlaintext(Attack):
             return
 
 
+class LowerUserNoise(Attack):
+    """Run a user-level federation but tell every node a user-level noise multiplier of
+    :data:`LOWERED_Z` (RegisterReply's spec, and every announced round's parameters with
+    their digest, consistently): nodes would then contribute to rounds with (almost) no
+    noise per user. Active from registration on."""
+
+    name = "lower-user-noise"
+
+    def register_reply(self, reply: Any) -> None:
+        reply.spec.noise_multiplier = LOWERED_Z
+        self.learned.add("lowered", current_caller())
+
+    def announce(self, launcher: Any, ann: RoundAnnouncement) -> RoundAnnouncement:
+        if ann.params is None:
+            return ann
+        params = dataclasses.replace(ann.params, noise_multiplier=LOWERED_Z)
+        return dataclasses.replace(ann, params=params, params_hash=params.digest)
+
+
+#: The user-level ``z`` :class:`LowerUserNoise` announces.
+LOWERED_Z = 0.01
+
+
 class AbortRerun(Attack):
     """Let round ``start`` compute, take its revealed model, abort it instead of publishing,
     then rerun on the same base model without the victim's upload: the difference of the
@@ -483,6 +506,7 @@ ATTACKS: dict[str, type[Attack]] = {
         SkewWeights,
         InfiniteWeight,
         DowngradePlaintext,
+        LowerUserNoise,
         AbortRerun,
         PruneParticipants,
         PostDrawAbort,

@@ -77,6 +77,7 @@ class HostileFederation(Federation):
                 **overrides.pop("schedule", {}),
             },
             node_extra=extra,
+            privacy=overrides.pop("privacy", None),
         )
         assert not overrides, f"unknown settings {overrides}"
 

@@ -83,3 +83,46 @@ def test_unusable_weights(weight: float) -> None:
 def test_max_weight_must_be_finite_and_positive(max_weight: float) -> None:
     with pytest.raises(ConfigError):
         FederationSpec(n_items=2, dim=2, max_weight=max_weight)
+
+
+USER_PARAMS = RoundParams(
+    **{**PARAMS.to_json(), "sensitivity": "user", "user_clip_norm": 0.1, "user_rate": 0.2}
+)
+
+
+def test_the_digest_covers_the_privacy_unit_and_its_parameters() -> None:
+    """The unit, C_u and q are signed (each change moves the digest); instance-level
+    parameters hash as they did before the user-level fields existed."""
+    variants = [
+        RoundParams(**{**USER_PARAMS.to_json(), name: value})
+        for name, value in [("user_clip_norm", 0.2), ("user_rate", 0.5), ("noise_multiplier", 2.0)]
+    ]
+    digests = {p.digest for p in [PARAMS, USER_PARAMS, *variants]}
+
+    assert len(digests) == 5
+    assert "user_rate" not in PARAMS.to_json() and USER_PARAMS.to_json()["user_rate"] == 0.2
+    assert RoundParams.from_json(USER_PARAMS.to_json()) == USER_PARAMS
+    # a wire message carries zeros for an instance-level round: the same parameters
+    assert RoundParams(**PARAMS.to_json(), user_clip_norm=0.0, user_rate=0.0) == PARAMS
+
+
+def test_user_level_noise_is_z_times_the_user_clip_norm_and_q_is_the_sample_rate() -> None:
+    """Adding or removing one user moves one instance's sum by at most C_u: sigma is
+    z * C_u * max w, and the unit's sample rate is q (instances: 1)."""
+    assert USER_PARAMS.noise_std([0.25] * 4) == pytest.approx(1.0 * 0.1 * 0.25)
+    assert USER_PARAMS.mechanism == (1.0, 0.2) and PARAMS.mechanism == (1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"user_clip_norm": 0.0}, "user_clip_norm 0"),
+        ({"user_clip_norm": 11.0}, "clip_norm 10"),
+        ({"user_rate": 0.0}, "user_rate 0"),
+        ({"user_rate": math.inf}, "user_rate inf"),
+        ({"sensitivity": "household"}, "unknown"),
+    ],
+)
+def test_unusable_user_level_parameters_are_refused(changes: dict[str, object], words: str) -> None:
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
+        RoundParams(**{**USER_PARAMS.to_json(), **changes})  # type: ignore[arg-type]

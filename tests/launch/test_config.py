@@ -48,7 +48,10 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     assert config.listen == "0.0.0.0:7443" and config.state_dir == tmp_path / "state/launcher"
     assert config.tls.ca == tmp_path / "pki/ca/ca.pem"
     assert config.spec.aggregation == "secure" and config.policy.cooldown == 3
-    assert config.privacy == PrivacyPromise(epsilon_budget=8.0, delta=1e-5, unit="instance")
+    assert config.privacy == PrivacyPromise(
+        epsilon_budget=8.0, delta=1e-5, unit="user", user_rate=0.2, user_clip_norm=0.1
+    )
+    assert config.spec.sensitivity == "user" and config.spec.noise_multiplier > 0
     assert config.beacon.chain_info == tmp_path / "drand-chain.json"
 
 

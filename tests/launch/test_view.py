@@ -57,3 +57,20 @@ def test_round_table_shows_state_committee_time_bytes_and_reason() -> None:
     last = out.getvalue().split("mpcrec launcher")[-1]
     row = next(line for line in last.splitlines() if "aborted" in line)
     assert "a b c" in row and "2.5s" in row and "2.00 MB" in row and "no result from" in row
+
+
+def test_round_table_shows_the_epsilon_spent_after_each_round() -> None:
+    out = io.StringIO()
+    view = RoundTable(Console(file=out, width=180, force_terminal=False))
+    spent = [
+        dict(EVENTS[0], round_id=2, epsilon=3.14159),
+        dict(EVENTS[0], round_id=3, epsilon=None),
+    ]
+
+    for event in spent:
+        view(event)
+    view.close()
+
+    last = out.getvalue().split("mpcrec launcher")[-1]
+    rows = [line for line in last.splitlines() if "open" in line]
+    assert "3.14" in rows[0] and "inf" in rows[1]

@@ -46,6 +46,7 @@ class Federation:
         host: str = "127.0.0.1",
         node_hosts: dict[str, str] | None = None,
         with_beacon: bool = True,
+        privacy: dict[str, Any] | None = None,
     ) -> None:
         """Make the CA, the certificates and every config file, and start the local beacon
         (``with_beacon=False``: the named opt-out, for launchers that cannot reach it)."""
@@ -72,6 +73,7 @@ class Federation:
                 "rounds": rounds,
                 "schedule": schedule,
                 "beacon": beacon,
+                **({"privacy": privacy} if privacy is not None else {}),
             },
         )
         for name in self.nodes:

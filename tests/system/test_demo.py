@@ -28,6 +28,7 @@ def test_demo_publishes_rounds_and_reports(tmp_path: Path) -> None:
         "--cooldown",
         "1",
         "--plaintext",
+        "--no-dp",
         "--no-baselines",
         "--format",
         "json",

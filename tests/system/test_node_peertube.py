@@ -359,3 +359,34 @@ def test_trainer_follows_peertube_incrementally_and_keeps_users_at_home(
     assert (state / "user_emb.npz").stat().st_mode & 0o777 == 0o600
     # Assert: PeerTube unreachable: the node trains on its last read instead of stopping
     assert weight_3 == weight_2 and 3 in node.user_emb
+
+
+@pytest.mark.timeout(120)
+def test_a_user_level_round_clips_each_peertube_user_and_sums_them(
+    peertube_db: PeerTubeDatabase, tmp_path: Path
+) -> None:
+    """Issue 14: every user drawn (q = 1), each one's update clipped to C_u = 0.01 at home:
+    the instance's sum is at most 20 users times C_u, and no weight comes with it."""
+    table = synthetic_table(n_users=20, n_items=30, per_user=6)
+    with psycopg.connect(peertube_db.admin_dsn) as conn:
+        names = write_instance(conn, table, host="tube.example")
+    (tmp_path / "catalogue.txt").write_text("\n".join(names.video_urls) + "\n")
+    settings = PeerTubeSettings(dsn=peertube_db.reader_dsn, settle_seconds=0)
+    model = np.random.default_rng(1).normal(0.0, 0.1, (30, 8))
+
+    def user_level(clip: float, state: str) -> tuple[PeerTubeTrainer, np.ndarray]:
+        catalogue = Catalogue.load(tmp_path / "catalogue.txt")
+        node = PeerTubeTrainer(
+            PeerTubeSource(settings), catalogue, rounds=5, seed=0, state_dir=tmp_path / state
+        )
+        delta = node.update_user_level(
+            model, 0, user_rate=1.0, user_clip_norm=clip, rng=np.random.default_rng(0)
+        )
+        return node, delta
+
+    node, delta = user_level(0.01, "clipped")
+    _, loose = user_level(1e3, "loose")
+
+    assert delta.shape == model.shape
+    assert 0 < np.linalg.norm(delta) <= 20 * 0.01 + 1e-9 < np.linalg.norm(loose)
+    assert len(node.user_emb) == 20  # the users' embeddings stay at home, all trained

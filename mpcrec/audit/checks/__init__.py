@@ -13,7 +13,9 @@ explain), ``committee``, ``cooldown``, ``dealer``, ``provider`` (no TFP), ``cont
 revealed round, published or not), ``params`` (every contribution and result signs the round
 parameters of the config in force), ``weights`` (members used the contributors' signed
 weights), ``heads`` (nodes' cosigned heads match the log, from enough distinct nodes),
-``head_time`` (head times grow; the latest is recent enough).
+``head_time`` (head times grow; the latest is recent enough), ``user_budget`` (user-level
+ε of every revealed round of a ``privacy_unit: user`` run, recomputed from the signed ``z``
+and ``q``, within the declared budget, the mechanism unchanged mid-run).
 ``binding`` (registered keys bound to certificates of the federation CA; needs its
 certificate).
 """
@@ -36,6 +38,7 @@ from mpcrec.audit.checks.integrity import (
 )
 from mpcrec.audit.checks.params import check_params, check_weights
 from mpcrec.audit.checks.rounds import check_budget, check_results, check_versions
+from mpcrec.audit.checks.user_budget import check_user_budget
 
 __all__ = [
     "BatchVerifier",
@@ -53,6 +56,7 @@ __all__ = [
     "check_sequence",
     "check_signatures",
     "check_tree",
+    "check_user_budget",
     "check_versions",
     "check_weights",
     "check_witnesses",

@@ -9,6 +9,7 @@ from typing import Any
 from mpcrec.audit.history import Finding, History, RoundRecord
 from mpcrec.audit.schema import hex_map
 from mpcrec.privacy.budget import (
+    USER,
     Mechanism,
     epsilon_spent,
     first_over_budgets,
@@ -151,13 +152,15 @@ def check_budget(history: History) -> tuple[list[Finding], float]:
     (at replace-one sensitivity: :func:`mpcrec.privacy.budget.signed_mechanism`). The budget
     and δ are those of the config in force for each round; a config without a budget
     (``epsilon_budget`` null: no differential-privacy promise) lets every round pass.
+    Rounds under a user-level config (``privacy_unit: user``) are ``user_budget``'s
+    (:func:`~mpcrec.audit.checks.user_budget.check_user_budget`).
     Returns the findings (at most one: the first round over budget) and the ε spent at the
     δ in force for the last revealed round (``inf`` once a round had no noise, ``0.0``
     before any).
     """
     spent: list[tuple[RoundRecord, Mechanism, float, float]] = []
     for record in history.rounds:
-        if not record.signatures:
+        if not record.signatures or record.setting("privacy_unit", "instance") == USER:
             continue
         first = min(record.signatures.values(), key=lambda e: e.index)
         budget = record.setting("epsilon_budget", None)
