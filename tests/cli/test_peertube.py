@@ -201,11 +201,13 @@ def test_bench_recommend_writes_its_json(tmp_path: Path) -> None:
     out = tmp_path / "recommend.json"
     code = main(
         ["bench", "recommend", "--items", "3000", "--dim", "8", "--users", "20", "--seen", "5",
-         "--requests", "40", "--warmup", "5", "--out", str(out)]
+         "--requests", "40", "--warmup", "5", "--out", str(out),
+         "--baseline", str(Path(__file__).parents[2])]
     )  # fmt: skip
     result = json.loads(out.read_text())
     assert code == 0
     assert result["items"] == 3000 and result["requests"] == 40
-    for path in ("in_process", "http", "related_in_process", "related_http"):
+    for path in ("in_process", "http", "related_in_process", "related_http", "baseline_http",
+                 "baseline_related_http"):  # fmt: skip
         stats = result[path]
         assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] <= stats["max_ms"]
