@@ -7,8 +7,8 @@
 // fallback, PeerTube's own list stays as it is: the column is never blank.
 // "For you" page: /p/for-you, the logged-in user's own list, linked from PeerTube's left
 // menu for logged-in users (filter:left-menu.links.create.result).
-// Training choice: /my-account/p/recommendations (a tab of My account on PeerTube 7 and
-// later; /p/recommendations on 6), where a user opts out of training or back in.
+// Training choice: /my-account/p/recommendations (a tab of My account: parentRoute and
+// menuItem of registerClientRoute), where a user opts out of training or back in.
 
 const SETTING_WATCH = 'mpcrec-watch-page'
 const SETTING_FOR_YOU = 'mpcrec-for-you'
