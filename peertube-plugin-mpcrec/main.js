@@ -4,13 +4,16 @@
 // peertubeHelpers.user.getAuthUser(res) is the logged-in user, or undefined).
 const { registerSettings } = require('./lib/settings')
 const { buildRouter } = require('./lib/router')
+const { addConsentRoutes } = require('./lib/consent')
 
 /**
  * @param {import('@peertube/peertube-types').RegisterServerOptions} options
  */
-async function register ({ registerSetting, settingsManager, getRouter, peertubeHelpers }) {
+async function register ({ registerSetting, settingsManager, storageManager, getRouter, peertubeHelpers }) {
   registerSettings(registerSetting)
-  buildRouter({ router: getRouter(), settingsManager, peertubeHelpers })
+  const router = getRouter()
+  buildRouter({ router, settingsManager, peertubeHelpers })
+  addConsentRoutes({ router, storageManager, peertubeHelpers })
   peertubeHelpers.logger.info('mpcrec: recommendations route ready')
 }
 

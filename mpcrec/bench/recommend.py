@@ -12,6 +12,11 @@ users with embeddings, each having seen ``--seen`` videos), then measures
 - *related*: both again for related videos (``videoId=`` of a random video, anonymous,
   :meth:`ModelSnapshot.related`).
 
+With ``--baseline DIR`` (another checkout of mpcrec, e.g. the main branch) a second
+``mpcrec serve`` runs that checkout's code on the same snapshot, and every HTTP request is
+sent to both servers in turn, so the two versions are compared side by side under the same
+load (``baseline_http``, ``baseline_related_http``).
+
 Prints p50/p95/p99/max in milliseconds and writes them with the machine's load to JSON.
 Target (issues 6 and 12): p99 <= 20 ms over HTTP for top-10 of 100,000 videos, for personal
 lists and related videos alike.
@@ -59,6 +64,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--requests", type=int, default=2000, help="measured requests")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured requests first")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--baseline", type=Path, help="another mpcrec checkout to serve side by side over HTTP"
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON result file")
     parser.set_defaults(func=run)
 
@@ -133,8 +141,13 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="mpcrec-bench-") as tmp:
         path = Path(tmp) / "snapshot.npz"
         snapshot.save(path)
-        samples = _http_samples(path, [personal, related], args.warmup)
-    measured["http"], measured["related_http"] = map(percentiles, samples)
+        servers: list[str | None] = [None]
+        if args.baseline is not None:
+            servers.append(str(args.baseline.resolve()))
+        samples = _http_samples(path, [personal, related], args.warmup, servers)
+    measured["http"], measured["related_http"] = map(percentiles, samples[0])
+    if args.baseline is not None:
+        measured["baseline_http"], measured["baseline_related_http"] = map(percentiles, samples[1])
     local, http = measured["in_process"], measured["http"]
     result = {
         "benchmark": "recommend",
@@ -149,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
         "http": http,
         "related_in_process": measured["related_in_process"],
         "related_http": measured["related_http"],
+        **{k: v for k, v in measured.items() if k.startswith("baseline_")},
+        "baseline": str(args.baseline) if args.baseline else None,
         "target_p99_ms": TARGET_P99_MS,
         "target_met": max(http["p99_ms"], measured["related_http"]["p99_ms"]) <= TARGET_P99_MS,
         "machine": {
@@ -165,45 +180,64 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _http_samples(path: Path, runs: list[list[dict[str, Any]]], warmup: int) -> list[list[int]]:
-    """Nanoseconds of each request after ``warmup``, one list per run of queries."""
+def _http_samples(
+    path: Path, runs: list[list[dict[str, Any]]], warmup: int, code: list[str | None]
+) -> list[list[list[int]]]:
+    """Nanoseconds of each request after ``warmup``, per server (one per entry of ``code``:
+    ``None`` is this checkout, a path another one) and per run of queries; each query goes
+    to every server in turn."""
     secret = secrets.token_urlsafe(32)
     secret_file = path.with_name("api.secret")
     secret_file.write_text(secret)
     secret_file.chmod(0o600)
-    port = _free_port()
-    cmd = [sys.executable, "-m", "mpcrec.cli.serve", "--snapshot", str(path)]
-    server = subprocess.Popen(
-        [*cmd, "--secret-file", str(secret_file), "--port", str(port), "--watch-seconds", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     headers = {"Authorization": f"Bearer {secret}"}
+    servers: list[subprocess.Popen[bytes]] = []
+    clients: list[httpx.Client] = []
     try:
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
-            _wait_ready(client, server)
-            return [_timed_gets(client, queries, warmup) for queries in runs]
+        for pythonpath in code:
+            port = _free_port()
+            env = (
+                dict(os.environ) if pythonpath is None else {**os.environ, "PYTHONPATH": pythonpath}
+            )
+            cmd = [sys.executable, "-m", "mpcrec.cli.serve", "--snapshot", str(path)]
+            cmd += ["--secret-file", str(secret_file), "--port", str(port), "--watch-seconds", "0"]
+            servers.append(
+                subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+            )
+            url = f"http://127.0.0.1:{port}"
+            clients.append(httpx.Client(base_url=url, timeout=30, headers=headers))
+            _wait_ready(clients[-1], servers[-1])
+        samples: list[list[list[int]]] = [[[] for _ in runs] for _ in code]
+        for r, queries in enumerate(runs):
+            for k, params in enumerate(queries):
+                for s, client in enumerate(clients):
+                    elapsed = _timed_get(client, params)
+                    if k >= warmup:
+                        samples[s][r].append(elapsed)
+        return samples
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
+        for client in clients:
+            client.close()
+        for server in servers:
+            _stop(server)
 
 
-def _timed_gets(client: httpx.Client, queries: list[dict[str, Any]], warmup: int) -> list[int]:
-    samples = []
-    for k, params in enumerate(queries):
-        start = time.perf_counter_ns()
-        response = client.get(ROUTE, params=params)
-        elapsed = time.perf_counter_ns() - start
-        if response.status_code != 200:
-            raise RuntimeError(f"server answered {response.status_code}: {response.text}")
-        if k >= warmup:
-            samples.append(elapsed)
-    return samples
+def _timed_get(client: httpx.Client, params: dict[str, Any]) -> int:
+    start = time.perf_counter_ns()
+    response = client.get(ROUTE, params=params)
+    elapsed = time.perf_counter_ns() - start
+    if response.status_code != 200:
+        raise RuntimeError(f"server answered {response.status_code}: {response.text}")
+    return elapsed
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
 
 
 def _free_port() -> int:
@@ -239,7 +273,9 @@ def _print(console: Console, result: dict[str, Any]) -> None:
     table.add_column("path")
     for name in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
         table.add_column(name.replace("_ms", " (ms)"), justify="right")
-    for path in ("in_process", "http", "related_in_process", "related_http"):
+    paths = ["in_process", "http", "related_in_process", "related_http"]
+    paths += [p for p in ("baseline_http", "baseline_related_http") if p in result]
+    for path in paths:
         row = result[path]
         table.add_row(path, *(f"{row[k]:.2f}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")))
     console.print(table)

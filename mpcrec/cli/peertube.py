@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mpcrec.data.peertube import PeerTubeReader
-from mpcrec.data.peertube_grants import SUPPORTED_VERSIONS, grant_sql
+from mpcrec.data.peertube_grants import SUPPORTED_VERSIONS, grant_script
 from mpcrec.data.peertube_settings import PeerTubeSettings
 from mpcrec.federation.config_file import load_section
 
@@ -44,8 +43,9 @@ def register(sub: Any) -> None:
 
 
 def run_grants(args: argparse.Namespace) -> int:
-    """Print the statements, ready for ``psql``."""
-    print("\n".join(grant_sql(args.role)))
+    """Print the statements as a ``psql`` script that stops at the first error and
+    applies all or none (:func:`~mpcrec.data.peertube_grants.grant_script`)."""
+    print(grant_script(args.role), end="")
     return 0
 
 
@@ -59,17 +59,19 @@ def run_check(args: argparse.Namespace) -> int:
     dsn = args.dsn if args.dsn is not None else settings.dsn
     reader = PeerTubeReader(dsn, settle_seconds=settings.settle_seconds)
     report = reader.check()
-    delta = reader.read_since(None)
-    catalogue = reader.read_catalogue()
-    signals = Counter(e.signal.value for e in delta.events)
+    counted = reader.summarise()  # counts in PostgreSQL: no row is read
+    excluded = reader.read_training_exclusions()
+    signals = counted.signals
     summary = {
         "database": reader.where,
         "migration_version": report.migration_version,
         "rows": dict(report.rows),
         "signals": dict(signals),
-        "users_with_signals": len({e.user_id for e in delta.events}),
-        "public_videos": len(catalogue),
-        "remote_videos": sum(v.remote for v in catalogue),
+        "users_with_signals": counted.users_with_signals,
+        "public_videos": counted.public_videos,
+        "remote_videos": counted.remote_videos,
+        "users_opted_out": len(excluded.opted_out),
+        "users_history_off": len(excluded.history_off),
     }
     if args.format == "json":
         print(json.dumps(summary, indent=2))
@@ -83,7 +85,11 @@ def run_check(args: argparse.Namespace) -> int:
     for name, value in sorted(signals.items()):
         table.add_row(f"{name} signals readable", f"{value:,}")
     table.add_row("users with signals", f"{summary['users_with_signals']:,}")
-    table.add_row("public videos (remote)", f"{len(catalogue):,} ({summary['remote_videos']:,})")
+    table.add_row(
+        "public videos (remote)", f"{counted.public_videos:,} ({counted.remote_videos:,})"
+    )
+    table.add_row("users opted out of training", f"{len(excluded.opted_out):,}")
+    table.add_row("users with history off (not trained)", f"{len(excluded.history_off):,}")
     console = Console()
     console.print(table)
     console.print(f"supported: {SUPPORTED_VERSIONS}", highlight=False)

@@ -45,12 +45,15 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from mpcrec.data.peertube_consent import TrainingExclusions, read_training_exclusions
 from mpcrec.data.peertube_grants import SUPPORTED_VERSIONS, schema_problems
 from mpcrec.data.peertube_queries import (
+    CATALOGUE_COUNT_QUERY,
     CATALOGUE_QUERY,
     PRESENT_QUERIES,
     PUBLIC,
     PUBLISHED,
+    SIGNAL_COUNT_QUERY,
     SIGNAL_QUERIES,
 )
 from mpcrec.errors import ConfigError, DataError
@@ -136,6 +139,16 @@ class Delta:
 
     events: tuple[Event, ...]
     watermark: Watermark
+
+
+@dataclass(frozen=True)
+class ReadSummary:
+    """What one full read would return, counted by PostgreSQL (no row leaves it)."""
+
+    signals: Mapping[str, int]  # rows per signal kind: watch, like, dislike, playlist
+    users_with_signals: int
+    public_videos: int
+    remote_videos: int
 
 
 @dataclass(frozen=True)
@@ -264,6 +277,22 @@ class PeerTubeReader:
                     positions[source] = (rows[-1][2], int(rows[-1][0]))
         return Delta(events=tuple(events), watermark=Watermark(positions))
 
+    def summarise(self) -> ReadSummary:
+        """Count what :meth:`read_since` (from the start) and :meth:`read_catalogue` would
+        return, without reading the rows (``mpcrec peertube check`` on a large instance)."""
+        with self.snapshot() as cur:
+            cur.execute("SELECT now() - make_interval(secs => %s)", (self.settle_seconds,))
+            bound = cur.fetchone()
+            cur.execute(
+                SIGNAL_COUNT_QUERY, {"public": PUBLIC, "until": bound[0] if bound else None}
+            )
+            counted = cur.fetchall()
+            cur.execute(CATALOGUE_COUNT_QUERY, {"public": PUBLIC, "published": PUBLISHED})
+            videos = cur.fetchone() or (0, 0)
+        signals = {str(kind): int(rows) for kind, rows, _ in counted if kind is not None}
+        users = next((int(u) for kind, _, u in counted if kind is None), 0)
+        return ReadSummary(signals, users, int(videos[0]), int(videos[1]))
+
     def read_present_rows(self) -> set[tuple[Source, int]]:
         """``(source, row id)`` of every signal row still in the database (to drop deleted ones)."""
         present: set[tuple[Source, int]] = set()
@@ -278,6 +307,12 @@ class PeerTubeReader:
         with self.snapshot() as cur:
             cur.execute('SELECT "userId" FROM "account" WHERE "userId" IS NOT NULL')
             return frozenset(int(r[0]) for r in cur.fetchall())
+
+    def read_training_exclusions(self) -> TrainingExclusions:
+        """Users never to train on: opted out in the plugin, or history disabled
+        (:mod:`mpcrec.data.peertube_consent`)."""
+        with self.snapshot() as cur:
+            return read_training_exclusions(cur)
 
     def read_catalogue(self) -> tuple[Video, ...]:
         """Every public, published video the instance knows, local and remote, by ``id``."""

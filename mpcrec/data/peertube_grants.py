@@ -2,8 +2,10 @@
 
 The reader needs SELECT on the columns of :data:`REQUIRED_COLUMNS` only; :func:`grant_sql`
 writes the statements that give a role exactly that (column-level grants: the role cannot
-read e-mails, password hashes or anything else). :func:`schema_problems` names each
-table or column that is missing or that the role may not read.
+read e-mails, password hashes or anything else); :func:`grant_script` wraps them for
+``psql``: it stops at the first error and applies all of them or none (one transaction),
+so ``mpcrec peertube grants | psql ...`` fails when a grant fails. :func:`schema_problems`
+names each table or column that is missing or that the role may not read.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import psycopg
 from psycopg import sql
 
 SUPPORTED_VERSIONS = (
-    "PeerTube 1.3 and later (the columns read have not changed since playlists arrived in "
-    "1.3; tested against a mirror of the 7.x models)"
+    "PeerTube 6.0 and later, as the plugin (the signal columns have not changed since "
+    "PeerTube 1.3; tested against a mirror of the v8 models, migration 1120)"
 )
 
 # Every table and column the reader touches: the schema check and the grants come from here.
@@ -47,7 +49,10 @@ REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "serverBlocklist": ("accountId", "targetServerId"),
     "videoChannel": ("id", "accountId"),
     "actor": ("accountId", "serverId"),
-    "user": ("id", "nsfwPolicy"),
+    "user": ("id", "nsfwPolicy", "videosHistoryEnabled"),
+    # who is left out of training (mpcrec.data.peertube_consent): the plugin's storage only,
+    # never "settings" (the node's shared secret is one of them)
+    "plugin": ("name", "type", "storage"),
 }
 
 
@@ -59,6 +64,25 @@ def grant_sql(role: str) -> list[str]:
         cols = ", ".join(f'"{c}"' for c in columns)
         statements.append(f'GRANT SELECT ({cols}) ON "{table}" TO {name};')
     return statements
+
+
+def grant_script(role: str) -> str:
+    """:func:`grant_sql` as a ``psql`` script: ``ON_ERROR_STOP`` set, one transaction.
+
+    ``psql`` exits with status 3 at the first failed statement (a missing table, a role
+    that does not exist) and the transaction is rolled back: nothing half-granted, and a
+    pipeline ``mpcrec peertube grants | psql`` that fails says so.
+    """
+    return "\n".join(
+        [
+            "-- mpcrec peertube grants: column-level SELECT on what mpcrec reads, all or nothing",
+            "\\set ON_ERROR_STOP on",
+            "BEGIN;",
+            *grant_sql(role),
+            "COMMIT;",
+            "",
+        ]
+    )
 
 
 def schema_problems(cur: psycopg.Cursor[tuple[Any, ...]]) -> tuple[list[str], list[str]]:

@@ -20,7 +20,7 @@ Users are named by their PeerTube user id (as a decimal string), videos by ``vid
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from mpcrec.data.interactions import Interactions
@@ -86,17 +86,25 @@ class InteractionLog:
         return {user: frozenset(urls) for user, urls in seen.items()}
 
     def to_interactions(
-        self, weights: SignalWeights | None = None, *, catalogue: Sequence[str] | None = None
+        self,
+        weights: SignalWeights | None = None,
+        *,
+        catalogue: Sequence[str] | None = None,
+        exclude_users: Collection[int] = (),
     ) -> Interactions:
         """One row per (user, video) with a positive signal and no dislike (module docstring).
 
         ``catalogue`` (video URLs, e.g. the federation's item list) fixes the item set
         (:meth:`Interactions.from_columns` orders it); pairs whose video is not in it are
-        left out.
+        left out, and so is every signal of the users in ``exclude_users`` (never trained
+        on: :mod:`mpcrec.data.peertube_consent`).
         """
         w = weights or SignalWeights()
+        excluded = frozenset(exclude_users)
         pairs: dict[tuple[int, str], tuple[set[Signal], float]] = {}
         for event in self._events.values():
+            if event.user_id in excluded:
+                continue
             signals, at = pairs.setdefault((event.user_id, event.video_url), (set(), 0.0))
             signals.add(event.signal)
             pairs[(event.user_id, event.video_url)] = (signals, max(at, event.at))

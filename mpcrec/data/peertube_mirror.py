@@ -37,7 +37,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 # Namespace of the deterministic video UUIDs: the same item id gives the same video everywhere.
 VIDEO_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://mpcrec.invalid/videos")
-MIGRATION_VERSION = 895  # the migration of the PeerTube models that peertube_schema.sql follows
+MIGRATION_VERSION = 1120  # the migration of the PeerTube v8 models peertube_schema.sql follows
 _EPOCH_2020 = datetime(2020, 1, 1, tzinfo=UTC)
 
 
@@ -158,9 +158,8 @@ def write_instance(
     now = datetime.now(UTC)
     with conn.cursor() as cur:
         cur.execute(
-            'INSERT INTO "application" ("id", "migrationVersion", "createdAt", "updatedAt") '
-            "VALUES (1, %s, %s, %s)",
-            (MIGRATION_VERSION, now, now),
+            'INSERT INTO "application" ("id", "migrationVersion") VALUES (1, %s)',
+            (MIGRATION_VERSION,),
         )
         _write_users(cur, user_ids, now)
         channel_of_origin = _write_channels(cur, origins, host, now)

@@ -57,3 +57,23 @@ CATALOGUE_QUERY = (
     'WHERE v."privacy" = %(public)s AND v."state" = %(published)s '
     'GROUP BY v."id" ORDER BY v."id"'
 )
+# What one full read would return, counted in the database (``mpcrec peertube check``):
+# (kind, rows, distinct users) per signal kind, and a total row (kind NULL) by ROLLUP.
+SIGNAL_COUNT_QUERY = (
+    "WITH s AS ("
+    'SELECT \'watch\' AS "kind", s."userId" AS "user" FROM "userVideoHistory" s '
+    'JOIN "video" v ON v."id" = s."videoId" '
+    'WHERE v."privacy" = %(public)s AND s."updatedAt" <= %(until)s '
+    'UNION ALL SELECT s."type"::text, a."userId" FROM "accountVideoRate" s '
+    'JOIN "account" a ON a."id" = s."accountId" JOIN "video" v ON v."id" = s."videoId" '
+    'WHERE a."userId" IS NOT NULL AND v."privacy" = %(public)s AND s."updatedAt" <= %(until)s '
+    'UNION ALL SELECT \'playlist\', a."userId" FROM "videoPlaylistElement" s '
+    'JOIN "videoPlaylist" p ON p."id" = s."videoPlaylistId" '
+    'JOIN "account" a ON a."id" = p."ownerAccountId" JOIN "video" v ON v."id" = s."videoId" '
+    'WHERE a."userId" IS NOT NULL AND v."privacy" = %(public)s AND s."updatedAt" <= %(until)s'
+    ') SELECT "kind", COUNT(*), COUNT(DISTINCT "user") FROM s GROUP BY ROLLUP ("kind")'
+)
+CATALOGUE_COUNT_QUERY = (
+    'SELECT COUNT(*), COUNT(*) FILTER (WHERE v."remote") FROM "video" v '
+    'WHERE v."privacy" = %(public)s AND v."state" = %(published)s'
+)

@@ -1,23 +1,27 @@
 -- The PeerTube tables mpcrec reads, as PeerTube's Sequelize models create them.
 --
--- Followed: Chocobozzz/PeerTube, develop branch, server/core/models/ (PeerTube 7.x line:
--- video.ts with "nsfwFlags" and "commentsPolicy", migration 0895), in particular
+-- Follows PeerTube v8: Chocobozzz/PeerTube, develop branch after the 8.1 release
+-- (server/core/models/, migration 1120 "manual-migration-scripts-run": the application
+-- table without timestamps, with "configPart" and "manualMigrationScriptsRun"), and keeps
+-- the columns the 7.x line added ("nsfwFlags" on video). In particular
 -- user/user-video-history.ts, account/account-video-rate.ts, account/account.ts,
 -- user/user.ts, video/video.ts, video/video-playlist.ts, video/video-playlist-element.ts,
 -- video/tag.ts, video/video-tag.ts, video/video-channel.ts, actor/actor.ts,
--- server/server.ts, application/application.ts, and the moderation tables at the end.
+-- server/server.ts, application/application.ts, server/plugin.ts, and the moderation
+-- tables at the end.
 --
 -- Table and column names, types, NULL-ability, foreign keys with their ON DELETE rules and
 -- unique indexes are PeerTube's. Columns mpcrec never reads are kept only where they are
 -- NOT NULL in PeerTube (so inserts look like PeerTube's); the others are left out. This
 -- file is for tests and demos: never run it against a real PeerTube database.
 
+-- PeerTube v8's application table (timestamps: false in its model, so no createdAt).
 CREATE TABLE "application" (
   "id" SERIAL PRIMARY KEY,
   "migrationVersion" INTEGER NOT NULL DEFAULT 0,
   "latestPeerTubeVersion" VARCHAR(255),
-  "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL,
-  "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL
+  "configPart" JSONB,
+  "manualMigrationScriptsRun" VARCHAR(255)[] NOT NULL DEFAULT '{}'
 );
 
 CREATE TABLE "server" (
@@ -247,3 +251,24 @@ CREATE TABLE "serverBlocklist" (
 CREATE UNIQUE INDEX "server_blocklist_account_id_target_server_id"
   ON "serverBlocklist" ("accountId", "targetServerId");
 CREATE INDEX "server_blocklist_target_server_id" ON "serverBlocklist" ("targetServerId");
+
+-- Installed plugins and their storage (server/plugin.ts). peertube-plugin-mpcrec keeps
+-- its users' training opt-outs in its "storage" (storageManager.storeData); "settings"
+-- holds the plugin's settings, the node's shared secret among them: never granted.
+CREATE TABLE "plugin" (
+  "id" SERIAL PRIMARY KEY,
+  "name" VARCHAR(255) NOT NULL,
+  "type" INTEGER NOT NULL,
+  "version" VARCHAR(255) NOT NULL,
+  "latestVersion" VARCHAR(255),
+  "enabled" BOOLEAN NOT NULL,
+  "uninstalled" BOOLEAN NOT NULL,
+  "peertubeEngine" VARCHAR(255) NOT NULL,
+  "description" VARCHAR(255),
+  "homepage" VARCHAR(255) NOT NULL,
+  "settings" JSONB,
+  "storage" JSONB,
+  "createdAt" TIMESTAMP WITH TIME ZONE NOT NULL,
+  "updatedAt" TIMESTAMP WITH TIME ZONE NOT NULL
+);
+CREATE UNIQUE INDEX "plugin_name_type" ON "plugin" ("name", "type");

@@ -21,7 +21,8 @@ Every announcement names the newest published model: the node checks the launche
 messages are built by :mod:`mpcrec.node.messages`; the launcher is reached through a
 :class:`~mpcrec.federation.launcher_client.LauncherClient` (gRPC by default, in process in
 tests). The node's users' embeddings and interactions never leave it: only envelopes do. A
-broken connection (the launcher restarting) is retried with backoff; every step is
+broken connection (the launcher restarting) is retried with capped backoff while the node
+keeps serving its last model (:mod:`mpcrec.node.reconnect`); every step is
 idempotent (a repeated message is refused by the launcher as a
 :class:`~mpcrec.federation.refusals.StoreConflict` and counted as done).
 """
@@ -56,6 +57,7 @@ from mpcrec.node.launcher_trust import LauncherTrust
 from mpcrec.node.log_watch import LogWatch, WitnessServer
 from mpcrec.node.model_reuse import ContributedModels
 from mpcrec.node.own_entries import OwnEntries, witnessed
+from mpcrec.node.reconnect import LauncherLink
 from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
 from mpcrec.node.signed_weights import signed_weights
@@ -179,20 +181,21 @@ class Node:
             self.api.start()  # 503 until the first published model
         if self.witness is not None:
             self.witness.start()
-        backoff = 0.2
+        link = LauncherLink(self.me)  # capped backoff, one log line per change of state
         while not stop.is_set():
             client = self._client = self.connect()
+            reason = "the launcher ended the watch"
             try:
                 self.register(client)
-                backoff = 0.2
+                link.connected()
                 self.follow(client, stop)
             except LauncherError as err:
-                if not stop.is_set():
-                    log.warning("%s: launcher unreachable (%s); retrying", self.me, err.message)
+                reason = err.message
             finally:
                 client.close()
-            stop.wait(backoff)
-            backoff = min(backoff * 2, 5.0)
+            if not stop.is_set():
+                serving = f"model v{self._served}" if self.api is not None else "nothing"
+                stop.wait(link.failed(reason, serving))
 
     def _close_on(self, stop: threading.Event) -> None:
         stop.wait()

@@ -7,6 +7,11 @@ snapshot with :meth:`PeerTubeSource.snapshot` (which adds the instance's local u
 what each has seen, and PeerTube's content rules, :mod:`mpcrec.data.peertube_rules`,
 read afresh each time) and hands it to :meth:`Recommender.publish`.
 
+Each refresh also reads who is never trained on (:mod:`mpcrec.data.peertube_consent`:
+users who opted out in the plugin, users whose PeerTube history is disabled), first, so a
+refresh that fails half-way never leaves an opt-out unread; :meth:`interactions` leaves
+their signals out.
+
 The log lives in memory: on start the first refresh reads everything again (one full
 read of three tables), which keeps the node's disk free of its users' histories.
 """
@@ -22,6 +27,7 @@ import psycopg
 
 from mpcrec.data.interactions import Interactions
 from mpcrec.data.peertube import PeerTubeReader, Video, Watermark
+from mpcrec.data.peertube_consent import TrainingExclusions
 from mpcrec.data.peertube_log import InteractionLog
 from mpcrec.data.peertube_rules import ContentRules, read_content_rules
 from mpcrec.data.peertube_settings import PeerTubeSettings
@@ -39,6 +45,7 @@ class Refresh:
     forgotten: int
     events: int
     local_users: int
+    excluded: int = 0  # users left out of training (opted out or history disabled)
 
 
 class PeerTubeSource:
@@ -51,19 +58,23 @@ class PeerTubeSource:
         self.watermark: Watermark | None = None
         self.local_users: frozenset[int] = frozenset()
         self.rules = ContentRules()
+        self.exclusions = TrainingExclusions()
 
     def check(self) -> None:
         """Fail early, with a clear :class:`~mpcrec.errors.DataError`, if PeerTube is unusable."""
         self.reader.check()
 
     def refresh(self) -> Refresh:
-        """Read what changed since the last refresh and forget rows PeerTube deleted."""
+        """Read who must not be trained on, what changed since the last refresh, and forget
+        rows PeerTube deleted."""
+        self.exclusions = self.reader.read_training_exclusions()
         delta = self.reader.read_since(self.watermark)
         changed = self.log.apply(delta.events)
         forgotten = self.log.retain(self.reader.read_present_rows())
         self.watermark = delta.watermark
         self.local_users = self.reader.read_local_users()
-        return Refresh(changed, forgotten, len(self.log), len(self.local_users))
+        excluded = len(self.exclusions.users)
+        return Refresh(changed, forgotten, len(self.log), len(self.local_users), excluded)
 
     def catalogue(self) -> tuple[Video, ...]:
         """The public videos this instance knows, local and federated."""
@@ -79,8 +90,11 @@ class PeerTubeSource:
         return self.rules
 
     def interactions(self, catalogue: Sequence[str] | None = None) -> Interactions:
-        """The training table (weights from the settings; see :mod:`mpcrec.data.peertube_log`)."""
-        return self.log.to_interactions(self.settings.weights, catalogue=catalogue)
+        """The training table (weights from the settings; see :mod:`mpcrec.data.peertube_log`),
+        without the users who must not be trained on."""
+        return self.log.to_interactions(
+            self.settings.weights, catalogue=catalogue, exclude_users=self.exclusions.users
+        )
 
     def snapshot(
         self,

@@ -6,7 +6,10 @@ onto the federation's catalogue, and trains with
 :func:`mpcrec.model.local.local_update`, the same function and settings as the MovieLens
 trainer (:mod:`mpcrec.node.movielens_trainer`). User embeddings stay at home: in memory, and in
 ``state_dir/user_emb.npz`` (mode 0600) so that a restart does not forget them; a user
-whose signals are gone (history cleared, account deleted) loses their embedding too.
+whose signals are gone (history cleared, account deleted) loses their embedding too, and
+so does a user who opted out of training or disabled their PeerTube history
+(:mod:`mpcrec.data.peertube_consent`): their signals are never trained on, and their
+embedding is dropped from memory and from the file at the next refresh.
 
 The federation's catalogue
 --------------------------
@@ -203,7 +206,12 @@ class PeerTubeTrainer:
         events = self.source.interactions(catalogue=self.catalogue.urls)
         rows = np.asarray([self.catalogue.index[url] for url in events.item_ids], np.int64)
         known = self.catalogue.index
-        unknown = [e.video_url for e in self.source.log.events() if e.video_url not in known]
+        excluded = self.source.exclusions.users
+        unknown = [
+            e.video_url
+            for e in self.source.log.events()
+            if e.video_url not in known and e.user_id not in excluded
+        ]
         return TrainingTable(
             data=InstanceData(
                 users=events.users,
@@ -251,13 +259,15 @@ class PeerTubeTrainer:
         data = table.data
         log.info(
             "%s: model v%d: PeerTube read %d new or changed rows, forgot %d; training on %d "
-            "events of %d users; skipped %d rows on %d videos the federation does not know",
+            "events of %d users (%d left out: opted out or history off); skipped %d rows on "
+            "%d videos the federation does not know",
             self.name,
             version,
             refresh.changed,
             refresh.forgotten,
             data.n_events,
             data.n_users,
+            len(self.source.exclusions.users),
             table.skipped_rows,
             table.skipped_videos,
         )
@@ -297,12 +307,22 @@ class PeerTubeTrainer:
 
     def _refresh(self) -> Refresh | None:
         """Read PeerTube's changes; if PeerTube is unreachable, say so and go on with what
-        was read before (a PostgreSQL restart must not stop the node)."""
+        was read before (a PostgreSQL restart must not stop the node). Users who must not
+        be trained on (as last read) lose their embedding, in memory and on disk."""
         try:
             return self.source.refresh()
         except (DataError, psycopg.Error) as err:
             log.warning("%s: PeerTube not read, using the previous read: %s", self.name, err)
             return None
+        finally:
+            self._forget_excluded()
+
+    def _forget_excluded(self) -> None:
+        excluded = self.source.exclusions.users & self.user_emb.keys()
+        if excluded:
+            for user in excluded:
+                del self.user_emb[user]
+            self._save()
 
     def _embedding(self, user_id: int, mf: MFConfig) -> Matrix:
         found = self.user_emb.get(user_id)

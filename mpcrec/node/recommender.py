@@ -117,6 +117,8 @@ class ModelSnapshot:
     _popular_order: IntArray = field(init=False, repr=False)
     _uuid_row: dict[str, int] = field(init=False, repr=False)
     _unit_items: Float32Array = field(init=False, repr=False)
+    _closed: npt.NDArray[np.bool_] = field(init=False, repr=False)  # hidden, for everyone
+    _closed_nsfw: npt.NDArray[np.bool_] = field(init=False, repr=False)  # hidden or NSFW
 
     def __post_init__(self) -> None:
         n_items, dim = self.item_embeddings.shape
@@ -143,6 +145,12 @@ class ModelSnapshot:
         object.__setattr__(self, "_popular_order", order)
         object.__setattr__(self, "_uuid_row", {u: k for k, u in enumerate(self.item_uuids) if u})
         object.__setattr__(self, "_unit_items", _unit_rows(self.item_embeddings))
+        closed = np.zeros(n_items, np.bool_)
+        closed[self.hidden] = True
+        object.__setattr__(self, "_closed", closed)
+        with_nsfw = closed.copy()
+        with_nsfw[self.nsfw] = True
+        object.__setattr__(self, "_closed_nsfw", with_nsfw)
 
     @property
     def n_items(self) -> int:
@@ -205,12 +213,11 @@ class ModelSnapshot:
                 f"user {user_id} is not a local user of this instance",
                 hint="userId must be the id of a PeerTube user of this instance",
             )
-        excluded = self._excluded(user_id)
         row = self._user_row.get(user_id)
         if row is None:
-            return self._popular(user_id, count, excluded)
+            return self._popular(user_id, count, self._excluded(user_id))
         scores = np.einsum("ij,j->i", self.item_embeddings, self.user_embeddings[row])
-        return self._top(user_id, count, scores, excluded, None)
+        return self._top(user_id, count, self._close(scores, user_id))
 
     def related(self, video_uuid: str, count: int, user_id: int | None = None) -> Recommendation:
         """Videos to show next to ``video_uuid``: item-to-item from the shared model.
@@ -235,16 +242,27 @@ class ModelSnapshot:
             )
         if user_id is not None and user_id not in self.local_users:
             raise UnknownUser(f"user {user_id} is not a local user of this instance")
-        scores = np.einsum("ij,j->i", self._unit_items, self._unit_items[item])
-        seen = np.asarray([item], np.int64)
+        query = self._unit_items[item]
         row = None if user_id is None else self._user_row.get(user_id)
         if row is not None:
             user = self.user_embeddings[row]
             norm = float(np.linalg.norm(user))
-            if norm > 0:
-                personal = np.einsum("ij,j->i", self._unit_items, user / norm)
-                scores = (1 - PERSONAL_BLEND) * scores + PERSONAL_BLEND * personal
-        return self._top(user_id, count, scores, np.union1d(seen, self._excluded(user_id)), None)
+            if norm > 0:  # the blend is linear: one product with the blended query
+                query = (1 - PERSONAL_BLEND) * query + (PERSONAL_BLEND / norm) * user
+        scores = np.einsum("ij,j->i", self._unit_items, query.astype(np.float32, copy=False))
+        scores[item] = -np.inf
+        return self._top(user_id, count, self._close(scores, user_id))
+
+    def _close(self, scores: Float32Array, user_id: int | None) -> Float32Array:
+        """``scores`` (in place) with every video ``user_id`` must not get at ``-inf``: the
+        content rules (masks built once per snapshot) and what the user has seen."""
+        closed = self._closed if user_id in self.shows_nsfw else self._closed_nsfw
+        np.copyto(scores, np.float32(-np.inf), where=closed)
+        if user_id is not None:
+            seen = self.seen.get(user_id)
+            if seen is not None and len(seen):
+                scores[seen] = -np.inf
+        return scores
 
     def _excluded(self, user_id: int | None) -> IntArray:
         """Item rows never shown to ``user_id`` (``None``: an anonymous viewer), sorted."""
@@ -255,22 +273,14 @@ class ModelSnapshot:
             parts.append(self.nsfw)
         return np.unique(np.concatenate(parts)) if len(parts) > 1 else self.hidden
 
-    def _top(
-        self,
-        user_id: int | None,
-        count: int,
-        scores: Float32Array,
-        seen: IntArray,
-        fallback: str | None,
-    ) -> Recommendation:
-        scores[seen] = -np.inf
-        k = min(count, self.n_items - len(seen))
-        if k <= 0:
-            return Recommendation(user_id, (), fallback, self.version)
+    def _top(self, user_id: int | None, count: int, scores: Float32Array) -> Recommendation:
+        """The ``count`` best finite scores, best first (fewer if fewer videos are open)."""
         n = self.n_items
+        k = min(count, n)
         top = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
         top = top[np.argsort(-scores[top], kind="stable")]
-        return Recommendation(user_id, self._videos(top, scores), fallback, self.version)
+        top = top[np.isfinite(scores[top])]  # closed videos sort last: drop them
+        return Recommendation(user_id, self._videos(top, scores), None, self.version)
 
     def _popular(self, user_id: int, count: int, seen: IntArray) -> Recommendation:
         order = self._popular_order

@@ -5,13 +5,19 @@
 // recommended column (my-recommended-videos .other-videos), hiding PeerTube's own
 // miniatures only once ours are there. If the route is slow, fails, or answers PeerTube's
 // fallback, PeerTube's own list stays as it is: the column is never blank.
-// "For you" page: /p/for-you, the logged-in user's own list.
+// "For you" page: /p/for-you, the logged-in user's own list, linked from PeerTube's left
+// menu for logged-in users (filter:left-menu.links.create.result).
+// Training choice: /my-account/p/recommendations (a tab of My account: parentRoute and
+// menuItem of registerClientRoute), where a user opts out of training or back in.
 
 const SETTING_WATCH = 'mpcrec-watch-page'
 const SETTING_FOR_YOU = 'mpcrec-for-you'
 const COLUMN = 'my-recommended-videos .other-videos, .other-videos'
 const CLIENT_TIMEOUT_MS = 2000 // the server already bounds the node; this bounds the whole route
 const WAIT_COLUMN_MS = 5000
+const FOR_YOU_PATH = '/p/for-you'
+const CHOICE_ROUTE = 'recommendations'
+const MENU_SECTIONS = ['quick-access', 'in-my-library', 'my-library'] // v7-v8, v6, v6.x
 
 function register ({ registerHook, registerClientRoute, peertubeHelpers }) {
   let current = ''
@@ -26,13 +32,44 @@ function register ({ registerHook, registerClientRoute, peertubeHelpers }) {
     }
   })
 
+  registerHook({
+    target: 'filter:left-menu.links.create.result',
+    handler: (sections) => addForYouLink(peertubeHelpers, sections).catch(() => sections)
+  })
+
   if (typeof registerClientRoute === 'function') {
     registerClientRoute({
       route: 'for-you',
       title: 'For you',
       onMount: ({ rootEl }) => fillForYou(peertubeHelpers, rootEl).catch(() => {})
     })
+    registerClientRoute({
+      route: CHOICE_ROUTE,
+      parentRoute: '/my-account',
+      menuItem: { label: 'Recommendations' },
+      title: 'Recommendations',
+      onMount: ({ rootEl }) => fillTrainingChoice(peertubeHelpers, rootEl).catch(() => {})
+    })
   }
+}
+
+// The left menu's sections as PeerTube builds them (key, title, links); "For you" goes
+// first in the first section PeerTube shows logged-in users, or in a section of its own.
+async function addForYouLink (helpers, sections) {
+  if (!Array.isArray(sections) || !helpers.isLoggedIn()) return sections
+  const settings = await helpers.getSettings()
+  if (settings[SETTING_FOR_YOU] === false) return sections
+  if (sections.some((s) => (s.links || []).some((l) => l.path === FOR_YOU_PATH))) return sections
+  const label = await helpers.translate('For you')
+  const link = { path: FOR_YOU_PATH, icon: 'recently-added', label, shortLabel: label }
+  const section = MENU_SECTIONS.map((key) => sections.find((s) => s && s.key === key && Array.isArray(s.links)))
+    .find(Boolean)
+  if (section) {
+    const at = section.key === 'quick-access' ? 1 : 0 // after Home
+    section.links.splice(Math.min(at, section.links.length), 0, link)
+    return sections
+  }
+  return [{ key: 'mpcrec', title: label, links: [link] }, ...sections]
 }
 
 async function fillWatchColumn (helpers, uuid, stillCurrent) {
@@ -70,14 +107,78 @@ async function fillForYou (helpers, rootEl) {
     return
   }
   page.append(videoList(answer.data, 'mpcrec-grid'))
+  page.append(choiceLink(await helpers.translate('Choose whether what you watch trains these recommendations')))
 }
 
-async function fetchJson (helpers, path) {
+function choiceLink (text) {
+  const link = element('a', 'mpcrec-choice-link', text)
+  link.href = `/my-account/p/${CHOICE_ROUTE}`
+  const paragraph = element('p', 'mpcrec-message')
+  paragraph.append(link)
+  return paragraph
+}
+
+// The training choice: a checkbox, saved at once (PUT training), read back from the server.
+async function fillTrainingChoice (helpers, rootEl) {
+  rootEl.textContent = ''
+  const page = element('div', 'mpcrec-choice')
+  page.append(element('h1', 'mpcrec-title', await helpers.translate('Recommendations')))
+  rootEl.append(page)
+  if (!helpers.isLoggedIn()) {
+    page.append(element('p', 'mpcrec-message', await helpers.translate('Log in to choose.')))
+    return
+  }
+  const current = await requestJson(helpers, 'GET', '/training')
+  if (!current) {
+    page.append(element('p', 'mpcrec-message mpcrec-error', await helpers.translate('Your choice cannot be read right now.')))
+    return
+  }
+  page.append(element('p', '', await helpers.translate(
+    'Your recommendations are learnt on this instance from what you watch, like and save to playlists. ' +
+    'Only a summary of many users\' tastes leaves the instance, protected by secure computation.')))
+  const label = element('label', 'mpcrec-choice-toggle')
+  const box = element('input', '')
+  box.type = 'checkbox'
+  box.name = 'mpcrec-train-on-me'
+  box.checked = !current.optedOut
+  label.append(box, document.createTextNode(' ' + await helpers.translate('Use my activity to train recommendations')))
+  const status = element('p', 'mpcrec-status')
+  page.append(label, status)
+  if (current.historyEnabled === false) {
+    page.append(element('p', 'mpcrec-message mpcrec-history-off', await helpers.translate(
+      'Your video history is disabled in your PeerTube settings: you are not part of training whatever you choose here.')))
+  }
+  box.addEventListener('change', async () => {
+    box.disabled = true
+    const saved = await requestJson(helpers, 'PUT', '/training', { optedOut: !box.checked })
+    box.disabled = false
+    if (!saved) {
+      box.checked = !box.checked
+      status.textContent = await helpers.translate('Not saved: try again later.')
+      return
+    }
+    box.checked = !saved.optedOut
+    status.dataset.optedOut = String(saved.optedOut)
+    status.textContent = await helpers.translate(saved.optedOut
+      ? 'Saved: you are left out of training from the next round on.'
+      : 'Saved: your activity trains your recommendations again.')
+  })
+}
+
+function fetchJson (helpers, path) {
+  return requestJson(helpers, 'GET', path)
+}
+
+async function requestJson (helpers, method, path, body) {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), CLIENT_TIMEOUT_MS)
+  const headers = { ...(helpers.getAuthHeader() || {}), Accept: 'application/json' }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
   try {
     const response = await fetch(helpers.getBaseRouterRoute() + path, {
-      headers: { ...(helpers.getAuthHeader() || {}), Accept: 'application/json' },
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       signal: controller.signal
     })
     if (!response.ok) return null

@@ -84,16 +84,17 @@ function videoModel (v, change = {}) {
  * PeerTube with the plugin registered, listening on loopback.
  *
  * @param {{ manifest: any, settings: Record<string, any>,
- *   changes?: Record<string, { privacy?: number, blacklisted?: boolean, state?: number }> }} options
+ *   changes?: Record<string, { privacy?: number, blacklisted?: boolean, state?: number }>,
+ *   serveClient?: boolean, storage?: Map<string, any>, historyOff?: number[] }} options
  */
-async function startPeerTube ({ manifest, settings, changes = {}, serveClient = false }) {
+async function startPeerTube ({ manifest, settings, changes = {}, serveClient = false, storage = new Map(), historyOff = [] }) {
   const plugin = require('../main.js')
   const router = express.Router()
   /** @type {any[]} */
   const registered = []
   const byUrl = new Map(manifest.videos.map((/** @type {any} */ v) => [v.url, v]))
   const byUuid = new Map(manifest.videos.map((/** @type {any} */ v) => [v.uuid, v]))
-  const users = new Map(manifest.users.map((/** @type {number} */ id) => [`token-of-${id}`, { id, username: `user${id}` }]))
+  const users = new Map(manifest.users.map((/** @type {number} */ id) => [`token-of-${id}`, { id, username: `user${id}`, videosHistoryEnabled: !historyOff.includes(id) }]))
   const load = (/** @type {any} */ v) => (v ? videoModel(v, changes[v.uuid]) : null)
   const logs = []
   const options = {
@@ -103,6 +104,12 @@ async function startPeerTube ({ manifest, settings, changes = {}, serveClient = 
       getSettings: async (/** @type {string[]} */ names) => Object.fromEntries(names.map((n) => [n, settings[n]])),
       setSetting: async () => {},
       onSettingsChange: () => {}
+    },
+    // PeerTube's PluginStorageManager: one JSON value per key in the plugin's row
+    storageManager: {
+      getData: async (/** @type {string} */ key) => (storage.has(key) ? JSON.parse(storage.get(key)) : undefined),
+      storeData: async (/** @type {string} */ key, /** @type {any} */ data) => { storage.set(key, JSON.stringify(data)) },
+      deleteData: async (/** @type {string} */ key) => { storage.delete(key) }
     },
     getRouter: () => router,
     peertubeHelpers: {
@@ -119,6 +126,7 @@ async function startPeerTube ({ manifest, settings, changes = {}, serveClient = 
   }
   await plugin.register(/** @type {any} */ (options))
   const app = express()
+  app.use(express.json()) // PeerTube parses JSON bodies before its plugin routers
   // PeerTube's optional authentication in front of plugin routers (a bearer token)
   app.use((req, res, next) => {
     const token = (req.headers.authorization || '').replace(/^Bearer /, '')
@@ -134,6 +142,7 @@ async function startPeerTube ({ manifest, settings, changes = {}, serveClient = 
     url: `http://127.0.0.1:${port}${ROUTER_BASE}`,
     registered,
     logs,
+    storage,
     stop: () => new Promise((resolve) => server.close(resolve))
   }
 }
@@ -149,6 +158,7 @@ async function startPeerTube ({ manifest, settings, changes = {}, serveClient = 
 function serveWatchPage (app, settings, manifest) {
   const root = path.resolve(__dirname, '..')
   app.get('/watch', (req, res) => res.sendFile(path.join(__dirname, 'watch-page.html')))
+  app.get('/app', (req, res) => res.sendFile(path.join(__dirname, 'app-page.html')))
   app.use('/plugin/client', express.static(path.join(root, 'client')))
   app.use('/plugin/assets', express.static(path.join(root, 'assets')))
   app.get('/test/public-settings', (req, res) => {

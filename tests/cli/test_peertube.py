@@ -15,18 +15,89 @@ import psycopg
 import pytest
 
 from mpcrec.cli.app import main
+from mpcrec.data.peertube import PeerTubeReader
 from mpcrec.data.peertube_grants import grant_sql
 from mpcrec.data.peertube_mirror import write_instance
 from tests.net import free_port
 from tests.node.test_recommender import random_snapshot
-from tests.postgres import PeerTubeDatabase, synthetic_table
+from tests.postgres import Cluster, PeerTubeDatabase, synthetic_table
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_grants_prints_the_column_grants(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["peertube", "grants", "--role", "reader_x"]) == 0
-    assert capsys.readouterr().out.splitlines() == grant_sql("reader_x")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:3] == ["\\set ON_ERROR_STOP on", "BEGIN;"] and lines[-1] == "COMMIT;"
+    assert lines[3:-1] == grant_sql("reader_x")
+
+
+def _grants_into_psql(cluster: Cluster, db: PeerTubeDatabase, role: str) -> int:
+    """`mpcrec peertube grants --role ROLE | psql DB` as two real processes, as the docs say
+    (without `-v ON_ERROR_STOP=1`: the script must stop at an error by itself)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    grants = subprocess.Popen(
+        [sys.executable, "-m", "mpcrec.cli.app", "peertube", "grants", "--role", role],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    psql = subprocess.run(
+        [str(cluster.bindir / "psql"), "-X", "-q", db.admin_dsn],
+        stdin=grants.stdout,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert grants.wait(60) == 0
+    return psql.returncode
+
+
+def _fresh_role(db: PeerTubeDatabase, name: str) -> str:
+    with psycopg.connect(db.admin_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'pw-{name}'")
+        conn.execute(f'GRANT CONNECT ON DATABASE "{db.name}" TO {name}')
+    return db.reader_dsn.replace("mpcrec_reader", name).replace(
+        "password=mpcrec-test-reader", f"password=pw-{name}"
+    )
+
+
+def _privileges(db: PeerTubeDatabase, role: str) -> int:
+    with psycopg.connect(db.admin_dsn) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM information_schema.column_privileges WHERE grantee = %s",
+            (role,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_grants_piped_into_psql_give_a_working_reader(
+    pg_cluster: Cluster, peertube_db: PeerTubeDatabase
+) -> None:
+    # Prepare
+    role = f"reader_ok_{os.getpid()}"
+    dsn = _fresh_role(peertube_db, role)
+    # Execute
+    code = _grants_into_psql(pg_cluster, peertube_db, role)
+    # Assert
+    assert code == 0
+    assert PeerTubeReader(dsn).check().migration_version is None  # empty, but readable
+
+
+@pytest.mark.parametrize("broken", ["missing table", "missing role"])
+def test_a_failed_grant_fails_the_pipeline_and_grants_nothing(
+    pg_cluster: Cluster, peertube_db: PeerTubeDatabase, broken: str
+) -> None:
+    # Prepare: a PeerTube without the plugin table (the last grant fails), or no such role
+    role = f"reader_ko_{broken.split()[1]}_{os.getpid()}"
+    if broken == "missing table":
+        _fresh_role(peertube_db, role)
+        with psycopg.connect(peertube_db.admin_dsn, autocommit=True) as conn:
+            conn.execute('DROP TABLE "plugin"')
+    # Execute
+    code = _grants_into_psql(pg_cluster, peertube_db, role)
+    # Assert: psql's "script error" status, and the grants before the error rolled back
+    assert code == 3
+    assert _privileges(peertube_db, role) == 0
 
 
 def test_check_with_a_config_file(
@@ -130,11 +201,13 @@ def test_bench_recommend_writes_its_json(tmp_path: Path) -> None:
     out = tmp_path / "recommend.json"
     code = main(
         ["bench", "recommend", "--items", "3000", "--dim", "8", "--users", "20", "--seen", "5",
-         "--requests", "40", "--warmup", "5", "--out", str(out)]
+         "--requests", "40", "--warmup", "5", "--out", str(out),
+         "--baseline", str(Path(__file__).parents[2])]
     )  # fmt: skip
     result = json.loads(out.read_text())
     assert code == 0
     assert result["items"] == 3000 and result["requests"] == 40
-    for path in ("in_process", "http", "related_in_process", "related_http"):
+    for path in ("in_process", "http", "related_in_process", "related_http", "baseline_http",
+                 "baseline_related_http"):  # fmt: skip
         stats = result[path]
         assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] <= stats["max_ms"]

@@ -213,3 +213,26 @@ def test_weights_follow_signals_and_dislikes_are_dropped(peertube_db: PeerTubeDa
     }
     assert got == pytest.approx(expected)
     assert set(out.item_ids) == set(names.video_urls)  # the whole catalogue, watched or not
+
+
+def test_summary_counts_what_a_full_read_returns(peertube_db: PeerTubeDatabase) -> None:
+    # Prepare: every kind of signal, one private video, a remote origin
+    table = synthetic_table(n_users=7, n_items=25, per_user=5)
+    rng = np.random.default_rng(3)
+    marks = [rng.random(len(table)) < p for p in (0.5, 0.2, 0.3)]
+    with psycopg.connect(peertube_db.admin_dsn) as conn:
+        write_instance(
+            conn, table, host="t.example", origin_hosts=("t.example", "r.example"),
+            likes=marks[0], dislikes=marks[1] & ~marks[0], playlist=marks[2],
+        )  # fmt: skip
+        conn.execute('UPDATE "video" SET "privacy" = 3 WHERE "id" = 2')
+    reader = PeerTubeReader(peertube_db.reader_dsn, settle_seconds=0)
+    # Execute
+    summary = reader.summarise()
+    events = reader.read_since(None).events
+    catalogue = reader.read_catalogue()
+    # Assert
+    assert summary.signals == dict(Counter(e.signal.value for e in events))
+    assert summary.users_with_signals == len({e.user_id for e in events})
+    assert summary.public_videos == len(catalogue) == 24
+    assert summary.remote_videos == sum(v.remote for v in catalogue) > 0

@@ -151,7 +151,7 @@ def federation(tmp_path: Path) -> Iterator[Federation]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(480)
 def test_peertube_node_trains_in_the_federation_and_serves_its_users(
     federation: Federation, peertube_db: PeerTubeDatabase
 ) -> None:
@@ -217,9 +217,35 @@ def test_peertube_node_trains_in_the_federation_and_serves_its_users(
             personal = client.get(ROUTE, params={"userId": known_user, "count": 10}).json()
             newcomer = client.get(ROUTE, params={"userId": NEWCOMER, "count": 5}).json()
             stranger = client.get(ROUTE, params={"userId": 999_999})
+            # the launcher goes away: the node serves its last model, quietly; then it is back
+            sent_before_outage = relay.sent
+            node_log = federation.root / f"{PT}.log"
+            mark = node_log.stat().st_size
+            federation.kill("launcher")
+            outage = []
+            for _ in range(12):  # 6 s: several backoff attempts
+                during = client.get(ROUTE, params={"userId": known_user, "count": 10})
+                body = during.json()
+                outage.append((during.status_code, body.get("modelVersion"), body.get("data")))
+                time.sleep(0.5)
+            federation.start("launcher")
+            deadline = time.monotonic() + 90
+            while "launcher reachable again" not in node_log.read_text()[mark:]:
+                assert time.monotonic() < deadline, federation.log(PT)
+                time.sleep(0.2)
+            after_outage = client.get(ROUTE, params={"userId": known_user, "count": 10}).json()
         federation.stop_all()
     finally:
         relay.close()
+
+    # Assert: through the outage every answer came from the last model; one line per change
+    assert outage == [(200, "v2", personal["data"])] * len(outage)
+    assert after_outage["data"] == personal["data"]
+    outage_log = node_log.read_text()[mark:]
+    assert len(re.findall(r"launcher unreachable \(", outage_log)) == 1, outage_log
+    assert "still serving model v2" in outage_log
+    assert len(re.findall(r"launcher reachable again after \d+ attempts", outage_log)) == 1
+    assert re.search(r"registered \(model v2\)", outage_log)
 
     # Assert: the answers are the published model's, for this instance's own users
     store = SQLiteStore(federation.db)
@@ -269,7 +295,7 @@ def test_peertube_node_trains_in_the_federation_and_serves_its_users(
     print(f"{PT} sent {relay.sent} bytes: {payload} of updates and results, {len(full)} rows")
     # the rest (TLS, HTTP/2, registration, commits, reveals, model requests) is small: far
     # less than its signal rows would take (a few bytes each, and there are ~30,000)
-    assert payload <= relay.sent < payload * 1.01 + 64 * 1024
+    assert payload <= sent_before_outage < payload * 1.01 + 64 * 1024
 
 
 def test_catalogue_file_is_checked(tmp_path: Path) -> None:
