@@ -15,12 +15,14 @@ parameters of the config in force), ``weights`` (members used the contributors' 
 weights), ``heads`` (nodes' cosigned heads match the log, from enough distinct nodes),
 ``head_time`` (head times grow; the latest is recent enough).
 ``binding`` (registered keys bound to certificates of the federation CA; needs its
-certificate).
+certificate). ``catalogue`` (every catalogue version extends the one before; every round's
+model rows trace to a signed version).
 """
 
 from __future__ import annotations
 
 from mpcrec.audit.checks.bindings import check_bindings
+from mpcrec.audit.checks.catalogue import check_catalogue
 from mpcrec.audit.checks.draws import check_committees, check_participants, check_seeds
 from mpcrec.audit.checks.fairness import check_beacons, check_post_draw_aborts, draw_bias
 from mpcrec.audit.checks.heads import check_head_times, check_witnesses
@@ -42,6 +44,7 @@ __all__ = [
     "check_beacons",
     "check_bindings",
     "check_budget",
+    "check_catalogue",
     "check_committees",
     "check_head_times",
     "check_params",
