@@ -20,13 +20,22 @@ public again keeps its retired row: its URL is in the catalogue already).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from mpcrec.data.catalogue import CatalogueDiff, ChainTip, VideoRecord, check_extends, make_diff
+from mpcrec.data.catalogue import (
+    CatalogueDiff,
+    ChainTip,
+    VideoRecord,
+    check_extends,
+    make_diff,
+    row_line,
+)
 from mpcrec.errors import DataError
 
 MAX_URL = 2000  # PeerTube's video.url is VARCHAR(2000)
+EXPORT_FORMAT = "mpcrec/catalogue-export/v1"
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,41 @@ class InstanceExport:
             raise DataError(f"{self.instance}'s export lists a video twice")
         videos = tuple(dataclasses.replace(v, instance=self.instance) for v in self.videos)
         return InstanceExport(self.instance, videos, self.remote_urls)
+
+
+def encode_export(export: InstanceExport) -> bytes:
+    """An export as sent to the launcher: a header line, then one line per video (its row
+    array) and one per remote URL (a JSON string)."""
+    head = json.dumps({"format": EXPORT_FORMAT, "instance": export.instance}).encode() + b"\n"
+    remote = (json.dumps(u, ensure_ascii=False).encode() + b"\n" for u in export.remote_urls)
+    return head + b"".join(row_line(v) for v in export.videos) + b"".join(remote)
+
+
+def decode_export(data: bytes, *, instance: str) -> InstanceExport:
+    """Parse :func:`encode_export`'s bytes as ``instance``'s (whatever the header says).
+
+    Raises
+    ------
+    DataError
+        A header of another format, a line that is neither a row nor a URL.
+    """
+    lines = data.split(b"\n")
+    try:
+        head = json.loads(lines[0])
+        if not isinstance(head, dict) or head.get("format") != EXPORT_FORMAT:
+            raise DataError(f"{instance}'s export is not {EXPORT_FORMAT}")
+        videos, remote = [], []
+        for number, line in enumerate(lines[1:], start=2):
+            if not line:
+                continue
+            value = json.loads(line)
+            if isinstance(value, str):
+                remote.append(value)
+            else:
+                videos.append(VideoRecord.from_list(value, where=f"export line {number}"))
+    except ValueError as err:
+        raise DataError(f"{instance}'s export is not JSON Lines ({err})") from None
+    return InstanceExport(instance, tuple(videos), tuple(remote)).checked()
 
 
 @dataclass

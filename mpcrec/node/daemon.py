@@ -50,6 +50,8 @@ from mpcrec.node import floor, messages
 from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
+from mpcrec.node.catalogue_client import LazyCatalogueClient
+from mpcrec.node.catalogue_sync import CatalogueSource, CatalogueSync
 from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
@@ -104,6 +106,8 @@ class Node:
     connect:
         Opens a connection to the launcher (default: gRPC to ``config.launcher``); called
         again after every failure.
+    catalogue:
+        Where catalogue versions come from (default: the launcher's ``Catalogue`` service).
     """
 
     def __init__(
@@ -112,6 +116,7 @@ class Node:
         trainer: Trainer | None = None,
         *,
         connect: Callable[[], LauncherClient] | None = None,
+        catalogue: CatalogueSource | None = None,
     ) -> None:
         self.config = config
         self.me = config.instance_id
@@ -127,6 +132,8 @@ class Node:
         self.params: RoundParams | None = None  # the round parameters registered under
         self.privacy_floor = config.privacy_floor
         self.trust = LauncherTrust(config.state_dir)
+        self.catalogue = CatalogueSync(config.state_dir, self.own.signed)  # verified, or refused
+        self.catalogue_source = catalogue or LazyCatalogueClient(config.launcher, config.tls)
         self.refusals = RefusalLog(config.state_dir, self.me)
         self.contributed = ContributedModels(config.state_dir, self.me)
         self.log_watch = LogWatch(self.me, self.keys, self.trust, self.own, config.witness.peers)
@@ -251,6 +258,8 @@ class Node:
         except RoundRefused as refusal:
             self.forked = refusal.detail  # no longer taking part
             raise
+        if ann.phase not in (Phase.PUBLISHED, Phase.ABORTED):
+            self.catalogue.check(ann, self.catalogue_source, self.trust.pinned_key())
         step = self._steps.get(ann.phase)
         if step is not None:
             step(client, ann)
