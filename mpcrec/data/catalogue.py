@@ -55,8 +55,11 @@ ROW_FIELDS = (
 )
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _canonical(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +92,9 @@ class VideoRecord:
         ]  # fmt: skip
 
     @classmethod
-    def from_list(cls, raw: Any, *, where: str = "row") -> VideoRecord:
-        """Parse a canonical array; :class:`DataError` naming ``where`` if malformed."""
+    def from_list(cls, raw: Any, *, where: str = "row", instance: str | None = None) -> VideoRecord:
+        """Parse a canonical array; :class:`DataError` naming ``where`` if malformed.
+        ``instance`` (when given) replaces the array's vouching instance."""
         if not isinstance(raw, list) or len(raw) != len(ROW_FIELDS):
             raise DataError(f"{where}: expected an array of the {len(ROW_FIELDS)} row fields")
         url, uuid_, name, tags, cat, lang, lic, channel, account, dur, pub, inst = raw
@@ -108,6 +112,7 @@ class VideoRecord:
         )
         if not ok:
             raise DataError(f"{where}: malformed row {str(raw)[:80]!r}")
+        inst = inst if instance is None else instance
         return cls(url, uuid_, name, tuple(tags), cat, lang, lic, channel, account, dur, pub, inst)
 
 
@@ -279,28 +284,42 @@ def check_extends(
         Naming what does not extend: the version number, the previous hash, the row
         count, a retired row that does not exist (or was retired already), or a hash.
     """
-    h = diff.header
-    where = f"catalogue version {h.version}"
+    digest = diff_digest(diff.lines, diff.header.new_retired)
+    return check_link(tip, diff.header, len(diff.lines), digest, retired)
+
+
+def check_link(
+    tip: ChainTip,
+    h: CatalogueHeader,
+    appended: int,
+    digest: bytes,
+    retired: Sequence[bool] | Sequence[int] = (),
+) -> ChainTip:
+    """:func:`check_extends` for a version read as a stream: its header, how many rows it
+    appended and their :func:`diff_digest`."""
     problems = []
     if h.version != tip.version + 1:
         problems.append(f"follows version {h.version - 1}, not {tip.version}")
     if h.previous != tip.hash:
         problems.append("its previous hash is not the hash of the version held")
-    if h.first_row != tip.rows or h.rows != tip.rows + len(diff.lines):
+    if h.first_row != tip.rows or h.rows != tip.rows + appended:
         problems.append(f"rows {h.first_row}..{h.rows} do not append to {tip.rows} rows")
     if any(not 0 <= k < tip.rows for k in h.new_retired) or len(set(h.new_retired)) != len(
         h.new_retired
     ):
         problems.append("it retires a row that does not exist yet, or one row twice")
-    elif retired and any(retired[k] for k in h.new_retired):
+    elif len(retired) and any(retired[k] for k in h.new_retired):
         problems.append("it retires a row that was retired already")
     if h.retired != tip.retired + len(h.new_retired):
         problems.append("its retired count does not add up")
-    payload = {**h.log_payload(), "diff": diff_digest(diff.lines, h.new_retired).hex()}
-    if payload["diff"] != h.diff.hex() or payload_hash(payload) != h.hash:
+    payload = {**h.log_payload(), "diff": digest.hex()}
+    if digest != h.diff or payload_hash(payload) != h.hash:
         problems.append("its rows do not hash to its diff and hash")
     if problems:
-        raise DataError(f"{where}: " + "; ".join(problems), hint="fetch it again from version 1")
+        raise DataError(
+            f"catalogue version {h.version}: " + "; ".join(problems),
+            hint="fetch it again from version 1",
+        )
     return ChainTip(h.version, h.hash, h.rows, h.retired)
 
 

@@ -12,11 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from mpcrec.data.catalogue import CatalogueDiff, ChainTip, check_extends
+from mpcrec.data.catalogue import (
+    DIFF_DOMAIN,
+    CatalogueDiff,
+    CatalogueHeader,
+    ChainTip,
+    check_link,
+)
+from mpcrec.data.catalogue_store import CatalogueDir, version_file
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -45,29 +53,53 @@ class CatalogueIndex:
             index.apply(diff)
         return index
 
+    @classmethod
+    def load(cls, directory: Path) -> CatalogueIndex:
+        """An index of the versions in ``directory``, each file read as a stream (a node's
+        memory then holds the index, never a whole version)."""
+        index = cls()
+        files = CatalogueDir(directory)
+        for version in range(1, files.latest() + 1):
+            with open(version_file(files.directory, version), "rb") as handle:
+                header = CatalogueHeader.from_json(json.loads(handle.readline()))
+                index.append(header, handle)
+        return index
+
     def __len__(self) -> int:
         return self.tip.rows
 
     def apply(self, diff: CatalogueDiff) -> None:
         """Append one version (refused unless it extends the tip)."""
-        tip = check_extends(
-            self.tip, diff, self.retired.tolist() if diff.header.new_retired else ()
-        )
-        ends, keys = [], []
-        for line in diff.lines:
+        self.append(diff.header, diff.lines)
+
+    def append(self, header: CatalogueHeader, lines: Iterable[bytes]) -> None:
+        """Append the version of ``header`` whose rows are ``lines``: parsed and hashed in
+        one pass, kept only if it extends the tip (:func:`check_link`)."""
+        digest = hashlib.sha256(DIFF_DOMAIN)
+        blob, ends, keys, uuids = bytearray(), [], [], bytearray()
+        base = len(self._blob)
+        for line in lines:
+            digest.update(line)
             url, uuid_ = json.loads(line)[:2]
             raw = url.encode()
-            self._blob += raw
-            ends.append(len(self._blob))
+            blob += raw
+            ends.append(base + len(blob))
             keys.append(_key(raw))
-            self._uuids += uuid_.encode()[:36].ljust(36)
+            uuids += uuid_.encode()[:36].ljust(36)
+        digest.update(
+            b"retired:" + json.dumps(sorted(header.new_retired), separators=(",", ":")).encode()
+        )
+        retired = self.retired.tolist() if header.new_retired else []
+        self.tip = check_link(self.tip, header, len(ends), digest.digest(), retired)
+        self._blob += blob
+        self._uuids += uuids
         self._offsets = np.concatenate([self._offsets, np.asarray(ends, np.int64)])
-        all_keys = np.concatenate([self._keys[np.argsort(self._order)], np.asarray(keys, np.int64)])
+        in_rows = self._keys[np.argsort(self._order)]
+        all_keys = np.concatenate([in_rows, np.asarray(keys, np.int64)])
         self._order = np.argsort(all_keys, kind="stable").astype(np.int64)
         self._keys = all_keys[self._order]
-        self.retired = np.concatenate([self.retired, np.zeros(len(diff.lines), np.bool_)])
-        self.retired[list(diff.header.new_retired)] = True
-        self.tip = tip
+        self.retired = np.concatenate([self.retired, np.zeros(len(ends), np.bool_)])
+        self.retired[list(header.new_retired)] = True
 
     def url(self, row: int) -> str:
         """The URL of ``row``."""

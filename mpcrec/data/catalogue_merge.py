@@ -70,7 +70,10 @@ class InstanceExport:
                 raise DataError(f"{self.instance}'s export: {url[:80]!r} is not a video URL")
         if len({v.url for v in self.videos}) != len(self.videos):
             raise DataError(f"{self.instance}'s export lists a video twice")
-        videos = tuple(dataclasses.replace(v, instance=self.instance) for v in self.videos)
+        me = self.instance
+        videos = tuple(
+            v if v.instance == me else dataclasses.replace(v, instance=me) for v in self.videos
+        )
         return InstanceExport(self.instance, videos, self.remote_urls)
 
 
@@ -103,7 +106,8 @@ def decode_export(data: bytes, *, instance: str) -> InstanceExport:
             if isinstance(value, str):
                 remote.append(value)
             else:
-                videos.append(VideoRecord.from_list(value, where=f"export line {number}"))
+                where = f"export line {number}"
+                videos.append(VideoRecord.from_list(value, where=where, instance=instance))
     except ValueError as err:
         raise DataError(f"{instance}'s export is not JSON Lines ({err})") from None
     return InstanceExport(instance, tuple(videos), tuple(remote)).checked()

@@ -10,10 +10,18 @@ unbroken chain from version 1.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from mpcrec.data.catalogue import CatalogueDiff, ChainTip, check_extends, decode_diff, encode_diff
+from mpcrec.data.catalogue import (
+    CatalogueDiff,
+    CatalogueHeader,
+    ChainTip,
+    check_extends,
+    decode_diff,
+    encode_diff,
+)
 from mpcrec.errors import DataError
 from mpcrec.files import write_atomic
 
@@ -48,6 +56,15 @@ class CatalogueDir:
             return decode_diff(path.read_bytes(), where=str(path))
         except OSError as err:
             raise DataError(f"cannot read {path}: {err.strerror or err}") from None
+
+    def header(self, version: int) -> CatalogueHeader:
+        """Version ``version``'s header line only (unverified)."""
+        path = version_file(self.directory, version)
+        try:
+            with open(path, "rb") as handle:
+                return CatalogueHeader.from_json(json.loads(handle.readline()), where=str(path))
+        except (OSError, ValueError) as err:
+            raise DataError(f"cannot read the header of {path}: {err}") from None
 
     def raw(self, version: int) -> bytes:
         """The bytes of version ``version``'s file, as served to nodes."""

@@ -82,9 +82,10 @@ class CatalogueSync:
     ) -> None:
         self.on_verified = on_verified
         self.files = CatalogueDir(Path(state_dir) / "catalogue")
-        self.index = CatalogueIndex.replay(self.files.diffs())
-        self.hashes = {d.header.version: d.header.hash for d in self.files.diffs()}
-        self.rows = {d.header.version: d.header.rows for d in self.files.diffs()}
+        self.index = CatalogueIndex.load(self.files.directory)
+        headers = [self.files.header(v) for v in range(1, self.index.tip.version + 1)]
+        self.hashes = {h.version: h.hash for h in headers}
+        self.rows = {h.version: h.rows for h in headers}
 
     def check(self, ann: RoundAnnouncement, source: CatalogueSource, launcher_key: bytes) -> None:
         """Refuse (``catalogue-unverified``) unless the round's catalogue version is held

@@ -158,6 +158,9 @@ def test_store_and_index(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert index.url(2) == "https://b/videos/watch/0003" and index.uuid(3) == ""
     assert index.uuid(0) == f"{1:036d}"
     assert index.retired.tolist() == [False, True, False, False, False]
+    loaded = CatalogueIndex.load(tmp_path / "catalogue")  # streamed from the files
+    assert loaded.tip == tip and loaded.urls() == index.urls()
+    assert loaded.retired.tolist() == index.retired.tolist() and loaded.row(index.url(3)) == 3
     partial = CatalogueIndex.replay(store.diffs())
     with pytest.raises(DataError):
         partial.apply(first)  # applied twice

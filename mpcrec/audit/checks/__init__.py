@@ -22,7 +22,7 @@ model rows trace to a signed version).
 from __future__ import annotations
 
 from mpcrec.audit.checks.bindings import check_bindings
-from mpcrec.audit.checks.catalogue import check_catalogue
+from mpcrec.audit.checks.catalogue import check_catalogue, check_copy
 from mpcrec.audit.checks.draws import check_committees, check_participants, check_seeds
 from mpcrec.audit.checks.fairness import check_beacons, check_post_draw_aborts, draw_bias
 from mpcrec.audit.checks.heads import check_head_times, check_witnesses
@@ -46,6 +46,7 @@ __all__ = [
     "check_budget",
     "check_catalogue",
     "check_committees",
+    "check_copy",
     "check_head_times",
     "check_params",
     "check_participants",

@@ -109,3 +109,30 @@ def _round_provenance(history: History, signed: dict[int, tuple[int, int]]) -> l
             )
         last = (version, rows)
     return findings
+
+
+def check_copy(headers: list[dict[str, Any]], history: History) -> list[Finding]:
+    """Findings of rule ``catalogue`` for a copy of the catalogue (its version headers'
+    :meth:`~mpcrec.data.catalogue.CatalogueHeader.log_payload`, in version order) against
+    the log: every version of the copy is the one the launcher signed, and the copy lacks
+    none the log signed."""
+    signed = {int(e.payload["version"]): e for e in history.catalogues}
+    findings = []
+    for header in headers:
+        entry = signed.get(int(header["version"]))
+        if entry is None:
+            findings.append(
+                Finding(RULE, None, f"version {header['version']} of the copy is not in the log")
+            )
+        elif dict(entry.payload) != header:
+            findings.append(
+                Finding(
+                    RULE,
+                    entry.index,
+                    f"version {header['version']} of the copy is not the one the launcher signed",
+                )
+            )
+    missing = sorted(set(signed) - {int(h["version"]) for h in headers})
+    if missing:
+        findings.append(Finding(RULE, None, f"the copy lacks signed versions {missing}"))
+    return findings
