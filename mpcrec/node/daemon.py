@@ -51,6 +51,7 @@ from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
 from mpcrec.node.catalogue_client import LazyCatalogueClient
+from mpcrec.node.catalogue_serving import retired_urls, without_retired
 from mpcrec.node.catalogue_sync import CatalogueSource, CatalogueSync
 from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.key_check import KeyCheck, own_binding
@@ -162,6 +163,7 @@ class Node:
             )
         self.beacon_chain = pinned_chain(config.beacon)
         self.snapshots = SnapshotWriter(self.me, self.trainer, config.state_dir, self.recommender)
+        self.snapshots.hide = lambda s: without_retired(s, retired_urls(self.catalogue.index))
         self._steps: dict[Phase, Step] = {
             Phase.OPEN: self._commit,
             Phase.REVEALING: self._reveal,
