@@ -121,17 +121,20 @@ class LauncherCatalogue:
             yield number, data, json.dumps(entry.to_json()).encode()
 
 
-def opening_catalogue(catalogue: LauncherCatalogue | None, rnd: Round) -> dict[str, int] | None:
+def opening_catalogue(
+    catalogue: LauncherCatalogue | None, rnd: Round, model_rows: int
+) -> dict[str, int] | None:
     """When ``rnd`` opens: publish the pending exports as a new version (signed before the
     round's ``round_open``) and return what its ``round_open`` names (``catalogue_version``,
-    ``rows``); ``None`` for any other transition, or with no catalogue version yet."""
+    and ``rows``: the round's ``model_rows``); ``None`` for any other transition, or with
+    no catalogue version yet."""
     if catalogue is None or rnd.phase is not Phase.OPEN:
         return None
     catalogue.publish(rnd.round_id)
     found = catalogue.in_force(rnd.round_id)
     if found is None:
         return None
-    return {"catalogue_version": int(found["version"]), "rows": int(found["rows"])}
+    return {"catalogue_version": int(found["version"]), "rows": model_rows}
 
 
 def catalogue_fields(found: dict[str, int | bytes] | None) -> dict[str, Any]:

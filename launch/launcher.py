@@ -352,7 +352,7 @@ class Launcher:
                 self.store.publish(rnd, model)
             else:
                 self.store.save_round(rnd)
-            rows = opening_catalogue(self.catalogue, rnd)  # signs a new version first
+            rows = opening_catalogue(self.catalogue, rnd, self.spec.n_items)  # signs it first
             self.trail.round_changed(rnd, self.store.reveals(rnd.round_id), model_hash, rows)
         if rnd.phase is Phase.ABORTED:
             self._last_abort = self.clock()

@@ -83,7 +83,7 @@ def test_exports_become_a_signed_version_when_a_round_opens(world: dict[str, Any
     kinds = [e.kind for e in log]
     assert kinds.index(Kind.CATALOGUE) < kinds.index(Kind.ROUND_OPEN)
     opened = log[kinds.index(Kind.ROUND_OPEN)]
-    assert (opened.payload["catalogue_version"], opened.payload["rows"]) == (1, 9)
+    assert (opened.payload["catalogue_version"], opened.payload["rows"]) == (1, 3)  # model rows
     rows = list(launcher.catalogue.book.records)
     assert [r.instance for r in rows[:6]] == ["a", "a", "b", "b", "c", "c"]
     history, _ = replay(log)
@@ -100,3 +100,44 @@ def test_exports_become_a_signed_version_when_a_round_opens(world: dict[str, Any
     assert sync.index.row("https://remote/videos/watch/b") == 7
     with pytest.raises(LauncherError):
         list(clients["stranger"].fetch(0))
+
+
+def test_a_restart_keeps_signed_versions_and_sets_aside_an_unsigned_one(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    audit = AuditLog(tmp_path / "launcher.sqlite", launcher_key=key)
+    catalogue = LauncherCatalogue(tmp_path / "catalogue", audit)
+    catalogue.submit(InstanceExport("a", (VideoRecord("https://a/1"),)))
+    header = catalogue.publish(1)
+    assert header is not None
+    # the launcher stopped after writing version 2's file, before its entry was committed
+    catalogue.submit(InstanceExport("a", (VideoRecord("https://a/1"), VideoRecord("https://a/2"))))
+    unsigned = catalogue.book.merge(list(catalogue.pending.values()))
+    assert unsigned is not None
+    catalogue.files.append(unsigned, catalogue.book.tip)
+    again = LauncherCatalogue(
+        tmp_path / "catalogue", AuditLog(tmp_path / "launcher.sqlite", launcher_key=key)
+    )
+    assert again.files.latest() == 1 and again.book.tip.hash == header.hash
+    assert (tmp_path / "catalogue" / "v00000002.unsigned").exists()
+    assert [v for v, _, _ in again.since(0)] == [1]
+
+
+def test_a_version_file_that_differs_from_its_signed_entry_stops_the_launcher(
+    tmp_path: Path,
+) -> None:
+    from mpcrec.data.catalogue import encode_diff, make_diff
+    from mpcrec.data.catalogue_store import version_file
+    from mpcrec.errors import ProtocolError
+
+    key = Ed25519PrivateKey.generate()
+    audit = AuditLog(tmp_path / "launcher.sqlite", launcher_key=key)
+    catalogue = LauncherCatalogue(tmp_path / "catalogue", audit)
+    catalogue.submit(InstanceExport("a", (VideoRecord("https://a/1"),)))
+    catalogue.publish(1)
+    other = make_diff(version=1, previous=bytes(32), first_row=0, retired_before=0,
+                      records=[VideoRecord("https://evil/1")], new_retired=[])  # fmt: skip
+    version_file(tmp_path / "catalogue", 1).write_bytes(encode_diff(other))
+    with pytest.raises(ProtocolError, match="differs from its signed log entry"):
+        LauncherCatalogue(
+            tmp_path / "catalogue", AuditLog(tmp_path / "launcher.sqlite", launcher_key=key)
+        )

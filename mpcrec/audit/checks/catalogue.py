@@ -7,10 +7,12 @@ Pure, over the replayed history (:class:`~mpcrec.audit.history.History`):
   version's row count (rows are only appended), retires no more rows than existed, adds its
   retirements to the previous count, and its ``hash`` is the chain link recomputed from its
   own fields (:func:`mpcrec.data.catalogue.payload_hash`);
-- a round that names a catalogue version (``round_open``: ``catalogue_version``, ``rows``)
-  names one signed before it opened, with exactly that version's row count; versions and
-  row counts never go back from one round to the next; once a round names a version, every
-  later round does (a model row never loses its provenance).
+- a round that names a catalogue version (``round_open``: ``catalogue_version``, and
+  ``rows``, its model's row count) names one signed before it opened that has at least as
+  many rows (model row ``k`` is that version's row ``k``; a model that grows with the
+  catalogue has exactly its rows); versions and row counts never go back from one round to
+  the next; once a round names a version, every later round does (a model row never loses
+  its provenance).
 
 What it cannot prove: that the rows behind a diff digest are the ones nodes were served
 (each node checks its copy against this entry before it takes part in a round: refusal
@@ -89,13 +91,13 @@ def _round_provenance(history: History, signed: dict[int, tuple[int, int]]) -> l
                     "was not signed before the round opened",
                 )
             )
-        elif known[0] != rows:
+        elif known[0] < rows:
             findings.append(
                 Finding(
                     RULE,
                     opened.index,
                     f"round {record.round_id} has {rows} model rows, "
-                    f"catalogue version {version} has {known[0]}",
+                    f"catalogue version {version} only {known[0]}: rows without provenance",
                 )
             )
         if last is not None and (version < last[0] or rows < last[1]):
