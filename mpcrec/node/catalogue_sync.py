@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry
 from mpcrec.data.catalogue import CatalogueDiff, decode_diff
 from mpcrec.data.catalogue_index import CatalogueIndex
+from mpcrec.data.catalogue_merge import encode_export
 from mpcrec.data.catalogue_store import CatalogueDir
 from mpcrec.errors import UserError
 from mpcrec.federation.announcement import RoundAnnouncement
@@ -51,6 +52,27 @@ class CatalogueSource(Protocol):
     def fetch(self, since: int) -> Iterable[tuple[int, bytes, bytes]]:
         """``(version, file bytes, signed entry JSON)`` of every version after ``since``."""
         ...
+
+    def submit(self, export: bytes) -> int:
+        """Send this instance's export; the latest version published so far."""
+        ...
+
+
+def send_export(trainer: object, instance: str, source: CatalogueSource) -> bool:
+    """Send ``trainer``'s catalogue export (a trainer with ``catalogue_export``: the
+    ``peertube`` one), merged when the next round opens; ``False`` if it has none or the
+    launcher did not take it (logged: the next round's end tries again)."""
+    export = getattr(trainer, "catalogue_export", None)
+    if export is None:
+        return False
+    try:
+        data = encode_export(export(instance))
+        source.submit(data)
+    except (UserError, OSError) as err:
+        log.warning("%s: catalogue export not sent: %s", instance, err)
+        return False
+    log.info("%s: catalogue export sent (%d bytes)", instance, len(data))
+    return True
 
 
 def check_entry(raw: bytes, diff: CatalogueDiff, launcher_key: bytes) -> LogEntry:

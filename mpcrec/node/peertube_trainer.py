@@ -43,6 +43,8 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
+from mpcrec.data.catalogue_merge import InstanceExport
+from mpcrec.data.peertube_catalogue import read_export
 from mpcrec.errors import ConfigError, DataError
 from mpcrec.files import write_atomic
 from mpcrec.model.local import InstanceData, local_update
@@ -250,6 +252,11 @@ class PeerTubeTrainer:
         self.user_emb = dict(zip(table.user_ids, result.user_emb, strict=True))
         self._save()
         return result.delta.reshape(model.shape), float(data.n_events)
+
+    def catalogue_export(self, instance: str) -> InstanceExport:
+        """This instance's export for the federation's catalogue (public metadata only:
+        :func:`mpcrec.data.peertube_catalogue.read_export`)."""
+        return read_export(self.source.reader, instance)
 
     def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
         """What this instance serves its users from model ``version``."""

@@ -149,3 +149,36 @@ def test_a_retirement_the_launcher_signed_is_applied(tmp_path: Path) -> None:
     diff = decode_diff(next(iter(launcher.fetch(1)))[1])
     assert diff.header.new_retired == (1,)
     assert sync.index.row("https://a/videos/watch/2") == 1 and sync.index.retired[1]
+
+
+def test_a_node_sends_its_export_and_the_next_version_holds_it(tmp_path: Path) -> None:
+    from mpcrec.data.catalogue_merge import decode_export
+    from mpcrec.errors import ProtocolError
+    from mpcrec.node.catalogue_sync import send_export
+
+    launcher = Launcher(tmp_path / "launcher")
+
+    class Door:
+        def fetch(self, since: int) -> Iterator[tuple[int, bytes, bytes]]:
+            return launcher.fetch(since)
+
+        def submit(self, export: bytes) -> int:  # as the service: the caller is "tube"
+            return launcher.catalogue.submit(decode_export(export, instance="tube"))
+
+    class Trainer:
+        def catalogue_export(self, instance: str) -> InstanceExport:
+            return InstanceExport(instance, (video("tube", 1),), ("https://x/videos/watch/2",))
+
+    assert send_export(Trainer(), "tube", Door())
+    assert not send_export(object(), "tube", Door())  # a trainer without an export
+    launcher.catalogue.publish(1)
+    assert [r.url for r in launcher.catalogue.book.records] == [
+        "https://tube/videos/watch/1",
+        "https://x/videos/watch/2",
+    ]
+
+    class Refusing(Door):
+        def submit(self, export: bytes) -> int:
+            raise ProtocolError("not registered")
+
+    assert not send_export(Trainer(), "tube", Refusing())  # logged, tried again later
