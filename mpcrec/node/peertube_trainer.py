@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
+from mpcrec.data.catalogue_index import CatalogueIndex
 from mpcrec.data.catalogue_merge import InstanceExport
 from mpcrec.data.peertube_catalogue import read_export
 from mpcrec.errors import ConfigError, DataError
@@ -121,6 +122,28 @@ class Catalogue:
             uuids.append(fields[1] if len(fields) == 2 else "")
         return cls(tuple(urls), tuple(uuids), str(path))
 
+    @classmethod
+    def verified(cls, state_dir: Path, n_items: int) -> Catalogue:
+        """Rows ``0 .. n_items - 1`` of the catalogue this node fetched and verified
+        (``state_dir/catalogue``, :mod:`mpcrec.node.catalogue_sync`).
+
+        Raises
+        ------
+        ConfigError
+            If it has fewer rows than the model.
+        """
+        index = CatalogueIndex.load(Path(state_dir) / "catalogue")
+        if len(index) < n_items:
+            raise ConfigError(
+                f"the verified catalogue has {len(index)} rows, the federation's model {n_items}",
+                hint="the node fetches it when a round names a version; or give "
+                "`catalogue: catalogue.txt`",
+            )
+        rows = range(n_items)
+        return cls(
+            tuple(index.url(k) for k in rows), tuple(index.uuid(k) for k in rows), "verified"
+        )
+
     def check(self, n_items: int) -> None:
         """Refuse a catalogue that does not describe a model of ``n_items`` rows."""
         if len(self.urls) != n_items:
@@ -169,11 +192,13 @@ class PeerTubeTrainer:
         seed: int,
         state_dir: Path,
         name: str = "node",
+        verified: bool = False,
     ) -> None:
         if rounds < 1:
             raise ConfigError(f"trainer rounds = {rounds} must be at least 1")
         self.source = source
         self.catalogue = catalogue
+        self.verified = Path(state_dir) if verified else None  # rows from the node's copy
         self.rounds = rounds
         self.name = name
         self.rng = np.random.default_rng([seed, int.from_bytes(name.encode()[:16], "big")])
@@ -189,7 +214,12 @@ class PeerTubeTrainer:
             raise ConfigError("trainer kind 'peertube' needs a `peertube:` section")
         source = PeerTubeSource(config.peertube)
         source.check()
-        catalogue = Catalogue.load(trainer.catalogue, trainer.catalogue_sha256)
+        verified = trainer.catalogue is None
+        catalogue = (
+            Catalogue((), (), "verified")
+            if trainer.catalogue is None
+            else Catalogue.load(trainer.catalogue, trainer.catalogue_sha256)
+        )
         return cls(
             source,
             catalogue,
@@ -197,6 +227,7 @@ class PeerTubeTrainer:
             seed=trainer.seed,
             state_dir=config.state_dir,
             name=config.instance_id,
+            verified=verified,
         )
 
     def table(self) -> TrainingTable:
@@ -220,6 +251,7 @@ class PeerTubeTrainer:
     def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
         """Refresh, train one round from model ``version``; weight = training events."""
         n_items, dim = model.shape
+        self._follow_catalogue(n_items)
         self.catalogue.check(n_items)
         refresh = self._refresh() or Refresh(0, 0, len(self.source.log), 0)
         table = self.table()
@@ -253,6 +285,14 @@ class PeerTubeTrainer:
         self._save()
         return result.delta.reshape(model.shape), float(data.n_events)
 
+    def _follow_catalogue(self, n_items: int) -> None:
+        """Without ``catalogue.txt``: the rows of the node's verified copy (re-read: the node
+        verified the round's version before this step)."""
+        if self.verified is not None:
+            self.catalogue = Catalogue.verified(self.verified, n_items)
+            if len(self.counts) != n_items:
+                self.counts = np.zeros(n_items, np.float64)
+
     def catalogue_export(self, instance: str) -> InstanceExport:
         """This instance's export for the federation's catalogue (public metadata only:
         :func:`mpcrec.data.peertube_catalogue.read_export`)."""
@@ -260,6 +300,7 @@ class PeerTubeTrainer:
 
     def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
         """What this instance serves its users from model ``version``."""
+        self._follow_catalogue(model.shape[0])
         self._refresh()
         uuids = self.catalogue.uuids
         if not all(uuids):

@@ -9,6 +9,7 @@ from mpcrec.data.catalogue_merge import CatalogueBook
 from mpcrec.data.peertube import PeerTubeReader
 from mpcrec.data.peertube_catalogue import read_export
 from mpcrec.data.peertube_mirror import write_instance
+from mpcrec.errors import ConfigError
 from tests.postgres import PeerTubeDatabase, synthetic_table
 
 pytestmark = pytest.mark.timeout(120)
@@ -52,3 +53,59 @@ def test_export_holds_public_local_metadata_and_interacted_remote_urls(
     # the export merges: local rows vouched for by the instance, remote ones URL-only
     diff = CatalogueBook().merge([export])
     assert diff is not None and diff.header.rows == len(local) + len(remote)
+
+
+def test_a_peertube_node_trains_on_the_catalogue_it_verified(
+    peertube_db: PeerTubeDatabase, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # Prepare: the instance exports, the launcher signs version 1, the node verifies it
+    import numpy as np
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from launch.catalogue import LauncherCatalogue, catalogue_fields
+    from mpcrec.audit.log import AuditLog
+    from mpcrec.data.peertube_settings import PeerTubeSettings
+    from mpcrec.federation.announcement import Phase, RoundAnnouncement
+    from mpcrec.node.catalogue_sync import CatalogueSync
+    from mpcrec.node.peertube_source import PeerTubeSource
+    from mpcrec.node.peertube_trainer import Catalogue, PeerTubeTrainer
+
+    table = synthetic_table(n_users=10, n_items=40, per_user=5)
+    with psycopg.connect(peertube_db.admin_dsn) as conn:
+        write_instance(conn, table, host=HOST, origin_hosts=ORIGINS)
+    reader = PeerTubeReader(peertube_db.reader_dsn, settle_seconds=0)
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "launcher").mkdir()
+    catalogue = LauncherCatalogue(
+        tmp_path / "launcher" / "catalogue",
+        AuditLog(tmp_path / "launcher" / "l.sqlite", launcher_key=key),
+    )
+    catalogue.submit(read_export(reader, "tube"))
+    catalogue.publish(1)
+    found = catalogue.in_force(1)
+    assert found is not None
+    ann = RoundAnnouncement(1, 0, Phase.OPEN, **catalogue_fields(found))
+    node = tmp_path / "node"
+
+    class Door:
+        def fetch(self, since: int):  # type: ignore[no-untyped-def]
+            return catalogue.since(since)
+
+        def submit(self, export: bytes) -> int:
+            return 0
+
+    CatalogueSync(node).check(ann, Door(), key.public_key().public_bytes_raw())
+    settings = PeerTubeSettings(dsn=peertube_db.reader_dsn, settle_seconds=0)
+    trainer = PeerTubeTrainer(
+        PeerTubeSource(settings), Catalogue((), ()), rounds=3, seed=0, state_dir=node,
+        name="tube", verified=True,
+    )  # fmt: skip
+    rows = int(found["rows"])
+    # Execute
+    delta, weight = trainer.update(np.zeros((rows, 4)), 0)
+    # Assert: its events map onto the verified rows (every video it knows is one)
+    assert delta.shape == (rows, 4) and weight > 0
+    assert trainer.catalogue.urls[0] == catalogue.book.records[0].url
+    assert trainer.table().skipped_rows == 0
+    with pytest.raises(ConfigError, match="verified catalogue has"):
+        trainer.update(np.zeros((rows + 1, 4)), 1)
