@@ -58,7 +58,8 @@ ROW_FIELDS = (
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _canonical(value: Any) -> bytes:
+def canonical(value: Any) -> bytes:
+    """Compact JSON, UTF-8, no NaN: the encoding every hashed catalogue byte uses."""
     return _ENCODER.encode(value).encode()
 
 
@@ -118,7 +119,7 @@ class VideoRecord:
 
 def row_line(record: VideoRecord) -> bytes:
     """One row as stored and hashed: its canonical JSON array and a newline."""
-    return _canonical(record.to_list()) + b"\n"
+    return canonical(record.to_list()) + b"\n"
 
 
 def diff_digest(lines: Iterable[bytes], new_retired: Sequence[int]) -> bytes:
@@ -126,7 +127,7 @@ def diff_digest(lines: Iterable[bytes], new_retired: Sequence[int]) -> bytes:
     digest = hashlib.sha256(DIFF_DOMAIN)
     for line in lines:
         digest.update(line)
-    digest.update(b"retired:" + _canonical(sorted(new_retired)))
+    digest.update(b"retired:" + canonical(sorted(new_retired)))
     return digest.digest()
 
 
@@ -150,7 +151,7 @@ def link_hash(
         "retired": retired,
         "diff": diff.hex(),
     }
-    return hashlib.sha256(CATALOGUE_DOMAIN + _canonical(dict(sorted(body.items())))).digest()
+    return hashlib.sha256(CATALOGUE_DOMAIN + canonical(dict(sorted(body.items())))).digest()
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ def make_diff(
 
 def encode_diff(diff: CatalogueDiff) -> bytes:
     """A version file: the header line, then one row per line."""
-    return _canonical(diff.header.to_json()) + b"\n" + b"".join(diff.lines)
+    return canonical(diff.header.to_json()) + b"\n" + b"".join(diff.lines)
 
 
 def decode_diff(data: bytes, *, where: str = "catalogue diff") -> CatalogueDiff:

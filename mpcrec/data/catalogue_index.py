@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from mpcrec.data.catalogue import (
     CatalogueDiff,
     CatalogueHeader,
     ChainTip,
+    canonical,
     check_link,
 )
 from mpcrec.data.catalogue_store import CatalogueDir, version_file
@@ -76,26 +78,26 @@ class CatalogueIndex:
         """Append the version of ``header`` whose rows are ``lines``: parsed and hashed in
         one pass, kept only if it extends the tip (:func:`check_link`)."""
         digest = hashlib.sha256(DIFF_DOMAIN)
-        blob, ends, keys, uuids = bytearray(), [], [], bytearray()
-        base = len(self._blob)
-        for line in lines:
-            digest.update(line)
-            url, uuid_ = json.loads(line)[:2]
-            raw = url.encode()
-            blob += raw
-            ends.append(base + len(blob))
-            keys.append(_key(raw))
-            uuids += uuid_.encode()[:36].ljust(36)
-        digest.update(
-            b"retired:" + json.dumps(sorted(header.new_retired), separators=(",", ":")).encode()
-        )
-        retired = self.retired.tolist() if header.new_retired else []
-        self.tip = check_link(self.tip, header, len(ends), digest.digest(), retired)
-        self._blob += blob
-        self._uuids += uuids
-        self._offsets = np.concatenate([self._offsets, np.asarray(ends, np.int64)])
+        ends, keys = array("q"), array("q")  # 8 bytes an entry, not a Python int each
+        blob_at, uuid_at = len(self._blob), len(self._uuids)
+        try:
+            for line in lines:
+                digest.update(line)
+                url, uuid_ = json.loads(line)[:2]
+                raw = url.encode()
+                self._blob += raw
+                ends.append(len(self._blob))
+                keys.append(_key(raw))
+                self._uuids += uuid_.encode()[:36].ljust(36)
+            digest.update(b"retired:" + canonical(sorted(header.new_retired)))
+            retired = self.retired.tolist() if header.new_retired else []
+            self.tip = check_link(self.tip, header, len(ends), digest.digest(), retired)
+        except BaseException:  # nothing of a version that does not extend the tip is kept
+            del self._blob[blob_at:], self._uuids[uuid_at:]
+            raise
+        self._offsets = np.concatenate([self._offsets, np.frombuffer(ends, np.int64)])
         in_rows = self._keys[np.argsort(self._order)]
-        all_keys = np.concatenate([in_rows, np.asarray(keys, np.int64)])
+        all_keys = np.concatenate([in_rows, np.frombuffer(keys, np.int64)])
         self._order = np.argsort(all_keys, kind="stable").astype(np.int64)
         self._keys = all_keys[self._order]
         self.retired = np.concatenate([self.retired, np.zeros(len(ends), np.bool_)])

@@ -164,3 +164,4 @@ def test_store_and_index(tmp_path) -> None:  # type: ignore[no-untyped-def]
     partial = CatalogueIndex.replay(store.diffs())
     with pytest.raises(DataError):
         partial.apply(first)  # applied twice
+    assert partial.urls() == index.urls() and partial.uuid(4) == index.uuid(4)  # rolled back
