@@ -82,6 +82,18 @@ class CatalogueDir:
             tip = check_extends(tip, diff)
         return tip
 
+    def store(self, version: int, data: bytes) -> None:
+        """Keep the bytes of version ``version`` that the caller verified to extend the
+        latest one held (:meth:`~mpcrec.data.catalogue_index.CatalogueIndex.append`)."""
+        if version != self.latest() + 1:
+            raise DataError(f"{self.directory}: holds version {self.latest()}, not {version - 1}")
+        write_atomic(
+            version_file(self.directory, version),
+            data,
+            mode=0o644,
+            hint="the catalogue directory must be writable",
+        )
+
     def append(self, diff: CatalogueDiff, tip: ChainTip) -> ChainTip:
         """Store ``diff`` after checking it extends ``tip`` (the latest version held)."""
         if tip.version != self.latest():

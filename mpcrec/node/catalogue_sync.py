@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry
-from mpcrec.data.catalogue import CatalogueDiff, decode_diff
+from mpcrec.data.catalogue import CatalogueHeader
 from mpcrec.data.catalogue_index import CatalogueIndex
 from mpcrec.data.catalogue_merge import encode_export
 from mpcrec.data.catalogue_store import CatalogueDir
@@ -75,15 +75,15 @@ def send_export(trainer: object, instance: str, source: CatalogueSource) -> bool
     return True
 
 
-def check_entry(raw: bytes, diff: CatalogueDiff, launcher_key: bytes) -> LogEntry:
-    """Check ``raw`` is the launcher's signed ``catalogue`` entry for ``diff``.
+def check_entry(raw: bytes, header: CatalogueHeader, launcher_key: bytes) -> LogEntry:
+    """Check ``raw`` is the launcher's signed ``catalogue`` entry for ``header``.
 
     Raises
     ------
     RoundRefused
         ``catalogue-unverified``, saying what does not hold.
     """
-    version = diff.header.version
+    version = header.version
     try:
         entry = LogEntry.from_json(json.loads(raw), where=f"catalogue entry {version}")
     except (ValueError, UserError) as err:
@@ -91,9 +91,20 @@ def check_entry(raw: bytes, diff: CatalogueDiff, launcher_key: bytes) -> LogEntr
     key = Ed25519PublicKey.from_public_bytes(launcher_key)
     if entry.kind != Kind.CATALOGUE or entry.author != LAUNCHER or not entry.verify(key):
         raise RoundRefused(RULE, f"version {version}: its entry is not the launcher's signed one")
-    if dict(entry.payload) != diff.header.log_payload():
+    if dict(entry.payload) != header.log_payload():
         raise RoundRefused(RULE, f"version {version}: the rows served are not the ones signed")
     return entry
+
+
+def _lines(body: bytes) -> Iterator[bytes]:
+    """The row lines of a version file's body, one at a time (no list of a million)."""
+    start = 0
+    while start < len(body):
+        end = body.find(b"\n", start)
+        end = len(body) if end < 0 else end + 1
+        if end - start > 1:
+            yield body[start:end]
+        start = end
 
 
 class CatalogueSync:
@@ -133,17 +144,19 @@ class CatalogueSync:
         for version, data, entry in source.fetch(self.index.tip.version):
             if version > until:
                 break
+            where = f"catalogue version {version}"
             try:
-                diff = decode_diff(data, where=f"catalogue version {version}")
-                signed = check_entry(entry, diff, launcher_key)
-                self.files.append(diff, self.index.tip)  # check_extends, then written
+                head, _, body = data.partition(b"\n")
+                header = CatalogueHeader.from_json(json.loads(head), where=where)
+                signed = check_entry(entry, header, launcher_key)
+                self.index.append(header, _lines(body))  # hashed and chained as it is parsed
             except RoundRefused:
                 raise
-            except UserError as err:
-                raise RoundRefused(RULE, err.message) from None
-            self.index.apply(diff)
+            except (UserError, ValueError) as err:
+                raise RoundRefused(RULE, f"{where}: {err}") from None
+            self.files.store(version, data)  # verified: kept as served
             self.on_verified(signed)  # proven in the log at the round's end (log_watch)
-            self.hashes[version], self.rows[version] = diff.header.hash, diff.header.rows
-            log.info("catalogue version %d verified: %d rows", version, diff.header.rows)
+            self.hashes[version], self.rows[version] = header.hash, header.rows
+            log.info("catalogue version %d verified: %d rows", version, header.rows)
         if until > self.index.tip.version:
             raise RoundRefused(RULE, f"the launcher served no catalogue version {until}")
