@@ -25,6 +25,7 @@ chain is checked again from version 1.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -56,23 +57,6 @@ class CatalogueSource(Protocol):
     def submit(self, export: bytes) -> int:
         """Send this instance's export; the latest version published so far."""
         ...
-
-
-def send_export(trainer: object, instance: str, source: CatalogueSource) -> bool:
-    """Send ``trainer``'s catalogue export (a trainer with ``catalogue_export``: the
-    ``peertube`` one), merged when the next round opens; ``False`` if it has none or the
-    launcher did not take it (logged: the next round's end tries again)."""
-    export = getattr(trainer, "catalogue_export", None)
-    if export is None:
-        return False
-    try:
-        data = encode_export(export(instance))
-        source.submit(data)
-    except (UserError, OSError) as err:
-        log.warning("%s: catalogue export not sent: %s", instance, err)
-        return False
-    log.info("%s: catalogue export sent (%d bytes)", instance, len(data))
-    return True
 
 
 def check_entry(raw: bytes, header: CatalogueHeader, launcher_key: bytes) -> LogEntry:
@@ -114,11 +98,36 @@ class CatalogueSync:
         self, state_dir: Path, on_verified: Callable[[LogEntry], None] = lambda _entry: None
     ) -> None:
         self.on_verified = on_verified
+        self._sent = b""  # digest of the last export sent
         self.files = CatalogueDir(Path(state_dir) / "catalogue")
         self.index = CatalogueIndex.load(self.files.directory)
         headers = [self.files.header(v) for v in range(1, self.index.tip.version + 1)]
         self.hashes = {h.version: h.hash for h in headers}
         self.rows = {h.version: h.rows for h in headers}
+
+    def send_export(
+        self, trainer: object, instance: str, source: CatalogueSource, *, again: bool = False
+    ) -> bool:
+        """Send ``trainer``'s catalogue export (a trainer with ``catalogue_export``: the
+        ``peertube`` one) when it changed since the last one sent (or ``again``: after
+        registering, a restarted launcher has none), merged when the next round opens;
+        ``False`` if nothing was sent (no export, unchanged, or refused: logged, the next
+        round's end tries again)."""
+        export = getattr(trainer, "catalogue_export", None)
+        if export is None:
+            return False
+        try:
+            data = encode_export(export(instance))
+            digest = hashlib.sha256(data).digest()
+            if digest == self._sent and not again:
+                return False
+            source.submit(data)
+        except (UserError, OSError) as err:
+            log.warning("%s: catalogue export not sent: %s", instance, err)
+            return False
+        self._sent = digest
+        log.info("%s: catalogue export sent (%d bytes)", instance, len(data))
+        return True
 
     def check(self, ann: RoundAnnouncement, source: CatalogueSource, launcher_key: bytes) -> None:
         """Refuse (``catalogue-unverified``) unless the round's catalogue version is held

@@ -52,7 +52,7 @@ from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
 from mpcrec.node.catalogue_client import LazyCatalogueClient
 from mpcrec.node.catalogue_serving import retired_urls, without_retired
-from mpcrec.node.catalogue_sync import CatalogueSource, CatalogueSync, send_export
+from mpcrec.node.catalogue_sync import CatalogueSource, CatalogueSync
 from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
@@ -230,7 +230,7 @@ class Node:
             self.aggregation = aggregation_for(registered.spec, seat)
         self.spec, self.min_contributors = registered.spec, min_contributors
         log.info("%s: registered (model v%d)", self.me, registered.model_version)
-        send_export(self.trainer, self.me, self.catalogue_source)  # its public videos
+        self.catalogue.send_export(self.trainer, self.me, self.catalogue_source, again=True)
         return registered
 
     def follow(self, client: LauncherClient, stop: threading.Event) -> None:
@@ -264,7 +264,7 @@ class Node:
         if ann.phase not in (Phase.PUBLISHED, Phase.ABORTED):
             self.catalogue.check(ann, self.catalogue_source, self.trust.pinned_key())
         elif self._once(ann.round_id, "catalogue-export"):  # merged when the next round opens
-            send_export(self.trainer, self.me, self.catalogue_source)
+            self.catalogue.send_export(self.trainer, self.me, self.catalogue_source)
         step = self._steps.get(ann.phase)
         if step is not None:
             step(client, ann)

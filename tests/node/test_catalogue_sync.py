@@ -154,7 +154,6 @@ def test_a_retirement_the_launcher_signed_is_applied(tmp_path: Path) -> None:
 def test_a_node_sends_its_export_and_the_next_version_holds_it(tmp_path: Path) -> None:
     from mpcrec.data.catalogue_merge import decode_export
     from mpcrec.errors import ProtocolError
-    from mpcrec.node.catalogue_sync import send_export
 
     launcher = Launcher(tmp_path / "launcher")
 
@@ -169,8 +168,11 @@ def test_a_node_sends_its_export_and_the_next_version_holds_it(tmp_path: Path) -
         def catalogue_export(self, instance: str) -> InstanceExport:
             return InstanceExport(instance, (video("tube", 1),), ("https://x/videos/watch/2",))
 
-    assert send_export(Trainer(), "tube", Door())
-    assert not send_export(object(), "tube", Door())  # a trainer without an export
+    sync = CatalogueSync(tmp_path / "node")
+    assert sync.send_export(Trainer(), "tube", Door())
+    assert not sync.send_export(Trainer(), "tube", Door())  # unchanged: not sent again
+    assert sync.send_export(Trainer(), "tube", Door(), again=True)  # after registering
+    assert not sync.send_export(object(), "tube", Door())  # a trainer without an export
     launcher.catalogue.publish(1)
     assert [r.url for r in launcher.catalogue.book.records] == [
         "https://tube/videos/watch/1",
@@ -181,4 +183,4 @@ def test_a_node_sends_its_export_and_the_next_version_holds_it(tmp_path: Path) -
         def submit(self, export: bytes) -> int:
             raise ProtocolError("not registered")
 
-    assert not send_export(Trainer(), "tube", Refusing())  # logged, tried again later
+    assert not CatalogueSync(tmp_path / "other").send_export(Trainer(), "tube", Refusing())
