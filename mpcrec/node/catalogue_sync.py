@@ -109,15 +109,19 @@ class CatalogueSync:
         self, trainer: object, instance: str, source: CatalogueSource, *, again: bool = False
     ) -> bool:
         """Send ``trainer``'s catalogue export (a trainer with ``catalogue_export``: the
-        ``peertube`` one) when it changed since the last one sent (or ``again``: after
-        registering, a restarted launcher has none), merged when the next round opens;
+        ``peertube`` one without ``catalogue.txt``) when it changed since the last one sent
+        (or ``again``: after registering, a restarted launcher has none), merged when the
+        next round opens;
         ``False`` if nothing was sent (no export, unchanged, or refused: logged, the next
         round's end tries again)."""
         export = getattr(trainer, "catalogue_export", None)
         if export is None:
             return False
         try:
-            data = encode_export(export(instance))
+            made = export(instance)
+            if made is None:
+                return False
+            data = encode_export(made)
             digest = hashlib.sha256(data).digest()
             if digest == self._sent and not again:
                 return False

@@ -292,11 +292,21 @@ class PeerTubeTrainer:
             self.catalogue = Catalogue.verified(self.verified, n_items)
             if len(self.counts) != n_items:
                 self.counts = np.zeros(n_items, np.float64)
+        elif (self.path.parent / "catalogue").is_dir():  # catalogue.txt beside a verified copy
+            copy = CatalogueIndex.load(self.path.parent / "catalogue")
+            for k in range(min(len(copy), len(self.catalogue.urls))):
+                if copy.url(k) != self.catalogue.urls[k]:
+                    raise ConfigError(
+                        f"{self.catalogue.source} line {k + 1} is {self.catalogue.urls[k]}, "
+                        f"row {k} of the federation's verified catalogue is {copy.url(k)}",
+                        hint="leave `catalogue:` out to train on the verified catalogue",
+                    )
 
-    def catalogue_export(self, instance: str) -> InstanceExport:
+    def catalogue_export(self, instance: str) -> InstanceExport | None:
         """This instance's export for the federation's catalogue (public metadata only:
-        :func:`mpcrec.data.peertube_catalogue.read_export`)."""
-        return read_export(self.source.reader, instance)
+        :func:`mpcrec.data.peertube_catalogue.read_export`); ``None`` with ``catalogue.txt``
+        (a federation whose operator distributes the file builds no catalogue)."""
+        return None if self.verified is None else read_export(self.source.reader, instance)
 
     def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
         """What this instance serves its users from model ``version``."""

@@ -109,3 +109,13 @@ def test_a_peertube_node_trains_on_the_catalogue_it_verified(
     assert trainer.table().skipped_rows == 0
     with pytest.raises(ConfigError, match="verified catalogue has"):
         trainer.update(np.zeros((rows + 1, 4)), 1)
+    # a node on catalogue.txt exports nothing, and refuses a file that disagrees with its copy
+    urls = tuple(reversed(trainer.catalogue.urls))
+    on_file = PeerTubeTrainer(
+        PeerTubeSource(settings), Catalogue(urls, ("",) * len(urls), "catalogue.txt"),
+        rounds=3, seed=0, state_dir=node, name="tube",
+    )  # fmt: skip
+    assert on_file.catalogue_export("tube") is None
+    assert trainer.catalogue_export("tube") is not None
+    with pytest.raises(ConfigError, match="catalogue.txt line 1 is"):
+        on_file.update(np.zeros((rows, 4)), 0)
