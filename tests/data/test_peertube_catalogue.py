@@ -117,5 +117,5 @@ def test_a_peertube_node_trains_on_the_catalogue_it_verified(
     )  # fmt: skip
     assert on_file.catalogue_export("tube") is None
     assert trainer.catalogue_export("tube") is not None
-    with pytest.raises(ConfigError, match="catalogue.txt line 1 is"):
+    with pytest.raises(ConfigError, match=r"catalogue\.txt line 1 is"):
         on_file.update(np.zeros((rows, 4)), 0)
