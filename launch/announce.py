@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from launch.catalogue import catalogue_fields
 from launch.launcher import Launcher
 from launch.round import Round
 from mpcrec.federation.announcement import Member, RoundAnnouncement
@@ -35,6 +36,7 @@ def announcement(launcher: Launcher, rnd: Round | None) -> RoundAnnouncement | N
         return None
     base = launcher.store.get_model(rnd.model_version)
     digests = launcher.store.digests(rnd.round_id) if rnd.contributors else {}
+    catalogue = launcher.catalogue.in_force(rnd.round_id) if launcher.catalogue else None
     return RoundAnnouncement(
         round_id=rnd.round_id,
         model_version=rnd.model_version,
@@ -54,6 +56,7 @@ def announcement(launcher: Launcher, rnd: Round | None) -> RoundAnnouncement | N
         beacon_at=rnd.beacon_at,
         params=launcher.params,
         params_hash=launcher.params.digest,
+        **catalogue_fields(catalogue),
     )
 
 

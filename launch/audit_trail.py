@@ -12,6 +12,7 @@ still checked.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -188,18 +189,26 @@ class AuditTrail:
         self._check(entry, instance.signing_key, "round result")
         return entry
 
-    def round_changed(self, rnd: Round, reveals: Mapping[str, bytes], model_hash: bytes) -> None:
-        """Launcher entries for a transition."""
+    def round_changed(
+        self,
+        rnd: Round,
+        reveals: Mapping[str, bytes],
+        model_hash: bytes,
+        catalogue: Mapping[str, int] | None = None,
+    ) -> None:
+        """Launcher entries for a transition (``catalogue``: the round_open's
+        ``catalogue_version`` and ``rows``, :func:`launch.catalogue.opening_catalogue`)."""
         r = rnd.round_id
         if rnd.phase is Phase.OPEN:
-            self.append(
-                entries.round_open(
-                    round_id=r,
-                    model_version=rnd.model_version,
-                    participants=rnd.participants,
-                    beacon_round=rnd.beacon_round,
-                )
+            opened = entries.round_open(
+                round_id=r,
+                model_version=rnd.model_version,
+                participants=rnd.participants,
+                beacon_round=rnd.beacon_round,
             )
+            if catalogue:
+                opened = replace(opened, payload={**opened.payload, **catalogue})
+            self.append(opened)
         elif rnd.phase is Phase.COMMITTEE_DRAWN:
             self.append(entries.seed_reveals(round_id=r, reveals=reveals))
             self.append(

@@ -20,6 +20,7 @@ from typing import Any
 from launch.audit_trail import AuditTrail
 from launch.beacon import RoundBeacon
 from launch.budget import PrivacyBudget, finite_or_none
+from launch.catalogue import LauncherCatalogue, opening_catalogue
 from launch.envelope_terms import check_declared_terms
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import Schedule, ensure_initial_model
@@ -61,6 +62,8 @@ class Launcher:
         that would bring the published rounds' ε above it.
     beacon:
         Every round's randomness beacon (:mod:`launch.beacon`); ``None``: commit-reveal only.
+    catalogue:
+        The federation's catalogue (:mod:`launch.catalogue`); ``None``: rounds name none.
     """
 
     def __init__(
@@ -76,8 +79,10 @@ class Launcher:
         launcher_key: bytes = b"",
         privacy: PrivacyPromise | None = None,
         beacon: BeaconSource | None = None,
+        catalogue: LauncherCatalogue | None = None,
     ) -> None:
         self.store = store
+        self.catalogue = catalogue  # launch.catalogue: published when a round opens
         self.policy = policy
         self.spec = spec
         self.launcher_key = launcher_key
@@ -347,7 +352,8 @@ class Launcher:
                 self.store.publish(rnd, model)
             else:
                 self.store.save_round(rnd)
-            self.trail.round_changed(rnd, self.store.reveals(rnd.round_id), model_hash)
+            rows = opening_catalogue(self.catalogue, rnd, self.spec.n_items)  # signs it first
+            self.trail.round_changed(rnd, self.store.reveals(rnd.round_id), model_hash, rows)
         if rnd.phase is Phase.ABORTED:
             self._last_abort = self.clock()
         if rnd.phase.terminal and self.budget.spent():

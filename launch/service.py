@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from launch import catalogue_service
 from launch.admission import (
     check_caller,
     check_registration,
@@ -162,6 +163,7 @@ def serve(launcher: Launcher, address: str, tls: CertPaths, *, workers: int = 64
         options=GRPC_OPTIONS,
     )
     pb_grpc.add_LauncherServicer_to_server(LauncherService(launcher), server)
+    catalogue_service.add_to_server(server, launcher)  # the Catalogue service, if any
     if server.add_secure_port(address, server_credentials(tls)) == 0:
         raise ProtocolError(
             f"cannot listen on {address}", hint="is the port in use? choose another one"

@@ -63,6 +63,7 @@ class Kind(StrEnum):
     RESULT_SIGNATURE = "result_signature"
     PUBLISH = "publish"
     ABORT = "abort"
+    CATALOGUE = "catalogue"  # a catalogue version (mpcrec.audit.catalogue_entry)
 
 
 def canonical_json(value: Any) -> bytes:

@@ -66,6 +66,7 @@ class History:
     configs: list[LogEntry] = field(default_factory=list)
     commits: list[LogEntry] = field(default_factory=list)
     rounds: list[RoundRecord] = field(default_factory=list)
+    catalogues: list[LogEntry] = field(default_factory=list)
 
     def signing_keys(self) -> dict[str, bytes]:
         """Instance id -> raw Ed25519 public key, as registered (hex-decoding failures skipped)."""
@@ -157,6 +158,8 @@ def replay(entries: Sequence[LogEntry]) -> tuple[History, list[Finding]]:
                 history.registrations[entry.author] = entry
         elif kind == Kind.SEED_COMMIT:
             history.commits.append(entry)
+        elif kind == Kind.CATALOGUE:
+            history.catalogues.append(entry)
         elif kind == Kind.ROUND_OPEN:
             expected = history.rounds[-1].round_id + 1 if history.rounds else None
             if current is not None and not current.closed:

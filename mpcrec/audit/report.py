@@ -39,6 +39,7 @@ RULES: dict[str, str] = {
     "params": "every contribution and result signs the round parameters of the config",
     "weights": "members used the raw weights the contributors signed",
     "binding": "every registered key is bound to a certificate of the federation CA",
+    "catalogue": "catalogue versions extend each other; model rows trace to a signed one",
 }
 
 

@@ -136,6 +136,16 @@ SCHEMAS: Mapping[str, Mapping[str, Field]] = {
     Kind.RESULT_SIGNATURE: {"result": _result},
     Kind.PUBLISH: {"model_version": _int(1), "model_hash": _hex32},
     Kind.ABORT: {"reason": _text, "missing": _ids},
+    Kind.CATALOGUE: {
+        "version": _int(1),
+        "previous": _hex32,
+        "first_row": _int(),
+        "rows": _int(),
+        "new_retired": _int(),
+        "retired": _int(),
+        "diff": _hex32,
+        "hash": _hex32,
+    },
 }
 
 # A bound registration (:mod:`mpcrec.crypto.binding`) carries both; an unbound one neither.
@@ -173,7 +183,7 @@ _BEACON = _shaped(
 #: Fields a payload may carry (the beacon's; left out when the federation has none).
 OPTIONAL: Mapping[str, Mapping[str, Field]] = {
     Kind.CONFIG: {"beacon": _CHAIN},
-    Kind.ROUND_OPEN: {"beacon_round": _int(1)},
+    Kind.ROUND_OPEN: {"beacon_round": _int(1), "catalogue_version": _int(1), "rows": _int(1)},
     Kind.COMMITTEE: {"beacon": _BEACON},
 }
 

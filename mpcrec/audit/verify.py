@@ -170,6 +170,7 @@ def verify_entries(
     findings += checks.check_versions(history)
     findings += checks.check_params(history)
     findings += checks.check_weights(history)
+    findings += checks.check_catalogue(history)
     budget_findings, epsilon = _budgets(history)
     findings += budget_findings
     findings += checks.check_bindings(history, ca_pem) if ca_pem is not None else []
@@ -210,6 +211,7 @@ def _stats(
         "rounds": len(history.rounds),
         "published": sum(r.published is not None for r in history.rounds),
         "aborted": sum(r.aborted is not None for r in history.rounds),
+        "catalogue_versions": len(history.catalogues),
         "epsilon": epsilon,
         "delta": config.get("delta"),
         "epsilon_budget": config.get("epsilon_budget"),

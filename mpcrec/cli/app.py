@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "mpcrec.cli.serve",
     "mpcrec.cli.audit",
     "mpcrec.cli.beacon",
+    "mpcrec.cli.catalogue",
 )
 
 # Benchmarks under `mpcrec bench`: module paths, each with register(subparsers).
@@ -39,6 +40,7 @@ BENCHMARKS: tuple[str, ...] = (
     "mpcrec.bench.transport",
     "mpcrec.bench.audit",
     "mpcrec.bench.secure_agg",
+    "mpcrec.bench.catalogue",
 )
 
 

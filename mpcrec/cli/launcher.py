@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted (or, with --exit-when-done, until the schedule is done)."""
+    from launch.catalogue import LauncherCatalogue
     from launch.config import LauncherConfig
     from launch.launcher import Launcher
     from launch.service import serve
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         launcher_key=keys.signing_public,
         privacy=config.privacy,
         beacon=config.beacon.source(),
+        catalogue=LauncherCatalogue(config.state_dir / "catalogue", audit),  # docs/catalogue.md
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

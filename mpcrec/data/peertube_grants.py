@@ -25,7 +25,7 @@ SUPPORTED_VERSIONS = (
 REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "userVideoHistory": ("id", "userId", "videoId", "createdAt", "updatedAt"),
     "accountVideoRate": ("id", "accountId", "videoId", "type", "createdAt", "updatedAt"),
-    "account": ("id", "userId", "applicationId"),
+    "account": ("id", "userId", "applicationId", "name"),
     "videoPlaylistElement": ("id", "videoPlaylistId", "videoId", "createdAt", "updatedAt"),
     "videoPlaylist": ("id", "ownerAccountId"),
     "video": (
@@ -39,6 +39,11 @@ REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = {
         "publishedAt",
         "nsfw",
         "channelId",
+        # the catalogue export's public metadata (mpcrec.data.peertube_catalogue)
+        "category",
+        "language",
+        "licence",
+        "duration",
     ),
     "videoTag": ("videoId", "tagId"),
     "tag": ("id", "name"),
@@ -47,7 +52,7 @@ REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "videoBlacklist": ("videoId",),
     "accountBlocklist": ("accountId", "targetAccountId"),
     "serverBlocklist": ("accountId", "targetServerId"),
-    "videoChannel": ("id", "accountId"),
+    "videoChannel": ("id", "accountId", "name"),
     "actor": ("accountId", "serverId"),
     "user": ("id", "nsfwPolicy", "videosHistoryEnabled"),
     # who is left out of training (mpcrec.data.peertube_consent): the plugin's storage only,

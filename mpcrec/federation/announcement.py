@@ -54,7 +54,9 @@ class RoundAnnouncement:
     frozen contribution, in the order of ``contributors``; ``beacon_round`` the beacon
     round bound to the round when it opened (``0``: none), due at ``beacon_at``;
     ``params`` the round parameters of the config entry in force and ``params_hash`` their
-    digest (what contributors and members sign).
+    digest (what contributors and members sign); ``catalogue_version``, ``catalogue_hash``
+    and ``catalogue_rows`` the catalogue version the round's model rows are (``0``: none;
+    docs/catalogue.md).
     """
 
     round_id: int
@@ -75,6 +77,9 @@ class RoundAnnouncement:
     beacon_at: float = 0.0
     params: RoundParams | None = None
     params_hash: bytes = b""
+    catalogue_version: int = 0
+    catalogue_hash: bytes = b""
+    catalogue_rows: int = 0
 
     @property
     def members(self) -> tuple[str, ...]:

@@ -82,8 +82,12 @@ class PeerTubeTrainerConfig:
     (:class:`~mpcrec.node.peertube_trainer.PeerTubeTrainer`)."""
 
     kind: Literal["peertube"]
-    catalogue: Path = field(
-        metadata={"hint": "catalogue: catalogue.txt, the file the federation's operator publishes"}
+    catalogue: Path | None = field(
+        default=None,
+        metadata={
+            "hint": "catalogue: catalogue.txt, the file the federation's operator publishes; "
+            "leave it out to use the catalogue this node verified (docs/catalogue.md)"
+        },
     )
     catalogue_sha256: str = ""
     seed: int = 0

@@ -51,6 +51,9 @@ from mpcrec.node import floor, messages
 from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
+from mpcrec.node.catalogue_client import LazyCatalogueClient
+from mpcrec.node.catalogue_serving import retired_urls, without_retired
+from mpcrec.node.catalogue_sync import CatalogueSource, CatalogueSync
 from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
@@ -107,6 +110,8 @@ class Node:
     connect:
         Opens a connection to the launcher (default: gRPC to ``config.launcher``); called
         again after every failure.
+    catalogue:
+        Where catalogue versions come from (default: the launcher's ``Catalogue`` service).
     """
 
     def __init__(
@@ -115,6 +120,7 @@ class Node:
         trainer: Trainer | None = None,
         *,
         connect: Callable[[], LauncherClient] | None = None,
+        catalogue: CatalogueSource | None = None,
     ) -> None:
         self.config = config
         self.me = config.instance_id
@@ -130,6 +136,8 @@ class Node:
         self.params: RoundParams | None = None  # the round parameters registered under
         self.privacy_floor = config.privacy_floor
         self.trust = LauncherTrust(config.state_dir)
+        self.catalogue = CatalogueSync(config.state_dir, self.own.signed)  # verified, or refused
+        self.catalogue_source = catalogue or LazyCatalogueClient(config.launcher, config.tls)
         self.refusals = RefusalLog(config.state_dir, self.me)
         self.contributed = ContributedModels(config.state_dir, self.me)
         self.user_budget = UserBudget(config.state_dir)  # its users' ε (user-level rounds)
@@ -158,6 +166,7 @@ class Node:
             )
         self.beacon_chain = pinned_chain(config.beacon)
         self.snapshots = SnapshotWriter(self.me, self.trainer, config.state_dir, self.recommender)
+        self.snapshots.hide = lambda s: without_retired(s, retired_urls(self.catalogue.index))
         self._steps: dict[Phase, Step] = {
             Phase.OPEN: self._commit,
             Phase.REVEALING: self._reveal,
@@ -225,6 +234,7 @@ class Node:
             self.aggregation = aggregation_for(registered.spec, seat)
         self.spec, self.min_contributors = registered.spec, min_contributors
         log.info("%s: registered (model v%d)", self.me, registered.model_version)
+        self.catalogue.send_export(self.trainer, self.me, self.catalogue_source, again=True)
         return registered
 
     def follow(self, client: LauncherClient, stop: threading.Event) -> None:
@@ -255,6 +265,10 @@ class Node:
         except RoundRefused as refusal:
             self.forked = refusal.detail  # no longer taking part
             raise
+        if ann.phase not in (Phase.PUBLISHED, Phase.ABORTED):
+            self.catalogue.check(ann, self.catalogue_source, self.trust.pinned_key())
+        elif self._once(ann.round_id, "catalogue-export"):  # merged when the next round opens
+            self.catalogue.send_export(self.trainer, self.me, self.catalogue_source)
         step = self._steps.get(ann.phase)
         if step is not None:
             step(client, ann)

@@ -51,6 +51,11 @@ class LauncherTrust:
             Ed25519PublicKey.from_public_bytes(key), self.state_dir / HEADS_FILE
         )
 
+    def pinned_key(self) -> bytes:
+        """The launcher's pinned key (``b""`` before the first registration)."""
+        path = self.state_dir / LAUNCHER_KEY_FILE
+        return path.read_bytes() if path.exists() else b""
+
     def check_history(self, client: LauncherClient) -> str:
         """Check the launcher's latest tree head extends every head seen before; the fork
         found (its description), else ``""``. Without a pinned key or a head yet: ``""``."""

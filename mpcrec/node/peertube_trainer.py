@@ -46,6 +46,9 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
+from mpcrec.data.catalogue_index import CatalogueIndex
+from mpcrec.data.catalogue_merge import InstanceExport
+from mpcrec.data.peertube_catalogue import read_export
 from mpcrec.errors import ConfigError, DataError
 from mpcrec.files import write_atomic
 from mpcrec.model.local import InstanceData, LocalConfig, local_update
@@ -123,6 +126,28 @@ class Catalogue:
             uuids.append(fields[1] if len(fields) == 2 else "")
         return cls(tuple(urls), tuple(uuids), str(path))
 
+    @classmethod
+    def verified(cls, state_dir: Path, n_items: int) -> Catalogue:
+        """Rows ``0 .. n_items - 1`` of the catalogue this node fetched and verified
+        (``state_dir/catalogue``, :mod:`mpcrec.node.catalogue_sync`).
+
+        Raises
+        ------
+        ConfigError
+            If it has fewer rows than the model.
+        """
+        index = CatalogueIndex.load(Path(state_dir) / "catalogue")
+        if len(index) < n_items:
+            raise ConfigError(
+                f"the verified catalogue has {len(index)} rows, the federation's model {n_items}",
+                hint="the node fetches it when a round names a version; or give "
+                "`catalogue: catalogue.txt`",
+            )
+        rows = range(n_items)
+        return cls(
+            tuple(index.url(k) for k in rows), tuple(index.uuid(k) for k in rows), "verified"
+        )
+
     def check(self, n_items: int) -> None:
         """Refuse a catalogue that does not describe a model of ``n_items`` rows."""
         if len(self.urls) != n_items:
@@ -171,11 +196,13 @@ class PeerTubeTrainer:
         seed: int,
         state_dir: Path,
         name: str = "node",
+        verified: bool = False,
     ) -> None:
         if rounds < 1:
             raise ConfigError(f"trainer rounds = {rounds} must be at least 1")
         self.source = source
         self.catalogue = catalogue
+        self.verified = Path(state_dir) if verified else None  # rows from the node's copy
         self.rounds = rounds
         self.name = name
         self.rng = np.random.default_rng([seed, int.from_bytes(name.encode()[:16], "big")])
@@ -191,7 +218,12 @@ class PeerTubeTrainer:
             raise ConfigError("trainer kind 'peertube' needs a `peertube:` section")
         source = PeerTubeSource(config.peertube)
         source.check()
-        catalogue = Catalogue.load(trainer.catalogue, trainer.catalogue_sha256)
+        verified = trainer.catalogue is None
+        catalogue = (
+            Catalogue((), (), "verified")
+            if trainer.catalogue is None
+            else Catalogue.load(trainer.catalogue, trainer.catalogue_sha256)
+        )
         return cls(
             source,
             catalogue,
@@ -199,6 +231,7 @@ class PeerTubeTrainer:
             seed=trainer.seed,
             state_dir=config.state_dir,
             name=config.instance_id,
+            verified=verified,
         )
 
     def table(self) -> TrainingTable:
@@ -253,6 +286,7 @@ class PeerTubeTrainer:
     ) -> tuple[Matrix, int]:
         """Refresh, train one round with ``local``; the delta and the training events."""
         n_items = model.shape[0]
+        self._follow_catalogue(n_items)
         self.catalogue.check(n_items)
         refresh = self._refresh() or Refresh(0, 0, len(self.source.log), 0)
         table = self.table()
@@ -284,8 +318,32 @@ class PeerTubeTrainer:
         self._save()
         return result.delta.reshape(model.shape), data.n_events
 
+    def _follow_catalogue(self, n_items: int) -> None:
+        """Without ``catalogue.txt``: the rows of the node's verified copy (re-read: the node
+        verified the round's version before this step)."""
+        if self.verified is not None:
+            self.catalogue = Catalogue.verified(self.verified, n_items)
+            if len(self.counts) != n_items:
+                self.counts = np.zeros(n_items, np.float64)
+        elif (self.path.parent / "catalogue").is_dir():  # catalogue.txt beside a verified copy
+            copy = CatalogueIndex.load(self.path.parent / "catalogue")
+            for k in range(min(len(copy), len(self.catalogue.urls))):
+                if copy.url(k) != self.catalogue.urls[k]:
+                    raise ConfigError(
+                        f"{self.catalogue.source} line {k + 1} is {self.catalogue.urls[k]}, "
+                        f"row {k} of the federation's verified catalogue is {copy.url(k)}",
+                        hint="leave `catalogue:` out to train on the verified catalogue",
+                    )
+
+    def catalogue_export(self, instance: str) -> InstanceExport | None:
+        """This instance's export for the federation's catalogue (public metadata only:
+        :func:`mpcrec.data.peertube_catalogue.read_export`); ``None`` with ``catalogue.txt``
+        (a federation whose operator distributes the file builds no catalogue)."""
+        return None if self.verified is None else read_export(self.source.reader, instance)
+
     def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
         """What this instance serves its users from model ``version``."""
+        self._follow_catalogue(model.shape[0])
         self._refresh()
         uuids = self.catalogue.uuids
         if not all(uuids):

@@ -21,7 +21,9 @@ Rules (the ``rule`` field):
 * ``model-reused``: this node already contributed to a round on the same base model;
 * ``fork``, ``inclusion``: the launcher's log forked, or lacks this node's own entry;
 * ``beacon``: the round is bound to a beacon round already due (its value may be known
-  before this node commits or reveals), or to none while this node pins a beacon chain.
+  before this node commits or reveals), or to none while this node pins a beacon chain;
+* ``catalogue-unverified``: the round's catalogue version is not one this node fetched and
+  verified against the launcher's signed log entry (:mod:`mpcrec.node.catalogue_sync`).
 """
 
 from __future__ import annotations

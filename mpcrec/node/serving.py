@@ -4,6 +4,7 @@ and the snapshot its trainer builds from it for the recommendation API."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from mpcrec.federation.published_model import PublishedModel
 from mpcrec.node.trainer import Trainer
 
 if TYPE_CHECKING:
-    from mpcrec.node.recommender import Recommender
+    from mpcrec.node.recommender import ModelSnapshot, Recommender
 
 log = logging.getLogger("mpcrec.node")
 SNAPSHOT_FILE = "snapshot.npz"
@@ -45,6 +46,7 @@ class SnapshotWriter:
         self.trainer = trainer
         self.path = state_dir / SNAPSHOT_FILE
         self.recommender = recommender
+        self.hide: Callable[[ModelSnapshot], ModelSnapshot] = lambda built: built
 
     @property
     def wanted(self) -> bool:
@@ -56,7 +58,7 @@ class SnapshotWriter:
         snapshot = getattr(self.trainer, "snapshot", None)
         if snapshot is None:
             return
-        built = snapshot(model.array(), model.version)
+        built = self.hide(snapshot(model.array(), model.version))  # retired rows never served
         if self.recommender is not None:
             self.recommender.publish(built)
             log.info("%s: serving model v%d", self.name, model.version)

@@ -72,6 +72,9 @@ def announcement_to_pb(ann: RoundAnnouncement | None) -> Any:
         beacon_at=ann.beacon_at,
         params=pb.RoundParams(**ann.params.to_json()) if ann.params else None,
         params_hash=ann.params_hash,
+        catalogue_version=ann.catalogue_version,
+        catalogue_hash=ann.catalogue_hash,
+        catalogue_rows=ann.catalogue_rows,
     )
 
 
@@ -102,4 +105,7 @@ def announcement_from_pb(msg: Any) -> RoundAnnouncement | None:
         beacon_at=msg.beacon_at,
         params=_params_from_pb(msg.params),
         params_hash=msg.params_hash,
+        catalogue_version=msg.catalogue_version,
+        catalogue_hash=msg.catalogue_hash,
+        catalogue_rows=msg.catalogue_rows,
     )

@@ -143,7 +143,10 @@ def test_the_peertube_section_and_trainer(tmp_path: Path) -> None:
             {"trainer": {"kind": "drift", "rate": "fast"}},
             "trainer.rate: expected a number, got 'fast'",
         ),
-        ({"trainer": {"kind": "peertube"}, "peertube": PEERTUBE}, "trainer.catalogue: missing"),
+        (
+            {"trainer": {"kind": "peertube", "catalogue": 5}, "peertube": PEERTUBE},
+            "trainer.catalogue",
+        ),
         ({"trainer": PEERTUBE_TRAINER}, "trainer kind 'peertube' needs a `peertube:` section"),
         ({"peertube": PEERTUBE}, "peertube.listen needs a trainer that serves users"),
         ({"peertube": {**PEERTUBE, "port": 1}}, "peertube.port: unknown setting"),
@@ -194,3 +197,11 @@ def test_the_privacy_floor_has_safe_defaults_and_named_opt_outs(tmp_path: Path) 
     assert opted.privacy_floor.allow_plaintext and opted.privacy_floor.min_noise_multiplier == 1.0
     with pytest.raises(ConfigError, match="max_normalised_weight"):
         _load(tmp_path, {**BASE, "privacy_floor": {"max_normalised_weight": 2.0}})
+
+
+def test_a_peertube_trainer_without_catalogue_txt_uses_the_verified_catalogue(
+    tmp_path: Path,
+) -> None:
+    config = _load(tmp_path, {**BASE, "trainer": {"kind": "peertube"}, "peertube": PEERTUBE})
+    assert isinstance(config.trainer, PeerTubeTrainerConfig)
+    assert config.trainer.catalogue is None  # rows from state_dir/catalogue (catalogue_sync)

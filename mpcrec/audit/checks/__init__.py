@@ -17,12 +17,14 @@ weights), ``heads`` (nodes' cosigned heads match the log, from enough distinct n
 ε of every revealed round of a ``privacy_unit: user`` run, recomputed from the signed ``z``
 and ``q``, within the declared budget, the mechanism unchanged mid-run).
 ``binding`` (registered keys bound to certificates of the federation CA; needs its
-certificate).
+certificate). ``catalogue`` (every catalogue version extends the one before; every round's
+model rows trace to a signed version).
 """
 
 from __future__ import annotations
 
 from mpcrec.audit.checks.bindings import check_bindings
+from mpcrec.audit.checks.catalogue import check_catalogue, check_copy
 from mpcrec.audit.checks.draws import check_committees, check_participants, check_seeds
 from mpcrec.audit.checks.fairness import check_beacons, check_post_draw_aborts, draw_bias
 from mpcrec.audit.checks.heads import check_head_times, check_witnesses
@@ -45,7 +47,9 @@ __all__ = [
     "check_beacons",
     "check_bindings",
     "check_budget",
+    "check_catalogue",
     "check_committees",
+    "check_copy",
     "check_head_times",
     "check_params",
     "check_participants",
