@@ -98,6 +98,7 @@ def summarise(run: FederationRun, events: list[dict[str, Any]]) -> dict[str, Any
     for report in loads:
         for rpc, count in report.get("calls", {}).items():
             calls[rpc] = calls.get(rpc, 0) + int(count)
+    unfinished = sum(int(r.get("unfinished", 0)) for r in loads)
     registered = [float(e["time"]) for e in events if e.get("event") == "registered"]
     return {
         "instances": run.instances,
@@ -112,6 +113,7 @@ def summarise(run: FederationRun, events: list[dict[str, Any]]) -> dict[str, Any
         "launcher_peak_rss_bytes": run.samples[-1].peak_rss if run.samples else None,
         "registration_s": max(registered) - min(registered) if registered else None,
         "errors": len(errors),
+        "unfinished_instances": unfinished,
         "error_examples": errors[:5],
         "refused": [r.get("refused", {}) for r in loads],
         "calls": calls,

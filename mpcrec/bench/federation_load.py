@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 import traceback
@@ -142,11 +143,12 @@ class Instance:
             if ended:  # as a node's log watch: once a round has ended (a state may be skipped)
                 await self.check_log(ended)
             if ann.phase is Phase.OPEN and self.name in ann.participants:
-                self.secrets[rid] = messages.fresh_secret()
-                value, sig = messages.seed_commit(self.name, self.keys, rid, self.secrets[rid])
-                self.signed.setdefault(rid, []).append(sig)
+                secret = messages.fresh_secret()
+                value, sig = messages.seed_commit(self.name, self.keys, rid, secret)
                 commit = pb.SeedCommit(round_id=rid, commitment=value, entry_signature=sig)
                 await self.call("SubmitCommit", commit)
+                self.secrets[rid] = secret  # accepted: reveal it, find it in the log
+                self.signed.setdefault(rid, []).append(sig)
             elif ann.phase is Phase.REVEALING and rid in self.secrets:
                 reveal = pb.SeedReveal(round_id=rid, secret=self.secrets[rid])
                 await self.call("SubmitReveal", reveal)
@@ -179,11 +181,11 @@ class Instance:
             update, ann, weight=1.0, params_hash=digest
         )
         upload, sig = messages.contribution(self.name, self.keys, ann, envelopes, 1.0, digest)
-        self.signed.setdefault(ann.round_id, []).append(sig)
         self.crowd.calls["UploadContribution"] += 1
         await self.stub.UploadContribution(
             iter(list(convert.contribution_chunks(upload, sig))), timeout=CALL_S
         )
+        self.signed.setdefault(ann.round_id, []).append(sig)
 
     async def compute(self, ann: RoundAnnouncement) -> None:
         """As a committee member: the plaintext aggregate of its envelopes, signed."""
@@ -198,8 +200,8 @@ class Instance:
         nxt, accepted = aggregation.compute(ann, envelopes, base, None)
         model = PublishedModel.from_array(ann.model_version + 1, nxt)
         result = messages.result(self.name, self.keys, ann, model, accepted, ann.params, weights)
-        self.signed.setdefault(ann.round_id, []).append(result.signature)
         await self.call("SubmitResult", convert.result_to_pb(result))
+        self.signed.setdefault(ann.round_id, []).append(result.signature)
 
     async def check_log(self, rounds: list[int]) -> None:
         """The latest tree head, and where its own entries of ``rounds`` are in it."""
@@ -214,21 +216,35 @@ class Instance:
 
 
 async def run_group(plan: dict[str, Any], index: int) -> dict[str, Any]:
-    """Run the instances of group ``index`` to the end of the plan; what happened."""
+    """Run the instances of group ``index`` to the end of the plan, or until SIGTERM (the
+    launcher has exited: an instance that missed the last announcement stops then and is
+    counted ``unfinished``); what happened."""
     crowd = Crowd(plan)
     names = plan["groups"][index]
     started = time.monotonic()
-    instances = [Instance(name, crowd) for name in names]
-    outcomes = await asyncio.gather(
-        *(asyncio.wait_for(i.run(), plan["timeout_s"]) for i in instances),
-        return_exceptions=True,
-    )
-    for name, outcome in zip(names, outcomes, strict=True):
-        if isinstance(outcome, BaseException):
-            crowd.errors.append(f"{name}: {type(outcome).__name__}: {outcome}")
+    told = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, told.set)
+    tasks = {
+        asyncio.create_task(asyncio.wait_for(Instance(n, crowd).run(), plan["timeout_s"])): n
+        for n in names
+    }
+    told_task: asyncio.Future[Any] = asyncio.ensure_future(told.wait())
+    pending: set[asyncio.Future[Any]] = set(tasks)
+    while pending and not told.is_set():
+        _, pending = await asyncio.wait(pending | {told_task}, return_when="FIRST_COMPLETED")
+        pending.discard(told_task)
+    for task in pending:
+        task.cancel()
+    told_task.cancel()
+    for task, name in tasks.items():
+        if task.cancelled() or task in pending:
+            continue
+        if task.exception() is not None:
+            crowd.errors.append(f"{name}: {type(task.exception()).__name__}: {task.exception()}")
     return {
         "group": index,
         "instances": len(names),
+        "unfinished": len(pending),
         "seconds": time.monotonic() - started,
         "errors": crowd.errors,
         "calls": dict(crowd.calls),

@@ -201,12 +201,19 @@ class FederationRun:
             if all(p.poll() is not None for p in loads):
                 return  # the clients are done (or gave up): the launcher will not finish
             time.sleep(0.25)
-        for name, proc in self.procs.items():
-            if name.startswith("load-"):
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+        loads = [p for n, p in self.procs.items() if n.startswith("load-")]
+        limit = time.monotonic() + 15  # for the last announcement to reach every instance
+        while time.monotonic() < limit and any(p.poll() is None for p in loads):
+            time.sleep(0.1)
+        for proc in loads:  # those still watching missed the end: they report and exit
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in loads:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
 
     def stop(self) -> None:
         """SIGTERM what still runs, then SIGKILL."""
