@@ -15,7 +15,8 @@ PlaintextAggregation`, :func:`~mpcrec.node.signed_weights.signed_weights`):
 4. ``computing``, if drawn: fetches its envelopes, computes the plaintext aggregate and
    signs the next model (simulated members: no CrypTen; the same result a node sends);
 5. at each round's end: the latest tree head and the inclusion proofs of its own entries
-   (what a node's log watch asks for; the proofs are not checked here).
+   (what a node's log watch asks for; the proofs are not checked here; not after the round
+   publishing the plan's last model, when the launcher exits).
 
 Left out (client-side work, not the launcher's): certificate-chain checks of other
 instances' keys, beacon checks, the privacy floor. Parsed announcements are shared by the
@@ -119,14 +120,15 @@ class Instance:
                 await asyncio.sleep(0.5)  # the stream ended early: watch again, as a node does
 
     async def _watch(self) -> bool:
-        """One ``WatchRounds`` stream; whether the last round of the plan has ended."""
+        """One ``WatchRounds`` stream; whether the plan's number of models is published (that
+        last round's log is not checked: the launcher exits then)."""
         self.crowd.calls["WatchRounds"] += 1
         try:
             async for msg in self.stub.WatchRounds(pb.WatchRequest(after_round=1)):
                 ann = self.crowd.parse(msg)
-                await self.step(ann)
-                if ann.phase.terminal and ann.round_id >= self.crowd.rounds:
+                if ann.newest_model >= self.crowd.rounds:  # the plan's rounds are published
                     return True
+                await self.step(ann)
         except grpc.aio.AioRpcError as err:
             self.crowd.refused[f"WatchRounds: {err.code().name}"] += 1
         return False
