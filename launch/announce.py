@@ -64,7 +64,9 @@ def watch(
     launcher: Launcher, after_round: int, *, active: Callable[[], bool], heartbeat_s: float
 ) -> Iterator[RoundAnnouncement]:
     """Every change of the current round from ``after_round`` on, while ``active()`` and the
-    launcher runs; ``active`` is asked at least every ``heartbeat_s`` seconds."""
+    launcher runs; ``active`` is asked at least every ``heartbeat_s`` seconds. (The in-process
+    client's watch, a thread each; the gRPC server fans one reader out to every watcher
+    instead: :mod:`launch.round_feed`.)"""
     generation, last = -1, None
     while active() and not launcher.stopping.is_set():
         rnd = launcher.current()

@@ -1,4 +1,5 @@
-"""The launcher's gRPC service: thin handlers over :class:`~launch.launcher.Launcher`.
+"""The launcher's gRPC service: thin handlers over :class:`~launch.launcher.Launcher`, on
+an asynchronous server.
 
 Each handler names the caller by its client certificate (:func:`mpcrec.federation.tls.caller_id`),
 turns the request into plain values (:mod:`mpcrec.proto.convert`), calls the launcher, and
@@ -6,14 +7,25 @@ maps a refusal to a status (:func:`mpcrec.proto.convert.status_code`): ``UNAUTHE
 (no instance certificate), ``PERMISSION_DENIED`` (not registered, or registering as someone
 else), ``FAILED_PRECONDITION`` (not allowed in the round's state), ``ALREADY_EXISTS`` (a
 duplicate or replayed message), ``INVALID_ARGUMENT`` (malformed).
+
+Concurrency (docs/architecture.md, "The launcher's concurrency model"): the server is
+``grpc.aio`` on one event loop (:class:`LauncherServer`, in a thread of its own). Calls that
+last (watching rounds, uploads, share and model streams) are coroutines: no thread is held
+per watching node or per slow stream. What touches the launcher (its store, its audit log,
+signature checks) runs in one bounded pool of ``workers`` threads, the gRPC
+``migration_thread_pool``; the short unary handlers are plain functions that gRPC runs there
+(so a sync servicer, such as another service registered on the same server, still works).
+The launcher's lock makes every write one at a time: one writer to SQLite and the log.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent import futures
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -24,8 +36,10 @@ from launch.admission import (
     check_upload,
     max_envelope,
 )
-from launch.announce import announcement, watch
+from launch.announce import announcement
 from launch.launcher import Launcher
+from launch.round import Round
+from launch.round_feed import RoundFeed
 from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Envelope, UploadReceipt
@@ -36,11 +50,14 @@ from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
 WATCH_HEARTBEAT_S = 1.0
+WATCH_STALL_S = 60.0  # a watcher that takes no announcement for this long is let go
+UPLOADS_AT_ONCE = 32  # uploads read at the same time; the others wait (gRPC flow control)
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
 def _refusals(context: grpc.ServicerContext) -> Iterator[None]:
-    """Abort the call with the status of any refusal raised inside."""
+    """Abort the call with the status of any refusal raised inside (sync handlers)."""
     try:
         yield
     except ProtocolError as err:
@@ -48,20 +65,61 @@ def _refusals(context: grpc.ServicerContext) -> Iterator[None]:
         raise AssertionError("unreachable") from err  # context.abort raises
 
 
+async def _upload_chunks(request_iterator: AsyncIterator[Any], limit: int) -> list[Any]:
+    """An upload stream's messages: the header, then body chunks until the sizes the header
+    announces are exceeded (never more than ``limit`` bytes per envelope are read)."""
+    first = await anext(request_iterator, None)
+    if first is None or not first.HasField("header"):
+        return [] if first is None else [first]
+    sizes = list(first.header.sizes)
+    expected = sum(sizes) if all(0 <= s <= limit for s in sizes) else -1
+    chunks, received = [first], 0
+    if expected < 0:
+        return chunks
+    async for chunk in request_iterator:
+        chunks.append(chunk)
+        received += len(chunk.data)
+        if received > expected:
+            break
+    return chunks
+
+
 class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
-    """gRPC handlers; every one is tied to the registered instance calling it."""
+    """gRPC handlers; every one is tied to the registered instance calling it.
 
-    def __init__(self, launcher: Launcher) -> None:
+    Plain methods run in the server's worker pool; coroutines on its event loop, handing
+    each piece of work on the launcher to the pool (:meth:`_pooled`)."""
+
+    def __init__(self, launcher: Launcher, pool: futures.ThreadPoolExecutor) -> None:
         self.launcher = launcher
+        self.pool = pool
+        self.feed = RoundFeed(launcher, self._render, heartbeat_s=WATCH_HEARTBEAT_S)
+        self._uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)
 
-    def _caller(self, context: grpc.ServicerContext, *, registered: bool = True) -> str:
-        with _refusals(context):
-            return check_caller(self.launcher, caller_id(context), registered=registered)
+    def _caller(self, context: Any, *, registered: bool = True) -> str:
+        """The calling instance's id, if it may call; a refusal (``ProtocolError``) if not."""
+        return check_caller(self.launcher, caller_id(context), registered=registered)
+
+    def _render(self, rnd: Round) -> Any:
+        return convert_rounds.announcement_to_pb(announcement(self.launcher, rnd))
+
+    async def _pooled(self, context: Any, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` in the worker pool; a refusal it raises aborts the call."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.pool, work, *args)
+        except ProtocolError as err:
+            await context.abort(convert.status_code(err), str(err))
+            raise AssertionError("unreachable") from err  # context.abort raises
+
+    async def _stream(self, context: Any, messages: list[Any]) -> None:
+        for message in messages:
+            await context.write(message)
 
     def Register(self, request: Any, context: grpc.ServicerContext) -> Any:
-        who = self._caller(context, registered=False)
-        registration = convert.registration_from_pb(request)
         with _refusals(context):
+            who = self._caller(context, registered=False)
+            registration = convert.registration_from_pb(request)
             check_registration(who, registration)
             self.launcher.register(
                 who,
@@ -85,88 +143,160 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         )
 
     def GetRound(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self._caller(context)
+        with _refusals(context):
+            self._caller(context)
         return convert_rounds.announcement_to_pb(
             announcement(self.launcher, self.launcher.current())
         )
 
-    def WatchRounds(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        self._caller(context)
-        changes = watch(
-            self.launcher,
-            request.after_round,
-            active=context.is_active,
-            heartbeat_s=WATCH_HEARTBEAT_S,
-        )
-        for ann in changes:
-            yield convert_rounds.announcement_to_pb(ann)
+    async def WatchRounds(self, request: Any, context: Any) -> None:
+        await self._pooled(context, self._caller, context)
+        async for message in self.feed.watch(
+            request.after_round, active=lambda: not context.done()
+        ):
+            try:
+                await asyncio.wait_for(context.write(message), WATCH_STALL_S)
+            except TimeoutError:
+                return  # it does not read; it will watch again when it does
 
     def SubmitCommit(self, request: Any, context: grpc.ServicerContext) -> Any:
-        who = self._caller(context)
         with _refusals(context):
+            who = self._caller(context)
             self.launcher.commit(who, request.round_id, request.commitment, request.entry_signature)
         return pb.Ack(detail="commitment stored")
 
     def SubmitReveal(self, request: Any, context: grpc.ServicerContext) -> Any:
-        who = self._caller(context)
         with _refusals(context):
+            who = self._caller(context)
             self.launcher.reveal(who, request.round_id, request.secret)
         return pb.Ack(detail="reveal stored")
 
-    def UploadContribution(
-        self, request_iterator: Iterator[Any], context: grpc.ServicerContext
-    ) -> Any:
+    async def UploadContribution(self, request_iterator: AsyncIterator[Any], context: Any) -> Any:
+        await self._pooled(context, self._caller, context)
+        async with self._uploads:
+            chunks = await _upload_chunks(request_iterator, max_envelope(self.launcher))
+            return await self._pooled(context, self._contribute, chunks, context)
+
+    def _contribute(self, chunks: list[Any], context: Any) -> Any:
         who = self._caller(context)
-        with _refusals(context):
-            upload, signature = convert.contribution_from_chunks(
-                request_iterator, contributor=who, max_envelope=max_envelope(self.launcher)
-            )
-            check_upload(self.launcher, upload)
-            self.launcher.contribute(upload, signature)
+        upload, signature = convert.contribution_from_chunks(
+            iter(chunks), contributor=who, max_envelope=max_envelope(self.launcher)
+        )
+        check_upload(self.launcher, upload)
+        self.launcher.contribute(upload, signature)
         return convert.receipt_to_pb(UploadReceipt(upload.round_id, upload.digest, upload.size))
 
-    def FetchShares(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        who = self._caller(context)
-        with _refusals(context):
-            found = self.launcher.shares_for(who, request.round_id)
-        yield from convert.envelope_chunks(Envelope(*share) for share in found)
+    async def FetchShares(self, request: Any, context: Any) -> None:
+        def shares() -> list[Any]:
+            found = self.launcher.shares_for(self._caller(context), request.round_id)
+            return list(convert.envelope_chunks(Envelope(*share) for share in found))
+
+        await self._stream(context, await self._pooled(context, shares))
 
     def SubmitResult(self, request: Any, context: grpc.ServicerContext) -> Any:
-        who = self._caller(context)
         with _refusals(context):
+            who = self._caller(context)
             self.launcher.submit_result(convert.result_from_pb(request, member=who))
         return pb.Ack(detail="result stored")
 
-    def GetModel(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        self._caller(context)
-        with _refusals(context):
-            model = self.launcher.model(request.version)
-        yield from convert.model_chunks(model)
+    async def GetModel(self, request: Any, context: Any) -> None:
+        def chunks() -> list[Any]:
+            self._caller(context)
+            return list(convert.model_chunks(self.launcher.model(request.version)))
+
+        await self._stream(context, await self._pooled(context, chunks))
 
     def GetTreeHead(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self._caller(context)
         with _refusals(context):
+            self._caller(context)
             head, proof = self.launcher.tree_head(request.known_size)
         return convert.tree_head_to_pb(head, proof)
 
     def GetInclusionProof(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self._caller(context)
         with _refusals(context):
+            self._caller(context)
             index, path = self.launcher.inclusion_proof(request.entry_signature, request.tree_size)
         return convert.inclusion_to_pb(index, request.tree_size, path)
 
 
-def serve(launcher: Launcher, address: str, tls: CertPaths, *, workers: int = 64) -> grpc.Server:
-    """Start the launcher's mutual-TLS gRPC server on ``address`` (``host:port``)."""
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="launcher-rpc"),
-        options=GRPC_OPTIONS,
-    )
-    pb_grpc.add_LauncherServicer_to_server(LauncherService(launcher), server)
+def add_services(server: Any, launcher: Launcher, pool: futures.ThreadPoolExecutor) -> RoundFeed:
+    """Register the launcher's services on ``server``; the round feed its watchers read."""
+    service = LauncherService(launcher, pool)
+    pb_grpc.add_LauncherServicer_to_server(service, server)
     catalogue_service.add_to_server(server, launcher)  # the Catalogue service, if any
-    if server.add_secure_port(address, server_credentials(tls)) == 0:
-        raise ProtocolError(
-            f"cannot listen on {address}", hint="is the port in use? choose another one"
+    return service.feed
+
+
+class LauncherServer:
+    """The launcher's mutual-TLS gRPC server, running on an event loop in its own thread.
+
+    Parameters
+    ----------
+    launcher, address, tls:
+        What to serve, on which ``host:port``, with which certificate.
+    workers:
+        Threads of the worker pool (every call's work on the launcher runs there).
+    """
+
+    def __init__(self, launcher: Launcher, address: str, tls: CertPaths, *, workers: int) -> None:
+        self.pool = futures.ThreadPoolExecutor(workers, thread_name_prefix="launcher-rpc")
+        self._loop = asyncio.new_event_loop()
+        self._stopping: asyncio.Event | None = None
+        self._grace: float | None = None
+        self.stopped = threading.Event()
+        started: futures.Future[None] = futures.Future()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(self._serve(launcher, address, tls, started),),
+            name="launcher-aio",
+            daemon=True,
         )
-    server.start()
-    return server
+        self._thread.start()
+        started.result(timeout=30)  # raises what made the start fail
+
+    def _run(self, serving: Any) -> None:
+        try:
+            self._loop.run_until_complete(serving)
+        finally:
+            self._loop.close()
+
+    async def _serve(
+        self, launcher: Launcher, address: str, tls: CertPaths, started: futures.Future[None]
+    ) -> None:
+        try:
+            self._stopping = asyncio.Event()
+            server = grpc.aio.server(migration_thread_pool=self.pool, options=GRPC_OPTIONS)
+            feed = add_services(server, launcher, self.pool)
+            if server.add_secure_port(address, server_credentials(tls)) == 0:
+                raise ProtocolError(
+                    f"cannot listen on {address}", hint="is the port in use? choose another one"
+                )
+            await server.start()
+        except BaseException as err:
+            started.set_exception(err)
+            self._finish()
+            return
+        started.set_result(None)
+        reading = asyncio.create_task(feed.run())
+        await self._stopping.wait()
+        feed.close()
+        await server.stop(self._grace)
+        reading.cancel()
+        self._finish()
+
+    def _finish(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.stopped.set()
+
+    def stop(self, grace: float | None = None) -> threading.Event:
+        """Stop serving (calls in flight get ``grace`` seconds); set once stopped."""
+        if self._stopping is not None and not self.stopped.is_set():
+            self._grace = grace
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                self._loop.call_soon_threadsafe(self._stopping.set)
+        return self.stopped
+
+
+def serve(launcher: Launcher, address: str, tls: CertPaths, *, workers: int = 16) -> LauncherServer:
+    """Start the launcher's mutual-TLS gRPC server on ``address`` (``host:port``)."""
+    return LauncherServer(launcher, address, tls, workers=workers)

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry, TreeHead, canonical_json
+from mpcrec.audit.merkle_tree import MerkleTree
 from mpcrec.audit.schema import payload_error
 from mpcrec.errors import DataError, ProtocolError
 from mpcrec.files import write_atomic
@@ -90,7 +91,8 @@ class AuditLog:
         self._keys: dict[str, Ed25519PublicKey] = {}
         if launcher_key is not None:
             self._keys[LAUNCHER] = launcher_key.public_key()
-        self._leaves: list[bytes] = []
+        self._tree = MerkleTree()  # proofs in O(log n) (mpcrec.audit.merkle_tree)
+        self._leaves = self._tree.leaves
         self._by_signature: dict[bytes, int] = {}
         self._acc = merkle.RootAccumulator()
         for body, leaf in self._db.execute("SELECT body, leaf FROM audit_entries ORDER BY idx"):
@@ -180,7 +182,7 @@ class AuditLog:
         return placed.index
 
     def _remember(self, entry: LogEntry, leaf: bytes) -> None:
-        self._leaves.append(leaf)
+        self._tree.append(leaf)
         self._acc.append(leaf)
         self._by_signature.setdefault(entry.signature, entry.index)
         self._learn_key(entry)
@@ -210,7 +212,10 @@ class AuditLog:
 
     def root(self, size: int | None = None) -> bytes:
         """The Merkle root over the first ``size`` entries (default: all)."""
-        return self._acc.root() if size is None else merkle.root(self._leaves[:size])
+        if size is None:
+            return self._acc.root()
+        size = min(size, self.size)
+        return self._tree.range_root(0, size) if size > 0 else merkle.root([])
 
     def entries(self, start: int = 0, stop: int | None = None) -> Iterator[LogEntry]:
         """Entries ``start`` up to ``stop`` (exclusive), in order."""
@@ -242,7 +247,9 @@ class AuditLog:
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """Audit path of entry ``index`` in the tree of ``size`` entries (default: all)."""
-        return merkle.inclusion_proof(self._leaves[: self.size if size is None else size], index)
+        return self._tree.inclusion_proof(
+            index, self.size if size is None else min(size, self.size)
+        )
 
     def locate(self, signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
         """``(index, audit path)`` of the entry carrying ``signature`` in the tree of the
@@ -258,7 +265,7 @@ class AuditLog:
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """Proof that the first ``old_size`` entries are a prefix of the first ``new_size``."""
         end = self.size if new_size is None else new_size
-        return merkle.consistency_proof(self._leaves[:end], old_size)
+        return self._tree.consistency_proof(old_size, min(end, self.size))
 
     def export_jsonl(self, path: Path) -> int:
         """Write entries and heads as JSON Lines (atomically); returns the number of lines.

@@ -41,6 +41,7 @@ BENCHMARKS: tuple[str, ...] = (
     "mpcrec.bench.audit",
     "mpcrec.bench.secure_agg",
     "mpcrec.bench.catalogue",
+    "mpcrec.bench.federation",
 )
 
 

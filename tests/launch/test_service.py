@@ -37,7 +37,7 @@ class Client:
     """One instance's view of the launcher: its certificate, keys and a stub."""
 
     def __init__(self, name: str, address: str, tls: CertPaths, keys: NodeKeys) -> None:
-        self.name, self.keys = name, keys
+        self.name, self.keys, self.tls = name, keys, tls
         self.channel = secure_channel(address, tls)
         self.stub: Any = pb_grpc.LauncherStub(self.channel)
 

@@ -1,0 +1,104 @@
+"""One reader of the launcher's rounds, fanned out to every watching instance.
+
+The asynchronous server (:mod:`launch.service`) keeps no thread per watcher. One
+:class:`RoundFeed` waits for the launcher's changes (:meth:`~launch.launcher.Launcher.
+wait_for_change`, in one thread of its own), renders the current round's announcement once
+per change, and wakes every watcher's coroutine. A watcher holds only the number of the last
+announcement it was sent: there is no queue per watcher, so one that reads slowly skips to the
+newest announcement instead of holding a backlog (an announcement replaces the ones before
+it; nodes act on the round's latest state). Memory is one rendered announcement for all
+watchers, plus what gRPC's flow-control window holds per stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from launch.launcher import Launcher
+from launch.round import Round
+
+log = logging.getLogger("mpcrec.launcher")
+
+
+class RoundFeed:
+    """The latest announcement, and the watchers waiting for the next one.
+
+    Parameters
+    ----------
+    launcher:
+        Whose rounds to announce.
+    render:
+        A round to the message sent to watchers (an announcement protobuf); called in a
+        worker thread, once per change of the round.
+    heartbeat_s:
+        How often a watcher checks that its call is still active and the launcher runs.
+    """
+
+    def __init__(
+        self, launcher: Launcher, render: Callable[[Round], Any], *, heartbeat_s: float
+    ) -> None:
+        self.launcher = launcher
+        self.render = render
+        self.heartbeat_s = heartbeat_s
+        self.number = 0  # of the latest announcement; 0: none yet
+        self.latest: tuple[int, Any] | None = None  # (round id, message)
+        self._next = asyncio.Event()
+        self._closed = False
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="round-feed")
+
+    @property
+    def running(self) -> bool:
+        """Whether watchers are still served (neither closed nor the launcher stopping)."""
+        return not self._closed and not self.launcher.stopping.is_set()
+
+    def publish(self, round_id: int, message: Any) -> None:
+        """Make ``message`` the latest announcement and wake every watcher (loop thread)."""
+        self.number += 1
+        self.latest = (round_id, message)
+        woken, self._next = self._next, asyncio.Event()
+        woken.set()
+
+    def close(self) -> None:
+        """Stop reading and let every watcher end (loop thread)."""
+        self._closed = True
+        self._next.set()
+        self._reader.shutdown(wait=False)
+
+    async def run(self) -> None:
+        """Announce every change of the current round until closed (one task)."""
+        loop = asyncio.get_running_loop()
+        generation, last = -1, None
+        while self.running:
+            try:
+                rnd = await loop.run_in_executor(self._reader, self.launcher.current)
+                if rnd is not None and rnd != last:
+                    message = await loop.run_in_executor(self._reader, self.render, rnd)
+                    last = rnd
+                    self.publish(rnd.round_id, message)
+                generation = await loop.run_in_executor(
+                    self._reader, self.launcher.wait_for_change, generation, self.heartbeat_s
+                )
+            except RuntimeError:  # the reader was shut down under us: closing
+                return
+            except Exception:  # a store error must not end every watch: retry
+                log.exception("announcing the current round failed; retrying")
+                await asyncio.sleep(self.heartbeat_s)
+
+    async def watch(self, after_round: int, active: Callable[[], bool]) -> AsyncIterator[Any]:
+        """The latest announcement, then each newer one, of rounds from ``after_round`` on,
+        while ``active()`` and the feed runs."""
+        sent = 0
+        while self.running and active():
+            if self.number > sent and self.latest is not None:
+                sent = self.number
+                round_id, message = self.latest
+                if round_id >= after_round:
+                    yield message
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._next.wait(), self.heartbeat_s)

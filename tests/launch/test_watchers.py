@@ -1,0 +1,103 @@
+"""Many instances watching rounds at once, on the asynchronous server (issue 15).
+
+The server holds no thread per watcher: 200 watching calls over 200 connections are all
+answered, and each sees the round move, while the process's thread count stays near the
+worker pool's size (the server before issue 15 gave every watcher one of 64 threads, so the
+65th waited forever). A slow watcher skips to the newest announcement rather than queueing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+import grpc
+import pytest
+
+from launch.round_feed import RoundFeed
+from mpcrec.federation.tls import GRPC_OPTIONS, channel_credentials
+from mpcrec.proto import federation_pb2 as pb
+from mpcrec.proto import federation_pb2_grpc as pb_grpc
+from tests.launch.test_service import T, _wait_state, world  # noqa: F401 (a fixture)
+
+WATCHERS = 200
+
+
+async def _watch_until(address: str, tls: Any, states: set[str], got: list[str]) -> list[str]:
+    """One watcher on its own connection: the states it saw, up to any of ``states``."""
+    channel = grpc.aio.secure_channel(address, channel_credentials(tls), options=GRPC_OPTIONS)
+    seen: list[str] = []
+    try:
+        call = pb_grpc.LauncherStub(channel).WatchRounds(pb.WatchRequest(after_round=1))
+        async for ann in call:
+            seen.append(ann.state)
+            if len(seen) == 1:
+                got.append(ann.state)
+            if ann.state in states:
+                break
+        call.cancel()
+    finally:
+        await channel.close()
+    return seen
+
+
+async def _crowd(world: dict[str, Any], threads: list[int]) -> list[list[str]]:  # noqa: F811
+    clients = world["clients"]
+    got: list[str] = []
+    tasks = [
+        asyncio.create_task(_watch_until(world["address"], clients[n].tls, {"revealing"}, got))
+        for n in [*clients] * (WATCHERS // len(clients) + 1)
+    ][:WATCHERS]
+    async with asyncio.timeout(3 * T):
+        while len(got) < WATCHERS:  # every watcher has its first announcement
+            await asyncio.sleep(0.05)
+    threads.append(threading.active_count())
+    secrets = {n: os.urandom(32) for n in clients}
+    ann = await asyncio.to_thread(_wait_state, clients["a"], "open")
+    for n, c in clients.items():
+        await asyncio.to_thread(c.commit, ann.round_id, secrets[n])
+    async with asyncio.timeout(3 * T):
+        return await asyncio.gather(*tasks)
+
+
+def test_two_hundred_watchers_served_with_a_bounded_number_of_threads(
+    world: dict[str, Any],  # noqa: F811
+) -> None:
+    for c in world["clients"].values():
+        c.register()
+    _wait_state(world["clients"]["a"], "open")
+    before = threading.active_count()
+    threads: list[int] = []
+    seen = asyncio.run(_crowd(world, threads))
+    assert len(seen) == WATCHERS
+    assert all(s[0] == "open" and s[-1] == "revealing" for s in seen), seen[:3]
+    # the worker pool (16) and gRPC's own threads, not one per watcher
+    assert threads[0] - before < 40, (before, threads)
+
+
+def test_slow_watcher_gets_the_newest_announcement_not_a_backlog() -> None:
+    class Idle:
+        stopping = threading.Event()
+
+    async def scenario() -> list[Any]:
+        feed = RoundFeed(Idle(), render=lambda r: r, heartbeat_s=0.05)  # type: ignore[arg-type]
+        watcher = feed.watch(after_round=2, active=lambda: True)
+        feed.publish(1, "round 1")  # before the rounds it asked for: skipped
+        feed.publish(2, "round 2, open")
+        first = await anext(watcher)
+        for state in ("committing", "revealing", "collecting"):  # it does not read meanwhile
+            feed.publish(2, f"round 2, {state}")
+        second = await anext(watcher)
+        pending = asyncio.ensure_future(anext(watcher))
+        await asyncio.sleep(0.2)  # nothing new: it waits
+        assert not pending.done()
+        feed.publish(3, "round 3, open")
+        third = await pending
+        feed.close()
+        with pytest.raises(StopAsyncIteration):
+            await anext(watcher)
+        return [first, second, third]
+
+    assert asyncio.run(scenario()) == ["round 2, open", "round 2, collecting", "round 3, open"]
