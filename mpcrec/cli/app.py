@@ -39,6 +39,7 @@ BENCHMARKS: tuple[str, ...] = (
     "mpcrec.bench.transport",
     "mpcrec.bench.audit",
     "mpcrec.bench.secure_agg",
+    "mpcrec.bench.faults",
 )
 
 
