@@ -236,7 +236,9 @@ class FaultFederation:
         if self.state_dir.is_mount():
             keep = self.root / "launcher-final"
             shutil.copytree(self.state_dir, keep, dirs_exist_ok=True)
-            subprocess.run(["umount", str(self.state_dir)], capture_output=True, timeout=20)
+            subprocess.run(
+                ["umount", "--lazy", str(self.state_dir)], capture_output=True, timeout=20
+            )
         if self.hosts is not None:
             self.hosts.remove()
             self.hosts = None
