@@ -36,7 +36,8 @@ _STATE |= {"computing": "computing", "publish": "published"}
 RECOVERY_S = 180.0
 #: seconds a full disk is held before space returns
 DISK_HOLD_S = 6.0
-SLOW_MS = 400
+#: a slow member's uplink, kbit/s (``tc tbf``; this kernel has no ``netem``)
+SLOW_KBIT = 64
 HEAD_WAIT_S = 20.0
 #: post-draw aborts the auditor names by design (rule post_draw_abort: a crash and a
 #: launcher's redraw look alike in the log); allowed only on the rounds a fault touched
@@ -113,8 +114,9 @@ FAULTS: dict[str, Fault] = {
               lambda fed, v: fed.kill(v), lambda fed, v: fed.start(v)),
         Fault("cut-member", "a member's link down until a round ends", "member",
               lambda fed, v: _hosts(fed).cut(v), lambda fed, v: _hosts(fed).heal(v)),
-        Fault("slow-member", f"a member's packets delayed {SLOW_MS} ms (netem)", "member",
-              lambda fed, v: _hosts(fed).slow(v, SLOW_MS), lambda fed, v: _hosts(fed).heal(v)),
+        Fault("slow-member", f"a member's uplink throttled to {SLOW_KBIT} kbit/s (tc tbf)",
+              "member", lambda fed, v: _hosts(fed).slow(v, SLOW_KBIT),
+              lambda fed, v: _hosts(fed).heal(v)),
         Fault("disk-full", f"the launcher's tmpfs full for {DISK_HOLD_S:.0f} s", "launcher",
               _fill, _free, hold="disk"),
         Fault("restart-nodes", "SIGKILL every node at once, start them again", "nodes",

@@ -82,10 +82,11 @@ class Hosts:
         """Take the node's link down: nothing in or out."""
         _run("ip", "link", "set", self.veth[name], "down")
 
-    def slow(self, name: str, delay_ms: int) -> None:
-        """Delay everything the node sends by ``delay_ms`` (``tc netem``)."""
+    def slow(self, name: str, kbit: int) -> None:
+        """Throttle what the node sends to ``kbit`` kbit/s, queueing up to 2 s (``tc tbf``:
+        this kernel has no ``netem``, so a slow link rather than a fixed delay)."""
         _run("ip", "netns", "exec", self.ns[name], "tc", "qdisc", "replace", "dev", "eth0",
-             "root", "netem", "delay", f"{delay_ms}ms")  # fmt: skip
+             "root", "tbf", "rate", f"{kbit}kbit", "burst", "4kb", "latency", "2s")  # fmt: skip
 
     def heal(self, name: str) -> None:
         """Link up again, no delay."""
