@@ -135,6 +135,9 @@ class SQLiteStore:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # the WAL shrinks back after each checkpoint: a full disk is met at the next
+            # write (and refused, nothing kept), not at an unforeseeable checkpoint
+            self._db.execute("PRAGMA journal_size_limit=0")
             self._db.executescript(SCHEMA)
             migrate(self._db)
         except (OSError, sqlite3.DatabaseError) as err:

@@ -180,10 +180,11 @@ def run_cell(
         return cell
     rid = cell.round_id = int(event["round_id"])
     cell.victim = victim_of(fault, phase, fed, rid)
-    started = time.monotonic()
+    started, refusals = time.monotonic(), _store_refusals(fed)
     fault.inject(fed, cell.victim)
     _hold(fed, fault, phase, rid, window)
     exited = fault.victim == "launcher" and fault.hold == "disk" and not fed.alive("launcher")
+    missed = fault.hold == "disk" and _store_refusals(fed) == refusals
     fault.lift(fed, cell.victim)
     later = lambda rounds: any(  # noqa: E731
         r.phase is Phase.PUBLISHED and r.round_id > rid for r in rounds
@@ -193,7 +194,16 @@ def run_cell(
     judge(fed, cell, touched)
     if exited:  # it must wait for space, not die: red even though a restart recovered it
         cell.status, cell.note = "red", "the launcher exited on the full disk (restarted)"
+    if missed:  # a fault that never bit proves nothing
+        cell.status, cell.note = "red", "no write met the full disk while it was held"
     return cell
+
+
+def _store_refusals(fed: FaultFederation) -> int:
+    """How many writes the launcher's store refused, as the launcher (its scheduler) and the
+    nodes (their calls) logged them."""
+    logs = (fed.log(name, tail=1 << 30) for name in ["launcher", *fed.nodes])
+    return sum(text.count("the launcher's store cannot write") for text in logs)
 
 
 def _hold(fed: FaultFederation, fault: Fault, phase: str, rid: int, window: float) -> None:
