@@ -117,8 +117,8 @@ FAULTS: dict[str, Fault] = {
         Fault("slow-member", f"a member's uplink throttled to {SLOW_KBIT} kbit/s (tc tbf)",
               "member", lambda fed, v: _hosts(fed).slow(v, SLOW_KBIT),
               lambda fed, v: _hosts(fed).heal(v)),
-        Fault("disk-full", f"the launcher's tmpfs full for {DISK_HOLD_S:.0f} s", "launcher",
-              _fill, _free, hold="disk"),
+        Fault("disk-full", f"the launcher's tmpfs full until a write fails, +{DISK_HOLD_S:.0f} s",
+              "launcher", _fill, _free, hold="disk"),
         Fault("restart-nodes", "SIGKILL every node at once, start them again", "nodes",
               _kill_nodes, _start_nodes, hold="now"),
     )
@@ -207,7 +207,10 @@ def _store_refusals(fed: FaultFederation) -> int:
 
 
 def _hold(fed: FaultFederation, fault: Fault, phase: str, rid: int, window: float) -> None:
-    if fault.hold == "disk":
+    if fault.hold == "disk":  # until a write meets the full disk, then DISK_HOLD_S more
+        before, deadline = _store_refusals(fed), time.monotonic() + window + 10
+        while _store_refusals(fed) == before and time.monotonic() < deadline:
+            time.sleep(0.2)
         time.sleep(DISK_HOLD_S)  # how long the disk stays full, not a guess at a timing
     elif fault.hold == "round":  # until a round ends after the fault
         first = rid + 1 if phase == "publish" else rid
