@@ -1,12 +1,12 @@
 """The fault matrix (``mpcrec bench faults``) on a real federation: a fault fired when a
 round enters a phase, then the invariants and the auditor's rules, and a publish again.
 
-CI runs two cells on one federation (about 3 minutes with the warm-up): ``disk-full`` at
+CI runs two cells on one federation (225 s measured under heavy load): ``disk-full`` at
 ``computing`` (the launcher's store refuses every write for 6 s and must lose nothing it
 acknowledged, then carry on by itself) and ``kill-launcher`` at ``signing`` (a restart on
 the same store with member results in flight: the members must resend them). They are the
 two cells whose faults found bugs (docs/benchmarks/faults.md). ``MPCREC_FAULT_MATRIX=1``
-runs every fault at every phase, one federation per fault (about 45 minutes).
+runs every fault at every phase, one federation per fault (about 2 hours).
 """
 
 from __future__ import annotations
