@@ -31,7 +31,8 @@ def _entry(kind: Kind, round_id: int, author: str = LAUNCHER, **payload: object)
 
 
 def _record(round_id: int, *, signed: str = HASH) -> RoundRecord:
-    result = {"model_hash": signed, "accepted": {"a": "00", "b": "00"}, "rejected": {}}
+    result: dict[str, object] = {"model_hash": signed, "accepted": {"a": "00", "b": "00"}}
+    result["rejected"] = {}
     result |= {"noise_multiplier": 1.0, "sample_rate": 1.0}
     return RoundRecord(
         round_id,
