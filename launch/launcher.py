@@ -30,6 +30,7 @@ from mpcrec.audit.entries import LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.beacon_http import BeaconSource
+from mpcrec.federation.refusals import LauncherUnreachable
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
 from mpcrec.privacy.budget import Mechanism
 
@@ -277,6 +278,7 @@ class Launcher:
                 self.trail.append(signed)
             if first_reveal:  # the launcher holds the model now: the round spends ε
                 self.budget.record_revealed()
+            self._emit("result", round_id=rnd.round_id, member=result.member, ok=result.ok)
             self._changed_now()
 
     def _signed_result(self, rnd: Round, result: MemberResult) -> LogEntry:
@@ -319,7 +321,11 @@ class Launcher:
         """Advance rounds until ``stop`` is set (the scheduler thread)."""
         generation = self.generation
         while not stop.is_set():
-            self.advance()
+            try:
+                self.advance()
+            except LauncherUnreachable as err:  # its store cannot write: nothing was kept
+                log.error("%s; the rounds wait, retrying every second", err.message)
+                stop.wait(1.0)
             generation = self.wait_for_change(generation, tick_s)
 
     def finished(self) -> bool:

@@ -27,6 +27,7 @@ from launch.store import (
     check_publishable,
 )
 from mpcrec.errors import ConfigError
+from mpcrec.federation.refusals import LauncherUnreachable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instance (
@@ -134,6 +135,9 @@ class SQLiteStore:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # the WAL shrinks back after each checkpoint: a full disk is met at the next
+            # write (and refused, nothing kept), not at an unforeseeable checkpoint
+            self._db.execute("PRAGMA journal_size_limit=0")
             self._db.executescript(SCHEMA)
             migrate(self._db)
         except (OSError, sqlite3.DatabaseError) as err:
@@ -156,7 +160,8 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """One transaction around every change made inside (nested ones join it)."""
+        """One transaction around every change made inside (nested ones join it); when it
+        fails, a full disk included, none of it is kept."""
         with self._lock:
             if self._db.in_transaction:
                 yield
@@ -164,10 +169,12 @@ class SQLiteStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("COMMIT")
+            except BaseException as err:
+                unavailable = _rolled_back(self._db, err)
+                if unavailable is None:
+                    raise
+                raise unavailable from err
 
     def _write(self, statements: list[tuple[str, tuple[object, ...]]], what: str) -> None:
         """Run ``statements`` as one transaction; a constraint violation is a conflict."""
@@ -187,10 +194,11 @@ class SQLiteStore:
             except sqlite3.IntegrityError as err:
                 self._db.execute("ROLLBACK")
                 raise StoreConflict(f"{what}: already stored ({err})") from err
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+            except BaseException as err:
+                unavailable = _rolled_back(self._db, err)
+                if unavailable is None:
+                    raise
+                raise unavailable from err
 
     # -- registry ---------------------------------------------------------------------------
 
@@ -402,3 +410,13 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _rolled_back(db: sqlite3.Connection, err: BaseException) -> LauncherUnreachable | None:
+    """Roll back what failed; a store that cannot write (a full disk, an I/O error) is
+    :class:`LauncherUnreachable` for now: nothing of the call was kept, try again later."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+    if isinstance(err, sqlite3.OperationalError):
+        return LauncherUnreachable(f"the launcher's store cannot write ({err}); nothing was kept")
+    return None

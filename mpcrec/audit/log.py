@@ -91,12 +91,22 @@ class AuditLog:
         self._keys: dict[str, Ed25519PublicKey] = {}
         if launcher_key is not None:
             self._keys[LAUNCHER] = launcher_key.public_key()
+        self._load()
+
+    def _load(self) -> None:
         self._tree = MerkleTree()  # proofs in O(log n) (mpcrec.audit.merkle_tree)
         self._leaves = self._tree.leaves
         self._by_signature: dict[bytes, int] = {}
         self._acc = merkle.RootAccumulator()
         for body, leaf in self._db.execute("SELECT body, leaf FROM audit_entries ORDER BY idx"):
             self._remember(LogEntry.from_json(json.loads(body)), bytes(leaf))
+
+    def _sync(self) -> None:
+        """Forget entries whose transaction was rolled back (a full disk at commit)."""
+        query = "SELECT coalesce(max(idx) + 1, 0) FROM audit_entries"
+        stored = self._db.execute(query).fetchone()[0]
+        if stored != len(self._leaves):
+            self._load()
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> AuditLog:
@@ -171,6 +181,7 @@ class AuditLog:
             raise ProtocolError(
                 f"{entry.kind} entry for round {entry.round}: bad signature by {entry.author}"
             )
+        self._sync()
         placed = entry.at(len(self._leaves))
         body = placed.leaf_bytes()
         leaf = merkle.leaf_hash(body)
@@ -192,6 +203,7 @@ class AuditLog:
         default the clock's; once per size)."""
         if self._launcher_key is None:
             raise ProtocolError("this log was opened without the launcher key")
+        self._sync()
         existing = [h for h in self._heads("WHERE size = ?", (self.size,))]
         if existing:
             return existing[0]

@@ -42,6 +42,7 @@ BENCHMARKS: tuple[str, ...] = (
     "mpcrec.bench.secure_agg",
     "mpcrec.bench.catalogue",
     "mpcrec.bench.federation",
+    "mpcrec.bench.faults",
 )
 
 

@@ -68,6 +68,7 @@ from mpcrec.node.trainer import DriftTrainer, Trainer
 from mpcrec.node.user_dp import UserBudget, home_update
 
 if TYPE_CHECKING:
+    from mpcrec.federation.result import MemberResult
     from mpcrec.node.http_api import ApiServer
     from mpcrec.node.recommender import Recommender
 
@@ -147,6 +148,8 @@ class Node:
         self.models, self.forked = ModelCache(), ""  # forked: the launcher showed two histories
         self._secrets: dict[int, bytes] = {}
         self._done: set[tuple[int, str]] = set()
+        self._step: tuple[int, str] | None = None  # the step under way
+        self._unsent: dict[int, MemberResult] = {}  # signed, not yet acknowledged
         self._served = 0  # newest model version followed (checked and served)
         self._client: LauncherClient | None = None
         self.recommender: Recommender | None = None  # serving in-process (peertube.listen)
@@ -255,6 +258,9 @@ class Node:
             self.refusals.record(ann.round_id, refusal)
         except (StoreConflict, RoundStateError) as err:
             log.debug("%s: round %d: %s", self.me, ann.round_id, err.message)
+        except LauncherError:  # the launcher went away mid-step: take it again once back
+            self._done.discard(self._step or (0, ""))
+            raise
 
     def on_announcement(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         """Dispatch ``ann`` to the step of its phase, then follow the newest model."""
@@ -272,6 +278,7 @@ class Node:
         step = self._steps.get(ann.phase)
         if step is not None:
             step(client, ann)
+            self._step = None
         self._follow_model(client, ann)
 
     def _once(self, round_id: int, step: str) -> bool:
@@ -279,6 +286,7 @@ class Node:
         if (round_id, step) in self._done:
             return False
         self._done.add((round_id, step))
+        self._step = (round_id, step)
         return True
 
     # -- the steps --------------------------------------------------------------------------
@@ -346,6 +354,9 @@ class Node:
         if self.config.member_delay_s:
             time.sleep(self.config.member_delay_s)
         rid = ann.round_id
+        if rid in self._unsent:  # computed before the launcher went away
+            client.submit_result(self._unsent[rid])
+            return
         assert self.params is not None
         floor.check_round(self.privacy_floor, self.params, ann)
         streamed = client.fetch_shares(rid)
@@ -370,7 +381,9 @@ class Node:
             return
         model = PublishedModel.from_array(ann.model_version + 1, nxt)
         signed = messages.result(self.me, self.keys, ann, model, accepted, self.params, weights)
+        self._unsent[rid] = signed
         client.submit_result(signed)
+        del self._unsent[rid]
         log.info("%s: round %d: result sent (%d accepted)", self.me, rid, len(accepted))
 
     def _end(self, client: LauncherClient, ann: RoundAnnouncement) -> None:

@@ -40,6 +40,7 @@ _CODES: tuple[tuple[type[LauncherError], grpc.StatusCode], ...] = (
     (RoundStateError, grpc.StatusCode.FAILED_PRECONDITION),
     (Anonymous, grpc.StatusCode.UNAUTHENTICATED),
     (NotPermitted, grpc.StatusCode.PERMISSION_DENIED),
+    (LauncherUnreachable, grpc.StatusCode.UNAVAILABLE),  # e.g. its disk is full
 )
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from launch.in_process import InProcessLauncherClient
 from mpcrec.federation.announcement import Phase, RoundAnnouncement
-from mpcrec.federation.refusals import NotPermitted, StoreConflict
+from mpcrec.federation.refusals import LauncherUnreachable, NotPermitted, StoreConflict
+from mpcrec.federation.result import MemberResult
 from mpcrec.node.aggregation.plaintext import PlaintextAggregation
 from mpcrec.node.config import PrivacyFloor
 from mpcrec.node.daemon import Node
@@ -244,3 +245,45 @@ def test_a_round_whose_member_fails_is_aborted_and_the_next_one_publishes(tmp_pa
     assert silent in aborted.reason
     assert publishing_round(world, 1).round_id > aborted.round_id
     world.close()
+
+
+class _AwayOnce:
+    """A member's client whose first result finds the launcher gone (killed, restarting)."""
+
+    def __init__(self, client: InProcessLauncherClient) -> None:
+        self.client = client
+        self.attempts: list[MemberResult] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.client, name)
+
+    def submit_result(self, result: MemberResult) -> None:
+        self.attempts.append(result)
+        if len(self.attempts) == 1:
+            raise LauncherUnreachable("UNAVAILABLE: the launcher is restarting")
+        self.client.submit_result(result)
+
+
+def test_a_member_whose_launcher_went_away_sends_the_same_signed_result_again(
+    world: World,
+) -> None:
+    # Prepare: every contribution in, the round computing, one member's launcher away
+    world.register_all()
+    drive(world, lambda a: a.phase is Phase.COLLECTING)
+    world.launcher.advance()
+    ann = world.current()
+    assert ann.phase is Phase.COMPUTING
+    member = ann.members[0]
+    away = _AwayOnce(world.clients[member])  # type: ignore[arg-type]
+    for name in set(NAMES) - {member}:
+        world.nodes[name].handle(world.clients[name], ann)
+
+    # Execute: the step fails on the launcher, then the announcement comes again
+    with pytest.raises(LauncherUnreachable):
+        world.nodes[member].handle(away, ann)  # type: ignore[arg-type]
+    world.nodes[member].handle(away, ann)  # type: ignore[arg-type]
+    drive(world, published(world, 1))
+
+    # Assert: sent again as signed, not computed a second time; the round published
+    assert [a.signature for a in away.attempts] == [away.attempts[0].signature] * 2
+    assert publishing_round(world, 1).round_id == ann.round_id
