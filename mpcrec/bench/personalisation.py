@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from mpcrec.bench.quality_dp import calibrate
 from mpcrec.bench.report import check_writable, write_json
 from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import Partition, partition_users
@@ -99,10 +100,11 @@ def seed_rows(
 ) -> list[dict[str, Any]]:
     """Every instance's shared and personal test NDCG@10 for one seed."""
     members = [partition.members(k) for k in range(partition.n_instances)]
-    tuned = train_dpals(tuning, partition, config, epsilon=epsilon, delta=DELTA, seed=seed)
+    privacy = calibrate(config, epsilon, DELTA)
+    tuned = train_dpals(tuning, partition, config, privacy=privacy, seed=seed)
     homes = [Home.create(tuning, m, config) for m in members]
     strengths = choose_strength(tuning, homes, tuned.item_factors, config)
-    model = train_dpals(split, partition, config, epsilon=epsilon, delta=DELTA, seed=seed)
+    model = train_dpals(split, partition, config, privacy=privacy, seed=seed)
     shared = model.item_factors
     homes = [Home.create(split, m, config) for m in members]
     plain = [(shared, solve_users(shared, h.conf, config)) for h in homes]

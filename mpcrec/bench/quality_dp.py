@@ -17,9 +17,10 @@ from typing import Any
 from mpcrec.bench.quality_methods import DELTA, Setting, Tick, Trainer
 from mpcrec.data.partition import Partition
 from mpcrec.model.dpals import ALSConfig, payload_size
-from mpcrec.model.dpals_train import train_dpals
+from mpcrec.model.dpals_train import Privacy, train_dpals
 from mpcrec.model.metrics import Scorer
 from mpcrec.model.tuned_dpals import ALS_DP, ALS_PLAIN
+from mpcrec.privacy.joint import split_budget
 
 DP_METHODS = ("als_plain", "dpals_noiseless", "dpals")
 CURVED = ("dpals",)
@@ -39,10 +40,20 @@ def dp_configs(epsilon: float) -> dict[str, Any]:
     }
 
 
+def calibrate(config: ALSConfig, epsilon: float, delta: float = DELTA) -> Privacy:
+    """The noise of ``config`` for user-level ``epsilon`` over the whole training."""
+    count_share = config.count_share if config.tail_exponent else 0.0
+    z_round, z_count, spent = split_budget(
+        epsilon=epsilon, delta=delta, rounds=config.iterations, first_share=count_share
+    )
+    return Privacy(z_round, z_count, spent)
+
+
 def _run(
     s: Setting, p: Partition, seed: int, tick: Tick, config: ALSConfig, epsilon: float
 ) -> tuple[Scorer, dict[str, Any]]:
-    model = train_dpals(s.split, p, config, epsilon=epsilon, delta=DELTA, seed=seed, on_round=tick)
+    privacy = calibrate(config, epsilon)
+    model = train_dpals(s.split, p, config, privacy=privacy, seed=seed, on_round=tick)
     extra: dict[str, Any] = {"payload_values": payload_size(config, s.split.n_items)}
     if not math.isinf(epsilon):
         extra["epsilon"] = model.privacy.epsilon

@@ -9,10 +9,9 @@ released). With ``tail_exponent > 0`` a first release publishes noisy item count
 
 Privacy (user level, replace-one, every user in every round: sampling rate 1): the releases
 are Gaussian mechanisms of noise multipliers ``z_count`` (once) and ``z`` (every round);
-their RDP adds up to that of ONE Gaussian with ``1 / z1^2 = 1 / z_count^2 + T / z^2``.
-:func:`calibrate` takes ``z1`` for the target ε from
-:func:`~mpcrec.privacy.accountant.gaussian_noise_multiplier` and splits it; ε is then
-recomputed by :class:`~mpcrec.privacy.accountant.RDPAccountant` over the actual steps.
+:class:`Privacy` carries them and the ε they spend, computed by
+:func:`mpcrec.privacy.joint.split_budget` (the bench calls it: the model layer does not
+import the privacy layer).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ from mpcrec.model.dpals import (
 )
 from mpcrec.model.local import InstanceData
 from mpcrec.model.mf import Matrix
-from mpcrec.privacy.accountant import RDPAccountant, gaussian_noise_multiplier
 
 
 @dataclass(frozen=True)
@@ -52,6 +50,11 @@ class Privacy:
     round_multiplier: float
     count_multiplier: float
     epsilon: float
+
+    @classmethod
+    def none(cls) -> Privacy:
+        """No noise at all (ε = inf)."""
+        return cls(0.0, 0.0, math.inf)
 
 
 @dataclass
@@ -70,21 +73,6 @@ class DPALSModel:
         if self.popularity is not None:
             out = out + self.popularity
         return np.asarray(out, dtype=np.float64)
-
-
-def calibrate(config: ALSConfig, *, epsilon: float, delta: float) -> Privacy:
-    """Noise multipliers for user-level ``epsilon`` over the whole training, and its ε."""
-    if math.isinf(epsilon):
-        return Privacy(0.0, 0.0, math.inf)
-    z1 = gaussian_noise_multiplier(target_epsilon=epsilon, steps=1, delta=delta)
-    count_share = config.count_share if config.tail_exponent else 0.0
-    z_round = z1 * math.sqrt(config.iterations / (1.0 - count_share))
-    z_count = z1 / math.sqrt(count_share) if count_share else math.inf
-    accountant = RDPAccountant()
-    if count_share:
-        accountant.step(noise_multiplier=z_count, sample_rate=1.0)
-    accountant.step(noise_multiplier=z_round, sample_rate=1.0, steps=config.iterations)
-    return Privacy(z_round, z_count, accountant.get_epsilon(delta))
 
 
 @dataclass(frozen=True)
@@ -159,18 +147,16 @@ def train_dpals(
     partition: Partition,
     config: ALSConfig,
     *,
-    epsilon: float,
-    delta: float,
+    privacy: Privacy,
     seed: int,
     on_round: Callable[[int], None] | None = None,
     initial_items: Matrix | None = None,
 ) -> DPALSModel:
-    """Run DP-ALS (``epsilon=inf``: the same algorithm without noise).
+    """Run DP-ALS at ``privacy``'s noise (``Privacy.none()``: the same without noise).
 
     ``initial_items`` (public, e.g. from video metadata) replaces the random start.
     """
     rng = np.random.default_rng(seed)
-    privacy = calibrate(config, epsilon=epsilon, delta=delta)
     homes = [Home.create(split, partition.members(k), config) for k in range(partition.n_instances)]
     counts = None
     if config.tail_exponent:

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from mpcrec.bench.quality_dp import calibrate
 from mpcrec.data.interactions import ItemMeta
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import Split, leave_last_out
@@ -28,7 +29,7 @@ from mpcrec.model.dpals import (
     statistic_weights,
     unpack,
 )
-from mpcrec.model.dpals_train import calibrate, metadata_items, train_dpals
+from mpcrec.model.dpals_train import Privacy, metadata_items, train_dpals
 from mpcrec.model.metrics import evaluate
 from mpcrec.privacy.accountant import gaussian_epsilon
 from tests.model.conftest import clustered
@@ -149,7 +150,7 @@ def test_add_noise_has_each_blocks_std() -> None:
 @pytest.mark.parametrize("tail", [0.0, 0.5])
 def test_calibration_spends_the_target_epsilon(tail: float) -> None:
     config = replace(TINY, iterations=4, tail_exponent=tail, count_share=0.1)
-    privacy = calibrate(config, epsilon=8.0, delta=1e-5)
+    privacy = calibrate(config, 8.0, 1e-5)
     assert 7.9 < privacy.epsilon <= 8.0
     # unsampled Gaussians compose into one: 1/z1^2 = 1/z_count^2 + T/z^2
     inverse = config.iterations / privacy.round_multiplier**2
@@ -157,7 +158,7 @@ def test_calibration_spends_the_target_epsilon(tail: float) -> None:
         inverse += 1 / privacy.count_multiplier**2
     one = gaussian_epsilon(noise_multiplier=inverse**-0.5, steps=1, delta=1e-5)
     assert one == pytest.approx(privacy.epsilon, rel=1e-9)
-    assert calibrate(config, epsilon=math.inf, delta=1e-5).round_multiplier == 0.0
+    assert calibrate(config, math.inf).round_multiplier == 0.0
 
 
 def test_noiseless_dpals_beats_popularity_on_the_clustered_world(world: Split) -> None:
@@ -165,7 +166,7 @@ def test_noiseless_dpals_beats_popularity_on_the_clustered_world(world: Split) -
         names=("a", "b", "c"), user_instance=np.arange(world.n_users) % 3, how="hash"
     )
     config = ALSConfig(dim=8, iterations=4, reg=0.1, unobserved=0.01, item_gram="per-item")
-    model = train_dpals(world, partition, config, epsilon=math.inf, delta=1e-5, seed=0)
+    model = train_dpals(world, partition, config, privacy=Privacy.none(), seed=0)
     als = evaluate(model.scores, world, stage="valid")["ndcg@10"]
     popular = evaluate(popularity_scorer(world, seed=0), world, stage="valid")["ndcg@10"]
     assert als > popular + 0.1
