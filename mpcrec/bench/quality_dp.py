@@ -11,7 +11,7 @@ per instance per round the secure round would sum (``payload_values``).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from mpcrec.bench.quality_methods import DELTA, Setting, Tick, Trainer
@@ -52,6 +52,8 @@ def calibrate(config: ALSConfig, epsilon: float, delta: float = DELTA) -> Privac
 def _run(
     s: Setting, p: Partition, seed: int, tick: Tick, config: ALSConfig, epsilon: float
 ) -> tuple[Scorer, dict[str, Any]]:
+    if config.init == "metadata" and s.split.train.item_meta is None:
+        config = replace(config, init="random")  # no public metadata to start from
     privacy = calibrate(config, epsilon)
     model = train_dpals(s.split, p, config, privacy=privacy, seed=seed, on_round=tick)
     extra: dict[str, Any] = {"payload_values": payload_size(config, s.split.n_items)}

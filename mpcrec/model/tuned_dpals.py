@@ -6,14 +6,16 @@ from __future__ import annotations
 from mpcrec.model.dpals import ALSConfig
 
 ALS_DP = ALSConfig(
-    dim=4,
-    iterations=2,
-    reg=30.0,
-    unobserved=0.01,
-    user_reg=1.0,
-    user_unobserved=0.3,
-    max_items=80,
+    dim=8,
+    iterations=1,
+    reg=15.0,
+    unobserved=0.003,
+    user_reg=0.3,
+    user_unobserved=1.0,
+    max_items=0,
     item_gram="global",
+    init="metadata",
+    init_std=0.06,
 )
 """``dpals`` (tuned at user-level ε = 8, δ = 1e-5; the same settings at every ε)."""
 
