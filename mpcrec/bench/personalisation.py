@@ -3,9 +3,10 @@
 Per seed: ML-100k partitioned into zip-code regions (non-IID, Zipf-sized instances), the
 shared model trained by DP-ALS (``ALS_DP`` at user-level ``--epsilon``, δ = 1e-5). Every
 instance chooses its pull ``lam_p`` toward the shared item factors on its own users'
-validation items (the leave-last-out view and a model trained on it), then fits its
-personal factors on the whole past (:mod:`mpcrec.model.personal`). Reported per instance:
-users, chosen ``lam_p``, test NDCG@10 of the shared and of the personal model, the paired
+validation items (the leave-last-out view and a model trained on it) among the shared
+model, item-factor offsets pulled toward it and mixtures with a plain ALS of its own users,
+then fits the chosen one on the whole past (:mod:`mpcrec.model.personal`). Reported per
+instance: users, the choice, test NDCG@10 of the shared and of the personal model, the paired
 difference and its standard error. Prints a table and writes JSON (and Markdown).
 """
 
@@ -27,10 +28,17 @@ from mpcrec.data.partition import Partition, partition_users
 from mpcrec.data.split import Split, leave_last_out, whole_past
 from mpcrec.errors import ConfigError
 from mpcrec.files import write_atomic
-from mpcrec.model.dpals import ALSConfig, solve_users
+from mpcrec.model.dpals import ALSConfig
 from mpcrec.model.dpals_train import Home, train_dpals
-from mpcrec.model.personal import STRENGTHS, choose_strength, instance_gains, personal_items
-from mpcrec.model.tuned_dpals import ALS_DP
+from mpcrec.model.personal import (
+    MIXES,
+    STRENGTHS,
+    candidate_scores,
+    choose,
+    local_model,
+    user_gains,
+)
+from mpcrec.model.tuned_dpals import ALS_DP, ALS_PLAIN
 
 DELTA = 1e-5
 SIZES = ((0, 19), (20, 49), (50, 99), (100, 10**9))
@@ -79,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
         "epsilon": args.epsilon,
         "delta": DELTA,
         "config": asdict(ALS_DP),
-        "strengths": [None if np.isinf(s) else s for s in STRENGTHS],
+        "local_config": asdict(ALS_PLAIN),
+        "candidates": ["shared"]
+        + [f"offset {s:g}" for s in STRENGTHS if not np.isinf(s)]
+        + [f"mix {a:g}" for a in MIXES],
         "summary": summary(rows),
         "by_size": by_size(rows),
         "per_instance": rows,
@@ -99,31 +110,33 @@ def seed_rows(
     tuning: Split, split: Split, partition: Partition, config: ALSConfig, epsilon: float, seed: int
 ) -> list[dict[str, Any]]:
     """Every instance's shared and personal test NDCG@10 for one seed."""
-    members = [partition.members(k) for k in range(partition.n_instances)]
     privacy = calibrate(config, epsilon, DELTA)
-    tuned = train_dpals(tuning, partition, config, privacy=privacy, seed=seed)
-    homes = [Home.create(tuning, m, config) for m in members]
-    strengths = choose_strength(tuning, homes, tuned.item_factors, config)
-    model = train_dpals(split, partition, config, privacy=privacy, seed=seed)
-    shared = model.item_factors
-    homes = [Home.create(split, m, config) for m in members]
-    plain = [(shared, solve_users(shared, h.conf, config)) for h in homes]
-    own = [personal_items(shared, h.conf, config, s) for h, s in zip(homes, strengths, strict=True)]
-    g_shared = instance_gains(split, homes, plain, stage="test")
-    g_own = instance_gains(split, homes, own, stage="test")
+    members = [partition.members(k) for k in range(partition.n_instances)]
+    chosen = []
+    for stage, view in (("valid", tuning), ("test", split)):
+        shared = train_dpals(view, partition, config, privacy=privacy, seed=seed).item_factors
+        rng = np.random.default_rng(seed)
+        gains = []
+        for m in members:
+            local = local_model(Home.create(view, m, ALS_PLAIN).conf, ALS_PLAIN, rng)
+            candidates = candidate_scores(shared, Home.create(view, m, config), config, local)
+            if stage == "test":
+                candidates = {k: candidates[k] for k in ("shared", chosen[len(gains)])}
+            gains.append({k: user_gains(view, v, m, stage) for k, v in candidates.items()})
+        if stage == "valid":
+            chosen = [choose(g) for g in gains]
     rows = []
-    for k, (home, strength) in enumerate(zip(homes, strengths, strict=True)):
-        users = home.global_users
-        diff = g_own[users] - g_shared[users]
-        se = float(np.std(diff, ddof=1) / np.sqrt(len(users))) if len(users) > 1 else 0.0
+    for k, (m, choice, g) in enumerate(zip(members, chosen, gains, strict=True)):
+        diff = g[choice] - g["shared"]
+        se = float(np.std(diff, ddof=1) / np.sqrt(len(m))) if len(m) > 1 else 0.0
         rows.append(
             {
                 "seed": seed,
                 "instance": k,
-                "users": len(users),
-                "strength": None if np.isinf(strength) else float(strength),
-                "ndcg_shared": float(g_shared[users].mean()),
-                "ndcg_personal": float(g_own[users].mean()),
+                "users": len(m),
+                "choice": choice,
+                "ndcg_shared": float(g["shared"].mean()),
+                "ndcg_personal": float(g[choice].mean()),
                 "difference": float(diff.mean()),
                 "difference_se": se,
             }
@@ -141,7 +154,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "user_ndcg_shared": float(np.average([r["ndcg_shared"] for r in rows], weights=users)),
         "user_ndcg_personal": float(np.average([r["ndcg_personal"] for r in rows], weights=users)),
         "instances": len(rows),
-        "personalised": sum(r["strength"] is not None for r in rows),
+        "personalised": sum(r["choice"] != "shared" for r in rows),
         "worse_beyond_se_20_plus": [(r["seed"], r["instance"]) for r in worse],
     }
 
@@ -158,7 +171,7 @@ def by_size(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "instances": len(part),
                     "ndcg_shared": float(np.mean([r["ndcg_shared"] for r in part])),
                     "ndcg_personal": float(np.mean([r["ndcg_personal"] for r in part])),
-                    "personalised": sum(r["strength"] is not None for r in part),
+                    "personalised": sum(r["choice"] != "shared" for r in part),
                 }
             )
     return out
@@ -183,12 +196,11 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {b['users']} | {b['instances']} | {b['ndcg_shared']:.4f} | "
             f"{b['ndcg_personal']:.4f} | {b['personalised']} |"
         )
-    lines += ["", "| seed | instance | users | λ_p | shared | personal | difference ± SE |"]
+    lines += ["", "| seed | instance | users | chosen | shared | personal | difference ± SE |"]
     lines.append("|---|---|---|---|---|---|---|")
     for r in sorted(report["per_instance"], key=lambda r: (r["seed"], -r["users"])):
-        strength = "shared" if r["strength"] is None else f"{r['strength']:g}"
         lines.append(
-            f"| {r['seed']} | {r['instance']} | {r['users']} | {strength} | "
+            f"| {r['seed']} | {r['instance']} | {r['users']} | {r['choice']} | "
             f"{r['ndcg_shared']:.4f} | {r['ndcg_personal']:.4f} | "
             f"{r['difference']:+.4f} ± {r['difference_se']:.4f} |"
         )

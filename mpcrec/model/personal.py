@@ -8,17 +8,20 @@ own users' confidences. It fits its own item factors, pulled toward the shared o
 
 i.e. ``v_i = (sum_u c_ui u u^T + w0 U_k^T U_k + lam_p I)^-1 (sum_u c_ui u + lam_p V_i)``,
 alternated with the exact user solve (:func:`~mpcrec.model.dpals.solve_users`) ``sweeps``
-times. ``lam_p = inf`` is the shared model itself. Each instance chooses ``lam_p`` from a
-grid on its OWN users' validation items (:func:`choose_strength`); nothing leaves the
-instance, so the shared model's privacy guarantee toward other instances is unchanged
-(what one user's recommendations reveal about another user of the SAME instance is not
-covered by it: the instance holds both histories anyway).
+times. ``lam_p = inf`` is the shared model itself. The other kind of candidate is a mixture
+of the shared model with a plain ALS fitted on the instance's users alone
+(:func:`local_model`), ``(1 - a) * shared + a * local`` on per-user standardised scores.
+Each instance chooses among the shared model, the offsets and the mixtures on its OWN
+users' validation items (:func:`choose`: only a gain beyond one standard error moves it off
+the shared model); nothing leaves the instance, so the shared model's privacy guarantee
+toward other instances is unchanged (what one user's recommendations reveal about
+another user of the SAME instance is not covered by it: the instance holds both
+histories anyway).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,8 +32,10 @@ from mpcrec.model.dpals_train import Home
 from mpcrec.model.metrics import rank_held_out
 from mpcrec.model.mf import Matrix
 
-STRENGTHS = (math.inf, 300.0, 100.0, 30.0, 10.0)
+STRENGTHS = (math.inf, 100.0, 30.0, 10.0)
 """The grid of ``lam_p`` an instance chooses from (``inf``: the shared model)."""
+MIXES = (0.25, 0.5, 0.75, 1.0)
+"""The weights of the local model in the mixture an instance chooses from."""
 
 
 def personal_items(
@@ -64,39 +69,66 @@ def personal_items(
     return np.asarray(items), users
 
 
-def instance_gains(
-    split: Split, homes: Sequence[Home], factors: Sequence[tuple[Matrix, Matrix]], stage: str
-) -> Matrix:
-    """Every user's NDCG@10 on ``stage``, each scored by its own instance's factors."""
-    scores = np.zeros((split.n_users, split.n_items))
-    for home, (items, users) in zip(homes, factors, strict=True):
-        scores[home.global_users] = users @ items.T
+def local_model(conf: Matrix, config: ALSConfig, rng: np.random.Generator) -> tuple[Matrix, Matrix]:
+    """A plain implicit ALS on the instance's own users only (noiseless: it stays home)."""
+    d = config.dim
+    items = rng.normal(0.0, config.init_std, size=(conf.shape[1], d))
+    users = solve_users(items, conf, config)
+    for _ in range(config.iterations):
+        outer = np.einsum("ud,ue->ude", users, users).reshape(users.shape[0], d * d)
+        lhs = (conf.T @ outer).reshape(-1, d, d)
+        lhs += config.unobserved * (users.T @ users) + config.reg * np.eye(d)
+        items = np.linalg.solve(lhs, (conf.T @ users)[..., None])[..., 0]
+        users = solve_users(items, conf, config)
+    return items, users
 
-    def scorer(users: IntArray) -> Matrix:
-        return scores[users]
 
-    ranks = rank_held_out(scorer, split, stage=stage).ranks
-    return np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
+def standardised(scores: Matrix) -> Matrix:
+    """Every row centred and scaled to unit standard deviation (mixable across models)."""
+    centred = scores - scores.mean(axis=1, keepdims=True)
+    return np.asarray(centred / np.maximum(centred.std(axis=1, keepdims=True), 1e-12))
 
 
-def choose_strength(
-    tuning: Split,
-    homes: Sequence[Home],
-    shared: Matrix,
-    config: ALSConfig,
-    grid: Sequence[float] = STRENGTHS,
-) -> list[float]:
-    """Every instance's ``lam_p``: the best validation NDCG@10 of its own users.
+def candidate_scores(
+    shared: Matrix, home: Home, config: ALSConfig, local: tuple[Matrix, Matrix]
+) -> dict[str, Matrix]:
+    """The instance's candidate models' scores for its users, keyed by name.
 
-    ``homes`` and ``shared`` must come from ``tuning`` (the leave-last-out view), where no
-    model has seen the validation items. Ties go to the earlier (stronger) grid value.
+    ``shared``; ``offset lam`` (:func:`personal_items` at each of :data:`STRENGTHS`);
+    ``mix a``: ``(1 - a) * shared + a * local``, both standardised per user.
     """
-    per_strength = []
-    for strength in grid:
-        factors = [personal_items(shared, home.conf, config, strength) for home in homes]
-        per_strength.append(instance_gains(tuning, homes, factors, stage="valid"))
-    chosen = []
-    for home in homes:
-        means = [float(g[home.global_users].mean()) for g in per_strength]
-        chosen.append(grid[int(np.argmax(means))])
-    return chosen
+    out: dict[str, Matrix] = {}
+    base = None
+    for strength in STRENGTHS:
+        items, users = personal_items(shared, home.conf, config, strength)
+        name = "shared" if math.isinf(strength) else f"offset {strength:g}"
+        out[name] = users @ items.T
+        if base is None:
+            base = standardised(out[name])
+    assert base is not None
+    own = standardised(local[1] @ local[0].T)
+    for weight in MIXES:
+        out[f"mix {weight:g}"] = (1.0 - weight) * base + weight * own
+    return out
+
+
+def user_gains(split: Split, scores: Matrix, users: IntArray, stage: str) -> Matrix:
+    """NDCG@10 on ``stage`` of each of ``users`` (global indices) under their ``scores``."""
+    full = np.zeros((split.n_users, split.n_items))
+    full[users] = scores
+    ranks = rank_held_out(lambda u: full[u], split, stage=stage).ranks[users]
+    return np.asarray(np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0))
+
+
+def choose(gains: dict[str, Matrix]) -> str:
+    """The candidate with the best mean gain, if it beats ``shared`` by more than one SE.
+
+    The standard error is that of the paired per-user difference: an instance with few
+    validation users keeps the shared model unless the evidence is clear.
+    """
+    best = max(gains, key=lambda name: float(gains[name].mean()))
+    diff = gains[best] - gains["shared"]
+    if diff.shape[0] < 2:
+        return "shared"
+    se = float(np.std(diff, ddof=1) / np.sqrt(diff.shape[0]))
+    return best if float(diff.mean()) > se else "shared"

@@ -10,7 +10,15 @@ import numpy as np
 from mpcrec.data.split import Split
 from mpcrec.model.dpals import ALSConfig, solve_users
 from mpcrec.model.dpals_train import Home
-from mpcrec.model.personal import choose_strength, personal_items
+from mpcrec.model.personal import (
+    MIXES,
+    STRENGTHS,
+    candidate_scores,
+    choose,
+    local_model,
+    personal_items,
+    user_gains,
+)
 
 CONFIG = ALSConfig(dim=3, user_reg=0.5, user_unobserved=0.3)
 
@@ -56,12 +64,29 @@ def test_bias_column_stays_shared() -> None:
     np.testing.assert_array_equal(users[:, -1], 1.0)
 
 
-def test_each_instance_chooses_from_the_grid(world: Split) -> None:
-    config = ALSConfig(dim=4)
-    members = [np.arange(world.n_users)[k::2] for k in range(2)]
-    homes = [Home.create(world, m, config) for m in members]
-    shared = np.random.default_rng(1).normal(size=(world.n_items, 4)) * 0.1
-    chosen = choose_strength(world, homes, shared, config, grid=(math.inf, 1.0))
-    assert len(chosen) == 2 and set(chosen) <= {math.inf, 1.0}
-    # a random shared model is useless: fitting the instance's own data must win
-    assert chosen == [1.0, 1.0]
+def test_choice_needs_a_gain_beyond_one_standard_error() -> None:
+    shared = np.array([0.0, 0.5, 0.0, 1.0])
+    noisy = np.array([1.0, 0.0, 0.0, 1.0])  # mean gain 0.125, SE 0.31: not enough
+    clear = shared + np.array([0.2, 0.25, 0.3, 0.2])  # mean gain 0.24, SE 0.02
+    assert choose({"shared": shared, "mix 1": noisy}) == "shared"
+    assert choose({"shared": shared, "mix 1": noisy, "offset 10": clear}) == "offset 10"
+    assert choose({"shared": shared[:1], "offset 10": clear[:1]}) == "shared"
+
+
+def test_local_model_fits_its_own_users_better_than_a_random_shared_one(world: Split) -> None:
+    config = ALSConfig(dim=4, iterations=4, reg=0.1, unobserved=0.01)
+    members = np.arange(world.n_users)[::2]
+    home = Home.create(world, members, config)
+    rng = np.random.default_rng(1)
+    local = local_model(home.conf, config, rng)
+    shared = rng.normal(size=(world.n_items, 4)) * 0.1
+    candidates = candidate_scores(shared, home, config, local)
+    assert set(candidates) == {
+        "shared",
+        *(f"offset {s:g}" for s in STRENGTHS[1:]),
+        *(f"mix {a:g}" for a in MIXES),
+    }
+    gains = {k: user_gains(world, v, members, "valid") for k, v in candidates.items()}
+    assert gains["mix 1"].mean() > gains["shared"].mean() + 0.2
+    assert choose(gains) != "shared"
+    np.testing.assert_allclose(candidates["mix 1"].std(axis=1), 1.0)
