@@ -30,6 +30,7 @@ from mpcrec.errors import ConfigError
 from mpcrec.files import write_atomic
 from mpcrec.model.dpals import ALSConfig
 from mpcrec.model.dpals_train import Home, train_dpals
+from mpcrec.model.mf import Matrix
 from mpcrec.model.personal import (
     MIXES,
     STRENGTHS,
@@ -112,11 +113,11 @@ def seed_rows(
     """Every instance's shared and personal test NDCG@10 for one seed."""
     privacy = calibrate(config, epsilon, DELTA)
     members = [partition.members(k) for k in range(partition.n_instances)]
-    chosen = []
+    chosen: list[str] = []
     for stage, view in (("valid", tuning), ("test", split)):
         shared = train_dpals(view, partition, config, privacy=privacy, seed=seed).item_factors
         rng = np.random.default_rng(seed)
-        gains = []
+        gains: list[dict[str, Matrix]] = []
         for m in members:
             local = local_model(Home.create(view, m, ALS_PLAIN).conf, ALS_PLAIN, rng)
             candidates = candidate_scores(shared, Home.create(view, m, config), config, local)
