@@ -6,8 +6,9 @@ non-training item for every user and reports HR@10, NDCG@10, Recall@20 and NDCG@
 test item: means over the seeds with a ``_std`` twin, and training seconds.
 ``--protocol whole-past`` (the default): at test time every method has seen each user's
 history up to the test event, validation item included; settings are still chosen on the
-validation item of the training-only view. ``fedavg_dp`` runs at the user-level ε of
-``--epsilon`` (δ = 1e-5); ``--curve`` adds NDCG@10 at other ε.
+validation item of the training-only view. ``fedavg_dp`` and ``dpals``
+(:mod:`mpcrec.bench.quality_dp`) run at the user-level ε of ``--epsilon`` (δ = 1e-5);
+``--curve`` adds NDCG@10 at other ε (``fedavg_dp`` always, ``dpals`` if chosen).
 Prints a table and writes JSON (atomically).
 """
 
