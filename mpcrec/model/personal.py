@@ -29,7 +29,7 @@ from mpcrec.data.interactions import IntArray
 from mpcrec.data.split import Split
 from mpcrec.model.dpals import ALSConfig, solve_users
 from mpcrec.model.dpals_train import Home
-from mpcrec.model.metrics import rank_held_out
+from mpcrec.model.metrics import exclusion_mask
 from mpcrec.model.mf import Matrix
 
 STRENGTHS = (math.inf, 100.0, 30.0, 10.0)
@@ -113,10 +113,19 @@ def candidate_scores(
 
 
 def user_gains(split: Split, scores: Matrix, users: IntArray, stage: str) -> Matrix:
-    """NDCG@10 on ``stage`` of each of ``users`` (global indices) under their ``scores``."""
-    full = np.zeros((split.n_users, split.n_items))
-    full[users] = scores
-    ranks = rank_held_out(lambda u: full[u], split, stage=stage).ranks[users]
+    """NDCG@10 on ``stage`` of each of ``users`` (global indices) under their ``scores``.
+
+    The ranking of :func:`~mpcrec.model.metrics.rank_held_out`, for these users only.
+    """
+    if stage == "valid" and split.valid_in_train:
+        raise ValueError("a whole-past split trains on the validation item: tune on leave_last_out")
+    target = (split.valid_item if stage == "valid" else split.test_item)[users]
+    ranked = np.array(scores, dtype=np.float64)
+    ranked[exclusion_mask(split, users, stage=stage)] = -np.inf
+    rows = np.arange(users.shape[0])
+    held = ranked[rows, target].copy()
+    ranked[rows, target] = -np.inf
+    ranks = np.sum(ranked >= held[:, None], axis=1)
     return np.asarray(np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from mpcrec.data.split import Split
 from mpcrec.model.dpals import ALSConfig, solve_users
 from mpcrec.model.dpals_train import Home
+from mpcrec.model.metrics import rank_held_out
 from mpcrec.model.personal import (
     MIXES,
     STRENGTHS,
@@ -90,3 +91,11 @@ def test_local_model_fits_its_own_users_better_than_a_random_shared_one(world: S
     assert gains["mix 1"].mean() > gains["shared"].mean() + 0.2
     assert choose(gains) != "shared"
     np.testing.assert_allclose(candidates["mix 1"].std(axis=1), 1.0)
+
+
+def test_user_gains_rank_like_the_benchmark(world: Split) -> None:
+    scores = np.random.default_rng(2).random((world.n_users, world.n_items))
+    members = np.arange(world.n_users)[1::3]
+    ranks = rank_held_out(lambda u: scores[u], world, stage="valid").ranks[members]
+    expected = np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
+    np.testing.assert_allclose(user_gains(world, scores[members], members, "valid"), expected)
