@@ -6,8 +6,9 @@ non-training item for every user and reports HR@10, NDCG@10, Recall@20 and NDCG@
 test item: means over the seeds with a ``_std`` twin, and training seconds.
 ``--protocol whole-past`` (the default): at test time every method has seen each user's
 history up to the test event, validation item included; settings are still chosen on the
-validation item of the training-only view. ``fedavg_dp`` runs at the user-level ε of
-``--epsilon`` (δ = 1e-5); ``--curve`` adds NDCG@10 at other ε.
+validation item of the training-only view. ``fedavg_dp`` and ``dpals``
+(:mod:`mpcrec.bench.quality_dp`) run at the user-level ε of ``--epsilon`` (δ = 1e-5);
+``--curve`` adds NDCG@10 at other ε (``fedavg_dp`` always, ``dpals`` if chosen).
 Prints a table and writes JSON (atomically).
 """
 
@@ -27,7 +28,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mpcrec.bench.quality_methods import DELTA, METHODS, PROTOCOLS, TRAINERS, Setting
+from mpcrec.bench.quality_dp import CURVED, DP_METHODS, DP_ROUNDS, DP_TRAINERS, dp_configs
+from mpcrec.bench.quality_methods import DELTA, PROTOCOLS, Setting
+from mpcrec.bench.quality_methods import METHODS as BASE_METHODS
+from mpcrec.bench.quality_methods import TRAINERS as BASE_TRAINERS
 from mpcrec.bench.report import check_writable, write_json
 from mpcrec.data.interaction_file import load_interaction_file
 from mpcrec.data.interactions import Interactions
@@ -40,6 +44,9 @@ from mpcrec.model.fedavg import FedConfig
 from mpcrec.model.metrics import METRICS, evaluate
 from mpcrec.model.tuned import FEDAVG, FEDAVG_DP, MF, MF_DP
 from mpcrec.model.tuned_sequence import SASREC, SEQ, SEQ_FED, SEQ_FED_ROUNDS
+
+METHODS = (*BASE_METHODS, *DP_METHODS)
+TRAINERS = {**BASE_TRAINERS, **DP_TRAINERS}
 
 
 def register(sub: Any) -> None:
@@ -86,7 +93,8 @@ def register(sub: Any) -> None:
         "--curve",
         default="",
         metavar="EPS,...",
-        help="also run fedavg_dp at these ε for the privacy-utility curve (e.g. 1,4,16,64)",
+        help="also run fedavg_dp (and dpals, if chosen) at these ε for the privacy-utility "
+        "curve (e.g. 1,4,16,64)",
     )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument(
@@ -96,7 +104,7 @@ def register(sub: Any) -> None:
 
 
 Rows = dict[str, list[dict[str, Any]]]
-CurveRows = dict[float, list[dict[str, Any]]]
+CurveRows = dict[tuple[str, float], list[dict[str, Any]]]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -150,8 +158,10 @@ def _train_and_evaluate(
 ) -> tuple[Rows, CurveRows]:
     """Every method (and ``fedavg_dp`` at every curve ε) for every seed, with progress bars."""
     results: Rows = {name: [] for name in methods}
-    points: CurveRows = {eps: [] for eps in curve}
-    jobs = [(name, None) for name in methods] + [("fedavg_dp", eps) for eps in curve]
+    curved = ["fedavg_dp", *(name for name in CURVED if name in methods)]
+    points: CurveRows = {(name, eps): [] for name in curved for eps in curve}
+    jobs: list[tuple[str, float | None]] = [(name, None) for name in methods]
+    jobs += [(name, eps) for name in curved for eps in curve]
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
     ) as progress:
@@ -160,7 +170,7 @@ def _train_and_evaluate(
             partition = partition_users(data, args.instances, seed=seed)
             for name, eps in jobs:
                 label = name if eps is None else f"{name} ε={eps:g}"
-                total = {"fedavg_dp": args.dp_rounds, "seq_fed": SEQ_FED_ROUNDS}.get(
+                total = {"fedavg_dp": args.dp_rounds, "seq_fed": SEQ_FED_ROUNDS, **DP_ROUNDS}.get(
                     name, args.rounds
                 )
                 task = progress.add_task(f"seed {seed} {label}", total=total)
@@ -170,7 +180,7 @@ def _train_and_evaluate(
                     progress.update(task, completed=r)
 
                 row = _train_one(name, run_setting, partition, seed, tick)
-                (results[name] if eps is None else points[eps]).append(row)
+                (results[name] if eps is None else points[name, eps]).append(row)
                 progress.remove_task(task)
                 progress.advance(overall)
     return results, points
@@ -218,7 +228,7 @@ def _report(
     setting: Setting,
     seeds: list[int],
     results: dict[str, list[dict[str, Any]]],
-    points: dict[float, list[dict[str, Any]]],
+    points: CurveRows,
     elapsed: float,
 ) -> dict[str, Any]:
     return {
@@ -233,8 +243,8 @@ def _report(
         "seeds": seeds,
         "methods": {name: _summary(rows) for name, rows in results.items()},
         "privacy_utility": [
-            {"target_epsilon": eps, "delta": DELTA, **_summary(rows)}
-            for eps, rows in points.items()
+            {"method": name, "target_epsilon": eps, "delta": DELTA, **_summary(rows)}
+            for (name, eps), rows in points.items()
         ],
         "config": {
             "mf": asdict(setting.mf),
@@ -248,6 +258,7 @@ def _report(
                 "target_epsilon": setting.epsilon,
                 "delta": DELTA,
             },
+            **dp_configs(setting.epsilon),
         },
         "elapsed_s": elapsed,
         "load_average": list(os.getloadavg()),
@@ -279,7 +290,7 @@ def _table(report: dict[str, Any]) -> Table:
     table.add_column("ε", justify="right")
     table.add_column("train s", justify="right")
     rows = [(name, row) for name, row in report["methods"].items()]
-    rows += [(f"fedavg_dp ε={p['target_epsilon']:g}", p) for p in report["privacy_utility"]]
+    rows += [(f"{p['method']} ε={p['target_epsilon']:g}", p) for p in report["privacy_utility"]]
     for name, row in rows:
         cells = [f"{row[k]:.4f}" for k in METRICS]
         cells.insert(2, f"{row['ndcg@10_std']:.4f}")
@@ -296,14 +307,15 @@ def markdown(report: dict[str, Any]) -> str:
         cells = [f"{row[k]:.4f} ± {row[k + '_std']:.4f}" for k in METRICS]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {row['train_s']:.1f} |")
     points = list(report["privacy_utility"])
-    if "fedavg_dp" in report["methods"]:
-        points.append({**report["methods"]["fedavg_dp"], "delta": DELTA})
+    for name in ("fedavg_dp", *CURVED):
+        if name in report["methods"]:
+            points.append({**report["methods"][name], "method": name, "delta": DELTA})
     if points:
-        lines += ["", "| user-level ε (δ = 1e-5) | noise multiplier z | NDCG@10 | HR@10 |"]
-        lines.append("|---|---|---|---|")
-        for p in sorted(points, key=lambda p: float(p["epsilon"])):
+        lines += ["", "| method | user-level ε (δ = 1e-5) | noise multiplier z | NDCG@10 | HR@10 |"]
+        lines.append("|---|---|---|---|---|")
+        for p in sorted(points, key=lambda p: (p["method"], float(p["epsilon"]))):
             lines.append(
-                f"| {p['epsilon']:.2f} | {p['noise_multiplier']:.3f} | "
+                f"| {p['method']} | {p['epsilon']:.2f} | {p['noise_multiplier']:.3f} | "
                 f"{p['ndcg@10']:.4f} ± {p['ndcg@10_std']:.4f} | {p['hr@10']:.4f} |"
             )
     return "\n".join(lines) + "\n"

@@ -37,6 +37,7 @@ BENCHMARKS: tuple[str, ...] = (
     "mpcrec.bench.quality",
     "mpcrec.bench.recommend",
     "mpcrec.bench.related",
+    "mpcrec.bench.personalisation",
     "mpcrec.bench.transport",
     "mpcrec.bench.audit",
     "mpcrec.bench.secure_agg",

@@ -42,6 +42,9 @@ def test_quality_bench_writes_every_method(
         "sasrec",
         "seq_central",
         "seq_fed",
+        "als_plain",
+        "dpals_noiseless",
+        "dpals",
     }
     for row in report["methods"].values():
         for key in ("hr@10", "ndcg@10", "recall@20", "ndcg@20", "train_s"):
@@ -50,6 +53,11 @@ def test_quality_bench_writes_every_method(
     assert report["methods"]["seq_fed"]["anonymous_ndcg@10"] >= 0.0
     assert report["methods"]["seq_fed"]["payload_values"] == 2 * 40 * 32
     assert report["privacy_utility"][0]["epsilon"] == pytest.approx(4.0, rel=0.01)
+    curve = {p["method"]: p for p in report["privacy_utility"]}
+    assert set(curve) == {"fedavg_dp", "dpals"}
+    assert curve["dpals"]["epsilon"] == pytest.approx(4.0, rel=0.01)
+    assert report["methods"]["dpals"]["epsilon"] == pytest.approx(8.0, rel=0.01)
+    assert report["methods"]["dpals"]["payload_values"] > 0
     assert "ndcg@10" in capsys.readouterr().out
     assert "| fedavg_dp |" in (tmp_path / "q.md").read_text()
 

@@ -1,0 +1,208 @@
+"""``mpcrec bench personalisation``: the shared DP-ALS model against each instance's own.
+
+Per seed: ML-100k partitioned into zip-code regions (non-IID, Zipf-sized instances), the
+shared model trained by DP-ALS (``ALS_DP`` at user-level ``--epsilon``, δ = 1e-5). Every
+instance chooses its pull ``lam_p`` toward the shared item factors on its own users'
+validation items (the leave-last-out view and a model trained on it) among the shared
+model, item-factor offsets pulled toward it and mixtures with a plain ALS of its own users,
+then fits the chosen one on the whole past (:mod:`mpcrec.model.personal`). Reported per
+instance: users, the choice, test NDCG@10 of the shared and of the personal model, the paired
+difference and its standard error. Prints a table and writes JSON (and Markdown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mpcrec.bench.quality_dp import calibrate
+from mpcrec.bench.report import check_writable, write_json
+from mpcrec.data.movielens import load_movielens_100k
+from mpcrec.data.partition import Partition, partition_users
+from mpcrec.data.split import Split, leave_last_out, whole_past
+from mpcrec.errors import ConfigError
+from mpcrec.files import write_atomic
+from mpcrec.model.dpals import ALSConfig
+from mpcrec.model.dpals_train import Home, train_dpals
+from mpcrec.model.mf import Matrix
+from mpcrec.model.personal import (
+    MIXES,
+    STRENGTHS,
+    candidate_scores,
+    choose,
+    local_model,
+    user_gains,
+)
+from mpcrec.model.tuned_dpals import ALS_DP, ALS_PLAIN
+
+DELTA = 1e-5
+SIZES = ((0, 19), (20, 49), (50, 99), (100, 10**9))
+
+
+def register(sub: Any) -> None:
+    """Add ``bench personalisation``."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "personalisation",
+        help="per-instance NDCG@10 of the shared DP-ALS model vs each instance's own",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--instances", type=int, default=20, help="instances (default 20)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
+    parser.add_argument("--epsilon", type=float, default=8.0, help="user-level ε (8; inf: none)")
+    parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every seed, print the summary, write the report."""
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds {args.seeds!r}: expected integers like 0,1,2") from None
+    if not seeds or args.instances < 1 or not args.epsilon > 0:
+        raise ConfigError("need at least one seed, one instance and a positive --epsilon")
+    for path in (args.out, args.markdown):
+        if path is not None:
+            check_writable(path)
+    started = time.perf_counter()
+    data = load_movielens_100k()
+    tuning, split = leave_last_out(data), whole_past(data)
+    rows: list[dict[str, Any]] = []
+    for seed in seeds:
+        partition = partition_users(data, args.instances, seed=seed)
+        rows += seed_rows(tuning, split, partition, ALS_DP, args.epsilon, seed)
+    report = {
+        "dataset": "ml-100k",
+        "protocol": "whole-past",
+        "partition": "zip-code regions (mpcrec.data.partition.by_attribute)",
+        "instances": args.instances,
+        "seeds": seeds,
+        "epsilon": args.epsilon,
+        "delta": DELTA,
+        "config": asdict(ALS_DP),
+        "local_config": asdict(ALS_PLAIN),
+        "candidates": ["shared"]
+        + [f"offset {s:g}" for s in STRENGTHS if not np.isinf(s)]
+        + [f"mix {a:g}" for a in MIXES],
+        "summary": summary(rows),
+        "by_size": by_size(rows),
+        "per_instance": rows,
+        "elapsed_s": time.perf_counter() - started,
+        "load_average": list(os.getloadavg()),
+    }
+    write_json(args.out, report, hint="choose a writable --out", allow_nan=False)
+    text = markdown(report)
+    if args.markdown:
+        write_atomic(args.markdown, text.encode(), hint="choose a writable --markdown")
+    print(text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def seed_rows(
+    tuning: Split, split: Split, partition: Partition, config: ALSConfig, epsilon: float, seed: int
+) -> list[dict[str, Any]]:
+    """Every instance's shared and personal test NDCG@10 for one seed."""
+    privacy = calibrate(config, epsilon, DELTA)
+    members = [partition.members(k) for k in range(partition.n_instances)]
+    chosen: list[str] = []
+    for stage, view in (("valid", tuning), ("test", split)):
+        shared = train_dpals(view, partition, config, privacy=privacy, seed=seed).item_factors
+        rng = np.random.default_rng(seed)
+        gains: list[dict[str, Matrix]] = []
+        for m in members:
+            local = local_model(Home.create(view, m, ALS_PLAIN).conf, ALS_PLAIN, rng)
+            candidates = candidate_scores(shared, Home.create(view, m, config), config, local)
+            if stage == "test":
+                candidates = {k: candidates[k] for k in ("shared", chosen[len(gains)])}
+            gains.append({k: user_gains(view, v, m, stage) for k, v in candidates.items()})
+        if stage == "valid":
+            chosen = [choose(g) for g in gains]
+    rows = []
+    for k, (m, choice, g) in enumerate(zip(members, chosen, gains, strict=True)):
+        diff = g[choice] - g["shared"]
+        se = float(np.std(diff, ddof=1) / np.sqrt(len(m))) if len(m) > 1 else 0.0
+        rows.append(
+            {
+                "seed": seed,
+                "instance": k,
+                "users": len(m),
+                "choice": choice,
+                "ndcg_shared": float(g["shared"].mean()),
+                "ndcg_personal": float(g[choice].mean()),
+                "difference": float(diff.mean()),
+                "difference_se": se,
+            }
+        )
+    return rows
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means over instances (and over users), and the instances worse beyond one SE."""
+    worse = [r for r in rows if r["users"] >= 20 and r["difference"] < -r["difference_se"]]
+    users = np.array([r["users"] for r in rows], dtype=float)
+    return {
+        "mean_instance_ndcg_shared": float(np.mean([r["ndcg_shared"] for r in rows])),
+        "mean_instance_ndcg_personal": float(np.mean([r["ndcg_personal"] for r in rows])),
+        "user_ndcg_shared": float(np.average([r["ndcg_shared"] for r in rows], weights=users)),
+        "user_ndcg_personal": float(np.average([r["ndcg_personal"] for r in rows], weights=users)),
+        "instances": len(rows),
+        "personalised": sum(r["choice"] != "shared" for r in rows),
+        "worse_beyond_se_20_plus": [(r["seed"], r["instance"]) for r in worse],
+    }
+
+
+def by_size(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean per-instance NDCG@10 of both models, by instance size."""
+    out = []
+    for low, high in SIZES:
+        part = [r for r in rows if low <= r["users"] <= high]
+        if part:
+            out.append(
+                {
+                    "users": f"{low}-{high}" if high < 10**9 else f"{low}+",
+                    "instances": len(part),
+                    "ndcg_shared": float(np.mean([r["ndcg_shared"] for r in part])),
+                    "ndcg_personal": float(np.mean([r["ndcg_personal"] for r in part])),
+                    "personalised": sum(r["choice"] != "shared" for r in part),
+                }
+            )
+    return out
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The summary, the by-size table and the per-instance table."""
+    s = report["summary"]
+    lines = [
+        f"mean per-instance NDCG@10: shared {s['mean_instance_ndcg_shared']:.4f}, "
+        f"personal {s['mean_instance_ndcg_personal']:.4f}; over users: shared "
+        f"{s['user_ndcg_shared']:.4f}, personal {s['user_ndcg_personal']:.4f}; "
+        f"{s['personalised']} of {s['instances']} instance-seeds chose a personal model; "
+        f"instances of >= 20 users worse than shared by more than one SE: "
+        f"{len(s['worse_beyond_se_20_plus'])}",
+        "",
+        "| users | instance-seeds | shared NDCG@10 | personal NDCG@10 | chose personal |",
+        "|---|---|---|---|---|",
+    ]
+    for b in report["by_size"]:
+        lines.append(
+            f"| {b['users']} | {b['instances']} | {b['ndcg_shared']:.4f} | "
+            f"{b['ndcg_personal']:.4f} | {b['personalised']} |"
+        )
+    lines += ["", "| seed | instance | users | chosen | shared | personal | difference ± SE |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for r in sorted(report["per_instance"], key=lambda r: (r["seed"], -r["users"])):
+        lines.append(
+            f"| {r['seed']} | {r['instance']} | {r['users']} | {r['choice']} | "
+            f"{r['ndcg_shared']:.4f} | {r['ndcg_personal']:.4f} | "
+            f"{r['difference']:+.4f} ± {r['difference_se']:.4f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,32 @@
+"""DP-ALS settings chosen on the validation item of ML-100k's leave-last-out view
+(coordinate search, seeds 0-2 of partition and noise; docs/model.md "DP-ALS")."""
+
+from __future__ import annotations
+
+from mpcrec.model.dpals import ALSConfig
+
+ALS_DP = ALSConfig(
+    dim=8,
+    iterations=1,
+    reg=15.0,
+    unobserved=0.003,
+    user_reg=0.3,
+    user_unobserved=1.0,
+    max_items=0,
+    item_gram="global",
+    init="metadata",
+    init_std=0.06,
+)
+"""``dpals`` (tuned at user-level ε = 8, δ = 1e-5; the same settings at every ε)."""
+
+ALS_PLAIN = ALSConfig(
+    dim=32,
+    iterations=5,
+    reg=3.0,
+    unobserved=0.3,
+    user_reg=10.0,
+    user_unobserved=0.3,
+    recency_boost=20.0,
+    item_gram="per-item",
+)
+"""``als_plain``: the same algorithm without noise (tuned without noise)."""
