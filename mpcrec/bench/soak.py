@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -107,6 +108,8 @@ class Soak:
         self.args = args
         self.published = self.aborted = 0
         self.samples: list[dict[str, Any]] = []
+        self.opened: dict[int, float] = {}  # round id: its first event's time
+        self.round_s: list[float] = []  # open to published, per published round
         self.started = time.monotonic()
         self.load_before = _load()
 
@@ -151,11 +154,15 @@ class Soak:
         """Count a round that ended; ``True`` if ``event`` was one."""
         if event.get("event") != "round":
             return False
+        opened = self.opened.setdefault(int(event["round_id"]), float(event["time"]))
         if event.get("state") == "published":
             self.published += 1
+            self.round_s.append(float(event["time"]) - opened)
+            self.opened.pop(int(event["round_id"]))
             return True
         if event.get("state") == "aborted":
             self.aborted += 1
+            self.opened.pop(int(event["round_id"]))
             return True
         return False
 
@@ -203,6 +210,8 @@ class Soak:
             "seconds_per_round": (
                 round((time.monotonic() - self.started) / self.ended, 3) if self.ended else None
             ),
+            "round_s_median": statistics.median(self.round_s) if self.round_s else None,
+            "round_s_p90": _quantile(self.round_s, 0.9),
             "tolerance_per_1000_rounds": TOLERANCE,
             "slopes_per_1000_rounds": slopes,
             "growth": beyond_tolerance(slopes),
@@ -266,6 +275,13 @@ def table(result: dict[str, Any]) -> Any:
         f"{result['seconds_per_round']} s per round; growth per 1000 rounds in ()"
     )
     return metric_table(title, rows, header=("process", "first -> last (slope)"))
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _load() -> list[float]:
