@@ -267,6 +267,7 @@ class Node:
         """True the first time ``(round_id, step)`` is asked for."""
         if (round_id, step) in self._done:
             return False
+        self._forget_before(round_id - REMEMBERED_ROUNDS)  # a round's end may go unseen
         self._done.add((round_id, step))
         return True
 
@@ -365,7 +366,6 @@ class Node:
             assert self.aggregation is not None
             self.aggregation.release()  # drawn but the round ended before computing
             self._secrets.pop(ann.round_id, None)
-            self._forget_before(ann.round_id - REMEMBERED_ROUNDS)
             self.contributed.release(ann)
             log.info("%s: round %d %s %s", self.me, ann.round_id, ann.phase, ann.reason)
 

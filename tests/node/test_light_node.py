@@ -18,7 +18,8 @@ from mpcrec.federation.spec import FederationSpec
 from mpcrec.node.aggregation import Seat
 from mpcrec.node.aggregation.secure import SecureAggregation
 from mpcrec.node.config import CommitteeConfig, NodeConfig
-from tests.node.world import world_certificate
+from mpcrec.node.daemon import REMEMBERED_ROUNDS
+from tests.node.world import World, drive, make_launcher, published, world_certificate
 
 ROOT = Path(__file__).parents[2]
 SPEC = FederationSpec(n_items=6, dim=3, aggregation="secure", clip_norm=10.0, range_bound=160.0)
@@ -140,3 +141,22 @@ def test_node_yaml_committee_warm_seat_defaults_to_false(tmp_path: Path) -> None
     # Assert
     assert cold.committee == CommitteeConfig(warm_seat=False)
     assert warm.committee.warm_seat is True
+
+
+@pytest.mark.timeout(120)
+def test_a_long_lived_node_forgets_the_steps_of_old_rounds(tmp_path: Path) -> None:
+    # Prepare
+    world = World.in_process(make_launcher(), tmp_path, ["tube-a", "tube-b", "tube-c"])
+    try:
+        world.register_all()
+
+        # Execute
+        last = drive(world, published(world, REMEMBERED_ROUNDS + 4), steps=400)
+
+        # Assert: a few steps per round, of the last REMEMBERED_ROUNDS rounds only
+        for node in world.nodes.values():
+            rounds = {round_id for round_id, _ in node._done}
+            assert min(rounds) >= last.round_id - REMEMBERED_ROUNDS
+            assert set(node._secrets) <= set(range(last.round_id - REMEMBERED_ROUNDS, 10**6))
+    finally:
+        world.close()
