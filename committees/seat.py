@@ -78,21 +78,29 @@ class CommitteeSeat:
             return
         try:
             await_ready(self._conn, self.name, STARTUP_TIMEOUT_S)
-        except RoundAborted:
+        except RoundAborted as err:
+            code = self._proc.exitcode if self._proc is not None else None
             self.close()
-            raise
+            raise RoundAborted(f"{err} (party exit code {code})") from err
         waited, self._starting = time.monotonic() - self._starting, 0.0
         log.info("%s: committee party ready (pid %s, %.1fs)", self.name, self._proc.pid, waited)
 
     def _ask(self, command: tuple[Any, ...], timeout: float) -> Any:
-        self._conn.send(command)
-        if not self._conn.poll(timeout):
+        conn = self._conn  # close() from another thread (the node stopping) sets it to None
+        if conn is None:
+            raise RoundAborted(f"{self.name}: the party was stopped before {command[0]!r}")
+        try:
+            conn.send(command)
+            answered = conn.poll(timeout)
+        except (OSError, ValueError) as err:
+            raise RoundAborted(f"{self.name}: the party was stopped during {command[0]!r}") from err
+        if not answered:
             self.close()
             raise RoundAborted(
                 f"{self.name}: the party did not answer {command[0]!r} in {timeout:.0f}s"
             )
         try:
-            status, value = self._conn.recv()
+            status, value = conn.recv()
         except (EOFError, OSError) as err:
             self.close()
             raise RoundAborted(f"{self.name}: the party died during {command[0]!r}") from err

@@ -185,3 +185,29 @@ def test_log_refuses_malformed_payloads(tmp_path: Path, federation: FederationLo
         log.append(bad)
     assert log.size == 20
     log.close()
+
+
+def test_tree_head_store_appends_each_new_head_once_and_drops_a_torn_last_line(
+    tmp_path: Path, federation: FederationLog
+) -> None:
+    # Prepare
+    leaves = [merkle.leaf_hash(e.leaf_bytes()) for e in federation.entries]
+    key = federation.launcher_key
+    path = tmp_path / "heads.jsonl"
+    store = TreeHeadStore(key.public_key(), path)
+    small = TreeHead(20, merkle.root(leaves[:20])).sign(key)
+    big = TreeHead(50, merkle.root(leaves[:50])).sign(key)
+
+    # Execute: a head seen twice, a bigger one, then a crash in the middle of an append
+    store.observe(small)
+    store.observe(small)
+    store.observe(big, merkle.consistency_proof(leaves[:50], 20))
+    kept = path.read_bytes()
+    with path.open("ab") as out:
+        out.write(kept.splitlines()[-1][:40])
+    restarted = TreeHeadStore(key.public_key(), path)
+
+    # Assert
+    assert len(kept.splitlines()) == 2  # one line per new head, not a rewrite of them all
+    assert restarted.latest == big
+    assert path.read_bytes() == kept  # the torn line is cut off, the file appendable again
