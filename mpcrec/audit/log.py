@@ -224,6 +224,11 @@ class AuditLog:
         """Every signed head, by size."""
         return self._heads("ORDER BY size", ())
 
+    def latest_head(self) -> TreeHead | None:
+        """The largest signed head (one row read, however old the log)."""
+        found = self._heads("ORDER BY size DESC LIMIT 1", ())
+        return found[0] if found else None
+
     def _heads(self, where: str, args: tuple[Any, ...]) -> list[TreeHead]:
         stamp = "timestamp" if self._timed else "NULL"
         rows = self._db.execute(f"SELECT size, root, sig, {stamp} FROM audit_heads {where}", args)

@@ -211,3 +211,22 @@ def test_tree_head_store_appends_each_new_head_once_and_drops_a_torn_last_line(
     assert len(kept.splitlines()) == 2  # one line per new head, not a rewrite of them all
     assert restarted.latest == big
     assert path.read_bytes() == kept  # the torn line is cut off, the file appendable again
+
+
+def test_the_latest_head_is_the_largest_signed_one(
+    tmp_path: Path, federation: FederationLog
+) -> None:
+    # Prepare
+    log = AuditLog(tmp_path / DATABASE_NAME, launcher_key=federation.launcher_key)
+    empty = log.latest_head()
+    fill(log, federation)  # signs heads where the simulation did
+
+    # Execute
+    latest = log.latest_head()
+
+    # Assert
+    assert empty is None
+    assert latest is not None and latest == log.heads()[-1]
+    assert latest.size == max(h.size for h in federation.heads)
+    assert len(log.heads()) >= 2
+    log.close()
