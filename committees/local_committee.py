@@ -25,14 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from committees.party import (
-    STARTUP_TIMEOUT_S,
-    MemberInputs,
-    Session,
-    SessionSettings,
-    await_ready,
-    party_main,
-)
+from committees.party import MemberInputs, party_main
+from committees.session import STARTUP_TIMEOUT_S, Session, SessionSettings, await_ready
 from committees.transport.settings import TlsTransport, local_committee_transports
 from mpcrec.errors import ConfigError, RoundAborted
 from mpcrec.secure.program import RoundOutcome, RoundSpec

@@ -46,11 +46,9 @@ class AuditTrail:
 
     def tree_head(self, known_size: int) -> tuple[TreeHead, list[bytes]]:
         """The latest signed tree head and a consistency proof from ``known_size`` to it."""
-        heads = self.log.heads() if self.log is not None else []
-        if not heads:
+        head = self.log.latest_head() if self.log is not None else None
+        if head is None or self.log is None:
             raise RoundStateError("no signed tree head yet", hint="wait for a round to end")
-        head = heads[-1]
-        assert self.log is not None
         if 0 < known_size < head.size:
             return head, self.log.consistency_proof(known_size, head.size)
         if head.size < known_size <= self.log.size:

@@ -26,8 +26,7 @@ from mpcrec.audit import merkle
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry, TreeHead, canonical_json
 from mpcrec.audit.merkle_tree import MerkleTree
 from mpcrec.audit.schema import payload_error
-from mpcrec.errors import DataError, ProtocolError
-from mpcrec.files import write_atomic
+from mpcrec.errors import DataError, ProtocolError, StorageError
 
 #: The launcher's database inside a state directory (``mpcrec demo --state-dir``).
 DATABASE_NAME = "launcher.sqlite"
@@ -242,6 +241,11 @@ class AuditLog:
         """Every signed head, by size."""
         return self._heads("ORDER BY size", ())
 
+    def latest_head(self) -> TreeHead | None:
+        """The largest signed head (one row read, however old the log)."""
+        found = self._heads("ORDER BY size DESC LIMIT 1", ())
+        return found[0] if found else None
+
     def _heads(self, where: str, args: tuple[Any, ...]) -> list[TreeHead]:
         stamp = "timestamp" if self._timed else "NULL"
         rows = self._db.execute(f"SELECT size, root, sig, {stamp} FROM audit_heads {where}", args)
@@ -318,22 +322,39 @@ class TreeHeadStore:
     launcher_key:
         The launcher's public key (pinned when the node registered).
     path:
-        A JSON Lines file keeping the heads across restarts (written atomically); ``None``
-        keeps them in memory only.
+        A JSON Lines file keeping the heads across restarts; ``None`` keeps the latest in
+        memory only.
+
+    Only the latest head is held in memory, and each new head is appended to ``path`` as
+    one line, fsynced (a long-lived node sees one head per round: rewriting the whole file
+    every round made its cost grow with the federation's age). An append cut short by a
+    crash leaves a last line without its newline: it is dropped when the file is read.
     """
 
     def __init__(self, launcher_key: Ed25519PublicKey, path: Path | None = None) -> None:
         self._key = launcher_key
         self._path = path
-        self.heads: list[TreeHead] = []
+        self._latest: TreeHead | None = None
         if path is not None and path.is_file():
-            for number, line in enumerate(path.read_bytes().splitlines(), start=1):
-                if line.strip():
-                    where = f"{path} line {number}"
-                    try:
-                        self.heads.append(TreeHead.from_json(json.loads(line), where=where))
-                    except ValueError:
-                        raise DataError(f"{where}: not a tree head") from None
+            self._latest = self._read(path)
+
+    @staticmethod
+    def _read(path: Path) -> TreeHead | None:
+        """The last head of ``path``, after cutting off a torn last line."""
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):  # an append the node did not finish
+            data = data[: data.rfind(b"\n") + 1]
+            with path.open("r+b") as out:
+                out.truncate(len(data))
+        latest = None
+        for number, line in enumerate(data.splitlines(), start=1):
+            if line.strip():
+                where = f"{path} line {number}"
+                try:
+                    latest = TreeHead.from_json(json.loads(line), where=where)
+                except ValueError:
+                    raise DataError(f"{where}: not a tree head") from None
+        return latest
 
     def signed(self, head: TreeHead) -> bool:
         """Whether ``head`` carries the launcher's signature."""
@@ -342,7 +363,7 @@ class TreeHeadStore:
     @property
     def latest(self) -> TreeHead | None:
         """The largest head seen so far."""
-        return self.heads[-1] if self.heads else None
+        return self._latest
 
     def observe(self, head: TreeHead, proof: Sequence[bytes] = ()) -> None:
         """Accept ``head`` if signed and consistent with the latest; else raise.
@@ -368,9 +389,24 @@ class TreeHeadStore:
                     hint="the launcher showed two different histories: keep both signed "
                     "heads as evidence and report them",
                 )
-            if head.size < last.size:
-                return
-        self.heads.append(head)
+            if head.size <= last.size:
+                return  # an older head, or this one again: nothing new to keep
         if self._path is not None:
-            lines = b"".join(canonical_json(h.to_json()) + b"\n" for h in self.heads)
-            write_atomic(self._path, lines, hint="give the node a writable state directory")
+            self._append(self._path, canonical_json(head.to_json()) + b"\n")
+        self._latest = head
+
+    @staticmethod
+    def _append(path: Path, line: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise StorageError(
+                f"cannot append to {path}: {err.strerror or err}",
+                hint="give the node a writable state directory",
+            ) from None

@@ -136,7 +136,7 @@ class _Rounds:
 def _measure(args: argparse.Namespace, workload: _Workload) -> _Rounds:
     """One warm-up round, ``--repeats`` timed rounds, then one round with the noise off."""
     from committees.local_committee import LocalCommittee
-    from committees.party import SessionSettings
+    from committees.session import SessionSettings
 
     protocol = "beaver" if args.protocol == "ttp" else "replicated"
     settings = SessionSettings(protocol=protocol, provider="TTP", timeout_s=args.timeout)
@@ -258,7 +258,7 @@ class _Keys:
 
     def seal(self, updates: list[Any], round_id: int) -> tuple[list[Any], int]:
         """Every member's :class:`SealedInputs`, and one contributor's upload in bytes."""
-        from committees.party import SealedInputs
+        from committees.session import SealedInputs
         from mpcrec.crypto.envelope import seal_contribution
 
         model_hash = b"\x42" * 32

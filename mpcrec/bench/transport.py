@@ -102,7 +102,7 @@ def _dims(args: argparse.Namespace) -> list[int]:
 def _measure(args: argparse.Namespace, dims: list[int], console: Console) -> list[dict[str, Any]]:
     """One row per size, from two warm committees (TLS and gloo) used in turn."""
     from committees.local_committee import LocalCommittee
-    from committees.party import SessionSettings
+    from committees.session import SessionSettings
 
     settings = SessionSettings(protocol="replicated", timeout_s=args.timeout)
     rng = np.random.default_rng(args.seed)

@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
 parser and sets ``func`` (a callable taking the parsed namespace and returning an exit
-code). Benchmarks register under ``mpcrec bench``.
+code). Benchmarks register under ``mpcrec bench``. A command line that names a command
+imports only that command's module (``mpcrec node`` must not load the benchmarks, which
+import torch: the node daemon runs without torch and CrypTen, docs/operations.md).
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ BENCHMARKS: tuple[str, ...] = (
     "mpcrec.bench.catalogue",
     "mpcrec.bench.federation",
     "mpcrec.bench.faults",
+    "mpcrec.bench.soak",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the full argument parser."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser: with ``command`` (a name from :data:`COMMANDS`) only that
+    subcommand, else all of them."""
     parser = argparse.ArgumentParser(
         prog="mpcrec",
         description=(
@@ -62,9 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for path in COMMANDS:
+    named = [path for path in COMMANDS if path.rsplit(".", 1)[-1] == command]
+    for path in named or COMMANDS:
         importlib.import_module(path).register(sub)
     return parser
+
+
+def named_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def configure_logging(verbosity: int) -> None:
@@ -80,8 +90,9 @@ def configure_logging(verbosity: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``mpcrec`` command; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(named_command(words))
+    args = parser.parse_args(words)
     configure_logging(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from mpcrec.demo import DemoRun, audit_verdict, costs
     from mpcrec.demo_privacy import privacy_line, private_report
     from mpcrec.node.movielens_trainer import movielens_setting
+    from mpcrec.process_usage import PeakMemory
 
     if args.rounds is None:
         args.rounds = PLAIN_ROUNDS if args.no_dp else DP_ROUNDS
@@ -73,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     demo = DemoRun(settings)
     demo.prepare(factors.item_emb)
     started = time.monotonic()
-    events = demo.run()
+    with PeakMemory(lambda: [p.pid for p in tuple(demo.procs.values())]) as memory:
+        events = demo.run()
     wall = time.monotonic() - started
     audit = audit_verdict(settings.state_dir)
     version, quality = _quality(demo, split, factors)
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         "hr@10": quality["federation"].get("hr@10"),
         "ndcg@10": quality["federation"].get("ndcg@10"),
         **costs(events, args.instances),
+        **memory.to_json(),
         "wall_s": wall,
         **audit.to_json(),
         "quality": quality,
@@ -190,6 +193,7 @@ def _table(report: dict[str, Any]) -> Table:
         f"{report['rounds_published']} rounds published, {report['rounds_aborted']} aborted; "
         f"{median if median is None else round(median, 2)} s per round (median); "
         f"{report['upload_bytes_per_instance'] or 0:.0f} bytes uploaded per instance and round; "
-        f"{report['wall_s']:.0f} s in all"
+        f"{report['wall_s']:.0f} s in all; peak resident memory {report['peak_rss_mib']:.0f} MiB "
+        f"over {report['peak_processes']} processes"
     )
     return table

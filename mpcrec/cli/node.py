@@ -22,11 +22,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Follow the launcher until SIGTERM or Ctrl-C."""
-    from mpcrec.crypten_compat import set_torch_threads
     from mpcrec.node.config import NodeConfig
     from mpcrec.node.daemon import Node
 
-    set_torch_threads(1)
     node = Node(NodeConfig.load(args.config))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

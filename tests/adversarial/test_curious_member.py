@@ -38,7 +38,7 @@ import torch
 
 from committees import local_committee
 from committees.local_committee import LocalCommittee
-from committees.party import SessionSettings
+from committees.session import SessionSettings
 from mpcrec.crypto.codec import encode
 from mpcrec.secure.program import RoundSpec
 from tests.adversarial.curious_view import VIEW_DIR_ENV, curious_party_main

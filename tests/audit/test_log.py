@@ -185,3 +185,48 @@ def test_log_refuses_malformed_payloads(tmp_path: Path, federation: FederationLo
         log.append(bad)
     assert log.size == 20
     log.close()
+
+
+def test_tree_head_store_appends_each_new_head_once_and_drops_a_torn_last_line(
+    tmp_path: Path, federation: FederationLog
+) -> None:
+    # Prepare
+    leaves = [merkle.leaf_hash(e.leaf_bytes()) for e in federation.entries]
+    key = federation.launcher_key
+    path = tmp_path / "heads.jsonl"
+    store = TreeHeadStore(key.public_key(), path)
+    small = TreeHead(20, merkle.root(leaves[:20])).sign(key)
+    big = TreeHead(50, merkle.root(leaves[:50])).sign(key)
+
+    # Execute: a head seen twice, a bigger one, then a crash in the middle of an append
+    store.observe(small)
+    store.observe(small)
+    store.observe(big, merkle.consistency_proof(leaves[:50], 20))
+    kept = path.read_bytes()
+    with path.open("ab") as out:
+        out.write(kept.splitlines()[-1][:40])
+    restarted = TreeHeadStore(key.public_key(), path)
+
+    # Assert
+    assert len(kept.splitlines()) == 2  # one line per new head, not a rewrite of them all
+    assert restarted.latest == big
+    assert path.read_bytes() == kept  # the torn line is cut off, the file appendable again
+
+
+def test_the_latest_head_is_the_largest_signed_one(
+    tmp_path: Path, federation: FederationLog
+) -> None:
+    # Prepare
+    log = AuditLog(tmp_path / DATABASE_NAME, launcher_key=federation.launcher_key)
+    empty = log.latest_head()
+    fill(log, federation)  # signs heads where the simulation did
+
+    # Execute
+    latest = log.latest_head()
+
+    # Assert
+    assert empty is None
+    assert latest is not None and latest == log.heads()[-1]
+    assert latest.size == max(h.size for h in federation.heads)
+    assert len(log.heads()) >= 2
+    log.close()

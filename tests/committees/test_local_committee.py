@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from committees.local_committee import LocalCommittee
-from committees.party import SessionSettings
+from committees.session import SessionSettings
 from mpcrec.errors import RoundAborted
 from mpcrec.secure.program import RoundSpec
 from tests.secure.conftest import member_shares

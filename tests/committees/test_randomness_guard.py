@@ -21,7 +21,7 @@ import pytest
 
 from committees import local_committee
 from committees.local_committee import LocalCommittee
-from committees.party import SessionSettings
+from committees.session import SessionSettings
 from mpcrec.crypto.codec import FRACTIONAL_BITS
 from mpcrec.model.server import weighted_sum
 from mpcrec.secure.program import RESULT_BITS, WEIGHT_BITS, RoundSpec

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from committees.local_committee import LocalCommittee
-from committees.party import SessionSettings
+from committees.session import SessionSettings
 from mpcrec.crypto.codec import encode
 from mpcrec.crypto.sharing import expand_seed, split
 

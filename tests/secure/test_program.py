@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from committees.local_committee import LocalCommittee
-from committees.party import SealedInputs
+from committees.session import SealedInputs
 from mpcrec.crypto.envelope import seal_contribution
 from mpcrec.model.server import ServerSGD, weighted_sum
 from mpcrec.secure.program import RoundSpec

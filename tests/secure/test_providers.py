@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from committees.local_committee import LocalCommittee
-from committees.party import CommitteeParty, Session, SessionSettings
+from committees.party import CommitteeParty
+from committees.session import Session, SessionSettings
 from mpcrec.errors import ConfigError
 from mpcrec.model.server import weighted_sum
 from mpcrec.secure.program import RoundSpec

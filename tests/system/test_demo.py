@@ -47,6 +47,8 @@ def test_demo_publishes_rounds_and_reports(tmp_path: Path) -> None:
     assert report["upload_bytes_per_instance"] > 8 * 1682 * 32  # plaintext: the whole update
     assert 0.0 < report["ndcg@10"] <= report["hr@10"] <= 1.0
     assert (state / "events.jsonl").exists() and (state / "launcher" / "launcher.sqlite").exists()
+    # the peak is summed over the beacon, the launcher and the 4 nodes (and their children)
+    assert report["peak_processes"] >= 6 and report["peak_rss_mib"] > 6 * 20
     assert len(list((state / "nodes").glob("*/user_emb.npz"))) == 4  # kept at home
     snapshot = ModelSnapshot.load(state / "nodes" / "ml-00" / "snapshot.npz")
     user = min(snapshot.local_users)

@@ -24,6 +24,7 @@ class Seat:
     mpc_timeout_s: float
     min_contributors: int = 1
     replay_registry: str | None = None  # where a member keeps the nonces it accepted
+    warm_seat: bool = False  # keep the committee party running between draws (node.yaml)
 
 
 class Aggregation(Protocol):
@@ -52,6 +53,13 @@ class Aggregation(Protocol):
 
     def deal(self, ann: RoundAnnouncement) -> None:
         """Serve as the round's dealer until the members end the session."""
+
+    def prepare(self, ann: RoundAnnouncement) -> None:
+        """This node was drawn into ``ann``'s committee (or as its dealer): get ready to
+        serve (``secure``: start the committee party, without waiting for it)."""
+
+    def release(self) -> None:
+        """The round ended: stop what serving started unless it is kept warm."""
 
     def close(self) -> None:
         """Release what serving started (the committee party)."""

@@ -139,5 +139,11 @@ class PlaintextAggregation:
     def deal(self, ann: RoundAnnouncement) -> None:
         """A plaintext round has no dealer: nothing to do."""
 
+    def prepare(self, ann: RoundAnnouncement) -> None:
+        """Nothing to start."""
+
+    def release(self) -> None:
+        """Nothing was started."""
+
     def close(self) -> None:
         """Nothing was started."""

@@ -2,9 +2,15 @@
 
 A contributor splits its update into one sealed share per member
 (:func:`mpcrec.crypto.envelope.seal_contribution`); a member opens its shares and runs the
-committee program (:func:`mpcrec.secure.program.aggregate`) in its warm party process
+committee program (:func:`mpcrec.secure.program.aggregate`) in its party process
 (:class:`committees.seat.CommitteeSeat`), over mutually authenticated TLS between the
 members (and the dealer) the round announced.
+
+This module imports neither torch nor CrypTen (only the party process does). The party
+starts when the node is drawn (:meth:`SecureAggregation.prepare`, at the collecting phase,
+so torch and CrypTen load while contributors train) and stops when its round is done,
+unless the seat is kept warm (``committee: {warm_seat: true}``: started at registration and
+kept, several hundred MB resident for a faster first step; docs/operations.md).
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from committees.party import SealedInputs, Session, SessionSettings
 from committees.seat import CommitteeSeat
+from committees.session import SealedInputs, Session, SessionSettings
 from committees.transport.settings import committee_transport
 from mpcrec.crypto.envelope import SealedShare, seal_contribution, signed_terms
 from mpcrec.errors import ProtocolError, RoundAborted
@@ -34,21 +40,28 @@ log = logging.getLogger("mpcrec.node.secure")
 
 
 class SecureAggregation:
-    """Sealed shares for the committee; a warm CrypTen party to serve on it.
+    """Sealed shares for the committee; a CrypTen party process to serve on it.
 
-    The party process starts the first time this node is drawn (as a member or the dealer)
-    and is reused for every later round.
+    The party process starts when this node is drawn (as a member or the dealer) and stops
+    once the round is done; with ``seat.warm_seat`` it starts now and is kept for every
+    later round.
     """
 
     def __init__(self, spec: FederationSpec, seat: Seat) -> None:
         self.spec = spec
         self.seat = seat
-        self._party: CommitteeSeat | None = None
+        self._party = CommitteeSeat(seat.instance_id, seat.replay_registry)
+        if seat.warm_seat:
+            self._party.start()
 
-    def _warm_party(self) -> CommitteeSeat:
-        if self._party is None:
-            self._party = CommitteeSeat(self.seat.instance_id, self.seat.replay_registry)
-        return self._party
+    def prepare(self, ann: RoundAnnouncement) -> None:
+        """Start the party (returns at once; the round's first step waits for it)."""
+        self._party.start()
+
+    def release(self) -> None:
+        """Stop the party unless the seat is kept warm."""
+        if not self.seat.warm_seat:
+            self._party.close()
 
     def seal(
         self, update: Matrix, ann: RoundAnnouncement, *, weight: float, params_hash: bytes
@@ -113,7 +126,10 @@ class SecureAggregation:
         )
         session = self.session(ann, ann.members.index(self.seat.instance_id))
         timeout = self.seat.mpc_timeout_s + 30
-        outcome = self._warm_party().compute(session, spec, inputs, timeout=timeout)
+        try:
+            outcome = self._party.compute(session, spec, inputs, timeout=timeout)
+        finally:
+            self.release()
         if outcome.params is None:
             raise RoundAborted(f"the committee refused the round: {outcome.refused}")
         accepted = tuple(
@@ -150,11 +166,12 @@ class SecureAggregation:
     def deal(self, ann: RoundAnnouncement) -> None:
         session = self.session(ann, len(ann.committee))
         try:
-            self._warm_party().deal(session, timeout=self.seat.mpc_timeout_s * 4)
+            self._party.deal(session, timeout=self.seat.mpc_timeout_s * 4)
             log.info("%s: round %d: served as dealer", self.seat.instance_id, ann.round_id)
         except RoundAborted as err:
             log.warning("%s: round %d: dealer: %s", self.seat.instance_id, ann.round_id, err)
+        finally:
+            self.release()
 
     def close(self) -> None:
-        if self._party is not None:
-            self._party.close()
+        self._party.close()
