@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mpcrec.bench.quality_coldstart import register_cold_start, run_cold_start
 from mpcrec.bench.quality_methods import DELTA, METHODS, PROTOCOLS, TRAINERS, Setting
 from mpcrec.bench.report import check_writable, write_json
 from mpcrec.data.interaction_file import load_interaction_file
@@ -92,6 +93,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--markdown", type=Path, metavar="FILE", help="also write the tables as Markdown"
     )
+    register_cold_start(parser)
     parser.set_defaults(func=run)
 
 
@@ -102,6 +104,8 @@ CurveRows = dict[float, list[dict[str, Any]]]
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark described by ``args``; returns the exit code."""
     seeds, methods, curve = _check_args(args)
+    if args.protocol == "cold-start":
+        return run_cold_start(args, seeds)
     console = Console()
     started = time.perf_counter()
     data = load_interaction_file(args.interactions) if args.interactions else load_movielens_100k()
