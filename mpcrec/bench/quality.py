@@ -28,7 +28,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mpcrec.bench.quality_coldstart import register_cold_start, run_cold_start
-from mpcrec.bench.quality_methods import DELTA, METHODS, PROTOCOLS, TRAINERS, Setting
+from mpcrec.bench.quality_methods import (
+    DEFAULT_METHODS,
+    DELTA,
+    METHODS,
+    PROTOCOLS,
+    TRAINERS,
+    Setting,
+)
 from mpcrec.bench.report import check_writable, write_json
 from mpcrec.data.interaction_file import load_interaction_file
 from mpcrec.data.interactions import Interactions
@@ -78,7 +85,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--dim", type=int, default=MF.dim, help=f"embedding dimension ({MF.dim})")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
     parser.add_argument(
-        "--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}"
+        "--methods", default=",".join(DEFAULT_METHODS), help=f"subset of {','.join(METHODS)}"
     )
     parser.add_argument(
         "--epsilon", type=float, default=8.0, help="user-level ε of fedavg_dp at δ=1e-5 (8)"

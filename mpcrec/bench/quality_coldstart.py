@@ -37,17 +37,18 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from mpcrec.bench.quality_content import CONTENT_LAM, has_signal, item_features
+from mpcrec.bench.quality_content import CONTENT, CONTENT_LAM, item_features
 from mpcrec.bench.report import write_json
 from mpcrec.data.interactions import IntArray
 from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import partition_users
 from mpcrec.data.split import Split
-from mpcrec.data.split_cold import ColdStart, cold_start
+from mpcrec.data.split_cold import ColdStart, cold_start, known_catalogue
 from mpcrec.errors import ConfigError
 from mpcrec.files import write_atomic
 from mpcrec.model.baselines import peertube_today_scorer, popularity_scorer
-from mpcrec.model.content import with_content_rows
+from mpcrec.model.content import content_rows, fit_content_map
+from mpcrec.model.content_fedavg import train_content_fedavg
 from mpcrec.model.fedavg import train_fedavg
 from mpcrec.model.metrics import METRICS, Ranks, Scorer, Scores, rank_held_out
 from mpcrec.model.tuned import FEDAVG
@@ -61,14 +62,16 @@ def run_cold_start(args: argparse.Namespace, seeds: list[int]) -> int:
     """Run the cold-start protocol for ``seeds``; print the table, write JSON (and Markdown)."""
     if args.interactions is not None:
         raise ConfigError("--protocol cold-start runs on MovieLens 100k (it needs item metadata)")
-    lams = [CONTENT_LAM] if args.stage == "test" else [float(x) for x in args.lams.split(",")]
+    grid = ([CONTENT.map_lr], [CONTENT_LAM])
+    if args.stage == "valid":
+        grid = (_floats(args.map_lrs, "--map-lrs"), _floats(args.lams, "--lams"))
     started = time.perf_counter()
     data = load_movielens_100k()
     cold = cold_start(data, FRACTION)
     train, history = (cold.test, cold.test_history)
     if args.stage == "valid":
         train, history = (cold.tuning, cold.tuning_history)
-    per_seed = [_one_seed(args, data, cold, train, history, seed, lams) for seed in seeds]
+    per_seed = [_one_seed(args, data, cold, train, history, seed, grid) for seed in seeds]
     report = _report(args, cold, train, history, seeds, per_seed, time.perf_counter() - started)
     write_json(args.out, report, hint="choose an --out path in a writable directory")
     if args.markdown:
@@ -84,22 +87,35 @@ def _one_seed(
     train: Split,
     history: Split,
     seed: int,
-    lams: list[float],
+    grid: tuple[list[float], list[float]],
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Every row's metrics, per candidate set, for one seed."""
+    map_lrs, lams = grid
     partition = partition_users(data, args.instances, seed=seed)
     config = replace(FEDAVG, rounds=args.rounds)
     config = replace(config, local=replace(config.local, mf=replace(config.local.mf, dim=args.dim)))
-    factors = train_fedavg(train, partition, config, seed=seed)
-    signal = has_signal(train)
+    known = np.setdiff1d(np.arange(train.n_items), cold.new_items)
+    seen = known_catalogue(train, known)  # the federation has not heard of the new items
     features = item_features(train)
     jitter = np.random.default_rng(seed).random(train.n_items) * 1e-9
     scorers: dict[str, Scorer] = {}
+    for map_lr in map_lrs:
+        content = replace(CONTENT, map_lr=map_lr)
+        model = train_content_fedavg(seen, partition, config, features[known], content, seed=seed)
+        rows = features @ model.content_map
+        rows[known] = model.factors.item_emb
+        name = "fedavg_content" if len(map_lrs) == 1 else f"fedavg_content map_lr={map_lr:g}"
+        scorers[name] = _dot(model.factors.user_emb, rows, jitter)
+    plain = train_fedavg(seen, partition, config, seed=seed)
+    rows = np.zeros((train.n_items, args.dim))
+    rows[known] = plain.item_emb
+    scorers["fedavg_plain"] = _dot(plain.user_emb, rows, jitter)
     for lam in lams:
-        rows, _ = with_content_rows(factors.item_emb, features, signal, lam=lam)
-        name = "fedavg_content" if len(lams) == 1 else f"fedavg_content lam={lam:g}"
-        scorers[name] = _dot(factors.user_emb, rows, jitter)
-    scorers["fedavg_plain"] = _dot(factors.user_emb, factors.item_emb * signal[:, None], jitter)
+        fitted = fit_content_map(features[known], plain.item_emb, lam=lam)
+        ridge = rows.copy()
+        ridge[cold.new_items] = content_rows(features[cold.new_items], fitted)
+        name = "fedavg_ridge" if len(lams) == 1 else f"fedavg_ridge lam={lam:g}"
+        scorers[name] = _dot(plain.user_emb, ridge, jitter)
     scorers["peertube_today"] = peertube_today_scorer(train, seed=seed)
     scorers["popularity"] = popularity_scorer(train, seed=seed)
     scorers["popularity_hindsight"] = _hindsight(train, history, jitter)
@@ -227,7 +243,22 @@ def register_cold_start(parser: argparse.ArgumentParser) -> None:
         "validation users for every --lams value (tuning only)",
     )
     group.add_argument(
+        "--map-lrs",
+        default="0.01,0.03,0.1",
+        help="steps of the content map tried with --stage valid",
+    )
+    group.add_argument(
         "--lams",
         default="0.1,0.3,1,3,10",
         help="ridge penalties of the content map tried with --stage valid",
     )
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected numbers like 0.1,1") from None
+    if not values or any(v < 0 for v in values):
+        raise ConfigError(f"{option} {text!r}: give one or more non-negative numbers")
+    return values

@@ -1,25 +1,28 @@
-"""``fedavg_content``: the federated factorisation with content rows for items without signal.
+"""``fedavg_content``: the federated factorisation with the content map trained alongside.
 
-Trains exactly like ``fedavg_plain`` (:func:`~mpcrec.model.fedavg.train_fedavg`), then fits
-the content map on the public item rows and gives every item without a training event
-its content row (:func:`~mpcrec.model.content.with_content_rows`). Rows with signal are
-unchanged, so on a table where every item has been seen it is ``fedavg_plain``.
+The rows ``E`` and the map ``W`` train together in the same rounds
+(:func:`~mpcrec.model.content_fedavg.train_content_fedavg`, settings :data:`CONTENT`),
+items served as ``E + F W``, items without a training event as ``F W``.
+:data:`CONTENT_LAM` is the ridge penalty of the post-hoc variant the cold-start protocol
+also reports (``fedavg_ridge``: the map fitted on ``fedavg_plain``'s final rows).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
 
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import Split
 from mpcrec.errors import DataError
-from mpcrec.model.content import N_FEATURES, featurise, with_content_rows
+from mpcrec.model.content import N_FEATURES, featurise
+from mpcrec.model.content_fedavg import ContentConfig, train_content_fedavg
 from mpcrec.model.content_sources import movielens_fields
-from mpcrec.model.fedavg import FedConfig, train_fedavg
+from mpcrec.model.fedavg import FedConfig
 from mpcrec.model.metrics import Scorer
-from mpcrec.model.mf import Factors, Matrix
+from mpcrec.model.mf import Matrix
 
-CONTENT_LAM = 1.0  # ridge penalty of the map, chosen on the cold-start validation users
+CONTENT_LAM = 10.0  # ridge penalty of the post-hoc map, chosen on the cold-start validation users
+CONTENT = ContentConfig(map_lr=0.1)  # the jointly trained map, chosen likewise
 
 
 def item_features(split: Split, n_features: int = N_FEATURES) -> Matrix:
@@ -32,22 +35,16 @@ def item_features(split: Split, n_features: int = N_FEATURES) -> Matrix:
     return featurise(movielens_fields(split.train.item_meta), n_features)
 
 
-def has_signal(split: Split) -> np.ndarray:
-    """True for every item with at least one training event."""
-    return np.bincount(split.train.items, minlength=split.n_items) > 0
-
-
-def content_factors(factors: Factors, split: Split, *, lam: float = CONTENT_LAM) -> Factors:
-    """``factors`` with every item without a training event given its content row."""
-    rows, _ = with_content_rows(factors.item_emb, item_features(split), has_signal(split), lam=lam)
-    return Factors(user_emb=factors.user_emb, item_emb=rows)
-
-
 def train_fedavg_content(
-    split: Split, partition: Partition, config: FedConfig, *, seed: int, tick: object = None
+    split: Split,
+    partition: Partition,
+    config: FedConfig,
+    *,
+    seed: int,
+    tick: Callable[[int], None] | None = None,
 ) -> Scorer:
-    """``fedavg_plain``'s training, then content rows; the scorer."""
-    factors = train_fedavg(
-        split, partition, config, seed=seed, on_round=tick if callable(tick) else None
+    """The rows and the content map trained together (:data:`CONTENT`); the scorer."""
+    model = train_content_fedavg(
+        split, partition, config, item_features(split), CONTENT, seed=seed, on_round=tick
     )
-    return content_factors(factors, split).scores
+    return model.factors.scores

@@ -94,3 +94,35 @@ def without_items(split: Split, items: IntArray) -> Split:
             weights=train.weights[keep],
         ),
     )
+
+
+def known_catalogue(split: Split, known: IntArray) -> Split:
+    """``split`` with its catalogue cut to the items ``known`` (re-indexed ``0..len-1``).
+
+    For training only: the model of a federation that has not yet heard of the other items
+    (no row, never drawn as a negative). Every training event must be of a known item;
+    held-out items outside the catalogue become ``-1``, so this view cannot be evaluated.
+
+    Raises
+    ------
+    ValueError
+        If a training event is of an item outside ``known``.
+    """
+    known = np.sort(np.asarray(known, dtype=np.int64))
+    index = np.full(split.n_items, -1, dtype=np.int64)
+    index[known] = np.arange(known.shape[0])
+    train = split.train
+    if (index[train.items] < 0).any():
+        raise ValueError("a training event is of an item outside the known catalogue")
+    meta = None if train.item_meta is None else tuple(train.item_meta[i] for i in known)
+    return replace(
+        split,
+        train=replace(
+            train,
+            items=index[train.items],
+            item_ids=tuple(train.item_ids[i] for i in known),
+            item_meta=meta,
+        ),
+        valid_item=index[split.valid_item],
+        test_item=index[split.test_item],
+    )

@@ -44,7 +44,27 @@ from mpcrec.model.mf import Matrix
 
 N_FEATURES = 1024
 STOP_WORDS = frozenset(
-    "a an and at by de der die for from in la le of on or the to with".split()
+    [
+        "a",
+        "an",
+        "and",
+        "at",
+        "by",
+        "de",
+        "der",
+        "die",
+        "for",
+        "from",
+        "in",
+        "la",
+        "le",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "with",
+    ]
 )
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
@@ -140,6 +160,22 @@ def fit_content_map(features: Matrix, rows: Matrix, *, lam: float) -> Matrix:
         raise ValueError(f"{features.shape[0]} feature rows for {rows.shape[0]} model rows")
     gram = features.T @ features + lam * np.eye(features.shape[1])
     return np.asarray(np.linalg.solve(gram, features.T @ rows), dtype=np.float64)
+
+
+def map_objective(features: Matrix, rows: Matrix, content_map: Matrix, *, lam: float) -> float:
+    """The map's ridge objective ``||F W - E||^2 + lam ||W||^2``."""
+    residual = features @ content_map - rows
+    return float(np.sum(residual**2) + lam * np.sum(content_map**2))
+
+
+def map_gradient(features: Matrix, rows: Matrix, content_map: Matrix, *, lam: float) -> Matrix:
+    """Gradient of :func:`map_objective` in ``W``: ``2 F^T (F W - E) + 2 lam W``.
+
+    Zero at :func:`fit_content_map`'s answer; a node may also refine a map it holds with
+    steps along it instead of solving afresh.
+    """
+    residual = features @ content_map - rows
+    return np.asarray(2.0 * (features.T @ residual) + 2.0 * lam * content_map, dtype=np.float64)
 
 
 def content_rows(features: Matrix, content_map: Matrix) -> Matrix:

@@ -13,7 +13,7 @@ public video's page, nothing about who watched it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from mpcrec.data.interactions import ItemMeta
 from mpcrec.data.movielens import UNKNOWN_YEAR
@@ -37,7 +37,7 @@ def peertube_fields(row: ContentRow) -> ContentFields:
     """One public PeerTube video (a :class:`~mpcrec.data.peertube_content.ContentRow`)."""
     year = None
     if row.published_at is not None:
-        year = datetime.fromtimestamp(row.published_at, tz=timezone.utc).year
+        year = datetime.fromtimestamp(row.published_at, tz=UTC).year
     return ContentFields(
         title=row.name,
         tags=tuple(sorted(row.tags)),

@@ -1,0 +1,170 @@
+"""Content features and the content map: deterministic, public fields only, a true minimiser."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import fields, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mpcrec.data.interactions import ItemMeta
+from mpcrec.data.peertube_content import (
+    CONTENT_COLUMNS,
+    CONTENT_QUERY,
+    ContentRow,
+    content_rows_from,
+)
+from mpcrec.model.content import (
+    ContentFields,
+    content_rows,
+    feature_column,
+    featurise,
+    fit_content_map,
+    map_gradient,
+    map_objective,
+    tokens,
+    with_content_rows,
+)
+from mpcrec.model.content_sources import movielens_fields, peertube_fields
+
+VIDEO = ContentFields(
+    title="The Making of a Federated Video",
+    tags=("PeerTube", "Fediverse"),
+    category=15,
+    licence=1,
+    language="en",
+    channel="making_of",
+    account="alice",
+    year=2026,
+)
+
+
+def test_tokens_cover_every_public_field_and_drop_stop_words() -> None:
+    assert tokens(VIDEO) == [
+        "bias",
+        "tag:peertube",
+        "tag:fediverse",
+        "word:making",
+        "word:federated",
+        "word:video",
+        "category:15",
+        "licence:1",
+        "language:en",
+        "channel:making_of",
+        "account:alice",
+        "year:2026",
+        "decade:2020",
+    ]
+
+
+def test_every_field_changes_the_features() -> None:
+    base = featurise([VIDEO])
+    changes = {
+        "title": "Another Title",
+        "tags": ("cooking",),
+        "category": 3,
+        "licence": 2,
+        "language": "fr",
+        "channel": "other",
+        "account": "bob",
+        "year": 1999,
+    }
+    assert set(changes) == {f.name for f in fields(ContentFields)}
+    for name, value in changes.items():
+        assert not np.array_equal(featurise([replace(VIDEO, **{name: value})]), base), name
+
+
+def test_featurise_is_normalised_and_the_same_in_another_process(tmp_path: Path) -> None:
+    rows = featurise([VIDEO, ContentFields(title="")], n_features=64)
+    assert rows.shape == (2, 64)
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0)
+    assert rows[1].nonzero()[0].tolist() == [feature_column("bias", 64)]
+    # Python's str hash is salted per process; the featuriser must not depend on it
+    code = "from mpcrec.model.content import feature_column as f; print(f('tag:peertube', 1024))"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert int(out.stdout) == feature_column("tag:peertube", 1024)
+    spec = hashlib.blake2b(b"tag:peertube", digest_size=8).digest()  # the documented rule
+    assert feature_column("tag:peertube", 1024) == int.from_bytes(spec, "big") % 1024 == 410
+
+
+def test_movielens_mapping_uses_genres_title_and_year() -> None:
+    meta = [
+        ItemMeta(title="Toy Story", tags=("Animation", "Comedy"), published=1995.0),
+        ItemMeta(title="Unknown", tags=(), published=1900.0),
+    ]
+    first, second = movielens_fields(meta)
+    assert first == ContentFields(title="Toy Story", tags=("Animation", "Comedy"), year=1995)
+    assert second.year is None  # MovieLens' placeholder for a missing release year
+
+
+def test_peertube_mapping_reads_public_columns_only() -> None:
+    row = ("https://a.example/w/1", "Title", 15, 1, "en", None, ["b", "a"], "chan", "acct")
+    (parsed,) = content_rows_from([row])
+    assert parsed == ContentRow(
+        url="https://a.example/w/1",
+        name="Title",
+        category=15,
+        licence=1,
+        language="en",
+        published_at=None,
+        tags=("a", "b"),
+        channel="chan",
+        account="acct",
+    )
+    assert peertube_fields(replace(parsed, published_at=1.8e9)).year == 2027
+    assert set(CONTENT_COLUMNS) == {"video", "videoTag", "tag", "videoChannel", "account"}
+    for private in ('"user"', "History", "Rate", "Playlist", "email", "password", "userId"):
+        assert private not in CONTENT_QUERY
+    assert '"privacy" = %(public)s' in CONTENT_QUERY  # public videos only
+    for table, columns in CONTENT_COLUMNS.items():
+        for column in columns:
+            assert f'"{column}"' in CONTENT_QUERY, (table, column)
+
+
+def _problem(seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+    rng = np.random.default_rng(seed)
+    return rng.random((30, 8)), rng.normal(size=(30, 3)), 0.5
+
+
+def test_map_gradient_matches_finite_differences() -> None:
+    features, rows, lam = _problem()
+    point = np.random.default_rng(1).normal(size=(8, 3))
+    analytic = map_gradient(features, rows, point, lam=lam)
+    numeric = np.zeros_like(point)
+    eps = 1e-6
+    for index in np.ndindex(point.shape):
+        step = np.zeros_like(point)
+        step[index] = eps
+        up = map_objective(features, rows, point + step, lam=lam)
+        down = map_objective(features, rows, point - step, lam=lam)
+        numeric[index] = (up - down) / (2 * eps)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-6)
+
+
+def test_fitted_map_is_the_minimiser() -> None:
+    features, rows, lam = _problem()
+    fitted = fit_content_map(features, rows, lam=lam)
+    np.testing.assert_allclose(map_gradient(features, rows, fitted, lam=lam), 0.0, atol=1e-9)
+    best = map_objective(features, rows, fitted, lam=lam)
+    for seed in range(5):
+        nudge = np.random.default_rng(seed).normal(scale=1e-3, size=fitted.shape)
+        assert map_objective(features, rows, fitted + nudge, lam=lam) > best
+
+
+def test_rows_without_signal_get_their_content_row_only() -> None:
+    features, rows, lam = _problem()
+    signal = np.arange(30) < 20
+    out, fitted = with_content_rows(rows, features, signal, lam=lam)
+    np.testing.assert_array_equal(out[:20], rows[:20])
+    np.testing.assert_allclose(out[20:], content_rows(features[20:], fitted))
+    np.testing.assert_allclose(fitted, fit_content_map(features[:20], rows[:20], lam=lam))
+    with pytest.raises(ValueError, match="columns"):
+        content_rows(features[:, :4], fitted)
