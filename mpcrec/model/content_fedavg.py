@@ -65,6 +65,18 @@ class ContentModel:
     content_map: Matrix
 
 
+def content_map_step(features: Matrix, aggregate_rows: Matrix, content: ContentConfig) -> Matrix:
+    """The map's share of a round's update: ``map_lr * F^T a`` (``a`` the rows' aggregate).
+
+    A function of public values only (the features, the round's published aggregate):
+    every node and the launcher compute the same step, and the secure round carries
+    nothing more than the rows' delta.
+    """
+    if features.shape[0] != aggregate_rows.shape[0]:
+        raise ValueError(f"{features.shape[0]} feature rows for {aggregate_rows.shape[0]} rows")
+    return np.asarray(content.map_lr * (features.T @ aggregate_rows), dtype=np.float64)
+
+
 def train_content_fedavg(
     split: Split,
     partition: Partition,
@@ -95,7 +107,7 @@ def train_content_fedavg(
         if config.noise_multiplier > 0:
             sigma = config.noise_multiplier * 2.0 * config.local.clip_norm * max(weights)
             aggregate = aggregate + rng.normal(0.0, sigma, size=aggregate.shape)
-        map_step = content.map_lr * (features.T @ aggregate.reshape(collab.shape))
+        map_step = content_map_step(features, aggregate.reshape(collab.shape), content)
         content_map = content_map * (1.0 - content.map_reg)
         params = np.concatenate([collab.ravel(), content_map.ravel()])
         moved = server.step(params, np.concatenate([aggregate, map_step.ravel()]))

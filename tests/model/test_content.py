@@ -6,19 +6,13 @@ import hashlib
 import os
 import subprocess
 import sys
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mpcrec.data.interactions import ItemMeta
-from mpcrec.data.peertube_content import (
-    CONTENT_COLUMNS,
-    CONTENT_QUERY,
-    ContentRow,
-    content_rows_from,
-)
 from mpcrec.model.content import (
     ContentFields,
     content_rows,
@@ -30,7 +24,7 @@ from mpcrec.model.content import (
     tokens,
     with_content_rows,
 )
-from mpcrec.model.content_sources import movielens_fields, peertube_fields
+from mpcrec.model.content_sources import movielens_fields, peertube_features, peertube_fields
 
 VIDEO = ContentFields(
     title="The Making of a Federated Video",
@@ -105,28 +99,50 @@ def test_movielens_mapping_uses_genres_title_and_year() -> None:
     assert second.year is None  # MovieLens' placeholder for a missing release year
 
 
-def test_peertube_mapping_reads_public_columns_only() -> None:
-    row = ("https://a.example/w/1", "Title", 15, 1, "en", None, ["b", "a"], "chan", "acct")
-    (parsed,) = content_rows_from([row])
-    assert parsed == ContentRow(
+@dataclass(frozen=True)
+class CatalogueVideo:
+    """The public fields of a catalogue row (the catalogue's VideoRecord has these and more)."""
+
+    url: str
+    name: str
+    tags: tuple[str, ...]
+    category: int | None
+    licence: int | None
+    language: str | None
+    channel: str
+    account: str
+    duration: int
+    published_at: int
+
+
+def test_peertube_mapping_reads_the_public_fields_only() -> None:
+    video = CatalogueVideo(
         url="https://a.example/w/1",
-        name="Title",
+        name="The Making of a Federated Video",
+        tags=("PeerTube", "Fediverse"),
         category=15,
         licence=1,
         language="en",
-        published_at=None,
-        tags=("a", "b"),
-        channel="chan",
-        account="acct",
+        channel="making_of",
+        account="alice",
+        duration=60,
+        published_at=1_790_000_000,  # 2026-09
     )
-    assert peertube_fields(replace(parsed, published_at=1.8e9)).year == 2027
-    assert set(CONTENT_COLUMNS) == {"video", "videoTag", "tag", "videoChannel", "account"}
-    for private in ('"user"', "History", "Rate", "Playlist", "email", "password", "userId"):
-        assert private not in CONTENT_QUERY
-    assert '"privacy" = %(public)s' in CONTENT_QUERY  # public videos only
-    for table, columns in CONTENT_COLUMNS.items():
-        for column in columns:
-            assert f'"{column}"' in CONTENT_QUERY, (table, column)
+    assert peertube_fields(video) == replace(VIDEO, tags=("Fediverse", "PeerTube"))
+    # url and duration are not features; unset names and time are not tokens
+    moved = replace(video, url="https://b.example/w/2", duration=3600)
+    np.testing.assert_array_equal(peertube_features([moved], 64), peertube_features([video], 64))
+    bare = replace(video, channel="", account="", language=None, published_at=0)
+    assert tokens(peertube_fields(bare)) == tokens(
+        replace(
+            VIDEO,
+            channel=None,
+            account=None,
+            language=None,
+            year=None,
+            tags=("Fediverse", "PeerTube"),
+        )
+    )
 
 
 def _problem(seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:

@@ -6,10 +6,11 @@ import numpy as np
 
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import Split
-from mpcrec.model.content_fedavg import ContentConfig, train_content_fedavg
+from mpcrec.model.content_fedavg import ContentConfig, content_map_step, train_content_fedavg
 from mpcrec.model.fedavg import FedConfig, train_fedavg
-from mpcrec.model.local import LocalConfig
+from mpcrec.model.local import InstanceData, LocalConfig, local_update
 from mpcrec.model.mf import MFConfig, bpr_gradients
+from mpcrec.model.server import weighted_sum
 
 MF = MFConfig(dim=4, lr=0.05, reg=0.01, batch_size=64, epochs=1)
 CONFIG = FedConfig(rounds=3, local=LocalConfig(mf=MF, epochs=1))
@@ -82,3 +83,22 @@ def test_the_map_learns_and_rows_without_signal_are_content_rows(world: Split) -
     signal = np.bincount(world.train.items, minlength=world.n_items) > 0
     expected = features @ model.content_map + model.collaborative * signal[:, None]
     np.testing.assert_allclose(model.factors.item_emb, expected)
+
+
+def test_map_step_from_the_aggregate_equals_the_instances_own_steps(world: Split) -> None:
+    features = _features(world.n_items)
+    rng = np.random.default_rng(0)
+    items = rng.normal(scale=0.1, size=(world.n_items, MF.dim))
+    partition = _halves(world)
+    deltas, weights = [], [0.3, 0.7]
+    for k in range(2):
+        data = InstanceData.from_split(world, partition.members(k))
+        users = rng.normal(scale=0.1, size=(data.n_users, MF.dim))
+        deltas.append(local_update(items, data, users, CONFIG.local, rng).delta)
+    aggregate = weighted_sum(deltas, weights).reshape(items.shape)
+    content = ContentConfig(map_lr=0.1)
+    own = sum(
+        w * content_map_step(features, d.reshape(items.shape), content)
+        for w, d in zip(weights, deltas, strict=True)
+    )
+    np.testing.assert_allclose(content_map_step(features, aggregate, content), own, atol=1e-12)
