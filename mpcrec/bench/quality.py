@@ -72,7 +72,8 @@ def register(sub: Any) -> None:
         default=PROTOCOLS[0],
         help="whole-past (default): at test time every method has seen each user's history "
         "up to the test event, validation item included; train-only: the earlier protocol, "
-        "models see the training events only (the validation item is merely excluded)",
+        "models see the training events only (the validation item is merely excluded); "
+        "cold-start: the newest 20%% of items lose their training events (quality_coldstart)",
     )
     parser.add_argument("--instances", type=int, default=20, help="instances (default 20)")
     parser.add_argument("--rounds", type=int, default=200, help="fedavg_plain rounds (200)")

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from mpcrec.data.interactions import ItemMeta
 from mpcrec.data.movielens import UNKNOWN_YEAR
-from mpcrec.model.content import ContentFields, featurise
+from mpcrec.model.content import ContentFields, content_rows, featurise
 from mpcrec.model.mf import Matrix
 
 
@@ -76,3 +76,11 @@ def peertube_fields(video: PublicVideo) -> ContentFields:
 def peertube_features(videos: Sequence[PublicVideo], n_features: int) -> Matrix:
     """Feature rows of PeerTube videos (for :func:`~mpcrec.model.content.content_rows`)."""
     return featurise([peertube_fields(v) for v in videos], n_features)
+
+
+def new_video_rows(videos: Sequence[PublicVideo], content_map: Matrix) -> Matrix:
+    """Initial model rows of videos new to the catalogue: their content rows ``F W``.
+
+    The hook of a growing model: the map's first dimension fixes the hashed feature count.
+    """
+    return content_rows(peertube_features(videos, content_map.shape[0]), content_map)

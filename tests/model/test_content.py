@@ -24,7 +24,12 @@ from mpcrec.model.content import (
     tokens,
     with_content_rows,
 )
-from mpcrec.model.content_sources import movielens_fields, peertube_features, peertube_fields
+from mpcrec.model.content_sources import (
+    movielens_fields,
+    new_video_rows,
+    peertube_features,
+    peertube_fields,
+)
 
 VIDEO = ContentFields(
     title="The Making of a Federated Video",
@@ -184,3 +189,11 @@ def test_rows_without_signal_get_their_content_row_only() -> None:
     np.testing.assert_allclose(fitted, fit_content_map(features[:20], rows[:20], lam=lam))
     with pytest.raises(ValueError, match="columns"):
         content_rows(features[:, :4], fitted)
+
+
+def test_new_video_rows_are_the_content_rows_of_their_features() -> None:
+    video = CatalogueVideo("u", "Title", ("a",), None, None, None, "", "", 0, 0)
+    content_map = np.random.default_rng(0).normal(size=(32, 4))
+    rows = new_video_rows([video, video], content_map)
+    assert rows.shape == (2, 4)
+    np.testing.assert_allclose(rows[0], peertube_features([video], 32)[0] @ content_map)
