@@ -28,7 +28,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mpcrec.bench.quality_coldstart import register_cold_start, run_cold_start
 from mpcrec.bench.quality_dp import CURVED, DP_METHODS, DP_ROUNDS, DP_TRAINERS, dp_configs
+from mpcrec.bench.quality_methods import DEFAULT_METHODS as BASE_DEFAULT
 from mpcrec.bench.quality_methods import DELTA, PROTOCOLS, Setting
 from mpcrec.bench.quality_methods import METHODS as BASE_METHODS
 from mpcrec.bench.quality_methods import TRAINERS as BASE_TRAINERS
@@ -47,6 +49,7 @@ from mpcrec.model.tuned_sequence import SASREC, SEQ, SEQ_FED, SEQ_FED_ROUNDS
 
 METHODS = (*BASE_METHODS, *DP_METHODS)
 TRAINERS = {**BASE_TRAINERS, **DP_TRAINERS}
+DEFAULT_METHODS = (*BASE_DEFAULT, *DP_METHODS)
 
 
 def register(sub: Any) -> None:
@@ -71,7 +74,8 @@ def register(sub: Any) -> None:
         default=PROTOCOLS[0],
         help="whole-past (default): at test time every method has seen each user's history "
         "up to the test event, validation item included; train-only: the earlier protocol, "
-        "models see the training events only (the validation item is merely excluded)",
+        "models see the training events only (the validation item is merely excluded); "
+        "cold-start: the newest 20%% of items lose their training events (quality_coldstart)",
     )
     parser.add_argument("--instances", type=int, default=20, help="instances (default 20)")
     parser.add_argument("--rounds", type=int, default=200, help="fedavg_plain rounds (200)")
@@ -84,7 +88,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--dim", type=int, default=MF.dim, help=f"embedding dimension ({MF.dim})")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
     parser.add_argument(
-        "--methods", default=",".join(METHODS), help=f"subset of {','.join(METHODS)}"
+        "--methods", default=",".join(DEFAULT_METHODS), help=f"subset of {','.join(METHODS)}"
     )
     parser.add_argument(
         "--epsilon", type=float, default=8.0, help="user-level ε of fedavg_dp at δ=1e-5 (8)"
@@ -100,6 +104,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--markdown", type=Path, metavar="FILE", help="also write the tables as Markdown"
     )
+    register_cold_start(parser)
     parser.set_defaults(func=run)
 
 
@@ -110,6 +115,8 @@ CurveRows = dict[tuple[str, float], list[dict[str, Any]]]
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark described by ``args``; returns the exit code."""
     seeds, methods, curve = _check_args(args)
+    if args.protocol == "cold-start":
+        return run_cold_start(args, seeds)
     console = Console()
     started = time.perf_counter()
     data = load_interaction_file(args.interactions) if args.interactions else load_movielens_100k()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mpcrec.bench.quality_content import train_fedavg_content
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import Split
 from mpcrec.model.baselines import (
@@ -45,13 +46,16 @@ METHODS = (
     "ease",
     "mf_central",
     "fedavg_plain",
+    "fedavg_content",
     "fedavg_dp",
     "transitions",
     "sasrec",
     "seq_central",
     "seq_fed",
 )
-PROTOCOLS = ("whole-past", "train-only")
+# fedavg_content needs item metadata: asked for by name (--methods), not run by default
+DEFAULT_METHODS = tuple(m for m in METHODS if m != "fedavg_content")
+PROTOCOLS = ("whole-past", "train-only", "cold-start")
 DELTA = 1e-5
 
 
@@ -134,6 +138,10 @@ TRAINERS: dict[str, Trainer] = {
     "ease": lambda s, p, seed, tick: (ease_scorer(s.split, tune_on=s.tuning), {}),
     "mf_central": _central,
     "fedavg_plain": _fedavg,
+    "fedavg_content": lambda s, p, seed, tick: (
+        train_fedavg_content(s.split, p, s.federated(FEDAVG), seed=seed, tick=tick),
+        {},
+    ),
     "fedavg_dp": _fedavg_dp,
     "transitions": lambda s, p, seed, tick: (
         transitions_scorer(s.split, seed=seed, tune_on=s.tuning),
