@@ -54,7 +54,8 @@ from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
 from mpcrec.node.catalogue_client import LazyCatalogueClient
 from mpcrec.node.catalogue_serving import retired_urls, without_retired
 from mpcrec.node.catalogue_sync import CatalogueSource, CatalogueSync
-from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
+from mpcrec.node.config import NodeConfig
+from mpcrec.node.from_config import grpc_client, trainer_from_config
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
 from mpcrec.node.log_watch import LogWatch, WitnessServer
@@ -64,7 +65,7 @@ from mpcrec.node.reconnect import LauncherLink
 from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
 from mpcrec.node.signed_weights import signed_weights
-from mpcrec.node.trainer import DriftTrainer, Trainer
+from mpcrec.node.trainer import Trainer
 from mpcrec.node.user_dp import UserBudget, home_update
 
 if TYPE_CHECKING:
@@ -76,29 +77,6 @@ log = logging.getLogger("mpcrec.node")
 Step = Callable[[LauncherClient, RoundAnnouncement], None]
 #: Rounds whose steps a node remembers after one ends (older ones are never announced again).
 REMEMBERED_ROUNDS = 16
-
-
-def trainer_from_config(config: NodeConfig) -> Trainer:
-    """The trainer the config names."""
-    trainer = config.trainer
-    if isinstance(trainer, MovieLensTrainerConfig):
-        from mpcrec.node.movielens_trainer import MovieLensTrainer
-
-        return MovieLensTrainer.from_config(trainer, state_dir=config.state_dir)
-    if isinstance(trainer, PeerTubeTrainerConfig):
-        from mpcrec.node.peertube_trainer import PeerTubeTrainer
-
-        return PeerTubeTrainer.from_config(config)
-    return DriftTrainer(
-        config.instance_id, rate=trainer.rate, weight=trainer.weight, scale=trainer.scale
-    )
-
-
-def grpc_client(config: NodeConfig) -> Callable[[], LauncherClient]:
-    """Connections to the launcher ``config`` names, over mutual TLS."""
-    from mpcrec.node.grpc_client import GrpcLauncherClient
-
-    return lambda: GrpcLauncherClient(config.launcher, config.tls)
 
 
 class Node:

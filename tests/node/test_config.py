@@ -21,7 +21,7 @@ from mpcrec.node.config import (
     PeerTubeTrainerConfig,
     PrivacyFloor,
 )
-from mpcrec.node.daemon import trainer_from_config
+from mpcrec.node.from_config import trainer_from_config
 from mpcrec.node.trainer import DriftTrainer
 
 DOCS = Path(__file__).parents[2] / "docs" / "operations.md"

@@ -1,0 +1,32 @@
+"""What a node's config names: its trainer and its connections to the launcher."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mpcrec.federation.launcher_client import LauncherClient
+from mpcrec.node.config import MovieLensTrainerConfig, NodeConfig, PeerTubeTrainerConfig
+from mpcrec.node.trainer import DriftTrainer, Trainer
+
+
+def trainer_from_config(config: NodeConfig) -> Trainer:
+    """The trainer the config names."""
+    trainer = config.trainer
+    if isinstance(trainer, MovieLensTrainerConfig):
+        from mpcrec.node.movielens_trainer import MovieLensTrainer
+
+        return MovieLensTrainer.from_config(trainer, state_dir=config.state_dir)
+    if isinstance(trainer, PeerTubeTrainerConfig):
+        from mpcrec.node.peertube_trainer import PeerTubeTrainer
+
+        return PeerTubeTrainer.from_config(config)
+    return DriftTrainer(
+        config.instance_id, rate=trainer.rate, weight=trainer.weight, scale=trainer.scale
+    )
+
+
+def grpc_client(config: NodeConfig) -> Callable[[], LauncherClient]:
+    """Connections to the launcher ``config`` names, over mutual TLS."""
+    from mpcrec.node.grpc_client import GrpcLauncherClient
+
+    return lambda: GrpcLauncherClient(config.launcher, config.tls)
