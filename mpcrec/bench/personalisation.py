@@ -5,9 +5,12 @@ shared model trained by DP-ALS (``ALS_DP`` at user-level ``--epsilon``, δ = 1e-
 instance chooses its pull ``lam_p`` toward the shared item factors on its own users'
 validation items (the leave-last-out view and a model trained on it) among the shared
 model, item-factor offsets pulled toward it and mixtures with a plain ALS of its own users,
-then fits the chosen one on the whole past (:mod:`mpcrec.model.personal`). Reported per
-instance: users, the choice, test NDCG@10 of the shared and of the personal model, the paired
-difference and its standard error. Prints a table and writes JSON (and Markdown).
+then fits the chosen one on the whole past (:mod:`mpcrec.model.personal`). The choice rule
+(size floor, standard errors: :mod:`mpcrec.model.personal_rule`) is picked for each seed on
+the other seeds' validation gains (leave one seed out); only the choices reach the test
+stage. Reported per instance: users, the rule, the choice, test NDCG@10 of the shared and of
+the personal model, the paired difference and its standard error, and the previous rule's
+choice and NDCG@10 side by side. Prints a table and writes JSON (and Markdown).
 """
 
 from __future__ import annotations
