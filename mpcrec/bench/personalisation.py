@@ -5,9 +5,12 @@ shared model trained by DP-ALS (``ALS_DP`` at user-level ``--epsilon``, δ = 1e-
 instance chooses its pull ``lam_p`` toward the shared item factors on its own users'
 validation items (the leave-last-out view and a model trained on it) among the shared
 model, item-factor offsets pulled toward it and mixtures with a plain ALS of its own users,
-then fits the chosen one on the whole past (:mod:`mpcrec.model.personal`). Reported per
-instance: users, the choice, test NDCG@10 of the shared and of the personal model, the paired
-difference and its standard error. Prints a table and writes JSON (and Markdown).
+then fits the chosen one on the whole past (:mod:`mpcrec.model.personal`). The choice rule
+(size floor, standard errors: :mod:`mpcrec.model.personal_rule`) is picked for each seed on
+the other seeds' validation gains (leave one seed out); only the choices reach the test
+stage. Reported per instance: users, the rule, the choice, test NDCG@10 of the shared and of
+the personal model, the paired difference and its standard error, and the previous rule's
+choice and NDCG@10 side by side. Prints a table and writes JSON (and Markdown).
 """
 
 from __future__ import annotations
@@ -31,17 +34,13 @@ from mpcrec.files import write_atomic
 from mpcrec.model.dpals import ALSConfig
 from mpcrec.model.dpals_train import Home, train_dpals
 from mpcrec.model.mf import Matrix
-from mpcrec.model.personal import (
-    MIXES,
-    STRENGTHS,
-    candidate_scores,
-    choose,
-    local_model,
-    user_gains,
-)
+from mpcrec.model.personal import MIXES, STRENGTHS, candidate_scores, local_model, user_gains
+from mpcrec.model.personal_rule import RULES, Rule, choose, pick_rule, rule_scores
 from mpcrec.model.tuned_dpals import ALS_DP, ALS_PLAIN
 
 DELTA = 1e-5
+PREVIOUS = Rule(0, 1.0)
+"""The rule of the first measurement (any size, one SE), reported beside the picked one."""
 SIZES = ((0, 19), (20, 49), (50, 99), (100, 10**9))
 
 
@@ -75,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     data = load_movielens_100k()
     tuning, split = leave_last_out(data), whole_past(data)
+    partitions = {s: partition_users(data, args.instances, seed=s) for s in seeds}
+    valid = {s: valid_gains(tuning, partitions[s], ALS_DP, args.epsilon, s) for s in seeds}
+    rules = rules_by_seed(valid)
     rows: list[dict[str, Any]] = []
-    for seed in seeds:
-        partition = partition_users(data, args.instances, seed=seed)
-        rows += seed_rows(tuning, split, partition, ALS_DP, args.epsilon, seed)
+    for s in seeds:
+        rows += seed_rows(tuning, split, partitions[s], ALS_DP, args.epsilon, s, rules[s], valid[s])
     report = {
         "dataset": "ml-100k",
         "protocol": "whole-past",
@@ -92,6 +93,12 @@ def run(args: argparse.Namespace) -> int:
         "candidates": ["shared"]
         + [f"offset {s:g}" for s in STRENGTHS if not np.isinf(s)]
         + [f"mix {a:g}" for a in MIXES],
+        "rules": {str(s): rules[s].label() for s in seeds},
+        "rule_grid": [r.label() for r in RULES],
+        "rule_scores": {
+            str(s): rule_scores([g for t in seeds if t != s for g in valid[t]] or valid[s], seed=s)
+            for s in seeds
+        },
         "summary": summary(rows),
         "by_size": by_size(rows),
         "per_instance": rows,
@@ -107,42 +114,92 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def seed_rows(
-    tuning: Split, split: Split, partition: Partition, config: ALSConfig, epsilon: float, seed: int
-) -> list[dict[str, Any]]:
-    """Every instance's shared and personal test NDCG@10 for one seed."""
+def valid_gains(
+    tuning: Split, partition: Partition, config: ALSConfig, epsilon: float, seed: int
+) -> list[dict[str, Matrix]]:
+    """Every instance's per-user validation NDCG@10 of each candidate (training-only view)."""
+    return _gains(tuning, partition, config, epsilon, seed, "valid", None)
+
+
+def _gains(
+    view: Split,
+    partition: Partition,
+    config: ALSConfig,
+    epsilon: float,
+    seed: int,
+    stage: str,
+    chosen: list[set[str]] | None,
+) -> list[dict[str, Matrix]]:
     privacy = calibrate(config, epsilon, DELTA)
-    members = [partition.members(k) for k in range(partition.n_instances)]
-    chosen: list[str] = []
-    for stage, view in (("valid", tuning), ("test", split)):
-        shared = train_dpals(view, partition, config, privacy=privacy, seed=seed).item_factors
-        rng = np.random.default_rng(seed)
-        gains: list[dict[str, Matrix]] = []
-        for m in members:
-            local = local_model(Home.create(view, m, ALS_PLAIN).conf, ALS_PLAIN, rng)
-            candidates = candidate_scores(shared, Home.create(view, m, config), config, local)
-            if stage == "test":
-                candidates = {k: candidates[k] for k in ("shared", chosen[len(gains)])}
-            gains.append({k: user_gains(view, v, m, stage) for k, v in candidates.items()})
-        if stage == "valid":
-            chosen = [choose(g) for g in gains]
+    shared = train_dpals(view, partition, config, privacy=privacy, seed=seed).item_factors
+    rng = np.random.default_rng(seed)
+    gains: list[dict[str, Matrix]] = []
+    for k in range(partition.n_instances):
+        m = partition.members(k)
+        local = local_model(Home.create(view, m, ALS_PLAIN).conf, ALS_PLAIN, rng)
+        candidates = candidate_scores(shared, Home.create(view, m, config), config, local)
+        if chosen is not None:
+            candidates = {c: candidates[c] for c in {"shared"} | chosen[k]}
+        gains.append({c: user_gains(view, v, m, stage) for c, v in candidates.items()})
+    return gains
+
+
+def seed_rows(
+    tuning: Split,
+    split: Split,
+    partition: Partition,
+    config: ALSConfig,
+    epsilon: float,
+    seed: int,
+    rule: Rule | None = None,
+    valid: list[dict[str, Matrix]] | None = None,
+) -> list[dict[str, Any]]:
+    """Every instance's shared and personal test NDCG@10 for one seed.
+
+    Each instance chooses with ``rule`` on its ``valid`` gains (computed here if not
+    given); ``rule=None`` picks it on this seed's own validation gains (:func:`pick_rule`).
+    Only the choices cross over to the test stage.
+    """
+    if valid is None:
+        valid = valid_gains(tuning, partition, config, epsilon, seed)
+    rule = pick_rule(valid, seed=seed) if rule is None else rule
+    chosen = [choose(g, rule) for g in valid]
+    before = [choose(g, PREVIOUS) for g in valid]  # side by side: the rule this replaces
+    keep = [{a, b} for a, b in zip(chosen, before, strict=True)]
+    gains = _gains(split, partition, config, epsilon, seed, "test", keep)
     rows = []
-    for k, (m, choice, g) in enumerate(zip(members, chosen, gains, strict=True)):
+    for k, (choice, g) in enumerate(zip(chosen, gains, strict=True)):
+        n = g["shared"].shape[0]
         diff = g[choice] - g["shared"]
-        se = float(np.std(diff, ddof=1) / np.sqrt(len(m))) if len(m) > 1 else 0.0
+        se = float(np.std(diff, ddof=1) / np.sqrt(n)) if n > 1 else 0.0
         rows.append(
             {
                 "seed": seed,
                 "instance": k,
-                "users": len(m),
+                "users": n,
+                "rule": rule.label(),
                 "choice": choice,
                 "ndcg_shared": float(g["shared"].mean()),
                 "ndcg_personal": float(g[choice].mean()),
                 "difference": float(diff.mean()),
                 "difference_se": se,
+                "choice_previous": before[k],
+                "ndcg_previous": float(g[before[k]].mean()),
             }
         )
     return rows
+
+
+def rules_by_seed(valid: dict[int, list[dict[str, Matrix]]]) -> dict[int, Rule]:
+    """Leave one seed out: each seed's rule is picked on the OTHER seeds' validation gains.
+
+    With a single seed, on its own validation gains (still validation only).
+    """
+    out = {}
+    for seed in valid:
+        others = [g for s, gains in valid.items() if s != seed for g in gains]
+        out[seed] = pick_rule(others or valid[seed], seed=seed)
+    return out
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -152,6 +209,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "mean_instance_ndcg_shared": float(np.mean([r["ndcg_shared"] for r in rows])),
         "mean_instance_ndcg_personal": float(np.mean([r["ndcg_personal"] for r in rows])),
+        "mean_instance_ndcg_previous_rule": float(np.mean([r["ndcg_previous"] for r in rows])),
         "user_ndcg_shared": float(np.average([r["ndcg_shared"] for r in rows], weights=users)),
         "user_ndcg_personal": float(np.average([r["ndcg_personal"] for r in rows], weights=users)),
         "instances": len(rows),
@@ -173,6 +231,7 @@ def by_size(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "ndcg_shared": float(np.mean([r["ndcg_shared"] for r in part])),
                     "ndcg_personal": float(np.mean([r["ndcg_personal"] for r in part])),
                     "personalised": sum(r["choice"] != "shared" for r in part),
+                    "ndcg_previous": float(np.mean([r["ndcg_previous"] for r in part])),
                 }
             )
     return out
@@ -187,22 +246,32 @@ def markdown(report: dict[str, Any]) -> str:
         f"{s['user_ndcg_shared']:.4f}, personal {s['user_ndcg_personal']:.4f}; "
         f"{s['personalised']} of {s['instances']} instance-seeds chose a personal model; "
         f"instances of >= 20 users worse than shared by more than one SE: "
-        f"{len(s['worse_beyond_se_20_plus'])}",
+        f"{len(s['worse_beyond_se_20_plus'])}; the previous rule ({PREVIOUS.label()}) in "
+        f"the same run: {s['mean_instance_ndcg_previous_rule']:.4f}",
         "",
-        "| users | instance-seeds | shared NDCG@10 | personal NDCG@10 | chose personal |",
-        "|---|---|---|---|---|",
+        "rule per seed (picked on the other seeds' validation users): "
+        + ", ".join(f"seed {k}: {v}" for k, v in report.get("rules", {}).items()),
+        "",
+        "| users | instance-seeds | shared NDCG@10 | personal NDCG@10 | chose personal "
+        "| previous rule |",
+        "|---|---|---|---|---|---|",
     ]
     for b in report["by_size"]:
         lines.append(
             f"| {b['users']} | {b['instances']} | {b['ndcg_shared']:.4f} | "
-            f"{b['ndcg_personal']:.4f} | {b['personalised']} |"
+            f"{b['ndcg_personal']:.4f} | {b['personalised']} | {b['ndcg_previous']:.4f} |"
         )
-    lines += ["", "| seed | instance | users | chosen | shared | personal | difference ± SE |"]
-    lines.append("|---|---|---|---|---|---|---|")
+    lines += [
+        "",
+        "| seed | instance | users | chosen | shared | personal | difference ± SE "
+        "| previous rule's choice |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in sorted(report["per_instance"], key=lambda r: (r["seed"], -r["users"])):
         lines.append(
             f"| {r['seed']} | {r['instance']} | {r['users']} | {r['choice']} | "
             f"{r['ndcg_shared']:.4f} | {r['ndcg_personal']:.4f} | "
-            f"{r['difference']:+.4f} ± {r['difference_se']:.4f} |"
+            f"{r['difference']:+.4f} ± {r['difference_se']:.4f} | "
+            f"{r['choice_previous']} {r['ndcg_previous']:.4f} |"
         )
     return "\n".join(lines) + "\n"

@@ -12,9 +12,10 @@ times. ``lam_p = inf`` is the shared model itself. The other kind of candidate i
 of the shared model with a plain ALS fitted on the instance's users alone
 (:func:`local_model`), ``(1 - a) * shared + a * local`` on per-user standardised scores.
 Each instance chooses among the shared model, the offsets and the mixtures on its OWN
-users' validation items (:func:`choose`: only a gain beyond one standard error moves it off
-the shared model); nothing leaves the instance, so the shared model's privacy guarantee
-toward other instances is unchanged (what one user's recommendations reveal about
+users' validation items (:func:`mpcrec.model.personal_rule.choose`: a size floor and a gain
+beyond ``z`` standard errors, the rule itself picked on held-out validation users);
+nothing leaves the instance, so the shared model's privacy guarantee toward other
+instances is unchanged (what one user's recommendations reveal about
 another user of the SAME instance is not covered by it: the instance holds both
 histories anyway).
 """
@@ -31,10 +32,13 @@ from mpcrec.model.dpals import ALSConfig, solve_users
 from mpcrec.model.dpals_train import Home
 from mpcrec.model.metrics import exclusion_mask
 from mpcrec.model.mf import Matrix
+from mpcrec.model.personal_rule import choose
+
+__all__ = ["candidate_scores", "choose", "local_model", "personal_items", "user_gains"]
 
 STRENGTHS = (math.inf, 100.0, 30.0, 10.0)
 """The grid of ``lam_p`` an instance chooses from (``inf``: the shared model)."""
-MIXES = (0.25, 0.5, 0.75, 1.0)
+MIXES = (0.1, 0.25, 0.5, 0.75, 1.0)
 """The weights of the local model in the mixture an instance chooses from."""
 
 
@@ -127,17 +131,3 @@ def user_gains(split: Split, scores: Matrix, users: IntArray, stage: str) -> Mat
     ranked[rows, target] = -np.inf
     ranks = np.sum(ranked >= held[:, None], axis=1)
     return np.asarray(np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0))
-
-
-def choose(gains: dict[str, Matrix]) -> str:
-    """The candidate with the best mean gain, if it beats ``shared`` by more than one SE.
-
-    The standard error is that of the paired per-user difference: an instance with few
-    validation users keeps the shared model unless the evidence is clear.
-    """
-    best = max(gains, key=lambda name: float(gains[name].mean()))
-    diff = gains[best] - gains["shared"]
-    if diff.shape[0] < 2:
-        return "shared"
-    se = float(np.std(diff, ddof=1) / np.sqrt(diff.shape[0]))
-    return best if float(diff.mean()) > se else "shared"
