@@ -41,16 +41,17 @@ from mpcrec.bench.quality_content import CONTENT, CONTENT_LAM, item_features
 from mpcrec.bench.report import write_json
 from mpcrec.data.interactions import IntArray
 from mpcrec.data.movielens import load_movielens_100k
-from mpcrec.data.partition import partition_users
+from mpcrec.data.partition import Partition, partition_users
 from mpcrec.data.split import Split
 from mpcrec.data.split_cold import ColdStart, cold_start, known_catalogue
 from mpcrec.errors import ConfigError
 from mpcrec.files import write_atomic
 from mpcrec.model.baselines import peertube_today_scorer, popularity_scorer
 from mpcrec.model.content import content_rows, fit_content_map
-from mpcrec.model.content_fedavg import train_content_fedavg
-from mpcrec.model.fedavg import train_fedavg
+from mpcrec.model.content_fedavg import ContentModel, train_content_fedavg
+from mpcrec.model.fedavg import FedConfig, train_fedavg
 from mpcrec.model.metrics import METRICS, Ranks, Scorer, Scores, rank_held_out
+from mpcrec.model.mf import Factors, Matrix
 from mpcrec.model.tuned import FEDAVG
 
 FRACTION = 0.2
@@ -99,14 +100,16 @@ def _one_seed(
     features = item_features(train)
     jitter = np.random.default_rng(seed).random(train.n_items) * 1e-9
     scorers: dict[str, Scorer] = {}
+    ridge_model = None
     for map_lr in map_lrs:
         content = replace(CONTENT, map_lr=map_lr)
         model = train_content_fedavg(seen, partition, config, features[known], content, seed=seed)
+        ridge_model = model if content.step == "ridge" else ridge_model
         rows = features @ model.content_map
         rows[known] = model.factors.item_emb
         name = "fedavg_content" if len(map_lrs) == 1 else f"fedavg_content map_lr={map_lr:g}"
         scorers[name] = _dot(model.factors.user_emb, rows, jitter)
-    plain = train_fedavg(seen, partition, config, seed=seed)
+    plain = _plain(seen, partition, config, seed, ridge_model, features[known])
     rows = np.zeros((train.n_items, args.dim))
     rows[known] = plain.item_emb
     scorers["fedavg_plain"] = _dot(plain.user_emb, rows, jitter)
@@ -124,6 +127,25 @@ def _one_seed(
         name: {c: _metrics(scorer, cold, history, stage, c) for c in CANDIDATES}
         for name, scorer in scorers.items()
     }
+
+
+def _plain(
+    seen: Split,
+    partition: Partition,
+    config: FedConfig,
+    seed: int,
+    ridge_model: ContentModel | None,
+    features: Matrix,
+) -> Factors:
+    """``fedavg_plain``'s model: a ridge-step model's rows ``E + F W`` are its rows exactly.
+
+    The ridge step leaves the rows' trajectory and the users untouched (the draws are the
+    same; tests/model/test_content_fedavg.py), so one training serves both rows.
+    """
+    if ridge_model is None:
+        return train_fedavg(seen, partition, config, seed=seed)
+    rows = ridge_model.collaborative + features @ ridge_model.content_map
+    return Factors(user_emb=ridge_model.factors.user_emb, item_emb=rows)
 
 
 def _dot(user_emb: Scores, item_emb: Scores, jitter: Scores) -> Scorer:

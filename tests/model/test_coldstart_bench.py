@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from mpcrec.bench.quality_coldstart import CANDIDATES, ROWS
+from mpcrec.bench.quality_coldstart import CANDIDATES, ROWS, _plain
 from mpcrec.cli.app import main
+from mpcrec.data.partition import Partition
+from mpcrec.data.split import Split
+from mpcrec.model.content_fedavg import ContentConfig, train_content_fedavg
+from mpcrec.model.fedavg import FedConfig, train_fedavg
+from mpcrec.model.local import LocalConfig
+from mpcrec.model.mf import MFConfig
 
 
 @pytest.mark.timeout(180)
@@ -37,3 +44,16 @@ def test_cold_start_protocol_needs_movielens(tmp_path: Path) -> None:
     source.write_text("user,item,timestamp\nu,i,1\n")
     argv = ["bench", "quality", "--protocol", "cold-start", "--interactions", str(source)]
     assert main([*argv, "--out", str(tmp_path / "x.json")]) != 0
+
+
+def test_fedavg_plain_read_off_a_ridge_step_model_is_train_fedavg(world: Split) -> None:
+    """The bench trains once for both rows: the ridge model's ``E + F W`` is FedAvg's model."""
+    partition = Partition(names=("a", "b"), user_instance=np.arange(world.n_users) % 2, how="x")
+    config = FedConfig(rounds=3, local=LocalConfig(mf=MFConfig(dim=4, batch_size=64), epochs=1))
+    features = np.random.default_rng(7).random((world.n_items, 6))
+    content = ContentConfig(map_lr=1.0, step="ridge", lam=1.0)
+    model = train_content_fedavg(world, partition, config, features, content, seed=5)
+    plain = train_fedavg(world, partition, config, seed=5)
+    read_off = _plain(world, partition, config, 5, model, features)
+    np.testing.assert_allclose(read_off.item_emb, plain.item_emb, atol=1e-12)
+    np.testing.assert_array_equal(read_off.user_emb, plain.user_emb)
