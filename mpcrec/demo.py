@@ -19,12 +19,10 @@ import json
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,41 +39,7 @@ from mpcrec.audit.verify import verify_file
 from mpcrec.crypto.pki import create_ca, issue_certificate
 from mpcrec.errors import UserError
 from mpcrec.federation.published_model import PublishedModel
-
-HOST = "127.0.0.1"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def start_local_beacon(
-    state_dir: Path, log: Path, *, period: int = 1, timeout_s: float = 30.0
-) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    """Start ``mpcrec beacon serve`` as its own process on a free loopback port; returns it
-    and the ``beacon`` section of ``federation.yaml`` (URL, pinned chain info) once it
-    answers ``/info``."""
-    port = _free_port()
-    out = open(log, "ab")  # noqa: SIM115 - owned by the process
-    command = ["beacon", "serve", "--state-dir", str(state_dir), "--listen", f"{HOST}:{port}"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mpcrec.cli.app", *command, "--period", str(period)],
-        stdout=out,
-        stderr=out,
-        start_new_session=True,
-    )
-    url = f"http://{HOST}:{port}"
-    limit = time.monotonic() + timeout_s
-    while time.monotonic() < limit and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/info", timeout=1):
-                return proc, {"url": url, "chain_info": str(state_dir / "chain-info.json")}
-        except OSError:
-            time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise UserError(f"the local beacon did not start in {timeout_s:.0f}s", hint=f"see {log}")
+from mpcrec.local_beacon import HOST, free_loopback_port, start_local_beacon
 
 
 @dataclass(frozen=True)
@@ -117,7 +81,7 @@ class DemoRun:
         """Certificates, configs and the initial model."""
         root = self.settings.state_dir
         self._certificates()
-        launcher_at = f"{HOST}:{_free_port()}"
+        launcher_at = f"{HOST}:{free_loopback_port()}"
         n_items, dim = initial_items.shape
         (root / "logs").mkdir(parents=True, exist_ok=True)
         self.procs["beacon"], beacon = start_local_beacon(
@@ -181,7 +145,7 @@ class DemoRun:
         return {
             "instance_id": name,
             "launcher": launcher_at,
-            "mpc_address": f"{HOST}:{_free_port()}",
+            "mpc_address": f"{HOST}:{free_loopback_port()}",
             "state_dir": name,
             "tls": {key: f"../{path}" for key, path in tls(name).items()},
             "trainer": {

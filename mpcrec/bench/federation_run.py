@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,17 +26,10 @@ import yaml
 
 from mpcrec.crypto.pki import create_ca, issue_certificate
 from mpcrec.errors import UserError
+from mpcrec.local_beacon import HOST, free_loopback_port, start_local_beacon
 
-HOST = "127.0.0.1"
 TICK = os.sysconf("SC_CLK_TCK")
 LAUNCHER = ["-m", "mpcrec.cli.app", "launcher"]
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def instance_names(count: int) -> list[str]:
@@ -117,18 +109,11 @@ class FederationRun:
         )
 
     def _beacon(self) -> dict[str, str]:
-        port = free_port()
-        state = self.root / "beacon"
-        listen = ["--state-dir", str(state), "--listen", f"{HOST}:{port}", "--period", "1"]
-        self._spawn("beacon", ["-m", "mpcrec.cli.app", "beacon", "serve", *listen])
-        url, limit = f"http://{HOST}:{port}", time.monotonic() + 30
-        while time.monotonic() < limit:
-            try:
-                with urllib.request.urlopen(f"{url}/info", timeout=1):
-                    return {"url": url, "chain_info": str(state / "chain-info.json")}
-            except OSError:
-                time.sleep(0.1)
-        raise UserError("the local beacon did not start in 30 s", hint=f"see {self.root}/logs")
+        (self.root / "logs").mkdir(parents=True, exist_ok=True)
+        self.procs["beacon"], beacon = start_local_beacon(
+            self.root / "beacon", self.root / "logs" / "beacon.log"
+        )
+        return beacon
 
     def _federation(self, listen: str, beacon: dict[str, str]) -> dict[str, Any]:
         pki = self.pki
@@ -154,7 +139,7 @@ class FederationRun:
     def start(self) -> None:
         """Beacon, launcher and load processes (certificates must exist)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        listen = f"{HOST}:{free_port()}"
+        listen = f"{HOST}:{free_loopback_port()}"
         config = self._federation(listen, self._beacon())
         (self.root / "federation.yaml").write_text(yaml.safe_dump(config))
         self._spawn(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +22,7 @@ from typing import Any
 import yaml
 
 from mpcrec.crypto.pki import create_ca, issue_certificate
-from mpcrec.errors import UserError
-
-HOST = "127.0.0.1"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+from mpcrec.local_beacon import HOST, free_loopback_port, start_local_beacon
 
 
 @dataclass(frozen=True)
@@ -71,7 +62,7 @@ class SoakFederation:
         create_ca(pki / "ca")
         for name in ["launcher", *self.names]:
             issue_certificate(pki / "ca", pki, instance_id=name, hosts=[HOST, "localhost"])
-        launcher_at = f"{HOST}:{_free_port()}"
+        launcher_at = f"{HOST}:{free_loopback_port()}"
         beacon = self._start_beacon()
         _dump(root / "federation.yaml", self._federation(launcher_at, beacon))
         for name in self.names:
@@ -102,7 +93,7 @@ class SoakFederation:
         config: dict[str, Any] = {
             "instance_id": name,
             "launcher": launcher_at,
-            "mpc_address": f"{HOST}:{_free_port()}",
+            "mpc_address": f"{HOST}:{free_loopback_port()}",
             "state_dir": f"nodes/{name}",
             "tls": _tls(name),
             "trainer": {"kind": "drift"},
@@ -116,16 +107,11 @@ class SoakFederation:
     def _start_beacon(self, timeout_s: float = 60.0) -> dict[str, str]:
         """Start ``mpcrec beacon serve`` (period 1 s) and return the ``beacon`` section."""
         root = self.settings.state_dir
-        listen = f"{HOST}:{_free_port()}"
-        self._start("beacon", ["beacon", "serve", "--state-dir", "beacon", "--listen", listen])
-        url = f"http://{listen}"
-        if not wait_for_http(f"{url}/info", self.procs["beacon"], timeout_s):
-            self.stop()
-            raise UserError(
-                f"the local beacon did not start in {timeout_s:.0f}s",
-                hint=f"see {root / 'logs' / 'beacon.log'}",
-            )
-        return {"url": url, "chain_info": str(root / "beacon" / "chain-info.json")}
+        (root / "logs").mkdir(parents=True, exist_ok=True)
+        self.procs["beacon"], beacon = start_local_beacon(
+            root / "beacon", root / "logs" / "beacon.log", timeout_s=timeout_s
+        )
+        return beacon
 
     def _start(self, name: str, args: list[str]) -> None:
         root = self.settings.state_dir

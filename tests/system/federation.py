@@ -17,7 +17,7 @@ import yaml
 from launch.round import Round
 from launch.sqlite_store import SQLiteStore
 from mpcrec.crypto.pki import create_ca, issue_certificate
-from mpcrec.demo import start_local_beacon
+from mpcrec.local_beacon import start_local_beacon
 from tests.net import free_port
 
 
