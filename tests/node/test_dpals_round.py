@@ -1,7 +1,8 @@
 """A DP-ALS round (model kind ``dpals``) through the in-process launcher and real node
 daemons, against its plaintext twin: the ``mpcrec.model.dpals`` steps run here on the same
 users. Plaintext and noise-free, so the published item factors equal the twin's to float
-rounding; the secure path is the system test's (tests/system/test_dpals_federation.py).
+rounding; the secure path: tests/secure/test_program.py (the committee, within the codec's
+error) and tests/system/test_dpals_federation.py (real processes, with noise).
 Also: a node refuses a round of a model kind its trainer cannot train (``model-kind``), and
 members reject a contribution of the model's length in a dpals round."""
 
@@ -14,7 +15,7 @@ import pytest
 
 from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import partition_users
-from mpcrec.data.split import leave_last_out
+from mpcrec.data.split import Split, leave_last_out
 from mpcrec.federation.contribution import Envelope
 from mpcrec.federation.plain import seal_plain
 from mpcrec.federation.published_model import PublishedModel
@@ -47,15 +48,20 @@ SPEC = FederationSpec(
 PARAMS = SPEC.params(committee_size=3, min_contributors=3)
 
 
-def _twin(base: np.ndarray) -> np.ndarray:
-    """The item solve of the summed statistics of the three shards' users, in process."""
+def _shards() -> tuple[Split, list[Home]]:
+    """The split and the three shards' data, as the trainers hold them."""
     data = load_movielens_100k()
     split = leave_last_out(data)
     partition = partition_users(data, INSTANCES, seed=0)
+    config = runtime_config(ALS_DP.dim)
+    return split, [Home.create(split, partition.members(k), config) for k in SHARDS]
+
+
+def _twin(base: np.ndarray) -> np.ndarray:
+    """The item solve of the summed statistics of the three shards' users, in process."""
     config = runtime_config(base.shape[1])
     total, n_users = np.zeros(SPEC.contribution_size - 1), 0
-    for k in SHARDS:
-        home = Home.create(split, partition.members(k), config)
+    for home in _shards()[1]:
         users = bound_users(solve_users(base, home.conf, config), config.user_norm)
         total += local_statistics(users, home.weights(config, None), config)
         n_users += users.shape[0]
