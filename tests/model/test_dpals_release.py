@@ -84,3 +84,23 @@ def test_the_committees_one_gaussian_gives_each_block_its_share_of_the_budget() 
         assert sigma == pytest.approx(z * C_U / a[block])
     assert sum((delta[b] / s) ** 2 for b, s in sigmas.items()) == pytest.approx(z**-2)
     assert delta[USERS] == 1.0
+
+
+def test_the_runtime_runs_without_metadata_smoothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings that smooth the solved factors by metadata (not in the runtime: the members
+    have neither the features nor the masses) run unsmoothed, the demo's twin too."""
+    from dataclasses import asdict, dataclass
+
+    from mpcrec.model import dpals_release
+    from mpcrec.model.dpals import ALSConfig
+    from mpcrec.model.tuned_dpals import ALS_DP
+
+    @dataclass(frozen=True)
+    class Smoothed(ALSConfig):
+        smoothing: float = 3.0
+
+    monkeypatch.setattr(dpals_release, "ALS_DP", Smoothed(**{**asdict(ALS_DP), "smoothing": 3.0}))
+
+    config = runtime_config(8)
+
+    assert getattr(config, "smoothing") == 0.0 and config.dim == 8  # noqa: B009
