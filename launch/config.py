@@ -140,7 +140,7 @@ class LauncherConfig:
         spec = self.spec
         if spec.aggregation != "secure" or spec.bound == 0:
             return  # plaintext, or the named opt-out (nodes refuse it by default)
-        check_parameters(spec.size, spec.clip_norm, spec.bound)  # fits the 64-bit ring
+        check_parameters(spec.contribution_size, spec.clip_norm, spec.bound)  # fits the 64-bit ring
         if spec.bound < MIN_RANGE_RATIO * spec.clip_norm:
             raise ConfigError(
                 f"`model.range_bound` {spec.bound:g} is below {MIN_RANGE_RATIO:g} * clip_norm "

@@ -330,11 +330,11 @@ class Launcher:
 
     def finished(self) -> bool:
         """Whether the schedule's number of published rounds has been reached, or the
-        declared privacy budget cannot pay for another round."""
-        latest = self.store.latest_model()
+        declared privacy budget cannot pay for another round and none is under way."""
+        latest, current = self.store.latest_model(), self.store.latest_round()
         target = self.schedule.rounds
         done = bool(target) and latest is not None and latest.version >= target
-        return done or self.budget_spent()
+        return done or (self.budget_spent() and (current is None or current.phase.terminal))
 
     def advance(self) -> None:
         """Make every transition that is due now (a round may move several steps)."""

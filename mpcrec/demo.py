@@ -32,7 +32,7 @@ import yaml
 
 from launch.sqlite_store import SQLiteStore
 from launch.view import JsonEvents, RoundTable
-from mpcrec import demo_privacy
+from mpcrec import demo_dpals, demo_privacy
 from mpcrec.audit.log import AuditLog
 from mpcrec.audit.report import RULES
 from mpcrec.audit.verify import verify_file
@@ -58,6 +58,7 @@ class DemoSettings:
     json_events: bool = False
     dp: bool = True  # user-level DP (mpcrec.demo_privacy); False: --no-dp
     users: int = 943  # W, the users of the whole federation (ML-100k)
+    model: str = "dpals"  # the model kind: "dpals" (mpcrec.demo_dpals) or "mf" (DP-FedAvg)
 
 
 @dataclass
@@ -110,7 +111,7 @@ class DemoRun:
     def _federation(self, launcher_at: str, n_items: int, dim: int) -> dict[str, Any]:
         """The launcher's ``federation.yaml``."""
         s = self.settings
-        return {
+        config = {
             "listen": launcher_at,
             "state_dir": "launcher",
             "tls": tls("launcher"),
@@ -138,11 +139,12 @@ class DemoRun:
             "schedule": {"rounds": s.rounds, "min_instances": s.instances},
             **demo_privacy.privacy_section(dp=s.dp),
         }
+        return demo_dpals.federation(s, config)
 
     def _node(self, index: int, name: str, launcher_at: str) -> dict[str, Any]:
         """Node ``name``'s ``node.yaml``: the ``index``-th MovieLens instance."""
         s = self.settings
-        return {
+        config = {
             "instance_id": name,
             "launcher": launcher_at,
             "mpc_address": f"{HOST}:{free_loopback_port()}",
@@ -160,6 +162,7 @@ class DemoRun:
                 dp=s.dp, plaintext=s.aggregation == "plaintext"
             ),
         }
+        return demo_dpals.node(s, config)
 
     def _start(self, name: str, args: list[str]) -> None:
         logs = self.settings.state_dir / "logs"

@@ -42,8 +42,9 @@ DP_ROUNDS = 25
 PLAIN_ROUNDS = 200
 #: What ``--no-dp`` gives up, in its ``--help``.
 NO_DP_HELP = (
-    "run without differential privacy (the earlier non-private demo: plain FedAvg, 200 "
-    "rounds): gives up the user-level guarantee (epsilon = inf: nothing bounds what the "
+    "run without differential privacy (dpals: the same round without noise; mf: the earlier "
+    "non-private demo, plain FedAvg, 200 rounds): gives up the user-level guarantee "
+    "(epsilon = inf: nothing bounds what the "
     "published model reveals about one user); secure aggregation still hides each "
     "instance's update"
 )

@@ -100,8 +100,13 @@ _USER_PARAMS: Mapping[str, Field] = {
 }
 
 
+#: The model kind, present only when not ``"mf"`` (RoundParams.to_json).
+_MODEL_PARAMS: Mapping[str, Field] = {"model": _text}
+
+
 def _params(v: Any) -> bool:
-    return isinstance(v, dict) and _fields_ok(v, _PARAMS, _USER_PARAMS) is None
+    optional = {**_USER_PARAMS, **_MODEL_PARAMS}
+    return isinstance(v, dict) and _fields_ok(v, _PARAMS, optional) is None
 
 
 def _result(v: Any) -> bool:

@@ -45,6 +45,12 @@ SENSITIVITIES = (REPLACE_ONE, USER)
 #: instance-level parameters is the one it was before they existed.
 USER_FIELDS = ("user_clip_norm", "user_rate")
 
+#: The model kinds a federation can train: ``mf`` (BPR-MF with the server SGD step),
+#: ``dpals`` (private ALS: the committee sums statistics, the item solve is public:
+#: :mod:`mpcrec.model.dpals_release`), ``seqrec`` (the order-aware model).
+MODELS = ("mf", "dpals", "seqrec")
+DEFAULT_MODEL = "mf"
+
 
 @dataclass(frozen=True)
 class RoundParams:
@@ -71,6 +77,9 @@ class RoundParams:
         Under :data:`USER`: ``C_u``, the L2 bound every instance applies at home to each of
         its users' influence, and ``q``, the public Poisson rate at which it samples each of
         its users into a round (ignored, and reset to ``0`` and ``1``, otherwise).
+    model:
+        The model kind (:data:`MODELS`); logged (and hashed) only when not ``"mf"``, so
+        every earlier digest is unchanged.
     """
 
     aggregation: str
@@ -85,8 +94,13 @@ class RoundParams:
     sensitivity: str = REPLACE_ONE
     user_clip_norm: float = 0.0
     user_rate: float = 1.0
+    model: str = DEFAULT_MODEL
 
     def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ConfigError(
+                f"model {self.model!r} is unknown", hint="use one of: " + ", ".join(MODELS)
+            )
         for f in fields(self):  # one JSON form (10 and 10.0 must not hash apart)
             kind = {"int": int, "float": float}.get(str(f.type))
             if kind is not None:
@@ -132,13 +146,15 @@ class RoundParams:
         if not self.user_level:
             for name in USER_FIELDS:
                 del data[name]
+        if self.model == DEFAULT_MODEL:
+            del data["model"]
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RoundParams:
         """From :meth:`to_json` output (:class:`ConfigError` if a field is missing)."""
         names = {f.name for f in fields(cls)}
-        missing = names - set(data) - set(USER_FIELDS)
+        missing = names - set(data) - {*USER_FIELDS, "model"}
         if missing:
             raise ConfigError(f"round parameters without {sorted(missing)}")
         return cls(**{k: data[k] for k in names if k in data})

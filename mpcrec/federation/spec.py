@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from mpcrec.errors import ConfigError
-from mpcrec.federation.round_params import RoundParams
+from mpcrec.federation.round_params import DEFAULT_MODEL, RoundParams
 from mpcrec.privacy.accountant import gaussian_noise_multiplier
 from mpcrec.privacy.budget import REPLACE_ONE, USER, Mechanism
 
@@ -54,6 +54,12 @@ class FederationSpec:
         with rate ``user_rate`` and clips each one's influence to ``user_clip_norm`` at home
         (:class:`~mpcrec.federation.round_params.RoundParams`). The launcher sets them from
         the ``privacy:`` section (``unit: user``), not from ``model:``.
+    model:
+        The model kind (:data:`~mpcrec.federation.round_params.MODELS`): ``"mf"`` (BPR-MF
+        with the server step) or ``"dpals"`` (private ALS: each instance contributes its
+        scaled statistics, :attr:`contribution_size` values, the committee reveals their
+        noisy sum and every member solves the public item factors from it,
+        :mod:`mpcrec.model.dpals_release`; no server step: ``server_lr`` 1, no momentum).
     """
 
     n_items: int
@@ -68,6 +74,7 @@ class FederationSpec:
     sensitivity: str = REPLACE_ONE
     user_clip_norm: float = 0.0
     user_rate: float = 1.0
+    model: str = DEFAULT_MODEL
 
     def __post_init__(self) -> None:
         if self.n_items < 1 or self.dim < 1:
@@ -88,7 +95,13 @@ class FederationSpec:
                 f"server_lr {self.server_lr}, server_momentum {self.server_momentum}, "
                 f"clip_norm {self.clip_norm}: need lr > 0, 0 <= momentum < 1, clip_norm > 0"
             )
-        self.params(committee_size=1, min_contributors=1)  # max_weight finite and > 0
+        self.params(committee_size=1, min_contributors=1)  # max_weight, model checked
+        if self.model == "dpals" and (self.server_lr != 1.0 or self.server_momentum):
+            raise ConfigError(
+                f"model dpals with server_lr {self.server_lr:g}, server_momentum "
+                f"{self.server_momentum:g}: the item factors are solved from the sum",
+                hint="leave server_lr (1.0) and server_momentum (0.0) out",
+            )
 
     @property
     def bound(self) -> float:
@@ -110,6 +123,7 @@ class FederationSpec:
             sensitivity=self.sensitivity,
             user_clip_norm=self.user_clip_norm,
             user_rate=self.user_rate,
+            model=self.model,
         )
 
     @property
@@ -125,8 +139,18 @@ class FederationSpec:
 
     @property
     def size(self) -> int:
-        """Values in the model (and in every update)."""
+        """Values in the model (and in every update of model kind ``mf``)."""
         return self.n_items * self.dim
+
+    @property
+    def contribution_size(self) -> int:
+        """Values in every contribution (what the committee sums): :attr:`size` for ``mf``,
+        the statistics and user count for ``dpals``."""
+        if self.model == "dpals":
+            from mpcrec.model.dpals_release import release_size
+
+            return release_size(self.n_items, self.dim)
+        return self.size
 
 
 PRIVACY_UNITS = ("instance", USER)

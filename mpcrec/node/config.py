@@ -61,13 +61,15 @@ class DriftTrainerConfig:
 @dataclass(frozen=True)
 class MovieLensTrainerConfig:
     """``trainer: {kind: movielens}``: shard ``index`` of ``instances`` of ML-100k
-    (:class:`~mpcrec.node.movielens_trainer.MovieLensTrainer`, ``mpcrec demo``)."""
+    (:class:`~mpcrec.node.movielens_trainer.MovieLensTrainer`, ``mpcrec demo``); with
+    ``model: dpals``, DP-ALS (:class:`~mpcrec.node.dpals_trainer.MovieLensDPALSTrainer`)."""
 
     kind: Literal["movielens"]
     index: int
     instances: int
     seed: int = 0
     rounds: int = 200
+    model: Literal["mf", "dpals"] = "mf"
 
     def __post_init__(self) -> None:
         if not 0 <= self.index < self.instances:

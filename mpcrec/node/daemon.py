@@ -47,7 +47,7 @@ from mpcrec.federation.refusals import LauncherError, RoundStateError, StoreConf
 from mpcrec.federation.registration import Registered
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import FederationSpec
-from mpcrec.node import floor, messages
+from mpcrec.node import floor, messages, model_kind
 from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
@@ -66,7 +66,7 @@ from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
 from mpcrec.node.signed_weights import signed_weights
 from mpcrec.node.trainer import Trainer
-from mpcrec.node.user_dp import UserBudget, home_update
+from mpcrec.node.user_dp import UserBudget
 
 if TYPE_CHECKING:
     from mpcrec.federation.result import MemberResult
@@ -308,7 +308,7 @@ class Node:
         if base.model_hash != ann.model_hash:
             log.error("%s: round %d: the model does not match the announced hash", self.me, rid)
             return
-        delta, weight = home_update(self.trainer, base.array(), ann.model_version, self.params)
+        delta, weight = model_kind.contribution(self.trainer, base, ann.model_version, self.params)
         if not (math.isfinite(weight) and weight > 0):  # no training events yet: nothing to send
             log.info("%s: round %d: nothing to contribute", self.me, rid)
             return

@@ -29,6 +29,7 @@ from mpcrec.federation.refusals import (
 )
 from mpcrec.federation.registration import Registered, Registration
 from mpcrec.federation.result import MemberResult
+from mpcrec.federation.round_params import DEFAULT_MODEL
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import CHUNK
 from mpcrec.proto import federation_pb2 as pb
@@ -115,15 +116,19 @@ def registered_to_pb(reply: Registered) -> Any:
             sensitivity=spec.sensitivity,
             user_clip_norm=spec.user_clip_norm,
             user_rate=spec.user_rate,
+            model=spec.model,
         ),
     )
 
 
 def spec_user_level(s: Any) -> dict[str, Any]:
-    """The user-level fields of a ``FederationSpec`` message (none from an older launcher)."""
+    """The user-level fields and model kind of a ``FederationSpec`` message (none from an
+    older launcher; an empty model kind reads as ``"mf"``)."""
+    kind = {"model": s.model or DEFAULT_MODEL}
     if not s.sensitivity:
-        return {}
+        return kind
     return {
+        **kind,
         "sensitivity": s.sensitivity,
         "user_clip_norm": s.user_clip_norm,
         "user_rate": s.user_rate,

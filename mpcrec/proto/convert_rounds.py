@@ -9,7 +9,7 @@ from typing import Any
 from mpcrec.errors import ConfigError
 from mpcrec.federation.announcement import Member, Phase, RoundAnnouncement
 from mpcrec.federation.refusals import InvalidMessage
-from mpcrec.federation.round_params import RoundParams
+from mpcrec.federation.round_params import DEFAULT_MODEL, RoundParams
 from mpcrec.proto import federation_pb2 as pb
 
 NO_ROUND = "none"  # the state GetRound answers before the first round opens
@@ -44,7 +44,8 @@ def _params_from_pb(msg: Any) -> RoundParams | None:
     if not msg.aggregation:
         return None
     try:
-        return RoundParams.from_json({f.name: getattr(msg, f.name) for f in fields(RoundParams)})
+        data = {f.name: getattr(msg, f.name) for f in fields(RoundParams)}
+        return RoundParams.from_json({**data, "model": data["model"] or DEFAULT_MODEL})
     except ConfigError as err:
         raise InvalidMessage(f"announced round parameters: {err.message}") from err
 

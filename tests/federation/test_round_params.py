@@ -126,3 +126,31 @@ def test_user_level_noise_is_z_times_the_user_clip_norm_and_q_is_the_sample_rate
 def test_unusable_user_level_parameters_are_refused(changes: dict[str, object], words: str) -> None:
     with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
         RoundParams(**{**USER_PARAMS.to_json(), **changes})  # type: ignore[arg-type]
+
+
+def test_the_model_kind_enters_the_digest_only_when_it_is_not_mf() -> None:
+    from dataclasses import replace
+
+    from mpcrec.proto import federation_pb2 as pb
+    from mpcrec.proto.convert_rounds import _params_from_pb
+
+    dpals = replace(PARAMS, model="dpals")
+
+    assert "model" not in PARAMS.to_json()  # every earlier digest is unchanged
+    assert dpals.to_json()["model"] == "dpals" and dpals.digest != PARAMS.digest
+    assert RoundParams.from_json(dpals.to_json()) == dpals
+    assert _params_from_pb(pb.RoundParams(**PARAMS.to_json())) == PARAMS  # "" reads as mf
+    assert _params_from_pb(pb.RoundParams(**dpals.to_json())) == dpals
+    with pytest.raises(ConfigError, match="unknown"):
+        replace(PARAMS, model="gnn")
+
+
+def test_a_dpals_spec_contributes_its_statistics_and_has_no_server_step() -> None:
+    from mpcrec.model.dpals_release import release_size
+
+    spec = FederationSpec(n_items=100, dim=4, model="dpals")
+
+    assert spec.size == 400 and spec.contribution_size == release_size(100, 4) != 400
+    assert FederationSpec(n_items=100, dim=4).contribution_size == 400
+    with pytest.raises(ConfigError, match="server_momentum"):
+        FederationSpec(n_items=100, dim=4, model="dpals", server_momentum=0.5)

@@ -113,6 +113,8 @@ def test_launcher_opens_no_round_the_budget_cannot_pay_for(tmp_path: Path) -> No
     opened = one_left.current()
     assert opened is not None and opened.round_id == 1
     assert not one_left.budget_spent() and not one_left.finished()
+    one_left.budget.record_revealed()  # a member revealed round 1's result: the last round
+    assert one_left.budget_spent() and not one_left.finished()  # it still publishes
 
 
 def test_launcher_without_a_budget_never_stops_for_privacy(tmp_path: Path) -> None:

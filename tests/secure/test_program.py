@@ -233,3 +233,69 @@ def test_noise_std_matches_sigma(replicated_committee: LocalCommittee, threshold
     # std of a sample std with n = 60,000 is about 0.3 %: 3 % is 10 standard errors
     assert abs(noise.std() / expected - 1) < 0.03
     assert abs(noise.mean()) < 5 * expected / np.sqrt(noise.size)
+
+
+@pytest.mark.timeout(240)
+def test_a_dpals_round_publishes_its_twins_item_factors_within_the_codecs_error(
+    replicated_committee: LocalCommittee,
+) -> None:
+    """The committee sums three DP-ALS contributions (no noise); the members' item solve on
+    the revealed sum is the in-process solve within a bound derived from the codec: every
+    value of the output is off by at most ``(K + 2) 2^-16`` (K encoded terms, the weights'
+    and the step's truncations), the sum (``output / w``) by ``K`` times that, block ``b`` by
+    that over its scale ``a_b``; with ``A_i >= lam I``, item ``i`` moves by at most
+    ``(|e_i| + |E_i| |v_i|) / lam`` (``e_i`` the right-hand side's error, ``E_i`` its matrix's:
+    ``dm gram' / n + (m / n + w0) dgram``)."""
+    from mpcrec.model.dpals import (
+        bound_users,
+        local_statistics,
+        solve_items,
+        solve_users,
+        unpack,
+    )
+    from mpcrec.model.dpals_release import instance_release, runtime_config, scales
+    from mpcrec.model.dpals_train import metadata_items
+    from mpcrec.model.tuned_dpals import ALS_DP
+    from mpcrec.node.aggregation.dpals_step import next_model
+    from tests.node.test_dpals_round import C_U, SHARDS, SPEC, _shards
+
+    # Prepare
+    split, homes = _shards()
+    config = runtime_config(ALS_DP.dim)
+    base = metadata_items(split, config.dim, config.init_std)
+    users = [bound_users(solve_users(base, h.conf, config), config.user_norm) for h in homes]
+    weights_of = [h.weights(config, None) for h in homes]
+    updates = [instance_release(u, w, config, C_U) for u, w in zip(users, weights_of, strict=True)]
+    k = len(SHARDS)
+    weights = (1.0 / k,) * k
+    spec = SPEC  # the members' solve reads the model kind and shape only
+    round_spec = RoundSpec(
+        round_id=30,
+        dim=spec.contribution_size,
+        weights=weights,
+        public_offset=np.zeros(spec.contribution_size),
+        clip_norm=spec.clip_norm,
+        range_bound=spec.bound,
+    )
+
+    # Execute
+    outcome = replicated_committee.run_round(round_spec, member_shares(updates))
+
+    # Assert
+    assert outcome.params is not None and outcome.accepted == (True,) * k
+    published = next_model(spec, outcome.params, weights, base.shape)
+    stats = sum(local_statistics(u, w, config) for u, w in zip(users, weights_of, strict=True))
+    n_users = sum(u.shape[0] for u in users)
+    twin = solve_items(np.asarray(stats), n_users, config)
+    err = k * (k + 2) * 2.0**-16  # on every value of the sum
+    a = scales(config, C_U)
+    part = unpack(np.asarray(stats), config)
+    d, n, gram = config.dim, n_users, part["global"]
+    assert err / a["users"] < 0.5  # the count comes out exact
+    matrix_err = (err / a["mass"]) * np.linalg.norm(gram) / n + (
+        part["mass"] / n + config.unobserved
+    ) * d * (err / a["global"])
+    bound = (np.sqrt(d) * err / a["rhs"] + matrix_err * np.linalg.norm(twin, axis=1)) / config.reg
+    moved = np.linalg.norm(published - twin, axis=1)
+    assert np.all(moved <= bound)
+    assert float(np.abs(twin).max()) > 100 * float(bound.max())  # the bound is tight enough

@@ -21,6 +21,8 @@ def test_demo_publishes_rounds_and_reports(tmp_path: Path) -> None:
         "-m",
         "mpcrec.cli.app",
         "demo",
+        "--model",
+        "mf",
         "--instances",
         "4",
         "--rounds",

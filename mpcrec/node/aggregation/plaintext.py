@@ -28,7 +28,8 @@ from mpcrec.federation.plain import open_plain, plain_terms, seal_plain
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.model.server import weighted_sum
-from mpcrec.node.aggregation.step import Matrix, public_offset, public_weights
+from mpcrec.node.aggregation.dpals_step import committee_offset, next_model
+from mpcrec.node.aggregation.step import Matrix, public_weights
 
 log = logging.getLogger("mpcrec.node.plaintext")
 
@@ -45,7 +46,7 @@ def _opened(
                 round_id=round_id,
                 model_hash=model_hash,
                 contributor=env.contributor,
-                size=spec.size,
+                size=spec.contribution_size,
             )
         except ProtocolError as err:
             log.warning("round %d: rejected: %s", round_id, err)
@@ -91,8 +92,9 @@ def plain_round(
     if sigma > 0:
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "big"))
         aggregate = aggregate + rng.normal(0.0, sigma, size=aggregate.shape)
-    step = public_offset(spec, model, previous) + spec.server_lr * aggregate
-    return step.reshape(model.shape), tuple(envelopes[i].contributor for i, _ in accepted)
+    step = committee_offset(spec, model, previous) + spec.server_lr * aggregate
+    nxt = next_model(spec, step, weights, (model.shape[0], model.shape[1]))
+    return nxt, tuple(envelopes[i].contributor for i, _ in accepted)
 
 
 class PlaintextAggregation:

@@ -31,8 +31,9 @@ from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.contribution import Envelope
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.spec import FederationSpec
+from mpcrec.node.aggregation.dpals_step import committee_offset, next_model
 from mpcrec.node.aggregation.kind import Seat
-from mpcrec.node.aggregation.step import Matrix, public_offset, public_weights
+from mpcrec.node.aggregation.step import Matrix, public_weights
 from mpcrec.node.key_check import check_slots
 from mpcrec.secure.program import RoundSpec
 
@@ -97,9 +98,9 @@ class SecureAggregation:
         weights = public_weights(envelopes)
         return RoundSpec(
             round_id=ann.round_id,
-            dim=self.spec.size,
+            dim=self.spec.contribution_size,
             weights=weights,
-            public_offset=public_offset(self.spec, base, previous),
+            public_offset=committee_offset(self.spec, base, previous),
             server_lr=self.spec.server_lr,
             clip_norm=self.spec.clip_norm,
             range_bound=self.spec.bound or None,
@@ -136,7 +137,7 @@ class SecureAggregation:
             e.contributor for e, ok in zip(envelopes, outcome.accepted, strict=True) if ok
         )
         params = np.asarray(outcome.params, dtype=np.float64)
-        return params.reshape(base.n_items, base.dim), accepted
+        return next_model(self.spec, params, spec.weights, (base.n_items, base.dim)), accepted
 
     def session(self, ann: RoundAnnouncement, rank: int) -> Session:
         """This party's CrypTen session for the round: ``replicated`` (3 members) or, when a

@@ -1,0 +1,100 @@
+"""A simulated MovieLens-100k instance that trains DP-ALS (model kind ``dpals``).
+
+Each round the instance solves its users' factors exactly at home from the published item
+factors, bounds them, and contributes ONE vector: its users' sufficient statistics and their
+count, scaled so that the committee's user-level Gaussian gives every block its share of the
+budget (:func:`mpcrec.model.dpals_release.instance_release`). At user level every user is in
+(rate 1: the bound is deterministic) unless the round's ``user_rate`` is below 1, when each
+user is drawn with that rate from fresh OS entropy (:func:`mpcrec.node.user_dp.fresh_rng`).
+The user factors never leave the instance: what it serves is solved again from the newest
+published model (:meth:`MovieLensDPALSTrainer.home_users`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mpcrec.data.movielens import load_movielens_100k
+from mpcrec.data.partition import partition_users
+from mpcrec.data.split import leave_last_out
+from mpcrec.federation.round_params import RoundParams
+from mpcrec.model.dpals import bound_users, solve_users
+from mpcrec.model.dpals_release import instance_release, runtime_config
+from mpcrec.model.dpals_train import Home
+from mpcrec.model.tuned_dpals import ALS_DP
+from mpcrec.node.aggregation.dpals_step import DPALS, release_clip_norm
+from mpcrec.node.recommender import ModelSnapshot
+from mpcrec.node.round_refusal import RoundRefused
+from mpcrec.node.trainer import Matrix
+from mpcrec.node.user_dp import fresh_rng
+
+if TYPE_CHECKING:
+    from mpcrec.node.config import MovieLensTrainerConfig
+
+RULE = "model-kind"
+
+
+class MovieLensDPALSTrainer:
+    """DP-ALS at home for shard ``index`` of ``instances`` of ML-100k (partition ``seed``)."""
+
+    model_kind = DPALS
+
+    def __init__(self, index: int, instances: int, seed: int) -> None:
+        data = load_movielens_100k()
+        split = leave_last_out(data)
+        members = partition_users(data, instances, seed=seed).members(index)
+        config = runtime_config(ALS_DP.dim)
+        self.home = Home.create(split, members, config)
+        self.weights = self.home.weights(config, None)  # unit L2 per user; no counts
+        self.item_ids = split.train.item_ids
+        self.user_ids = split.train.user_ids
+        self.events = split.train
+
+    @classmethod
+    def from_config(
+        cls, config: MovieLensTrainerConfig, *, state_dir: Path
+    ) -> MovieLensDPALSTrainer:
+        """The trainer a ``kind: movielens, model: dpals`` trainer section names."""
+        return cls(config.index, config.instances, config.seed)
+
+    def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
+        """An ``mf`` round: this trainer cannot train it (rule ``model-kind``)."""
+        raise RoundRefused(RULE, "the round trains mf, this node's trainer trains dpals")
+
+    def home_users(self, model: Matrix, rows: np.ndarray | None = None) -> Matrix:
+        """The exact user factors of this instance's users (or ``rows`` of them) from the
+        public item factors ``model``."""
+        conf = self.home.conf if rows is None else self.home.conf[rows]
+        return solve_users(model, conf, runtime_config(model.shape[1]))
+
+    def release(self, model: Matrix, params: RoundParams) -> Matrix:
+        """This round's contribution from the published item factors ``model``."""
+        config = runtime_config(model.shape[1])
+        n = self.home.conf.shape[0]
+        rows = np.arange(n)
+        if params.user_level and params.user_rate < 1.0:
+            rows = np.flatnonzero(fresh_rng().random(n) < params.user_rate)
+        bounded = bound_users(self.home_users(model, rows), config.user_norm)
+        return instance_release(bounded, self.weights[rows], config, release_clip_norm(params))
+
+    def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
+        """What this instance serves its users from model ``version`` (``mpcrec serve``)."""
+        users = self.home.global_users
+        local, items, _ = self.home.events
+        seen: dict[int, list[str]] = {}
+        for user, item in zip(local, items, strict=True):
+            seen.setdefault(int(self.user_ids[users[user]]), []).append(self.item_ids[item])
+        factors = self.home_users(model)
+        return ModelSnapshot.build(
+            version=f"v{version}",
+            item_urls=self.item_ids,
+            item_uuids=self.item_ids,
+            item_embeddings=model,
+            user_embeddings={int(self.user_ids[g]): factors[k] for k, g in enumerate(users)},
+            popularity=np.bincount(items, minlength=model.shape[0]),
+            local_users=[int(self.user_ids[g]) for g in users],
+            seen=seen,
+        )

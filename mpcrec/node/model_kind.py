@@ -1,0 +1,42 @@
+"""The node's contribution per model kind (``RoundParams.model``), and the ``model-kind``
+refusal: a trainer states the kind it trains (``model_kind``, ``"mf"`` when it says
+nothing) and a round of another kind is refused before anything is computed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mpcrec.federation.published_model import PublishedModel
+from mpcrec.federation.round_params import DEFAULT_MODEL, RoundParams
+from mpcrec.node.round_refusal import RoundRefused
+from mpcrec.node.trainer import Matrix, Trainer
+from mpcrec.node.user_dp import USER_WEIGHT, home_update
+
+RULE = "model-kind"
+
+
+def trainer_kind(trainer: Any) -> str:
+    """The model kind ``trainer`` trains (``"mf"`` unless it names another)."""
+    return str(getattr(trainer, "model_kind", DEFAULT_MODEL))
+
+
+def contribution(
+    trainer: Trainer, base: PublishedModel, version: int, params: RoundParams
+) -> tuple[Matrix, float]:
+    """The update and weight this node contributes from ``base`` under ``params``: ``dpals``: the
+    trainer's scaled statistics with the weight every instance signs
+    (:data:`~mpcrec.node.user_dp.USER_WEIGHT`); ``mf``: :func:`~mpcrec.node.user_dp.home_update`."""
+    kind, model = trainer_kind(trainer), base.array()
+    if kind != params.model:
+        raise RoundRefused(
+            RULE,
+            f"the round trains model kind {params.model!r}, this node's trainer "
+            f"({type(trainer).__name__}) trains {kind!r}",
+            hint="trainer: {kind: movielens, model: dpals} trains dpals",
+        )
+    if params.model == "dpals":
+        release = trainer.release(model, params)  # type: ignore[attr-defined]
+        return np.asarray(release, dtype=np.float64), USER_WEIGHT
+    return home_update(trainer, model, version, params)
