@@ -34,6 +34,7 @@ from mpcrec.crypto.sharing import reconstruct, split
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.plain import open_plain
+from tests.adversarial.catalogue_attacks import catalogue_attacks
 from tests.adversarial.hooks import Attack, current_caller
 
 Share = tuple[Any, ...]  # (contributor, weight, signing_key, envelope, *whatever comes later)
@@ -513,3 +514,4 @@ ATTACKS: dict[str, type[Attack]] = {
         ForkedHead,
     )
 }
+ATTACKS.update(catalogue_attacks())  # tests/adversarial/catalogue_attacks.py
