@@ -57,7 +57,7 @@ class RoundBase:
 
     def freeze(self, update: Matrix) -> Matrix:
         """``update`` with the retired rows zeroed (nothing trains them)."""
-        return freeze_retired(update, self.retired) if self.retired.any() else update
+        return freeze_retired(update, self.retired.tolist()) if self.retired.any() else update
 
     def keep_retired(self, model: Matrix) -> Matrix:
         """The revealed ``model`` with the retired rows set back to the base's."""
