@@ -45,8 +45,9 @@ def check_registration(caller: str, registration: Registration) -> None:
 
 
 def max_envelope(launcher: Launcher) -> int:
-    """The largest envelope the launcher takes (a sealed share of every model value)."""
-    return 16 * launcher.spec.size + 65536
+    """The largest envelope the launcher takes (a sealed share of every value of the current
+    round's model: its rows are the catalogue's, :mod:`launch.grown_round`)."""
+    return 16 * launcher.rows.spec_of(launcher.current()).size + 65536
 
 
 def check_upload(launcher: Launcher, upload: Contribution) -> None:

@@ -56,6 +56,7 @@ from mpcrec.node.catalogue_serving import retired_urls, without_retired
 from mpcrec.node.catalogue_sync import CatalogueSource, CatalogueSync
 from mpcrec.node.config import NodeConfig
 from mpcrec.node.from_config import grpc_client, trainer_from_config
+from mpcrec.node.grown_round import round_base
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
 from mpcrec.node.log_watch import LogWatch, WitnessServer
@@ -308,11 +309,13 @@ class Node:
         if base.model_hash != ann.model_hash:
             log.error("%s: round %d: the model does not match the announced hash", self.me, rid)
             return
-        delta, weight = home_update(self.trainer, base.array(), ann.model_version, self.params)
+        grown = round_base(ann, base, self.catalogue)  # the round's rows: the catalogue's
+        delta, weight = home_update(self.trainer, grown.values, ann.model_version, self.params)
         if not (math.isfinite(weight) and weight > 0):  # no training events yet: nothing to send
             log.info("%s: round %d: nothing to contribute", self.me, rid)
             return
         weight = min(weight, self.params.max_weight)  # the cap every member enforces
+        delta = grown.freeze(delta)  # retired rows do not move
         if not self.config.skip_clip:  # the committee rejects anything above clip_norm
             delta = clip_for_committee(delta, self.spec)
         self.key_check.check_seats(ann)
@@ -355,8 +358,10 @@ class Node:
         previous = None
         if self.spec.server_momentum and ann.model_version > 0:
             previous = self.models.get(client, ann.model_version - 1).array()
+        grown = round_base(ann, base, self.catalogue, previous)
         try:
-            nxt, accepted = self.aggregation.compute(ann, envelopes, base, previous)
+            nxt, accepted = self.aggregation.compute(ann, envelopes, grown.model, grown.previous)
+            nxt = grown.keep_retired(nxt)
             if len(accepted) < self.min_contributors:  # the secure program refuses it too
                 raise RoundAborted(f"{len(accepted)} accepted, {self.min_contributors} needed")
         except RoundRefused:
@@ -381,8 +386,7 @@ class Node:
             log.info("%s: round %d %s %s", self.me, ann.round_id, ann.phase, ann.reason)
 
     def _forget_before(self, round_id: int) -> None:
-        """Drop the steps taken and secrets kept for rounds before ``round_id`` (a long-lived
-        node would otherwise keep a few entries per round forever)."""
+        """Drop the steps and secrets of rounds before ``round_id`` (kept forever otherwise)."""
         self._done = {done for done in self._done if done[0] >= round_id}
         self._secrets = {rid: s for rid, s in self._secrets.items() if rid >= round_id}
 

@@ -34,7 +34,11 @@ log = logging.getLogger("mpcrec.node.plaintext")
 
 
 def _opened(
-    envelopes: Sequence[Envelope], spec: FederationSpec, round_id: int, model_hash: bytes
+    envelopes: Sequence[Envelope],
+    spec: FederationSpec,
+    round_id: int,
+    model: Matrix,
+    model_hash: bytes,
 ) -> list[tuple[int, Matrix]]:
     """``(index, values)`` of every envelope that opens and passes the norm check."""
     accepted: list[tuple[int, Matrix]] = []
@@ -45,7 +49,7 @@ def _opened(
                 round_id=round_id,
                 model_hash=model_hash,
                 contributor=env.contributor,
-                size=spec.size,
+                size=model.size,  # the round's model (rows grow with the catalogue)
             )
         except ProtocolError as err:
             log.warning("round %d: rejected: %s", round_id, err)
@@ -80,7 +84,7 @@ def plain_round(
     ``seed`` (every member draws the same, so they agree; a plaintext committee protects
     nothing anyway: this keeps the baseline's utility comparable to the secure round's).
     """
-    accepted = _opened(envelopes, spec, round_id, model_hash)
+    accepted = _opened(envelopes, spec, round_id, model, model_hash)
     if not accepted:
         return model, ()
     # weights are fixed over every frozen contribution (as in the secure round, where they

@@ -97,7 +97,7 @@ class SecureAggregation:
         weights = public_weights(envelopes)
         return RoundSpec(
             round_id=ann.round_id,
-            dim=self.spec.size,
+            dim=base.size,  # the round's model (rows grow with the catalogue), not the spec's
             weights=weights,
             public_offset=public_offset(self.spec, base, previous),
             server_lr=self.spec.server_lr,
