@@ -26,7 +26,7 @@ from launch.round import Phase, Round
 from mpcrec.audit.catalogue_entry import catalogue_version
 from mpcrec.audit.entries import Kind, LogEntry
 from mpcrec.audit.log import AuditLog
-from mpcrec.data.catalogue import CatalogueHeader, encode_diff
+from mpcrec.data.catalogue import CatalogueHeader, VideoRecord, encode_diff
 from mpcrec.data.catalogue_merge import CatalogueBook, InstanceExport
 from mpcrec.data.catalogue_store import CatalogueDir, version_file
 from mpcrec.errors import ProtocolError
@@ -116,6 +116,11 @@ class LauncherCatalogue:
         """The retired flag of every row of the latest version."""
         with self._lock:
             return [bool(flag) for flag in self.book.retired]
+
+    def records(self) -> list[VideoRecord]:
+        """Every row of the signed versions (public metadata), in row order."""
+        with self._lock:
+            return list(self.book.records)
 
     def since(self, version: int) -> Iterator[tuple[int, bytes, bytes]]:
         """``(version, file bytes, signed entry JSON)`` of every version after ``version``."""

@@ -33,6 +33,7 @@ from mpcrec.errors import ProtocolError
 from mpcrec.federation.beacon_http import BeaconSource
 from mpcrec.federation.refusals import LauncherUnreachable
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
+from mpcrec.model.content_initial import CatalogueContentRows
 from mpcrec.privacy.budget import Mechanism
 
 log = logging.getLogger("mpcrec.launcher")
@@ -101,6 +102,7 @@ class Launcher:
         self.rows = RoundRows(
             store, spec, lambda: self.catalogue
         )  # each round's rows: the catalogue's
+        self.rows.initial = CatalogueContentRows(lambda: self.catalogue)  # new rows: content
         self.trail = AuditTrail(audit)
         self.beacon = RoundBeacon(beacon, clock)
         self.privacy = privacy or PrivacyPromise()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,8 +39,30 @@ from mpcrec.node.movielens_catalogue import PublishSchedule, instance_name
 from mpcrec.node.movielens_trainer import movielens_setting
 from mpcrec.node.recommender import ModelSnapshot
 
-if TYPE_CHECKING:
-    from mpcrec.demo import DemoRun, DemoSettings
+
+class DemoSettings(Protocol):
+    """What this module reads of :class:`mpcrec.demo.DemoSettings`."""
+
+    @property
+    def state_dir(self) -> Path: ...
+    @property
+    def instances(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def new_videos(self) -> bool: ...
+
+
+class DemoRun(Protocol):
+    """What this module reads of :class:`mpcrec.demo.DemoRun`."""
+
+    @property
+    def settings(self) -> DemoSettings: ...
+    @property
+    def db(self) -> Path: ...
+    @property
+    def names(self) -> list[str]: ...
+
 
 EVERY = 2  # a batch of new videos every 2 published models
 TOP = 10

@@ -32,9 +32,11 @@ with different thread counts, and are within 1e-6 of the closed-form ridge fit.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -209,3 +211,37 @@ def catalogue_features(
 def content_rows_rule(records: Sequence[VideoRecord], *, lam: float = LAM) -> ContentRows:
     """The content rule for a catalogue's rows (row ``k`` = ``records[k]``)."""
     return ContentRows(catalogue_features(records), lam=lam)
+
+
+class RecordSource(Protocol):
+    """A catalogue copy (the launcher's, a node's verified one)."""
+
+    def records(self) -> Sequence[VideoRecord]:
+        """Its rows' public metadata, in row order."""
+        ...
+
+
+class CatalogueContentRows:
+    """:class:`ContentRows` over a catalogue that grows: ``source()`` is the catalogue (or
+    ``None``: no rows); features are recomputed when it grew, and the last answer is reused
+    for the same ``(base, count, retired)`` (the launcher and a member ask more than once).
+    """
+
+    def __init__(self, source: Callable[[], RecordSource | None], *, lam: float = LAM):
+        self.source = source
+        self.lam = lam
+        self._rule: ContentRows | None = None
+        self._last: tuple[bytes, Matrix] | None = None
+
+    def __call__(self, base: Matrix, count: int, retired: Sequence[bool]) -> Matrix:
+        key = hashlib.sha256(np.ascontiguousarray(base, np.float64).tobytes())
+        key.update(f"{count}:".encode() + np.asarray(retired, np.bool_).tobytes())
+        if self._last is not None and self._last[0] == key.digest():
+            return self._last[1].copy()
+        if self._rule is None or self._rule.features.n_rows < base.shape[0] + count:
+            catalogue = self.source()
+            records = list(catalogue.records()) if catalogue is not None else []
+            self._rule = content_rows_rule(records, lam=self.lam)
+        rows = self._rule(base, count, retired)
+        self._last = (key.digest(), rows)
+        return rows.copy()
