@@ -173,27 +173,27 @@ class ServedLists:
                 self.errors.append(f"{name}: {err}")
 
     def check(self, name: str, snapshot: ModelSnapshot) -> dict[str, Any]:
-        """Every local user's list from ``snapshot``: retired or new videos in it."""
+        """Every local user's list from ``snapshot``: retired videos in it, and how many
+        lists hold a new video of each version after the first."""
         known = versions(self.run.settings)
         mine = [v for v in known if v["rows"] == snapshot.n_items]
         retired = set(mine[-1]["retired"]) if mine else set()
-        fresh = {u for v in known[1:] for u in v["new"]}
-        lists = retired_hits = with_new = 0
-        new_served: set[str] = set()
+        fresh = {int(v["version"]): set(v["new"]) for v in known[1:]}
+        lists = retired_hits = 0
+        with_new = dict.fromkeys(fresh, 0)
         for user in sorted(snapshot.local_users):
             urls = {v.url for v in snapshot.recommend(user, TOP).videos}
             lists += 1
             retired_hits += len(urls & retired)
-            with_new += bool(urls & fresh)
-            new_served |= urls & fresh
+            for version, new in fresh.items():
+                with_new[version] += bool(urls & new)
         return {
             "node": name,
-            "model": snapshot.version,
+            "model": int(snapshot.version.lstrip("v")),
             "rows": snapshot.n_items,
             "lists": lists,
             "retired_served": retired_hits,
             "lists_with_new_videos": with_new,
-            "new_videos_served": sorted(new_served),
         }
 
 
@@ -211,42 +211,59 @@ def catalogue_report(run: DemoRun, served: ServedLists) -> dict[str, Any]:
     }
     signed = {int(e.payload["version"]): int(e.round or 0) for e in history.catalogues}
     model_rows = published_rows(run.db)
-    report_versions = []
-    for v in versions(s):
-        grown = sorted(model_rows.items())
-        in_model = [(rid, mv) for rid, (mv, rows) in grown if rows >= v["rows"]]
-        recommended = [
-            x for x in served.served if set(v["new"]) & set(x["new_videos_served"])
-        ] if v["version"] > 1 else []  # fmt: skip
-        report_versions.append(
-            {
-                "version": v["version"],
-                "rows": v["rows"],
-                "new_videos": len(v["new"]),
-                "retired_so_far": len(v["retired"]),
-                "in_force_from_round": signed.get(v["version"]),
-                "first_round_naming_it": min(
-                    (r for r, p in opened.items() if p.get("catalogue_version") == v["version"]),
-                    default=None,
-                ),
-                "first_published_model_with_its_rows": in_model[0][1] if in_model else None,
-                "published_by_round": in_model[0][0] if in_model else None,
-                "first_served_model_recommending_a_new_video": min(
-                    (int(x["model"][1:]) for x in recommended), default=None
-                ),
-                "lists_recommending_its_new_videos": sum(
-                    x["lists_with_new_videos"] for x in recommended
-                ),
-            }
-        )
+    report_versions = [
+        _version_row(v, opened, signed, model_rows, served.served) for v in versions(s)
+    ]
     return {
         "versions": report_versions,
         "served_snapshots_checked": len(served.served),
+        "served_models_by_node": {
+            name: sorted(x["model"] for x in served.served if x["node"] == name)
+            for name in run.names
+        },
         "served_lists_checked": sum(x["lists"] for x in served.served),
         "retired_videos_served": sum(x["retired_served"] for x in served.served),
         "snapshot_read_errors": served.errors,
         "copies_verified": copies_verified(run, history),
     }
+
+
+def _version_row(
+    v: dict[str, Any],
+    opened: dict[int, Any],
+    signed: dict[int, int],
+    model_rows: dict[int, tuple[int, int]],
+    served: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """One version's line of the report: where it first appears in the log, the model, and
+    the lists served."""
+    number = int(v["version"])
+    in_model = [(rid, mv) for rid, (mv, rows) in sorted(model_rows.items()) if rows >= v["rows"]]
+    recommended = [x for x in served if x["lists_with_new_videos"].get(number, 0)]
+    naming = [r for r, p in opened.items() if p.get("catalogue_version") == number]
+    return {
+        "version": number,
+        "rows": v["rows"],
+        "new_videos": len(v["new"]),
+        "retired_so_far": len(v["retired"]),
+        "in_force_from_round": signed.get(number),
+        "first_round_naming_it": min(naming, default=None),
+        "first_published_model_with_its_rows": in_model[0][1] if in_model else None,
+        "published_by_round": in_model[0][0] if in_model else None,
+        "first_served_model_recommending_a_new_video": min(
+            (x["model"] for x in recommended), default=None
+        ),
+        "lists_recommending_its_new_videos": {str(x["model"]): 0 for x in recommended}
+        | _per_model(recommended, number),
+    }
+
+
+def _per_model(served: list[dict[str, Any]], version: int) -> dict[str, int]:
+    """Lists holding a new video of ``version``, summed over the nodes, per served model."""
+    out: dict[str, int] = {}
+    for x in served:
+        out[str(x["model"])] = out.get(str(x["model"]), 0) + x["lists_with_new_videos"][version]
+    return out
 
 
 def published_rows(db: Path) -> dict[int, tuple[int, int]]:
