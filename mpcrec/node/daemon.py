@@ -256,7 +256,7 @@ class Node:
             raise
         if ann.phase not in (Phase.PUBLISHED, Phase.ABORTED):
             self.catalogue.check(ann, self.catalogue_source, self.trust.pinned_key())
-        elif self._once(ann.round_id, "catalogue-export"):  # merged when the next round opens
+        if self._once(ann.round_id, "catalogue-export"):  # a round's end may go unseen
             self.catalogue.send_export(self.trainer, self.me, self.catalogue_source)
         if ann.phase is Phase.COLLECTING and self.me in (*ann.members, ann.dealer_id):
             assert self.aggregation is not None

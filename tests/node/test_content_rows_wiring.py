@@ -65,3 +65,43 @@ def test_launcher_and_nodes_start_new_rows_at_the_same_content_rows(tmp_path: Pa
             assert grown.values[9:].tobytes() == expected.tobytes(), name
     finally:
         world.close()
+
+
+class PublishingDrift(DriftTrainer):
+    """A drift trainer whose instance publishes ``self.videos`` videos."""
+
+    videos = 3
+
+    def catalogue_export(self, instance: str) -> InstanceExport:
+        records = tuple(
+            VideoRecord(f"https://{instance}/videos/watch/{k}") for k in range(self.videos)
+        )
+        return InstanceExport(instance, records)
+
+
+def test_an_export_goes_out_when_a_rounds_end_is_never_seen(tmp_path: Path) -> None:
+    """Rounds back to back: a node may see the next round open without ever seeing the last
+    one published; its new videos still reach the catalogue (the export is sent once per
+    round, at whichever of its announcements the node sees first)."""
+    launcher = make_launcher(clock=Clock())
+    assert launcher.trail.log is not None
+    catalogue = launcher.catalogue = LauncherCatalogue(tmp_path / "catalogue", launcher.trail.log)
+    world = World(launcher, {})
+    trainers = {name: PublishingDrift(name, rate=RATE) for name in NAMES}
+    for name in NAMES:
+        door = Door(catalogue, name)
+        world.add(Node(node_config(tmp_path, name), trainers[name], catalogue=door))
+    world.register_all()
+    try:
+        drive(world, published_until(world, 1))
+        trainers["tube-a"].videos = 5  # two new videos
+        for _ in range(80):
+            world.launcher.advance()
+            ann = world.current()
+            if ann.phase.value not in ("published", "aborted"):  # a round's end never seen
+                world.hand_out(ann)
+            if catalogue.book.tip.rows == 11:
+                break
+        assert catalogue.book.tip.rows == 11, catalogue.book.tip
+    finally:
+        world.close()
