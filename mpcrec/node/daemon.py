@@ -309,7 +309,7 @@ class Node:
         if base.model_hash != ann.model_hash:
             log.error("%s: round %d: the model does not match the announced hash", self.me, rid)
             return
-        grown = round_base(ann, base, self.catalogue)  # the round's rows: the catalogue's
+        grown = round_base(ann, base, self.catalogue, spec=self.spec)  # the catalogue's rows
         delta, weight = home_update(self.trainer, grown.values, ann.model_version, self.params)
         if not (math.isfinite(weight) and weight > 0):  # no training events yet: nothing to send
             log.info("%s: round %d: nothing to contribute", self.me, rid)
@@ -358,7 +358,7 @@ class Node:
         previous = None
         if self.spec.server_momentum and ann.model_version > 0:
             previous = self.models.get(client, ann.model_version - 1).array()
-        grown = round_base(ann, base, self.catalogue, previous)
+        grown = round_base(ann, base, self.catalogue, previous, spec=self.spec)
         try:
             nxt, accepted = self.aggregation.compute(ann, envelopes, grown.model, grown.previous)
             nxt = grown.keep_retired(nxt)

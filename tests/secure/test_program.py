@@ -16,6 +16,7 @@ from committees.session import SealedInputs
 from mpcrec.crypto.envelope import seal_contribution
 from mpcrec.model.server import ServerSGD, weighted_sum
 from mpcrec.secure.program import RoundSpec
+from mpcrec.secure.validation import check_parameters, norm_block
 from tests.secure.conftest import member_shares
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("secure-replicated")]
@@ -134,6 +135,37 @@ def test_rejects_norm_range_and_wrap_and_aggregates_the_rest_exactly(
         public_offset=np.zeros(dim),
         clip_norm=1.0,
         range_bound=16.0,
+    )
+    # Execute
+    outcome = replicated_committee.run_round(spec, member_shares(updates))
+    # Assert: only the honest ones, aggregated exactly
+    assert outcome.accepted == (True, False, True, False, True)
+    expected = weighted_sum(honest, [0.5, 0.25, 2.0])
+    assert outcome.params is not None
+    assert np.max(np.abs(outcome.params - expected)) <= TOL
+
+
+@pytest.mark.timeout(240)
+def test_a_model_wider_than_one_norm_block_is_checked_per_block_and_aggregated(
+    replicated_committee: LocalCommittee,
+) -> None:
+    # Prepare: C = 256, B = 4096: W = 127 coordinates a block, D = 4000 (32 blocks), which
+    # D * (B * 2**16)**2 < 2**63 alone refused; one too long, one with a block past C
+    rng = np.random.default_rng(8)
+    dim, clip, bound = 4000, 256.0, 4096.0
+    assert norm_block(bound, dim) == 127 and check_parameters(dim, clip, bound) is None
+    honest = [rng.normal(0, 0.5 * clip / np.sqrt(dim), dim) for _ in range(3)]
+    too_long = rng.normal(0, 2.0 * clip / np.sqrt(dim), dim)
+    one_block = np.zeros(dim)
+    one_block[128:136] = 0.4 * clip  # norm 1.13 C, all in block 1
+    updates = [honest[0], too_long, honest[1], one_block, honest[2]]
+    spec = RoundSpec(
+        round_id=21,
+        dim=dim,
+        weights=(0.5, 1.0, 0.25, 1.0, 2.0),
+        public_offset=np.zeros(dim),
+        clip_norm=clip,
+        range_bound=bound,
     )
     # Execute
     outcome = replicated_committee.run_round(spec, member_shares(updates))
