@@ -78,6 +78,9 @@ log = logging.getLogger("mpcrec.node")
 Step = Callable[[LauncherClient, RoundAnnouncement], None]
 #: Rounds whose steps a node remembers after one ends (older ones are never announced again).
 REMEMBERED_ROUNDS = 16
+#: A node sends its catalogue export once a round, at the first of these it sees (merged
+#: when the next round opens; a round's end alone is often unseen: the next opens at once).
+EXPORT_PHASES = (Phase.COMPUTING, Phase.PUBLISHED, Phase.ABORTED)
 
 
 class Node:
@@ -256,7 +259,7 @@ class Node:
             raise
         if ann.phase not in (Phase.PUBLISHED, Phase.ABORTED):
             self.catalogue.check(ann, self.catalogue_source, self.trust.pinned_key())
-        elif self._once(ann.round_id, "catalogue-export"):  # merged when the next round opens
+        if ann.phase in EXPORT_PHASES and self._once(ann.round_id, "catalogue-export"):
             self.catalogue.send_export(self.trainer, self.me, self.catalogue_source)
         if ann.phase is Phase.COLLECTING and self.me in (*ann.members, ann.dealer_id):
             assert self.aggregation is not None

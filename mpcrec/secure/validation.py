@@ -35,7 +35,7 @@ Norm check per block (a model of any size)
     ``sum_b n_b <= K * C**2 * 2**32 < 2**63`` (checked by :func:`check_parameters`) is
     the true ``||x||**2`` too, and the last column is the exact norm check. With ``K = 1``
     it is the single column of before. Cost: ``K`` more sign extractions per contribution
-    (56 at 100,000 rows of 32 and ``B = 192``, beside the ``2 m = 80`` of the projections).
+    (55 at 100,000 rows of 32 and ``B = 192``, beside the ``2 m = 80`` of the projections).
 
     *Completeness.* By Hoeffding, an honest ``x`` passes one projection except with
     probability ``2 exp(-B**2 / (8 ||x||**2))``; with ``||x|| <= C`` and ``B >= 13 C``,
