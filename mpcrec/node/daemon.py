@@ -50,6 +50,7 @@ from mpcrec.federation.spec import FederationSpec
 from mpcrec.node import floor, messages
 from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
+from mpcrec.node.api_from_config import in_process_api
 from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
 from mpcrec.node.catalogue_client import LazyCatalogueClient
 from mpcrec.node.catalogue_serving import retired_urls, without_retired
@@ -71,8 +72,6 @@ from mpcrec.node.user_dp import UserBudget, home_update
 
 if TYPE_CHECKING:
     from mpcrec.federation.result import MemberResult
-    from mpcrec.node.http_api import ApiServer
-    from mpcrec.node.recommender import Recommender
 
 log = logging.getLogger("mpcrec.node")
 Step = Callable[[LauncherClient, RoundAnnouncement], None]
@@ -136,21 +135,7 @@ class Node:
         self._unsent: dict[int, MemberResult] = {}  # signed, not yet acknowledged
         self._served = 0  # newest model version followed (checked and served)
         self._client: LauncherClient | None = None
-        self.recommender: Recommender | None = None  # serving in-process (peertube.listen)
-        self.api: ApiServer | None = None
-        if config.serve_http and config.peertube is not None:
-            from mpcrec.node.api_auth import load_secret
-            from mpcrec.node.http_api import ApiServer
-            from mpcrec.node.recommender import Recommender
-
-            self.recommender = Recommender()
-            settings = config.peertube
-            self.api = ApiServer(
-                self.recommender,
-                secret=load_secret(settings.api_secret_path),
-                host=settings.listen_host,
-                port=settings.listen_port,
-            )
+        self.recommender, self.api = in_process_api(config)  # serving in-process (peertube.listen)
         self.beacon_chain = pinned_chain(config.beacon)
         self.snapshots = SnapshotWriter(self.me, self.trainer, config.state_dir, self.recommender)
         self.snapshots.hide = lambda s: without_retired(s, retired_urls(self.catalogue.index))

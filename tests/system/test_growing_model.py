@@ -23,10 +23,10 @@ RULES = {
     "committee_size": 3,
     "min_contributors": 3,
     "cooldown": 1,
-    "commit_s": 10,
-    "reveal_s": 10,
-    "collect_s": 20,
-    "compute_s": 20,
+    "commit_s": 3,
+    "reveal_s": 3,
+    "collect_s": 6,
+    "compute_s": 10,
 }
 
 
