@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from mpcrec.errors import ConfigError
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.grown_model import (
     grow_base,
@@ -25,9 +26,11 @@ from mpcrec.federation.grown_model import (
     round_rows,
 )
 from mpcrec.federation.published_model import PublishedModel
-from mpcrec.model.catalogue_rows import InitialRows, freeze_retired, zero_rows
+from mpcrec.federation.spec import FederationSpec
+from mpcrec.model.catalogue_rows import InitialRows, freeze_retired
 from mpcrec.node.catalogue_sync import RULE, CatalogueSync
 from mpcrec.node.round_refusal import RoundRefused
+from mpcrec.secure.validation import check_parameters
 
 Matrix = npt.NDArray[np.float64]
 
@@ -69,15 +72,19 @@ def round_base(
     base: PublishedModel,
     catalogue: CatalogueSync,
     previous: Matrix | None = None,
-    initial: InitialRows = zero_rows,
+    *,
+    spec: FederationSpec | None = None,
+    initial: InitialRows | None = None,
 ) -> RoundBase:
-    """The round's base: ``base`` grown to the rows of the round's verified catalogue.
+    """The round's base: ``base`` grown to the rows of the round's verified catalogue (new
+    rows from ``initial``; by default their content rows, ``catalogue.initial_rows``).
 
     Raises
     ------
     RoundRefused
         ``catalogue-unverified``: the base has more rows than the verified version, or the
-        node's verified copy is not the round's version.
+        node's verified copy is not the round's version; ``floor-range-check``: the wrap
+        guard of ``spec`` (a secure round's) cannot be sound at the grown size.
     """
     rows = round_rows(base.n_items, ann.catalogue_rows if ann.catalogue_version else 0)
     if ann.catalogue_version and catalogue.index.tip.version != ann.catalogue_version:
@@ -92,11 +99,16 @@ def round_base(
             f"round {ann.round_id}: the base model has {base.n_items} rows, the verified "
             f"catalogue version {ann.catalogue_version} {rows}: rows without provenance",
         )
+    if spec is not None and spec.aggregation == "secure" and spec.bound:
+        try:  # the ring bound, per block of rows (mpcrec.secure.validation), at this size
+            check_parameters(rows * base.dim, spec.clip_norm, spec.bound)
+        except ConfigError as err:
+            raise RoundRefused("floor-range-check", f"{rows} rows: {err.message}") from None
     values = base.array()
     if rows == base.n_items and not ann.catalogue_version:
         return RoundBase(base, values, previous, np.zeros(rows, np.bool_))
     retired = retired_flags(catalogue.index.retired, rows)
-    grown = grow_base(values, rows, retired, initial)
+    grown = grow_base(values, rows, retired, initial or catalogue.initial_rows)
     model = GrownModel.from_array(base.version, grown)
     bound = GrownModel(model.version, model.n_items, model.dim, model.data, base.model_hash)
     return RoundBase(bound, grown, grow_previous(previous, grown), retired)

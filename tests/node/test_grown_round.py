@@ -21,8 +21,10 @@ from mpcrec.data.catalogue import VideoRecord
 from mpcrec.data.catalogue_merge import InstanceExport, encode_export
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.grown_model import grow_base, retired_flags
+from mpcrec.federation.published_model import PublishedModel
 from mpcrec.node.daemon import Node
 from mpcrec.node.grown_round import round_base
+from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import DriftTrainer
 from tests.node.test_daemon_catalogue import Door
 from tests.node.world import RATE, SPEC, Clock, World, drive, make_launcher, node_config
@@ -71,12 +73,16 @@ def test_the_model_grows_with_the_catalogue_and_retired_rows_do_not_move(tmp_pat
         # launcher and node grow the base to the same matrix, to the bit
         flags = retired_flags(catalogue.retired(), 11)
         assert flags.tolist() == [True] + [False] * 10
-        theirs = grow_base(v1.array(), 11, flags)
+        theirs = grow_base(v1.array(), 11, flags, launcher.rows.initial)  # both: content rows
         assert mine.values.tobytes() == theirs.tobytes()
         assert mine.model.model_hash == v1.model_hash  # the round stays bound to the base
-        # retired row 0 did not move; the new rows did (trained from zero)
+        # retired row 0 did not move; the new rows did (trained from their content rows)
         assert v2.array()[0].tobytes() == v1.array()[0].tobytes()
         assert np.abs(v2.array()[9:]).min() > 0
+        # a base served with rows beyond the verified version is refused
+        padded = PublishedModel.from_array(v1.version, np.zeros((13, 3)))
+        with pytest.raises(RoundRefused, match="13 rows, the verified catalogue version 2 11"):
+            round_base(ann, padded, world.nodes["tube-b"].catalogue)
         # the audit ties every model row to a signed version
         assert check_catalogue(replay(list(launcher.trail.log.entries()))[0]) == []
         # a result sized for the old row count is refused, saying why
