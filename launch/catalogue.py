@@ -26,10 +26,11 @@ from launch.round import Phase, Round
 from mpcrec.audit.catalogue_entry import catalogue_version
 from mpcrec.audit.entries import Kind, LogEntry
 from mpcrec.audit.log import AuditLog
-from mpcrec.data.catalogue import CatalogueHeader, encode_diff
+from mpcrec.data.catalogue import CatalogueHeader, VideoRecord, encode_diff
 from mpcrec.data.catalogue_merge import CatalogueBook, InstanceExport
 from mpcrec.data.catalogue_store import CatalogueDir, version_file
 from mpcrec.errors import ProtocolError
+from mpcrec.federation.grown_model import round_rows
 
 log = logging.getLogger("mpcrec.launcher.catalogue")
 
@@ -111,6 +112,16 @@ class LauncherCatalogue:
             p = usable[-1].payload
             return {"version": p["version"], "hash": bytes.fromhex(p["hash"]), "rows": p["rows"]}
 
+    def retired(self) -> list[bool]:
+        """The retired flag of every row of the latest version."""
+        with self._lock:
+            return [bool(flag) for flag in self.book.retired]
+
+    def records(self) -> list[VideoRecord]:
+        """Every row of the signed versions (public metadata), in row order."""
+        with self._lock:
+            return list(self.book.records)
+
     def since(self, version: int) -> Iterator[tuple[int, bytes, bytes]]:
         """``(version, file bytes, signed entry JSON)`` of every version after ``version``."""
         with self._lock:
@@ -126,7 +137,8 @@ def opening_catalogue(
 ) -> dict[str, int] | None:
     """When ``rnd`` opens: publish the pending exports as a new version (signed before the
     round's ``round_open``) and return what its ``round_open`` names (``catalogue_version``,
-    and ``rows``: the round's ``model_rows``); ``None`` for any other transition, or with
+    and ``rows``: the round's model rows, the version's: the model grows with the
+    catalogue, :mod:`launch.grown_round`); ``None`` for any other transition, or with
     no catalogue version yet."""
     if catalogue is None or rnd.phase is not Phase.OPEN:
         return None
@@ -134,7 +146,8 @@ def opening_catalogue(
     found = catalogue.in_force(rnd.round_id)
     if found is None:
         return None
-    return {"catalogue_version": int(found["version"]), "rows": model_rows}
+    rows = round_rows(model_rows, int(found["rows"]))
+    return {"catalogue_version": int(found["version"]), "rows": rows}
 
 
 def catalogue_fields(found: dict[str, int | bytes] | None) -> dict[str, Any]:

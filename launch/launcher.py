@@ -22,6 +22,7 @@ from launch.beacon import RoundBeacon
 from launch.budget import PrivacyBudget, finite_or_none
 from launch.catalogue import LauncherCatalogue, opening_catalogue
 from launch.envelope_terms import check_declared_terms
+from launch.grown_round import RoundRows
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import Schedule, ensure_initial_model
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
@@ -32,6 +33,7 @@ from mpcrec.errors import ProtocolError
 from mpcrec.federation.beacon_http import BeaconSource
 from mpcrec.federation.refusals import LauncherUnreachable
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
+from mpcrec.model.content_initial import CatalogueContentRows
 from mpcrec.privacy.budget import Mechanism
 
 log = logging.getLogger("mpcrec.launcher")
@@ -97,6 +99,10 @@ class Launcher:
         self._last_open = 0.0
         self._last_abort = 0.0
         ensure_initial_model(store, spec, self.schedule)
+        self.rows = RoundRows(
+            store, spec, lambda: self.catalogue
+        )  # each round's rows: the catalogue's
+        self.rows.initial = CatalogueContentRows(lambda: self.catalogue)  # new rows: content
         self.trail = AuditTrail(audit)
         self.beacon = RoundBeacon(beacon, clock)
         self.privacy = privacy or PrivacyPromise()
@@ -283,19 +289,10 @@ class Launcher:
 
     def _signed_result(self, rnd: Round, result: MemberResult) -> LogEntry:
         """A member's ok result as the entry it signed, its signature checked."""
-        self._check_model_bytes(result)
+        self.rows.check_result(rnd, result)  # its size is the round's, retired rows kept
         digests = self.store.digests(rnd.round_id)
         frozen = {c: digests[c] for c in rnd.contributors}
         return self.trail.result(self._instance(result.member), rnd, result, frozen, self.params)
-
-    def _check_model_bytes(self, result: MemberResult) -> None:
-        expected = 8 * self.spec.size
-        if len(result.model) != expected:
-            raise ProtocolError(
-                f"{result.member}: a model of {len(result.model)} bytes, expected {expected}"
-            )
-        if PublishedModel(-1, 0, 0, result.model).model_hash != result.model_hash:
-            raise ProtocolError(f"{result.member}: the model does not match its hash")
 
     def tree_head(self, known_size: int) -> tuple[TreeHead, list[bytes]]:
         """The latest signed tree head and a consistency proof from ``known_size`` to it."""
@@ -358,7 +355,8 @@ class Launcher:
                 self.store.publish(rnd, model)
             else:
                 self.store.save_round(rnd)
-            rows = opening_catalogue(self.catalogue, rnd, self.spec.n_items)  # signs it first
+            base_rows = self.rows.base_rows(rnd) if rnd.phase is Phase.OPEN else 0
+            rows = opening_catalogue(self.catalogue, rnd, base_rows)  # signs it first
             self.trail.round_changed(rnd, self.store.reveals(rnd.round_id), model_hash, rows)
         if rnd.phase is Phase.ABORTED:
             self._last_abort = self.clock()
@@ -398,5 +396,4 @@ class Launcher:
         return Round.open(next_id, model.version, ids, now=now, policy=self.policy, beacon=tie)
 
     def _winning_model(self, rnd: Round) -> PublishedModel:
-        result = self.store.results(rnd.round_id)[rnd.committee[0]]
-        return PublishedModel(rnd.published_version, self.spec.n_items, self.spec.dim, result.model)
+        return self.rows.published(rnd, self.store.results(rnd.round_id)[rnd.committee[0]])

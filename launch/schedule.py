@@ -44,10 +44,11 @@ class Schedule:
 
 def ensure_initial_model(store: LauncherStore, spec: FederationSpec, schedule: Schedule) -> None:
     """Put model version 0 (drawn as ``schedule`` says) in an empty store; refuse a store
-    that holds a model of another shape than ``spec``."""
+    that holds a model of another shape than ``spec`` (more rows are fine: the model grew
+    with the catalogue, :mod:`launch.grown_round`)."""
     latest = store.latest_model()
     if latest is not None:
-        if (latest.n_items, latest.dim) != (spec.n_items, spec.dim):
+        if latest.dim != spec.dim or latest.n_items < spec.n_items:
             raise ProtocolError(
                 f"the store holds a {latest.n_items} x {latest.dim} model, the config "
                 f"asks for {spec.n_items} x {spec.dim}",

@@ -32,7 +32,7 @@ import yaml
 
 from launch.sqlite_store import SQLiteStore
 from launch.view import JsonEvents, RoundTable
-from mpcrec import demo_dpals, demo_privacy
+from mpcrec import demo_catalogue, demo_dpals, demo_privacy
 from mpcrec.audit.log import AuditLog
 from mpcrec.audit.report import RULES
 from mpcrec.audit.verify import verify_file
@@ -59,6 +59,7 @@ class DemoSettings:
     dp: bool = True  # user-level DP (mpcrec.demo_privacy); False: --no-dp
     users: int = 943  # W, the users of the whole federation (ML-100k)
     model: str = "dpals"  # the model kind: "dpals" (mpcrec.demo_dpals) or "mf" (DP-FedAvg)
+    new_videos: bool = False  # instances publish videos between rounds (mpcrec.demo_catalogue)
 
 
 @dataclass
@@ -82,6 +83,7 @@ class DemoRun:
         """Certificates, configs and the initial model."""
         root = self.settings.state_dir
         self._certificates()
+        initial_items = demo_catalogue.initial_model(self, initial_items)  # its rows' order
         launcher_at = f"{HOST}:{free_loopback_port()}"
         n_items, dim = initial_items.shape
         (root / "logs").mkdir(parents=True, exist_ok=True)
@@ -156,6 +158,7 @@ class DemoRun:
                 "instances": s.instances,
                 "seed": s.seed,
                 "rounds": s.rounds,
+                **demo_catalogue.trainer_settings(s),
             },
             "beacon": {"chain_info": str(s.state_dir / "beacon" / "chain-info.json")},
             "privacy_floor": demo_privacy.node_floor(

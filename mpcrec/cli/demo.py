@@ -62,6 +62,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after (seconds)")
     parser.add_argument("--no-baselines", action="store_true", help="skip central MF and PeerTube")
+    parser.add_argument(
+        "--new-videos",
+        action="store_true",
+        help="hold back the newest 20%% of the videos; instances publish them between rounds",
+    )
     parser.add_argument("--format", choices=("rich", "json"), default="rich")
     parser.add_argument("--out", type=Path, help="JSON report (default: STATE_DIR/demo.json)")
     parser.set_defaults(func=run)
@@ -71,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     """Prepare, run, evaluate, report."""
     from mpcrec import demo_dpals
     from mpcrec.demo import DemoRun, audit_verdict, costs
+    from mpcrec.demo_catalogue import ServedLists, catalogue_report
     from mpcrec.demo_privacy import privacy_line, private_report
     from mpcrec.node.movielens_trainer import movielens_setting
     from mpcrec.process_usage import PeakMemory
@@ -86,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
     dpals = args.model == "dpals"
     demo.prepare(demo_dpals.initial_items(split) if dpals else factors.item_emb)
     started = time.monotonic()
-    with PeakMemory(lambda: [p.pid for p in tuple(demo.procs.values())]) as memory:
+    with (
+        PeakMemory(lambda: [p.pid for p in tuple(demo.procs.values())]) as memory,
+        ServedLists(demo) as served,
+    ):
         events = demo.run()
     wall = time.monotonic() - started
     audit = audit_verdict(settings.state_dir)
@@ -111,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         "load_average": os.getloadavg(),
         "state_dir": str(settings.state_dir),
     }
+    if settings.new_videos:
+        report["new_videos"] = catalogue_report(demo, served)
     out = args.out or settings.state_dir / "demo.json"
     write_atomic(out, json.dumps(report, indent=2).encode(), mode=0o644)
     console.print(_table(report))
@@ -159,6 +170,7 @@ def _settings(args: argparse.Namespace, state: Path, *, users: int) -> DemoSetti
         dp=not args.no_dp,
         users=users,
         model=args.model,
+        new_videos=args.new_videos,
     )
 
 
@@ -169,6 +181,7 @@ def _quality(
     model with the nodes' user embeddings) and, with baselines, of central MF and PeerTube."""
     from launch.sqlite_store import SQLiteStore
     from mpcrec.demo import assembled_user_embeddings
+    from mpcrec.demo_catalogue import as_items
     from mpcrec.model.metrics import evaluate
     from mpcrec.model.mf import Factors
 
@@ -179,13 +192,14 @@ def _quality(
         store.close()
     assert model is not None
     s = demo.settings
+    items = as_items(s, model.array())  # --new-videos: catalogue rows back to ML items
     if s.model == "dpals":
         from mpcrec.demo_dpals import quality as dpals_quality
 
-        quality = dpals_quality(split, s.instances, model.array(), seed=s.seed)
+        quality = dpals_quality(split, s.instances, items, seed=s.seed)
     else:
         users = assembled_user_embeddings(s.state_dir, demo.names, factors.user_emb)
-        quality = {"federation": evaluate(Factors(users, model.array()).scores, split)}
+        quality = {"federation": evaluate(Factors(users, items).scores, split)}
     if s.baselines:
         from mpcrec.model.baselines import peertube_today_scorer, popularity_scorer
         from mpcrec.model.mf import train_central

@@ -35,12 +35,13 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry
-from mpcrec.data.catalogue import CatalogueHeader
+from mpcrec.data.catalogue import CatalogueHeader, VideoRecord
 from mpcrec.data.catalogue_index import CatalogueIndex
 from mpcrec.data.catalogue_merge import encode_export
 from mpcrec.data.catalogue_store import CatalogueDir
 from mpcrec.errors import UserError
 from mpcrec.federation.announcement import RoundAnnouncement
+from mpcrec.model.content_initial import CatalogueContentRows
 from mpcrec.node.round_refusal import RoundRefused
 
 log = logging.getLogger("mpcrec.node.catalogue")
@@ -104,6 +105,11 @@ class CatalogueSync:
         headers = [self.files.header(v) for v in range(1, self.index.tip.version + 1)]
         self.hashes = {h.version: h.hash for h in headers}
         self.rows = {h.version: h.rows for h in headers}
+        self.initial_rows = CatalogueContentRows(lambda: self)  # a new row: its content row
+
+    def records(self) -> list[VideoRecord]:
+        """Every row of the verified versions (their public metadata), in row order."""
+        return [record for diff in self.files.diffs() for record in diff.records()]
 
     def send_export(
         self, trainer: object, instance: str, source: CatalogueSource, *, again: bool = False

@@ -70,6 +70,7 @@ class MovieLensTrainerConfig:
     seed: int = 0
     rounds: int = 200
     model: Literal["mf", "dpals"] = "mf"
+    publish_every: int = 0  # > 0: publishes videos (mpcrec.node.movielens_catalogue)
 
     def __post_init__(self) -> None:
         if not 0 <= self.index < self.instances:

@@ -50,12 +50,14 @@ from mpcrec.federation.spec import FederationSpec
 from mpcrec.node import floor, messages, model_kind
 from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
 from mpcrec.node.aggregation.step import clip_for_committee
+from mpcrec.node.api_from_config import in_process_api
 from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
 from mpcrec.node.catalogue_client import LazyCatalogueClient
 from mpcrec.node.catalogue_serving import retired_urls, without_retired
 from mpcrec.node.catalogue_sync import CatalogueSource, CatalogueSync
 from mpcrec.node.config import NodeConfig
 from mpcrec.node.from_config import grpc_client, trainer_from_config
+from mpcrec.node.grown_round import round_base
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
 from mpcrec.node.log_watch import LogWatch, WitnessServer
@@ -70,13 +72,14 @@ from mpcrec.node.user_dp import UserBudget
 
 if TYPE_CHECKING:
     from mpcrec.federation.result import MemberResult
-    from mpcrec.node.http_api import ApiServer
-    from mpcrec.node.recommender import Recommender
 
 log = logging.getLogger("mpcrec.node")
 Step = Callable[[LauncherClient, RoundAnnouncement], None]
 #: Rounds whose steps a node remembers after one ends (older ones are never announced again).
 REMEMBERED_ROUNDS = 16
+#: A node sends its catalogue export once a round, at the first of these it sees (merged
+#: when the next round opens; a round's end alone is often unseen: the next opens at once).
+EXPORT_PHASES = (Phase.COMPUTING, Phase.PUBLISHED, Phase.ABORTED)
 
 
 class Node:
@@ -132,21 +135,7 @@ class Node:
         self._unsent: dict[int, MemberResult] = {}  # signed, not yet acknowledged
         self._served = 0  # newest model version followed (checked and served)
         self._client: LauncherClient | None = None
-        self.recommender: Recommender | None = None  # serving in-process (peertube.listen)
-        self.api: ApiServer | None = None
-        if config.serve_http and config.peertube is not None:
-            from mpcrec.node.api_auth import load_secret
-            from mpcrec.node.http_api import ApiServer
-            from mpcrec.node.recommender import Recommender
-
-            self.recommender = Recommender()
-            settings = config.peertube
-            self.api = ApiServer(
-                self.recommender,
-                secret=load_secret(settings.api_secret_path),
-                host=settings.listen_host,
-                port=settings.listen_port,
-            )
+        self.recommender, self.api = in_process_api(config)  # serving in-process (peertube.listen)
         self.beacon_chain = pinned_chain(config.beacon)
         self.snapshots = SnapshotWriter(self.me, self.trainer, config.state_dir, self.recommender)
         self.snapshots.hide = lambda s: without_retired(s, retired_urls(self.catalogue.index))
@@ -255,7 +244,7 @@ class Node:
             raise
         if ann.phase not in (Phase.PUBLISHED, Phase.ABORTED):
             self.catalogue.check(ann, self.catalogue_source, self.trust.pinned_key())
-        elif self._once(ann.round_id, "catalogue-export"):  # merged when the next round opens
+        if ann.phase in EXPORT_PHASES and self._once(ann.round_id, "catalogue-export"):
             self.catalogue.send_export(self.trainer, self.me, self.catalogue_source)
         if ann.phase is Phase.COLLECTING and self.me in (*ann.members, ann.dealer_id):
             assert self.aggregation is not None
@@ -308,7 +297,8 @@ class Node:
         if base.model_hash != ann.model_hash:
             log.error("%s: round %d: the model does not match the announced hash", self.me, rid)
             return
-        delta, weight = model_kind.contribution(self.trainer, base, ann.model_version, self.params)
+        grown = round_base(ann, base, self.catalogue, spec=self.spec)  # the catalogue's rows
+        delta, weight = model_kind.contribution(self.trainer, grown, ann.model_version, self.params)
         if not (math.isfinite(weight) and weight > 0):  # no training events yet: nothing to send
             log.info("%s: round %d: nothing to contribute", self.me, rid)
             return
@@ -355,8 +345,10 @@ class Node:
         previous = None
         if self.spec.server_momentum and ann.model_version > 0:
             previous = self.models.get(client, ann.model_version - 1).array()
+        grown = round_base(ann, base, self.catalogue, previous, spec=self.spec)
         try:
-            nxt, accepted = self.aggregation.compute(ann, envelopes, base, previous)
+            nxt, accepted = self.aggregation.compute(ann, envelopes, grown.model, grown.previous)
+            nxt = grown.keep_retired(nxt)
             if len(accepted) < self.min_contributors:  # the secure program refuses it too
                 raise RoundAborted(f"{len(accepted)} accepted, {self.min_contributors} needed")
         except RoundRefused:
@@ -381,8 +373,7 @@ class Node:
             log.info("%s: round %d %s %s", self.me, ann.round_id, ann.phase, ann.reason)
 
     def _forget_before(self, round_id: int) -> None:
-        """Drop the steps taken and secrets kept for rounds before ``round_id`` (a long-lived
-        node would otherwise keep a few entries per round forever)."""
+        """Drop the steps and secrets of rounds before ``round_id`` (kept forever otherwise)."""
         self._done = {done for done in self._done if done[0] >= round_id}
         self._secrets = {rid: s for rid, s in self._secrets.items() if rid >= round_id}
 

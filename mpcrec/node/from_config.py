@@ -16,6 +16,10 @@ def trainer_from_config(config: NodeConfig) -> Trainer:
         from mpcrec.node.dpals_trainer import MovieLensDPALSTrainer
 
         return MovieLensDPALSTrainer.from_config(trainer, state_dir=config.state_dir)
+    if isinstance(trainer, MovieLensTrainerConfig) and trainer.publish_every > 0:
+        from mpcrec.node.movielens_catalogue import PublishingMovieLensTrainer
+
+        return PublishingMovieLensTrainer.from_config(trainer, state_dir=config.state_dir)
     if isinstance(trainer, MovieLensTrainerConfig):
         from mpcrec.node.movielens_trainer import MovieLensTrainer
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.round_params import DEFAULT_MODEL, RoundParams
+from mpcrec.node.grown_round import RoundBase
 from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import Matrix, Trainer
 from mpcrec.node.user_dp import USER_WEIGHT, home_update
@@ -23,12 +23,13 @@ def trainer_kind(trainer: Any) -> str:
 
 
 def contribution(
-    trainer: Trainer, base: PublishedModel, version: int, params: RoundParams
+    trainer: Trainer, base: RoundBase, version: int, params: RoundParams
 ) -> tuple[Matrix, float]:
     """The update and weight this node contributes from ``base`` under ``params``: ``dpals``: the
     trainer's scaled statistics with the weight every instance signs
-    (:data:`~mpcrec.node.user_dp.USER_WEIGHT`); ``mf``: :func:`~mpcrec.node.user_dp.home_update`."""
-    kind, model = trainer_kind(trainer), base.array()
+    (:data:`~mpcrec.node.user_dp.USER_WEIGHT`); ``mf``: :func:`~mpcrec.node.user_dp.home_update`
+    with the retired rows frozen (``base``: the round's rows, grown with the catalogue)."""
+    kind, model = trainer_kind(trainer), base.values
     if kind != params.model:
         raise RoundRefused(
             RULE,
@@ -39,4 +40,5 @@ def contribution(
     if params.model == "dpals":
         release = trainer.release(model, params)  # type: ignore[attr-defined]
         return np.asarray(release, dtype=np.float64), USER_WEIGHT
-    return home_update(trainer, model, version, params)
+    delta, weight = home_update(trainer, model, version, params)
+    return base.freeze(delta), weight  # retired rows do not move

@@ -61,6 +61,7 @@ class MovieLensTrainer:
 
     def __init__(self, index: int, instances: int, seed: int, rounds: int, state_dir: Path) -> None:
         split, factors, shards = movielens_setting(instances, seed)
+        self.split = split
         self.item_ids = split.train.item_ids
         self.user_ids = split.train.user_ids
         self.data = InstanceData.from_split(split, shards[index])

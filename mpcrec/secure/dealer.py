@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mpcrec.crypten_compat import load_crypten
-from mpcrec.secure.ring import row_dots
+from mpcrec.secure.ring import block_dots
 
 ROW_SQUARE_SUMS = "row_square_sums"
 
@@ -27,17 +27,19 @@ def serve() -> None:
     from crypten.mpc.provider.ttp_provider import TTPServer
 
     class RowSquareDealer(TTPServer):  # type: ignore[misc]
-        def row_square_sums(self, size: tuple[int, int]) -> Any:
-            """Member 0's share of ``sum_j r_ij**2`` for the joint mask ``r`` of ``size``."""
+        def row_square_sums(self, size: tuple[int, int], width: int) -> Any:
+            """Member 0's share of ``sum_j r_ij**2`` per block of ``width`` columns, for
+            the joint mask ``r`` of ``size``."""
             r = self._get_additive_PRSS(size)
-            return row_dots(r, r) - self._get_additive_PRSS((size[0],), remove_rank=True)
+            sums = block_dots(r, r, width=width)
+            return sums - self._get_additive_PRSS(tuple(sums.shape), remove_rank=True)
 
     RowSquareDealer()
 
 
-def row_square_mask(size: tuple[int, int]) -> tuple[Any, Callable[[], Any]]:
+def row_square_mask(size: tuple[int, int], width: int) -> tuple[Any, Callable[[], Any]]:
     """This member's share of a mask ``r`` of ``size``, and a call returning its share of
-    the per-row ``sum r**2``.
+    the per-row ``sum r**2`` per block of ``width`` columns, ``(N, K)``.
 
     Member 0 sends the request at once and collects the dealer's answer only when the
     returned callable is called, so the dealer computes while the members open ``x - r``.
@@ -52,13 +54,14 @@ def row_square_mask(size: tuple[int, int]) -> tuple[Any, Callable[[], Any]]:
     generator = client.get_generator()
     r = generate_random_ring_element(size, generator=generator)
     if comm.get_rank() != 0:
-        sums = generate_random_ring_element((size[0],), generator=generator)
+        blocks = -(-size[1] // width) if size[1] else 1
+        sums = generate_random_ring_element((size[0], blocks), generator=generator)
         return r, lambda: sums
     dealer = comm.get_ttp_rank()
     request: dict[str, Any] = {
         "function": ROW_SQUARE_SUMS,
         "device": None,
-        "args": (size,),
+        "args": (size, width),
         "kwargs": {},
     }
     comm.send_obj(request, dealer, client.ttp_group)

@@ -21,3 +21,20 @@ def row_dots(a: Any, b: Any, b2: Any = None) -> Any:
         block = b[:, cols].clone() if b2 is None else torch.add(b[:, cols], b2[:, cols], alpha=2)
         out += block.mul_(a[:, cols]).sum(1)
     return out
+
+
+def block_dots(a: Any, b: Any, b2: Any = None, *, width: int) -> Any:
+    """:func:`row_dots` per block of ``width`` columns: an ``(N, K)`` tensor,
+    ``K = ceil(D / width)`` (the norm check's blocks, :mod:`mpcrec.secure.validation`)."""
+    import torch
+
+    d = int(a.shape[1])
+    parts = [
+        row_dots(
+            a[:, start : start + width],
+            b[:, start : start + width],
+            None if b2 is None else b2[:, start : start + width],
+        )
+        for start in range(0, max(d, 1), width)
+    ]
+    return torch.stack(parts, dim=1)

@@ -34,6 +34,7 @@ from mpcrec.crypto.sharing import reconstruct, split
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.plain import open_plain
+from tests.adversarial.catalogue_attacks import catalogue_attacks
 from tests.adversarial.hooks import Attack, current_caller
 
 Share = tuple[Any, ...]  # (contributor, weight, signing_key, envelope, *whatever comes later)
@@ -497,6 +498,25 @@ class ForkedHead(Attack):
             return head, []
 
 
+class GrowUnsigned(Attack):
+    """Announce a model that grows by :data:`UNSIGNED_ROWS` rows beyond the catalogue version
+    the round names (the version and its hash are the signed ones, the row count is not):
+    nodes would train, seal and aggregate rows no signed catalogue row backs."""
+
+    name = "grow-unsigned"
+
+    def announce(self, launcher: Any, ann: RoundAnnouncement) -> RoundAnnouncement:
+        if not (self.active(ann.round_id) and ann.catalogue_version):
+            return ann
+        rows = ann.catalogue_rows + UNSIGNED_ROWS
+        self.learned.add("announced_rows", {"round": ann.round_id, "rows": rows})
+        return dataclasses.replace(ann, catalogue_rows=rows)
+
+
+#: The rows :class:`GrowUnsigned` adds to the announced model.
+UNSIGNED_ROWS = 4
+
+
 ATTACKS: dict[str, type[Attack]] = {
     cls.name: cls
     for cls in (
@@ -511,5 +531,7 @@ ATTACKS: dict[str, type[Attack]] = {
         PruneParticipants,
         PostDrawAbort,
         ForkedHead,
+        GrowUnsigned,
     )
 }
+ATTACKS.update(catalogue_attacks())  # tests/adversarial/catalogue_attacks.py

@@ -118,6 +118,16 @@ class Attack:
         """``None`` for the real answer, else ``(head, proof)``."""
         return None
 
+    def catalogue_since(
+        self, catalogue: Any, since: int, versions: list[tuple[int, bytes, bytes]]
+    ) -> list[tuple[int, bytes, bytes]]:
+        """What FetchCatalogue serves after ``since``: ``(version, file bytes, entry)``."""
+        return versions
+
+    def opening(self, catalogue: Any, rnd: Round, named: dict[str, int] | None) -> Any:
+        """What an opening round's ``round_open`` names of the catalogue (or ``None``)."""
+        return named
+
 
 ATTACK: Attack | None = None
 

@@ -22,10 +22,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import launch.announce
+import launch.catalogue
 import launch.launcher
 import launch.service
 from launch.round import Round
@@ -88,6 +90,29 @@ class HostileService(launch.service.LauncherService):
         return reply
 
 
+class HostileCatalogue(launch.catalogue.LauncherCatalogue):
+    """The real catalogue; what FetchCatalogue streams goes through the attack."""
+
+    def since(self, version: int) -> Iterator[tuple[int, bytes, bytes]]:
+        real = list(super().since(version))
+        served: list[tuple[int, bytes, bytes]] = hooks.run_hook(
+            real, lambda a: a.catalogue_since(self, version, real)
+        )
+        yield from served
+
+
+_REAL_OPENING = launch.catalogue.opening_catalogue  # what launch.launcher imported
+
+
+def hostile_opening(catalogue: Any, rnd: Round, model_rows: int) -> dict[str, int] | None:
+    """The real ``round_open`` catalogue fields, as the attack wants them signed."""
+    named = _REAL_OPENING(catalogue, rnd, model_rows)
+    changed: dict[str, int] | None = hooks.run_hook(
+        named, lambda a: a.opening(catalogue, rnd, named)
+    )
+    return changed
+
+
 _REAL_ANNOUNCEMENT = launch.announce.announcement
 
 
@@ -107,6 +132,8 @@ def install(attack: Attack) -> None:
     launch.service.LauncherService = HostileService  # type: ignore[misc]
     launch.announce.announcement = hostile_announcement
     launch.service.announcement = hostile_announcement  # type: ignore[attr-defined]
+    launch.catalogue.LauncherCatalogue = HostileCatalogue  # type: ignore[misc]
+    launch.launcher.opening_catalogue = hostile_opening  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> int:

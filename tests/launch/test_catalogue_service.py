@@ -83,7 +83,8 @@ def test_exports_become_a_signed_version_when_a_round_opens(world: dict[str, Any
     kinds = [e.kind for e in log]
     assert kinds.index(Kind.CATALOGUE) < kinds.index(Kind.ROUND_OPEN)
     opened = log[kinds.index(Kind.ROUND_OPEN)]
-    assert (opened.payload["catalogue_version"], opened.payload["rows"]) == (1, 3)  # model rows
+    # the model grows to the catalogue: 3 configured rows, 9 catalogue rows
+    assert (opened.payload["catalogue_version"], opened.payload["rows"]) == (1, 9)
     rows = list(launcher.catalogue.book.records)
     assert [r.instance for r in rows[:6]] == ["a", "a", "b", "b", "c", "c"]
     history, _ = replay(log)

@@ -153,7 +153,8 @@ def test_config_refuses_a_promise_it_cannot_keep(
     ("model", "words"),
     [
         ("{n_items: 3, dim: 2, clip_norm: 10.0, range_bound: 100.0}", "below 13 * clip_norm"),
-        ("{n_items: 1682, dim: 32, clip_norm: 100.0}", "too large for dim"),
+        ("{n_items: 1682, dim: 32, clip_norm: 3000.0}", "too large for the 64-bit ring"),
+        ("{n_items: 100000, dim: 32, clip_norm: 2000.0}", "norm blocks"),  # per block
     ],
 )
 def test_a_wrap_guard_nodes_would_refuse_or_the_ring_cannot_hold_stops_the_launcher(

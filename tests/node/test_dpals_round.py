@@ -27,6 +27,7 @@ from mpcrec.model.tuned_dpals import ALS_DP
 from mpcrec.node.aggregation.plaintext import plain_round
 from mpcrec.node.daemon import Node
 from mpcrec.node.dpals_trainer import MovieLensDPALSTrainer
+from mpcrec.node.grown_round import RoundBase
 from mpcrec.node.model_kind import contribution
 from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import DriftTrainer
@@ -90,7 +91,8 @@ def test_a_dpals_round_publishes_the_item_solve_of_the_summed_statistics(tmp_pat
 
 
 def test_a_trainer_of_another_model_kind_refuses_the_round() -> None:
-    base = PublishedModel.from_array(0, np.zeros((SPEC.n_items, SPEC.dim)))
+    model = PublishedModel.from_array(0, np.zeros((SPEC.n_items, SPEC.dim)))
+    base = RoundBase(model, model.array(), None, np.zeros(SPEC.n_items, np.bool_))
     mf_params = FederationSpec(n_items=SPEC.n_items, dim=SPEC.dim).params(
         committee_size=3, min_contributors=3
     )

@@ -5,6 +5,10 @@ All tests in this module share one warm replicated committee (one xdist group).
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
 import numpy as np
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -14,8 +18,20 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from committees.local_committee import LocalCommittee
 from committees.session import SealedInputs
 from mpcrec.crypto.envelope import seal_contribution
+from mpcrec.crypto.keys import NodeKeys
+from mpcrec.crypto.pki import CertPaths
+from mpcrec.federation.contribution import Envelope
+from mpcrec.federation.grown_model import grow_base, grow_previous, keep_retired, retired_flags
+from mpcrec.federation.plain import seal_plain
+from mpcrec.federation.spec import FederationSpec
+from mpcrec.model.catalogue_rows import freeze_retired
 from mpcrec.model.server import ServerSGD, weighted_sum
+from mpcrec.node.aggregation.kind import Seat
+from mpcrec.node.aggregation.plaintext import plain_round
+from mpcrec.node.aggregation.secure import SecureAggregation
+from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.secure.program import RoundSpec
+from mpcrec.secure.validation import check_parameters, norm_block
 from tests.secure.conftest import member_shares
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("secure-replicated")]
@@ -134,6 +150,37 @@ def test_rejects_norm_range_and_wrap_and_aggregates_the_rest_exactly(
         public_offset=np.zeros(dim),
         clip_norm=1.0,
         range_bound=16.0,
+    )
+    # Execute
+    outcome = replicated_committee.run_round(spec, member_shares(updates))
+    # Assert: only the honest ones, aggregated exactly
+    assert outcome.accepted == (True, False, True, False, True)
+    expected = weighted_sum(honest, [0.5, 0.25, 2.0])
+    assert outcome.params is not None
+    assert np.max(np.abs(outcome.params - expected)) <= TOL
+
+
+@pytest.mark.timeout(240)
+def test_a_model_wider_than_one_norm_block_is_checked_per_block_and_aggregated(
+    replicated_committee: LocalCommittee,
+) -> None:
+    # Prepare: C = 256, B = 4096: W = 127 coordinates a block, D = 4000 (32 blocks), which
+    # D * (B * 2**16)**2 < 2**63 alone refused; one too long, one with a block past C
+    rng = np.random.default_rng(8)
+    dim, clip, bound = 4000, 256.0, 4096.0
+    assert norm_block(bound, dim) == 127 and check_parameters(dim, clip, bound) is None
+    honest = [rng.normal(0, 0.5 * clip / np.sqrt(dim), dim) for _ in range(3)]
+    too_long = rng.normal(0, 2.0 * clip / np.sqrt(dim), dim)
+    one_block = np.zeros(dim)
+    one_block[128:136] = 0.4 * clip  # norm 1.13 C, all in block 1
+    updates = [honest[0], too_long, honest[1], one_block, honest[2]]
+    spec = RoundSpec(
+        round_id=21,
+        dim=dim,
+        weights=(0.5, 1.0, 0.25, 1.0, 2.0),
+        public_offset=np.zeros(dim),
+        clip_norm=clip,
+        range_bound=bound,
     )
     # Execute
     outcome = replicated_committee.run_round(spec, member_shares(updates))
@@ -299,3 +346,52 @@ def test_a_dpals_round_publishes_its_twins_item_factors_within_the_codecs_error(
     moved = np.linalg.norm(published - twin, axis=1)
     assert np.all(moved <= bound)
     assert float(np.abs(twin).max()) > 100 * float(bound.max())  # the bound is tight enough
+
+
+def test_a_grown_secure_round_equals_its_plaintext_twin(
+    replicated_committee: LocalCommittee, tmp_path: Path
+) -> None:
+    # Prepare: a 6-row model (with momentum) whose round names a catalogue of 9 rows, row 2
+    # retired; the base and the previous model grown by the public rule, updates frozen
+    spec = FederationSpec(n_items=6, dim=4, clip_norm=1.0, server_momentum=0.5)
+    rng = np.random.default_rng(9)
+    previous, base = rng.normal(0, 0.1, (6, 4)), rng.normal(0, 0.1, (6, 4))
+    retired = retired_flags([False, False, True], 9)
+    grown = grow_base(base, 9, retired)
+    before = grow_previous(previous, grown)
+    assert before is not None and before.shape == (9, 4)
+    updates = [
+        clip_for_committee(freeze_retired(rng.normal(0, 0.1, (9, 4)), retired.tolist()), spec)
+        for _ in range(3)
+    ]
+    weights = (1.0, 2.0, 0.5)
+    names = ("a", "b", "c")
+    plain = [
+        Envelope(
+            c,
+            w,
+            b"",
+            seal_plain(
+                u, round_id=7, model_hash=bytes(32), contributor=c, weight=w, params_hash=bytes(32)
+            ),
+        )
+        for c, w, u in zip(names, weights, updates, strict=True)
+    ]
+    keys = NodeKeys.load_or_create(tmp_path / "keys")
+    seat = Seat("a", keys, CertPaths(tmp_path, tmp_path, tmp_path), 30.0)
+    ann: Any = SimpleNamespace(round_id=7)
+    # Execute: the round the members run (its spec from the grown base) and its twin
+    round_spec = SecureAggregation(spec, seat).round_spec(ann, plain, grown, before)
+    outcome = replicated_committee.run_round(
+        round_spec, member_shares([u.ravel() for u in updates])
+    )
+    twin, accepted = plain_round(
+        plain, spec=spec, round_id=7, model=grown, model_hash=bytes(32), previous=before
+    )
+    # Assert: the round's dimension is the grown model's; within the codec's tolerance
+    assert round_spec.dim == 9 * 4 and accepted == names
+    assert outcome.params is not None
+    secure = keep_retired(outcome.params.reshape(9, 4), grown, retired)
+    assert np.max(np.abs(secure - keep_retired(twin, grown, retired))) <= TOL
+    assert secure[2].tobytes() == base[2].tobytes()  # the retired row did not move
+    assert np.abs(secure[6:]).min() > 0  # the new rows did

@@ -24,20 +24,22 @@ def test_ttp_dealer_round_checks_and_aggregates() -> None:
     settings = SessionSettings(protocol="beaver", provider="TTP", timeout_s=60)
     with LocalCommittee(3, settings) as committee:
         assert committee.dealer is not None and len(committee.pids) == 4
-        for round_id in range(2):
+        # round 1: C = 256, B = 4096: the norm is checked in 24 blocks of 127 coordinates
+        for round_id, scale in ((0, 1.0), (1, 256.0)):
             spec = RoundSpec(
                 round_id=round_id,
                 dim=dim,
                 weights=(1.0, 0.5, 1.0, 0.25),
                 public_offset=np.ones(dim),
                 server_lr=0.5,
-                clip_norm=1.0,
-                range_bound=16.0,
+                clip_norm=scale,
+                range_bound=16.0 * scale,
             )
-            outcome = committee.run_round(spec, member_shares([good[0], bad, good[1], good[2]]))
+            updates = [scale * u for u in (good[0], bad, good[1], good[2])]
+            outcome = committee.run_round(spec, member_shares(updates))
             assert outcome.accepted == (True, False, True, True)
             assert (outcome.protocol, outcome.provider) == ("beaver", "TTP")
-            expected = 1.0 + 0.5 * weighted_sum(good, [1.0, 1.0, 0.25])
+            expected = 1.0 + 0.5 * scale * weighted_sum(good, [1.0, 1.0, 0.25])
             assert outcome.params is not None
             assert np.max(np.abs(outcome.params - expected)) <= 1e-3
 

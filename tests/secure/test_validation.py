@@ -7,6 +7,7 @@ the sum of the members' local slacks equals (it is linear in the shares).
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -16,10 +17,12 @@ import torch
 from mpcrec.crypto.codec import FRACTIONAL_BITS, encode
 from mpcrec.crypto.sharing import expand_seed, reconstruct, split
 from mpcrec.errors import ConfigError
+from mpcrec.secure.ring import block_dots
 from mpcrec.secure.validation import (
     check_parameters,
     check_slack,
     honest_rejection_bound,
+    norm_block,
     rademacher_block,
     random_projections,
     row_dots,
@@ -147,6 +150,38 @@ def test_bounds_and_parameters() -> None:
     assert honest_rejection_bound(1.0, 13.0, 40) < 1e-7
     assert honest_rejection_bound(1.0, 16.0, 40) < 2e-12
     assert honest_rejection_bound(1.0, 2.0, 40) == 1.0
-    with pytest.raises(ConfigError, match="too large for dim"):
-        check_parameters(1_000_000, 1.0, 50.0)
     check_parameters(1_000_000, 1.0, 16.0)
+    # the norm is checked per block of W coordinates: any D whose blocks' norms sum in the ring
+    check_parameters(1_000_000, 1.0, 50.0)  # 2 blocks (refused before the blocks)
+    check_parameters(100_000 * 32, 12.0, 192.0)  # the demo's bounds, 100,000 rows of 32
+    assert norm_block(192.0, 10**9) == 58_254 and norm_block(192.0, 1_682 * 32) == 1_682 * 32
+    with pytest.raises(ConfigError, match="too large for dim 1000: 1000 norm blocks"):
+        check_parameters(1_000, 2_500.0, 40_000.0)
+    with pytest.raises(ConfigError, match="too large for the 64-bit ring"):
+        check_parameters(10, 1.0, 50_000.0)
+
+
+def test_per_block_norms_catch_a_norm_that_wraps_the_ring_across_blocks() -> None:
+    # Prepare: B = 192 (W = 58,254 coordinates a block), C = 12, three blocks each of true
+    # squared norm ~2**32 / 3 (ring units 2**64 / 3, < 2**63: no wrap inside a block), so
+    # the whole norm is 2**64 + a little: it wraps to a little, under C**2
+    clip, bound = 12.0, 192.0
+    width = norm_block(bound, 10**9)
+    x = np.zeros(3 * width, dtype=np.int64)
+    at_bound = int(encode(bound))
+    count, rest = divmod(2**64, at_bound**2)  # coordinates at B, then one to reach 2**64
+    for b in range(3):
+        x[b * width : b * width + count // 3 + (b < count % 3)] = at_bound
+    x[-1] = math.isqrt(rest) + 1  # the whole norm: 2**64 plus less than 2**26 ring units
+    whole = torch.from_numpy(x[None, :])
+    one_column = row_dots(whole, whole)  # the single norm of before
+    blocks = block_dots(whole, whole, width=width)
+    total = sum(int(v) for v in blocks[0])  # the true norm (no block wraps)
+    # Execute: the norm columns of the rule, with one norm and with the blocks'
+    kw = {"clip_norm": clip, "range_bound": None, "projections": M, "coin": b"", "first": True}
+    before = check_slack(whole, one_column, **kw)
+    now = check_slack(whole, blocks, **kw)
+    # Assert: the true norm is past 2**64; the single ring norm is fooled, the blocks are not
+    assert total >= 2**64 and all(0 < int(v) < 2**63 for v in blocks[0])
+    assert bool((before >= 0).all())
+    assert now.shape == (1, 4) and bool((now[0, :3] < 0).all())

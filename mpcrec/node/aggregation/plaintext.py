@@ -24,6 +24,7 @@ import numpy as np
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.contribution import Envelope
+from mpcrec.federation.grown_model import round_spec as grown_spec
 from mpcrec.federation.plain import open_plain, plain_terms, seal_plain
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.spec import FederationSpec
@@ -35,7 +36,11 @@ log = logging.getLogger("mpcrec.node.plaintext")
 
 
 def _opened(
-    envelopes: Sequence[Envelope], spec: FederationSpec, round_id: int, model_hash: bytes
+    envelopes: Sequence[Envelope],
+    spec: FederationSpec,
+    round_id: int,
+    model: Matrix,
+    model_hash: bytes,
 ) -> list[tuple[int, Matrix]]:
     """``(index, values)`` of every envelope that opens and passes the norm check."""
     accepted: list[tuple[int, Matrix]] = []
@@ -46,7 +51,7 @@ def _opened(
                 round_id=round_id,
                 model_hash=model_hash,
                 contributor=env.contributor,
-                size=spec.contribution_size,
+                size=spec.contribution_size,  # the round\'s rows
             )
         except ProtocolError as err:
             log.warning("round %d: rejected: %s", round_id, err)
@@ -81,7 +86,8 @@ def plain_round(
     ``seed`` (every member draws the same, so they agree; a plaintext committee protects
     nothing anyway: this keeps the baseline's utility comparable to the secure round's).
     """
-    accepted = _opened(envelopes, spec, round_id, model_hash)
+    spec = grown_spec(spec, model.shape[0])  # the round's rows (they grow with the catalogue)
+    accepted = _opened(envelopes, spec, round_id, model, model_hash)
     if not accepted:
         return model, ()
     # weights are fixed over every frozen contribution (as in the secure round, where they

@@ -29,6 +29,7 @@ from mpcrec.crypto.envelope import SealedShare, seal_contribution, signed_terms
 from mpcrec.errors import ProtocolError, RoundAborted
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.contribution import Envelope
+from mpcrec.federation.grown_model import round_spec as grown_spec
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.node.aggregation.dpals_step import committee_offset, next_model
@@ -96,11 +97,12 @@ class SecureAggregation:
     ) -> RoundSpec:
         """Everything public about the round, as every member computes it."""
         weights = public_weights(envelopes)
+        grown = grown_spec(self.spec, base.shape[0])
         return RoundSpec(
             round_id=ann.round_id,
-            dim=self.spec.contribution_size,
+            dim=grown.contribution_size,  # the round's rows (they grow with the catalogue)
             weights=weights,
-            public_offset=committee_offset(self.spec, base, previous),
+            public_offset=committee_offset(grown, base, previous),
             server_lr=self.spec.server_lr,
             clip_norm=self.spec.clip_norm,
             range_bound=self.spec.bound or None,
@@ -137,7 +139,8 @@ class SecureAggregation:
             e.contributor for e, ok in zip(envelopes, outcome.accepted, strict=True) if ok
         )
         params = np.asarray(outcome.params, dtype=np.float64)
-        return next_model(self.spec, params, spec.weights, (base.n_items, base.dim)), accepted
+        grown = grown_spec(self.spec, base.n_items)
+        return next_model(grown, params, spec.weights, (base.n_items, base.dim)), accepted
 
     def session(self, ann: RoundAnnouncement, rank: int) -> Session:
         """This party's CrypTen session for the round: ``replicated`` (3 members) or, when a

@@ -1,0 +1,107 @@
+"""The growing model's new rows start at their content rows, on the launcher and on every
+node alike (mpcrec.model.content_initial.CatalogueContentRows over each one's own copy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from launch.catalogue import LauncherCatalogue
+from mpcrec.data.catalogue import VideoRecord
+from mpcrec.data.catalogue_merge import InstanceExport, encode_export
+from mpcrec.federation.grown_model import retired_flags
+from mpcrec.model.content_initial import content_rows_rule
+from mpcrec.node.daemon import Node
+from mpcrec.node.grown_round import round_base
+from mpcrec.node.trainer import DriftTrainer
+from tests.node.test_daemon_catalogue import Door
+from tests.node.world import RATE, Clock, World, drive, make_launcher, node_config
+from tests.node.world import published as published_until
+
+NAMES = ["tube-a", "tube-b", "tube-c"]
+TAGS = ("news", "music", "sport")
+
+
+def _export(door: Door, name: str, videos: range) -> None:
+    records = tuple(
+        VideoRecord(
+            f"https://{name}/videos/watch/{k}",
+            name=f"{TAGS[k % 3]} show {k}",
+            tags=(TAGS[k % 3],),
+            channel=name,
+        )
+        for k in videos
+    )
+    door.submit(encode_export(InstanceExport(name, records)))
+
+
+def test_launcher_and_nodes_start_new_rows_at_the_same_content_rows(tmp_path: Path) -> None:
+    launcher = make_launcher(clock=Clock())
+    assert launcher.trail.log is not None
+    catalogue = launcher.catalogue = LauncherCatalogue(tmp_path / "catalogue", launcher.trail.log)
+    world = World(launcher, {})
+    doors = {name: Door(catalogue, name) for name in NAMES}
+    for name in NAMES:
+        world.add(
+            Node(node_config(tmp_path, name), DriftTrainer(name, rate=RATE), catalogue=doors[name])
+        )
+        _export(doors[name], name, range(3))
+    world.register_all()
+    try:
+        drive(world, published_until(world, 1))
+        _export(doors["tube-a"], "tube-a", range(1, 5))  # row 0 retired, two new videos
+        ann = drive(world, lambda a: a.catalogue_version == 2 and a.phase.value == "collecting")
+        base = launcher.model(ann.model_version)
+        flags = retired_flags(catalogue.retired(), 11)
+        expected = content_rows_rule(catalogue.records())(base.array(), 2, flags.tolist())
+        assert np.abs(expected).max() > 0  # the drift-trained rows give the map something
+        ours = launcher.rows.initial(base.array(), 2, flags.tolist())
+        assert ours.tobytes() == expected.tobytes()
+        for name, node in world.nodes.items():
+            theirs = node.catalogue.initial_rows(base.array(), 2, flags.tolist())
+            assert theirs.tobytes() == expected.tobytes(), name
+            grown = round_base(ann, base, node.catalogue, initial=node.catalogue.initial_rows)
+            assert grown.values[9:].tobytes() == expected.tobytes(), name
+    finally:
+        world.close()
+
+
+class PublishingDrift(DriftTrainer):
+    """A drift trainer whose instance publishes ``self.videos`` videos."""
+
+    videos = 3
+
+    def catalogue_export(self, instance: str) -> InstanceExport:
+        records = tuple(
+            VideoRecord(f"https://{instance}/videos/watch/{k}") for k in range(self.videos)
+        )
+        return InstanceExport(instance, records)
+
+
+def test_an_export_goes_out_when_a_rounds_end_is_never_seen(tmp_path: Path) -> None:
+    """Rounds back to back: a node may see the next round open without ever seeing the last
+    one published; its new videos still reach the catalogue (the export is sent once per
+    round, at whichever of its announcements the node sees first)."""
+    launcher = make_launcher(clock=Clock())
+    assert launcher.trail.log is not None
+    catalogue = launcher.catalogue = LauncherCatalogue(tmp_path / "catalogue", launcher.trail.log)
+    world = World(launcher, {})
+    trainers = {name: PublishingDrift(name, rate=RATE) for name in NAMES}
+    for name in NAMES:
+        door = Door(catalogue, name)
+        world.add(Node(node_config(tmp_path, name), trainers[name], catalogue=door))
+    world.register_all()
+    try:
+        drive(world, published_until(world, 1))
+        trainers["tube-a"].videos = 5  # two new videos
+        for _ in range(80):
+            world.launcher.advance()
+            ann = world.current()
+            if ann.phase.value not in ("published", "aborted"):  # a round's end never seen
+                world.hand_out(ann)
+            if catalogue.book.tip.rows == 11:
+                break
+        assert catalogue.book.tip.rows == 11, catalogue.book.tip
+    finally:
+        world.close()
