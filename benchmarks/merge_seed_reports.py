@@ -32,7 +32,32 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
             summary[name][f"{key}_std"] = float(np.std(values))
     head = {k: v for k, v in reports[0].items() if k not in ("methods", "seeds")}
     seeds = [s for r in reports for s in r["seeds"]]
-    return {**head, "seeds": seeds, "methods": summary, "per_seed_reports": reports}
+    curve = [
+        _mean_point([r["privacy_utility"][k] for r in reports])
+        for k in range(len(head.get("privacy_utility", [])))
+    ]
+    return {
+        **head,
+        "seeds": seeds,
+        "methods": summary,
+        "privacy_utility": curve,
+        "per_seed_reports": reports,
+    }
+
+
+def _mean_point(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """One curve point (same method and ε in every report) averaged over the seeds."""
+    if len({(p["method"], p["target_epsilon"]) for p in points}) != 1:
+        raise SystemExit("the reports' curves do not have the same points")
+    out: dict[str, Any] = {"method": points[0]["method"], "delta": points[0]["delta"]}
+    out["target_epsilon"] = points[0]["target_epsilon"]
+    for key in points[0]:
+        if key in out or key.endswith("_std"):
+            continue
+        values = [float(p[key]) for p in points]
+        out[key] = float(np.mean(values))
+        out[f"{key}_std"] = float(np.std(values))
+    return out
 
 
 def main(argv: list[str]) -> int:

@@ -8,7 +8,8 @@ test item: means over the seeds with a ``_std`` twin, and training seconds.
 history up to the test event, validation item included; settings are still chosen on the
 validation item of the training-only view. ``fedavg_dp`` and ``dpals``
 (:mod:`mpcrec.bench.quality_dp`) run at the user-level ε of ``--epsilon`` (δ = 1e-5);
-``--curve`` adds NDCG@10 at other ε (``fedavg_dp`` always, ``dpals`` if chosen).
+``--curve`` adds NDCG@10 at other ε (``fedavg_dp`` and ``dpals``, each if chosen;
+``fedavg_dp`` also when ``dpals`` is not: :func:`curved_methods`).
 Prints a table and writes JSON (atomically).
 """
 
@@ -97,8 +98,8 @@ def register(sub: Any) -> None:
         "--curve",
         default="",
         metavar="EPS,...",
-        help="also run fedavg_dp (and dpals, if chosen) at these ε for the privacy-utility "
-        "curve (e.g. 1,4,16,64)",
+        help="also run fedavg_dp and dpals, each if chosen (fedavg_dp also if dpals is not), "
+        "at these ε for the privacy-utility curve (e.g. 1,4,16,64)",
     )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument(
@@ -165,7 +166,7 @@ def _train_and_evaluate(
 ) -> tuple[Rows, CurveRows]:
     """Every method (and ``fedavg_dp`` at every curve ε) for every seed, with progress bars."""
     results: Rows = {name: [] for name in methods}
-    curved = ["fedavg_dp", *(name for name in CURVED if name in methods)]
+    curved = curved_methods(methods)
     points: CurveRows = {(name, eps): [] for name in curved for eps in curve}
     jobs: list[tuple[str, float | None]] = [(name, None) for name in methods]
     jobs += [(name, eps) for name in curved for eps in curve]
@@ -191,6 +192,16 @@ def _train_and_evaluate(
                 progress.remove_task(task)
                 progress.advance(overall)
     return results, points
+
+
+def curved_methods(methods: list[str]) -> list[str]:
+    """The methods ``--curve`` runs at every ε: the chosen curved ones, ``fedavg_dp`` first.
+
+    ``fedavg_dp`` is on the curve if chosen, or if no other curved method is (so a curve
+    always has it unless a DP-ALS-only run asks for ``dpals`` without ``fedavg_dp``).
+    """
+    chosen = [name for name in CURVED if name in methods]
+    return ["fedavg_dp", *chosen] if "fedavg_dp" in methods or not chosen else chosen
 
 
 def _train_one(

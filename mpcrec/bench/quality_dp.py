@@ -52,8 +52,8 @@ def calibrate(config: ALSConfig, epsilon: float, delta: float = DELTA) -> Privac
 def _run(
     s: Setting, p: Partition, seed: int, tick: Tick, config: ALSConfig, epsilon: float
 ) -> tuple[Scorer, dict[str, Any]]:
-    if config.init == "metadata" and s.split.train.item_meta is None:
-        config = replace(config, init="random")  # no public metadata to start from
+    if config.init != "random" and s.split.train.item_meta is None:
+        config = replace(config, init="random", smoothing=0.0)  # no public metadata
     privacy = calibrate(config, epsilon)
     model = train_dpals(s.split, p, config, privacy=privacy, seed=seed, on_round=tick)
     extra: dict[str, Any] = {"payload_values": payload_size(config, s.split.n_items)}

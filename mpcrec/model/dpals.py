@@ -45,7 +45,7 @@ from mpcrec.model.mf import Matrix
 
 ITEM_GRAMS = ("per-item", "global")
 BLOCKS = ("gram", "rhs", "mass", "global")
-INITS = ("random", "metadata")
+INITS = ("random", "metadata", "content")
 
 
 @dataclass(frozen=True)
@@ -86,13 +86,23 @@ class ALSConfig:
     init:
         ``"random"`` or ``"metadata"``: the start is the top principal directions of the
         public video metadata (tags and publication year), free of privacy cost
-        (:func:`~mpcrec.model.dpals_train.metadata_items`).
+        (:func:`~mpcrec.model.dpals_train.metadata_items`); ``"content"``: the same plus
+        the hashed title words, year and decade of :mod:`mpcrec.model.content`.
     item_bias:
         Fix every user's last coordinate to 1 before bounding, so ``V[:, -1]`` is an item
         bias (a popularity term learned from the same statistics).
     popularity_weight:
         Scores add ``popularity_weight * m_i / max(m)``, ``m`` the last round's noisy masses
         (public: post-processing of a release; ``item_gram="global"`` only).
+    prior_reg, prior_scale:
+        The item solve shrinks toward ``prior_scale`` times the public start (the metadata
+        factors) with weight ``prior_reg`` instead of toward 0 (0: off), so a tail item whose
+        statistics are mostly noise keeps what its public metadata says.
+    smoothing, smoothing_reg, smoothing_words:
+        Public post-processing of the last release (:func:`smooth_items`, ``item_gram=
+        "global"`` only): every item factor is blended with a ridge prediction from its
+        public metadata (``smoothing``: the mass at which both weigh the same; 0: off;
+        ``smoothing_reg``: the ridge penalty; ``smoothing_words``: title words too).
     """
 
     dim: int = 32
@@ -113,6 +123,11 @@ class ALSConfig:
     init: str = "random"
     item_bias: bool = False
     popularity_weight: float = 0.0
+    prior_reg: float = 0.0
+    prior_scale: float = 1.0
+    smoothing: float = 0.0
+    smoothing_reg: float = 1.0
+    smoothing_words: bool = False
 
     def __post_init__(self) -> None:
         if self.item_gram not in ITEM_GRAMS:
@@ -123,6 +138,8 @@ class ALSConfig:
             raise ValueError(f"init must be one of {INITS}, not {self.init!r}")
         if min(self.shares) < 0 or not 0.0 <= self.count_share < 1.0:
             raise ValueError("shares must be >= 0 and count_share in [0, 1)")
+        if self.prior_reg < 0 or self.smoothing < 0 or self.smoothing_reg <= 0:
+            raise ValueError("prior_reg and smoothing must be >= 0, smoothing_reg > 0")
 
     def blocks(self) -> tuple[str, ...]:
         """The blocks of the flat statistics vector, in order."""
@@ -309,11 +326,16 @@ def unpack(flat: Matrix, config: ALSConfig) -> dict[str, Matrix]:
     return out
 
 
-def solve_items(noisy: Matrix, n_users: int, config: ALSConfig) -> Matrix:
+def solve_items(
+    noisy: Matrix, n_users: int, config: ALSConfig, *, prior: Matrix | None = None
+) -> Matrix:
     """Item factors from the (noisy) summed statistics: public, no data needed.
 
     ``v_i = (P(G_i + w0 gram) + lam I)^-1 b_i``, ``P`` the projection on the positive
     semi-definite cone; with ``item_gram="global"``, ``G_i = max(m_i, 0) * gram / n_users``.
+    With ``config.prior_reg = p > 0`` and a public ``prior`` (``(n_items, d)``, the
+    metadata start), ``v_i = (P(...) + (lam + p) I)^-1 (b_i + p * prior_scale * prior_i)``:
+    ridge toward the prior instead of toward 0.
     """
     part = unpack(noisy, config)
     gram = part["global"]
@@ -321,8 +343,39 @@ def solve_items(noisy: Matrix, n_users: int, config: ALSConfig) -> Matrix:
         item_grams = part["gram"]
     else:
         item_grams = np.maximum(part["mass"], 0.0)[:, None, None] * (gram / n_users)
-    lhs = _psd(item_grams + config.unobserved * gram) + config.reg * np.eye(config.dim)
-    return np.asarray(np.linalg.solve(lhs, part["rhs"][..., None])[..., 0], dtype=np.float64)
+    rhs = part["rhs"]
+    shrink = config.reg
+    if config.prior_reg and prior is not None:
+        if prior.shape != rhs.shape:
+            raise ValueError(f"prior of shape {prior.shape}, item factors are {rhs.shape}")
+        rhs = rhs + config.prior_reg * config.prior_scale * prior
+        shrink = config.reg + config.prior_reg
+    lhs = _psd(item_grams + config.unobserved * gram) + shrink * np.eye(config.dim)
+    return np.asarray(np.linalg.solve(lhs, rhs[..., None])[..., 0], dtype=np.float64)
+
+
+def smooth_items(
+    items: Matrix, mass: Matrix, features: Matrix, *, strength: float, lam: float
+) -> Matrix:
+    """Item factors denoised by their public metadata (post-processing: no privacy cost).
+
+    A ridge map ``W`` (intercept included) from the features to the factors is fitted with
+    each item weighted by its noisy mass ``m_i^+ = max(m_i, 0)``:
+    ``W = (F^T M F + lam I)^-1 F^T M V``; then ``v_i <- (m_i^+ v_i + s f_i W) / (m_i^+ + s)``
+    (``s = strength``): a tail item, whose factor is mostly noise, takes what its metadata
+    predicts; a head item keeps its own.
+    """
+    if items.shape[0] != features.shape[0] or mass.shape != (items.shape[0],):
+        raise ValueError(
+            f"{items.shape[0]} items, {features.shape[0]} feature rows, mass {mass.shape}"
+        )
+    weight = np.maximum(mass, 0.0)
+    design = np.concatenate([features, np.ones((features.shape[0], 1))], axis=1)
+    gram = (design * weight[:, None]).T @ design + lam * np.eye(design.shape[1])
+    content_map = np.linalg.solve(gram, (design * weight[:, None]).T @ items)
+    predicted = design @ content_map
+    out = (weight[:, None] * items + strength * predicted) / (weight + strength)[:, None]
+    return np.asarray(out, dtype=np.float64)
 
 
 def _psd(matrices: Matrix) -> Matrix:

@@ -26,6 +26,8 @@ from mpcrec.data.interactions import IntArray
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import Split
 from mpcrec.errors import ConfigError
+from mpcrec.model.content import featurise
+from mpcrec.model.content_sources import movielens_fields
 from mpcrec.model.dpals import (
     ALSConfig,
     add_noise,
@@ -34,6 +36,7 @@ from mpcrec.model.dpals import (
     confidences,
     dense,
     local_statistics,
+    smooth_items,
     solve_items,
     solve_users,
     statistic_weights,
@@ -100,12 +103,22 @@ class Home:
         return dense(users, items, w, self.conf.shape)
 
 
-def metadata_items(split: Split, dim: int, scale: float) -> Matrix:
+def metadata_items(split: Split, dim: int, scale: float, *, words: bool = False) -> Matrix:
     """Item factors from public metadata alone: the top ``dim`` principal directions.
 
-    Features: one column per tag (1 if the item has it) and the standardised publication
-    time; centred; rows scaled so their mean norm is ``scale``. Directions beyond the
-    features' rank are 0.
+    Of :func:`metadata_features` (centred); rows scaled so their mean norm is ``scale``.
+    Directions beyond the features' rank are 0.
+    """
+    return principal_rows(metadata_features(split, words=words), dim, scale)
+
+
+def metadata_features(split: Split, *, words: bool = False) -> Matrix:
+    """Public feature rows of the items, shape ``(n_items, n_features)``.
+
+    One column per tag (1 if the item has it) and the standardised publication time; with
+    ``words``, also the hashed bag of every public field
+    (:func:`~mpcrec.model.content.featurise`: tags, title words, year and decade) times
+    ``sqrt(2)`` (a row of norm about that of the tags).
     """
     meta = split.train.item_meta
     if meta is None:
@@ -121,9 +134,20 @@ def metadata_items(split: Split, dim: int, scale: float) -> Matrix:
     published = np.array([m.published for m in meta], dtype=np.float64)
     published = np.nan_to_num(published, nan=float(np.nanmean(published)))
     features[:, -1] = (published - published.mean()) / max(float(published.std()), 1e-12)
+    if words:
+        bag = featurise(movielens_fields(meta))
+        features = np.concatenate([features, np.sqrt(2.0) * bag], axis=1)
+    return features
+
+
+def principal_rows(features: Matrix, dim: int, scale: float) -> Matrix:
+    """The centred ``features`` projected on their top ``dim`` principal directions.
+
+    Rows scaled so their mean norm is ``scale``; directions beyond the rank are 0.
+    """
     centred = features - features.mean(axis=0)
     _, _, directions = np.linalg.svd(centred, full_matrices=False)
-    items = np.zeros((split.n_items, dim))
+    items = np.zeros((features.shape[0], dim))
     k = min(dim, directions.shape[0])
     items[:, :k] = centred @ directions[:k].T
     mean_norm = float(np.linalg.norm(items, axis=1).mean())
@@ -164,10 +188,12 @@ def train_dpals(
     weights = [home.weights(config, counts) for home in homes]
     sigmas = block_sigmas(privacy.round_multiplier, config)
     items = rng.normal(0.0, config.init_std, size=(split.n_items, config.dim))
-    if config.init == "metadata":
-        items = metadata_items(split, config.dim, config.init_std)
+    if config.init in ("metadata", "content"):
+        words = config.init == "content"
+        items = metadata_items(split, config.dim, config.init_std, words=words)
     if initial_items is not None:
         items = np.asarray(initial_items, dtype=np.float64)
+    start = items
     mass = None
     for r in range(config.iterations):
         total = sum(
@@ -177,10 +203,15 @@ def train_dpals(
             for home, w in zip(homes, weights, strict=True)
         )
         noisy = add_noise(np.asarray(total), sigmas, config, rng)
-        items = solve_items(noisy, split.n_users, config)
+        items = solve_items(noisy, split.n_users, config, prior=start)
         mass = unpack(noisy, config).get("mass")
         if on_round is not None:
             on_round(r + 1)
+    if config.smoothing and mass is not None:
+        features = metadata_features(split, words=config.smoothing_words)
+        items = smooth_items(
+            items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
+        )
     users = np.zeros((split.n_users, config.dim))
     for home in homes:
         users[home.global_users] = solve_users(items, home.conf, config)

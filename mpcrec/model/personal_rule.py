@@ -28,21 +28,32 @@ NEVER = 10**9
 
 @dataclass(frozen=True)
 class Rule:
-    """Leave the shared model only with ``min_users`` users and a gain beyond ``z`` SE."""
+    """Leave the shared model only with ``min_users`` users and a gain beyond ``z`` SE.
+
+    ``candidate`` (if not empty) is the one candidate the instance may move to: the choice
+    is then one comparison (its gain against ``shared``), not the best of many, so the
+    winner's curse of a small instance is gone; the candidate itself is chosen for all
+    instances together (:func:`pick_rule`).
+    """
 
     min_users: int = 0
     z: float = 1.0
+    candidate: str = ""
 
     def label(self) -> str:
-        """A short human name, e.g. ``>= 30 users, 2 SE`` or ``never``."""
+        """A short human name, e.g. ``>= 30 users, 2 SE``, ``... : mix 0.5`` or ``never``."""
         if self.min_users >= NEVER:
             return "never"
-        return f">= {self.min_users} users, {self.z:g} SE"
+        only = f": {self.candidate}" if self.candidate else ""
+        return f">= {self.min_users} users, {self.z:g} SE{only}"
 
 
+FIXED = ("offset 30", "mix 0.5", "mix 0.75")
+"""The candidates a one-candidate rule may name."""
 RULES: tuple[Rule, ...] = (
     Rule(NEVER, 2.0),
     *(Rule(n, z) for n in (100, 50, 30, 20, 0) for z in (3.0, 2.0, 1.0)),
+    *(Rule(n, z, c) for c in FIXED for n in (100, 50, 20) for z in (2.0, 1.0, 0.0)),
 )
 """The grid :func:`pick_rule` chooses from, most conservative first."""
 SPLITS = 10
@@ -63,6 +74,8 @@ def choose(gains: dict[str, Matrix], rule: Rule = Rule()) -> str:
     n = gains["shared"].shape[0]
     if n < max(rule.min_users, 2):
         return "shared"
+    if rule.candidate:
+        gains = {k: gains[k] for k in ("shared", rule.candidate) if k in gains}
     best = max(gains, key=lambda name: float(gains[name].mean()))
     diff = gains[best] - gains["shared"]
     se = float(np.std(diff, ddof=1) / np.sqrt(n))
@@ -84,7 +97,8 @@ def held_out_gain(gains: dict[str, Matrix], rule: Rule, seed: int = 0) -> float:
         order = rng.permutation(n)
         halves = (order[: n // 2], order[n // 2 :])
         for seen, unseen in (halves, halves[::-1]):
-            choice = choose({k: v[seen] for k, v in gains.items()}, Rule(0, rule.z))
+            half = {k: v[seen] for k, v in gains.items()}
+            choice = choose(half, Rule(0, rule.z, rule.candidate))
             total += float((gains[choice][unseen] - gains["shared"][unseen]).mean())
     return total / (2 * SPLITS)
 

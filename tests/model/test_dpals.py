@@ -24,6 +24,7 @@ from mpcrec.model.dpals import (
     local_statistics,
     payload_size,
     sensitivities,
+    smooth_items,
     solve_items,
     solve_users,
     statistic_weights,
@@ -185,3 +186,54 @@ def test_metadata_start_is_the_principal_directions_of_the_tags(world: Split) ->
     gram = items.T @ items
     np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0.0, atol=1e-10)
     np.testing.assert_array_equal(items[:, 4], 0.0)  # 3 tags + year, centred: rank <= 4
+
+
+def test_prior_ridge_pulls_the_item_solve_toward_the_public_start() -> None:
+    users, weights = _tiny(2)
+    config = replace(TINY, item_gram="global")
+    summed = local_statistics(users, weights, config)
+    prior = np.random.default_rng(3).normal(size=(5, 3))
+    plain = solve_items(summed, n_users=7, config=config)
+    off = solve_items(summed, n_users=7, config=config, prior=prior)  # prior_reg 0: ignored
+    np.testing.assert_array_equal(off, plain)
+    strong = replace(config, prior_reg=1e9, prior_scale=2.0)
+    np.testing.assert_allclose(
+        solve_items(summed, n_users=7, config=strong, prior=prior), 2.0 * prior, rtol=1e-6
+    )
+    mild = replace(config, prior_reg=0.5)
+    got = solve_items(summed, n_users=7, config=mild, prior=prior)
+    part = unpack(summed, config)
+    lhs = part["mass"][0] * part["global"] / 7 + 0.2 * part["global"] + 1.2 * np.eye(3)
+    np.testing.assert_allclose(got[0], np.linalg.solve(lhs, part["rhs"][0] + 0.5 * prior[0]))
+    with pytest.raises(ValueError, match="prior of shape"):
+        solve_items(summed, n_users=7, config=mild, prior=prior[:4])
+    with pytest.raises(ValueError, match="prior_reg"):
+        ALSConfig(prior_reg=-1.0)
+
+
+def test_content_start_adds_the_title_words_to_the_tags() -> None:
+    data = clustered(n_users=20, n_items=12, n_clusters=2, per_user=4)
+    titles = ["star wars", "star trek", "alien", "aliens"] * 3
+    meta = tuple(ItemMeta(title=titles[i], tags=("drama",), published=1990.0) for i in range(12))
+    split = leave_last_out(replace(data, item_meta=meta))
+    tags_only = metadata_items(split, 3, 0.2)
+    np.testing.assert_allclose(tags_only, 0.0)  # one tag, one year: nothing varies
+    items = metadata_items(split, 3, 0.2, words=True)
+    assert np.linalg.norm(items, axis=1).mean() == pytest.approx(0.2)
+    np.testing.assert_allclose(items[0], items[4])  # same title, same row
+    assert np.linalg.norm(items[0] - items[2]) > 0.05  # different words, different rows
+
+
+def test_smoothing_gives_tail_items_what_their_metadata_predicts() -> None:
+    rng = np.random.default_rng(4)
+    features = rng.random((30, 4))
+    truth = features @ rng.normal(size=(4, 3)) + 0.5
+    mass = np.where(np.arange(30) < 20, 50.0, 0.0)  # ten tail items with no mass at all
+    noisy = truth + np.where(mass[:, None] > 0, 0.0, rng.normal(0.0, 3.0, size=(30, 3)))
+    got = smooth_items(noisy, mass, features, strength=1.0, lam=1e-9)
+    np.testing.assert_allclose(got[20:], truth[20:], atol=1e-6)  # predicted from head items
+    np.testing.assert_allclose(got[:20], truth[:20], atol=1e-6)  # head items keep theirs
+    unchanged = smooth_items(noisy, mass + 1.0, features, strength=0.0, lam=1.0)
+    np.testing.assert_allclose(unchanged, noisy)
+    with pytest.raises(ValueError, match="feature rows"):
+        smooth_items(noisy, mass, features[:5], strength=1.0, lam=1.0)

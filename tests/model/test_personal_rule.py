@@ -94,3 +94,15 @@ def test_the_choice_never_sees_a_test_item() -> None:
     assert choose(gains, Rule(0, 1.0)) == "honest"
     with pytest.raises(ValueError, match="whole-past"):
         user_gains(split, flat, users, "valid")
+
+
+def test_a_one_candidate_rule_compares_only_its_candidate() -> None:
+    gains = _clear(40)
+    gains["mix 0.5"] = gains["shared"] + 0.05 + np.random.default_rng(5).normal(0, 0.01, 40)
+    assert choose(gains, Rule(0, 2.0)) == "offset 10"  # the best of all
+    assert choose(gains, Rule(0, 2.0, "mix 0.5")) == "mix 0.5"  # only its own
+    assert choose(gains, Rule(0, 2.0, "mix 0.75")) == "shared"  # not among the candidates
+    gains["mix 0.5"] = gains["shared"] - 0.05
+    assert choose(gains, Rule(0, 0.0, "mix 0.5")) == "shared"
+    assert held_out_gain(gains, Rule(0, 0.0, "mix 0.5")) == 0.0
+    assert Rule(20, 1.0, "mix 0.5").label() == ">= 20 users, 1 SE: mix 0.5"

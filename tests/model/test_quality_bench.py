@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mpcrec.bench.quality import curved_methods
 from mpcrec.cli.app import main
 from tests.model.conftest import clustered
 
@@ -87,3 +88,9 @@ def test_train_only_protocol_is_still_reachable(tmp_path: Path) -> None:
         "popularity",
         "transitions",
     }
+
+
+def test_curve_runs_fedavg_dp_unless_a_dpals_only_run_leaves_it_out() -> None:
+    assert curved_methods(["popularity"]) == ["fedavg_dp"]
+    assert curved_methods(["fedavg_dp", "dpals"]) == ["fedavg_dp", "dpals"]
+    assert curved_methods(["popularity", "dpals"]) == ["dpals"]
