@@ -45,6 +45,11 @@ SENSITIVITIES = (REPLACE_ONE, USER)
 #: instance-level parameters is the one it was before they existed.
 USER_FIELDS = ("user_clip_norm", "user_rate")
 
+#: The model kinds a federation trains (``"mf"``: BPR matrix factorisation with the server
+#: SGD step; ``"dpals"``: DP-ALS; ``"seqrec"``: the order-aware :mod:`mpcrec.model.seqrec`).
+#: ``model`` is logged (and hashed) only when it is not ``"mf"``, so every earlier digest holds.
+MODEL_KINDS = ("mf", "dpals", "seqrec")
+
 
 @dataclass(frozen=True)
 class RoundParams:
@@ -71,6 +76,9 @@ class RoundParams:
         Under :data:`USER`: ``C_u``, the L2 bound every instance applies at home to each of
         its users' influence, and ``q``, the public Poisson rate at which it samples each of
         its users into a round (ignored, and reset to ``0`` and ``1``, otherwise).
+    model:
+        The model kind (:data:`MODEL_KINDS`; an empty string, an older peer's wire, is
+        ``"mf"``); a node whose trainer cannot train it refuses (``model-kind``).
     """
 
     aggregation: str
@@ -85,6 +93,7 @@ class RoundParams:
     sensitivity: str = REPLACE_ONE
     user_clip_norm: float = 0.0
     user_rate: float = 1.0
+    model: str = "mf"
 
     def __post_init__(self) -> None:
         for f in fields(self):  # one JSON form (10 and 10.0 must not hash apart)
@@ -93,6 +102,12 @@ class RoundParams:
                 object.__setattr__(self, f.name, kind(getattr(self, f.name)))
         if self.sensitivity not in SENSITIVITIES:
             raise ConfigError(f"sensitivity {self.sensitivity!r} is unknown")
+        object.__setattr__(self, "model", self.model or "mf")
+        if self.model not in MODEL_KINDS:
+            raise ConfigError(
+                f"model kind {self.model!r} is unknown",
+                hint="use one of: " + ", ".join(MODEL_KINDS),
+            )
         if self.sensitivity != USER:
             object.__setattr__(self, "user_clip_norm", 0.0)
             object.__setattr__(self, "user_rate", 1.0)
@@ -132,13 +147,15 @@ class RoundParams:
         if not self.user_level:
             for name in USER_FIELDS:
                 del data[name]
+        if self.model == "mf":
+            del data["model"]
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RoundParams:
         """From :meth:`to_json` output (:class:`ConfigError` if a field is missing)."""
         names = {f.name for f in fields(cls)}
-        missing = names - set(data) - set(USER_FIELDS)
+        missing = names - set(data) - set(USER_FIELDS) - {"model"}
         if missing:
             raise ConfigError(f"round parameters without {sorted(missing)}")
         return cls(**{k: data[k] for k in names if k in data})

@@ -54,6 +54,12 @@ class FederationSpec:
         with rate ``user_rate`` and clips each one's influence to ``user_clip_norm`` at home
         (:class:`~mpcrec.federation.round_params.RoundParams`). The launcher sets them from
         the ``privacy:`` section (``unit: user``), not from ``model:``.
+    model:
+        The model kind the rounds train (``model: {model: seqrec}`` in federation.yaml;
+        :data:`~mpcrec.federation.round_params.MODEL_KINDS`): ``"mf"`` (the default) keeps
+        the ``(n_items, dim)`` item embeddings; ``"seqrec"``: row ``k`` is video ``k``'s
+        context then item embedding (:mod:`mpcrec.node.seqrec_layout`), so ``dim`` is twice
+        :class:`~mpcrec.model.seqrec.SeqConfig`'s and a row is still one catalogue video.
     """
 
     n_items: int
@@ -68,8 +74,10 @@ class FederationSpec:
     sensitivity: str = REPLACE_ONE
     user_clip_norm: float = 0.0
     user_rate: float = 1.0
+    model: str = "mf"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "model", self.model or "mf")
         if self.n_items < 1 or self.dim < 1:
             raise ConfigError(f"model of {self.n_items} x {self.dim} must not be empty")
         if self.aggregation not in AGGREGATIONS:
@@ -110,6 +118,7 @@ class FederationSpec:
             sensitivity=self.sensitivity,
             user_clip_norm=self.user_clip_norm,
             user_rate=self.user_rate,
+            model=self.model,
         )
 
     @property

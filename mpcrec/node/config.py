@@ -68,6 +68,7 @@ class MovieLensTrainerConfig:
     instances: int
     seed: int = 0
     rounds: int = 200
+    model: Literal["mf", "seqrec"] = "mf"  # seqrec: mpcrec.node.seqrec_trainer
 
     def __post_init__(self) -> None:
         if not 0 <= self.index < self.instances:

@@ -12,6 +12,10 @@ from mpcrec.node.trainer import DriftTrainer, Trainer
 def trainer_from_config(config: NodeConfig) -> Trainer:
     """The trainer the config names."""
     trainer = config.trainer
+    if isinstance(trainer, MovieLensTrainerConfig) and trainer.model == "seqrec":
+        from mpcrec.node.seqrec_trainer import SeqrecTrainer
+
+        return SeqrecTrainer.from_config(trainer, state_dir=config.state_dir)
     if isinstance(trainer, MovieLensTrainerConfig):
         from mpcrec.node.movielens_trainer import MovieLensTrainer
 

@@ -23,7 +23,9 @@ Rules (the ``rule`` field):
 * ``beacon``: the round is bound to a beacon round already due (its value may be known
   before this node commits or reveals), or to none while this node pins a beacon chain;
 * ``catalogue-unverified``: the round's catalogue version is not one this node fetched and
-  verified against the launcher's signed log entry (:mod:`mpcrec.node.catalogue_sync`).
+  verified against the launcher's signed log entry (:mod:`mpcrec.node.catalogue_sync`);
+* ``model-kind``: the round trains a model kind (``mf``, ``dpals``, ``seqrec``) this node's
+  trainer cannot train (:mod:`mpcrec.node.model_kind`).
 """
 
 from __future__ import annotations

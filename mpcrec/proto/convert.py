@@ -115,6 +115,7 @@ def registered_to_pb(reply: Registered) -> Any:
             sensitivity=spec.sensitivity,
             user_clip_norm=spec.user_clip_norm,
             user_rate=spec.user_rate,
+            model=spec.model,
         ),
     )
 
@@ -144,6 +145,7 @@ def registered_from_pb(msg: Any) -> Registered:
         noise_multiplier=s.noise_multiplier,
         max_weight=s.max_weight,
         **spec_user_level(s),
+        model=s.model or "mf",
     )
     return Registered(
         instance_id=msg.instance_id,

@@ -1,0 +1,137 @@
+"""The order-aware model ``seqrec`` in the runtime: the node's update path (model-kind check,
+the delta over the server step, the clip at home, plaintext envelopes, the members' sum and
+server step) over N rounds equals the simulation's FedAvg with the same seed; the node
+refuses a round of another model kind; what it serves is the model's own scores."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from mpcrec.data.interactions import Interactions
+from mpcrec.data.partition import Partition
+from mpcrec.data.split import leave_last_out
+from mpcrec.federation.contribution import Envelope
+from mpcrec.federation.plain import seal_plain
+from mpcrec.federation.published_model import PublishedModel
+from mpcrec.federation.spec import FederationSpec
+from mpcrec.model.seqrec import SeqConfig, SeqModel, train_seq_fedavg
+from mpcrec.node.aggregation.plaintext import plain_round
+from mpcrec.node.aggregation.step import clip_for_committee
+from mpcrec.node.round_refusal import RoundRefused
+from mpcrec.node.seqrec_trainer import SeqrecTrainer, to_matrix, to_model
+from mpcrec.node.trainer import DriftTrainer
+from mpcrec.node.user_dp import home_update
+
+CONFIG = SeqConfig(dim=8, context=3, decay=0.5, lr=0.05, epochs=2, batch_size=32)
+ROUNDS = 3
+
+
+def walks(n_users: int = 30, n_items: int = 25, length: int = 8, seed: int = 0) -> Interactions:
+    """Users (numeric ids, as PeerTube's) walking a cycle of items with random skips."""
+    rng = np.random.default_rng(seed)
+    users, items, times = [], [], []
+    for u in range(n_users):
+        item = int(rng.integers(n_items))
+        for step in range(length):
+            users.append(str(100 + u))
+            items.append(f"v{item}")
+            times.append(float(step))
+            item = (item + 1 + int(rng.integers(2))) % n_items
+    return Interactions.from_columns(users, items, times, catalogue=[f"v{i}" for i in range(25)])
+
+
+def test_runtime_rounds_of_seqrec_trainers_are_the_simulations_fedavg() -> None:
+    split = leave_last_out(walks())
+    partition = Partition(
+        names=("a", "b", "c"), user_instance=np.arange(split.n_users) % 3, how="label"
+    )
+    expected = train_seq_fedavg(split, partition, CONFIG, rounds=ROUNDS, seed=7)
+    rng = np.random.default_rng(7)  # the simulation's one generator: init, then every shard
+    model = to_matrix(SeqModel.init(split.n_items, CONFIG, rng))
+    trainers = [
+        SeqrecTrainer(split, partition.members(k), ROUNDS, rng, config=CONFIG) for k in range(3)
+    ]
+    spec = FederationSpec(
+        n_items=split.n_items,
+        dim=2 * CONFIG.dim,
+        aggregation="plaintext",
+        server_lr=8.0,
+        clip_norm=10.0,
+        model="seqrec",
+    )
+    params = spec.params(committee_size=1, min_contributors=1)
+    norms = []
+    for version in range(ROUNDS):
+        base = PublishedModel.from_array(version, model)
+        envelopes = []
+        for k, trainer in enumerate(trainers):
+            delta, weight = home_update(trainer, base.array(), version, params)
+            norms.append(float(np.linalg.norm(delta)))
+            sealed = seal_plain(
+                clip_for_committee(delta, spec),
+                round_id=version,
+                model_hash=base.model_hash,
+                contributor=f"n{k}",
+                weight=weight,
+            )
+            envelopes.append(Envelope(f"n{k}", weight, b"", sealed))
+        model, accepted = plain_round(
+            envelopes,
+            spec=spec,
+            round_id=version,
+            model=base.array(),
+            model_hash=base.model_hash,
+            previous=None,
+        )
+        assert len(accepted) == 3
+    assert max(norms) < 0.999 * spec.clip_norm  # nothing clipped: the twin is exact
+    got = to_model(model, CONFIG)
+    assert np.allclose(got.context_emb, expected.context_emb, rtol=0, atol=1e-9)
+    assert np.allclose(got.item_emb, expected.item_emb, rtol=0, atol=1e-9)
+    assert not np.allclose(
+        got.item_emb, SeqModel.init(25, CONFIG, np.random.default_rng(7)).item_emb
+    )
+
+
+def test_a_node_refuses_a_round_of_a_model_kind_its_trainer_cannot_train() -> None:
+    split = leave_last_out(walks())
+    spec = FederationSpec(n_items=split.n_items, dim=2 * CONFIG.dim, model="seqrec")
+    seqrec = spec.params(committee_size=3, min_contributors=3)
+    model = np.zeros((split.n_items, 2 * CONFIG.dim))
+    with pytest.raises(RoundRefused) as refused:
+        home_update(DriftTrainer("n0"), model, 0, seqrec)
+    assert refused.value.rule == "model-kind"
+    trainer = SeqrecTrainer(split, np.arange(5), 2, np.random.default_rng(0), config=CONFIG)
+    with pytest.raises(RoundRefused) as refused:
+        home_update(trainer, model, 0, replace(seqrec, model="mf"))
+    assert refused.value.rule == "model-kind"
+
+
+def test_the_seqrec_digest_differs_and_mf_keeps_every_earlier_digest() -> None:
+    mf = FederationSpec(n_items=10, dim=4).params(committee_size=3, min_contributors=3)
+    assert "model" not in mf.to_json() and replace(mf, model="").model == "mf"
+    seq = replace(mf, model="seqrec")
+    assert seq.to_json()["model"] == "seqrec" and seq.digest != mf.digest
+
+
+def test_the_snapshot_serves_the_models_scores_for_both_viewers() -> None:
+    split = leave_last_out(walks())
+    rng = np.random.default_rng(3)
+    model = SeqModel.init(split.n_items, CONFIG, rng)
+    trainer = SeqrecTrainer(split, np.arange(split.n_users), 1, rng, config=CONFIG)
+    snapshot = trainer.snapshot(to_matrix(model), 4)
+    ids = split.train.item_ids
+    current = 5
+    anonymous = snapshot.related(ids[current], 3)
+    scores = model.related(np.array([current]))[0]
+    scores[current] = -np.inf
+    assert [v.uuid for v in anonymous.videos] == [ids[i] for i in np.argsort(-scores)[:3]]
+    user = int(split.train.user_ids[0])
+    history = [i for i in trainer.examples.context[trainer.examples.user == 0][-1] if i >= 0]
+    assert snapshot.recommend(user, 3).fallback is None
+    personal = snapshot.related(ids[current], 25, user)
+    assert ids[current] not in [v.uuid for v in personal.videos]
+    assert len(history) > 0 and personal.videos != anonymous.videos
