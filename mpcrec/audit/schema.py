@@ -99,9 +99,13 @@ _USER_PARAMS: Mapping[str, Field] = {
     "user_rate": _number(0.0, 1.0),
 }
 
+#: The model kind, present only when it is not ``"mf"`` (``dpals``, ``seqrec``).
+_KIND_PARAMS: Mapping[str, Field] = {"model": _text}
+
 
 def _params(v: Any) -> bool:
-    return isinstance(v, dict) and _fields_ok(v, _PARAMS, _USER_PARAMS) is None
+    optional = {**_USER_PARAMS, **_KIND_PARAMS}
+    return isinstance(v, dict) and _fields_ok(v, _PARAMS, optional) is None
 
 
 def _result(v: Any) -> bool:

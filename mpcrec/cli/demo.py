@@ -44,6 +44,14 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--no-dp", action="store_true", help=NO_DP_HELP)
     parser.add_argument(
+        "--model",
+        choices=("mf", "seqrec"),
+        default="mf",
+        help="the model the rounds train: mf (matrix factorisation) or seqrec (order-aware: "
+        "a viewer is their recent videos, related videos from the current one; "
+        "mpcrec.demo_seqrec)",
+    )
+    parser.add_argument(
         "--state-dir", type=Path, help="keep all state here (default: a fresh temporary directory)"
     )
     parser.add_argument(
@@ -67,21 +75,27 @@ def run(args: argparse.Namespace) -> int:
 
     if args.rounds is None:
         args.rounds = PLAIN_ROUNDS if args.no_dp else DP_ROUNDS
+        if args.no_dp and args.model == "seqrec":
+            from mpcrec.model.tuned_sequence import SEQ_FED_ROUNDS
+
+            args.rounds = SEQ_FED_ROUNDS
     _check(args)
     console = Console(stderr=args.format == "json")
     split, factors, _ = movielens_setting(args.instances, args.seed)
     settings = _settings(args, _state_dir(args, console), users=split.n_users)
     demo = DemoRun(settings)
-    demo.prepare(factors.item_emb)
+    seqrec = args.model == "seqrec"
+    demo.prepare(_initial(args, split.n_items) if seqrec else factors.item_emb)
     started = time.monotonic()
     with PeakMemory(lambda: [p.pid for p in tuple(demo.procs.values())]) as memory:
         events = demo.run()
     wall = time.monotonic() - started
     audit = audit_verdict(settings.state_dir)
-    version, quality = _quality(demo, split, factors)
+    version, quality = _seq_quality(demo, split) if seqrec else _quality(demo, split, factors)
     report: dict[str, Any] = {
         **private_report(settings, split, quality),
         "aggregation": settings.aggregation,
+        "model": settings.model,
         "instances": args.instances,
         "rounds": args.rounds,
         "model_version": version,
@@ -142,6 +156,22 @@ def _settings(args: argparse.Namespace, state: Path, *, users: int) -> DemoSetti
         json_events=args.format == "json",
         dp=not args.no_dp,
         users=users,
+        model=args.model,
+    )
+
+
+def _initial(args: argparse.Namespace, n_items: int) -> Any:
+    from mpcrec.demo_seqrec import initial_model
+
+    return initial_model(n_items, args.seed)
+
+
+def _seq_quality(demo: DemoRun, split: Split) -> tuple[int, dict[str, dict[str, float]]]:
+    from mpcrec.demo_seqrec import quality
+
+    s = demo.settings
+    return quality(
+        demo.db, split, instances=s.instances, rounds=s.rounds, seed=s.seed, baselines=s.baselines
     )
 
 
@@ -176,7 +206,7 @@ def _quality(
 
 
 def _table(report: dict[str, Any]) -> Table:
-    table = Table(title=f"mpcrec demo ({report['aggregation']})")
+    table = Table(title=f"mpcrec demo ({report['aggregation']}, {report.get('model', 'mf')})")
     table.add_column("model")
     for metric in ("hr@10", "ndcg@10", "recall@20", "ndcg@20"):
         table.add_column(metric, justify="right")

@@ -14,19 +14,24 @@ never returned; content rules and what the user has seen are applied as for ever
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from mpcrec.model.seqrec import SeqModel, _recent
+from mpcrec.model.seqrec import SeqConfig, SeqModel, _recent
 from mpcrec.node.recommender import (
     ModelSnapshot,
     Recommendation,
     UnknownUser,
     UnknownVideo,
 )
+from mpcrec.node.snapshot_file import save_snapshot
 
 IntArray = npt.NDArray[np.int64]
 
@@ -91,6 +96,36 @@ class SeqSnapshot(ModelSnapshot):
         )
         fields = {name: getattr(base, name) for name in _BASE_FIELDS}
         return cls(**fields, model=model, recent=with_history)
+
+    def save(self, path: Path) -> None:
+        """Write the snapshot atomically, with ``E``, the config and the recent items
+        (:meth:`ModelSnapshot.load` reads it back as a :class:`SeqSnapshot`)."""
+        assert self.model is not None
+        users = sorted(self.recent)
+        width = context_width(self.model)
+        rows = [self.recent[u] for u in users]
+        config = json.dumps(dataclasses.asdict(self.model.config), sort_keys=True)
+        extra: dict[str, np.ndarray] = {
+            "seqrec_config": np.frombuffer(config.encode(), np.uint8),
+            "seqrec_context_emb": self.model.context_emb,
+            "seqrec_item_emb": self.model.item_emb,
+            "seqrec_users": np.asarray(users, np.int64),
+            "seqrec_recent": np.stack(rows) if rows else np.zeros((0, width), np.int64),
+        }
+        save_snapshot(self, path, extra)
+
+    @classmethod
+    def restore(cls, fields: dict[str, Any], extra: Mapping[str, np.ndarray]) -> SeqSnapshot:
+        """The snapshot :meth:`save` wrote (``fields``: the base snapshot's)."""
+        config = SeqConfig(**json.loads(bytes(extra["seqrec_config"].tobytes()).decode()))
+        model = SeqModel(
+            context_emb=extra["seqrec_context_emb"].astype(np.float64),
+            item_emb=extra["seqrec_item_emb"].astype(np.float64),
+            config=config,
+        )
+        users = extra["seqrec_users"].tolist()
+        recent = dict(zip(users, extra["seqrec_recent"].astype(np.int64), strict=True))
+        return cls(**fields, model=model, recent=recent)
 
     def related(self, video_uuid: str, count: int, user_id: int | None = None) -> Recommendation:
         """What to watch after ``video_uuid``: the model's scores from the current video

@@ -20,6 +20,7 @@ tests/node/test_seqrec_twin.py). No per-user parameter exists: what the instance
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,11 @@ def to_model(matrix: Matrix, config: SeqConfig) -> SeqModel:
 def initial_matrix(n_items: int, seed: int, config: SeqConfig = SEQ_FED) -> Matrix:
     """The initial model as :func:`~mpcrec.model.seqrec.train_seq_fedavg` draws it."""
     return to_matrix(SeqModel.init(n_items, config, np.random.default_rng(seed)))
+
+
+def item_uuids(item_ids: tuple[str, ...]) -> list[str]:
+    """A UUID per simulated video (PeerTube names videos by UUID: the API's ``videoId``)."""
+    return [str(uuid.uuid5(uuid.NAMESPACE_URL, f"mpcrec-movielens:{i}")) for i in item_ids]
 
 
 def subset(data: Contexts, rows: np.ndarray) -> Contexts:
@@ -180,6 +186,7 @@ class SeqrecTrainer:
             to_model(model, self.config),
             version=f"v{version}",
             item_urls=train.item_ids,
+            item_uuids=item_uuids(train.item_ids),
             history={u: [train.item_ids[i] for i in h.tolist()] for u, h in history.items()},
             popularity=np.bincount(
                 train.items[np.isin(train.users, self.users)], minlength=model.shape[0]

@@ -6,7 +6,9 @@ refuses a round of another model kind; what it serves is the model's own scores.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -20,8 +22,11 @@ from mpcrec.federation.spec import FederationSpec
 from mpcrec.model.seqrec import SeqConfig, SeqModel, train_seq_fedavg
 from mpcrec.node.aggregation.plaintext import plain_round
 from mpcrec.node.aggregation.step import clip_for_committee
+from mpcrec.node.http_api import ApiServer
+from mpcrec.node.recommender import ModelSnapshot, Recommender
 from mpcrec.node.round_refusal import RoundRefused
-from mpcrec.node.seqrec_trainer import SeqrecTrainer, to_matrix, to_model
+from mpcrec.node.seqrec_serving import SeqSnapshot
+from mpcrec.node.seqrec_trainer import SeqrecTrainer, item_uuids, to_matrix, to_model
 from mpcrec.node.trainer import DriftTrainer
 from mpcrec.node.user_dp import home_update
 
@@ -125,13 +130,43 @@ def test_the_snapshot_serves_the_models_scores_for_both_viewers() -> None:
     snapshot = trainer.snapshot(to_matrix(model), 4)
     ids = split.train.item_ids
     current = 5
-    anonymous = snapshot.related(ids[current], 3)
+    anonymous = snapshot.related(snapshot.item_uuids[current], 3)
     scores = model.related(np.array([current]))[0]
     scores[current] = -np.inf
-    assert [v.uuid for v in anonymous.videos] == [ids[i] for i in np.argsort(-scores)[:3]]
+    assert [v.url for v in anonymous.videos] == [ids[i] for i in np.argsort(-scores)[:3]]
     user = int(split.train.user_ids[0])
     history = [i for i in trainer.examples.context[trainer.examples.user == 0][-1] if i >= 0]
     assert snapshot.recommend(user, 3).fallback is None
-    personal = snapshot.related(ids[current], 25, user)
-    assert ids[current] not in [v.uuid for v in personal.videos]
+    personal = snapshot.related(snapshot.item_uuids[current], 25, user)
+    assert ids[current] not in [v.url for v in personal.videos]
     assert len(history) > 0 and personal.videos != anonymous.videos
+
+
+def test_the_api_answers_both_viewers_from_a_saved_and_reloaded_seqrec_snapshot(
+    tmp_path: Path,
+) -> None:
+    split = leave_last_out(walks())
+    rng = np.random.default_rng(5)
+    model = SeqModel.init(split.n_items, CONFIG, rng)
+    trainer = SeqrecTrainer(split, np.arange(split.n_users), 1, rng, config=CONFIG)
+    trainer.snapshot(to_matrix(model), 2).save(tmp_path / "snapshot.npz")
+    loaded = ModelSnapshot.load(tmp_path / "snapshot.npz")
+    assert isinstance(loaded, SeqSnapshot)
+    secret = "s3cret-" + "x" * 40
+    server = ApiServer(Recommender(loaded), secret=secret.encode(), port=0)
+    server.start()
+    try:
+        headers = {"Authorization": f"Bearer {secret}"}
+        with httpx.Client(base_url=server.url, timeout=10, headers=headers) as client:
+            route = "/api/v1/recommendations/videos"
+            video = item_uuids(split.train.item_ids)[5]
+            related = client.get(route, params={"videoId": video, "count": 4}).json()
+            user = int(split.train.user_ids[0])
+            personal = client.get(route, params={"userId": user, "count": 4}).json()
+    finally:
+        server.stop()
+    scores = model.related(np.array([5]))[0]
+    scores[5] = -np.inf
+    best = [item_uuids(split.train.item_ids)[i] for i in np.argsort(-scores)[:4]]
+    assert [v["uuid"] for v in related["data"]] == best
+    assert personal["data"] and personal["modelVersion"] == "v2"
