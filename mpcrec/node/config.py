@@ -94,6 +94,7 @@ class PeerTubeTrainerConfig:
     catalogue_sha256: str = ""
     seed: int = 0
     rounds: int = 200
+    model: Literal["mf", "seqrec"] = "mf"  # seqrec: mpcrec.node.peertube_seqrec
 
 
 TrainerConfig = DriftTrainerConfig | MovieLensTrainerConfig | PeerTubeTrainerConfig

@@ -66,11 +66,15 @@ class SeqSnapshot(ModelSnapshot):
         history: Mapping[int, Sequence[str]],
         popularity: npt.ArrayLike,
         item_uuids: Sequence[str] | None = None,
+        local_users: Iterable[int] | None = None,
+        seen: Mapping[int, Iterable[str]] | None = None,
         hidden: Iterable[str] = (),
         nsfw: Iterable[str] = (),
         shows_nsfw: Iterable[int] = (),
     ) -> SeqSnapshot:
-        """The snapshot of ``model`` for local users with ``history`` (URLs, oldest first)."""
+        """The snapshot of ``model`` for local users with ``history`` (URLs, oldest first);
+        ``local_users`` (default: those of ``history``) may include users without one (the
+        popular fallback), ``seen`` (default: ``history``) what is never recommended."""
         index = {url: k for k, url in enumerate(item_urls)}
         width = context_width(model)
         recent = {
@@ -88,8 +92,8 @@ class SeqSnapshot(ModelSnapshot):
             item_embeddings=model.item_emb,
             user_embeddings={u: h[k] for k, u in enumerate(users)},
             popularity=popularity,
-            local_users=history.keys(),
-            seen=history,
+            local_users=history.keys() if local_users is None else local_users,
+            seen=history if seen is None else seen,
             hidden=hidden,
             nsfw=nsfw,
             shows_nsfw=shows_nsfw,
