@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mpcrec.errors import DataError, UserError
-from mpcrec.node.snapshot_file import extra_arrays, load_snapshot, save_snapshot
+from mpcrec.node.snapshot_file import load_snapshot, save_snapshot
 
 Float32Array = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -302,15 +302,9 @@ class ModelSnapshot:
 
     @classmethod
     def load(cls, path: Path) -> ModelSnapshot:
-        """Read a snapshot written by :meth:`save` (see :mod:`mpcrec.node.snapshot_file`);
-        a ``seqrec`` model's as a :class:`~mpcrec.node.seqrec_serving.SeqSnapshot`."""
-        fields = load_snapshot(path)
-        extra = extra_arrays(path)
-        if extra:
-            from mpcrec.node.seqrec_serving import SeqSnapshot
-
-            return SeqSnapshot.restore(fields, extra)
-        return cls(**fields)
+        """Read a snapshot written by :meth:`save` (see :mod:`mpcrec.node.snapshot_file`;
+        any model kind's: :func:`mpcrec.node.seqrec_serving.load_any`)."""
+        return cls(**load_snapshot(path))
 
 
 def _unit_rows(matrix: Float32Array) -> Float32Array:

@@ -31,7 +31,7 @@ from mpcrec.node.recommender import (
     UnknownUser,
     UnknownVideo,
 )
-from mpcrec.node.snapshot_file import save_snapshot
+from mpcrec.node.snapshot_file import extra_arrays, load_snapshot, save_snapshot
 
 IntArray = npt.NDArray[np.int64]
 
@@ -103,7 +103,7 @@ class SeqSnapshot(ModelSnapshot):
 
     def save(self, path: Path) -> None:
         """Write the snapshot atomically, with ``E``, the config and the recent items
-        (:meth:`ModelSnapshot.load` reads it back as a :class:`SeqSnapshot`)."""
+        (:func:`load_any` reads it back as a :class:`SeqSnapshot`)."""
         assert self.model is not None
         users = sorted(self.recent)
         width = context_width(self.model)
@@ -163,6 +163,15 @@ class SeqSnapshot(ModelSnapshot):
         scores = scores.astype(np.float32)
         scores[item] = -np.inf
         return self._top(user_id, count, self._close(scores, user_id))
+
+
+def load_any(path: Path) -> ModelSnapshot:
+    """The snapshot file at ``path`` as the kind that wrote it: a :class:`SeqSnapshot` when
+    it holds ``seqrec``'s arrays, else a :class:`ModelSnapshot` (``mpcrec serve``)."""
+    extra = extra_arrays(path)
+    if extra:
+        return SeqSnapshot.restore(load_snapshot(path), extra)
+    return ModelSnapshot.load(path)
 
 
 _BASE_FIELDS = (

@@ -23,9 +23,9 @@ from mpcrec.model.seqrec import SeqConfig, SeqModel, train_seq_fedavg
 from mpcrec.node.aggregation.plaintext import plain_round
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.http_api import ApiServer
-from mpcrec.node.recommender import ModelSnapshot, Recommender
+from mpcrec.node.recommender import Recommender
 from mpcrec.node.round_refusal import RoundRefused
-from mpcrec.node.seqrec_serving import SeqSnapshot
+from mpcrec.node.seqrec_serving import SeqSnapshot, load_any
 from mpcrec.node.seqrec_trainer import SeqrecTrainer, item_uuids, to_matrix, to_model
 from mpcrec.node.trainer import DriftTrainer
 from mpcrec.node.user_dp import home_update
@@ -150,7 +150,7 @@ def test_the_api_answers_both_viewers_from_a_saved_and_reloaded_seqrec_snapshot(
     model = SeqModel.init(split.n_items, CONFIG, rng)
     trainer = SeqrecTrainer(split, np.arange(split.n_users), 1, rng, config=CONFIG)
     trainer.snapshot(to_matrix(model), 2).save(tmp_path / "snapshot.npz")
-    loaded = ModelSnapshot.load(tmp_path / "snapshot.npz")
+    loaded = load_any(tmp_path / "snapshot.npz")
     assert isinstance(loaded, SeqSnapshot)
     secret = "s3cret-" + "x" * 40
     server = ApiServer(Recommender(loaded), secret=secret.encode(), port=0)
