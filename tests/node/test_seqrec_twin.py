@@ -170,3 +170,26 @@ def test_the_api_answers_both_viewers_from_a_saved_and_reloaded_seqrec_snapshot(
     best = [item_uuids(split.train.item_ids)[i] for i in np.argsort(-scores)[:4]]
     assert [v["uuid"] for v in related["data"]] == best
     assert personal["data"] and personal["modelVersion"] == "v2"
+
+
+def test_user_level_seqrec_clips_each_drawn_users_delta_on_its_own() -> None:
+    split = leave_last_out(walks())
+    model = to_matrix(SeqModel.init(split.n_items, CONFIG, np.random.default_rng(2)))
+    trainer = SeqrecTrainer(split, np.arange(6), 2, np.random.default_rng(0), config=CONFIG)
+    params = replace(
+        FederationSpec(n_items=split.n_items, dim=2 * CONFIG.dim, model="seqrec").params(
+            committee_size=3, min_contributors=3
+        ),
+        sensitivity="user",
+        user_rate=1.0,
+        user_clip_norm=1e-3,
+    )
+
+    delta, weight = home_update(trainer, model, 0, params)
+
+    assert weight == 1.0 and 0 < np.linalg.norm(delta) <= 6 * 1e-3 * (1 + 1e-9)
+    one = SeqrecTrainer(split, np.arange(1), 2, np.random.default_rng(0), config=CONFIG)
+    unclipped = one.update_user_level(
+        model, 0, user_rate=1.0, user_clip_norm=1e9, rng=np.random.default_rng(3)
+    )
+    assert np.linalg.norm(unclipped) > 1e-3  # the clip above did bind
