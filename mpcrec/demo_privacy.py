@@ -126,21 +126,21 @@ def private_report(
     launcher derived) and, with DP, the non-private twin's metrics added to ``quality``."""
     if not settings.dp:
         return {"dp": False, "privacy_unit": None, "epsilon_budget": None}
-    twin = settings.model == "mf"  # seqrec's twin: mpcrec.demo_seqrec.quality
     from launch.config import LauncherConfig
     from mpcrec.data.movielens import load_movielens_100k
     from mpcrec.data.partition import partition_users
 
     config = LauncherConfig.load(settings.state_dir / "federation.yaml")
     partition = partition_users(load_movielens_100k(), settings.instances, seed=settings.seed)
-    quality["non_private_twin" if twin else "mf_non_private_twin"] = non_private_twin(
-        split,
-        partition,
-        rounds=settings.rounds,
-        instances=settings.instances,
-        users=settings.users,
-        seed=settings.seed,
-    )
+    if settings.model == "mf":  # seqrec's plaintext twin: mpcrec.demo_seqrec.quality
+        quality["non_private_twin"] = non_private_twin(
+            split,
+            partition,
+            rounds=settings.rounds,
+            instances=settings.instances,
+            users=settings.users,
+            seed=settings.seed,
+        )
     return {
         "dp": True,
         "privacy_unit": "user",
