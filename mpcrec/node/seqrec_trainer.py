@@ -33,6 +33,7 @@ from mpcrec.model.seqrec import Contexts, SeqConfig, SeqModel, seq_epoch
 from mpcrec.model.sequence import histories
 from mpcrec.model.server import clip_to_norm
 from mpcrec.model.tuned_sequence import SEQ_FED
+from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.seqrec_serving import SeqSnapshot
 from mpcrec.node.trainer import Matrix
 
@@ -50,7 +51,11 @@ def to_matrix(model: SeqModel) -> Matrix:
 def to_model(matrix: Matrix, config: SeqConfig) -> SeqModel:
     """The :class:`~mpcrec.model.seqrec.SeqModel` a ``[E | V]`` matrix holds (copies)."""
     if matrix.ndim != 2 or matrix.shape[1] != 2 * config.dim:
-        raise ValueError(f"a seqrec model of dim {config.dim} has 2 x {config.dim} columns")
+        raise RoundRefused(
+            "model-kind",
+            f"a model of shape {matrix.shape} is not seqrec's [E | V] of dim {config.dim}",
+            hint=f"federation.yaml's model.dim must be {2 * config.dim} for seqrec",
+        )
     d = config.dim
     return SeqModel(
         context_emb=matrix[:, :d].astype(np.float64, copy=True),

@@ -193,3 +193,13 @@ def test_user_level_seqrec_clips_each_drawn_users_delta_on_its_own() -> None:
         model, 0, user_rate=1.0, user_clip_norm=1e9, rng=np.random.default_rng(3)
     )
     assert np.linalg.norm(unclipped) > 1e-3  # the clip above did bind
+
+
+def test_a_model_of_another_width_is_refused_not_trained() -> None:
+    split = leave_last_out(walks())
+    trainer = SeqrecTrainer(split, np.arange(5), 2, np.random.default_rng(0), config=CONFIG)
+    spec = FederationSpec(n_items=split.n_items, dim=CONFIG.dim, model="seqrec")
+    params = spec.params(committee_size=3, min_contributors=3)
+    with pytest.raises(RoundRefused) as refused:
+        home_update(trainer, np.zeros((split.n_items, CONFIG.dim)), 0, params)
+    assert refused.value.rule == "model-kind"
