@@ -203,3 +203,20 @@ def test_a_model_of_another_width_is_refused_not_trained() -> None:
     with pytest.raises(RoundRefused) as refused:
         home_update(trainer, np.zeros((split.n_items, CONFIG.dim)), 0, params)
     assert refused.value.rule == "model-kind"
+
+
+def test_the_model_kind_crosses_the_wire_and_an_empty_one_reads_as_mf() -> None:
+    from mpcrec.federation.registration import Registered
+    from mpcrec.proto import federation_pb2 as pb
+    from mpcrec.proto.convert import registered_from_pb, registered_to_pb
+    from mpcrec.proto.convert_rounds import _params_from_pb
+
+    spec = FederationSpec(n_items=10, dim=16, model="seqrec")
+    reply = Registered("n0", bytes(32), 0, spec, committee_size=3, min_contributors=3)
+    assert registered_from_pb(registered_to_pb(reply)).spec.model == "seqrec"
+    older = registered_to_pb(reply)
+    older.spec.model = ""  # a launcher from before the field
+    assert registered_from_pb(older).spec.model == "mf"
+    params = spec.params(committee_size=3, min_contributors=3)
+    wired = _params_from_pb(pb.RoundParams(**params.to_json()))
+    assert wired == params and wired is not None and wired.digest == params.digest
