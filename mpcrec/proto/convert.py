@@ -149,7 +149,6 @@ def registered_from_pb(msg: Any) -> Registered:
         noise_multiplier=s.noise_multiplier,
         max_weight=s.max_weight,
         **spec_user_level(s),
-        model=s.model or "mf",
     )
     return Registered(
         instance_id=msg.instance_id,
