@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from launch.sqlite_store import SQLiteStore
+from mpcrec.data.catalogue_index import CatalogueIndex
 from tests.system.federation import Federation, published
 from tests.system.test_federation import _audit_verifies
 
@@ -73,7 +74,7 @@ def test_the_catalogue_gains_rows_between_rounds_and_the_next_model_has_them(
 ) -> None:
     with Federation(tmp_path, NODES) as fed:
         # Prepare: a 4-row model; each instance publishes two videos (version 1: 8 rows)
-        fed.write(model=MODEL, rounds=RULES, schedule={"rounds": 5, "min_instances": 4})
+        fed.write(model=MODEL, rounds=RULES, schedule={"rounds": 6, "min_instances": 4})
         for name in NODES:
             _videos(fed, name, range(2))
         fed.start("launcher")
@@ -83,7 +84,7 @@ def test_the_catalogue_gains_rows_between_rounds_and_the_next_model_has_them(
         fed.wait_for(lambda rs: len(published(rs)) >= 1, 150, "the first model")
         _videos(fed, "tube-0", range(4))
         _videos(fed, "tube-1", range(1, 2))
-        fed.wait_for(lambda rs: len(published(rs)) >= 5, 200, "five published models")
+        fed.wait_for(lambda rs: len(published(rs)) >= 6, 200, "six published models")
         models = _models(fed)
         # Assert: every model has its round's catalogue rows: 4 (the spec's, before the first
         # export is merged), 8 (version 1), then 10 (the round after the new videos)
@@ -92,9 +93,13 @@ def test_the_catalogue_gains_rows_between_rounds_and_the_next_model_has_them(
         assert rows == sorted(rows)  # rows are only appended
         grown = rows.index(10)
         assert np.abs(models[grown][8:]).min() > 0  # the new rows trained in the round
-        # tube-1's video 0 is row 2 (rows in instance order): retired (in force by the last
-        # round at the latest), it no longer moves; a live row does
-        assert models[-1][2].tobytes() == models[-2][2].tobytes()
-        assert models[-1][3].tobytes() != models[-2][3].tobytes()
+        # tube-1's video 0 is retired (its row: the merges' order; both exports are sent
+        # in the round after the change, merged when the next opens): it no longer moves
+        index = CatalogueIndex.load(fed.root / "launcher" / "catalogue")
+        (row,) = np.flatnonzero(index.retired)
+        assert index.url(int(row)) == "https://tube-1/videos/watch/0"
+        assert models[-1][row].tobytes() == models[-2][row].tobytes()
+        live = next(k for k in range(10) if k != row)
+        assert models[-1][live].tobytes() != models[-2][live].tobytes()  # a live row does
         assert not any((tmp_path / "nodes" / n / "refusals.jsonl").exists() for n in NODES)
         _audit_verifies(tmp_path)  # every round's rows trace to a signed catalogue version
