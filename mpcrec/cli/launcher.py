@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,15 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--exit-when-done",
         action="store_true",
-        help="exit once the schedule's number of rounds has been published",
+        help="exit once the schedule's number of rounds has been published (or the privacy "
+        "budget is spent and no round is under way), after --linger seconds",
+    )
+    parser.add_argument(
+        "--linger",
+        type=float,
+        default=5.0,
+        help="with --exit-when-done: keep serving this long after the last round, so every "
+        "node can fetch the final model and its tree head (default 5 s)",
     )
     parser.set_defaults(func=run)
 
@@ -66,9 +75,12 @@ def run(args: argparse.Namespace) -> int:
     scheduler = threading.Thread(target=launcher.run, args=(stop,), name="scheduler")
     scheduler.start()
     try:
+        done_at: float | None = None
         while not stop.wait(0.2):
             if args.exit_when_done and launcher.finished():
-                stop.set()
+                done_at = time.monotonic() if done_at is None else done_at
+                if time.monotonic() - done_at >= args.linger:  # nodes fetch the final model
+                    stop.set()
     finally:
         stop.set()
         launcher.stopping.set()
