@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from launch.catalogue import LauncherCatalogue
-from launch.round import Round
+from launch.round import Phase, Round
 from launch.store import LauncherStore, MemberResult, PublishedModel
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.grown_model import (
@@ -42,12 +42,14 @@ class RoundRows:
 
     def rows(self, rnd: Round) -> int:
         """The model rows of ``rnd`` (the catalogue version in force for it, or the base's)."""
-        if rnd.round_id not in self._rows:
-            catalogue = self._catalogue()
-            found = catalogue.in_force(rnd.round_id) if catalogue else None
-            rows = round_rows(self.base_rows(rnd), int(found["rows"]) if found else 0)
+        if rnd.round_id in self._rows:
+            return self._rows[rnd.round_id]
+        catalogue = self._catalogue()
+        found = catalogue.in_force(rnd.round_id) if catalogue else None
+        rows = round_rows(self.base_rows(rnd), int(found["rows"]) if found else 0)
+        if rnd.phase is not Phase.OPEN:  # kept once the version it opened with is signed
             self._rows = {rnd.round_id: rows}
-        return self._rows[rnd.round_id]
+        return rows
 
     def base_rows(self, rnd: Round) -> int:
         """The rows of the model ``rnd`` starts from."""

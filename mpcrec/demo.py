@@ -32,7 +32,7 @@ import yaml
 
 from launch.sqlite_store import SQLiteStore
 from launch.view import JsonEvents, RoundTable
-from mpcrec import demo_catalogue, demo_dpals, demo_privacy
+from mpcrec import demo_catalogue, demo_dpals, demo_privacy, demo_seqrec
 from mpcrec.audit.log import AuditLog
 from mpcrec.audit.report import RULES
 from mpcrec.audit.verify import verify_file
@@ -58,7 +58,7 @@ class DemoSettings:
     json_events: bool = False
     dp: bool = True  # user-level DP (mpcrec.demo_privacy); False: --no-dp
     users: int = 943  # W, the users of the whole federation (ML-100k)
-    model: str = "dpals"  # the model kind: "dpals" (mpcrec.demo_dpals) or "mf" (DP-FedAvg)
+    model: str = "dpals"  # "dpals" (mpcrec.demo_dpals), "mf" (DP-FedAvg), "seqrec" (demo_seqrec)
     new_videos: bool = False  # instances publish videos between rounds (mpcrec.demo_catalogue)
 
 
@@ -91,9 +91,13 @@ class DemoRun:
             root / "beacon", root / "logs" / "beacon.log"
         )
         config = {**self._federation(launcher_at, n_items, dim), "beacon": beacon}
+        nodes = [self._node(k, name, launcher_at) for k, name in enumerate(self.names)]
+        if self.settings.model == "seqrec":
+            config["model"] = demo_seqrec.federation_model(config["model"], dp=self.settings.dp)
+            nodes = [{**n, "trainer": demo_seqrec.node_trainer(n["trainer"])} for n in nodes]
         _dump(root / "federation.yaml", config)
-        for k, name in enumerate(self.names):
-            _dump(root / "nodes" / f"{name}.yaml", self._node(k, name, launcher_at))
+        for name, node in zip(self.names, nodes, strict=True):
+            _dump(root / "nodes" / f"{name}.yaml", node)
         store = SQLiteStore(self.db)
         try:
             if store.latest_model() is None:

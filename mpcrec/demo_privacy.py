@@ -133,14 +133,15 @@ def private_report(
 
     config = LauncherConfig.load(settings.state_dir / "federation.yaml")
     partition = partition_users(load_movielens_100k(), settings.instances, seed=settings.seed)
-    quality["non_private_twin"] = non_private_twin(
-        split,
-        partition,
-        rounds=settings.rounds,
-        instances=settings.instances,
-        users=settings.users,
-        seed=settings.seed,
-    )
+    if settings.model == "mf":  # seqrec's plaintext twin: mpcrec.demo_seqrec.quality
+        quality["non_private_twin"] = non_private_twin(
+            split,
+            partition,
+            rounds=settings.rounds,
+            instances=settings.instances,
+            users=settings.users,
+            seed=settings.seed,
+        )
     return {
         "dp": True,
         "privacy_unit": "user",

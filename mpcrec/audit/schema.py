@@ -99,6 +99,8 @@ _USER_PARAMS: Mapping[str, Field] = {
     "user_rate": _number(0.0, 1.0),
 }
 
+#: The model kind, present only when it is not ``"mf"`` (``dpals``, ``seqrec``).
+
 
 #: The model kind, present only when not ``"mf"`` (RoundParams.to_json).
 _MODEL_PARAMS: Mapping[str, Field] = {"model": _text}

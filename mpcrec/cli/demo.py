@@ -19,7 +19,11 @@ from mpcrec.demo_privacy import DELTA, DP_ROUNDS, EPSILON, NO_DP_HELP, PLAIN_ROU
 from mpcrec.files import write_atomic
 
 DEFAULT_MODEL = "dpals"
-MODEL_HELP = f"{DPALS_HELP} (default {DEFAULT_MODEL}; dpals runs {DPALS_ROUNDS} round(s))"
+MODEL_HELP = (
+    f"{DPALS_HELP}, or seqrec (order-aware: a viewer is their recent videos, related videos "
+    f"come from the current one; mpcrec.demo_seqrec) (default {DEFAULT_MODEL}; dpals runs "
+    f"{DPALS_ROUNDS} round(s))"
+)
 
 if TYPE_CHECKING:
     from mpcrec.data.split import Split
@@ -50,7 +54,9 @@ def register(sub: Any) -> None:
         help=f"published rounds (default: {DPALS_ROUNDS} for dpals; for mf {DP_ROUNDS} with "
         f"user-level DP, {PLAIN_ROUNDS} with --no-dp)",
     )
-    parser.add_argument("--model", choices=("mf", "dpals"), default=DEFAULT_MODEL, help=MODEL_HELP)
+    parser.add_argument(
+        "--model", choices=("mf", "dpals", "seqrec"), default=DEFAULT_MODEL, help=MODEL_HELP
+    )
     parser.add_argument("--no-dp", action="store_true", help=NO_DP_HELP)
     parser.add_argument(
         "--state-dir", type=Path, help="keep all state here (default: a fresh temporary directory)"
@@ -84,13 +90,18 @@ def run(args: argparse.Namespace) -> int:
     if args.rounds is None:
         args.rounds = PLAIN_ROUNDS if args.no_dp else DP_ROUNDS
         args.rounds = DPALS_ROUNDS if args.model == "dpals" else args.rounds  # ALS_DP's
+        if args.no_dp and args.model == "seqrec":
+            from mpcrec.model.tuned_sequence import SEQ_FED_ROUNDS
+
+            args.rounds = SEQ_FED_ROUNDS
     _check(args)
     console = Console(stderr=args.format == "json")
     split, factors, _ = movielens_setting(args.instances, args.seed)
     settings = _settings(args, _state_dir(args, console), users=split.n_users)
     demo = DemoRun(settings)
-    dpals = args.model == "dpals"
-    demo.prepare(demo_dpals.initial_items(split) if dpals else factors.item_emb)
+    dpals, seqrec = args.model == "dpals", args.model == "seqrec"
+    initial = demo_dpals.initial_items(split) if dpals else factors.item_emb
+    demo.prepare(_initial(args, split.n_items) if seqrec else initial)
     started = time.monotonic()
     with (
         PeakMemory(lambda: [p.pid for p in tuple(demo.procs.values())]) as memory,
@@ -99,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         events = demo.run()
     wall = time.monotonic() - started
     audit = audit_verdict(settings.state_dir)
-    version, quality = _quality(demo, split, factors)
+    version, quality = _seq_quality(demo, split) if seqrec else _quality(demo, split, factors)
     report: dict[str, Any] = {
         **(
             demo_dpals.private_report(settings)
@@ -107,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             else private_report(settings, split, quality)
         ),
         "aggregation": settings.aggregation,
+        "model": settings.model,
         "instances": args.instances,
         "rounds": args.rounds,
         "model_version": version,
@@ -174,6 +186,21 @@ def _settings(args: argparse.Namespace, state: Path, *, users: int) -> DemoSetti
     )
 
 
+def _initial(args: argparse.Namespace, n_items: int) -> Any:
+    from mpcrec.demo_seqrec import initial_model
+
+    return initial_model(n_items, args.seed)
+
+
+def _seq_quality(demo: DemoRun, split: Split) -> tuple[int, dict[str, dict[str, float]]]:
+    from mpcrec.demo_seqrec import quality
+
+    s = demo.settings
+    return quality(
+        demo.db, split, instances=s.instances, rounds=s.rounds, seed=s.seed, baselines=s.baselines
+    )
+
+
 def _quality(
     demo: DemoRun, split: Split, factors: Factors
 ) -> tuple[int, dict[str, dict[str, float]]]:
@@ -212,7 +239,7 @@ def _quality(
 
 
 def _table(report: dict[str, Any]) -> Table:
-    table = Table(title=f"mpcrec demo ({report['aggregation']})")
+    table = Table(title=f"mpcrec demo ({report['aggregation']}, {report.get('model', 'mf')})")
     table.add_column("model")
     for metric in ("hr@10", "ndcg@10", "recall@20", "ndcg@20"):
         table.add_column(metric, justify="right")

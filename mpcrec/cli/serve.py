@@ -22,7 +22,8 @@ from rich.console import Console
 from mpcrec.errors import UserError
 from mpcrec.node.api_auth import load_secret
 from mpcrec.node.http_api import ApiServer
-from mpcrec.node.recommender import ModelSnapshot, Recommender
+from mpcrec.node.recommender import Recommender
+from mpcrec.node.seqrec_serving import load_any
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port < 65536:
         raise UserError(f"--port {args.port} is not a TCP port", hint="use 1-65535, or 0")
     secret = load_secret(args.secret_file)
-    recommender = Recommender(ModelSnapshot.load(args.snapshot))
+    recommender = Recommender(load_any(args.snapshot))
     mtime = args.snapshot.stat().st_mtime_ns
     server = ApiServer(recommender, secret=secret, host=args.host, port=args.port)
     server.start()
@@ -96,7 +97,7 @@ def _reload_if_changed(path: Path, mtime: int, recommender: Recommender) -> int:
         current = path.stat().st_mtime_ns
         if current == mtime:
             return mtime
-        recommender.publish(ModelSnapshot.load(path))
+        recommender.publish(load_any(path))
         log.info("serving new model snapshot %s", path)
         return current
     except (OSError, UserError) as err:

@@ -28,8 +28,12 @@ Matrix = npt.NDArray[np.float64]
 
 
 def round_rows(base_rows: int, catalogue_rows: int) -> int:
-    """The round's model rows: the catalogue version's (``0``: none named, the base's)."""
-    return catalogue_rows if catalogue_rows else base_rows
+    """The round's model rows: the catalogue version's (``0``: none named, the base's).
+
+    Never fewer than the base's (rows are never removed): a base with more rows than the
+    version has rows without provenance, which nodes refuse (``catalogue-unverified``) and
+    the auditor names (rule ``catalogue``)."""
+    return max(base_rows, catalogue_rows)
 
 
 def round_spec(spec: FederationSpec, rows: int) -> FederationSpec:

@@ -97,16 +97,18 @@ class RoundParams:
     model: str = DEFAULT_MODEL
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ConfigError(
-                f"model {self.model!r} is unknown", hint="use one of: " + ", ".join(MODELS)
-            )
         for f in fields(self):  # one JSON form (10 and 10.0 must not hash apart)
             kind = {"int": int, "float": float}.get(str(f.type))
             if kind is not None:
                 object.__setattr__(self, f.name, kind(getattr(self, f.name)))
         if self.sensitivity not in SENSITIVITIES:
             raise ConfigError(f"sensitivity {self.sensitivity!r} is unknown")
+        object.__setattr__(self, "model", self.model or "mf")
+        if self.model not in MODELS:
+            raise ConfigError(
+                f"model kind {self.model!r} is unknown",
+                hint="use one of: " + ", ".join(MODELS),
+            )
         if self.sensitivity != USER:
             object.__setattr__(self, "user_clip_norm", 0.0)
             object.__setattr__(self, "user_rate", 1.0)

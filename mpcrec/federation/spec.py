@@ -59,7 +59,10 @@ class FederationSpec:
         with the server step) or ``"dpals"`` (private ALS: each instance contributes its
         scaled statistics, :attr:`contribution_size` values, the committee reveals their
         noisy sum and every member solves the public item factors from it,
-        :mod:`mpcrec.model.dpals_release`; no server step: ``server_lr`` 1, no momentum).
+        :mod:`mpcrec.model.dpals_release`; no server step: ``server_lr`` 1, no momentum);
+        ``"seqrec"``: row ``k`` is video ``k``'s
+        context then item embedding (:mod:`mpcrec.node.seqrec_layout`), so ``dim`` is twice
+        :class:`~mpcrec.model.seqrec.SeqConfig`'s and a row is still one catalogue video.
     """
 
     n_items: int
@@ -77,6 +80,7 @@ class FederationSpec:
     model: str = DEFAULT_MODEL
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "model", self.model or "mf")
         if self.n_items < 1 or self.dim < 1:
             raise ConfigError(f"model of {self.n_items} x {self.dim} must not be empty")
         if self.aggregation not in AGGREGATIONS:

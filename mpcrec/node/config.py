@@ -69,7 +69,7 @@ class MovieLensTrainerConfig:
     instances: int
     seed: int = 0
     rounds: int = 200
-    model: Literal["mf", "dpals"] = "mf"
+    model: Literal["mf", "dpals", "seqrec"] = "mf"  # mpcrec.node.dpals_trainer, seqrec_trainer
     publish_every: int = 0  # > 0: publishes videos (mpcrec.node.movielens_catalogue)
 
     def __post_init__(self) -> None:
@@ -96,6 +96,7 @@ class PeerTubeTrainerConfig:
     catalogue_sha256: str = ""
     seed: int = 0
     rounds: int = 200
+    model: Literal["mf", "seqrec"] = "mf"  # seqrec: mpcrec.node.peertube_seqrec
 
 
 TrainerConfig = DriftTrainerConfig | MovieLensTrainerConfig | PeerTubeTrainerConfig

@@ -47,7 +47,7 @@ from mpcrec.federation.refusals import LauncherError, RoundStateError, StoreConf
 from mpcrec.federation.registration import Registered
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import FederationSpec
-from mpcrec.node import floor, messages, model_kind
+from mpcrec.node import floor, messages
 from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for, item_features
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.api_from_config import in_process_api
@@ -58,6 +58,7 @@ from mpcrec.node.catalogue_sync import CatalogueSource, CatalogueSync
 from mpcrec.node.config import NodeConfig
 from mpcrec.node.from_config import grpc_client, trainer_from_config
 from mpcrec.node.grown_round import round_base
+from mpcrec.node.home_contribution import contribution
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
 from mpcrec.node.log_watch import LogWatch, WitnessServer
@@ -298,7 +299,7 @@ class Node:
             log.error("%s: round %d: the model does not match the announced hash", self.me, rid)
             return
         grown = round_base(ann, base, self.catalogue, spec=self.spec)  # the catalogue's rows
-        delta, weight = model_kind.contribution(self.trainer, grown, ann.model_version, self.params)
+        delta, weight = contribution(self.trainer, grown, ann.model_version, self.params)
         if not (math.isfinite(weight) and weight > 0):  # no training events yet: nothing to send
             log.info("%s: round %d: nothing to contribute", self.me, rid)
             return

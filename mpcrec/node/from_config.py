@@ -20,10 +20,18 @@ def trainer_from_config(config: NodeConfig) -> Trainer:
         from mpcrec.node.movielens_catalogue import PublishingMovieLensTrainer
 
         return PublishingMovieLensTrainer.from_config(trainer, state_dir=config.state_dir)
+    if isinstance(trainer, MovieLensTrainerConfig) and trainer.model == "seqrec":
+        from mpcrec.node.seqrec_trainer import SeqrecTrainer
+
+        return SeqrecTrainer.from_config(trainer, state_dir=config.state_dir)
     if isinstance(trainer, MovieLensTrainerConfig):
         from mpcrec.node.movielens_trainer import MovieLensTrainer
 
         return MovieLensTrainer.from_config(trainer, state_dir=config.state_dir)
+    if isinstance(trainer, PeerTubeTrainerConfig) and trainer.model == "seqrec":
+        from mpcrec.node.peertube_seqrec import PeerTubeSeqrecTrainer
+
+        return PeerTubeSeqrecTrainer.from_config(config)
     if isinstance(trainer, PeerTubeTrainerConfig):
         from mpcrec.node.peertube_trainer import PeerTubeTrainer
 

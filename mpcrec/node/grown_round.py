@@ -94,11 +94,12 @@ def round_base(
             f"round {ann.round_id} names catalogue version {ann.catalogue_version}, this "
             f"node verified version {catalogue.index.tip.version}",
         )
-    if base.n_items > rows:
+    if ann.catalogue_version and base.n_items > ann.catalogue_rows:
         raise RoundRefused(
             RULE,
             f"round {ann.round_id}: the base model has {base.n_items} rows, the verified "
-            f"catalogue version {ann.catalogue_version} {rows}: rows without provenance",
+            f"catalogue version {ann.catalogue_version} {ann.catalogue_rows}: rows without "
+            "provenance",
         )
     if spec is not None and spec.aggregation == "secure" and spec.bound:
         try:  # the ring bound, per block of rows (mpcrec.secure.validation), at this size

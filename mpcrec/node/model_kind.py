@@ -1,44 +1,32 @@
-"""The node's contribution per model kind (``RoundParams.model``), and the ``model-kind``
-refusal: a trainer states the kind it trains (``model_kind``, ``"mf"`` when it says
-nothing) and a round of another kind is refused before anything is computed."""
+"""Which model kind a node's trainer trains, and the refusal of a round of another kind.
+
+A federation trains one model kind (:data:`~mpcrec.federation.round_params.MODELS`,
+announced in every round's signed parameters). A trainer names its kind in the attribute
+``model_kind`` (none: ``"mf"``, the item embeddings of matrix factorisation); a node asked
+to contribute to a round of another kind refuses with rule ``model-kind`` rather than send
+an update of the wrong model.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
-from mpcrec.federation.round_params import DEFAULT_MODEL, RoundParams
-from mpcrec.node.grown_round import RoundBase
+from mpcrec.federation.round_params import RoundParams
 from mpcrec.node.round_refusal import RoundRefused
-from mpcrec.node.trainer import Matrix, Trainer
-from mpcrec.node.user_dp import USER_WEIGHT, home_update
 
 RULE = "model-kind"
 
 
-def trainer_kind(trainer: Any) -> str:
-    """The model kind ``trainer`` trains (``"mf"`` unless it names another)."""
-    return str(getattr(trainer, "model_kind", DEFAULT_MODEL))
+def trainer_kind(trainer: object) -> str:
+    """The model kind ``trainer`` trains (``"mf"`` unless it says otherwise)."""
+    return str(getattr(trainer, "model_kind", "mf"))
 
 
-def contribution(
-    trainer: Trainer, base: RoundBase, version: int, params: RoundParams
-) -> tuple[Matrix, float]:
-    """The update and weight this node contributes from ``base`` under ``params``: ``dpals``: the
-    trainer's scaled statistics with the weight every instance signs
-    (:data:`~mpcrec.node.user_dp.USER_WEIGHT`); ``mf``: :func:`~mpcrec.node.user_dp.home_update`
-    with the retired rows frozen (``base``: the round's rows, grown with the catalogue)."""
-    kind, model = trainer_kind(trainer), base.values
-    if kind != params.model:
+def check_model_kind(trainer: object, params: RoundParams) -> None:
+    """Refuse (``model-kind``) a round whose model kind this node's trainer cannot train."""
+    kind = trainer_kind(trainer)
+    if params.model != kind:
         raise RoundRefused(
             RULE,
             f"the round trains model kind {params.model!r}, this node's trainer "
             f"({type(trainer).__name__}) trains {kind!r}",
-            hint="trainer: {kind: movielens, model: dpals} trains dpals",
+            hint=f"set the trainer's model to {params.model!r} in node.yaml",
         )
-    if params.model == "dpals":
-        release = trainer.release(model, params)  # type: ignore[attr-defined]
-        return np.asarray(release, dtype=np.float64), USER_WEIGHT
-    delta, weight = home_update(trainer, model, version, params)
-    return base.freeze(delta), weight  # retired rows do not move

@@ -302,7 +302,8 @@ class ModelSnapshot:
 
     @classmethod
     def load(cls, path: Path) -> ModelSnapshot:
-        """Read a snapshot written by :meth:`save` (see :mod:`mpcrec.node.snapshot_file`)."""
+        """Read a snapshot written by :meth:`save` (see :mod:`mpcrec.node.snapshot_file`;
+        any model kind's: :func:`mpcrec.node.seqrec_serving.load_any`)."""
         return cls(**load_snapshot(path))
 
 

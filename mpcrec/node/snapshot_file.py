@@ -63,8 +63,11 @@ class SnapshotFields(Protocol):
     def shows_nsfw(self) -> frozenset[int]: ...
 
 
-def save_snapshot(snapshot: SnapshotFields, path: Path) -> None:
-    """Write ``snapshot`` to ``path`` atomically (mode 0600: it holds what users have seen)."""
+def save_snapshot(
+    snapshot: SnapshotFields, path: Path, extra: Mapping[str, npt.NDArray[Any]] | None = None
+) -> None:
+    """Write ``snapshot`` to ``path`` atomically (mode 0600: it holds what users have seen);
+    ``extra``: a model kind's own arrays (names starting ``x_``, :func:`extra_arrays`)."""
     users = sorted(snapshot.seen)
     lengths = [len(snapshot.seen[u]) for u in users]
     buffer = io.BytesIO()
@@ -87,6 +90,7 @@ def save_snapshot(snapshot: SnapshotFields, path: Path) -> None:
         hidden=snapshot.hidden,
         nsfw=snapshot.nsfw,
         shows_nsfw=np.asarray(sorted(snapshot.shows_nsfw), np.int64),
+        **{f"x_{name}": value for name, value in (extra or {}).items()},  # type: ignore[arg-type]
     )
     write_atomic(path, buffer.getvalue())
 
@@ -128,6 +132,12 @@ def load_snapshot(path: Path) -> dict[str, Any]:
         "nsfw": arrays.get("nsfw", none).astype(np.int64),
         "shows_nsfw": frozenset(arrays.get("shows_nsfw", none).tolist()),
     }
+
+
+def extra_arrays(path: Path) -> dict[str, npt.NDArray[Any]]:
+    """The ``extra`` arrays :func:`save_snapshot` wrote to ``path`` (none: ``{}``)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {name[2:]: data[name] for name in data.files if name.startswith("x_")}
 
 
 def _text(value: str) -> npt.NDArray[np.uint8]:

@@ -47,6 +47,7 @@ from mpcrec.files import write_atomic
 from mpcrec.model.local import LocalConfig
 from mpcrec.model.tuned import FEDAVG_DP
 from mpcrec.node.config import PrivacyFloor
+from mpcrec.node.model_kind import check_model_kind
 from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import Matrix, Trainer
 from mpcrec.privacy.budget import Mechanism, epsilon_spent
@@ -94,9 +95,13 @@ def home_update(
     trainer: Trainer, model: Matrix, version: int, params: RoundParams
 ) -> tuple[Matrix, float]:
     """The update and weight this node contributes under ``params``: the trainer's own at
-    instance level, :func:`user_level_update` at user level."""
+    instance level, :func:`user_level_update` at user level (a round of a model kind the
+    trainer cannot train is refused first, ``model-kind``)."""
+    check_model_kind(trainer, params)
     if params.user_level:
         return user_level_update(trainer, model, version, params)
+    if params.model == "seqrec":  # FedAvg's mean: the delta over the server step
+        return trainer.update(model, version, server_lr=params.server_lr)  # type: ignore[call-arg]
     return trainer.update(model, version)
 
 

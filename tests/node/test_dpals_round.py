@@ -38,7 +38,7 @@ from mpcrec.node.aggregation.plaintext import plain_round
 from mpcrec.node.daemon import Node
 from mpcrec.node.dpals_trainer import MovieLensDPALSTrainer
 from mpcrec.node.grown_round import RoundBase
-from mpcrec.node.model_kind import contribution
+from mpcrec.node.home_contribution import contribution
 from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import DriftTrainer
 from tests.node.world import World, drive, make_launcher, node_config, published

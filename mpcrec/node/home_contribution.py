@@ -1,0 +1,30 @@
+"""What this node contributes to a round, per model kind (``RoundParams.model``).
+
+``dpals``: the trainer's scaled statistics (:mod:`mpcrec.model.dpals_release`) with the
+weight every instance signs; ``mf`` and ``seqrec``: :func:`~mpcrec.node.user_dp.home_update`
+with the retired rows frozen. A round of a kind the trainer cannot train is refused first
+(``model-kind``, :mod:`mpcrec.node.model_kind`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mpcrec.federation.round_params import RoundParams
+from mpcrec.node.grown_round import RoundBase
+from mpcrec.node.model_kind import check_model_kind
+from mpcrec.node.trainer import Matrix, Trainer
+from mpcrec.node.user_dp import USER_WEIGHT, home_update
+
+
+def contribution(
+    trainer: Trainer, base: RoundBase, version: int, params: RoundParams
+) -> tuple[Matrix, float]:
+    """The update and weight this node contributes from the round's ``base`` (its rows grown
+    with the catalogue) under ``params``."""
+    check_model_kind(trainer, params)
+    if params.model == "dpals":
+        release = trainer.release(base.values, params)  # type: ignore[attr-defined]
+        return np.asarray(release, dtype=np.float64), USER_WEIGHT
+    delta, weight = home_update(trainer, base.values, version, params)
+    return base.freeze(delta), weight  # retired rows do not move

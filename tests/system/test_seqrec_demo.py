@@ -1,0 +1,96 @@
+"""``mpcrec demo --model seqrec`` small and secure, real processes: rounds of the order-aware
+model published, the audit verifying, and the recommendation API (``mpcrec serve``, its own
+process) answering a related-videos request from the node's snapshot of the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from launch.sqlite_store import SQLiteStore
+from mpcrec.data.movielens import load_movielens_100k
+from mpcrec.model.tuned_sequence import SEQ_FED
+from mpcrec.node.seqrec_trainer import item_uuids, to_model
+from tests.net import free_port
+
+SECRET = "s3cret-" + "y" * 40
+
+
+def _demo(state: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "mpcrec.cli.app", "demo", "--model", "seqrec", "--no-dp"]
+    cmd += ["--instances", "4", "--rounds", "2", "--cooldown", "1", "--no-baselines"]
+    cmd += ["--format", "json", "--state-dir", str(state), "--timeout", "400"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=430)
+
+
+def _related(snapshot: Path, video: str, secret_file: Path) -> dict[str, object]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "mpcrec.cli.app", "serve", "--snapshot", str(snapshot)]
+    cmd += ["--secret-file", str(secret_file), "--port", str(port), "--watch-seconds", "0"]
+    serve = subprocess.Popen(cmd, start_new_session=True)
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {SECRET}"}
+        ) as client:
+            for _ in range(120):
+                try:
+                    answer = client.get(
+                        "/api/v1/recommendations/videos", params={"videoId": video, "count": 5}
+                    )
+                    return dict(answer.json())
+                except httpx.TransportError:
+                    time.sleep(0.5)
+        raise AssertionError("mpcrec serve did not answer")
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        serve.wait(timeout=20)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("federation")
+@pytest.mark.timeout(480)
+def test_secure_seqrec_rounds_publish_verify_and_serve_related_videos(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+
+    done = _demo(state)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((state / "demo.json").read_text())
+    assert report["model"] == "seqrec" and report["aggregation"] == "secure"
+    assert report["rounds_published"] == 2 and report["audit_ok"], report["audit_findings"]
+    assert report["upload_bytes_per_instance"] > 8 * 1682 * 64  # the whole (E, V), shared
+    config = (state / "audit.jsonl").read_text()
+    assert '"model": "seqrec"' in config or '"model":"seqrec"' in config
+    store = SQLiteStore(state / "launcher" / "launcher.sqlite")
+    try:
+        published = store.latest_model()
+    finally:
+        store.close()
+    assert published is not None and published.array().shape == (1682, 2 * SEQ_FED.dim)
+    snapshot = state / "nodes" / "ml-00" / "snapshot.npz"
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET)
+    secret_file.chmod(0o600)
+    uuids = item_uuids(load_movielens_100k().item_ids)
+
+    body = _related(snapshot, uuids[49], secret_file)
+
+    version = int(str(body["modelVersion"]).lstrip("v"))
+    store = SQLiteStore(state / "launcher" / "launcher.sqlite")
+    try:
+        served = store.get_model(version)
+    finally:
+        store.close()
+    assert served is not None
+    scores = to_model(served.array(), SEQ_FED).related(np.array([49]))[0]
+    scores[49] = -np.inf
+    assert [v["uuid"] for v in body["data"]] == [uuids[i] for i in np.argsort(-scores)[:5]]
