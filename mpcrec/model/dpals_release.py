@@ -21,13 +21,14 @@ scaled vector by at most ``sqrt(sum_b a_b^2 D_b^2) = C_u`` (L2), and the committ
 The global-Gram solve needs the number of users (``G_i ~ m_i * gram / n``). It is released
 under the same mechanism: one more block, ``users``, to which every user adds 1 (sensitivity
 1, fraction :data:`USERS_SHARE`). Nothing else the solve uses is private: the settings are
-:data:`~mpcrec.model.tuned_dpals.ALS_DP` (code, public) at the model's dimension.
+:data:`~mpcrec.model.tuned_dpals.ALS_DP` (code, public) at the model's dimension. The
+settings' metadata smoothing is post-processing of the same release: the released masses and
+the items' public metadata features (:func:`published_items`).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,9 @@ from mpcrec.model.dpals import (
     payload_size,
     sensitivities,
     solve_items,
+    unpack,
 )
+from mpcrec.model.dpals_smooth import fixed_order_smooth
 from mpcrec.model.mf import Matrix
 from mpcrec.model.tuned_dpals import ALS_DP
 
@@ -55,11 +58,6 @@ def runtime_config(dim: int) -> ALSConfig:
     """The DP-ALS settings every node and member uses: ``ALS_DP`` at dimension ``dim``
     (:class:`ConfigError` for settings the runtime cannot release)."""
     config = replace(ALS_DP, dim=dim)
-    if getattr(config, "smoothing", 0.0):  # metadata smoothing of the solved factors (alsq)
-        # needs the item features and the masses at every member and server: not in the
-        # runtime yet; the runtime (and the demo's twin) run without it (docs/model.md)
-        unsmoothed: dict[str, Any] = {"smoothing": 0.0}
-        config = replace(config, **unsmoothed)
     if config.tail_exponent or config.popularity_weight:
         raise ConfigError(
             "the runtime's DP-ALS releases no item counts and serves no popularity term "
@@ -149,10 +147,26 @@ def unscaled(total: Matrix, config: ALSConfig, n_items: int, user_clip_norm: flo
 
 
 def published_items(
-    total: Matrix, config: ALSConfig, n_items: int, user_clip_norm: float
+    total: Matrix,
+    config: ALSConfig,
+    n_items: int,
+    user_clip_norm: float,
+    features: Matrix | None = None,
 ) -> Matrix:
     """The public item factors from the revealed (noisy) sum: ``solve_items`` on the
-    unscaled statistics with the released user count (at least 1)."""
+    unscaled statistics with the released user count (at least 1), then, when the settings
+    smooth (``config.smoothing``), the metadata smoothing of the simulation
+    (:func:`~mpcrec.model.dpals.smooth_items`) by the released masses and the items' public
+    ``features``, in a fixed order (:func:`~mpcrec.model.dpals_smooth.fixed_order_smooth`).
+    """
     flat = unscaled(total, config, n_items, user_clip_norm)
     n_users = max(round(float(flat[-1])), 1)
-    return solve_items(flat[:-1], n_users, config)
+    items = solve_items(flat[:-1], n_users, config)
+    if not config.smoothing:
+        return items
+    if features is None:
+        raise ValueError("the DP-ALS settings smooth by public metadata: features needed")
+    mass = unpack(flat[:-1], config)["mass"]
+    return fixed_order_smooth(
+        items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
+    )

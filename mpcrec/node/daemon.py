@@ -48,7 +48,7 @@ from mpcrec.federation.registration import Registered
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.node import floor, messages
-from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for
+from mpcrec.node.aggregation import Aggregation, Seat, aggregation_for, item_features
 from mpcrec.node.aggregation.step import clip_for_committee
 from mpcrec.node.api_from_config import in_process_api
 from mpcrec.node.beacon_check import check_beacon_binding, pinned_chain
@@ -204,8 +204,8 @@ class Node:
                 self.me, self.keys, self.config.tls, self.config.mpc_timeout_s, min_contributors
             )
             registry = str(self.config.state_dir / REPLAY_FILE)
-            warm = self.config.committee.warm_seat
-            seat = replace(seat, replay_registry=registry, warm_seat=warm)
+            warm, features = self.config.committee.warm_seat, item_features(self.trainer)
+            seat = replace(seat, replay_registry=registry, warm_seat=warm, item_features=features)
             self.aggregation = aggregation_for(registered.spec, seat)
         self.spec, self.min_contributors = registered.spec, min_contributors
         log.info("%s: registered (model v%d)", self.me, registered.model_version)

@@ -7,7 +7,10 @@ budget (:func:`mpcrec.model.dpals_release.instance_release`). At user level ever
 (rate 1: the bound is deterministic) unless the round's ``user_rate`` is below 1, when each
 user is drawn with that rate from fresh OS entropy (:func:`mpcrec.node.user_dp.fresh_rng`).
 The user factors never leave the instance: what it serves is solved again from the newest
-published model (:meth:`MovieLensDPALSTrainer.home_users`).
+published model (:meth:`MovieLensDPALSTrainer.home_users`). As a committee member it gives
+the public metadata features the settings' smoothing reads
+(:meth:`MovieLensDPALSTrainer.item_features`: ML-100k's genres and year, the same file at
+every node).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from mpcrec.data.split import leave_last_out
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.model.dpals import bound_users, solve_users
 from mpcrec.model.dpals_release import instance_release, runtime_config
-from mpcrec.model.dpals_train import Home
+from mpcrec.model.dpals_train import Home, metadata_features
 from mpcrec.model.tuned_dpals import ALS_DP
 from mpcrec.node.aggregation.dpals_step import DPALS, release_clip_norm
 from mpcrec.node.recommender import ModelSnapshot
@@ -52,6 +55,7 @@ class MovieLensDPALSTrainer:
         self.item_ids = split.train.item_ids
         self.user_ids = split.train.user_ids
         self.events = split.train
+        self._features = metadata_features(split, words=config.smoothing_words)
 
     @classmethod
     def from_config(
@@ -59,6 +63,17 @@ class MovieLensDPALSTrainer:
     ) -> MovieLensDPALSTrainer:
         """The trainer a ``kind: movielens, model: dpals`` trainer section names."""
         return cls(config.index, config.instances, config.seed)
+
+    def item_features(self, n_items: int) -> Matrix:
+        """The public metadata features of the catalogue's first ``n_items`` items (the
+        simulation's :func:`~mpcrec.model.dpals_train.metadata_features`)."""
+        if n_items != self._features.shape[0]:
+            raise RoundRefused(
+                RULE,
+                f"the round has {n_items} items, this trainer's catalogue "
+                f"{self._features.shape[0]}",
+            )
+        return self._features
 
     def update(self, model: Matrix, version: int) -> tuple[Matrix, float]:
         """An ``mf`` round: this trainer cannot train it (rule ``model-kind``)."""

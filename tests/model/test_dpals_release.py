@@ -86,21 +86,31 @@ def test_the_committees_one_gaussian_gives_each_block_its_share_of_the_budget() 
     assert delta[USERS] == 1.0
 
 
-def test_the_runtime_runs_without_metadata_smoothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings that smooth the solved factors by metadata (not in the runtime: the members
-    have neither the features nor the masses) run unsmoothed, the demo's twin too."""
-    from dataclasses import asdict, dataclass
-
-    from mpcrec.model import dpals_release
-    from mpcrec.model.dpals import ALSConfig
+def test_the_runtime_keeps_the_tuned_metadata_smoothing() -> None:
+    """The runtime's settings are ``ALS_DP``'s, smoothing included: the published factors
+    are the solve smoothed by the released masses and public features, and without the
+    features the smoothing settings cannot publish."""
+    from mpcrec.model.dpals import smooth_items, solve_items, unpack
+    from mpcrec.model.dpals_release import published_items
     from mpcrec.model.tuned_dpals import ALS_DP
 
-    @dataclass(frozen=True)
-    class Smoothed(ALSConfig):
-        smoothing: float = 3.0
-
-    monkeypatch.setattr(dpals_release, "ALS_DP", Smoothed(**{**asdict(ALS_DP), "smoothing": 3.0}))
-
     config = runtime_config(8)
+    n_items = 50
+    rng = np.random.default_rng(0)
+    total = rng.normal(0.0, 1.0, size=release_size(n_items, 8))
+    total[-1] = 40.0 * scales(config, 0.1)["users"]
+    features = (rng.random((n_items, 5)) < 0.3).astype(np.float64)
 
-    assert getattr(config, "smoothing") == 0.0 and config.dim == 8  # noqa: B009
+    published = published_items(total, config, n_items, 0.1, features)
+
+    assert config.smoothing == ALS_DP.smoothing > 0 and config.dim == 8
+    flat = unscaled(total, config, n_items, 0.1)
+    solved = solve_items(flat[:-1], 40, config)
+    mass = unpack(flat[:-1], config)["mass"]
+    expected = smooth_items(
+        solved, mass, features, strength=config.smoothing, lam=config.smoothing_reg
+    )
+    assert np.abs(published - expected).max() < 1e-12
+    assert np.abs(published - solved).max() > 1e-3
+    with pytest.raises(ValueError, match="features"):
+        published_items(total, config, n_items, 0.1)

@@ -1,10 +1,13 @@
 """A DP-ALS round (model kind ``dpals``) through the in-process launcher and real node
 daemons, against its plaintext twin: the ``mpcrec.model.dpals`` steps run here on the same
-users. Plaintext and noise-free, so the published item factors equal the twin's to float
+users, the metadata smoothing included (the members take the items' features from their
+trainers). Plaintext and noise-free, so the published item factors equal the twin's to float
 rounding; the secure path: tests/secure/test_program.py (the committee, within the codec's
 error) and tests/system/test_dpals_federation.py (real processes, with noise).
-Also: a node refuses a round of a model kind its trainer cannot train (``model-kind``), and
-members reject a contribution of the model's length in a dpals round."""
+Also: a node refuses a round of a model kind its trainer cannot train (``model-kind``), a
+member with no item features refuses to publish (``model-kind``) rather than sign an
+unsmoothed model, and members reject a contribution of the model's length in a dpals
+round."""
 
 from __future__ import annotations
 
@@ -20,9 +23,16 @@ from mpcrec.federation.contribution import Envelope
 from mpcrec.federation.plain import seal_plain
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.spec import FederationSpec
-from mpcrec.model.dpals import bound_users, local_statistics, solve_items, solve_users
-from mpcrec.model.dpals_release import runtime_config
-from mpcrec.model.dpals_train import Home
+from mpcrec.model.dpals import (
+    bound_users,
+    local_statistics,
+    smooth_items,
+    solve_items,
+    solve_users,
+    unpack,
+)
+from mpcrec.model.dpals_release import instance_release, runtime_config
+from mpcrec.model.dpals_train import Home, metadata_features
 from mpcrec.model.tuned_dpals import ALS_DP
 from mpcrec.node.aggregation.plaintext import plain_round
 from mpcrec.node.daemon import Node
@@ -59,14 +69,21 @@ def _shards() -> tuple[Split, list[Home]]:
 
 
 def _twin(base: np.ndarray) -> np.ndarray:
-    """The item solve of the summed statistics of the three shards' users, in process."""
+    """The simulation's steps on the three shards' users, in process: the item solve of the
+    summed statistics, then the metadata smoothing by their masses
+    (:func:`mpcrec.model.dpals_train.train_dpals`'s last round)."""
     config = runtime_config(base.shape[1])
+    split, homes = _shards()
     total, n_users = np.zeros(SPEC.contribution_size - 1), 0
-    for home in _shards()[1]:
+    for home in homes:
         users = bound_users(solve_users(base, home.conf, config), config.user_norm)
         total += local_statistics(users, home.weights(config, None), config)
         n_users += users.shape[0]
-    return solve_items(total, n_users, config)
+    items = solve_items(total, n_users, config)
+    assert config.smoothing > 0  # the tuned settings smooth: the twin must too
+    features = metadata_features(split, words=config.smoothing_words)
+    mass = unpack(total, config)["mass"]
+    return smooth_items(items, mass, features, strength=config.smoothing, lam=config.smoothing_reg)
 
 
 @pytest.mark.timeout(120)
@@ -105,6 +122,39 @@ def test_a_trainer_of_another_model_kind_refuses_the_round() -> None:
     assert drift.value.rule == dpals.value.rule == "model-kind"
 
 
+def test_a_member_without_item_features_refuses_to_publish() -> None:
+    """The settings smooth by metadata: a member whose trainer gives no features must not
+    publish (and sign) the unsmoothed solve its peers would not; with the features the
+    same round publishes."""
+    trainer = MovieLensDPALSTrainer(SHARDS[0], INSTANCES, seed=0)
+    model = np.zeros((SPEC.n_items, SPEC.dim))
+    model[:, 0] = 0.1
+    release = instance_release(
+        bound_users(trainer.home_users(model), 1.0), trainer.weights, runtime_config(SPEC.dim), C_U
+    )
+    digest = PublishedModel.from_array(0, model).model_hash
+    sealed = seal_plain(release, round_id=1, model_hash=digest, contributor="ml-09")
+    envelopes = [Envelope("ml-09", 1.0, b"", sealed)]
+
+    def publish(**features: object) -> tuple[np.ndarray, tuple[str, ...]]:
+        return plain_round(
+            envelopes,
+            spec=SPEC,
+            round_id=1,
+            model=model,
+            model_hash=digest,
+            previous=None,
+            **features,  # type: ignore[arg-type]
+        )
+
+    with pytest.raises(RoundRefused) as refused:
+        publish()
+    smoothed, accepted = publish(item_features=trainer.item_features)
+
+    assert refused.value.rule == "model-kind"
+    assert accepted == ("ml-09",) and np.isfinite(smoothed).all()
+
+
 def test_members_reject_a_contribution_of_the_models_length_in_a_dpals_round() -> None:
     model = np.zeros((SPEC.n_items, SPEC.dim))
     digest = PublishedModel.from_array(0, model).model_hash
@@ -120,7 +170,13 @@ def test_members_reject_a_contribution_of_the_models_length_in_a_dpals_round() -
     ]
 
     _, accepted = plain_round(
-        envelopes, spec=SPEC, round_id=1, model=model, model_hash=digest, previous=None
+        envelopes,
+        spec=SPEC,
+        round_id=1,
+        model=model,
+        model_hash=digest,
+        previous=None,
+        item_features=lambda n: np.zeros((n, 2)),
     )
 
     assert SPEC.contribution_size != SPEC.size

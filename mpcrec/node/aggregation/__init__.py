@@ -9,9 +9,10 @@ asks which kind it holds.
 from __future__ import annotations
 
 from mpcrec.federation.spec import FederationSpec
+from mpcrec.node.aggregation.dpals_step import item_features
 from mpcrec.node.aggregation.kind import Aggregation, Seat
 
-__all__ = ["Aggregation", "Seat", "aggregation_for"]
+__all__ = ["Aggregation", "Seat", "aggregation_for", "item_features"]
 
 
 def aggregation_for(spec: FederationSpec, seat: Seat) -> Aggregation:
@@ -19,7 +20,7 @@ def aggregation_for(spec: FederationSpec, seat: Seat) -> Aggregation:
     if spec.aggregation == "plaintext":
         from mpcrec.node.aggregation.plaintext import PlaintextAggregation
 
-        return PlaintextAggregation(spec, seat.instance_id)
+        return PlaintextAggregation(spec, seat.instance_id, seat.item_features)
     from mpcrec.node.aggregation.secure import SecureAggregation
 
     return SecureAggregation(spec, seat)

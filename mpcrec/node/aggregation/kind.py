@@ -11,6 +11,7 @@ from mpcrec.crypto.pki import CertPaths
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.contribution import Envelope
 from mpcrec.federation.published_model import PublishedModel
+from mpcrec.node.aggregation.dpals_step import ItemFeatures
 from mpcrec.node.aggregation.step import Matrix
 
 
@@ -25,6 +26,7 @@ class Seat:
     min_contributors: int = 1
     replay_registry: str | None = None  # where a member keeps the nonces it accepted
     warm_seat: bool = False  # keep the committee party running between draws (node.yaml)
+    item_features: ItemFeatures | None = None  # the trainer's public item metadata (dpals)
 
 
 class Aggregation(Protocol):

@@ -29,7 +29,7 @@ from mpcrec.federation.plain import open_plain, plain_terms, seal_plain
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.model.server import weighted_sum
-from mpcrec.node.aggregation.dpals_step import committee_offset, next_model
+from mpcrec.node.aggregation.dpals_step import ItemFeatures, committee_offset, next_model
 from mpcrec.node.aggregation.step import Matrix, public_weights
 
 log = logging.getLogger("mpcrec.node.plaintext")
@@ -79,12 +79,14 @@ def plain_round(
     model_hash: bytes,
     previous: Matrix | None,
     seed: bytes = b"",
+    item_features: ItemFeatures | None = None,
 ) -> tuple[Matrix, tuple[str, ...]]:
     """The next model and the accepted contributors (see the module docstring).
 
     With ``spec.noise_multiplier`` the sum gets Gaussian noise drawn from the round's public
     ``seed`` (every member draws the same, so they agree; a plaintext committee protects
     nothing anyway: this keeps the baseline's utility comparable to the secure round's).
+    ``item_features``: the public item metadata a ``dpals`` round's smoothing reads.
     """
     spec = grown_spec(spec, model.shape[0])  # the round's rows (they grow with the catalogue)
     accepted = _opened(envelopes, spec, round_id, model, model_hash)
@@ -99,16 +101,19 @@ def plain_round(
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "big"))
         aggregate = aggregate + rng.normal(0.0, sigma, size=aggregate.shape)
     step = committee_offset(spec, model, previous) + spec.server_lr * aggregate
-    nxt = next_model(spec, step, weights, (model.shape[0], model.shape[1]))
+    nxt = next_model(spec, step, weights, (model.shape[0], model.shape[1]), item_features)
     return nxt, tuple(envelopes[i].contributor for i, _ in accepted)
 
 
 class PlaintextAggregation:
     """Envelopes that carry the update itself; members compute :func:`plain_round`."""
 
-    def __init__(self, spec: FederationSpec, instance_id: str) -> None:
+    def __init__(
+        self, spec: FederationSpec, instance_id: str, item_features: ItemFeatures | None = None
+    ) -> None:
         self.spec = spec
         self.instance_id = instance_id
+        self.item_features = item_features
 
     def seal(
         self, update: Matrix, ann: RoundAnnouncement, *, weight: float, params_hash: bytes
@@ -142,6 +147,7 @@ class PlaintextAggregation:
             model_hash=base.model_hash,
             previous=previous,
             seed=ann.seed,
+            item_features=self.item_features,
         )
 
     def deal(self, ann: RoundAnnouncement) -> None:

@@ -140,7 +140,8 @@ class SecureAggregation:
         )
         params = np.asarray(outcome.params, dtype=np.float64)
         grown = grown_spec(self.spec, base.n_items)
-        return next_model(grown, params, spec.weights, (base.n_items, base.dim)), accepted
+        shape, features = (base.n_items, base.dim), self.seat.item_features
+        return next_model(grown, params, spec.weights, shape, features), accepted
 
     def session(self, ann: RoundAnnouncement, rank: int) -> Session:
         """This party's CrypTen session for the round: ``replicated`` (3 members) or, when a
