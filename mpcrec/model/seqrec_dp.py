@@ -65,6 +65,21 @@ def user_delta(model: SeqModel, data: Contexts, steps: int, clip_norm: float) ->
     return clip_to_norm(local.flat() - start, clip_norm)
 
 
+def _by_user(data: Contexts) -> dict[int, Contexts]:
+    """Every user's own examples (users without any are left out)."""
+    order = np.argsort(data.user, kind="stable")
+    users, starts = np.unique(data.user[order], return_index=True)
+    out = {}
+    for u, rows in zip(users, np.split(order, starts[1:]), strict=True):
+        out[int(u)] = Contexts(
+            context=data.context[rows],
+            target=data.target[rows],
+            user=data.user[rows],
+            weight=data.weight[rows],
+        )
+    return out
+
+
 def train_seq_dp(
     split: Split,
     partition: Partition,
@@ -83,7 +98,7 @@ def train_seq_dp(
     model = SeqModel.init(split.n_items, config, rng)
     users = [partition.members(k) for k in range(partition.n_instances)]
     every_user = np.concatenate(users)
-    examples = {int(u): Contexts.of(split, config, np.array([u])) for u in every_user}
+    examples = _by_user(Contexts.of(split, config))
     denominator = privacy.user_rate * every_user.shape[0]
     sigma = privacy.noise_multiplier * 2.0 * privacy.clip_norm
     for r in range(privacy.rounds):
@@ -92,7 +107,7 @@ def train_seq_dp(
         for members in users:  # each instance: the sum of its drawn users' clipped deltas
             drawn = members[rng.random(members.shape[0]) < privacy.user_rate]
             for u in drawn:
-                if examples[int(u)].target.shape[0] > 0:
+                if int(u) in examples:
                     total += user_delta(
                         model, examples[int(u)], privacy.user_steps, privacy.clip_norm
                     )

@@ -8,7 +8,7 @@ from mpcrec.data.partition import Partition
 from mpcrec.data.split import whole_past
 from mpcrec.model.metrics import evaluate
 from mpcrec.model.seqrec import Contexts, SeqConfig, SeqModel, user_scorer
-from mpcrec.model.seqrec_dp import SeqDPConfig, train_seq_dp, user_delta
+from mpcrec.model.seqrec_dp import SeqDPConfig, _by_user, train_seq_dp, user_delta
 from tests.model.test_sequence import chain
 
 CONFIG = SeqConfig(dim=8, context=2, lr=0.5, reg=0.001, loss="softmax")
@@ -51,3 +51,13 @@ def test_clipped_sampled_training_learns_a_deterministic_chain() -> None:
     privacy = SeqDPConfig(rounds=60, user_rate=0.5, clip_norm=5.0, user_steps=2)
     model = train_seq_dp(split, _two_instances(split.n_users), CONFIG, privacy, seed=0)
     assert evaluate(user_scorer(model, split), split)["ndcg@10"] > 0.8
+
+
+def test_each_users_examples_are_those_of_the_user_alone() -> None:
+    split = whole_past(chain(n_users=6))
+    by_user = _by_user(Contexts.of(split, CONFIG))
+    for u in range(6):
+        alone = Contexts.of(split, CONFIG, np.array([u]))
+        assert np.array_equal(by_user[u].context, alone.context)
+        assert np.array_equal(by_user[u].target, alone.target)
+        assert np.array_equal(by_user[u].weight, alone.weight)
