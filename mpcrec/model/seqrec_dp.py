@@ -54,14 +54,23 @@ class SeqDPConfig:
     server_lr: float = 1.0
 
 
-def user_delta(model: SeqModel, data: Contexts, steps: int, clip_norm: float) -> Matrix:
-    """One user's clipped delta of the flat parameters after ``steps`` full-batch steps."""
+def user_delta(
+    model: SeqModel,
+    data: Contexts,
+    steps: int,
+    clip_norm: float,
+    rng: np.random.Generator | None = None,
+) -> Matrix:
+    """One user's clipped delta of the flat parameters after ``steps`` full-batch steps.
+
+    ``rng`` draws BPR's negatives (softmax draws nothing); default a fixed stream.
+    """
     start = model.flat()
     full = replace(model.config, batch_size=max(data.target.shape[0], 1))
     local = replace(model.with_flat(start), config=full)
-    order = np.random.default_rng(0)  # one batch: the order does not matter
+    draws = np.random.default_rng(0) if rng is None else rng
     for _ in range(steps):
-        seq_epoch(local, data, full.lr, order)
+        seq_epoch(local, data, full.lr, draws)
     return clip_to_norm(local.flat() - start, clip_norm)
 
 
@@ -92,10 +101,11 @@ def train_seq_dp(
     """DP-FedAvg rounds as described above; the instances' sums stand for the secure round's.
 
     Randomness: model initialisation, then each round's user draws and the noise, from
-    ``default_rng(seed)``. BPR's negatives come from a fixed stream (softmax has none).
+    ``default_rng(seed)``; BPR's negatives from a stream spawned off it.
     """
     rng = np.random.default_rng(seed)
     model = SeqModel.init(split.n_items, config, rng)
+    (negatives,) = rng.spawn(1)
     users = [partition.members(k) for k in range(partition.n_instances)]
     every_user = np.concatenate(users)
     examples = _by_user(Contexts.of(split, config))
@@ -109,7 +119,7 @@ def train_seq_dp(
             for u in drawn:
                 if int(u) in examples:
                     total += user_delta(
-                        model, examples[int(u)], privacy.user_steps, privacy.clip_norm
+                        model, examples[int(u)], privacy.user_steps, privacy.clip_norm, negatives
                     )
         if sigma > 0:
             total += rng.normal(0.0, sigma, size=total.shape)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import whole_past
@@ -46,10 +49,12 @@ def test_noise_has_the_calibrated_scale() -> None:
     assert 0.9 < np.std(moved) / (2.0 * 2 * 0.5) < 1.1  # z * 2C, the replace-one std
 
 
-def test_clipped_sampled_training_learns_a_deterministic_chain() -> None:
+@pytest.mark.parametrize("loss", ["softmax", "bpr"])
+def test_clipped_sampled_training_learns_a_deterministic_chain(loss: str) -> None:
     split = whole_past(chain())
     privacy = SeqDPConfig(rounds=60, user_rate=0.5, clip_norm=5.0, user_steps=2)
-    model = train_seq_dp(split, _two_instances(split.n_users), CONFIG, privacy, seed=0)
+    config = replace(CONFIG, loss=loss)
+    model = train_seq_dp(split, _two_instances(split.n_users), config, privacy, seed=0)
     assert evaluate(user_scorer(model, split), split)["ndcg@10"] > 0.8
 
 
