@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from mpcrec.data.partition import Partition
 from mpcrec.data.split import whole_past
 from mpcrec.model.metrics import evaluate
-from mpcrec.model.seqrec import SeqConfig, SeqModel, train_seq_central, user_scorer
+from mpcrec.model.seqrec import (
+    SeqConfig,
+    SeqModel,
+    train_seq_central,
+    train_seq_fedavg,
+    user_scorer,
+)
 from mpcrec.model.seqrec_softmax import softmax_loss_and_grads
 from tests.model.test_sequence import chain
 
@@ -66,3 +75,15 @@ def test_softmax_model_learns_a_deterministic_chain() -> None:
     )
     model = train_seq_central(split, config, seed=0)
     assert evaluate(user_scorer(model, split), split)["ndcg@10"] > 0.9
+
+
+def test_one_instance_softmax_fedavg_is_central_and_shows_every_round() -> None:
+    split = whole_past(chain(n_users=20))
+    one = Partition(names=("all",), user_instance=np.zeros(split.n_users, np.int64), how="label")
+    config = SeqConfig(dim=8, context=2, epochs=1, batch_size=16, loss="softmax", lr=0.05)
+    seen: list[int] = []
+    fed = train_seq_fedavg(
+        split, one, config, rounds=4, seed=3, on_model=lambda r, m: seen.append(r)
+    )
+    central = train_seq_central(split, replace(config, epochs=4), seed=3)
+    assert np.allclose(fed.flat(), central.flat(), atol=1e-9) and seen == [1, 2, 3, 4]
