@@ -30,11 +30,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mpcrec.bench.quality_coldstart import register_cold_start, run_cold_start
-from mpcrec.bench.quality_dp import CURVED, DP_METHODS, DP_ROUNDS, DP_TRAINERS, dp_configs
+from mpcrec.bench.quality_dp import CURVED as DP_CURVED
+from mpcrec.bench.quality_dp import DP_METHODS, DP_ROUNDS, DP_TRAINERS, dp_configs
 from mpcrec.bench.quality_methods import DEFAULT_METHODS as BASE_DEFAULT
 from mpcrec.bench.quality_methods import DELTA, PROTOCOLS, Setting
 from mpcrec.bench.quality_methods import METHODS as BASE_METHODS
 from mpcrec.bench.quality_methods import TRAINERS as BASE_TRAINERS
+from mpcrec.bench.quality_seq import SEQ_CURVED, SEQ_METHODS, SEQ_ROUNDS, SEQ_TRAINERS, seq_configs
 from mpcrec.bench.report import check_writable, write_json
 from mpcrec.data.interaction_file import load_interaction_file
 from mpcrec.data.interactions import Interactions
@@ -48,8 +50,9 @@ from mpcrec.model.metrics import METRICS, evaluate
 from mpcrec.model.tuned import FEDAVG, FEDAVG_DP, MF, MF_DP
 from mpcrec.model.tuned_sequence import SASREC, SEQ, SEQ_FED, SEQ_FED_ROUNDS
 
-METHODS = (*BASE_METHODS, *DP_METHODS)
-TRAINERS = {**BASE_TRAINERS, **DP_TRAINERS}
+METHODS = (*BASE_METHODS, *DP_METHODS, *SEQ_METHODS)  # seq_dp: asked for by name
+TRAINERS = {**BASE_TRAINERS, **DP_TRAINERS, **SEQ_TRAINERS}
+CURVED = (*DP_CURVED, *SEQ_CURVED)
 DEFAULT_METHODS = (*BASE_DEFAULT, *DP_METHODS)
 
 
@@ -178,9 +181,8 @@ def _train_and_evaluate(
             partition = partition_users(data, args.instances, seed=seed)
             for name, eps in jobs:
                 label = name if eps is None else f"{name} ε={eps:g}"
-                total = {"fedavg_dp": args.dp_rounds, "seq_fed": SEQ_FED_ROUNDS, **DP_ROUNDS}.get(
-                    name, args.rounds
-                )
+                rounds = {"fedavg_dp": args.dp_rounds, "seq_fed": SEQ_FED_ROUNDS, **DP_ROUNDS}
+                total = {**rounds, **SEQ_ROUNDS}.get(name, args.rounds)
                 task = progress.add_task(f"seed {seed} {label}", total=total)
                 run_setting = setting if eps is None else replace(setting, epsilon=eps)
 
@@ -277,6 +279,7 @@ def _report(
                 "delta": DELTA,
             },
             **dp_configs(setting.epsilon),
+            **seq_configs(setting.epsilon),
         },
         "elapsed_s": elapsed,
         "load_average": list(os.getloadavg()),

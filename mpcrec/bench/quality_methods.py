@@ -115,7 +115,7 @@ def _fedavg_dp(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer,
     return factors.scores, {"epsilon": epsilon, "noise_multiplier": z}
 
 
-def _sequence_row(s: Setting, model: SeqModel) -> tuple[Scorer, dict[str, Any]]:
+def sequence_row(s: Setting, model: SeqModel) -> tuple[Scorer, dict[str, Any]]:
     """The logged-in scorer, with the anonymous viewer's metrics (current video only)."""
     anonymous = evaluate(anonymous_scorer(model, s.split), s.split)
     extra = {f"anonymous_{k}": v for k, v in anonymous.items()}
@@ -123,12 +123,12 @@ def _sequence_row(s: Setting, model: SeqModel) -> tuple[Scorer, dict[str, Any]]:
 
 
 def _seq_central(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, dict[str, Any]]:
-    return _sequence_row(s, train_seq_central(s.split, SEQ, seed=seed))
+    return sequence_row(s, train_seq_central(s.split, SEQ, seed=seed))
 
 
 def _seq_fed(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, dict[str, Any]]:
     model = train_seq_fedavg(s.split, p, SEQ_FED, rounds=SEQ_FED_ROUNDS, seed=seed, on_round=tick)
-    return _sequence_row(s, model)
+    return sequence_row(s, model)
 
 
 TRAINERS: dict[str, Trainer] = {

@@ -182,13 +182,10 @@ def _loss(
 ) -> torch.Tensor:
     """Next-item cross-entropy of every non-padding position (full or sampled softmax)."""
     hidden = model(inputs)
-    if negatives == 0:
-        logits = model.item_logits(hidden)
-        return nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100
-        )
     real = targets >= 0
     states, wanted = hidden[real], targets[real]
+    if negatives == 0:
+        return nn.functional.cross_entropy(model.item_logits(states), wanted)
     n_items = model.item.weight.shape[0] - 1
     drawn = torch.randint(0, n_items, (negatives,), generator=generator)
     positive = (states * model.item.weight[wanted + 1]).sum(-1, keepdim=True)

@@ -32,6 +32,7 @@ from mpcrec.data.interactions import IntArray
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import Split
 from mpcrec.model.mf import Matrix, event_ages
+from mpcrec.model.seqrec_softmax import softmax_loss_and_grads
 from mpcrec.model.sequence import histories
 from mpcrec.model.server import ServerSGD, weighted_sum
 
@@ -59,6 +60,12 @@ class SeqConfig:
     recency_boost, recency_half_life:
         Event weights ``1 + boost * 0.5 ** (age / half_life)`` as in
         :class:`~mpcrec.model.mf.MFConfig`.
+    loss:
+        ``"bpr"`` (one uniform negative per event) or ``"softmax"`` (full softmax over the
+        catalogue, :mod:`mpcrec.model.seqrec_softmax`).
+    long_context, long_weight:
+        The long-term part of the viewer: a share ``long_weight`` of the weights spread
+        uniformly over the last ``long_context`` items (FISM-like; 0: none).
     """
 
     dim: int = 32
@@ -71,6 +78,14 @@ class SeqConfig:
     init_std: float = 0.1
     recency_boost: float = 0.0
     recency_half_life: float = 10.0
+    loss: str = "bpr"
+    long_context: int = 0
+    long_weight: float = 0.0
+
+    @property
+    def width(self) -> int:
+        """Columns of a context row: the short context or the long one, whichever is longer."""
+        return max(self.context, self.long_context)
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,7 @@ class Contexts:
         for u in chosen:
             h = all_histories[u]
             for t in range(1, h.shape[0]):
-                context.append(_recent(h[:t], config.context))
+                context.append(_recent(h[:t], config.width))
                 target.append(h[t])
                 who.append(u)
                 ages.append(ages_by_user[u][t])
@@ -101,7 +116,7 @@ class Contexts:
             -np.asarray(ages, dtype=np.float64) / config.recency_half_life
         )
         return cls(
-            context=np.asarray(context, dtype=np.int64).reshape(-1, config.context),
+            context=np.asarray(context, dtype=np.int64).reshape(-1, config.width),
             target=np.asarray(target, dtype=np.int64),
             user=np.asarray(who, dtype=np.int64),
             weight=np.asarray(weight, dtype=np.float64),
@@ -142,9 +157,7 @@ class SeqModel:
 
     def viewers(self, context: IntArray) -> tuple[Matrix, Matrix]:
         """Representations ``h`` of context rows (newest first, -1 padded), and the weights."""
-        present = context >= 0
-        w = np.where(present, self.config.decay ** np.arange(context.shape[1]), 0.0)
-        w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+        w = _mix_weights(context, self.config)
         h = np.einsum("bk,bkd->bd", w, self.context_emb[np.maximum(context, 0)])
         h[:, -1] = 1.0
         return h, w
@@ -171,9 +184,25 @@ class SeqModel:
         )
 
 
+def _mix_weights(context: IntArray, config: SeqConfig) -> Matrix:
+    """Decayed weights over the short context, plus the long-term uniform share; rows sum to 1."""
+    present = context >= 0
+    slots = np.arange(context.shape[1])
+    short = np.where(present & (slots < config.context), config.decay**slots, 0.0)
+    w = short / np.maximum(short.sum(axis=1, keepdims=True), 1e-12)
+    if config.long_context > 0 and config.long_weight > 0.0:
+        long = (present & (slots < config.long_context)).astype(np.float64)
+        long /= np.maximum(long.sum(axis=1, keepdims=True), 1e-12)
+        w = (1.0 - config.long_weight) * w + config.long_weight * long
+    return np.asarray(w, dtype=np.float64)
+
+
 def seq_epoch(model: SeqModel, data: Contexts, lr: float, rng: np.random.Generator) -> None:
-    """One BPR epoch over ``data``, updating ``model`` in place (order, negatives: ``rng``)."""
+    """One epoch over ``data``, updating ``model`` in place (order, negatives: ``rng``)."""
     config = model.config
+    if config.loss == "softmax":
+        _softmax_epoch(model, data, lr, rng)
+        return
     n_items = model.item_emb.shape[0]
     order: IntArray = rng.permutation(data.target.shape[0])
     negatives = np.asarray(rng.integers(0, n_items, size=data.target.shape[0]), dtype=np.int64)
@@ -194,9 +223,30 @@ def seq_epoch(model: SeqModel, data: Contexts, lr: float, rng: np.random.Generat
         np.add.at(e, rows.ravel(), lr * grad_e.reshape(-1, config.dim))
 
 
+def _softmax_epoch(model: SeqModel, data: Contexts, lr: float, rng: np.random.Generator) -> None:
+    """One full-softmax epoch over ``data`` in shuffled mini-batches (summed gradients)."""
+    config = model.config
+    order: IntArray = rng.permutation(data.target.shape[0])
+    for start in range(0, order.shape[0], config.batch_size):
+        batch = order[start : start + config.batch_size]
+        ctx = data.context[batch]
+        _, grad_e, grad_v = softmax_loss_and_grads(
+            model.context_emb,
+            model.item_emb,
+            ctx,
+            _mix_weights(ctx, config),
+            data.target[batch],
+            data.weight[batch],
+            config.reg,
+            dtype=np.float32,
+        )
+        model.context_emb -= lr * grad_e
+        model.item_emb -= lr * grad_v
+
+
 def user_scorer(model: SeqModel, split: Split) -> Callable[[IntArray], Matrix]:
     """Scores of logged-in users from their latest training items."""
-    latest = np.stack([_recent(h, model.config.context) for h in histories(split.train)])
+    latest = np.stack([_recent(h, model.config.width) for h in histories(split.train)])
 
     def score(users: IntArray) -> Matrix:
         return model.scores(latest[users])
@@ -232,12 +282,14 @@ def train_seq_fedavg(
     rounds: int,
     seed: int,
     on_round: Callable[[int], None] | None = None,
+    on_model: Callable[[int, SeqModel], None] | None = None,
 ) -> SeqModel:
     """Plaintext FedAvg over instances: ``config.epochs`` local epochs per round.
 
     Every instance trains a copy of the global ``(E, V)`` on its own users' examples and
     returns the delta; the server adds the example-weighted mean (server step 1, no
-    momentum). The step decays linearly over the rounds.
+    momentum). The step decays linearly over the rounds. ``on_model(round, model)``, if
+    given, sees the global model after every round (e.g. to follow validation quality).
     """
     rng = np.random.default_rng(seed)
     model = SeqModel.init(split.n_items, config, rng)
@@ -259,4 +311,6 @@ def train_seq_fedavg(
         model = model.with_flat(server.step(start, weighted_sum(deltas, weights)))
         if on_round is not None:
             on_round(r + 1)
+        if on_model is not None:
+            on_model(r + 1, model)
     return model

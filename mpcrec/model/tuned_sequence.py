@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mpcrec.model.sasrec import SASRecConfig
 from mpcrec.model.seqrec import SeqConfig
+from mpcrec.model.seqrec_dp import SeqDPConfig
 
 SASREC = SASRecConfig(
     dim=64, blocks=1, heads=1, max_len=50, dropout=0.2, lr=5e-3, epochs=40, negatives=500
@@ -14,3 +17,7 @@ SEQ = SeqConfig(dim=32, context=10, decay=0.7, lr=0.05, reg=0.01, epochs=30, rec
 # epochs, 100 rounds (50 rounds: 0.097; context 10 at 50 / 100 rounds: 0.090 / 0.104)
 SEQ_FED = SeqConfig(dim=32, context=5, decay=0.5, lr=0.05, reg=0.01, epochs=2, recency_boost=9.0)
 SEQ_FED_ROUNDS = 100
+# user-level DP (issue 16 item 5): the federated model's settings, one full-batch step per
+# drawn user, Poisson rate 0.2, clip 1.0, 50 rounds (the MF DP-FedAvg's rate and rounds)
+SEQ_DP_MODEL = replace(SEQ_FED, lr=0.05)
+SEQ_DP = SeqDPConfig(rounds=50, user_rate=0.2, clip_norm=1.0, user_steps=1, server_lr=1.0)

@@ -1,0 +1,53 @@
+"""The order-aware model under user-level DP in ``mpcrec bench quality``: ``seq_dp``.
+
+``seq_dp`` trains :mod:`mpcrec.model.seqrec`'s federated settings (``SEQ_FED``) with
+:mod:`mpcrec.model.seqrec_dp` (Poisson-sampled users, per-user clipping at home, Gaussian
+noise on the sum) at the user-level ε of ``--epsilon`` (δ = 1e-5, over all rounds, the
+RDP accountant of :mod:`mpcrec.privacy.accountant`) and, with ``--curve``, at every ε of
+the curve beside ``fedavg_dp``. Its row carries the anonymous viewer's metrics and the
+values per contribution (``payload_values``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from typing import Any
+
+from mpcrec.bench.quality_methods import DELTA, Setting, Tick, Trainer, sequence_row
+from mpcrec.data.partition import Partition
+from mpcrec.model.metrics import Scorer
+from mpcrec.model.seqrec_dp import train_seq_dp
+from mpcrec.model.tuned_sequence import SEQ_DP, SEQ_DP_MODEL
+from mpcrec.privacy.accountant import gaussian_epsilon, gaussian_noise_multiplier
+
+SEQ_METHODS = ("seq_dp",)
+SEQ_CURVED = ("seq_dp",)
+"""The methods ``--curve`` runs at every ε (besides ``fedavg_dp``)."""
+SEQ_ROUNDS = {"seq_dp": SEQ_DP.rounds}
+
+
+def seq_configs(epsilon: float) -> dict[str, Any]:
+    """The settings of ``seq_dp`` for the report."""
+    return {
+        "seq_dp": {
+            **asdict(SEQ_DP_MODEL),
+            **asdict(SEQ_DP),
+            "target_epsilon": epsilon,
+            "delta": DELTA,
+        }
+    }
+
+
+def _seq_dp(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, dict[str, Any]]:
+    rate, rounds = SEQ_DP.user_rate, SEQ_DP.rounds
+    z = gaussian_noise_multiplier(
+        target_epsilon=s.epsilon, steps=rounds, delta=DELTA, sample_rate=rate
+    )
+    privacy = replace(SEQ_DP, noise_multiplier=z)
+    model = train_seq_dp(s.split, p, SEQ_DP_MODEL, privacy, seed=seed, on_round=tick)
+    epsilon = gaussian_epsilon(noise_multiplier=z, steps=rounds, delta=DELTA, sample_rate=rate)
+    scorer, extra = sequence_row(s, model)
+    return scorer, {**extra, "epsilon": epsilon, "noise_multiplier": z}
+
+
+SEQ_TRAINERS: dict[str, Trainer] = {"seq_dp": _seq_dp}
