@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 import uuid
 from types import SimpleNamespace
@@ -51,6 +52,12 @@ from flwr.serverapp.grid.grid import Grid
 from flwr.supercore.task_identity import TaskIdentity
 
 SERVER_NODE = 1
+PROGRESS_EVERY = 10
+
+
+def progress(line: str) -> None:
+    """One progress line on stderr with the time of day (to see how far a slow round got)."""
+    print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
 
 def client_vector(node_id: int, dim: int) -> np.ndarray:
@@ -79,6 +86,7 @@ class InMemoryGrid(Grid):
             for n in node_ids
         }
         self.stage_client_s: list[list[float]] = []
+        self.stage_client_cpu_s: list[list[float]] = []
         self.bytes_up = 0
         self.bytes_down = 0
 
@@ -106,13 +114,25 @@ class InMemoryGrid(Grid):
         raise NotImplementedError("send_and_receive only")
 
     def send_and_receive(self, messages: Any, *, timeout: float | None = None) -> list[Message]:
-        replies, times = [], []
+        replies, times, cpus = [], [], []
+        stage = len(self.stage_client_s)
         for sent in messages:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             reply = self._deliver(sent)
             times.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu_start)
             replies.append(reply)
+            if len(times) % PROGRESS_EVERY == 0:
+                progress(
+                    f"stage {stage}: {len(times)}/{len(messages)} clients, "
+                    f"{sum(times):.1f} s wall, {sum(cpus):.1f} s CPU"
+                )
         self.stage_client_s.append(times)
+        self.stage_client_cpu_s.append(cpus)
+        progress(
+            f"stage {stage} done: {len(times)} clients, {sum(times):.2f} s wall, "
+            f"{sum(cpus):.2f} s CPU, slowest client {max(times, default=0.0):.3f} s wall"
+        )
         return replies
 
     def _deliver(self, sent: Message) -> Message:
@@ -139,11 +159,13 @@ class TimedSecAggPlus(SecAggPlusWorkflow):
     """Flower's workflow, with the wall time of its one call recorded."""
 
     wall_s = 0.0
+    cpu_s = 0.0
 
     def __call__(self, grid: Grid, context: Context) -> None:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         super().__call__(grid, context)
         self.wall_s = time.perf_counter() - start
+        self.cpu_s = time.process_time() - cpu_start
 
 
 def one_round(contributors: int, dim: int) -> dict[str, float]:
@@ -174,11 +196,16 @@ def one_round(contributors: int, dim: int) -> dict[str, float]:
     stages = grid.stage_client_s[-4:]  # the four SecAgg+ stages
     clients = sum(sum(s) for s in stages)
     critical = workflow.wall_s - clients + sum(max(s) for s in stages)
+    cpu_stages = grid.stage_client_cpu_s[-4:]
+    cpu_clients = sum(sum(s) for s in cpu_stages)
+    critical_cpu = workflow.cpu_s - cpu_clients + sum(max(s) for s in cpu_stages)
     result = context.state.array_records["parameters"].to_numpy_ndarrays()[0]
     expected = np.mean([client_vector(n, dim) for n in node_ids], axis=0)
     return {
         "wall_s": workflow.wall_s,
         "critical_path_s": critical,
+        "cpu_s": workflow.cpu_s,
+        "critical_path_cpu_s": critical_cpu,
         "upload_bytes_per_value": grid.bytes_up / contributors / dim,
         "max_abs_error": float(np.max(np.abs(result - expected))),
     }
@@ -189,19 +216,28 @@ def main() -> None:
     parser.add_argument("--contributors", type=int, default=10)
     parser.add_argument("--dim", type=int, default=53824)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     args = parser.parse_args()
     TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, SERVER_NODE, 1
     import flwr
 
-    rounds = [one_round(args.contributors, args.dim) for _ in range(args.repeats + 1)][1:]
+    rounds = []
+    for index in range(args.warmup + args.repeats):
+        result = one_round(args.contributors, args.dim)
+        progress(
+            f"round {index} ({'warm-up' if index < args.warmup else 'timed'}): {json.dumps(result)}"
+        )
+        rounds.append(result)
+    rounds = rounds[args.warmup :]
     summary = {
         "flower": flwr.__version__,
         "contributors": args.contributors,
         "dim": args.dim,
         "repeats": args.repeats,
+        "warmup": args.warmup,
         **{
             f"{key}_median": statistics.median(r[key] for r in rounds)
-            for key in ("wall_s", "critical_path_s")
+            for key in ("wall_s", "critical_path_s", "cpu_s", "critical_path_cpu_s")
         },
         "upload_bytes_per_value": rounds[0]["upload_bytes_per_value"],
         "max_abs_error": max(r["max_abs_error"] for r in rounds),
