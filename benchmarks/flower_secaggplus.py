@@ -11,18 +11,19 @@ server and client goes through Flower's protobuf serialisation (``recorddict_to_
 back), so its bytes are counted and its copies paid for, as over the wire; the transport
 itself is an in-memory grid that hands each message to the client's ``ClientApp`` in turn.
 
-Two times per round:
+Two times per round (each also as CPU seconds, ``cpu_s`` and ``critical_path_cpu_s``,
+which a loaded machine does not stretch; stderr shows each stage's progress):
 
 * ``wall_s``: the whole round in one process, clients one after the other;
 * ``critical_path_s``: the server's own time plus, for each of the four stages, the slowest
   client's time: the round's length if every client had a core of its own and the network
   were free. It is the figure we compare with (it favours Flower).
 
-Parameters follow Flower's example (``num_shares = N``, full mesh; reconstruction threshold
-``max(2, 2N/3)``; Flower's default quantisation, with ``max_weight = 1`` since every
-client weighs 1: Flower's default of 1000 scales updates down by 1000 before quantising and
-costs three decimal digits). The aggregate is checked against the plain
-mean of the client vectors (``max_abs_error``).
+Parameters: ``num_shares = N`` (the full mesh) unless ``--num-shares K`` (SecAgg+'s
+sparser graph); reconstruction threshold ``max(2, 2 num_shares / 3)``; Flower's default
+quantisation, with ``max_weight = 1`` since every client weighs 1 (Flower's default of 1000
+scales updates down by 1000 before quantising and costs three decimal digits). The
+aggregate is checked against the plain mean of the client vectors (``max_abs_error``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 import uuid
 from types import SimpleNamespace
@@ -51,6 +53,12 @@ from flwr.serverapp.grid.grid import Grid
 from flwr.supercore.task_identity import TaskIdentity
 
 SERVER_NODE = 1
+PROGRESS_EVERY = 10
+
+
+def progress(line: str) -> None:
+    """One progress line on stderr with the time of day (to see how far a slow round got)."""
+    print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
 
 def client_vector(node_id: int, dim: int) -> np.ndarray:
@@ -79,6 +87,7 @@ class InMemoryGrid(Grid):
             for n in node_ids
         }
         self.stage_client_s: list[list[float]] = []
+        self.stage_client_cpu_s: list[list[float]] = []
         self.bytes_up = 0
         self.bytes_down = 0
 
@@ -106,13 +115,25 @@ class InMemoryGrid(Grid):
         raise NotImplementedError("send_and_receive only")
 
     def send_and_receive(self, messages: Any, *, timeout: float | None = None) -> list[Message]:
-        replies, times = [], []
+        replies, times, cpus = [], [], []
+        stage = len(self.stage_client_s)
         for sent in messages:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             reply = self._deliver(sent)
             times.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu_start)
             replies.append(reply)
+            if len(times) % PROGRESS_EVERY == 0:
+                progress(
+                    f"stage {stage}: {len(times)}/{len(messages)} clients, "
+                    f"{sum(times):.1f} s wall, {sum(cpus):.1f} s CPU"
+                )
         self.stage_client_s.append(times)
+        self.stage_client_cpu_s.append(cpus)
+        progress(
+            f"stage {stage} done: {len(times)} clients, {sum(times):.2f} s wall, "
+            f"{sum(cpus):.2f} s CPU, slowest client {max(times, default=0.0):.3f} s wall"
+        )
         return replies
 
     def _deliver(self, sent: Message) -> Message:
@@ -139,15 +160,22 @@ class TimedSecAggPlus(SecAggPlusWorkflow):
     """Flower's workflow, with the wall time of its one call recorded."""
 
     wall_s = 0.0
+    cpu_s = 0.0
 
     def __call__(self, grid: Grid, context: Context) -> None:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         super().__call__(grid, context)
         self.wall_s = time.perf_counter() - start
+        self.cpu_s = time.process_time() - cpu_start
 
 
-def one_round(contributors: int, dim: int) -> dict[str, float]:
-    """One SecAgg+ round of ``contributors`` x ``dim``: times, bytes and error."""
+def one_round(contributors: int, dim: int, shares: int | None = None) -> dict[str, float]:
+    """One SecAgg+ round of ``contributors`` x ``dim``: times, bytes and error.
+
+    ``shares``: Flower's ``num_shares`` (a client's neighbours and itself); ``None`` is the
+    full mesh.
+    """
+    shares = contributors if shares is None else shares
     node_ids = list(range(100, 100 + contributors))
     app = ClientApp(
         client_fn=lambda ctx: FixedUpdate(ctx.node_id, dim).to_client(), mods=[secaggplus_mod]
@@ -166,19 +194,24 @@ def one_round(contributors: int, dim: int) -> dict[str, float]:
     )
     context = LegacyContext(context=server, config=ServerConfig(num_rounds=1), strategy=strategy)
     workflow = TimedSecAggPlus(
-        num_shares=contributors,
-        reconstruction_threshold=max(2, contributors * 2 // 3),
+        num_shares=shares,
+        reconstruction_threshold=max(2, shares * 2 // 3),
         max_weight=1.0,
     )
     DefaultWorkflow(fit_workflow=workflow)(grid, context)
     stages = grid.stage_client_s[-4:]  # the four SecAgg+ stages
     clients = sum(sum(s) for s in stages)
     critical = workflow.wall_s - clients + sum(max(s) for s in stages)
+    cpu_stages = grid.stage_client_cpu_s[-4:]
+    cpu_clients = sum(sum(s) for s in cpu_stages)
+    critical_cpu = workflow.cpu_s - cpu_clients + sum(max(s) for s in cpu_stages)
     result = context.state.array_records["parameters"].to_numpy_ndarrays()[0]
     expected = np.mean([client_vector(n, dim) for n in node_ids], axis=0)
     return {
         "wall_s": workflow.wall_s,
         "critical_path_s": critical,
+        "cpu_s": workflow.cpu_s,
+        "critical_path_cpu_s": critical_cpu,
         "upload_bytes_per_value": grid.bytes_up / contributors / dim,
         "max_abs_error": float(np.max(np.abs(result - expected))),
     }
@@ -189,19 +222,35 @@ def main() -> None:
     parser.add_argument("--contributors", type=int, default=10)
     parser.add_argument("--dim", type=int, default=53824)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    parser.add_argument(
+        "--num-shares",
+        type=int,
+        help="shares per client, its own included (SecAgg+'s graph; odd: Flower 1.42 fails "
+        "on an even one); default: every client (the full mesh)",
+    )
     args = parser.parse_args()
     TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, SERVER_NODE, 1
     import flwr
 
-    rounds = [one_round(args.contributors, args.dim) for _ in range(args.repeats + 1)][1:]
+    rounds = []
+    for index in range(args.warmup + args.repeats):
+        result = one_round(args.contributors, args.dim, args.num_shares)
+        progress(
+            f"round {index} ({'warm-up' if index < args.warmup else 'timed'}): {json.dumps(result)}"
+        )
+        rounds.append(result)
+    rounds = rounds[args.warmup :]
     summary = {
         "flower": flwr.__version__,
         "contributors": args.contributors,
         "dim": args.dim,
         "repeats": args.repeats,
+        "warmup": args.warmup,
+        "num_shares": args.num_shares or args.contributors,
         **{
             f"{key}_median": statistics.median(r[key] for r in rounds)
-            for key in ("wall_s", "critical_path_s")
+            for key in ("wall_s", "critical_path_s", "cpu_s", "critical_path_cpu_s")
         },
         "upload_bytes_per_value": rounds[0]["upload_bytes_per_value"],
         "max_abs_error": max(r["max_abs_error"] for r in rounds),

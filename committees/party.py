@@ -19,9 +19,11 @@ dealer, which idles between requests (a dead dealer still fails fast: its socket
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -128,10 +130,19 @@ class CommitteeParty:
         """Open this member's inputs if sealed, then run the committee program."""
         if self.session is None:
             raise RuntimeError("run() before join()")
-        if isinstance(inputs, SealedInputs):
-            self.seen.enter_round(spec.round_id)
-        shares = self.open(spec, inputs) if isinstance(inputs, SealedInputs) else inputs
-        return aggregate(spec, shares)
+        if not isinstance(inputs, SealedInputs):
+            return aggregate(spec, inputs)
+        self.seen.enter_round(spec.round_id)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        shares = self.open(spec, inputs)
+        opened = (("open", time.perf_counter() - started),)
+        cpu_open = time.process_time() - cpu_started
+        outcome = aggregate(spec, shares)
+        return dataclasses.replace(
+            outcome,
+            phase_seconds=opened + outcome.phase_seconds,
+            cpu_seconds=cpu_open + outcome.cpu_seconds,
+        )
 
     def open(self, spec: RoundSpec, inputs: SealedInputs) -> list[npt.NDArray[np.int64]]:
         """Check and decrypt this member's envelopes (raises ``ProtocolError``)."""

@@ -61,7 +61,7 @@ from mpcrec.crypten_compat import load_crypten
 from mpcrec.crypto.codec import SCALE
 from mpcrec.crypto.sharing import expand_seed
 from mpcrec.errors import ConfigError
-from mpcrec.secure.ring import CHUNK, block_dots, row_dots  # noqa: F401 (re-exported)
+from mpcrec.secure.ring import CHUNK, ROWS, block_dots, row_dots  # noqa: F401 (re-exported)
 
 _RING_HALF = 2**63
 
@@ -265,16 +265,19 @@ def random_projections(x: Any, m: int, seed: bytes) -> Any:
     """Shares of ``x @ G`` over ``Z/2**64`` for the public matrix ``G`` (exact, local).
 
     Each 64-bit share is split into a signed high and an unsigned low 32-bit half; both
-    float64 products are exact for chunks of ``2**16`` rows, then recombined with wrapping.
+    float64 products are exact for chunks of ``2**16`` columns, then recombined with
+    wrapping. Blocks of :data:`~mpcrec.secure.ring.ROWS` rows bound the temporaries.
     """
     import torch
 
     n, d = int(x.shape[0]), int(x.shape[1])
     out = torch.zeros((n, m), dtype=torch.int64)
-    for start in range(0, d, CHUNK):
-        block = x[:, start : start + CHUNK]
-        g = torch.from_numpy(rademacher_block(seed, start, int(block.shape[1]), m))
-        halves = torch.cat([block & 0xFFFFFFFF, block >> 32]).to(torch.float64)
-        sums = (halves @ g).round().to(torch.int64)
-        out += sums[n:] * (1 << 32) + sums[:n]
+    for left in range(0, d, CHUNK):
+        g = torch.from_numpy(rademacher_block(seed, left, min(CHUNK, d - left), m))
+        for top in range(0, n, ROWS):
+            block = x[top : top + ROWS, left : left + CHUNK]
+            halves = torch.cat([block & 0xFFFFFFFF, block >> 32]).to(torch.float64)
+            sums = (halves @ g).round().to(torch.int64)
+            k = int(block.shape[0])
+            out[top : top + k] += sums[k:] * (1 << 32) + sums[:k]
     return out

@@ -17,6 +17,7 @@ import torch
 from mpcrec.crypto.codec import FRACTIONAL_BITS, encode
 from mpcrec.crypto.sharing import expand_seed, reconstruct, split
 from mpcrec.errors import ConfigError
+from mpcrec.secure import ring, validation
 from mpcrec.secure.ring import block_dots
 from mpcrec.secure.validation import (
     check_parameters,
@@ -50,7 +51,11 @@ def _passes(x: np.ndarray, clip: float | None, bound: float | None, seed: bytes)
     return bool((_slack(x, clip, bound, seed) >= 0).all())
 
 
-def test_projections_are_exact_mod_2_64_and_linear_over_shares() -> None:
+@pytest.mark.parametrize("rows_per_block", [64, 2])
+def test_projections_are_exact_mod_2_64_and_linear_over_shares(
+    rows_per_block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(validation, "ROWS", rows_per_block)  # 2: a full and a partial block
     rng = np.random.default_rng(0)
     seed = os.urandom(32)
     x = rng.integers(-(2**63), 2**63 - 1, size=(3, 70_000), dtype=np.int64)
@@ -68,10 +73,14 @@ def test_projections_are_exact_mod_2_64_and_linear_over_shares() -> None:
     assert np.array_equal(total, got[:1])
 
 
-def test_row_dots_are_squared_norms_mod_2_64() -> None:
+@pytest.mark.parametrize("rows_per_block", [64, 2])
+def test_row_dots_are_squared_norms_mod_2_64(
+    rows_per_block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ring, "ROWS", rows_per_block)  # 2: two full blocks and a partial one
     rng = np.random.default_rng(1)
-    a = torch.from_numpy(rng.integers(-(2**40), 2**40, size=(2, 100_000), dtype=np.int64))
-    b = torch.from_numpy(rng.integers(-(2**40), 2**40, size=(2, 100_000), dtype=np.int64))
+    a = torch.from_numpy(rng.integers(-(2**40), 2**40, size=(5, 100_000), dtype=np.int64))
+    b = torch.from_numpy(rng.integers(-(2**40), 2**40, size=(5, 100_000), dtype=np.int64))
     assert torch.equal(row_dots(a, a, b), (a * (a + 2 * b)).sum(1))
     assert torch.equal(row_dots(a, b), (a * b).sum(1))
 
