@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -23,45 +22,8 @@ from torch import nn
 from mpcrec.data.interactions import IntArray
 from mpcrec.data.split import Split
 from mpcrec.model.metrics import Scorer, Scores, evaluate
+from mpcrec.model.sasrec_config import SASRecConfig
 from mpcrec.model.sequence import histories
-
-
-@dataclass(frozen=True)
-class SASRecConfig:
-    """Hyper-parameters of :class:`SASRec` and its training.
-
-    Attributes
-    ----------
-    dim:
-        Embedding (and hidden) dimension.
-    blocks:
-        Self-attention blocks.
-    heads:
-        Attention heads per block.
-    max_len:
-        Items of history the model reads.
-    dropout:
-        Dropout on embeddings, attention and feed-forward outputs.
-    lr:
-        Adam learning rate.
-    epochs:
-        Passes over the training windows.
-    batch_size:
-        Windows per step.
-    negatives:
-        0: full softmax over the catalogue; otherwise a sampled softmax against this many
-        uniform negatives shared by the batch (much cheaper on one CPU thread).
-    """
-
-    dim: int = 64
-    blocks: int = 2
-    heads: int = 1
-    max_len: int = 50
-    dropout: float = 0.2
-    lr: float = 1e-3
-    epochs: int = 100
-    batch_size: int = 128
-    negatives: int = 0
 
 
 class _Block(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mpcrec.model.sasrec import SASRecConfig
+from mpcrec.model.sasrec_config import SASRecConfig
 from mpcrec.model.seqrec import SeqConfig
 from mpcrec.model.seqrec_dp import SeqDPConfig
 

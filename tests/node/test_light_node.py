@@ -37,6 +37,7 @@ NODE_ENTRY = textwrap.dedent(
     import mpcrec.node.config, mpcrec.node.daemon, mpcrec.node.grpc_client
     import mpcrec.node.aggregation.plaintext, mpcrec.node.aggregation.secure
     import mpcrec.node.movielens_trainer, mpcrec.node.peertube_trainer
+    import mpcrec.node.dpals_trainer, mpcrec.node.seqrec_trainer, mpcrec.node.peertube_seqrec
     import mpcrec.node.http_api, mpcrec.node.recommender
     print(json.dumps([m for m in ("torch", "crypten") if m in sys.modules]))
     """
