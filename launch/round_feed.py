@@ -3,7 +3,8 @@
 The asynchronous server (:mod:`launch.service`) keeps no thread per watcher. One
 :class:`RoundFeed` waits for the launcher's changes (:meth:`~launch.launcher.Launcher.
 wait_for_change`, in one thread of its own), renders the current round's announcement once
-per change, and wakes every watcher's coroutine. A watcher holds only the number of the last
+per change (serialised once: every watcher is sent the same bytes), and wakes every
+watcher's coroutine. A watcher holds only the number of the last
 announcement it was sent: there is no queue per watcher, so one that reads slowly skips to the
 newest announcement instead of holding a backlog (an announcement replaces the ones before
 it; nodes act on the round's latest state). Memory is one rendered announcement for all
@@ -21,6 +22,7 @@ from typing import Any
 
 from launch.launcher import Launcher
 from launch.round import Round
+from launch.schedule import SETTLE_S
 
 log = logging.getLogger("mpcrec.launcher")
 
@@ -33,8 +35,8 @@ class RoundFeed:
     launcher:
         Whose rounds to announce.
     render:
-        A round to the message sent to watchers (an announcement protobuf); called in a
-        worker thread, once per change of the round.
+        A round to the message sent to watchers (the gRPC service: the announcement,
+        serialised); called in a worker thread, once per change of the round.
     heartbeat_s:
         How often a watcher checks that its call is still active and the launcher runs.
     """
@@ -80,6 +82,7 @@ class RoundFeed:
                     message = await loop.run_in_executor(self._reader, self.render, rnd)
                     last = rnd
                     self.publish(rnd.round_id, message)
+                await asyncio.sleep(SETTLE_S)  # a burst of changes is read once
                 generation = await loop.run_in_executor(
                     self._reader, self.launcher.wait_for_change, generation, self.heartbeat_s
                 )
@@ -101,4 +104,5 @@ class RoundFeed:
                     yield message
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._next.wait(), self.heartbeat_s)
+                async with asyncio.timeout(self.heartbeat_s):  # no task per wait
+                    await self._next.wait()

@@ -39,6 +39,7 @@ from mpcrec.bench.federation_run import (
     certificates,
     instance_names,
 )
+from mpcrec.bench.federation_timing import timing
 from mpcrec.bench.report import check_writable, write_json
 
 DEFAULT_OUT = Path("docs/benchmarks/federation.json")
@@ -119,6 +120,7 @@ def summarise(run: FederationRun, events: list[dict[str, Any]]) -> dict[str, Any
         "calls": calls,
         "load_processes": run.processes,
         "windows_s": run.windows_s,
+        "timing": timing(events, loads, window_s=run.windows_s),
     }
 
 
@@ -178,6 +180,20 @@ def table(results: list[dict[str, Any]]) -> Table:
     return out
 
 
+def timing_table(result: dict[str, Any]) -> Table:
+    """Where one N's rounds spent their time: per state, how long after the launcher
+    entered it the instances received its announcement, and had their call answered."""
+    out = Table(title=f"N = {result['instances']}: s after the launcher entered each state")
+    for name in ["state", "received p50", "p95", "max", "answered p50", "p95", "max"]:
+        out.add_column(name, justify="right")
+    found = result["timing"]
+    for state, got in found["delivery_s"].items():
+        done = found["answered_s"].get(state, {})
+        row = [got["p50"], got["p95"], got["max"], done.get("p50"), done.get("p95")]
+        out.add_row(state, *(_s(v) for v in [*row, done.get("max")]))
+    return out
+
+
 def _exit_on_sigterm(*_: Any) -> None:
     raise SystemExit(143)
 
@@ -197,6 +213,8 @@ def run(args: argparse.Namespace) -> int:
             if not args.keep:
                 shutil.rmtree(root, ignore_errors=True)
         console.print(f"N = {instances}: {time.monotonic() - started:.0f} s")
+    for result in results:
+        console.print(timing_table(result))
     console.print(table(results))
     write_json(
         args.out,

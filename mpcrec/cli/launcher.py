@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     scheduler = threading.Thread(target=launcher.run, args=(stop,), name="scheduler")
     scheduler.start()
     try:
-        while not stop.wait(0.2):
+        while not stop.wait(1.0):  # the schedule is done: exit within a second
             if args.exit_when_done and launcher.finished():
                 stop.set()
     finally:

@@ -101,3 +101,24 @@ def test_slow_watcher_gets_the_newest_announcement_not_a_backlog() -> None:
         return [first, second, third]
 
     assert asyncio.run(scenario()) == ["round 2, open", "round 2, collecting", "round 3, open"]
+
+
+def test_watchers_get_the_bytes_rendered_once_the_same_announcement_as_get_round(
+    world: dict[str, Any],  # noqa: F811
+) -> None:
+    # Prepare: a round open (and waiting for commitments)
+    clients = world["clients"]
+    for c in clients.values():
+        c.register()
+    opened = _wait_state(clients["a"], "open")
+
+    # Execute: two instances watch (the feed's pre-serialised bytes, parsed by the client)
+    watched = []
+    for name in ("a", "b"):
+        call = clients[name].stub.WatchRounds(pb.WatchRequest(after_round=1), timeout=T)
+        watched.append(next(iter(call)))
+        call.cancel()
+
+    # Assert: what GetRound serialises per call, field for field
+    assert watched == [opened, opened]
+    assert opened.state == "open" and len(opened.participants) == len(clients)
