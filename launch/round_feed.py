@@ -38,15 +38,26 @@ class RoundFeed:
         A round to the message sent to watchers (the gRPC service: the announcement,
         serialised); called in a worker thread, once per change of the round.
     heartbeat_s:
-        How often a watcher checks that its call is still active and the launcher runs.
+        How often the reader checks that the launcher runs.
+    idle_s:
+        How often an idle watcher checks that its call is still active (default:
+        ``heartbeat_s``). A call its client ends is cancelled by gRPC anyway, and closing
+        the feed wakes every watcher: this is a backstop, kept long so that a thousand
+        idle watchers are not a thousand timeouts a second.
     """
 
     def __init__(
-        self, launcher: Launcher, render: Callable[[Round], Any], *, heartbeat_s: float
+        self,
+        launcher: Launcher,
+        render: Callable[[Round], Any],
+        *,
+        heartbeat_s: float,
+        idle_s: float | None = None,
     ) -> None:
         self.launcher = launcher
         self.render = render
         self.heartbeat_s = heartbeat_s
+        self.idle_s = heartbeat_s if idle_s is None else idle_s
         self.number = 0  # of the latest announcement; 0: none yet
         self.latest: tuple[int, Any] | None = None  # (round id, message)
         self._next = asyncio.Event()
@@ -104,5 +115,5 @@ class RoundFeed:
                     yield message
                 continue
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.heartbeat_s):  # no task per wait
+                async with asyncio.timeout(self.idle_s):  # no task per wait
                     await self._next.wait()

@@ -50,6 +50,7 @@ from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
 WATCH_HEARTBEAT_S = 1.0
+WATCH_IDLE_S = 10.0  # an idle watcher's backstop check (launch.round_feed.RoundFeed)
 WATCH_STALL_S = 60.0  # a watcher that takes no announcement for this long is let go
 UPLOADS_AT_ONCE = 32  # uploads read at the same time; the others wait (gRPC flow control)
 T = TypeVar("T")
@@ -93,7 +94,9 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
     def __init__(self, launcher: Launcher, pool: futures.ThreadPoolExecutor) -> None:
         self.launcher = launcher
         self.pool = pool
-        self.feed = RoundFeed(launcher, self._render, heartbeat_s=WATCH_HEARTBEAT_S)
+        self.feed = RoundFeed(
+            launcher, self._render, heartbeat_s=WATCH_HEARTBEAT_S, idle_s=WATCH_IDLE_S
+        )
         self._uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)
         self._model: tuple[int, list[Any]] = (-1, [])  # the last model sent, in chunks
 

@@ -15,7 +15,8 @@ thousand instances). :class:`SQLiteIndex` keeps them in the log's database inste
 Both tables are append-only (triggers refuse ``UPDATE`` and ``DELETE``) and are written in
 the same transaction as the entry. A log written before them is indexed when opened: the
 rows from the last one kept on (:meth:`SQLiteIndex.load`, which also serves a rolled-back
-transaction). Recently read roots and signatures are kept in bounded caches.
+transaction). Recently read roots and signatures, and the newest leaf hashes, are kept in
+bounded caches.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ CREATE TRIGGER IF NOT EXISTS audit_signatures_no_delete BEFORE DELETE ON audit_s
 """
 
 CACHE_ROWS = 65536  # per cache: a cache this full is emptied (bounded, a few MB at most)
+RECENT_LEAVES = 8192  # the newest leaf hashes also kept in memory (about 1 MB)
 
 
 class SQLiteIndex:
@@ -49,6 +51,7 @@ class SQLiteIndex:
         self._db = db
         self._nodes: dict[tuple[int, int], bytes] = {}
         self._signatures: dict[bytes, int] = {}
+        self._recent: dict[int, bytes] = {}  # the newest RECENT_LEAVES leaf hashes
         self._nodes_end = 0  # every node ending at or before this many leaves is stored
         self._signed_to = 0  # every signature of an entry before this index is stored
 
@@ -57,6 +60,7 @@ class SQLiteIndex:
         rolled-back transaction)."""
         self._nodes.clear()
         self._signatures.clear()
+        self._recent.clear()
         ends = "SELECT coalesce(max(start + count), 0) FROM audit_nodes"
         self._nodes_end = int(self._db.execute(ends).fetchone()[0])
         signed = "SELECT coalesce(max(idx) + 1, 0) FROM audit_signatures"
@@ -65,10 +69,15 @@ class SQLiteIndex:
     # -- the tree's storage ---------------------------------------------------------------
 
     def add_leaf(self, index: int, leaf: bytes) -> None:
-        """Nothing to do: the entry's row holds its leaf hash."""
+        """Keep it among the recent leaves (the entry's row holds it for good)."""
+        self._recent[index] = leaf
+        self._recent.pop(index - RECENT_LEAVES, None)
 
     def leaves(self, start: int, count: int) -> list[bytes]:
-        """Leaf hashes of a range, from ``audit_entries``."""
+        """Leaf hashes of a range: the recent ones (where instances ask for proofs, their
+        entries of the round just ended) from memory, others from ``audit_entries``."""
+        if start in self._recent and start + count - 1 in self._recent:
+            return [self._recent[i] for i in range(start, start + count)]
         rows = self._db.execute(
             "SELECT leaf FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
             (start, start + count),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mpcrec.audit import entries, merkle
+from mpcrec.audit import entries, log_index, merkle
 from mpcrec.audit.log import DATABASE_NAME, AuditLog
 from mpcrec.audit.log_index import SQLiteIndex
 
@@ -136,8 +136,12 @@ def test_the_index_tables_are_append_only(tmp_path: Path) -> None:
     log.close()
 
 
-def test_a_writable_log_keeps_no_memory_per_entry(tmp_path: Path) -> None:
-    # Prepare: a log of 500 entries, asked for proofs as instances ask
+def test_a_writable_log_keeps_no_memory_per_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: a log of 500 entries, asked for proofs as instances ask; the newest 64 leaf
+    # hashes kept in memory (8,192 in service: a bounded cache, small here to see past it)
+    monkeypatch.setattr(log_index, "RECENT_LEAVES", 64)
     log = _filled(tmp_path / DATABASE_NAME, Ed25519PrivateKey.generate(), 500)
     for entry in log.entries(0, 10):
         log.locate(entry.signature, log.size)
