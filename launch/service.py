@@ -95,7 +95,11 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         self.launcher = launcher
         self.pool = pool
         self.feed = RoundFeed(
-            launcher, self._render, heartbeat_s=WATCH_HEARTBEAT_S, idle_s=WATCH_IDLE_S
+            launcher,
+            self._render,
+            heartbeat_s=WATCH_HEARTBEAT_S,
+            idle_s=WATCH_IDLE_S,
+            on_delivered=launcher.on_event,  # the "announced" events
         )
         self._uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)
         self._model: tuple[int, list[Any]] = (-1, [])  # the last model sent, in chunks

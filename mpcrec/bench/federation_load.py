@@ -73,8 +73,10 @@ class Crowd:
         self.calls: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
         self._parsed: dict[tuple[Any, ...], RoundAnnouncement] = {}
-        # "round:state" -> when each instance received it, and when its call for it ended
+        # "round:state" -> when each instance received it, sent its call for it (commitment,
+        # reveal, upload) and had it answered
         self.received: dict[str, list[float]] = {}
+        self.started: dict[str, list[float]] = {}
         self.answered: dict[str, list[float]] = {}
 
     def note(self, times: dict[str, list[float]], ann: RoundAnnouncement) -> None:
@@ -165,11 +167,13 @@ class Instance:
                 secret = messages.fresh_secret()
                 value, sig = messages.seed_commit(self.name, self.keys, rid, secret)
                 commit = pb.SeedCommit(round_id=rid, commitment=value, entry_signature=sig)
+                self.crowd.note(self.crowd.started, ann)
                 await self.call("SubmitCommit", commit)
                 self.secrets[rid] = secret  # accepted: reveal it, find it in the log
                 self.signed.setdefault(rid, []).append(sig)
             elif ann.phase is Phase.REVEALING and rid in self.secrets:
                 reveal = pb.SeedReveal(round_id=rid, secret=self.secrets[rid])
+                self.crowd.note(self.crowd.started, ann)
                 await self.call("SubmitReveal", reveal)
             elif ann.phase is Phase.COLLECTING and rid in self.secrets:
                 await self.contribute(ann)
@@ -204,6 +208,7 @@ class Instance:
         )
         upload, sig = messages.contribution(self.name, self.keys, ann, envelopes, 1.0, digest)
         self.crowd.calls["UploadContribution"] += 1
+        self.crowd.note(self.crowd.started, ann)
         await self.stub.UploadContribution(
             iter(list(convert.contribution_chunks(upload, sig))), timeout=CALL_S
         )
@@ -279,6 +284,7 @@ async def run_group(plan: dict[str, Any], index: int) -> dict[str, Any]:
         "calls": dict(crowd.calls),
         "refused": dict(crowd.refused),
         "received": crowd.received,
+        "started": crowd.started,
         "answered": crowd.answered,
     }
 
