@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mpcrec.audit import entries, log_index, merkle
+from mpcrec.audit import ed25519_check, entries, log_index, merkle
 from mpcrec.audit.log import DATABASE_NAME, AuditLog
 from mpcrec.audit.log_index import SQLiteIndex
 
@@ -140,8 +140,10 @@ def test_a_writable_log_keeps_no_memory_per_entry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Prepare: a log of 500 entries, asked for proofs as instances ask; the newest 64 leaf
-    # hashes kept in memory (8,192 in service: a bounded cache, small here to see past it)
+    # hashes and 16 verified signatures kept in memory (8,192 and 1,024 in service: bounded
+    # caches, small here to see past them)
     monkeypatch.setattr(log_index, "RECENT_LEAVES", 64)
+    monkeypatch.setattr(ed25519_check, "VERIFIED_AT_MOST", 16)  # likewise bounded
     log = _filled(tmp_path / DATABASE_NAME, Ed25519PrivateKey.generate(), 500)
     for entry in log.entries(0, 10):
         log.locate(entry.signature, log.size)
