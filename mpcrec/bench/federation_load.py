@@ -134,6 +134,8 @@ class Instance:
             self.registered = convert.registered_from_pb(reply)
             while not await self._watch():
                 await asyncio.sleep(0.5)  # the stream ended early: watch again, as a node does
+            if self.watching:  # its log checks still under way end before its connection
+                await asyncio.wait(self.watching, timeout=CALL_S)
 
     async def _watch(self) -> bool:
         """One ``WatchRounds`` stream; whether the plan's number of models is published (that
