@@ -24,7 +24,7 @@ from launch.catalogue import LauncherCatalogue, opening_catalogue
 from launch.envelope_terms import check_declared_terms
 from launch.grown_round import RoundRows
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
-from launch.schedule import Schedule, ensure_initial_model
+from launch.schedule import SETTLE_S, Schedule, ensure_initial_model
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
 from launch.transitions import due_transition
 from mpcrec.audit.entries import LogEntry, TreeHead
@@ -229,8 +229,9 @@ class Launcher:
 
     def reveal(self, instance_id: str, round_id: int, secret: bytes) -> None:
         """Accept a seed reveal that opens the instance's commitment."""
-        with self._lock:
-            commits = self.store.commits(round_id)
+        with self._lock:  # its own commitment only: one row, however many instances
+            found = self.store.commitment(round_id, instance_id)
+            commits = {} if found is None else {instance_id: found}
             self._round(round_id).admit_reveal(instance_id, commits, secret, now=self.clock())
             self.store.add_reveal(round_id, instance_id, secret)
             self._changed_now()
@@ -323,6 +324,7 @@ class Launcher:
             except LauncherUnreachable as err:  # its store cannot write: nothing was kept
                 log.error("%s; the rounds wait, retrying every second", err.message)
                 stop.wait(1.0)
+            stop.wait(SETTLE_S)  # a burst of calls (a thousand commitments) is looked at together
             generation = self.wait_for_change(generation, tick_s)
 
     def finished(self) -> bool:

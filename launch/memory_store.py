@@ -78,6 +78,18 @@ class InMemoryStore:
         with self._lock:
             return dict(self._commits.get(round_id, {}))
 
+    def commitment(self, round_id: int, instance_id: str) -> bytes | None:
+        with self._lock:
+            return self._commits.get(round_id, {}).get(instance_id)
+
+    def tally(self, round_id: int) -> tuple[int, int, int]:
+        with self._lock:
+            return (
+                len(self._commits.get(round_id, {})),
+                len(self._reveals.get(round_id, {})),
+                len(self._contributions.get(round_id, {})),
+            )
+
     def add_reveal(self, round_id: int, instance_id: str, secret: bytes) -> None:
         self._add_unique(self._reveals, round_id, instance_id, secret, "reveal")
 

@@ -3,7 +3,8 @@
 The asynchronous server (:mod:`launch.service`) keeps no thread per watcher. One
 :class:`RoundFeed` waits for the launcher's changes (:meth:`~launch.launcher.Launcher.
 wait_for_change`, in one thread of its own), renders the current round's announcement once
-per change, and wakes every watcher's coroutine. A watcher holds only the number of the last
+per change (serialised once: every watcher is sent the same bytes), and wakes every
+watcher's coroutine. A watcher holds only the number of the last
 announcement it was sent: there is no queue per watcher, so one that reads slowly skips to the
 newest announcement instead of holding a backlog (an announcement replaces the ones before
 it; nodes act on the round's latest state). Memory is one rendered announcement for all
@@ -15,14 +16,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from launch.launcher import Launcher
 from launch.round import Round
+from launch.schedule import SETTLE_S
 
 log = logging.getLogger("mpcrec.launcher")
+
+
+class Delivery:
+    """When one announcement was published, and when each watcher's write of it ended."""
+
+    def __init__(self, round_id: int, state: str) -> None:
+        self.round_id, self.state, self.at = round_id, state, time.time()
+        self.writes: list[float] = []
+
+    def event(self) -> dict[str, Any]:
+        """The launcher event ``announced``: each write's end, seconds after publishing
+        (writes ending after the next announcement was published are not counted)."""
+        return {
+            "event": "announced",
+            "time": self.at,
+            "round_id": self.round_id,
+            "state": self.state,
+            "writes_s": [round(t - self.at, 4) for t in self.writes],
+        }
 
 
 class RoundFeed:
@@ -33,18 +55,35 @@ class RoundFeed:
     launcher:
         Whose rounds to announce.
     render:
-        A round to the message sent to watchers (an announcement protobuf); called in a
-        worker thread, once per change of the round.
+        A round to the message sent to watchers (the gRPC service: the announcement,
+        serialised); called in a worker thread, once per change of the round.
     heartbeat_s:
-        How often a watcher checks that its call is still active and the launcher runs.
+        How often the reader checks that the launcher runs.
+    idle_s:
+        How often an idle watcher checks that its call is still active (default:
+        ``heartbeat_s``). A call its client ends is cancelled by gRPC anyway, and closing
+        the feed wakes every watcher: this is a backstop, kept long so that a thousand
+        idle watchers are not a thousand timeouts a second.
+    on_delivered:
+        Called with each announcement's :meth:`Delivery.event` once the next is published
+        (the launcher's events: where a round's time goes, ``mpcrec bench federation``).
     """
 
     def __init__(
-        self, launcher: Launcher, render: Callable[[Round], Any], *, heartbeat_s: float
+        self,
+        launcher: Launcher,
+        render: Callable[[Round], Any],
+        *,
+        heartbeat_s: float,
+        idle_s: float | None = None,
+        on_delivered: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.launcher = launcher
         self.render = render
         self.heartbeat_s = heartbeat_s
+        self.idle_s = heartbeat_s if idle_s is None else idle_s
+        self.on_delivered = on_delivered
+        self._delivery: Delivery | None = None
         self.number = 0  # of the latest announcement; 0: none yet
         self.latest: tuple[int, Any] | None = None  # (round id, message)
         self._next = asyncio.Event()
@@ -56,15 +95,24 @@ class RoundFeed:
         """Whether watchers are still served (neither closed nor the launcher stopping)."""
         return not self._closed and not self.launcher.stopping.is_set()
 
-    def publish(self, round_id: int, message: Any) -> None:
+    def publish(self, round_id: int, message: Any, state: str = "") -> None:
         """Make ``message`` the latest announcement and wake every watcher (loop thread)."""
+        self._delivered()
+        self._delivery = Delivery(round_id, state)
         self.number += 1
         self.latest = (round_id, message)
         woken, self._next = self._next, asyncio.Event()
         woken.set()
 
+    def _delivered(self) -> None:
+        if self._delivery is not None and self.on_delivered is not None:
+            with contextlib.suppress(Exception):  # a view's failure must not stop the feed
+                self.on_delivered(self._delivery.event())
+        self._delivery = None
+
     def close(self) -> None:
         """Stop reading and let every watcher end (loop thread)."""
+        self._delivered()
         self._closed = True
         self._next.set()
         self._reader.shutdown(wait=False)
@@ -79,7 +127,8 @@ class RoundFeed:
                 if rnd is not None and rnd != last:
                     message = await loop.run_in_executor(self._reader, self.render, rnd)
                     last = rnd
-                    self.publish(rnd.round_id, message)
+                    self.publish(rnd.round_id, message, rnd.phase.value)
+                await asyncio.sleep(SETTLE_S)  # a burst of changes is read once
                 generation = await loop.run_in_executor(
                     self._reader, self.launcher.wait_for_change, generation, self.heartbeat_s
                 )
@@ -95,10 +144,13 @@ class RoundFeed:
         sent = 0
         while self.running and active():
             if self.number > sent and self.latest is not None:
-                sent = self.number
+                sent, delivery = self.number, self._delivery
                 round_id, message = self.latest
                 if round_id >= after_round:
-                    yield message
+                    yield message  # resumed once the caller's write of it has ended
+                    if delivery is not None:
+                        delivery.writes.append(time.time())
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._next.wait(), self.heartbeat_s)
+                async with asyncio.timeout(self.idle_s):  # no task per wait
+                    await self._next.wait()

@@ -11,6 +11,10 @@ from launch.store import LauncherStore, PublishedModel
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.spec import FederationSpec
 
+#: While calls pour in (a thousand commitments in a second), the scheduler and the round
+#: feed look at the round at most this often, once for the whole burst.
+SETTLE_S = 0.01
+
 
 @dataclass(frozen=True)
 class Schedule:

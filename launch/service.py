@@ -50,6 +50,7 @@ from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
 WATCH_HEARTBEAT_S = 1.0
+WATCH_IDLE_S = 10.0  # an idle watcher's backstop check (launch.round_feed.RoundFeed)
 WATCH_STALL_S = 60.0  # a watcher that takes no announcement for this long is let go
 UPLOADS_AT_ONCE = 32  # uploads read at the same time; the others wait (gRPC flow control)
 T = TypeVar("T")
@@ -93,15 +94,25 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
     def __init__(self, launcher: Launcher, pool: futures.ThreadPoolExecutor) -> None:
         self.launcher = launcher
         self.pool = pool
-        self.feed = RoundFeed(launcher, self._render, heartbeat_s=WATCH_HEARTBEAT_S)
+        self.feed = RoundFeed(
+            launcher,
+            self._render,
+            heartbeat_s=WATCH_HEARTBEAT_S,
+            idle_s=WATCH_IDLE_S,
+            on_delivered=launcher.on_event,  # the "announced" events
+        )
         self._uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)
+        self._model: tuple[int, list[Any]] = (-1, [])  # the last model sent, in chunks
 
     def _caller(self, context: Any, *, registered: bool = True) -> str:
         """The calling instance's id, if it may call; a refusal (``ProtocolError``) if not."""
         return check_caller(self.launcher, caller_id(context), registered=registered)
 
-    def _render(self, rnd: Round) -> Any:
-        return convert_rounds.announcement_to_pb(announcement(self.launcher, rnd))
+    def _render(self, rnd: Round) -> bytes:
+        """The announcement of ``rnd``, serialised once for every watcher (``WatchRounds``
+        sends these bytes as they are: :func:`_add_launcher`)."""
+        message = convert_rounds.announcement_to_pb(announcement(self.launcher, rnd))
+        return bytes(message.SerializeToString())
 
     async def _pooled(self, context: Any, work: Callable[..., T], *args: Any) -> T:
         """``work(*args)`` in the worker pool; a refusal it raises aborts the call."""
@@ -155,7 +166,8 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
             request.after_round, active=lambda: not context.done()
         ):
             try:
-                await asyncio.wait_for(context.write(message), WATCH_STALL_S)
+                async with asyncio.timeout(WATCH_STALL_S):  # no task per write
+                    await context.write(message)
             except TimeoutError:
                 return  # it does not read; it will watch again when it does
 
@@ -202,7 +214,12 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
     async def GetModel(self, request: Any, context: Any) -> None:
         def chunks() -> list[Any]:
             self._caller(context)
-            return list(convert.model_chunks(self.launcher.model(request.version)))
+            version, found = self._model
+            if request.version < 0 or request.version != version:  # a version never changes
+                model = self.launcher.model(request.version)
+                found = list(convert.model_chunks(model))
+                self._model = (model.version, found)  # every contributor asks for the same
+            return found
 
         await self._stream(context, await self._pooled(context, chunks))
 
@@ -219,10 +236,41 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         return convert.inclusion_to_pb(index, request.tree_size, path)
 
 
+class _Handlers:
+    """What a generated ``add_*Servicer_to_server`` registers, kept to change before serving."""
+
+    def __init__(self) -> None:
+        self.service = ""
+        self.methods: dict[str, Any] = {}
+
+    def add_generic_rpc_handlers(self, _handlers: Any) -> None:
+        """The same methods as :meth:`add_registered_method_handlers`: nothing to keep."""
+
+    def add_registered_method_handlers(self, service: str, methods: dict[str, Any]) -> None:
+        self.service, self.methods = service, dict(methods)
+
+
+def _as_is(message: bytes) -> bytes:
+    return message
+
+
+def _add_launcher(server: Any, service: LauncherService) -> None:
+    """The Launcher service's generated handlers, except that ``WatchRounds`` writes the
+    round feed's pre-serialised announcements as they are: one announcement is serialised
+    once per change, not once per watcher (a thousand watchers, a thousand copies)."""
+    found = _Handlers()
+    pb_grpc.add_LauncherServicer_to_server(service, found)
+    watch = found.methods["WatchRounds"]
+    found.methods["WatchRounds"] = watch._replace(response_serializer=_as_is)
+    generic = grpc.method_handlers_generic_handler(found.service, found.methods)
+    server.add_generic_rpc_handlers((generic,))
+    server.add_registered_method_handlers(found.service, found.methods)
+
+
 def add_services(server: Any, launcher: Launcher, pool: futures.ThreadPoolExecutor) -> RoundFeed:
     """Register the launcher's services on ``server``; the round feed its watchers read."""
     service = LauncherService(launcher, pool)
-    pb_grpc.add_LauncherServicer_to_server(service, server)
+    _add_launcher(server, service)
     catalogue_service.add_to_server(server, launcher)  # the Catalogue service, if any
     return service.feed
 

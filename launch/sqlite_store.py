@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from launch.round import Phase, Round
+from launch.round import Round
+from launch.round_record import round_from_json, round_to_json
 from launch.store import (
     Contribution,
     Instance,
@@ -56,51 +57,6 @@ CREATE TABLE IF NOT EXISTS model (
     version INTEGER PRIMARY KEY, n_items INTEGER NOT NULL, dim INTEGER NOT NULL,
     data BLOB NOT NULL);
 """
-
-
-def _round_to_json(rnd: Round) -> str:
-    return json.dumps(
-        {
-            "round_id": rnd.round_id,
-            "model_version": rnd.model_version,
-            "phase": rnd.phase.value,
-            "deadline": rnd.deadline,
-            "participants": list(rnd.participants),
-            "seed": rnd.seed.hex(),
-            "committee": list(rnd.committee),
-            "dealer": rnd.dealer,
-            "contributors": list(rnd.contributors),
-            "weights": list(rnd.weights),
-            "reason": rnd.reason,
-            "published_version": rnd.published_version,
-            "beacon_round": rnd.beacon_round,
-            "beacon_at": rnd.beacon_at,
-            "beacon_signature": rnd.beacon_signature.hex(),
-            "beacon_previous": rnd.beacon_previous.hex(),
-        }
-    )
-
-
-def _round_from_json(text: str) -> Round:
-    d: dict[str, Any] = json.loads(text)
-    return Round(
-        round_id=int(d["round_id"]),
-        model_version=int(d["model_version"]),
-        phase=Phase(d["phase"]),
-        deadline=float(d["deadline"]),
-        participants=tuple(d["participants"]),
-        seed=bytes.fromhex(d["seed"]),
-        committee=tuple(d["committee"]),
-        dealer=str(d["dealer"]),
-        contributors=tuple(d["contributors"]),
-        weights=tuple(float(w) for w in d["weights"]),
-        reason=str(d["reason"]),
-        published_version=int(d["published_version"]),
-        beacon_round=int(d.get("beacon_round", 0)),
-        beacon_at=float(d.get("beacon_at", 0.0)),
-        beacon_signature=bytes.fromhex(d.get("beacon_signature", "")),
-        beacon_previous=bytes.fromhex(d.get("beacon_previous", "")),
-    )
 
 
 # Columns added since the first schema: (table, column, declaration). A database made
@@ -146,6 +102,7 @@ class SQLiteStore:
                 hint="check the state directory's path and permissions",
             ) from err
         self._lock = threading.RLock()
+        self._latest: tuple[str, Round | None] = ("", None)  # the latest record, parsed
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -238,11 +195,16 @@ class SQLiteStore:
 
     def get_round(self, round_id: int) -> Round | None:
         rows = self._query("SELECT record FROM round WHERE round_id = ?", round_id)
-        return _round_from_json(rows[0][0]) if rows else None
+        return round_from_json(rows[0][0]) if rows else None
 
     def latest_round(self) -> Round | None:
         rows = self._query("SELECT record FROM round ORDER BY round_id DESC LIMIT 1")
-        return _round_from_json(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        record = rows[0][0]  # parsed again only when it changed (each call reads the row)
+        if record != self._latest[0]:
+            self._latest = (record, round_from_json(record))
+        return self._latest[1]
 
     def committees(self, before: int, count: int) -> list[tuple[str, ...]]:
         rows = self._query(
@@ -250,12 +212,12 @@ class SQLiteStore:
             before - count,
             before,
         )
-        found = (_round_from_json(r[0]).committee for r in rows)
+        found = (round_from_json(r[0]).committee for r in rows)
         return [c for c in found if c]
 
     @staticmethod
     def _round_row(rnd: Round) -> tuple[str, tuple[object, ...]]:
-        return ("INSERT OR REPLACE INTO round VALUES (?, ?)", (rnd.round_id, _round_to_json(rnd)))
+        return ("INSERT OR REPLACE INTO round VALUES (?, ?)", (rnd.round_id, round_to_json(rnd)))
 
     @staticmethod
     def _purge(rnd: Round) -> list[tuple[str, tuple[object, ...]]]:
@@ -280,6 +242,24 @@ class SQLiteStore:
             "SELECT instance_id, commitment FROM seed_commit WHERE round_id = ?", round_id
         )
         return {k: bytes(v) for k, v in rows}
+
+    def commitment(self, round_id: int, instance_id: str) -> bytes | None:
+        rows = self._query(
+            "SELECT commitment FROM seed_commit WHERE round_id = ? AND instance_id = ?",
+            round_id,
+            instance_id,
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def tally(self, round_id: int) -> tuple[int, int, int]:
+        rows = self._query(
+            "SELECT (SELECT count(*) FROM seed_commit WHERE round_id = ?1),"
+            " (SELECT count(*) FROM seed_reveal WHERE round_id = ?1),"
+            " (SELECT count(*) FROM contribution WHERE round_id = ?1)",
+            round_id,
+        )
+        commits, reveals, contributions = rows[0]
+        return int(commits), int(reveals), int(contributions)
 
     def add_reveal(self, round_id: int, instance_id: str, secret: bytes) -> None:
         self._write(
@@ -396,16 +376,17 @@ class SQLiteStore:
         )
 
     def get_model(self, version: int) -> PublishedModel | None:
-        rows = self._query("SELECT * FROM model WHERE version = ?", version)
-        return (
-            PublishedModel(int(rows[0][0]), int(rows[0][1]), int(rows[0][2]), bytes(rows[0][3]))
-            if rows
-            else None
-        )
+        return self._model("WHERE version = ?", version)
 
     def latest_model(self) -> PublishedModel | None:
-        rows = self._query("SELECT MAX(version) FROM model")
-        return None if rows[0][0] is None else self.get_model(int(rows[0][0]))
+        return self._model("ORDER BY version DESC LIMIT 1")
+
+    def _model(self, where: str, *args: object) -> PublishedModel | None:
+        rows = self._query(f"SELECT * FROM model {where}", *args)
+        if not rows:
+            return None
+        version, n_items, dim, data = rows[0]
+        return PublishedModel(int(version), int(n_items), int(dim), bytes(data))
 
     def close(self) -> None:
         with self._lock:

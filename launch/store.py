@@ -89,6 +89,13 @@ class LauncherStore(Protocol):
     def commits(self, round_id: int) -> dict[str, bytes]:
         """Commitments of a round by instance id."""
 
+    def commitment(self, round_id: int, instance_id: str) -> bytes | None:
+        """One instance's commitment in a round (``None``: it sent none)."""
+
+    def tally(self, round_id: int) -> tuple[int, int, int]:
+        """How many commitments, reveals and contributions a round has (cheap: the
+        scheduler asks after every change)."""
+
     def add_reveal(self, round_id: int, instance_id: str, secret: bytes) -> None:
         """Store a seed reveal; :class:`StoreConflict` if one exists."""
 

@@ -31,6 +31,8 @@ def due_transition(
     after it was due."""
     late = now >= rnd.deadline
     rid = rnd.round_id
+    if not late and not _may_be_complete(rnd, store):
+        return None
     if rnd.phase is Phase.OPEN:
         commits = store.commits(rid)
         if late or set(commits) >= set(rnd.participants):
@@ -55,6 +57,21 @@ def due_transition(
     elif rnd.phase is Phase.COMPUTING:
         return conclude(rnd, store.results(rid), late=late, policy=policy)
     return None
+
+
+def _may_be_complete(rnd: Round, store: LauncherStore) -> bool:
+    """Whether enough has arrived for ``rnd``'s state to end before its deadline, by counts
+    alone (each set below is a superset of the one it must cover only if it is at least as
+    large): the scheduler asks after every change, and reading a thousand rows each time
+    made a round's cost grow with the square of its instances."""
+    commits, reveals, contributions = store.tally(rnd.round_id)
+    if rnd.phase is Phase.OPEN:
+        return commits >= len(rnd.participants)
+    if rnd.phase is Phase.REVEALING:
+        return reveals >= commits
+    if rnd.phase is Phase.COLLECTING:
+        return contributions >= reveals
+    return True
 
 
 def draw(

@@ -26,24 +26,15 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from mpcrec.audit.ed25519_check import signed_by
 from mpcrec.errors import ProtocolError
 
 LAUNCHER = "launcher"
 _ENTRY_DOMAIN = b"mpcrec/log-entry/v1\n"
 _HEAD_DOMAIN = b"mpcrec/tree-head/v1\n"  # heads without a time (old logs)
 _TIMED_HEAD_DOMAIN = b"mpcrec/tree-head/v2\n"
-
-
-def _signed_by(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
-    """Whether ``signature`` is ``key``'s Ed25519 signature over ``message``."""
-    try:
-        key.verify(signature, message)
-    except InvalidSignature:
-        return False
-    return True
 
 
 class LogFormatError(ProtocolError):
@@ -118,7 +109,7 @@ class LogEntry:
 
     def verify(self, key: Ed25519PublicKey) -> bool:
         """Whether the signature is ``key``'s over this entry."""
-        return _signed_by(key, self.signature, self.signed_bytes())
+        return signed_by(key, self.signature, self.signed_bytes())
 
     def at(self, index: int) -> LogEntry:
         """This entry placed at ``index``."""
@@ -187,7 +178,7 @@ class TreeHead:
 
     def verify(self, key: Ed25519PublicKey) -> bool:
         """Whether the signature is ``key``'s over this head."""
-        return _signed_by(key, self.signature, self.signed_bytes())
+        return signed_by(key, self.signature, self.signed_bytes())
 
     def to_json(self) -> dict[str, Any]:
         """The exported form (one JSON Lines line)."""

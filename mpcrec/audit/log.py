@@ -5,18 +5,20 @@ heads with the launcher's key, serves inclusion and consistency proofs and expor
 Lines. SQLite triggers refuse any ``UPDATE`` or ``DELETE`` of an entry or head. Before an
 entry goes in, its signature is checked against its author's registered key.
 
-:class:`TreeHeadStore` is the node side: it keeps the heads a node was shown and raises
-:class:`ForkDetected` when a new head is not an extension of the last one.
+The node side, :class:`~mpcrec.audit.tree_heads.TreeHeadStore` (the heads a node was shown;
+:class:`~mpcrec.audit.tree_heads.ForkDetected` when a new head does not extend the last one),
+is in :mod:`mpcrec.audit.tree_heads` (also importable from here).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from mpcrec.audit import merkle
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry, TreeHead, canonical_json
-from mpcrec.audit.merkle_tree import MerkleTree
+from mpcrec.audit.log_index import INDEX_SCHEMA, SQLiteIndex
+from mpcrec.audit.merkle_tree import MemoryStorage, MerkleTree
 from mpcrec.audit.schema import payload_error
-from mpcrec.errors import DataError, ProtocolError, StorageError
+from mpcrec.audit.tree_heads import ForkDetected as ForkDetected
+from mpcrec.audit.tree_heads import TreeHeadStore as TreeHeadStore
+from mpcrec.errors import DataError, ProtocolError
 
 #: The launcher's database inside a state directory (``mpcrec demo --state-dir``).
 DATABASE_NAME = "launcher.sqlite"
@@ -59,10 +64,6 @@ def _add_head_times(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE audit_heads ADD COLUMN timestamp INTEGER")
 
 
-class ForkDetected(ProtocolError):
-    """Two signed tree heads that cannot both be prefixes of one log."""
-
-
 class AuditLog:
     """The launcher's append-only, Merkle-hashed log of signed entries.
 
@@ -82,8 +83,10 @@ class AuditLog:
             self._db = database
         else:
             self._db = sqlite3.connect(str(database), isolation_level=None)
-        if launcher_key is not None:  # read-only otherwise: never touch someone's schema
-            self._db.executescript(_SCHEMA)
+        # read-only otherwise: never touch someone's schema (the index is kept in memory)
+        self._index = SQLiteIndex(self._db) if launcher_key is not None else None
+        if launcher_key is not None:
+            self._db.executescript(_SCHEMA + INDEX_SCHEMA)
             _add_head_times(self._db)
         self._timed = _has_head_times(self._db)
         self._launcher_key = launcher_key
@@ -93,18 +96,36 @@ class AuditLog:
         self._load()
 
     def _load(self) -> None:
-        self._tree = MerkleTree()  # proofs in O(log n) (mpcrec.audit.merkle_tree)
-        self._leaves = self._tree.leaves
-        self._by_signature: dict[bytes, int] = {}
-        self._acc = merkle.RootAccumulator()
-        for body, leaf in self._db.execute("SELECT body, leaf FROM audit_entries ORDER BY idx"):
-            self._remember(LogEntry.from_json(json.loads(body)), bytes(leaf))
+        """Read the log: its keys, its tree's compact range, and (in the database when
+        writable: :mod:`mpcrec.audit.log_index`; in memory when read-only) its index."""
+        if self._index is not None:
+            self._index.load()
+        # proofs in O(log n) (mpcrec.audit.merkle_tree)
+        self._tree = MerkleTree(self._index if self._index is not None else MemoryStorage())
+        self._by_signature: dict[bytes, int] = {}  # read-only logs only
+        with self._atomic():  # indexing a log written before the index: one transaction
+            for body, leaf in self._db.execute("SELECT body, leaf FROM audit_entries ORDER BY idx"):
+                self._remember(LogEntry.from_json(json.loads(body)), bytes(leaf))
+
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One transaction around the writes inside (joining the caller's, if any)."""
+        if self._index is None or self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _sync(self) -> None:
         """Forget entries whose transaction was rolled back (a full disk at commit)."""
         query = "SELECT coalesce(max(idx) + 1, 0) FROM audit_entries"
         stored = self._db.execute(query).fetchone()[0]
-        if stored != len(self._leaves):
+        if stored != self.size:
             self._load()
 
     @classmethod
@@ -181,20 +202,23 @@ class AuditLog:
                 f"{entry.kind} entry for round {entry.round}: bad signature by {entry.author}"
             )
         self._sync()
-        placed = entry.at(len(self._leaves))
+        placed = entry.at(self.size)
         body = placed.leaf_bytes()
         leaf = merkle.leaf_hash(body)
-        self._db.execute(
-            "INSERT INTO audit_entries (idx, body, leaf) VALUES (?, ?, ?)",
-            (placed.index, body, leaf),
-        )
-        self._remember(placed, leaf)
+        with self._atomic():  # the entry and its index rows together
+            self._db.execute(
+                "INSERT INTO audit_entries (idx, body, leaf) VALUES (?, ?, ?)",
+                (placed.index, body, leaf),
+            )
+            self._remember(placed, leaf)
         return placed.index
 
     def _remember(self, entry: LogEntry, leaf: bytes) -> None:
         self._tree.append(leaf)
-        self._acc.append(leaf)
-        self._by_signature.setdefault(entry.signature, entry.index)
+        if self._index is not None:
+            self._index.add_signature(entry.signature, entry.index)
+        else:
+            self._by_signature.setdefault(entry.signature, entry.index)
         self._learn_key(entry)
 
     def sign_head(self, *, now: float | None = None) -> TreeHead:
@@ -207,7 +231,7 @@ class AuditLog:
         if existing:
             return existing[0]
         stamp = int((time.time() if now is None else now) * 1000)
-        head = TreeHead(self.size, self._acc.root(), timestamp=stamp).sign(self._launcher_key)
+        head = TreeHead(self.size, self._tree.root(), timestamp=stamp).sign(self._launcher_key)
         self._db.execute(
             "INSERT INTO audit_heads (size, root, sig, timestamp) VALUES (?, ?, ?, ?)",
             (head.size, head.root, head.signature, head.timestamp),
@@ -219,12 +243,12 @@ class AuditLog:
     @property
     def size(self) -> int:
         """Number of entries."""
-        return len(self._leaves)
+        return self._tree.size
 
     def root(self, size: int | None = None) -> bytes:
         """The Merkle root over the first ``size`` entries (default: all)."""
         if size is None:
-            return self._acc.root()
+            return self._tree.root()
         size = min(size, self.size)
         return self._tree.range_root(0, size) if size > 0 else merkle.root([])
 
@@ -259,6 +283,8 @@ class AuditLog:
 
         An instance knows every entry it signed but not where the log put it: this is how
         it learns the index, to ask for an inclusion proof."""
+        if self._index is not None:
+            return self._index.index_of(signature)
         return self._by_signature.get(signature)
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
@@ -312,101 +338,3 @@ class AuditLog:
     def close(self) -> None:
         """Close the database connection."""
         self._db.close()
-
-
-class TreeHeadStore:
-    """The tree heads one node was shown: catches a launcher that shows two histories.
-
-    Parameters
-    ----------
-    launcher_key:
-        The launcher's public key (pinned when the node registered).
-    path:
-        A JSON Lines file keeping the heads across restarts; ``None`` keeps the latest in
-        memory only.
-
-    Only the latest head is held in memory, and each new head is appended to ``path`` as
-    one line, fsynced (a long-lived node sees one head per round: rewriting the whole file
-    every round made its cost grow with the federation's age). An append cut short by a
-    crash leaves a last line without its newline: it is dropped when the file is read.
-    """
-
-    def __init__(self, launcher_key: Ed25519PublicKey, path: Path | None = None) -> None:
-        self._key = launcher_key
-        self._path = path
-        self._latest: TreeHead | None = None
-        if path is not None and path.is_file():
-            self._latest = self._read(path)
-
-    @staticmethod
-    def _read(path: Path) -> TreeHead | None:
-        """The last head of ``path``, after cutting off a torn last line."""
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):  # an append the node did not finish
-            data = data[: data.rfind(b"\n") + 1]
-            with path.open("r+b") as out:
-                out.truncate(len(data))
-        latest = None
-        for number, line in enumerate(data.splitlines(), start=1):
-            if line.strip():
-                where = f"{path} line {number}"
-                try:
-                    latest = TreeHead.from_json(json.loads(line), where=where)
-                except ValueError:
-                    raise DataError(f"{where}: not a tree head") from None
-        return latest
-
-    def signed(self, head: TreeHead) -> bool:
-        """Whether ``head`` carries the launcher's signature."""
-        return head.verify(self._key)
-
-    @property
-    def latest(self) -> TreeHead | None:
-        """The largest head seen so far."""
-        return self._latest
-
-    def observe(self, head: TreeHead, proof: Sequence[bytes] = ()) -> None:
-        """Accept ``head`` if signed and consistent with the latest; else raise.
-
-        ``proof`` is the launcher's consistency proof from the latest head's size to
-        ``head.size`` (or from ``head.size`` to the latest's, for an older head).
-        """
-        if not head.verify(self._key):
-            raise ProtocolError(f"tree head of size {head.size}: bad launcher signature")
-        last = self.latest
-        if last is not None:
-            old, new = (last, head) if head.size >= last.size else (head, last)
-            if not merkle.verify_consistency(
-                old_size=old.size,
-                new_size=new.size,
-                old_root=old.root,
-                new_root=new.root,
-                proof=proof,
-            ):
-                raise ForkDetected(
-                    f"tree head (size {head.size}, root {head.root.hex()[:16]}) is not "
-                    f"consistent with (size {last.size}, root {last.root.hex()[:16]})",
-                    hint="the launcher showed two different histories: keep both signed "
-                    "heads as evidence and report them",
-                )
-            if head.size <= last.size:
-                return  # an older head, or this one again: nothing new to keep
-        if self._path is not None:
-            self._append(self._path, canonical_json(head.to_json()) + b"\n")
-        self._latest = head
-
-    @staticmethod
-    def _append(path: Path, line: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as err:
-            raise StorageError(
-                f"cannot append to {path}: {err.strerror or err}",
-                hint="give the node a writable state directory",
-            ) from None

@@ -39,6 +39,7 @@ from mpcrec.bench.federation_run import (
     certificates,
     instance_names,
 )
+from mpcrec.bench.federation_timing import timing
 from mpcrec.bench.report import check_writable, write_json
 
 DEFAULT_OUT = Path("docs/benchmarks/federation.json")
@@ -119,6 +120,7 @@ def summarise(run: FederationRun, events: list[dict[str, Any]]) -> dict[str, Any
         "calls": calls,
         "load_processes": run.processes,
         "windows_s": run.windows_s,
+        "timing": timing(events, loads, window_s=run.windows_s),
     }
 
 
@@ -178,6 +180,21 @@ def table(results: list[dict[str, Any]]) -> Table:
     return out
 
 
+def timing_table(result: dict[str, Any]) -> Table:
+    """Where one N's rounds spent their time: per state, how long after the launcher
+    entered it the instances received its announcement, and had their call answered."""
+    out = Table(title=f"N = {result['instances']}: s after the launcher entered each state")
+    kinds = ["written_s", "delivery_s", "sent_s", "answered_s"]
+    out.add_column("state")
+    for name in ["launcher wrote", "instances received", "sent call", "call answered"]:
+        out.add_column(f"{name} p50 / p95", justify="right")
+    found = result["timing"]
+    for state in found["delivery_s"]:
+        cells = [found[k].get(state, {}) for k in kinds]
+        out.add_row(state, *(f"{_s(c.get('p50'))} / {_s(c.get('p95'))}" for c in cells))
+    return out
+
+
 def _exit_on_sigterm(*_: Any) -> None:
     raise SystemExit(143)
 
@@ -197,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
             if not args.keep:
                 shutil.rmtree(root, ignore_errors=True)
         console.print(f"N = {instances}: {time.monotonic() - started:.0f} s")
+    for result in results:
+        console.print(timing_table(result))
     console.print(table(results))
     write_json(
         args.out,

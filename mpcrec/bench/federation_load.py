@@ -16,7 +16,12 @@ PlaintextAggregation`, :func:`~mpcrec.node.signed_weights.signed_weights`):
    signs the next model (simulated members: no CrypTen; the same result a node sends);
 5. at each round's end: the latest tree head and the inclusion proofs of its own entries
    (what a node's log watch asks for; the proofs are not checked here; not after the round
-   publishing the plan's last model, when the launcher exits).
+   publishing the plan's last model, when the launcher exits), in a task of its own beside
+   the next round's steps, as a node's log watch runs beside its rounds.
+
+Each instance notes when it received each round state and when its call for that state was
+answered (wall clock, as the launcher's events): the benchmark reports from these where a
+round's time goes (:mod:`mpcrec.bench.federation_timing`).
 
 Left out (client-side work, not the launcher's): certificate-chain checks of other
 instances' keys, beacon checks, the privacy floor. Parsed announcements are shared by the
@@ -68,6 +73,16 @@ class Crowd:
         self.calls: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
         self._parsed: dict[tuple[Any, ...], RoundAnnouncement] = {}
+        # "round:state" -> when each instance received it, sent its call for it (commitment,
+        # reveal, upload) and had it answered
+        self.received: dict[str, list[float]] = {}
+        self.started: dict[str, list[float]] = {}
+        self.answered: dict[str, list[float]] = {}
+
+    def note(self, times: dict[str, list[float]], ann: RoundAnnouncement) -> None:
+        """The wall-clock time now, for ``ann``'s round and state (the launcher's events
+        carry the same clock: :mod:`mpcrec.bench.federation_timing`)."""
+        times.setdefault(f"{ann.round_id}:{ann.phase.value}", []).append(time.time())
 
     def parse(self, msg: Any) -> RoundAnnouncement:
         """``msg`` as an announcement (one parse per round state and process)."""
@@ -96,6 +111,7 @@ class Instance:
         self.models: dict[int, PublishedModel] = {}
         self.done: set[tuple[int, str]] = set()
         self.known_size = 0
+        self.watching: set[asyncio.Task[None]] = set()  # its log checks under way
 
     async def call(self, rpc: str, request: Any) -> Any:
         """A unary call, counted; a refusal is counted as one and re-raised."""
@@ -118,6 +134,8 @@ class Instance:
             self.registered = convert.registered_from_pb(reply)
             while not await self._watch():
                 await asyncio.sleep(0.5)  # the stream ended early: watch again, as a node does
+            if self.watching:  # its log checks still under way end before its connection
+                await asyncio.wait(self.watching, timeout=CALL_S)
 
     async def _watch(self) -> bool:
         """One ``WatchRounds`` stream; whether the plan's number of models is published (that
@@ -139,25 +157,33 @@ class Instance:
         if key in self.done:
             return
         self.done.add(key)
+        self.crowd.note(self.crowd.received, ann)
         rid = ann.round_id
+        ended = [r for r in self.signed if r < rid or (r == rid and ann.phase.terminal)]
+        if ended:  # as a node's log watch, once a round has ended (a state may be skipped),
+            checking = asyncio.create_task(self.check_log(ended))  # beside its rounds
+            self.watching.add(checking)
+            checking.add_done_callback(self.watching.discard)
         try:
-            ended = [r for r in self.signed if r < rid or (r == rid and ann.phase.terminal)]
-            if ended:  # as a node's log watch: once a round has ended (a state may be skipped)
-                await self.check_log(ended)
             if ann.phase is Phase.OPEN and self.name in ann.participants:
                 secret = messages.fresh_secret()
                 value, sig = messages.seed_commit(self.name, self.keys, rid, secret)
                 commit = pb.SeedCommit(round_id=rid, commitment=value, entry_signature=sig)
+                self.crowd.note(self.crowd.started, ann)
                 await self.call("SubmitCommit", commit)
                 self.secrets[rid] = secret  # accepted: reveal it, find it in the log
                 self.signed.setdefault(rid, []).append(sig)
             elif ann.phase is Phase.REVEALING and rid in self.secrets:
                 reveal = pb.SeedReveal(round_id=rid, secret=self.secrets[rid])
+                self.crowd.note(self.crowd.started, ann)
                 await self.call("SubmitReveal", reveal)
             elif ann.phase is Phase.COLLECTING and rid in self.secrets:
                 await self.contribute(ann)
             elif ann.phase is Phase.COMPUTING and self.name in ann.members:
                 await self.compute(ann)
+            else:
+                return
+            self.crowd.note(self.crowd.answered, ann)
         except grpc.aio.AioRpcError as err:
             self.crowd.errors.append(f"{self.name} round {rid} {ann.phase}: {err.details()}")
         except Exception:  # the harness itself failed: reported, never a silent pass
@@ -184,6 +210,7 @@ class Instance:
         )
         upload, sig = messages.contribution(self.name, self.keys, ann, envelopes, 1.0, digest)
         self.crowd.calls["UploadContribution"] += 1
+        self.crowd.note(self.crowd.started, ann)
         await self.stub.UploadContribution(
             iter(list(convert.contribution_chunks(upload, sig))), timeout=CALL_S
         )
@@ -207,14 +234,21 @@ class Instance:
 
     async def check_log(self, rounds: list[int]) -> None:
         """The latest tree head, and where its own entries of ``rounds`` are in it."""
-        reply = await self.call("GetTreeHead", pb.TreeHeadRequest(known_size=self.known_size))
-        head, _proof = convert.tree_head_from_pb(reply)
-        self.known_size = head.size
+        signed = {r: self.signed.pop(r, []) for r in rounds}
         for round_id in rounds:
-            for signature in self.signed.pop(round_id, []):
-                request = pb.InclusionRequest(entry_signature=signature, tree_size=head.size)
-                await self.call("GetInclusionProof", request)
             self.secrets.pop(round_id, None)
+        try:
+            reply = await self.call("GetTreeHead", pb.TreeHeadRequest(known_size=self.known_size))
+            head, _proof = convert.tree_head_from_pb(reply)
+            self.known_size = max(self.known_size, head.size)
+            for signatures in signed.values():
+                for signature in signatures:
+                    request = pb.InclusionRequest(entry_signature=signature, tree_size=head.size)
+                    await self.call("GetInclusionProof", request)
+        except grpc.aio.AioRpcError as err:
+            self.crowd.errors.append(f"{self.name} log check of {rounds}: {err.details()}")
+        except Exception:  # the harness itself failed: reported, never a silent pass
+            self.crowd.errors.append(f"{self.name} log check: {traceback.format_exc()}")
 
 
 async def run_group(plan: dict[str, Any], index: int) -> dict[str, Any]:
@@ -251,6 +285,9 @@ async def run_group(plan: dict[str, Any], index: int) -> dict[str, Any]:
         "errors": crowd.errors,
         "calls": dict(crowd.calls),
         "refused": dict(crowd.refused),
+        "received": crowd.received,
+        "started": crowd.started,
+        "answered": crowd.answered,
     }
 
 

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     scheduler.start()
     try:
         done_at: float | None = None
-        while not stop.wait(0.2):
+        while not stop.wait(1.0):  # checked once a second; --linger after the last round
             if args.exit_when_done and launcher.finished():
                 done_at = time.monotonic() if done_at is None else done_at
                 if time.monotonic() - done_at >= args.linger:  # nodes fetch the final model

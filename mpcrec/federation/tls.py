@@ -7,6 +7,7 @@ its certificate (:func:`mpcrec.crypto.pki.instance_id_of`), never by anything th
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import grpc
@@ -62,9 +63,14 @@ def secure_channel(address: str, paths: CertPaths) -> grpc.Channel:
 def caller_id(context: grpc.ServicerContext) -> str:
     """The instance id of the certificate the caller presented ("" if none)."""
     pems = context.auth_context().get("x509_pem_cert") or []
-    if not pems:
-        return ""
+    return _named_by(bytes(pems[0])) if pems else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _named_by(cert_pem: bytes) -> str:
+    """The instance id ``cert_pem`` names ("" if none), parsed once per certificate: a
+    launcher is called a dozen times a round by each of a thousand instances."""
     try:
-        return instance_id_of(pems[0])
+        return instance_id_of(cert_pem)
     except (UserError, ValueError):  # an unreadable certificate names nobody
         return ""

@@ -55,7 +55,7 @@ def test_a_log_written_before_heads_had_a_time_is_read_and_continues_timed(
         "DROP TABLE audit_heads; CREATE TABLE audit_heads (size INTEGER PRIMARY KEY, "
         "root BLOB NOT NULL, sig BLOB NOT NULL);"
     )
-    old = TreeHead(30, merkle.root(AuditLog(db, launcher_key=None)._leaves)).sign(key)
+    old = TreeHead(30, AuditLog(db, launcher_key=None).root(30)).sign(key)
     db.execute("INSERT INTO audit_heads VALUES (?, ?, ?)", (old.size, old.root, old.signature))
     db.commit()
     db.close()

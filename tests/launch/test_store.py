@@ -102,6 +102,19 @@ class TestLauncherStoreContract:
         assert store.reveals(1) == {"a": b"r1"}
         assert store.commits(2) == {}
 
+    def test_one_commitment_and_the_tally_of_a_round(self, store: LauncherStore) -> None:
+        store.add_commit(1, "a", b"c1")
+        store.add_commit(1, "b", b"c2")
+        store.add_reveal(1, "a", b"r1")
+        store.add_commit(2, "a", b"c3")
+        store.add_contribution(Contribution(1, "b", 1.0, {"a": b"e"}))
+
+        assert store.commitment(1, "b") == b"c2"
+        assert store.commitment(1, "c") is None and store.commitment(3, "a") is None
+        assert store.tally(1) == (2, 1, 1)
+        assert store.tally(2) == (1, 0, 0)
+        assert store.tally(3) == (0, 0, 0)
+
     def test_contribution_counted_once_and_replay_refused(self, store: LauncherStore) -> None:
         upload = Contribution(1, "a", 3.0, {"m1": b"one", "m2": b"two"})
         store.add_contribution(upload)

@@ -101,3 +101,56 @@ def test_slow_watcher_gets_the_newest_announcement_not_a_backlog() -> None:
         return [first, second, third]
 
     assert asyncio.run(scenario()) == ["round 2, open", "round 2, collecting", "round 3, open"]
+
+
+def test_watchers_get_the_bytes_rendered_once_the_same_announcement_as_get_round(
+    world: dict[str, Any],  # noqa: F811
+) -> None:
+    # Prepare: a round open (and waiting for commitments)
+    clients = world["clients"]
+    for c in clients.values():
+        c.register()
+    opened = _wait_state(clients["a"], "open")
+
+    # Execute: two instances watch (the feed's pre-serialised bytes, parsed by the client)
+    watched = []
+    for name in ("a", "b"):
+        call = clients[name].stub.WatchRounds(pb.WatchRequest(after_round=1), timeout=T)
+        watched.append(next(iter(call)))
+        call.cancel()
+
+    # Assert: what GetRound serialises per call, field for field
+    assert watched == [opened, opened]
+    assert opened.state == "open" and len(opened.participants) == len(clients)
+
+
+def test_each_announcement_reports_when_its_writes_to_the_watchers_ended() -> None:
+    class Idle:
+        stopping = threading.Event()
+
+    async def scenario() -> list[dict[str, Any]]:
+        delivered: list[dict[str, Any]] = []
+        feed = RoundFeed(
+            Idle(),  # type: ignore[arg-type]
+            render=lambda r: r,
+            heartbeat_s=0.05,
+            on_delivered=delivered.append,
+        )
+        watchers = [feed.watch(after_round=1, active=lambda: True) for _ in range(3)]
+        feed.publish(1, b"open", "open")
+        for watcher in watchers:  # each takes it (its write ends when it asks for the next)
+            assert await anext(watcher) == b"open"
+        pending = [asyncio.ensure_future(anext(w)) for w in watchers[:2]]
+        await asyncio.sleep(0.05)
+        feed.publish(1, b"revealing", "revealing")  # the open one is reported now
+        await asyncio.gather(*pending)
+        feed.close()  # and the last one when the feed closes
+        return delivered
+
+    delivered = asyncio.run(scenario())
+    assert [(e["event"], e["round_id"], e["state"]) for e in delivered] == [
+        ("announced", 1, "open"),
+        ("announced", 1, "revealing"),
+    ]
+    assert len(delivered[0]["writes_s"]) == 2  # the third watcher never asked for more
+    assert all(0 <= t < 5 for t in delivered[0]["writes_s"])
