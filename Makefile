@@ -57,7 +57,8 @@ plugin: $(STAMP) chromium
 test: lint typecheck unit plugin
 
 # The whole federation on this machine: a launcher and 20 MovieLens-100k instances over gRPC
-# with mutual TLS, secure committees of 3, 200 rounds, then quality and cost.
+# with mutual TLS, secure committees of 3, private by default (user-level DP-ALS at epsilon 8:
+# one secure round), then quality, epsilon and cost (docs/benchmarks/demo.md).
 demo: $(STAMP)
 	mkdir -p out
 	$(BIN)/mpcrec demo --out out/demo.json
