@@ -165,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     return int(
         launcher_command.run(
             argparse.Namespace(
-                config=args.config, format=args.format, exit_when_done=args.exit_when_done
+                config=args.config,
+                format=args.format,
+                exit_when_done=args.exit_when_done,
+                linger=1.0,  # the nodes fetch the last model before the launcher exits
             )
         )
     )
