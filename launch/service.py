@@ -16,6 +16,17 @@ signature checks) runs in one bounded pool of ``workers`` threads, the gRPC
 ``migration_thread_pool``; the short unary handlers are plain functions that gRPC runs there
 (so a sync servicer, such as another service registered on the same server, still works).
 The launcher's lock makes every write one at a time: one writer to SQLite and the log.
+
+The log checks (``GetTreeHead``, ``GetInclusionProof``: every node sends a few at the end of
+each round, a thousand nodes at the same moment) are coroutines too: at most
+:data:`LOG_CHECKS_AT_ONCE` of them are in the pool at once, the others wait on the event
+loop, so the time-bound calls (commitments, reveals, uploads, results: refused once their
+window has passed) never queue behind thousands of log checks in the pool's queue. Their
+work still takes the launcher's lock (:meth:`Launcher.tree_head`), though it only reads: the
+log shares the store's one SQLite connection, so a read while a writer's transaction is open
+would see its uncommitted rows (a head or a proof over an entry a full disk may still roll
+back), and the log's in-memory tree and caches change with every append and are rebuilt after
+a rollback. Each holds the lock for an O(log n) read; the bound keeps at most a few waiting.
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ WATCH_HEARTBEAT_S = 1.0
 WATCH_IDLE_S = 10.0  # an idle watcher's backstop check (launch.round_feed.RoundFeed)
 WATCH_STALL_S = 60.0  # a watcher that takes no announcement for this long is let go
 UPLOADS_AT_ONCE = 32  # uploads read at the same time; the others wait (gRPC flow control)
+LOG_CHECKS_AT_ONCE = 3  # tree heads and inclusion proofs in the pool at once (< its size)
 T = TypeVar("T")
 
 
@@ -102,6 +114,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
             on_delivered=launcher.on_event,  # the "announced" events
         )
         self._uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)
+        self._log_checks = asyncio.Semaphore(LOG_CHECKS_AT_ONCE)  # the pool keeps room
         self._model: tuple[int, list[Any]] = (-1, [])  # the last model sent, in chunks
 
     def _caller(self, context: Any, *, registered: bool = True) -> str:
@@ -223,17 +236,22 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
 
         await self._stream(context, await self._pooled(context, chunks))
 
-    def GetTreeHead(self, request: Any, context: grpc.ServicerContext) -> Any:
-        with _refusals(context):
+    async def GetTreeHead(self, request: Any, context: Any) -> Any:
+        def head() -> Any:
             self._caller(context)
-            head, proof = self.launcher.tree_head(request.known_size)
-        return convert.tree_head_to_pb(head, proof)
+            return convert.tree_head_to_pb(*self.launcher.tree_head(request.known_size))
 
-    def GetInclusionProof(self, request: Any, context: grpc.ServicerContext) -> Any:
-        with _refusals(context):
+        async with self._log_checks:  # waiting here holds no thread of the pool
+            return await self._pooled(context, head)
+
+    async def GetInclusionProof(self, request: Any, context: Any) -> Any:
+        def proof() -> Any:
             self._caller(context)
-            index, path = self.launcher.inclusion_proof(request.entry_signature, request.tree_size)
-        return convert.inclusion_to_pb(index, request.tree_size, path)
+            found = self.launcher.inclusion_proof(request.entry_signature, request.tree_size)
+            return convert.inclusion_to_pb(found[0], request.tree_size, found[1])
+
+        async with self._log_checks:
+            return await self._pooled(context, proof)
 
 
 class _Handlers:
