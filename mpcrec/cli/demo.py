@@ -54,9 +54,7 @@ def register(sub: Any) -> None:
         help=f"published rounds (default: {DPALS_ROUNDS} for dpals; for mf {DP_ROUNDS} with "
         f"user-level DP, {PLAIN_ROUNDS} with --no-dp)",
     )
-    parser.add_argument(
-        "--model", choices=("mf", "dpals", "seqrec"), default=DEFAULT_MODEL, help=MODEL_HELP
-    )
+    parser.add_argument("--model", choices=("mf", "dpals", "seqrec"), default=None, help=MODEL_HELP)
     parser.add_argument("--no-dp", action="store_true", help=NO_DP_HELP)
     parser.add_argument(
         "--state-dir", type=Path, help="keep all state here (default: a fresh temporary directory)"
@@ -71,7 +69,8 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--new-videos",
         action="store_true",
-        help="hold back the newest 20%% of the videos; instances publish them between rounds",
+        help="hold back the newest 20%% of the videos; instances publish them between rounds "
+        "(runs --model mf: only its model grows with the catalogue yet)",
     )
     parser.add_argument("--format", choices=("rich", "json"), default="rich")
     parser.add_argument("--out", type=Path, help="JSON report (default: STATE_DIR/demo.json)")
@@ -87,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from mpcrec.node.movielens_trainer import movielens_setting
     from mpcrec.process_usage import PeakMemory
 
+    args.model = args.model or ("mf" if args.new_videos else DEFAULT_MODEL)
     if args.rounds is None:
         args.rounds = PLAIN_ROUNDS if args.no_dp else DP_ROUNDS
         args.rounds = DPALS_ROUNDS if args.model == "dpals" else args.rounds  # ALS_DP's
@@ -154,6 +154,11 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(
             "--plaintext with differential privacy: members would see every update",
             hint="add --no-dp to compare the plaintext path (no privacy at all)",
+        )
+    if args.new_videos and args.model != "mf":
+        raise ConfigError(
+            f"--new-videos with --model {args.model}: only mf's model grows with the catalogue",
+            hint="use --new-videos alone (it runs --model mf, DP-FedAvg) or drop it",
         )
 
 
