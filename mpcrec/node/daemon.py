@@ -2,7 +2,7 @@
 
 The daemon only dispatches: each announcement of the current round
 (:meth:`~mpcrec.federation.launcher_client.LauncherClient.watch_rounds`) goes to the step of
-its phase, once per round:
+its phase, once per round (:mod:`mpcrec.node.round_memory`):
 
 * ``open``: commit to a fresh 32-byte secret (:func:`committees.seed.commitment`);
 * ``revealing``: reveal it;
