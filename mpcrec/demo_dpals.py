@@ -26,7 +26,7 @@ import numpy as np
 
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import Split
-from mpcrec.demo_privacy import DELTA, EPSILON
+from mpcrec.demo_privacy import DELTA, EPSILON, privacy_sentence
 from mpcrec.model.dpals import solve_users
 from mpcrec.model.dpals_release import runtime_config
 from mpcrec.model.dpals_train import Home, Privacy, metadata_items, train_dpals
@@ -135,17 +135,12 @@ def private_report(settings: Any) -> dict[str, Any]:
 
 
 def privacy_line(report: dict[str, Any]) -> str:
-    """The report's sentence on the promise of a ``dpals`` run: ε, δ, the unit of privacy."""
-    if not report.get("dp"):
-        return (
-            "privacy: [bold red]no differential privacy[/] (--no-dp): epsilon = inf; DP-ALS "
-            "statistics summed without noise: nothing bounds what the model reveals about one user"
-        )
-    eps = report.get("epsilon")
-    shown = f"{eps:.3f}" if isinstance(eps, (int, float)) else str(eps)
-    return (
-        f"privacy: user-level epsilon {shown} at delta {DELTA:g} (declared budget "
-        f"{EPSILON:g}); unit of privacy: one user's whole history at their instance (DP-ALS: "
-        f"every user in every round, each user's statistics bounded to C_u = "
-        f"{USER_CLIP_NORM:g}, noise multiplier {report.get('noise_multiplier', '?')})"
+    """The report's sentence on the promise of a ``dpals`` run (:func:`privacy_sentence`):
+    every user in every round."""
+    return privacy_sentence(
+        report,
+        mechanism="DP-ALS: every user in every round, each user's statistics bounded to "
+        f"C_u = {USER_CLIP_NORM:g}",
+        without_noise="DP-ALS statistics summed without noise: nothing bounds what the model "
+        "reveals about one user",
     )

@@ -102,21 +102,45 @@ def non_private_twin(
     return evaluate(factors.scores, split)
 
 
-def privacy_line(report: dict[str, Any]) -> str:
-    """The report's sentence on the promise: ε, δ, the unit of privacy."""
+def privacy_sentence(report: dict[str, Any], *, mechanism: str, without_noise: str) -> str:
+    """The report's sentence on the promise of a user-level run: ε, δ, the unit of privacy.
+
+    Parameters
+    ----------
+    report
+        The demo's report (its ``dp``, ``epsilon`` and ``noise_multiplier`` fields).
+    mechanism
+        The mechanism's own clause: who takes part in a round and the bound on one user
+        (DP-FedAvg: ``"q = 0.2, C_u = 0.1"``; DP-ALS: every user in every round).
+    without_noise
+        What is left of the protection with ``--no-dp``, after ``epsilon = inf;``.
+
+    Returns
+    -------
+    str
+        The line, with rich markup.
+    """
     if not report.get("dp"):
         return (
-            "privacy: [bold red]no differential privacy[/] (--no-dp): epsilon = inf; "
-            "secure aggregation hides each instance's update, nothing bounds what the model "
-            "reveals about one user"
+            f"privacy: [bold red]no differential privacy[/] (--no-dp): epsilon = inf; "
+            f"{without_noise}"
         )
     eps = report.get("epsilon")
     shown = f"{eps:.3f}" if isinstance(eps, (int, float)) else str(eps)
     return (
         f"privacy: user-level epsilon {shown} at delta {DELTA:g} (declared budget "
         f"{EPSILON:g}); unit of privacy: one user's whole history at their instance "
-        f"(q = {USER_RATE:g}, C_u = {USER_CLIP_NORM:g}, noise multiplier "
-        f"{report.get('noise_multiplier', '?')})"
+        f"({mechanism}, noise multiplier {report.get('noise_multiplier', '?')})"
+    )
+
+
+def privacy_line(report: dict[str, Any]) -> str:
+    """:func:`privacy_sentence` for a DP-FedAvg run: users sampled at rate ``q``."""
+    return privacy_sentence(
+        report,
+        mechanism=f"q = {USER_RATE:g}, C_u = {USER_CLIP_NORM:g}",
+        without_noise="secure aggregation hides each instance's update, nothing bounds what "
+        "the model reveals about one user",
     )
 
 

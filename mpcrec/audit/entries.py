@@ -9,18 +9,15 @@ spaces, no NaN; floats use Python's shortest round-trip ``repr``.
   the index is not signed (an instance cannot know it), but the Merkle leaf is the canonical
   JSON of the whole entry, index and signature included, so the launcher's signed tree heads
   fix every entry's position.
-- The launcher signs tree heads: ``b"mpcrec/tree-head/v2\\n" || canonical({root, size,
-  timestamp})``, ``timestamp`` in milliseconds since the Unix epoch (as RFC 6962's). Heads
-  of logs written before heads carried a time (``timestamp`` ``None``) keep their v1 bytes,
-  ``b"mpcrec/tree-head/v1\\n" || canonical({root, size})``, and still verify: old logs are
-  read as they are, not migrated; an auditor can only judge the staleness of timed heads.
+- The launcher signs tree heads over the leaves (:class:`~mpcrec.audit.tree_head.TreeHead`,
+  re-exported here, as are :func:`~mpcrec.audit.canonical.canonical_json` and
+  :class:`~mpcrec.audit.canonical.LogFormatError`).
 
 One constructor per event kind; they return unsigned entries, :meth:`LogEntry.sign` signs.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -28,17 +25,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from mpcrec.audit.canonical import LogFormatError as LogFormatError
+from mpcrec.audit.canonical import canonical_json as canonical_json
 from mpcrec.audit.ed25519_check import signed_by
-from mpcrec.errors import ProtocolError
+from mpcrec.audit.tree_head import TreeHead as TreeHead
 
 LAUNCHER = "launcher"
 _ENTRY_DOMAIN = b"mpcrec/log-entry/v1\n"
-_HEAD_DOMAIN = b"mpcrec/tree-head/v1\n"  # heads without a time (old logs)
-_TIMED_HEAD_DOMAIN = b"mpcrec/tree-head/v2\n"
-
-
-class LogFormatError(ProtocolError):
-    """A log line that is not a well-formed entry or tree head."""
 
 
 class Kind(StrEnum):
@@ -55,13 +48,6 @@ class Kind(StrEnum):
     PUBLISH = "publish"
     ABORT = "abort"
     CATALOGUE = "catalogue"  # a catalogue version (mpcrec.audit.catalogue_entry)
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8, no NaN or infinity."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
 
 
 def public_key_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
@@ -149,55 +135,6 @@ class LogEntry:
             return cls(kind, rnd, author, payload, bytes.fromhex(sig), index)
         except (KeyError, TypeError, ValueError) as err:
             raise LogFormatError(f"{where}: not a log entry ({err})") from None
-
-
-@dataclass(frozen=True)
-class TreeHead:
-    """A signed tree head: the launcher's commitment to the first ``size`` entries, at
-    ``timestamp`` (milliseconds since the Unix epoch; ``None`` in heads of older logs)."""
-
-    size: int
-    root: bytes
-    signature: bytes = b""
-    timestamp: int | None = None
-
-    def _fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"root": self.root.hex(), "size": self.size}
-        if self.timestamp is not None:
-            fields["timestamp"] = self.timestamp
-        return fields
-
-    def signed_bytes(self) -> bytes:
-        """What the launcher signs (v2 with a time, v1 without)."""
-        domain = _HEAD_DOMAIN if self.timestamp is None else _TIMED_HEAD_DOMAIN
-        return domain + canonical_json(self._fields())
-
-    def sign(self, key: Ed25519PrivateKey) -> TreeHead:
-        """This head signed with ``key``."""
-        return replace(self, signature=key.sign(self.signed_bytes()))
-
-    def verify(self, key: Ed25519PublicKey) -> bool:
-        """Whether the signature is ``key``'s over this head."""
-        return signed_by(key, self.signature, self.signed_bytes())
-
-    def to_json(self) -> dict[str, Any]:
-        """The exported form (one JSON Lines line)."""
-        return {"head": self._fields(), "sig": self.signature.hex()}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, where: str = "head") -> TreeHead:
-        """Parse the exported form; raises :class:`LogFormatError` naming ``where``."""
-        try:
-            head = data["head"]
-            size, root = head["size"], bytes.fromhex(head["root"])
-            timestamp = head.get("timestamp")
-            if not isinstance(size, int) or size < 0 or len(root) != 32:
-                raise ValueError("size or root malformed")
-            if timestamp is not None and (not isinstance(timestamp, int) or timestamp < 0):
-                raise ValueError("timestamp is not a count of milliseconds")
-            return cls(size, root, bytes.fromhex(data["sig"]), timestamp)
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise LogFormatError(f"{where}: not a tree head ({err})") from None
 
 
 # -- one constructor per event ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The daemon only dispatches: each announcement of the current round
 (:meth:`~mpcrec.federation.launcher_client.LauncherClient.watch_rounds`) goes to the step of
-its phase, once per round:
+its phase, once per round (:mod:`mpcrec.node.round_memory`):
 
 * ``open``: commit to a fresh 32-byte secret (:func:`committees.seed.commitment`);
 * ``revealing``: reveal it;
@@ -65,6 +65,7 @@ from mpcrec.node.log_watch import LogWatch, WitnessServer
 from mpcrec.node.model_reuse import ContributedModels
 from mpcrec.node.own_entries import OwnEntries, witnessed
 from mpcrec.node.reconnect import LauncherLink
+from mpcrec.node.round_memory import RoundMemory
 from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
 from mpcrec.node.signed_weights import signed_weights
@@ -76,8 +77,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mpcrec.node")
 Step = Callable[[LauncherClient, RoundAnnouncement], None]
-#: Rounds whose steps a node remembers after one ends (older ones are never announced again).
-REMEMBERED_ROUNDS = 16
 #: A node sends its catalogue export once a round, at the first of these it sees (merged
 #: when the next round opens; a round's end alone is often unseen: the next opens at once).
 EXPORT_PHASES = (Phase.COMPUTING, Phase.PUBLISHED, Phase.ABORTED)
@@ -130,9 +129,7 @@ class Node:
         listen = config.witness.listen
         self.witness = WitnessServer(self.log_watch.witness_path, listen) if listen else None
         self.models, self.forked = ModelCache(), ""  # forked: the launcher showed two histories
-        self._secrets: dict[int, bytes] = {}
-        self._done: set[tuple[int, str]] = set()
-        self._step: tuple[int, str] | None = None  # the step under way
+        self.memory = RoundMemory()  # the steps taken and seed secrets of recent rounds
         self._unsent: dict[int, MemberResult] = {}  # signed, not yet acknowledged
         self._served = 0  # newest model version followed (checked and served)
         self._client: LauncherClient | None = None
@@ -231,7 +228,7 @@ class Node:
         except (StoreConflict, RoundStateError) as err:
             log.debug("%s: round %d: %s", self.me, ann.round_id, err.message)
         except LauncherError:  # the launcher went away mid-step: take it again once back
-            self._done.discard(self._step or (0, ""))
+            self.memory.retake_current()
             raise
 
     def on_announcement(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
@@ -245,7 +242,7 @@ class Node:
             raise
         if ann.phase not in (Phase.PUBLISHED, Phase.ABORTED):
             self.catalogue.check(ann, self.catalogue_source, self.trust.pinned_key())
-        if ann.phase in EXPORT_PHASES and self._once(ann.round_id, "catalogue-export"):
+        if ann.phase in EXPORT_PHASES and self.memory.once(ann.round_id, "catalogue-export"):
             self.catalogue.send_export(self.trainer, self.me, self.catalogue_source)
         if ann.phase is Phase.COLLECTING and self.me in (*ann.members, ann.dealer_id):
             assert self.aggregation is not None
@@ -253,17 +250,8 @@ class Node:
         step = self._steps.get(ann.phase)
         if step is not None:
             step(client, ann)
-            self._step = None
+            self.memory.current = None
         self._follow_model(client, ann)
-
-    def _once(self, round_id: int, step: str) -> bool:
-        """True the first time ``(round_id, step)`` is asked for."""
-        if (round_id, step) in self._done:
-            return False
-        self._forget_before(round_id - REMEMBERED_ROUNDS)  # a round's end may go unseen
-        self._done.add((round_id, step))
-        self._step = (round_id, step)
-        return True
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -272,22 +260,22 @@ class Node:
         if self.me not in ann.participants:
             return
         check_beacon_binding(ann, self.beacon_chain, time.time(), "commitment")
-        if not self._once(rid, "commit"):
+        if not self.memory.once(rid, "commit"):
             return
-        secret = self._secrets[rid] = messages.fresh_secret()
+        secret = self.memory.secrets[rid] = messages.fresh_secret()
         value, signature = messages.seed_commit(self.me, self.keys, rid, secret)
         client.commit(rid, value, signature)
 
     def _reveal(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         rid = ann.round_id
-        if rid in self._secrets:
+        if rid in self.memory.secrets:
             check_beacon_binding(ann, self.beacon_chain, time.time(), "reveal")
-        if rid in self._secrets and self._once(rid, "reveal"):
-            client.reveal(rid, self._secrets[rid])
+        if rid in self.memory.secrets and self.memory.once(rid, "reveal"):
+            client.reveal(rid, self.memory.secrets[rid])
 
     def _contribute(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         rid = ann.round_id
-        if rid not in self._secrets or not self._once(rid, "upload"):
+        if rid not in self.memory.secrets or not self.memory.once(rid, "upload"):
             return
         assert self.spec is not None and self.aggregation is not None and self.params is not None
         floor.check_round(self.privacy_floor, self.params, ann)
@@ -320,9 +308,9 @@ class Node:
     def _computing(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         assert self.aggregation is not None
         if self.me in ann.members:
-            if self._once(ann.round_id, "compute"):
+            if self.memory.once(ann.round_id, "compute"):
                 self._serve(client, ann)
-        elif ann.dealer_id == self.me and self._once(ann.round_id, "deal"):
+        elif ann.dealer_id == self.me and self.memory.once(ann.round_id, "deal"):
             self.aggregation.deal(ann)
 
     def _serve(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
@@ -366,17 +354,12 @@ class Node:
         log.info("%s: round %d: result sent (%d accepted)", self.me, rid, len(accepted))
 
     def _end(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
-        if self._once(ann.round_id, "end"):
+        if self.memory.once(ann.round_id, "end"):
             assert self.aggregation is not None
             self.aggregation.release()  # drawn but the round ended before computing
-            self._secrets.pop(ann.round_id, None)
+            self.memory.secrets.pop(ann.round_id, None)
             self.contributed.release(ann)
             log.info("%s: round %d %s %s", self.me, ann.round_id, ann.phase, ann.reason)
-
-    def _forget_before(self, round_id: int) -> None:
-        """Drop the steps and secrets of rounds before ``round_id`` (kept forever otherwise)."""
-        self._done = {done for done in self._done if done[0] >= round_id}
-        self._secrets = {rid: s for rid, s in self._secrets.items() if rid >= round_id}
 
     def _follow_model(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         """Every announcement names a published model: check and serve the newest one seen."""

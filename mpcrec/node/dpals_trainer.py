@@ -64,6 +64,11 @@ class MovieLensDPALSTrainer:
         """The trainer a ``kind: movielens, model: dpals`` trainer section names."""
         return cls(config.index, config.instances, config.seed)
 
+    @property
+    def catalogue_rows(self) -> int:
+        """The items this instance's users rate (ML-100k's): the only rows it can train."""
+        return int(self.home.conf.shape[1])
+
     def item_features(self, n_items: int) -> Matrix:
         """The public metadata features of the catalogue's first ``n_items`` items (the
         simulation's :func:`~mpcrec.model.dpals_train.metadata_features`)."""

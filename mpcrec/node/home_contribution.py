@@ -2,8 +2,9 @@
 
 ``dpals``: the trainer's scaled statistics (:mod:`mpcrec.model.dpals_release`) with the
 weight every instance signs; ``mf`` and ``seqrec``: :func:`~mpcrec.node.user_dp.home_update`
-with the retired rows frozen. A round of a kind the trainer cannot train is refused first
-(``model-kind``, :mod:`mpcrec.node.model_kind`).
+with the retired rows frozen. A round of a kind the trainer cannot train, or on a base of
+rows its fixed catalogue does not have, is refused first (``model-kind``,
+:mod:`mpcrec.node.model_kind`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.node.grown_round import RoundBase
-from mpcrec.node.model_kind import check_model_kind
+from mpcrec.node.model_kind import check_model_kind, check_model_rows
 from mpcrec.node.trainer import Matrix, Trainer
 from mpcrec.node.user_dp import USER_WEIGHT, home_update
 
@@ -23,6 +24,7 @@ def contribution(
     """The update and weight this node contributes from the round's ``base`` (its rows grown
     with the catalogue) under ``params``."""
     check_model_kind(trainer, params)
+    check_model_rows(trainer, base.values.shape[0])
     if params.model == "dpals":
         release = trainer.release(base.values, params)  # type: ignore[attr-defined]
         return np.asarray(release, dtype=np.float64), USER_WEIGHT

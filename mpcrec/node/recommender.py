@@ -219,13 +219,8 @@ class ModelSnapshot:
         scores = np.einsum("ij,j->i", self.item_embeddings, self.user_embeddings[row])
         return self._top(user_id, count, self._close(scores, user_id))
 
-    def related(self, video_uuid: str, count: int, user_id: int | None = None) -> Recommendation:
-        """Videos to show next to ``video_uuid``: item-to-item from the shared model.
-
-        The score is the cosine of the item embeddings; with ``user_id`` (a local user)
-        it is blended with the cosine to the user's embedding (weight
-        :data:`PERSONAL_BLEND`) and the user's seen videos are left out. The video itself
-        is never returned.
+    def _related_row(self, video_uuid: str, user_id: int | None) -> int:
+        """The model row of ``video_uuid``, once ``user_id`` (if given) is known to be local.
 
         Raises
         ------
@@ -242,6 +237,24 @@ class ModelSnapshot:
             )
         if user_id is not None and user_id not in self.local_users:
             raise UnknownUser(f"user {user_id} is not a local user of this instance")
+        return item
+
+    def related(self, video_uuid: str, count: int, user_id: int | None = None) -> Recommendation:
+        """Videos to show next to ``video_uuid``: item-to-item from the shared model.
+
+        The score is the cosine of the item embeddings; with ``user_id`` (a local user)
+        it is blended with the cosine to the user's embedding (weight
+        :data:`PERSONAL_BLEND`) and the user's seen videos are left out. The video itself
+        is never returned.
+
+        Raises
+        ------
+        UnknownVideo
+            If no catalogue row has that UUID.
+        UnknownUser
+            If ``user_id`` is given and is not a local user of the instance.
+        """
+        item = self._related_row(video_uuid, user_id)
         query = self._unit_items[item]
         row = None if user_id is None else self._user_row.get(user_id)
         if row is not None:

@@ -25,7 +25,9 @@ Rules (the ``rule`` field):
 * ``catalogue-unverified``: the round's catalogue version is not one this node fetched and
   verified against the launcher's signed log entry (:mod:`mpcrec.node.catalogue_sync`);
 * ``model-kind``: the federation trains a model kind (``RoundParams.model``: ``mf``,
-  ``dpals``, ``seqrec``) this node's trainer cannot train (:mod:`mpcrec.node.model_kind`).
+  ``dpals``, ``seqrec``) this node's trainer cannot train, or the round's base has rows
+  other than the fixed catalogue its trainer trains (a DP-ALS trainer handed a model grown
+  with the catalogue) (:mod:`mpcrec.node.model_kind`).
 """
 
 from __future__ import annotations

@@ -25,12 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mpcrec.model.seqrec import SeqConfig, SeqModel, _recent
-from mpcrec.node.recommender import (
-    ModelSnapshot,
-    Recommendation,
-    UnknownUser,
-    UnknownVideo,
-)
+from mpcrec.node.recommender import ModelSnapshot, Recommendation
 from mpcrec.node.snapshot_file import extra_arrays, load_snapshot, save_snapshot
 
 IntArray = npt.NDArray[np.int64]
@@ -143,14 +138,7 @@ class SeqSnapshot(ModelSnapshot):
             If ``user_id`` is given and is not a local user of the instance.
         """
         assert self.model is not None
-        item = self._uuid_row.get(video_uuid)
-        if item is None:
-            raise UnknownVideo(
-                f"video {video_uuid} is not in the federation's catalogue",
-                hint="show PeerTube's own list for videos the model does not know",
-            )
-        if user_id is not None and user_id not in self.local_users:
-            raise UnknownUser(f"user {user_id} is not a local user of this instance")
+        item = self._related_row(video_uuid, user_id)
         before = self.recent.get(user_id, np.zeros(0, np.int64)) if user_id is not None else None
         if before is None:
             scores = self.model.related(np.asarray([item], np.int64))[0]

@@ -18,16 +18,9 @@ from typing import Any
 
 import pytest
 
-from launch.launcher import Launcher, Schedule
-from launch.memory_store import InMemoryStore
-from launch.round import RoundPolicy
-from launch.service import serve
 from mpcrec.audit.entries import TreeHead
-from mpcrec.crypto.keys import NodeKeys
-from mpcrec.crypto.pki import create_ca, issue_certificate
-from mpcrec.federation.spec import FederationSpec
 from mpcrec.proto import federation_pb2 as pb
-from tests.launch.test_service import NAMES, Client, T, _wait_state
+from tests.launch.test_service import T, _wait_state, served_launcher
 
 WORKERS = 4  # the launcher's worker pool, small so that a few held calls would fill it
 HELD = 3 * WORKERS  # log checks sent and held at once, of each kind
@@ -57,51 +50,14 @@ class HeldLogChecks:
 
 @pytest.fixture
 def held(tmp_path: Path, port: int) -> Iterator[dict[str, Any]]:
-    create_ca(tmp_path / "ca")
-    server_tls = issue_certificate(
-        tmp_path / "ca", tmp_path, instance_id="launcher", hosts=["127.0.0.1"]
-    )
-    policy = RoundPolicy(
-        committee_size=3,
-        min_contributors=3,
-        cooldown=1,
-        commit_s=3 * T,
-        reveal_s=T,
-        collect_s=T,
-        compute_s=T,
-    )
-    launcher = Launcher(
-        InMemoryStore(),
-        policy=policy,
-        spec=FederationSpec(n_items=3, dim=2, aggregation="plaintext"),
-        schedule=Schedule(min_instances=3, rounds=1),
-    )
-    checks = HeldLogChecks()
-    launcher.tree_head = checks.tree_head  # type: ignore[method-assign]
-    launcher.inclusion_proof = checks.inclusion_proof  # type: ignore[method-assign]
-    server = serve(launcher, f"127.0.0.1:{port}", server_tls, workers=WORKERS)
-    stop = threading.Event()
-    scheduler = threading.Thread(target=launcher.run, args=(stop,), daemon=True)
-    scheduler.start()
-    clients = {
-        n: Client(
-            n,
-            f"127.0.0.1:{port}",
-            issue_certificate(tmp_path / "ca", tmp_path, instance_id=n, hosts=[]),
-            NodeKeys.load_or_create(tmp_path / n),
-        )
-        for n in NAMES
-    }
-    try:
-        yield {"clients": clients, "checks": checks}
-    finally:
-        checks.release.set()
-        stop.set()
-        launcher.stopping.set()
-        for c in clients.values():
-            c.channel.close()
-        server.stop(grace=None)
-        scheduler.join(timeout=5)
+    with served_launcher(tmp_path, port, commit_s=3 * T, workers=WORKERS) as (launcher, clients):
+        checks = HeldLogChecks()
+        launcher.tree_head = checks.tree_head  # type: ignore[method-assign]
+        launcher.inclusion_proof = checks.inclusion_proof  # type: ignore[method-assign]
+        try:
+            yield {"clients": clients, "checks": checks}
+        finally:
+            checks.release.set()
 
 
 def test_commitment_answered_while_log_checks_fill_their_bound(held: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,14 @@ class Client:
         return self.stub.SubmitCommit(request, timeout=T)
 
 
-@pytest.fixture
-def world(tmp_path: Path, port: int) -> Iterator[dict[str, Any]]:
+@contextmanager
+def served_launcher(
+    tmp_path: Path, port: int, *, commit_s: float = T, workers: int | None = None
+) -> Iterator[tuple[Launcher, dict[str, Client]]]:
+    """A launcher of one 3-of-3 plaintext round served over mutual TLS on ``port`` (its
+    gRPC pool of ``workers`` threads, by default :func:`serve`'s) with its scheduler
+    running, and a :class:`Client` for each of :data:`NAMES` with its own certificate of the
+    same CA; all stopped on exit."""
     create_ca(tmp_path / "ca")
     server_tls = issue_certificate(
         tmp_path / "ca", tmp_path, instance_id="launcher", hosts=["127.0.0.1"]
@@ -77,7 +84,7 @@ def world(tmp_path: Path, port: int) -> Iterator[dict[str, Any]]:
         committee_size=3,
         min_contributors=3,
         cooldown=1,
-        commit_s=T,
+        commit_s=commit_s,
         reveal_s=T,
         collect_s=T,
         compute_s=T,
@@ -88,26 +95,25 @@ def world(tmp_path: Path, port: int) -> Iterator[dict[str, Any]]:
         spec=FederationSpec(n_items=3, dim=2, aggregation="plaintext"),
         schedule=Schedule(min_instances=3, rounds=1),
     )
-    server = serve(launcher, f"127.0.0.1:{port}", server_tls)
+    address = f"127.0.0.1:{port}"
+    if workers is None:
+        server = serve(launcher, address, server_tls)
+    else:
+        server = serve(launcher, address, server_tls, workers=workers)
     stop = threading.Event()
     scheduler = threading.Thread(target=launcher.run, args=(stop,), daemon=True)
     scheduler.start()
     clients = {
         n: Client(
             n,
-            f"127.0.0.1:{port}",
+            address,
             issue_certificate(tmp_path / "ca", tmp_path, instance_id=n, hosts=[]),
             NodeKeys.load_or_create(tmp_path / n),
         )
         for n in NAMES
     }
     try:
-        yield {
-            "launcher": launcher,
-            "clients": clients,
-            "address": f"127.0.0.1:{port}",
-            "tmp": tmp_path,
-        }
+        yield launcher, clients
     finally:
         stop.set()
         launcher.stopping.set()
@@ -115,6 +121,13 @@ def world(tmp_path: Path, port: int) -> Iterator[dict[str, Any]]:
             c.channel.close()
         server.stop(grace=None)
         scheduler.join(timeout=5)
+
+
+@pytest.fixture
+def world(tmp_path: Path, port: int) -> Iterator[dict[str, Any]]:
+    with served_launcher(tmp_path, port) as (launcher, clients):
+        address = f"127.0.0.1:{port}"
+        yield {"launcher": launcher, "clients": clients, "address": address, "tmp": tmp_path}
 
 
 def _wait_state(client: Client, state: str) -> Any:

@@ -4,10 +4,6 @@ refitted from the base model, the same bits in every process."""
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -21,8 +17,8 @@ from mpcrec.model.content_initial import (
     sparse_features,
 )
 from mpcrec.model.content_sources import peertube_fields
+from tests.determinism import digests_across_blas_threads
 
-REPO = Path(__file__).resolve().parents[2]
 KNOWN_DIGEST = "0df291b48a50c06b6cccca77930a7f73b58f6f0d3dbe4723c85b7ef39b1f33b4"
 GENRES = ("drama", "comedy", "horror", "news", "music", "science", "sport", "art")
 WORDS = ("night", "river", "city", "love", "war", "star", "house", "blue", "last", "road")
@@ -117,26 +113,7 @@ def test_every_process_computes_the_same_bits() -> None:
     """The launcher and a node must pad the model identically: two processes with other
     BLAS thread counts (which change a BLAS reduction's order) agree to the bit."""
     here = digest_of_rows()
-    script = "from tests.model.test_content_initial import digest_of_rows; print(digest_of_rows())"
-    seen = set()
-    for threads in ("1", "2"):
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "OMP_NUM_THREADS": threads,
-            "OPENBLAS_NUM_THREADS": threads,
-            "MKL_NUM_THREADS": threads,
-        }
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=REPO,
-            env=env,
-            check=True,
-        )
-        seen.add(done.stdout.strip())
+    seen = digests_across_blas_threads("tests.model.test_content_initial", "digest_of_rows")
     assert seen == {here}
     # and on every machine: only IEEE elementwise operations, fixed-order scatter-adds and
     # math.fsum (so CI's CPU, whatever its SIMD, gives the digest computed here)

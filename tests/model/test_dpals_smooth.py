@@ -5,10 +5,6 @@ to float rounding, and the same bits (with the item solve before it: the whole o
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -16,8 +12,8 @@ from mpcrec.federation.spec import FederationSpec
 from mpcrec.model.dpals import smooth_items
 from mpcrec.model.dpals_smooth import fixed_order_smooth
 from mpcrec.model.tuned_dpals import ALS_DP
+from tests.determinism import digests_across_blas_threads
 
-REPO = Path(__file__).resolve().parents[2]
 N_ITEMS, N_TAGS = 1682, 19  # ML-100k's catalogue and genres
 
 
@@ -62,24 +58,5 @@ def published_digest() -> str:
 
 def test_every_member_publishes_the_same_bits() -> None:
     here = published_digest()
-    script = "from tests.model.test_dpals_smooth import published_digest as d; print(d())"
-    seen = set()
-    for threads in ("1", "2"):
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "OMP_NUM_THREADS": threads,
-            "OPENBLAS_NUM_THREADS": threads,
-            "MKL_NUM_THREADS": threads,
-        }
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=REPO,
-            env=env,
-            check=True,
-        )
-        seen.add(done.stdout.strip())
+    seen = digests_across_blas_threads("tests.model.test_dpals_smooth", "published_digest")
     assert seen == {here}

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from mpcrec.bench.quality import curved_methods
 from mpcrec.cli.app import main
-from tests.model.conftest import clustered
+from tests.model.quality_cli import run_quality_bench
 
 
 @pytest.mark.timeout(300)  # SASRec and two federations, on a loaded shared machine
 def test_quality_bench_writes_every_method(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = clustered(n_users=60, n_items=40, per_user=6)
-    lines = ["user,item,timestamp"] + [
-        f"{data.user_ids[u]},{data.item_ids[i]},{t}"
-        for u, i, t in zip(data.users, data.items, data.timestamps, strict=True)
-    ]
-    source = tmp_path / "events.csv"
-    source.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "q.json"
-    argv = ["bench", "quality", "--interactions", str(source), "--instances", "3"]
-    argv += ["--rounds", "3", "--dp-rounds", "2", "--seeds", "0,1", "--curve", "4"]
-    argv += ["--out", str(out), "--markdown", str(tmp_path / "q.md")]
-    assert main(argv) == 0
-    report = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+    args = ["--instances", "3", "--rounds", "3", "--dp-rounds", "2", "--seeds", "0,1"]
+    args += ["--curve", "4", "--markdown", str(tmp_path / "q.md")]
+    report = run_quality_bench(tmp_path, n_users=60, n_items=40, per_user=6, args=args)
     assert (report["users"], report["items"], report["seeds"]) == (60, 40, [0, 1])
     assert report["protocol"] == "whole-past"
     assert set(report["methods"]) == {
@@ -72,18 +61,9 @@ def test_unknown_method_is_a_clear_error(
 
 
 def test_train_only_protocol_is_still_reachable(tmp_path: Path) -> None:
-    data = clustered(n_users=30, n_items=20, per_user=5)
-    lines = ["user,item,timestamp"] + [
-        f"{data.user_ids[u]},{data.item_ids[i]},{t}"
-        for u, i, t in zip(data.users, data.items, data.timestamps, strict=True)
-    ]
-    source = tmp_path / "events.csv"
-    source.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "q.json"
-    argv = ["bench", "quality", "--interactions", str(source), "--instances", "2", "--seeds", "0"]
-    argv += ["--protocol", "train-only", "--methods", "popularity,transitions", "--out", str(out)]
-    assert main(argv) == 0
-    report = json.loads(out.read_text())
+    args = ["--instances", "2", "--seeds", "0", "--protocol", "train-only"]
+    args += ["--methods", "popularity,transitions"]
+    report = run_quality_bench(tmp_path, n_users=30, n_items=20, per_user=5, args=args)
     assert report["protocol"] == "train-only" and set(report["methods"]) == {
         "popularity",
         "transitions",

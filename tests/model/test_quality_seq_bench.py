@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from mpcrec.bench import quality_seq
-from mpcrec.cli.app import main
-from tests.model.conftest import clustered
+from tests.model.quality_cli import run_quality_bench
 
 
 @pytest.mark.timeout(120)
@@ -18,19 +16,9 @@ def test_seq_dp_reports_its_epsilon_on_the_curve(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(quality_seq, "SEQ_DP", replace(quality_seq.SEQ_DP, rounds=3))
-    data = clustered(n_users=40, n_items=30, per_user=5)
-    lines = ["user,item,timestamp"] + [
-        f"{data.user_ids[u]},{data.item_ids[i]},{t}"
-        for u, i, t in zip(data.users, data.items, data.timestamps, strict=True)
-    ]
-    source = tmp_path / "events.csv"
-    source.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "q.json"
-    argv = ["bench", "quality", "--interactions", str(source), "--instances", "2"]
-    argv += ["--dp-rounds", "2", "--seeds", "0", "--methods", "popularity,seq_dp"]
-    argv += ["--curve", "2", "--epsilon", "4", "--out", str(out)]
-    assert main(argv) == 0
-    report = json.loads(out.read_text())
+    args = ["--instances", "2", "--dp-rounds", "2", "--seeds", "0"]
+    args += ["--methods", "popularity,seq_dp", "--curve", "2", "--epsilon", "4"]
+    report = run_quality_bench(tmp_path, n_users=40, n_items=30, per_user=5, args=args)
     row = report["methods"]["seq_dp"]
     assert row["epsilon"] == pytest.approx(4.0, rel=0.01) and row["noise_multiplier"] > 0
     assert row["payload_values"] == 2 * report["items"] * 32 and row["anonymous_ndcg@10"] >= 0.0

@@ -7,50 +7,39 @@ from pathlib import Path
 
 import numpy as np
 
-from launch.catalogue import LauncherCatalogue
 from mpcrec.data.catalogue import VideoRecord
-from mpcrec.data.catalogue_merge import InstanceExport, encode_export
+from mpcrec.data.catalogue_merge import InstanceExport
 from mpcrec.federation.grown_model import retired_flags
 from mpcrec.model.content_initial import content_rows_rule
-from mpcrec.node.daemon import Node
 from mpcrec.node.grown_round import round_base
 from mpcrec.node.trainer import DriftTrainer
-from tests.node.test_daemon_catalogue import Door
-from tests.node.world import RATE, Clock, World, drive, make_launcher, node_config
+from tests.node.catalogue_world import catalogue_world, video
+from tests.node.world import RATE, drive
 from tests.node.world import published as published_until
 
 NAMES = ["tube-a", "tube-b", "tube-c"]
 TAGS = ("news", "music", "sport")
 
 
-def _export(door: Door, name: str, videos: range) -> None:
-    records = tuple(
-        VideoRecord(
-            f"https://{name}/videos/watch/{k}",
-            name=f"{TAGS[k % 3]} show {k}",
-            tags=(TAGS[k % 3],),
-            channel=name,
-        )
-        for k in videos
+def _tagged(instance: str, k: int) -> VideoRecord:
+    """Video ``k`` of ``instance`` with public metadata (a title, a tag, its channel)."""
+    return VideoRecord(
+        f"https://{instance}/videos/watch/{k}",
+        name=f"{TAGS[k % 3]} show {k}",
+        tags=(TAGS[k % 3],),
+        channel=instance,
     )
-    door.submit(encode_export(InstanceExport(name, records)))
 
 
 def test_launcher_and_nodes_start_new_rows_at_the_same_content_rows(tmp_path: Path) -> None:
-    launcher = make_launcher(clock=Clock())
-    assert launcher.trail.log is not None
-    catalogue = launcher.catalogue = LauncherCatalogue(tmp_path / "catalogue", launcher.trail.log)
-    world = World(launcher, {})
-    doors = {name: Door(catalogue, name) for name in NAMES}
+    fed = catalogue_world(tmp_path, NAMES)
+    world, launcher, catalogue = fed.world, fed.world.launcher, fed.catalogue
     for name in NAMES:
-        world.add(
-            Node(node_config(tmp_path, name), DriftTrainer(name, rate=RATE), catalogue=doors[name])
-        )
-        _export(doors[name], name, range(3))
+        fed.export(name, range(3), _tagged)
     world.register_all()
     try:
         drive(world, published_until(world, 1))
-        _export(doors["tube-a"], "tube-a", range(1, 5))  # row 0 retired, two new videos
+        fed.export("tube-a", range(1, 5), _tagged)  # row 0 retired, two new videos
         ann = drive(world, lambda a: a.catalogue_version == 2 and a.phase.value == "collecting")
         base = launcher.model(ann.model_version)
         flags = retired_flags(catalogue.retired(), 11)
@@ -73,24 +62,16 @@ class PublishingDrift(DriftTrainer):
     videos = 3
 
     def catalogue_export(self, instance: str) -> InstanceExport:
-        records = tuple(
-            VideoRecord(f"https://{instance}/videos/watch/{k}") for k in range(self.videos)
-        )
-        return InstanceExport(instance, records)
+        return InstanceExport(instance, tuple(video(instance, k) for k in range(self.videos)))
 
 
 def test_an_export_goes_out_when_a_rounds_end_is_never_seen(tmp_path: Path) -> None:
     """Rounds back to back: a node may see the next round open without ever seeing the last
     one published; its new videos still reach the catalogue (the export is sent once per
     round, at whichever of its announcements the node sees first)."""
-    launcher = make_launcher(clock=Clock())
-    assert launcher.trail.log is not None
-    catalogue = launcher.catalogue = LauncherCatalogue(tmp_path / "catalogue", launcher.trail.log)
-    world = World(launcher, {})
     trainers = {name: PublishingDrift(name, rate=RATE) for name in NAMES}
-    for name in NAMES:
-        door = Door(catalogue, name)
-        world.add(Node(node_config(tmp_path, name), trainers[name], catalogue=door))
+    fed = catalogue_world(tmp_path, NAMES, trainers)
+    world, catalogue = fed.world, fed.catalogue
     world.register_all()
     try:
         drive(world, published_until(world, 1))

@@ -4,53 +4,25 @@ take part; a node served rows the launcher did not sign refuses (``catalogue-unv
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-from launch.catalogue import LauncherCatalogue
 from mpcrec.audit.checks import check_catalogue
 from mpcrec.audit.entries import Kind
 from mpcrec.audit.history import replay
-from mpcrec.data.catalogue import VideoRecord
-from mpcrec.data.catalogue_merge import InstanceExport, decode_export, encode_export
-from mpcrec.node.daemon import Node
-from mpcrec.node.trainer import DriftTrainer
-from tests.node.world import RATE, Clock, World, make_launcher, node_config
+from tests.node.catalogue_world import Door as Door  # where other tests found it
+from tests.node.catalogue_world import catalogue_world
 
 NAMES = ["tube-a", "tube-b", "tube-c", "tube-d"]
-
-
-class Door:
-    """The launcher's Catalogue service, in process, as instance ``me``."""
-
-    def __init__(self, catalogue: LauncherCatalogue, me: str, *, tamper: bool = False) -> None:
-        self.catalogue, self.me, self.tamper = catalogue, me, tamper
-
-    def fetch(self, since: int) -> Iterator[tuple[int, bytes, bytes]]:
-        for version, data, entry in self.catalogue.since(since):
-            if self.tamper:  # row 0 re-pointed to another video
-                data = data.replace(b"https://tube-a/videos/watch/0", b"https://evil/watch/0")
-            yield version, data, entry
-
-    def submit(self, export: bytes) -> int:
-        return self.catalogue.submit(decode_export(export, instance=self.me))
 
 
 def test_honest_nodes_verify_the_signed_catalogue_and_a_tampered_copy_is_refused(
     tmp_path: Path,
 ) -> None:
     # Prepare: each instance exported two public videos before the first round
-    clock = Clock()
-    launcher = make_launcher(clock=clock)
-    assert launcher.trail.log is not None
-    catalogue = launcher.catalogue = LauncherCatalogue(tmp_path / "catalogue", launcher.trail.log)
-    world = World(launcher, {})
+    fed = catalogue_world(tmp_path, NAMES, tamper=["tube-d"])
+    world, launcher, clock = fed.world, fed.world.launcher, fed.clock
     for name in NAMES:
-        door = Door(catalogue, name, tamper=name == "tube-d")
-        node = Node(node_config(tmp_path, name), DriftTrainer(name, rate=RATE), catalogue=door)
-        world.add(node)
-        videos = tuple(VideoRecord(f"https://{name}/videos/watch/{k}") for k in range(2))
-        door.submit(encode_export(InstanceExport(name, videos)))
+        fed.export(name, range(2))
     handed: list[int] = []
     keep = world.nodes["tube-a"].catalogue.on_verified
     world.nodes["tube-a"].catalogue.on_verified = lambda e: (handed.append(e.index), keep(e))

@@ -4,10 +4,10 @@ users, the metadata smoothing included (the members take the items' features fro
 trainers). Plaintext and noise-free, so the published item factors equal the twin's to float
 rounding; the secure path: tests/secure/test_program.py (the committee, within the codec's
 error) and tests/system/test_dpals_federation.py (real processes, with noise).
-Also: a node refuses a round of a model kind its trainer cannot train (``model-kind``), a
-member with no item features refuses to publish (``model-kind``) rather than sign an
-unsmoothed model, and members reject a contribution of the model's length in a dpals
-round."""
+Also: a node refuses a round of a model kind its trainer cannot train, or a base grown
+past the catalogue its DP-ALS trainer's users rate (both ``model-kind``), a member with no
+item features refuses to publish (``model-kind``) rather than sign an unsmoothed model, and
+members reject a contribution of the model's length in a dpals round."""
 
 from __future__ import annotations
 
@@ -120,6 +120,27 @@ def test_a_trainer_of_another_model_kind_refuses_the_round() -> None:
         contribution(MovieLensDPALSTrainer(SHARDS[0], INSTANCES, seed=0), base, 0, mf_params)
 
     assert drift.value.rule == dpals.value.rule == "model-kind"
+
+
+def test_a_trainer_of_a_fixed_catalogue_refuses_a_grown_model() -> None:
+    """A DP-ALS trainer's users rate ML-100k's 1,682 items: handed a base grown with the
+    catalogue (here 9 new rows) it refuses the round (``model-kind``), naming both row
+    counts, instead of failing inside the user solve; on the catalogue's rows it trains."""
+    trainer = MovieLensDPALSTrainer(SHARDS[0], INSTANCES, seed=0)
+    grown = np.full((SPEC.n_items + 9, SPEC.dim), 0.1)
+    model = PublishedModel.from_array(0, grown)
+    base = RoundBase(model, grown, None, np.zeros(grown.shape[0], np.bool_))
+
+    with pytest.raises(RoundRefused) as refused:
+        contribution(trainer, base, 0, PARAMS)
+
+    assert refused.value.rule == "model-kind"
+    assert "1691 rows" in refused.value.detail and "1682" in refused.value.detail
+    assert refused.value.hint is not None and "--model mf" in refused.value.hint
+    same = grown[: SPEC.n_items]
+    fits = RoundBase(PublishedModel.from_array(0, same), same, None, np.zeros(SPEC.n_items, bool))
+    release, _ = contribution(trainer, fits, 0, PARAMS)
+    assert release.shape == (SPEC.contribution_size,)
 
 
 def test_a_member_without_item_features_refuses_to_publish() -> None:

@@ -10,32 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from launch.catalogue import LauncherCatalogue
 from launch.store import MemberResult
 from mpcrec.audit.checks import check_catalogue
 from mpcrec.audit.history import replay
 from mpcrec.crypto.envelope import open_share, seal_contribution
 from mpcrec.crypto.keys import NodeKeys
 from mpcrec.crypto.replay import NonceRegistry
-from mpcrec.data.catalogue import VideoRecord
-from mpcrec.data.catalogue_merge import InstanceExport, encode_export
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.grown_model import grow_base, retired_flags
 from mpcrec.federation.published_model import PublishedModel
-from mpcrec.node.daemon import Node
 from mpcrec.node.grown_round import round_base
 from mpcrec.node.round_refusal import RoundRefused
-from mpcrec.node.trainer import DriftTrainer
-from tests.node.test_daemon_catalogue import Door
-from tests.node.world import RATE, SPEC, Clock, World, drive, make_launcher, node_config
+from tests.node.catalogue_world import catalogue_world
+from tests.node.world import SPEC, drive
 from tests.node.world import published as published_until
 
 NAMES = ["tube-a", "tube-b", "tube-c"]
-
-
-def _export(door: Door, name: str, videos: range) -> None:
-    records = tuple(VideoRecord(f"https://{name}/videos/watch/{k}") for k in videos)
-    door.submit(encode_export(InstanceExport(name, records)))
 
 
 def _result(round_id: int, data: bytes) -> MemberResult:
@@ -45,24 +35,17 @@ def _result(round_id: int, data: bytes) -> MemberResult:
 
 def test_the_model_grows_with_the_catalogue_and_retired_rows_do_not_move(tmp_path: Path) -> None:
     # Prepare: a spec of 6 rows; each instance exports 3 videos: version 1 has 9 rows
-    clock = Clock()
-    launcher = make_launcher(clock=clock)
-    assert launcher.trail.log is not None
-    catalogue = launcher.catalogue = LauncherCatalogue(tmp_path / "catalogue", launcher.trail.log)
-    world = World(launcher, {})
-    doors = {name: Door(catalogue, name) for name in NAMES}
+    fed = catalogue_world(tmp_path, NAMES)
+    world, launcher, catalogue = fed.world, fed.world.launcher, fed.catalogue
     for name in NAMES:
-        world.add(
-            Node(node_config(tmp_path, name), DriftTrainer(name, rate=RATE), catalogue=doors[name])
-        )
-        _export(doors[name], name, range(3))
+        fed.export(name, range(3))
     world.register_all()
     try:
         # Execute: round 1 on version 1 (9 rows)
         drive(world, published_until(world, 1))
         v1 = launcher.model(1)
         # tube-a drops its video 0 (row 0 retired) and publishes two new ones: 11 rows
-        _export(doors["tube-a"], "tube-a", range(1, 5))
+        fed.export("tube-a", range(1, 5))
         ann = drive(world, lambda a: a.catalogue_version == 2 and a.phase.value == "collecting")
         v1 = launcher.model(ann.model_version)  # the round may have opened before the export
         mine = round_base(ann, v1, world.nodes["tube-b"].catalogue)

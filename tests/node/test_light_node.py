@@ -18,7 +18,7 @@ from mpcrec.federation.spec import FederationSpec
 from mpcrec.node.aggregation import Seat
 from mpcrec.node.aggregation.secure import SecureAggregation
 from mpcrec.node.config import CommitteeConfig, NodeConfig
-from mpcrec.node.daemon import REMEMBERED_ROUNDS
+from mpcrec.node.round_memory import REMEMBERED_ROUNDS
 from tests.node.world import World, drive, make_launcher, published, world_certificate
 
 ROOT = Path(__file__).parents[2]
@@ -156,8 +156,8 @@ def test_a_long_lived_node_forgets_the_steps_of_old_rounds(tmp_path: Path) -> No
 
         # Assert: a few steps per round, of the last REMEMBERED_ROUNDS rounds only
         for node in world.nodes.values():
-            rounds = {round_id for round_id, _ in node._done}
+            rounds = {round_id for round_id, _ in node.memory.done}
             assert min(rounds) >= last.round_id - REMEMBERED_ROUNDS
-            assert set(node._secrets) <= set(range(last.round_id - REMEMBERED_ROUNDS, 10**6))
+            assert set(node.memory.secrets) <= set(range(last.round_id - REMEMBERED_ROUNDS, 10**6))
     finally:
         world.close()
