@@ -9,7 +9,7 @@ import pytest
 from mpcrec.audit import checks
 from mpcrec.audit.entries import Kind
 from mpcrec.audit.simulate import FederationLog, simulate_federation
-from mpcrec.audit.verify import verify_entries
+from mpcrec.audit.verify import Report, verify_entries
 from mpcrec.privacy.accountant import gaussian_noise_multiplier
 from mpcrec.privacy.budget import epsilon_spent
 from mpcrec.privacy.gdp import composed_mu, gdp_epsilon
@@ -35,8 +35,12 @@ def _dpals_run(z: float, *, accountant: str | None = None, rounds: int = 1) -> F
     )
 
 
+def _report(sim: FederationLog) -> Report:
+    return verify_entries(sim.entries, [(f"line {i}", h) for i, h in enumerate(sim.heads)])
+
+
 def _verify(sim: FederationLog) -> tuple[bool, set[str], float]:
-    report = verify_entries(sim.entries, [(f"line {i}", h) for i, h in enumerate(sim.heads)])
+    report = _report(sim)
     return report.ok, {f.rule for f in report.findings}, report.stats["epsilon"]
 
 
@@ -59,6 +63,7 @@ def test_a_user_level_run_at_the_exact_calibration_verifies_at_its_exact_epsilon
 
     assert ok, rules
     assert epsilon == epsilon_spent([(Z_EXACT, 1.0)], delta=DELTA) and 7.999 < epsilon <= 8.0
+    assert _report(_dpals_run(Z_EXACT)).stats["privacy"].endswith("(user level, accountant gdp)")
 
 
 def test_a_launcher_claiming_an_epsilon_the_exact_curve_does_not_give_is_caught() -> None:
@@ -79,7 +84,7 @@ def test_an_old_log_verifies_by_rdp_at_the_figure_its_launcher_stopped_at() -> N
 
     assert ok, rules
     assert epsilon == epsilon_spent([(Z_RDP, 1.0)], delta=DELTA, accountant="rdp")
-    assert 7.99 < epsilon <= 8.0
+    assert 7.99 < epsilon <= 8.0 and "accountant" not in _report(old).stats["privacy"]
     # the same noise under a config naming gdp: the exact, smaller figure
     assert _verify(_dpals_run(Z_RDP))[2] < 7.6
 
