@@ -8,12 +8,12 @@ import math
 import pytest
 
 from mpcrec.errors import ConfigError
-from mpcrec.privacy import accountant, budget, rdp
+from mpcrec.privacy import accountant, budget, gdp, joint, rdp
 from mpcrec.privacy.accountant import RDPAccountant, gaussian_epsilon, gaussian_noise_multiplier
 from mpcrec.privacy.rdp import DEFAULT_ORDERS, compute_rdp, rdp_sampled_gaussian, rdp_to_epsilon
 
 
-@pytest.mark.parametrize("module", [rdp, accountant, budget])
+@pytest.mark.parametrize("module", [rdp, accountant, budget, gdp, joint])
 def test_doctests(module: object) -> None:
     failures, tried = doctest.testmod(module)  # type: ignore[arg-type]
     assert tried > 0
