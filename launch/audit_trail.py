@@ -28,6 +28,7 @@ from mpcrec.federation.contribution import Contribution
 from mpcrec.federation.result import MemberResult, result_entry
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import PrivacyPromise
+from mpcrec.privacy.accountant import accountant_for
 from mpcrec.privacy.budget import Mechanism, signed_mechanism
 
 
@@ -83,7 +84,9 @@ class AuditTrail:
         params: RoundParams,
     ) -> None:
         """Log the rules, the round parameters, the privacy promise (``epsilon_budget`` null:
-        none) and the beacon's chain in force, unless the last config entry says the same."""
+        none), the accountant of its rounds (:func:`~mpcrec.privacy.accountant.accountant_for`
+        their sample rate, as :class:`launch.budget.PrivacyBudget` counts) and the beacon's
+        chain in force, unless the last config entry says the same."""
         if self.log is None:
             return
         entry = entries.config(
@@ -99,6 +102,7 @@ class AuditTrail:
             beacon=beacon.to_json() if beacon is not None else None,
             params=params.to_json(),
             params_hash=params.digest,
+            accountant=accountant_for([params.mechanism[1]]),
         )
         last = [e for e in self.log.entries() if e.kind == Kind.CONFIG]
         if not last or dict(last[-1].payload) != dict(entry.payload):

@@ -10,11 +10,11 @@ Examples
 --------
 >>> from mpcrec.federation.spec import PrivacyPromise
 >>> budget = PrivacyBudget(PrivacyPromise(epsilon_budget=8.0), mechanism=(4.0, 1.0), spent=[])
->>> budget.affordable
-39
+>>> budget.affordable  # exact: every round at sample rate 1 (RDP would afford 39)
+44
 >>> budget.record_revealed()
 >>> budget.affordable, budget.rounds
-(38, 1)
+(43, 1)
 """
 
 from __future__ import annotations

@@ -154,6 +154,7 @@ def config(
     params_hash: bytes,
     privacy_unit: str = "instance",
     beacon: Mapping[str, Any] | None = None,
+    accountant: str = "",
 ) -> LogEntry:
     """The federation's rules, in force from ``from_round`` (a change is a new entry).
 
@@ -169,8 +170,14 @@ def config(
     ``beacon`` is the randomness beacon's chain (drand's ``/info`` fields,
     :meth:`mpcrec.crypto.beacon.ChainInfo.to_json`); without it the field is left out and
     the seed is the commit-reveal's alone.
+
+    ``accountant`` names how ε is computed (``"gdp"``: exact, every round at sample rate 1;
+    ``"rdp"``; :mod:`mpcrec.privacy.budget`); empty leaves the field out, as logs written
+    before it, which the auditor accounts by RDP.
     """
-    extra = {"beacon": dict(beacon)} if beacon is not None else {}
+    extra: dict[str, Any] = {"beacon": dict(beacon)} if beacon is not None else {}
+    if accountant:
+        extra["accountant"] = accountant
     return LogEntry(
         Kind.CONFIG,
         from_round,

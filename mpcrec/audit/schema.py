@@ -187,9 +187,10 @@ _BEACON = _shaped(
     {"previous_signature": _hex_of(96)},
 )
 
-#: Fields a payload may carry (the beacon's; left out when the federation has none).
+#: Fields a payload may carry (the beacon's, left out when the federation has none; the
+#: accountant, left out by logs written before it).
 OPTIONAL: Mapping[str, Mapping[str, Field]] = {
-    Kind.CONFIG: {"beacon": _CHAIN},
+    Kind.CONFIG: {"beacon": _CHAIN, "accountant": _text},
     Kind.ROUND_OPEN: {"beacon_round": _int(1), "catalogue_version": _int(1), "rows": _int(1)},
     Kind.COMMITTEE: {"beacon": _BEACON},
 }

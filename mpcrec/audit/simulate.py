@@ -30,6 +30,7 @@ from mpcrec.audit.entries import LogEntry, RoundResult, TreeHead, canonical_json
 from mpcrec.audit.round_digest import params_digest
 from mpcrec.crypto.beacon import ChainInfo, LocalSigner
 from mpcrec.files import write_atomic
+from mpcrec.privacy.accountant import accountant_for
 
 #: The launcher's first round id (``launch.launcher.Launcher`` opens round 1 first).
 FIRST_ROUND = 1
@@ -279,6 +280,7 @@ def simulate_federation(
     seed: int = 0,
     beacon: bool = True,
     user_clip_norm: float | None = None,
+    accountant: str | None = None,
 ) -> FederationLog:
     """Run rounds ``1..rounds`` of a simulated federation and return its signed log.
 
@@ -289,7 +291,10 @@ def simulate_federation(
     of ``reject_every`` reject one contribution. With ``beacon`` every round is bound to a
     round of a local BLS beacon chain (logged in the config entry) whose value enters the
     committee seed. With ``user_clip_norm`` the run is user level (``privacy_unit: user``,
-    ``sensitivity: user``, ``q = sample_rate``).
+    ``sensitivity: user``, ``q = sample_rate``). The config entry names ``accountant``: by
+    default (``None``) the launcher's choice for ``sample_rate``
+    (:func:`~mpcrec.privacy.accountant.accountant_for`); ``""`` leaves it out, as logs
+    written before it.
     """
     launcher = Ed25519PrivateKey.from_private_bytes(_derive("launcher", seed))
     ids = [f"inst-{i:02d}" for i in range(instances)]
@@ -313,6 +318,7 @@ def simulate_federation(
         beacon=chain.to_json() if chain else None,
         params=params,
         params_hash=params_digest(params),
+        accountant=accountant_for([sample_rate]) if accountant is None else accountant,
     )
     sim.append(rules)
     _register(sim, ids, seed)

@@ -66,6 +66,8 @@ def privacy_statement(epsilon: float, config: Mapping[str, Any]) -> str:
     'epsilon inf at delta 1e-05 (no noise); no budget declared: no differential-privacy promise'
     >>> privacy_statement(2.5, {"delta": 1e-5, "epsilon_budget": 8.0, "privacy_unit": "instance"})
     'epsilon 2.500 at delta 1e-05 of the declared budget 8 (instance level)'
+    >>> privacy_statement(8.0, {"epsilon_budget": 8.0, "privacy_unit": "user", "accountant": "gdp"})
+    'epsilon 8.000 at delta 1e-05 of the declared budget 8 (user level, accountant gdp)'
     """
     spent = f"epsilon {epsilon:.3f}" if math.isfinite(epsilon) else "epsilon inf"
     spent += f" at delta {config.get('delta', 1e-5):g}"
@@ -74,7 +76,10 @@ def privacy_statement(epsilon: float, config: Mapping[str, Any]) -> str:
     budget = config.get("epsilon_budget")
     if budget is None:
         return f"{spent}; no budget declared: no differential-privacy promise"
-    return f"{spent} of the declared budget {budget:g} ({config.get('privacy_unit')} level)"
+    level = f"{config.get('privacy_unit')} level"
+    if config.get("accountant") == "gdp":  # named by the log (logs without it: RDP)
+        level += ", accountant gdp"
+    return f"{spent} of the declared budget {budget:g} ({level})"
 
 
 def parse_lines(

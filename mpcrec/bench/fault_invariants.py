@@ -29,6 +29,7 @@ from launch.round import Phase, Round
 from mpcrec.audit.checks import check_budget
 from mpcrec.audit.history import History, RoundRecord
 from mpcrec.audit.schema import hex_map
+from mpcrec.privacy.accountant import RDP
 from mpcrec.privacy.budget import epsilon_spent, signed_mechanism
 
 
@@ -137,7 +138,9 @@ def check_epsilon(store: StoreView, history: History) -> list[str]:
         first = next(iter(next(iter(signed.values())).signatures.values()))
         mechanism = signed_mechanism(first.payload["result"])
         delta = float(history.rounds[-1].setting("delta", 1e-5))
-        expected = epsilon_spent([mechanism] * len(store.revealed | set(signed)), delta=delta)
+        accountant = str(list(signed.values())[-1].setting("accountant", RDP))  # as the log's
+        rounds = [mechanism] * len(store.revealed | set(signed))
+        expected = epsilon_spent(rounds, delta=delta, accountant=accountant)
         if not (epsilon == expected or math.isclose(epsilon, expected, rel_tol=1e-9)):
             out.append(f"the log's ε {epsilon} is not that of {len(signed)} revealed rounds")
     return out

@@ -28,10 +28,28 @@ Examples
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 
 from mpcrec.errors import ConfigError
+from mpcrec.privacy.gdp import composed_mu, gdp_epsilon, gdp_mu
 from mpcrec.privacy.rdp import DEFAULT_ORDERS, compute_rdp, rdp_to_epsilon
+
+#: The accountants: ``rdp`` (Rényi DP of the sampled Gaussian, an upper bound, for any
+#: sample rate) and ``gdp`` (the exact curve of :mod:`mpcrec.privacy.gdp`, sample rate 1
+#: only). :func:`accountant_for` picks one for a sequence of rounds.
+RDP = "rdp"
+GDP = "gdp"
+ACCOUNTANTS = (RDP, GDP)
+
+
+def accountant_for(sample_rates: Sequence[float]) -> str:
+    """:data:`GDP` when every round has sample rate 1 (exact), else :data:`RDP`.
+
+    >>> accountant_for([1.0, 1.0]), accountant_for([1.0, 0.2])
+    ('gdp', 'rdp')
+    """
+    return GDP if all(q == 1.0 for q in sample_rates) else RDP
 
 
 @functools.lru_cache(maxsize=256)
@@ -95,7 +113,12 @@ class RDPAccountant:
 
 
 def gaussian_epsilon(
-    *, noise_multiplier: float, steps: int, delta: float, sample_rate: float = 1.0
+    *,
+    noise_multiplier: float,
+    steps: int,
+    delta: float,
+    sample_rate: float = 1.0,
+    accountant: str | None = None,
 ) -> float:
     """ε at ``delta`` after ``steps`` rounds of the (Poisson-sampled) Gaussian mechanism.
 
@@ -109,17 +132,34 @@ def gaussian_epsilon(
         Target δ.
     sample_rate:
         Poisson sampling rate of the unit (``1.0``: every unit in every round).
+    accountant:
+        :data:`RDP` or :data:`GDP`; ``None``: :func:`accountant_for` the sample rate.
 
     Examples
     --------
     Unsampled, one step, z = 1: the RDP curve is alpha/2.
 
-    >>> round(gaussian_epsilon(noise_multiplier=1.0, steps=1, delta=1e-5), 4)
+    >>> round(gaussian_epsilon(noise_multiplier=1.0, steps=1, delta=1e-5, accountant="rdp"), 4)
     4.7285
+    >>> round(gaussian_epsilon(noise_multiplier=1.0, steps=1, delta=1e-5), 4)  # exact
+    4.3772
     """
-    accountant = RDPAccountant()
-    accountant.step(noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=steps)
-    return accountant.get_epsilon(delta)
+    if (accountant or accountant_for([sample_rate])) == GDP:
+        _check_gdp(sample_rate)
+        if steps < 0:
+            raise ConfigError(f"steps={steps!r} is negative", hint="count rounds from 0 upwards")
+        return gdp_epsilon(composed_mu([noise_multiplier] * steps), delta)
+    rdp = RDPAccountant()
+    rdp.step(noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=steps)
+    return rdp.get_epsilon(delta)
+
+
+def _check_gdp(sample_rate: float) -> None:
+    if sample_rate != 1.0:
+        raise ConfigError(
+            f"the exact Gaussian accountant (gdp) at sample rate {sample_rate:g}",
+            hint="gdp holds for sample rate 1 only; subsampled rounds use rdp",
+        )
 
 
 def gaussian_noise_multiplier(
@@ -129,11 +169,14 @@ def gaussian_noise_multiplier(
     delta: float,
     sample_rate: float = 1.0,
     tolerance: float = 1e-3,
+    accountant: str | None = None,
 ) -> float:
-    """The smallest noise multiplier (within ``tolerance``) whose ε stays <= ``target_epsilon``.
+    """The smallest noise multiplier whose ε stays <= ``target_epsilon``.
 
-    Bisection on the monotone map ``noise_multiplier -> epsilon`` (as Opacus'
-    ``get_noise_multiplier``); the result always satisfies the target.
+    Under :data:`RDP`, bisection (within ``tolerance``) on the monotone map
+    ``noise_multiplier -> epsilon`` (as Opacus' ``get_noise_multiplier``); under :data:`GDP`
+    (``None``: :func:`accountant_for` the sample rate) the exact ``sqrt(steps) / mu`` of
+    :func:`~mpcrec.privacy.gdp.gdp_mu`, to 1e-12. The result always satisfies the target.
 
     Examples
     --------
@@ -141,15 +184,31 @@ def gaussian_noise_multiplier(
     ...                               sample_rate=0.04)
     >>> round(z, 2)
     1.36
+    >>> round(gaussian_noise_multiplier(target_epsilon=8.0, steps=1, delta=1e-5), 4)
+    0.6002
+    >>> round(gaussian_noise_multiplier(target_epsilon=8.0, steps=1, delta=1e-5,
+    ...                                 accountant="rdp"), 4)
+    0.6377
     """
     if not target_epsilon > 0.0:
         raise ConfigError(f"target_epsilon={target_epsilon!r} must be > 0", hint="e.g. 8.0")
+    chosen = accountant or accountant_for([sample_rate])
 
     def eps(z: float) -> float:
         return gaussian_epsilon(
-            noise_multiplier=z, steps=steps, delta=delta, sample_rate=sample_rate
+            noise_multiplier=z,
+            steps=steps,
+            delta=delta,
+            sample_rate=sample_rate,
+            accountant=chosen,
         )
 
+    if chosen == GDP:
+        _check_gdp(sample_rate)
+        z = math.sqrt(steps) / gdp_mu(target_epsilon, delta)
+        while eps(z) > target_epsilon:  # rounding of the division: a few ulps at most
+            z = math.nextafter(z, math.inf)
+        return z
     low, high = 0.0, 1.0
     while eps(high) > target_epsilon:
         low, high = high, 2 * high

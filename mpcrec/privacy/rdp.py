@@ -73,7 +73,7 @@ def _log_sub(logx: float, logy: float) -> float:
         return logx
 
 
-def _log_erfc(x: float) -> float:
+def log_erfc(x: float) -> float:
     """Return ``log(erfc(x))``, accurate also far in the tail where ``erfc`` underflows.
 
     Beyond ``x = 20`` it uses the asymptotic (Laurent) series of ``log(erfc(x))`` at infinity,
@@ -115,8 +115,8 @@ def _log_a_frac(q: float, sigma: float, alpha: float) -> float:
         j = alpha - i
         log_t0 = log_coef + i * math.log(q) + j * math.log1p(-q)
         log_t1 = log_coef + j * math.log(q) + i * math.log1p(-q)
-        log_e0 = math.log(0.5) + _log_erfc((i - z0) / (math.sqrt(2) * sigma))
-        log_e1 = math.log(0.5) + _log_erfc((z0 - j) / (math.sqrt(2) * sigma))
+        log_e0 = math.log(0.5) + log_erfc((i - z0) / (math.sqrt(2) * sigma))
+        log_e1 = math.log(0.5) + log_erfc((z0 - j) / (math.sqrt(2) * sigma))
         log_s0 = log_t0 + (i * i - i) / (2 * sigma**2) + log_e0
         log_s1 = log_t1 + (j * j - j) / (2 * sigma**2) + log_e1
         if coef > 0:

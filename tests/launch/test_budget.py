@@ -33,7 +33,7 @@ DELTA = 1e-5
 
 def test_budget_counts_down_as_rounds_publish_until_spent() -> None:
     promise = PrivacyPromise(epsilon_budget=8.0, delta=DELTA)
-    budget = PrivacyBudget(promise, mechanism=(4.0, 1.0), spent=[(4.0, 1.0)] * 37)
+    budget = PrivacyBudget(promise, mechanism=(4.0, 1.0), spent=[(4.0, 1.0)] * 42)
 
     before = budget.affordable
     budget.record_revealed()
@@ -41,9 +41,10 @@ def test_budget_counts_down_as_rounds_publish_until_spent() -> None:
     budget.record_revealed()
 
     assert (before, after) == (2, (1, False))
-    assert budget.affordable == 0 and budget.spent() and budget.rounds == 39
-    assert budget.epsilon() == pytest.approx(epsilon_spent([(4.0, 1.0)] * 39, delta=DELTA))
-    assert budget.epsilon() <= 8.0 < epsilon_spent([(4.0, 1.0)] * 40, delta=DELTA)
+    # 44 rounds of z = 4 at sample rate 1: the exact curve (RDP affords 39)
+    assert budget.affordable == 0 and budget.spent() and budget.rounds == 44
+    assert budget.epsilon() == pytest.approx(epsilon_spent([(4.0, 1.0)] * 44, delta=DELTA))
+    assert budget.epsilon() <= 8.0 < epsilon_spent([(4.0, 1.0)] * 45, delta=DELTA)
 
 
 def test_budget_counts_rounds_published_with_other_noise_at_their_own() -> None:
@@ -72,14 +73,14 @@ def test_announce_warns_when_the_schedule_asks_for_more_than_the_budget_affords(
     budget = PrivacyBudget(promise, mechanism=(4.0, 1.0), spent=[])
 
     with caplog.at_level(logging.INFO, logger="mpcrec.launcher"):
-        budget.announce(39)
+        budget.announce(44)
         enough = [r.levelno for r in caplog.records]
         caplog.clear()
         budget.announce(50)
 
     assert enough == [logging.INFO]
     assert [r.levelno for r in caplog.records] == [logging.INFO, logging.WARNING]
-    assert "affords only 39" in caplog.records[-1].getMessage()
+    assert "affords only 44" in caplog.records[-1].getMessage()
 
 
 POLICY = RoundPolicy(committee_size=2, min_contributors=2, commit_s=5, reveal_s=5)
@@ -94,7 +95,7 @@ def _store_with_published(versions: int) -> InMemoryStore:
 
 
 def test_launcher_opens_no_round_the_budget_cannot_pay_for(tmp_path: Path) -> None:
-    affordable = rounds_within_budget([], (4.0, 1.0), delta=DELTA, budget=8.0)  # 39
+    affordable = rounds_within_budget([], (4.0, 1.0), delta=DELTA, budget=8.0)  # 44
     privacy = PrivacyPromise(epsilon_budget=8.0)
 
     spent = Launcher(_store_with_published(affordable), policy=POLICY, spec=NOISY, privacy=privacy)

@@ -15,6 +15,7 @@ from mpcrec.node.floor import check_params
 from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import DriftTrainer
 from mpcrec.node.user_dp import USER_WEIGHT, UserBudget, home_update, user_level_update
+from mpcrec.privacy.accountant import gaussian_noise_multiplier
 from mpcrec.privacy.budget import epsilon_spent
 
 USER = RoundParams(
@@ -71,6 +72,17 @@ def test_the_node_counts_its_users_epsilon_and_refuses_beyond_its_cap(tmp_path: 
     assert refused.value.rule == "floor-user-dp" and "after 4 user-level rounds" in str(
         refused.value
     )
+
+
+def test_the_node_floor_counts_unsampled_rounds_on_the_exact_curve() -> None:
+    """DP-ALS's round (q = 1) at the launcher's exact calibration for ε = 8 passes a node
+    capped at 8; 0.1 % less noise does not (the node counts with the launcher's function)."""
+    z = gaussian_noise_multiplier(target_epsilon=8.0, steps=1, delta=1e-5)
+    floor = PrivacyFloor(require_user_level=True, max_user_epsilon=8.0)
+    exact = replace(USER, user_rate=1.0, noise_multiplier=z)
+
+    check_params(floor, exact)
+    assert _refused(floor, replace(exact, noise_multiplier=z * 0.999)) == "floor-user-dp"
 
 
 def test_a_user_level_update_clips_the_user_and_signs_the_public_weight() -> None:

@@ -8,12 +8,12 @@ import math
 import pytest
 
 from mpcrec.errors import ConfigError
-from mpcrec.privacy import accountant, budget, rdp
+from mpcrec.privacy import accountant, budget, gdp, joint, rdp
 from mpcrec.privacy.accountant import RDPAccountant, gaussian_epsilon, gaussian_noise_multiplier
 from mpcrec.privacy.rdp import DEFAULT_ORDERS, compute_rdp, rdp_sampled_gaussian, rdp_to_epsilon
 
 
-@pytest.mark.parametrize("module", [rdp, accountant, budget])
+@pytest.mark.parametrize("module", [rdp, accountant, budget, gdp, joint])
 def test_doctests(module: object) -> None:
     failures, tried = doctest.testmod(module)  # type: ignore[arg-type]
     assert tried > 0
@@ -34,9 +34,8 @@ def test_unsampled_epsilon_is_closed_form_minimised() -> None:
         steps * a / (2 * z**2) - (math.log(delta) + math.log(a)) / (a - 1) + math.log((a - 1) / a)
         for a in DEFAULT_ORDERS
     )
-    assert gaussian_epsilon(noise_multiplier=z, steps=steps, delta=delta) == pytest.approx(
-        expected, rel=1e-12
-    )
+    rdp = gaussian_epsilon(noise_multiplier=z, steps=steps, delta=delta, accountant="rdp")
+    assert rdp == pytest.approx(expected, rel=1e-12)
 
 
 def test_tiny_sample_rate_approaches_q_squared_bound() -> None:

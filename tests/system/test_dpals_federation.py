@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mpcrec.audit.verify import verify_file
+from mpcrec.audit.entries import Kind
+from mpcrec.audit.verify import parse_lines, verify_file
 from mpcrec.node.recommender import ModelSnapshot
-from mpcrec.privacy.accountant import gaussian_epsilon
+from mpcrec.privacy.accountant import gaussian_epsilon, gaussian_noise_multiplier
 
 
 @pytest.mark.slow
@@ -44,6 +45,12 @@ def test_a_secure_dpals_round_is_published_within_budget_and_audited(tmp_path: P
         gaussian_epsilon(noise_multiplier=z, steps=1, delta=1e-5), rel=1e-3
     )
     assert 7.0 < epsilon <= report["epsilon_budget"] == 8.0
+    # calibrated on the exact curve of the one unsampled release (0.6002; RDP: 0.6377), and
+    # the signed config names that accountant, which the audit recomputed with
+    exact = gaussian_noise_multiplier(target_epsilon=8.0, steps=1, delta=1e-5)
+    assert z == pytest.approx(exact, abs=1e-4) and epsilon > 7.999
+    entries, _, _ = parse_lines((state / "audit.jsonl").read_bytes().splitlines())
+    assert {e.payload.get("accountant") for e in entries if e.kind == Kind.CONFIG} == {"gdp"}
     assert 0.0 < report["ndcg@10"] <= report["hr@10"] <= 1.0
     snapshot = ModelSnapshot.load(state / "nodes" / "ml-00" / "snapshot.npz")
     assert snapshot.version == "v1"  # served from the published DP-ALS factors

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from mpcrec.audit.checks.budget_accountant import logged_accountant
 from mpcrec.audit.history import Finding, History, RoundRecord
 from mpcrec.audit.schema import hex_map
 from mpcrec.privacy.budget import (
@@ -149,12 +150,13 @@ def check_budget(history: History) -> tuple[list[Finding], float]:
 
     A round counts once any member signed a result (it revealed the model to the launcher),
     published or not, with the noise multiplier and sample rate of its first signed result
-    (at replace-one sensitivity: :func:`mpcrec.privacy.budget.signed_mechanism`). The budget
+    (at replace-one sensitivity: :func:`mpcrec.privacy.budget.signed_mechanism`), with the
+    accountant the log names (:mod:`~mpcrec.audit.checks.budget_accountant`). The budget
     and δ are those of the config in force for each round; a config without a budget
     (``epsilon_budget`` null: no differential-privacy promise) lets every round pass.
     Rounds under a user-level config (``privacy_unit: user``) are ``user_budget``'s
     (:func:`~mpcrec.audit.checks.user_budget.check_user_budget`).
-    Returns the findings (at most one: the first round over budget) and the ε spent at the
+    Returns the findings (the accountant's, and the first round over budget) and the ε at the
     δ in force for the last revealed round (``inf`` once a round had no noise, ``0.0``
     before any).
     """
@@ -175,18 +177,22 @@ def check_budget(history: History) -> tuple[list[Finding], float]:
     if not spent:
         return [], 0.0
     mechanisms = [m for _, m, _, _ in spent]
-    final = epsilon_spent(mechanisms, delta=spent[-1][2])
+    accountant, found = logged_accountant("budget", [r for r, *_ in spent], mechanisms)
+    final = epsilon_spent(mechanisms, delta=spent[-1][2], accountant=accountant)
     first_over = first_over_budgets(
-        mechanisms, deltas=[d for *_, d, _ in spent], budgets=[b for *_, b in spent]
+        mechanisms,
+        deltas=[d for *_, d, _ in spent],
+        budgets=[b for *_, b in spent],
+        accountant=accountant,
     )
     if first_over is None:
-        return [], final
+        return found, final
     record, _, delta, budget = spent[first_over - 1]
     at = record.published or min(record.signatures.values(), key=lambda e: e.index)
     message = (
         f"round {record.round_id}: cumulative epsilon "
-        f"{epsilon_spent(mechanisms[:first_over], delta=delta):.3f} at delta "
-        f"{delta:g} exceeds the budget {budget:g}"
+        f"{epsilon_spent(mechanisms[:first_over], delta=delta, accountant=accountant):.3f} "
+        f"at delta {delta:g} exceeds the budget {budget:g}"
         + ("" if record.published else " (revealed to the launcher, not published)")
     )
-    return [Finding("budget", at.index, message)], final
+    return [*found, Finding("budget", at.index, message)], final

@@ -3,15 +3,19 @@
 Under a config entry whose ``privacy_unit`` is ``"user"``, every round in which a member
 signed a result counts (published or not, as for ``budget``), as one step of the Poisson
 subsampled Gaussian mechanism with the signed user-level noise multiplier ``z`` and sample
-rate ``q`` (RDP, Mironov, Talwar, Zhang 2019; Balle et al. 2020 conversion:
-:func:`mpcrec.privacy.budget.epsilon_spent`). The rule holds when
+rate ``q``: :func:`mpcrec.privacy.budget.epsilon_spent`, the function the launcher and the
+nodes use, with the accountant the log names (:mod:`~mpcrec.audit.checks.budget_accountant`:
+``gdp``, the exact curve, when every round has ``q = 1`` as DP-ALS's do; RDP, Mironov,
+Talwar, Zhang 2019 with the Balle et al. 2020 conversion, otherwise and for logs written
+before the name). The rule holds when
 
 * every such round's first signed result names ``sensitivity: user`` with the ``z`` and
   ``q`` of the round parameters in force;
 * the user-level parameters (``z``, ``q``, ``C_u``) and the promise (budget, δ) stay the
   same over the run: a config entry that changes them after a user-level round was revealed
   is named (the nodes and the users were told one mechanism);
-* the cumulative ε never exceeds the declared budget (the first round over it is named).
+* the cumulative ε never exceeds the declared budget (the first round over it is named);
+* the accountant the log names applies (``gdp`` only over rounds of ``q = 1``).
 
 Rounds under instance-level configs are the ``budget`` rule's.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mpcrec.audit.checks.budget_accountant import logged_accountant
 from mpcrec.audit.history import Finding, History, RoundRecord
 from mpcrec.privacy.budget import USER, Mechanism, epsilon_spent, first_over_budget
 
@@ -82,15 +87,21 @@ def check_user_budget(history: History) -> tuple[list[Finding], float]:
     if first_terms is None:
         return out, 0.0
     budget, delta = first_terms[3], float(first_terms[4])
-    spent = epsilon_spent(mechanisms, delta=delta)
-    over = None if budget is None else first_over_budget(mechanisms, delta=delta, budget=budget)
+    accountant, found = logged_accountant(RULE, revealed, mechanisms)
+    out += found
+    spent = epsilon_spent(mechanisms, delta=delta, accountant=accountant)
+    over = (
+        None
+        if budget is None
+        else first_over_budget(mechanisms, delta=delta, budget=budget, accountant=accountant)
+    )
     if over is not None:
         record = revealed[over - 1]
         at = record.published or min(record.signatures.values(), key=lambda e: e.index)
         why = (
             f"round {record.round_id}: cumulative user-level epsilon "
-            f"{epsilon_spent(mechanisms[:over], delta=delta):.3f} at delta {delta:g} exceeds "
-            f"the budget {budget:g}"
+            f"{epsilon_spent(mechanisms[:over], delta=delta, accountant=accountant):.3f} at "
+            f"delta {delta:g} exceeds the budget {budget:g}"
             + ("" if record.published else " (revealed to the launcher, not published)")
         )
         out.append(Finding(RULE, at.index, why))
