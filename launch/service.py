@@ -17,16 +17,17 @@ signature checks) runs in one bounded pool of ``workers`` threads, the gRPC
 (so a sync servicer, such as another service registered on the same server, still works).
 The launcher's lock makes every write one at a time: one writer to SQLite and the log.
 
-The log checks (``GetTreeHead``, ``GetInclusionProof``: every node sends a few at the end of
-each round, a thousand nodes at the same moment) are coroutines too: at most
-:data:`LOG_CHECKS_AT_ONCE` of them are in the pool at once, the others wait on the event
-loop, so the time-bound calls (commitments, reveals, uploads, results: refused once their
-window has passed) never queue behind thousands of log checks in the pool's queue. Their
-work still takes the launcher's lock (:meth:`Launcher.tree_head`), though it only reads: the
-log shares the store's one SQLite connection, so a read while a writer's transaction is open
-would see its uncommitted rows (a head or a proof over an entry a full disk may still roll
-back), and the log's in-memory tree and caches change with every append and are rebuilt after
-a rollback. Each holds the lock for an O(log n) read; the bound keeps at most a few waiting.
+The log checks (``GetTreeHead``, ``GetInclusionProof``, or both in one ``GetLogProofs``:
+every node sends them at the end of each round, a thousand nodes at the same moment) are
+coroutines too: at most :data:`LOG_CHECKS_AT_ONCE` of them are in the pool at once, the
+others wait on the event loop, so the time-bound calls (commitments, reveals, uploads,
+results: refused once their window has passed) never queue behind thousands of log checks
+in the pool's queue. Their work still takes the launcher's lock (:mod:`launch.launcher_log`),
+though it only reads: the log shares the store's one SQLite connection, so a read while a
+writer's transaction is open would see its uncommitted rows (a head or a proof over an entry
+a full disk may still roll back), and the log's in-memory tree and caches change with every
+append and are rebuilt after a rollback. Each holds the lock for an O(log n) read per entry;
+the bound keeps at most a few waiting.
 """
 
 from __future__ import annotations
@@ -252,6 +253,17 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
 
         async with self._log_checks:
             return await self._pooled(context, proof)
+
+    async def GetLogProofs(self, request: Any, context: Any) -> Any:
+        def proofs() -> Any:
+            self._caller(context)
+            signatures = list(request.entry_signatures)
+            return convert.log_proofs_to_pb(
+                *self.launcher.log_proofs(request.known_size, signatures)
+            )
+
+        async with self._log_checks:  # one of the log checks: the same bound
+            return await self._pooled(context, proofs)
 
 
 class _Handlers:
