@@ -11,7 +11,7 @@ still checked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -25,15 +25,10 @@ from mpcrec.audit.log import AuditLog
 from mpcrec.crypto.beacon import Beacon, ChainInfo
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Contribution
-from mpcrec.federation.refusals import InvalidMessage
 from mpcrec.federation.result import MemberResult, result_entry
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import PrivacyPromise
 from mpcrec.privacy.budget import Mechanism, signed_mechanism
-
-#: Entries one ``GetLogProofs`` call may ask to place (a node has a few per round: its
-#: commitment, contribution and result): each is an O(log n) read under the launcher's lock.
-MAX_LOG_PROOFS = 64
 
 
 def _beacon_json(rnd: Round) -> dict[str, Any] | None:
@@ -66,20 +61,6 @@ class AuditTrail:
         if self.log is None:
             raise ProtocolError("this launcher keeps no audit log")
         return self.log.locate(entry_signature, tree_size)
-
-    def log_proofs(
-        self, known_size: int, signatures: Sequence[bytes]
-    ) -> tuple[TreeHead, list[bytes], list[tuple[int, list[bytes]]]]:
-        """:meth:`tree_head` and, in that head's tree, :meth:`inclusion_proof` of each of
-        ``signatures`` (at most :data:`MAX_LOG_PROOFS`; a refusal names the first entry the
-        head's tree does not hold, as :meth:`inclusion_proof` does)."""
-        if len(signatures) > MAX_LOG_PROOFS:
-            raise InvalidMessage(
-                f"{len(signatures)} entries to place in one call, at most {MAX_LOG_PROOFS}",
-                hint="ask for the rest in another call",
-            )
-        head, consistency = self.tree_head(known_size)
-        return head, consistency, [self.inclusion_proof(s, head.size) for s in signatures]
 
     def append(self, entry: LogEntry | None) -> None:
         """Append a checked entry (last in its transaction: nothing after it may fail)."""

@@ -14,6 +14,11 @@ import threading
 
 from launch.audit_trail import AuditTrail
 from mpcrec.audit.entries import TreeHead
+from mpcrec.federation.refusals import InvalidMessage
+
+#: Entries one ``GetLogProofs`` call may ask to place (a node has a few per round: its
+#: commitment, contribution and result): each is an O(log n) read under the lock.
+MAX_LOG_PROOFS = 64
 
 
 class LogReads:
@@ -37,7 +42,14 @@ class LogReads:
     def log_proofs(
         self, known_size: int, signatures: list[bytes]
     ) -> tuple[TreeHead, list[bytes], list[tuple[int, list[bytes]]]]:
-        """:meth:`tree_head` and :meth:`inclusion_proof` of each of ``signatures`` in that
-        head's tree, under one hold of the lock (:meth:`AuditTrail.log_proofs`)."""
+        """:meth:`tree_head` and, in that head's tree, :meth:`inclusion_proof` of each of
+        ``signatures`` (at most :data:`MAX_LOG_PROOFS`), under one hold of the lock; a
+        refusal names the first entry that tree does not hold, as :meth:`inclusion_proof`."""
+        if len(signatures) > MAX_LOG_PROOFS:
+            raise InvalidMessage(
+                f"{len(signatures)} entries to place in one call, at most {MAX_LOG_PROOFS}",
+                hint="ask for the rest in another call",
+            )
         with self._lock:
-            return self.trail.log_proofs(known_size, signatures)
+            head, consistency = self.tree_head(known_size)
+            return head, consistency, [self.inclusion_proof(s, head.size) for s in signatures]

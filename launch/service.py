@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent import futures
@@ -66,6 +67,11 @@ WATCH_IDLE_S = 10.0  # an idle watcher's backstop check (launch.round_feed.Round
 WATCH_STALL_S = 60.0  # a watcher that takes no announcement for this long is let go
 UPLOADS_AT_ONCE = 32  # uploads read at the same time; the others wait (gRPC flow control)
 LOG_CHECKS_AT_ONCE = 3  # tree heads and inclusion proofs in the pool at once (< its size)
+#: The launcher process's garbage-collector thresholds (Python's: 700, 10, 10). A thousand
+#: watchers are a thousand live calls and coroutines, and every call allocates; with the
+#: default thresholds the collector, scanning them again and again, took a quarter of the
+#: launcher's CPU at N = 1,000 (py-spy --native, docs/benchmarks/federation.md).
+GC_THRESHOLDS = (50_000, 20, 10)
 T = TypeVar("T")
 
 
@@ -373,6 +379,14 @@ class LauncherServer:
             with contextlib.suppress(RuntimeError):  # the loop has ended already
                 self._loop.call_soon_threadsafe(self._stopping.set)
         return self.stopped
+
+
+def collect_less() -> None:
+    """For a launcher process, once started: what it holds already (modules, config, the
+    store's caches) is left out of every collection (``gc.freeze``), and the collector runs
+    at :data:`GC_THRESHOLDS` (garbage cycles are still collected, less often)."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def serve(launcher: Launcher, address: str, tls: CertPaths, *, workers: int = 16) -> LauncherServer:
