@@ -5,16 +5,23 @@ still checked the old way."""
 from __future__ import annotations
 
 import sqlite3
+from concurrent import futures
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpcrec.audit import entries
 from mpcrec.audit.entries import TreeHead
 from mpcrec.audit.log import AuditLog, ForkDetected
+from mpcrec.crypto.pki import create_ca, issue_certificate
+from mpcrec.federation.tls import server_credentials
+from mpcrec.node.grpc_client import GrpcLauncherClient
 from mpcrec.node.launcher_trust import EVIDENCE_FILE, LauncherTrust
+from mpcrec.proto import convert
+from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
 
 def _log(key: Ed25519PrivateKey, reasons: list[str]) -> AuditLog:
@@ -97,3 +104,41 @@ def test_a_forked_head_in_one_call_is_refused_and_kept_as_evidence(tmp_path: Pat
 
     assert trust.heads is not None and trust.heads.latest == seen.heads()[-1]
     assert (tmp_path / EVIDENCE_FILE).read_text().count("\n") == 1
+
+
+class OlderLauncher(pb_grpc.LauncherServicer):  # type: ignore[misc]
+    """A launcher from before ``GetLogProofs`` (gRPC answers it ``UNIMPLEMENTED``)."""
+
+    def __init__(self, head: TreeHead) -> None:
+        self.head = head
+
+    def GetTreeHead(self, request: Any, context: Any) -> Any:
+        return convert.tree_head_to_pb(self.head, [])
+
+
+@pytest.mark.timeout(60)
+def test_over_grpc_a_launcher_without_the_call_is_checked_the_old_way(
+    tmp_path: Path, port: int
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    log = _log(key, ["a"])
+    create_ca(tmp_path / "ca")
+    server_tls = issue_certificate(
+        tmp_path / "ca", tmp_path, instance_id="launcher", hosts=["127.0.0.1"]
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    pb_grpc.add_LauncherServicer_to_server(OlderLauncher(log.heads()[-1]), server)
+    server.add_secure_port(f"127.0.0.1:{port}", server_credentials(server_tls))
+    server.start()
+    tls = issue_certificate(tmp_path / "ca", tmp_path, instance_id="tube-a", hosts=[])
+    client = GrpcLauncherClient(f"127.0.0.1:{port}", tls)
+    mine = [next(iter(log.entries())).signature]
+    try:
+        with pytest.raises(NotImplementedError):
+            client.log_proofs(0, mine)
+        head, proofs = _trust(tmp_path / "node", key).latest_head_and_proofs(client, mine)
+    finally:
+        client.close()
+        server.stop(None)
+
+    assert head == log.heads()[-1] and proofs is None
