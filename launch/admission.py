@@ -56,10 +56,9 @@ def check_upload(launcher: Launcher, upload: Contribution) -> None:
     most the round parameters' ``max_weight`` (the launcher then checks that every envelope
     declares that weight: :func:`launch.envelope_terms.check_declared_terms`)."""
     sizes = [len(blob) for blob in upload.envelopes.values()]
-    if any(size > max_envelope(launcher) for size in sizes):
-        raise InvalidMessage(
-            f"envelope sizes {sizes} (each at most {max_envelope(launcher)} bytes)"
-        )
+    limit = max_envelope(launcher)
+    if any(size > limit for size in sizes):
+        raise InvalidMessage(f"envelope sizes {sizes} (each at most {limit} bytes)")
     params = launcher.params
     if not usable_weight(upload.weight, params.max_weight):
         raise InvalidMessage(

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from launch.admission import check_caller, check_registration, check_upload
 from launch.announce import announcement, watch
 from launch.launcher import Launcher
+from launch.launcher_log import MAX_LOG_PROOFS
 from mpcrec.audit.entries import TreeHead
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.announcement import RoundAnnouncement
@@ -136,6 +137,14 @@ class InProcessLauncherClient:
         self._me()
         with _as_refusals():
             return self.launcher.inclusion_proof(entry_signature, tree_size)
+
+    def log_proofs(
+        self, known_size: int, signatures: list[bytes]
+    ) -> tuple[TreeHead, list[bytes], list[tuple[int, list[bytes]]]]:
+        if len(signatures) > MAX_LOG_PROOFS:  # as the launcher's own: its two calls, composed
+            raise InvalidMessage(f"{len(signatures)} entries, at most {MAX_LOG_PROOFS}")
+        head, consistency = self.tree_head(known_size)
+        return head, consistency, [self.inclusion_proof(s, head.size) for s in signatures]
 
     def close(self) -> None:
         self._closed.set()

@@ -23,11 +23,12 @@ from launch.budget import PrivacyBudget, finite_or_none
 from launch.catalogue import LauncherCatalogue, opening_catalogue
 from launch.envelope_terms import check_declared_terms
 from launch.grown_round import RoundRows
+from launch.launcher_log import LogReads
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import SETTLE_S, Schedule, ensure_initial_model
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
 from launch.transitions import due_transition
-from mpcrec.audit.entries import LogEntry, TreeHead
+from mpcrec.audit.entries import LogEntry
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.beacon_http import BeaconSource
@@ -43,7 +44,7 @@ KEY_BYTES = 32
 Event = dict[str, Any]
 
 
-class Launcher:
+class Launcher(LogReads):
     """The federation's coordinator (trusted for liveness only).
 
     Parameters
@@ -294,17 +295,6 @@ class Launcher:
         digests = self.store.digests(rnd.round_id)
         frozen = {c: digests[c] for c in rnd.contributors}
         return self.trail.result(self._instance(result.member), rnd, result, frozen, self.params)
-
-    def tree_head(self, known_size: int) -> tuple[TreeHead, list[bytes]]:
-        """The latest signed tree head and a consistency proof from ``known_size`` to it."""
-        with self._lock:
-            return self.trail.tree_head(known_size)
-
-    def inclusion_proof(self, entry_signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
-        """Index and audit path of the entry signed ``entry_signature`` in the first
-        ``tree_size`` entries (:meth:`~mpcrec.audit.log.AuditLog.locate`)."""
-        with self._lock:
-            return self.trail.inclusion_proof(entry_signature, tree_size)
 
     def model(self, version: int) -> PublishedModel:
         """A published model (``-1``: the latest)."""

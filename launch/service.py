@@ -17,22 +17,24 @@ signature checks) runs in one bounded pool of ``workers`` threads, the gRPC
 (so a sync servicer, such as another service registered on the same server, still works).
 The launcher's lock makes every write one at a time: one writer to SQLite and the log.
 
-The log checks (``GetTreeHead``, ``GetInclusionProof``: every node sends a few at the end of
-each round, a thousand nodes at the same moment) are coroutines too: at most
-:data:`LOG_CHECKS_AT_ONCE` of them are in the pool at once, the others wait on the event
-loop, so the time-bound calls (commitments, reveals, uploads, results: refused once their
-window has passed) never queue behind thousands of log checks in the pool's queue. Their
-work still takes the launcher's lock (:meth:`Launcher.tree_head`), though it only reads: the
-log shares the store's one SQLite connection, so a read while a writer's transaction is open
-would see its uncommitted rows (a head or a proof over an entry a full disk may still roll
-back), and the log's in-memory tree and caches change with every append and are rebuilt after
-a rollback. Each holds the lock for an O(log n) read; the bound keeps at most a few waiting.
+The log checks (``GetTreeHead``, ``GetInclusionProof``, or both in one ``GetLogProofs``:
+every node sends them at the end of each round, a thousand nodes at the same moment) are
+coroutines too: at most :data:`LOG_CHECKS_AT_ONCE` of them are in the pool at once, the
+others wait on the event loop, so the time-bound calls (commitments, reveals, uploads,
+results: refused once their window has passed) never queue behind thousands of log checks
+in the pool's queue. Their work still takes the launcher's lock (:mod:`launch.launcher_log`),
+though it only reads: the log shares the store's one SQLite connection, so a read while a
+writer's transaction is open would see its uncommitted rows (a head or a proof over an entry
+a full disk may still roll back), and the log's in-memory tree and caches change with every
+append and are rebuilt after a rollback. Each holds the lock for an O(log n) read per entry;
+the bound keeps at most a few waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent import futures
@@ -65,6 +67,11 @@ WATCH_IDLE_S = 10.0  # an idle watcher's backstop check (launch.round_feed.Round
 WATCH_STALL_S = 60.0  # a watcher that takes no announcement for this long is let go
 UPLOADS_AT_ONCE = 32  # uploads read at the same time; the others wait (gRPC flow control)
 LOG_CHECKS_AT_ONCE = 3  # tree heads and inclusion proofs in the pool at once (< its size)
+#: The launcher process's garbage-collector thresholds (Python's: 700, 10, 10). A thousand
+#: watchers are a thousand live calls and coroutines, and every call allocates; with the
+#: default thresholds the collector, scanning them again and again, took a quarter of the
+#: launcher's CPU at N = 1,000 (py-spy --native, docs/benchmarks/federation.md).
+GC_THRESHOLDS = (50_000, 20, 10)
 T = TypeVar("T")
 
 
@@ -253,6 +260,17 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         async with self._log_checks:
             return await self._pooled(context, proof)
 
+    async def GetLogProofs(self, request: Any, context: Any) -> Any:
+        def proofs() -> Any:
+            self._caller(context)
+            signatures = list(request.entry_signatures)
+            return convert.log_proofs_to_pb(
+                *self.launcher.log_proofs(request.known_size, signatures)
+            )
+
+        async with self._log_checks:  # one of the log checks: the same bound
+            return await self._pooled(context, proofs)
+
 
 class _Handlers:
     """What a generated ``add_*Servicer_to_server`` registers, kept to change before serving."""
@@ -361,6 +379,14 @@ class LauncherServer:
             with contextlib.suppress(RuntimeError):  # the loop has ended already
                 self._loop.call_soon_threadsafe(self._stopping.set)
         return self.stopped
+
+
+def collect_less() -> None:
+    """For a launcher process, once started: what it holds already (modules, config, the
+    store's caches) is left out of every collection (``gc.freeze``), and the collector runs
+    at :data:`GC_THRESHOLDS` (garbage cycles are still collected, less often)."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def serve(launcher: Launcher, address: str, tls: CertPaths, *, workers: int = 16) -> LauncherServer:

@@ -19,6 +19,7 @@ from typing import Any
 
 from launch.round import Round
 from launch.round_record import round_from_json, round_to_json
+from launch.sqlite_schema import SCHEMA, migrate
 from launch.store import (
     Contribution,
     Instance,
@@ -29,50 +30,6 @@ from launch.store import (
 )
 from mpcrec.errors import ConfigError
 from mpcrec.federation.refusals import LauncherUnreachable
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS instance (
-    instance_id TEXT PRIMARY KEY, signing_key BLOB NOT NULL, sealing_key BLOB NOT NULL,
-    mpc_address TEXT NOT NULL, registered_at REAL NOT NULL,
-    certificate BLOB NOT NULL DEFAULT x'', key_binding BLOB NOT NULL DEFAULT x'');
-CREATE TABLE IF NOT EXISTS round (
-    round_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS seed_commit (
-    round_id INTEGER, instance_id TEXT, commitment BLOB NOT NULL,
-    PRIMARY KEY (round_id, instance_id));
-CREATE TABLE IF NOT EXISTS seed_reveal (
-    round_id INTEGER, instance_id TEXT, secret BLOB NOT NULL,
-    PRIMARY KEY (round_id, instance_id));
-CREATE TABLE IF NOT EXISTS contribution (
-    round_id INTEGER, contributor TEXT, weight REAL NOT NULL, digest BLOB NOT NULL UNIQUE,
-    size INTEGER NOT NULL, PRIMARY KEY (round_id, contributor));
-CREATE TABLE IF NOT EXISTS envelope (
-    round_id INTEGER, contributor TEXT, member TEXT, data BLOB NOT NULL,
-    PRIMARY KEY (round_id, member, contributor));
-CREATE TABLE IF NOT EXISTS result (
-    round_id INTEGER, member TEXT, ok INTEGER NOT NULL, reason TEXT NOT NULL,
-    model_hash BLOB NOT NULL, accepted TEXT NOT NULL, signature BLOB NOT NULL, model BLOB NOT NULL,
-    PRIMARY KEY (round_id, member));
-CREATE TABLE IF NOT EXISTS model (
-    version INTEGER PRIMARY KEY, n_items INTEGER NOT NULL, dim INTEGER NOT NULL,
-    data BLOB NOT NULL);
-"""
-
-
-# Columns added since the first schema: (table, column, declaration). A database made
-# before them gets them on open, with empty values (an unbound registration).
-MIGRATIONS = (
-    ("instance", "certificate", "BLOB NOT NULL DEFAULT x''"),
-    ("instance", "key_binding", "BLOB NOT NULL DEFAULT x''"),
-)
-
-
-def migrate(db: sqlite3.Connection) -> None:
-    """Add the columns of :data:`MIGRATIONS` a database lacks."""
-    for table, column, declaration in MIGRATIONS:
-        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        if column not in columns:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 class SQLiteStore:
@@ -102,7 +59,12 @@ class SQLiteStore:
                 hint="check the state directory's path and permissions",
             ) from err
         self._lock = threading.RLock()
-        self._latest: tuple[str, Round | None] = ("", None)  # the latest record, parsed
+        # Read often (every call names its caller and its round), written rarely: kept as
+        # last read outside any transaction, so never a row a rollback may yet undo; a
+        # write forgets them (nothing else writes these tables: one launcher per file).
+        self._latest: Round | None = None
+        self._latest_known = False
+        self._instances: dict[str, Instance] = {}
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -177,10 +139,17 @@ class SQLiteStore:
             ],
             f"instance {instance.instance_id}",
         )
+        self._instances.pop(instance.instance_id, None)
 
     def get_instance(self, instance_id: str) -> Instance | None:
-        rows = self._query("SELECT * FROM instance WHERE instance_id = ?", instance_id)
-        return Instance(*rows[0]) if rows else None
+        with self._lock:
+            if instance_id in self._instances:
+                return self._instances[instance_id]
+            rows = self._query("SELECT * FROM instance WHERE instance_id = ?", instance_id)
+            found = Instance(*rows[0]) if rows else None
+            if found is not None and not self._db.in_transaction:
+                self._instances[instance_id] = found
+            return found
 
     def instances(self) -> list[Instance]:
         return [Instance(*r) for r in self._query("SELECT * FROM instance ORDER BY instance_id")]
@@ -188,23 +157,23 @@ class SQLiteStore:
     # -- rounds -----------------------------------------------------------------------------
 
     def save_round(self, rnd: Round) -> None:
-        self._write(
-            [self._round_row(rnd), *self._purge(rnd)],
-            f"round {rnd.round_id}",
-        )
+        with self._lock:
+            self._write([self._round_row(rnd), *self._purge(rnd)], f"round {rnd.round_id}")
+            self._latest_known = False
 
     def get_round(self, round_id: int) -> Round | None:
         rows = self._query("SELECT record FROM round WHERE round_id = ?", round_id)
         return round_from_json(rows[0][0]) if rows else None
 
     def latest_round(self) -> Round | None:
-        rows = self._query("SELECT record FROM round ORDER BY round_id DESC LIMIT 1")
-        if not rows:
-            return None
-        record = rows[0][0]  # parsed again only when it changed (each call reads the row)
-        if record != self._latest[0]:
-            self._latest = (record, round_from_json(record))
-        return self._latest[1]
+        with self._lock:
+            if self._latest_known:
+                return self._latest
+            rows = self._query("SELECT record FROM round ORDER BY round_id DESC LIMIT 1")
+            found = round_from_json(rows[0][0]) if rows else None
+            if not self._db.in_transaction:
+                self._latest, self._latest_known = found, True
+            return found
 
     def committees(self, before: int, count: int) -> list[tuple[str, ...]]:
         rows = self._query(
@@ -359,14 +328,12 @@ class SQLiteStore:
 
     def publish(self, rnd: Round, model: PublishedModel) -> None:
         check_publishable(rnd, model)
-        self._write(
-            [
-                self._model_row(model),
-                self._round_row(rnd),
-                *self._purge(rnd),
-            ],
-            f"publishing round {rnd.round_id}",
-        )
+        with self._lock:
+            self._write(
+                [self._model_row(model), self._round_row(rnd), *self._purge(rnd)],
+                f"publishing round {rnd.round_id}",
+            )
+            self._latest_known = False
 
     @staticmethod
     def _model_row(model: PublishedModel) -> tuple[str, tuple[object, ...]]:

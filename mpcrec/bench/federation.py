@@ -60,6 +60,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="per N, s (900)")
     default_pki = Path(tempfile.gettempdir()) / "mpcrec-bench-federation-pki"
     parser.add_argument("--pki", type=Path, default=default_pki, help="certificate cache")
+    parser.add_argument(
+        "--log-calls",
+        choices=["one", "separate"],
+        default="one",
+        help="each instance's log check: one GetLogProofs call, or GetTreeHead and a "
+        "GetInclusionProof per entry (one)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each run's state directory")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results")
     parser.set_defaults(func=run)
@@ -120,6 +127,7 @@ def summarise(run: FederationRun, events: list[dict[str, Any]]) -> dict[str, Any
         "calls": calls,
         "load_processes": run.processes,
         "windows_s": run.windows_s,
+        "log_calls": "one" if run.one_log_call else "separate",
         "timing": timing(events, loads, window_s=run.windows_s),
     }
 
@@ -135,6 +143,7 @@ def run_one(args: argparse.Namespace, instances: int, root: Path) -> dict[str, A
         processes=args.processes,
         windows_s=args.windows,
         timeout_s=args.timeout,
+        one_log_call=args.log_calls == "one",
     )
     load_before = os.getloadavg()
     try:

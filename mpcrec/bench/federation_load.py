@@ -17,7 +17,10 @@ PlaintextAggregation`, :func:`~mpcrec.node.signed_weights.signed_weights`):
 5. at each round's end: the latest tree head and the inclusion proofs of its own entries
    (what a node's log watch asks for; the proofs are not checked here; not after the round
    publishing the plan's last model, when the launcher exits), in a task of its own beside
-   the next round's steps, as a node's log watch runs beside its rounds.
+   the next round's steps, as a node's log watch runs beside its rounds: one
+   ``GetLogProofs`` call (the plan's ``one_log_call``, the default), or ``GetTreeHead`` and
+   a ``GetInclusionProof`` per entry (``--log-calls separate``: a launcher without
+   ``GetLogProofs``).
 
 Each instance notes when it received each round state and when its call for that state was
 answered (wall clock, as the launcher's events): the benchmark reports from these where a
@@ -69,6 +72,7 @@ class Crowd:
     def __init__(self, plan: dict[str, Any]) -> None:
         self.plan = plan
         self.rounds = int(plan["rounds"])
+        self.one_log_call = bool(plan.get("one_log_call", True))  # GetLogProofs; else 1 + n
         self.errors: list[str] = []
         self.calls: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
@@ -237,14 +241,23 @@ class Instance:
         signed = {r: self.signed.pop(r, []) for r in rounds}
         for round_id in rounds:
             self.secrets.pop(round_id, None)
+        mine = [signature for signatures in signed.values() for signature in signatures]
         try:
+            if self.crowd.one_log_call:  # the head and every proof in one call
+                request = pb.LogProofsRequest(known_size=self.known_size, entry_signatures=mine)
+                head, _proof, proofs = convert.log_proofs_from_pb(
+                    await self.call("GetLogProofs", request)
+                )
+                if len(proofs) != len(mine):
+                    raise ValueError(f"{len(proofs)} proofs for {len(mine)} entries")
+                self.known_size = max(self.known_size, head.size)
+                return
             reply = await self.call("GetTreeHead", pb.TreeHeadRequest(known_size=self.known_size))
             head, _proof = convert.tree_head_from_pb(reply)
             self.known_size = max(self.known_size, head.size)
-            for signatures in signed.values():
-                for signature in signatures:
-                    request = pb.InclusionRequest(entry_signature=signature, tree_size=head.size)
-                    await self.call("GetInclusionProof", request)
+            for signature in mine:
+                request = pb.InclusionRequest(entry_signature=signature, tree_size=head.size)
+                await self.call("GetInclusionProof", request)
         except grpc.aio.AioRpcError as err:
             self.crowd.errors.append(f"{self.name} log check of {rounds}: {err.details()}")
         except Exception:  # the harness itself failed: reported, never a silent pass

@@ -87,6 +87,7 @@ class FederationRun:
     processes: int
     windows_s: float
     timeout_s: float
+    one_log_call: bool = True  # each instance's log check: GetLogProofs, else 1 + n calls
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
 
@@ -155,6 +156,7 @@ class FederationRun:
             "rounds": self.rounds,
             "out_dir": str(self.root),
             "timeout_s": self.timeout_s,
+            "one_log_call": self.one_log_call,
             "groups": [names[k :: self.processes] for k in range(self.processes)],
         }
         (self.root / "plan.json").write_text(json.dumps(plan))

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from launch.catalogue import LauncherCatalogue
     from launch.config import LauncherConfig
     from launch.launcher import Launcher
-    from launch.service import serve
+    from launch.service import collect_less, serve
     from launch.sqlite_store import SQLiteStore
     from launch.view import JsonEvents, RoundTable
     from mpcrec.audit.log import AuditLog
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    collect_less()  # a thousand watchers: the collector would scan them again and again
     server = serve(launcher, config.listen, config.tls)
     scheduler = threading.Thread(target=launcher.run, args=(stop,), name="scheduler")
     scheduler.start()

@@ -62,5 +62,12 @@ class LauncherClient(Protocol):
         ``entry_signature``, in the tree of the first ``tree_size`` entries (the size of a
         signed head the caller holds); a refusal if that tree does not hold it."""
 
+    def log_proofs(
+        self, known_size: int, signatures: list[bytes]
+    ) -> tuple[TreeHead, list[bytes], list[tuple[int, list[bytes]]]]:
+        """:meth:`tree_head` and :meth:`inclusion_proof` of each of ``signatures`` (at most
+        64) in that head's tree, in one call; ``NotImplementedError`` from a launcher
+        without it (ask the two above instead)."""
+
     def close(self) -> None:
         """End any :meth:`watch_rounds` and release the connection (thread-safe)."""

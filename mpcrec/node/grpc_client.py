@@ -130,6 +130,18 @@ class GrpcLauncherClient:
                 self._stub.GetInclusionProof(request, timeout=CALL_TIMEOUT_S)
             )
 
+    def log_proofs(
+        self, known_size: int, signatures: list[bytes]
+    ) -> tuple[TreeHead, list[bytes], list[tuple[int, list[bytes]]]]:
+        request = pb.LogProofsRequest(known_size=known_size, entry_signatures=signatures)
+        try:
+            reply = self._stub.GetLogProofs(request, timeout=CALL_TIMEOUT_S)
+        except grpc.RpcError as err:
+            if err.code() is grpc.StatusCode.UNIMPLEMENTED:  # a launcher from before it
+                raise NotImplementedError("the launcher has no GetLogProofs") from err
+            raise convert.refusal(err) from err
+        return convert.log_proofs_from_pb(reply)
+
     def close(self) -> None:
         with self._lock:
             watches = list(self._watches)

@@ -20,7 +20,7 @@ from mpcrec.audit.entries import TreeHead
 from mpcrec.audit.log import ForkDetected, TreeHeadStore
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.launcher_client import LauncherClient
-from mpcrec.federation.refusals import RoundStateError
+from mpcrec.federation.refusals import InvalidMessage, RoundStateError
 from mpcrec.files import write_atomic
 
 LAUNCHER_KEY_FILE = "launcher.pub"
@@ -76,13 +76,38 @@ class LauncherTrust:
             head, proof = client.tree_head(latest.size if latest else 0)
         except RoundStateError:
             return latest  # no audit log or no head yet
+        self._observe(latest, head, proof)
+        return self.heads.latest
+
+    def latest_head_and_proofs(
+        self, client: LauncherClient, signatures: list[bytes]
+    ) -> tuple[TreeHead | None, list[tuple[int, list[bytes]]] | None]:
+        """:meth:`latest_head`, checked the same way, and where each of ``signatures`` is
+        in its tree, asked in the same call (``GetLogProofs``); the proofs are ``None``
+        (the caller asks for each) from a launcher without that call, when it cannot
+        place one of them (asked one by one, the refusal names which), or when the head
+        checked is not the one they were given for."""
+        if self.heads is None or not signatures:
+            return self.latest_head(client), None
+        latest = self.heads.latest
+        try:
+            head, proof, proofs = client.log_proofs(latest.size if latest else 0, signatures)
+        except (NotImplementedError, InvalidMessage):
+            return self.latest_head(client), None
+        except RoundStateError:
+            return latest, None  # no audit log or no head yet
+        self._observe(latest, head, proof)
+        checked = self.heads.latest
+        return checked, proofs if checked == head and len(proofs) == len(signatures) else None
+
+    def _observe(self, latest: TreeHead | None, head: TreeHead, proof: list[bytes]) -> None:
+        assert self.heads is not None
         try:
             self.heads.observe(head, proof)
         except ForkDetected:
             assert latest is not None
             self.keep_evidence("launcher", latest, head)
             raise
-        return self.heads.latest
 
     def keep_evidence(self, source: str, ours: TreeHead, theirs: TreeHead) -> None:
         """Append two signed heads no consistency proof joins (``source``: who showed

@@ -12,7 +12,9 @@ the node takes any step of the next one (:meth:`LogWatch.follow`):
    accepted (:mod:`mpcrec.node.own_entries`: registration, seed commitments, contributions,
    results), the launcher names its index and an audit path in the tree of that head; the
    node rebuilds the leaf from the entry it signed and checks the path against the head's
-   root. An entry the launcher cannot place is missing from the history it shows.
+   root. An entry the launcher cannot place is missing from the history it shows. Steps 1
+   and 2 are one call (``GetLogProofs``) when the launcher has it, else one plus one per
+   entry; the checks are the same.
 3. **Its peers' heads** (``fork``): each peer in ``witness.peers`` (``http://host:port`` of
    another node's witness server, or the path of its ``witnessed_head.json``) is read
    directly, not through the launcher. A launcher-signed peer head must be consistent with
@@ -84,22 +86,30 @@ class LogWatch:
     def round_ended(self, client: LauncherClient, round_id: int) -> None:
         """Check the log after ``round_id`` ended; :class:`RoundRefused` if it forked or
         lacks an entry this node signed."""
-        try:
-            head = self.trust.latest_head(client)
+        mine = list(self.own.to_prove(round_id))
+        try:  # the head and every proof in one call, if the launcher has it
+            head, given = self.trust.latest_head_and_proofs(client, [e.signature for e in mine])
         except ForkDetected as err:
             raise RoundRefused("fork", err.message, hint=err.hint) from err
         if head is None:
             return
-        for entry in self.own.to_prove(round_id):
-            self._prove(client, entry, head)
+        for k, entry in enumerate(mine):
+            self._prove(client, entry, head, None if given is None else given[k])
         for peer in self.peers:
             self._check_peer(client, peer)
         self._publish(head)
 
-    def _prove(self, client: LauncherClient, entry: LogEntry, head: TreeHead) -> None:
+    def _prove(
+        self,
+        client: LauncherClient,
+        entry: LogEntry,
+        head: TreeHead,
+        given: tuple[int, list[bytes]] | None = None,
+    ) -> None:
+        """Check ``entry`` is in ``head``'s tree at the place ``given`` (asked if ``None``)."""
         what = f"its {entry.kind} entry" + (f" of round {entry.round}" if entry.round else "")
         try:
-            index, path = client.inclusion_proof(entry.signature, head.size)
+            index, path = given or client.inclusion_proof(entry.signature, head.size)
         except InvalidMessage as err:
             raise RoundRefused(
                 "inclusion", f"{what} is not in the log of head size {head.size}: {err.message}"

@@ -197,6 +197,11 @@ class WitnessingClient:
     def inclusion_proof(self, entry_signature: bytes, tree_size: int) -> tuple[int, list[bytes]]:
         return self.client.inclusion_proof(entry_signature, tree_size)
 
+    def log_proofs(
+        self, known_size: int, signatures: list[bytes]
+    ) -> tuple[TreeHead, list[bytes], list[tuple[int, list[bytes]]]]:
+        return self.client.log_proofs(known_size, signatures)
+
     def close(self) -> None:
         self.client.close()
 

@@ -350,3 +350,21 @@ def inclusion_to_pb(index: int, tree_size: int, path: list[bytes]) -> Any:
 def inclusion_from_pb(msg: Any) -> tuple[int, list[bytes]]:
     """From ``InclusionReply``: the entry's index and its audit path."""
     return int(msg.index), list(msg.path)
+
+
+def log_proofs_to_pb(
+    head: TreeHead, consistency: list[bytes], proofs: list[tuple[int, list[bytes]]]
+) -> Any:
+    """``LogProofsReply``: the head (as ``GetTreeHead``) and each entry's place in its tree."""
+    return pb.LogProofsReply(
+        head=tree_head_to_pb(head, consistency),
+        proofs=[inclusion_to_pb(index, head.size, path) for index, path in proofs],
+    )
+
+
+def log_proofs_from_pb(
+    msg: Any,
+) -> tuple[TreeHead, list[bytes], list[tuple[int, list[bytes]]]]:
+    """From ``LogProofsReply``: the head, its consistency proof, each ``(index, path)``."""
+    head, consistency = tree_head_from_pb(msg.head)
+    return head, consistency, [inclusion_from_pb(p) for p in msg.proofs]

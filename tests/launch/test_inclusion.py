@@ -127,3 +127,59 @@ def test_over_grpc_inclusion_proofs_and_head_times(
     assert reply.tree_size == head.size
     assert _proves(rules, mine, index, path)
     assert unknown.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _head_and_proofs(stub: Any, known_size: int, signatures: list[bytes]) -> Any:
+    request = pb.LogProofsRequest(known_size=known_size, entry_signatures=signatures)
+    return convert.log_proofs_from_pb(stub.GetLogProofs(request, timeout=T))
+
+
+@pytest.mark.timeout(60)
+def test_over_grpc_one_call_gives_the_head_and_every_entry_s_proof(
+    tmp_path: Path, stub: Any, launcher: tuple[Launcher, dict[str, NodeKeys]]
+) -> None:
+    rules, keys = launcher
+    assert rules.trail.log is not None
+    mine = [_registration(name, keys[name]) for name in ("a", "b", "c")]
+    old, _ = rules.tree_head(0)
+    register_instances(rules, tmp_path, ["d"])  # the log grows: a new head, a proof to it
+    rules.trail.log.sign_head(now=1_800_000_001.0)
+
+    head, consistency, proofs = _head_and_proofs(stub, old.size, [e.signature for e in mine])
+
+    assert (head, consistency) == rules.tree_head(old.size)  # what GetTreeHead answers
+    assert head.size == old.size + 1 and head.verify(
+        Ed25519PublicKey.from_public_bytes(rules.launcher_key)
+    )
+    assert merkle.verify_consistency(
+        old_size=old.size,
+        new_size=head.size,
+        old_root=old.root,
+        new_root=head.root,
+        proof=consistency,
+    )
+    assert len(proofs) == 3
+    for entry, (index, path) in zip(mine, proofs, strict=True):
+        assert (index, path) == rules.inclusion_proof(entry.signature, head.size)
+        assert _proves(rules, entry, index, path)
+
+
+@pytest.mark.timeout(60)
+def test_over_grpc_log_proofs_refuse_an_unknown_entry_and_too_many(
+    stub: Any, launcher: tuple[Launcher, dict[str, NodeKeys]]
+) -> None:
+    rules, keys = launcher
+    mine = _registration("a", keys["a"]).signature
+
+    with pytest.raises(grpc.RpcError) as unknown:
+        _head_and_proofs(stub, 0, [mine, b"\x01" * 64])
+    with pytest.raises(grpc.RpcError) as too_many:
+        _head_and_proofs(stub, 0, [mine] * 65)
+    head, _, proofs = _head_and_proofs(stub, 0, [mine] * 64)
+
+    assert unknown.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "no entry with signature 0101" in (unknown.value.details() or "")
+    assert too_many.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "at most 64" in (too_many.value.details() or "")
+    assert len(proofs) == 64 and _proves(rules, _registration("a", keys["a"]), *proofs[0])
+    assert head == rules.tree_head(0)[0]

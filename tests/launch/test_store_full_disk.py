@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from launch.round import Phase, Round, RoundPolicy
 from launch.sqlite_store import SQLiteStore
+from launch.store import Instance
 from mpcrec.audit import entries
 from mpcrec.audit.checks import check_sequence
 from mpcrec.audit.log import AuditLog
@@ -53,6 +55,42 @@ def test_a_store_error_rolls_back_the_store_and_the_log(tmp_path: Path) -> None:
     kept = _entries(tmp_path / "launcher.sqlite")
     assert [e.round for e in kept] == [1, 3] and check_sequence(kept) == []
     assert head.size == 2
+
+
+def _instance(name: str, address: str) -> Instance:
+    return Instance(name, b"s" * 32, b"x" * 32, address, 1.0)
+
+
+def test_a_rolled_back_round_or_registration_is_not_remembered(tmp_path: Path) -> None:
+    """The store keeps the latest round and the instances in memory (every call reads
+    them): what a failed transaction wrote, and read back inside it, must not stay there."""
+    policy = RoundPolicy(committee_size=2, min_contributors=2)
+    store = SQLiteStore(tmp_path / "launcher.sqlite")
+    opened = Round.open(1, 0, ["a", "b", "c"], now=0.0, policy=policy)
+    revealing = opened.close_commits(["a", "b", "c"], now=1.0, policy=policy)
+    try:
+        store.save_round(opened)
+        store.put_instance(_instance("a", "a:1"))
+        assert store.latest_round() == opened and store.get_instance("a") is not None
+        with pytest.raises(LauncherUnreachable), store.transaction():
+            store.save_round(revealing)
+            store.put_instance(_instance("a", "moved:1"))
+            store.put_instance(_instance("z", "z:1"))
+            seen = (store.latest_round(), store.get_instance("a"), store.get_instance("z"))
+            raise sqlite3.OperationalError("database or disk is full")
+        after = (store.latest_round(), store.get_instance("a"), store.get_instance("z"))
+        store.save_round(revealing)
+        store.put_instance(_instance("a", "moved:1"))
+        committed = (store.latest_round(), store.get_instance("a"))
+    finally:
+        store.close()
+
+    assert seen[0] == revealing and seen[1] is not None and seen[1].mpc_address == "moved:1"
+    assert seen[2] is not None  # inside its transaction, the store reads its own writes
+    assert after[0] == opened and after[2] is None
+    assert after[1] is not None and after[1].mpc_address == "a:1"
+    assert committed[0] is not None and committed[0].phase is Phase.REVEALING
+    assert committed[1] is not None and committed[1].mpc_address == "moved:1"
 
 
 @pytest.fixture
