@@ -131,7 +131,7 @@ class Node:
         listen = config.witness.listen
         self.witness = WitnessServer(self.log_watch.witness_path, listen) if listen else None
         signers = lambda: self.params.committee_size if self.params else 1  # noqa: E731
-        committee = ModelProvenance(self.key_check, signers, self.own.signed)  # model-unsigned
+        committee = ModelProvenance(self.key_check, signers)  # model-unsigned
         self.models, self.forked = ModelCache(committee.check), ""  # forked: two histories
         self._secrets: dict[int, bytes] = {}
         self._done: set[tuple[int, str]] = set()

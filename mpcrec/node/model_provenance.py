@@ -12,13 +12,15 @@ compute, or to serve), :class:`ModelProvenance` requires, attached to the model
 1. vouched for by the federation CA (its keys bound to its instance,
    :class:`~mpcrec.node.key_check.KeyCheck`),
 2. a valid signature by that key over a result of exactly this version and this model's
-   hash (the bytes the node holds),
+   hash (the bytes the node holds).
 
-and hands each entry to :class:`~mpcrec.node.own_entries.OwnEntries`, so at the round's end
-the node checks it sits in the one fork-checked log (``inclusion``). Anything else is the
-refusal ``model-unsigned``. Version 0 (the initial model of the launcher's configuration)
-carries no committee. A member's result can only be over the base the round ran on, so a
-forged base also makes the next version one no honest committee signed over the forgery.
+Anything else is the refusal ``model-unsigned``. That each entry sits in the one
+fork-checked log is proven by its signer: every member asks for the inclusion proof of its
+own result entry at the round's end (``inclusion``, :mod:`mpcrec.node.log_watch`); a node
+can also hand the checked entries to its own proofs (``on_verified``), at the cost of
+``committee_size`` more proofs per node and model version (the daemon does not: at a
+thousand instances that is thousands of proofs a round). Version 0 (the initial model of
+the launcher's configuration) carries no committee.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ class ModelProvenance:
     committee_size:
         How many distinct members must have signed (the registered round parameters').
     on_verified:
-        Called with each checked entry (the daemon: ``OwnEntries.signed``, proven at the
-        round's end).
+        Called with each checked entry (for example ``OwnEntries.signed``, to prove it in
+        the log at the round's end; the daemon passes none, see the module docstring).
     """
 
     def __init__(

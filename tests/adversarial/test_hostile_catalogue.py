@@ -1,8 +1,10 @@
-"""A hostile launcher lies about the catalogue (tests/adversarial/catalogue_attacks.py): real
-node processes refuse every lie (``catalogue-unverified``), and the auditor names what
+"""A hostile launcher lies about the catalogue and about the base model the catalogue's rows
+index (tests/adversarial/catalogue_attacks.py): real node processes refuse every lie
+(``catalogue-unverified``; a padded base ``model-unsigned``), and the auditor names what
 reached the log or a served copy. One federation: an honest control round (every node
-verifies version 1), then one lie per round; the nodes' copies end verified and complete
-(they took the real version 2 when it was served): the refusals were the lies'."""
+verifies version 1), then one lie per round, then an honest round publishes on the real
+base; the nodes' copies end verified and complete (they took the real version 2 when it
+was served): the refusals were the lies'."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.adversarial.catalogue_attacks import STAGES
+from tests.adversarial.catalogue_attacks import MODEL_STAGES, STAGES
 from tests.adversarial.harness import HostileFederation, findings_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("adversarial")]
@@ -23,6 +25,12 @@ DETAILS = {
     "rehashed-chain": "the rows served are not the ones signed",
     "announce-hash": "is not the version this node verified",
     "announce-rows": "is not the version this node verified",
+}
+#: What refuses each padded base (mpcrec/node/model_provenance.py; with that check off, the
+#: row count of mpcrec/node/grown_round.py still refuses the base padded beyond version 2).
+MODEL_RULES = {
+    "pad-rows": {"model-unsigned", "catalogue-unverified"},
+    "forge-rows": {"model-unsigned"},
 }
 
 
@@ -39,7 +47,7 @@ def _verify_copy(fed: HostileFederation, directory: str) -> subprocess.Completed
     )
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 def test_catalogue_lies_are_refused_by_every_node_and_named_by_the_auditor(
     fed4: HostileFederation,
 ) -> None:
@@ -48,25 +56,42 @@ def test_catalogue_lies_are_refused_by_every_node_and_named_by_the_auditor(
     fed4.start_nodes()
     control = fed4.wait_control_round()
 
-    def lied() -> bool:
+    def recovered() -> bool:  # a round after the last lie published (on the real base)
         last = [r for r, stage in fed4.learned().get("catalogue_stages", []) if stage == STAGES[-1]]
-        return any(r.round_id in last and r.phase.terminal for r in fed4.rounds())
+        return bool(last) and any(
+            r.round_id > last[0] and r.phase.value == "published" for r in fed4.rounds()
+        )
 
-    fed4.wait_until(lied, 150, "a round with each lie to end")
+    fed4.wait_until(recovered, 200, "a round with each lie to end, then one to publish")
     learned = fed4.learned()
     assert learned["errors"] == [], learned
     stages = {stage: r for r, stage in learned["catalogue_stages"] if stage}
     assert sorted(stages) == sorted(STAGES)
     assert {s["stage"] for s in learned["served"]} == {"repoint-row", "rehashed-chain"}
+    padded = {s["stage"]: s["rows"] for s in learned["padded"]}
+    assert padded == {"pad-rows": 15, "forge-rows": 14}, learned["padded"]
 
     # the control round named version 1, which every node verified: nobody refused it
     assert fed4.refused({"catalogue-unverified"}, rounds={control}) == []
     phases = {r.round_id: r.phase.value for r in fed4.rounds()}
     for stage, round_id in stages.items():
-        refusals = fed4.refused({"catalogue-unverified"}, rounds={round_id})
+        rules = MODEL_RULES.get(stage, {"catalogue-unverified"})
+        refusals = fed4.refused(rules, rounds={round_id})
         assert {x["node"] for x in refusals} == set(fed4.nodes), (stage, fed4.all_refusals())
-        assert all(DETAILS[stage] in x["detail"] for x in refusals), (stage, refusals)
+        if stage not in MODEL_STAGES:
+            assert all(DETAILS[stage] in x["detail"] for x in refusals), (stage, refusals)
         assert phases[round_id] == "aborted", (stage, phases)
+    # ... and the first honest round after them took the real base, signed by its committee
+    store = fed4.store()
+    try:
+        after = min(r for r in phases if r > stages[STAGES[-1]] and phases[r] == "published")
+        rnd = store.get_round(after)
+        assert rnd is not None and rnd.model_version == 1 and len(rnd.contributors) >= 3
+        grown = store.get_model(rnd.published_version)
+        assert grown is not None and grown.n_items == 14
+        assert not (grown.array()[12:] == 5.0).all(), "the launcher's padding was published"
+    finally:
+        store.close()
 
     # the auditor: the row count the launcher signed in round_open is beyond the version
     report = fed4.audit()

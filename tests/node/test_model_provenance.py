@@ -21,29 +21,44 @@ from tests.node.world import World, drive, make_launcher, published
 NAMES = ["tube-a", "tube-b", "tube-c", "tube-d"]
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World.in_process(make_launcher(), tmp_path, NAMES)
+def _published_world(root: Path) -> World:
+    w = World.in_process(make_launcher(), root, NAMES)
+    w.register_all()
+    drive(w, published(w, 1))
+    return w
+
+
+@pytest.fixture(scope="module")
+def published_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One world with model v1 published, for the checks that only read it."""
+    w = _published_world(tmp_path_factory.mktemp("provenance"))
     try:
-        w.register_all()
-        drive(w, published(w, 1))
         yield w
     finally:
         w.close()
 
 
-def _check(world: World, tmp_path: Path) -> tuple[ModelProvenance, list[object]]:
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = _published_world(tmp_path)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def _check(world: World) -> tuple[ModelProvenance, list[object]]:
     handed: list[object] = []
-    return ModelProvenance(KeyCheck(tmp_path / "ca" / "ca.pem"), lambda: 3, handed.append), handed
+    ca = next(iter(world.nodes.values())).config.tls.ca
+    return ModelProvenance(KeyCheck(ca), lambda: 3, handed.append), handed
 
 
-def test_the_published_model_comes_with_its_committee_and_passes(
-    world: World, tmp_path: Path
-) -> None:
-    check, handed = _check(world, tmp_path)
+def test_the_published_model_comes_with_its_committee_and_passes(published_world: World) -> None:
+    world = published_world
+    check, handed = _check(world)
     model = world.launcher.model(1)
     check.check(model)
-    assert len(model.committee) == 3 and len(handed) == 3  # each proven in the log later
+    assert len(model.committee) == 3 and len(handed) == 3  # each handed on once checked
     check.check(world.launcher.model(0))  # the initial model: no committee
 
 
@@ -54,8 +69,9 @@ def _refused(check: ModelProvenance, model: PublishedModel) -> str:
     return caught.value.detail
 
 
-def test_a_model_no_committee_signed_is_refused(world: World, tmp_path: Path) -> None:
-    check, handed = _check(world, tmp_path)
+def test_a_model_no_committee_signed_is_refused(published_world: World) -> None:
+    world = published_world
+    check, handed = _check(world)
     real = world.launcher.model(1)
     forged = PublishedModel.from_array(1, np.zeros_like(real.array()))
     padded = PublishedModel.from_array(1, np.vstack([real.array(), np.ones((2, real.dim))]))
@@ -70,9 +86,10 @@ def test_a_model_no_committee_signed_is_refused(world: World, tmp_path: Path) ->
 
 
 def test_fewer_members_another_version_or_unbound_keys_are_refused(
-    world: World, tmp_path: Path
+    published_world: World,
 ) -> None:
-    check, _ = _check(world, tmp_path)
+    world = published_world
+    check, _ = _check(world)
     real = world.launcher.model(1)
     two = dataclasses.replace(real, committee=real.committee[:2])
     assert "signed by 2 of the 3" in _refused(check, two)
