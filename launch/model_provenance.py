@@ -23,10 +23,13 @@ from mpcrec.federation.published_model import CommitteeSignature, PublishedModel
 
 #: Entries read at a time, newest first, looking for a version's publish entry.
 WINDOW = 4096
+#: Versions before the newest looked up whose signatures stay kept.
+KEPT = 4
 
 
 class CommitteeSignatures:
-    """The signed results of each published version, found once in the log and kept."""
+    """The signed results of each published version, found in the log once and kept (the
+    newest :data:`KEPT` versions)."""
 
     def __init__(self, log: AuditLog | None, store: LauncherStore) -> None:
         self.log = log
@@ -44,6 +47,8 @@ class CommitteeSignatures:
                 known = (model.model_hash, self._search(model.version, model.model_hash))
                 if known[1]:
                     self._found[model.version] = known
+                    for old in [v for v in self._found if v < model.version - KEPT]:
+                        del self._found[old]  # nodes ask for the newest versions only
         return dataclasses.replace(model, committee=known[1])
 
     def _search(self, version: int, model_hash: bytes) -> tuple[CommitteeSignature, ...]:
