@@ -2,9 +2,11 @@
 index (tests/adversarial/catalogue_attacks.py): real node processes refuse every lie
 (``catalogue-unverified``; a padded base ``model-unsigned``), and the auditor names what
 reached the log or a served copy. One federation: an honest control round (every node
-verifies version 1), then one lie per round, then an honest round publishes on the real
-base; the nodes' copies end verified and complete (they took the real version 2 when it
-was served): the refusals were the lies'."""
+verifies version 1), then one lie per round; the nodes' copies end verified and complete
+(they took the real version 2 when it was served): the refusals were the lies'. That an
+honest base after version 0 passes every node's committee check in real processes is
+``test_hostile_launcher.py::test_the_harness_without_an_attack_is_an_honest_launcher``
+(version 2 is published on version 1 with no refusal)."""
 
 from __future__ import annotations
 
@@ -56,13 +58,11 @@ def test_catalogue_lies_are_refused_by_every_node_and_named_by_the_auditor(
     fed4.start_nodes()
     control = fed4.wait_control_round()
 
-    def recovered() -> bool:  # a round after the last lie published (on the real base)
+    def lied() -> bool:
         last = [r for r, stage in fed4.learned().get("catalogue_stages", []) if stage == STAGES[-1]]
-        return bool(last) and any(
-            r.round_id > last[0] and r.phase.value == "published" for r in fed4.rounds()
-        )
+        return any(r.round_id in last and r.phase.terminal for r in fed4.rounds())
 
-    fed4.wait_until(recovered, 200, "a round with each lie to end, then one to publish")
+    fed4.wait_until(lied, 200, "a round with each lie to end")
     learned = fed4.learned()
     assert learned["errors"] == [], learned
     stages = {stage: r for r, stage in learned["catalogue_stages"] if stage}
@@ -81,18 +81,6 @@ def test_catalogue_lies_are_refused_by_every_node_and_named_by_the_auditor(
         if stage not in MODEL_STAGES:
             assert all(DETAILS[stage] in x["detail"] for x in refusals), (stage, refusals)
         assert phases[round_id] == "aborted", (stage, phases)
-    # ... and the first honest round after them took the real base, signed by its committee
-    store = fed4.store()
-    try:
-        after = min(r for r in phases if r > stages[STAGES[-1]] and phases[r] == "published")
-        rnd = store.get_round(after)
-        assert rnd is not None and rnd.model_version == 1 and len(rnd.contributors) >= 3
-        grown = store.get_model(rnd.published_version)
-        assert grown is not None and grown.n_items == 14
-        assert not (grown.array()[12:] == 5.0).all(), "the launcher's padding was published"
-    finally:
-        store.close()
-
     # the auditor: the row count the launcher signed in round_open is beyond the version
     report = fed4.audit()
     rounds_of = fed4.entry_rounds()
