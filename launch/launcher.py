@@ -24,6 +24,7 @@ from launch.catalogue import LauncherCatalogue, opening_catalogue
 from launch.envelope_terms import check_declared_terms
 from launch.grown_round import RoundRows
 from launch.launcher_log import LogReads
+from launch.model_provenance import CommitteeSignatures
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import SETTLE_S, Schedule, ensure_initial_model
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
@@ -105,6 +106,7 @@ class Launcher(LogReads):
         )  # each round's rows: the catalogue's
         self.rows.initial = CatalogueContentRows(lambda: self.catalogue)  # new rows: content
         self.trail = AuditTrail(audit)
+        self.committee_signatures = CommitteeSignatures(audit, store)
         self.beacon = RoundBeacon(beacon, clock)
         self.privacy = privacy or PrivacyPromise()
         self.params = spec.params(
@@ -301,7 +303,8 @@ class Launcher(LogReads):
         found = self.store.latest_model() if version < 0 else self.store.get_model(version)
         if found is None:
             raise ProtocolError(f"no model version {version}")
-        return found
+        with self._lock:  # the log's reads (nodes refuse a model without its committee)
+            return self.committee_signatures.attach(found)
 
     # -- scheduling ------------------------------------------------------------------------
 

@@ -1,13 +1,18 @@
 """A published model: the global item embeddings as bytes, with their hash.
 
 Models travel and are stored as float64 little-endian, row-major, ``n_items x dim``; the
-SHA-256 of those bytes is the model hash that envelopes and results are bound to.
+SHA-256 of those bytes is the model hash that envelopes and results are bound to. A model
+the launcher serves carries, for every version after 0, the signed result entry of each
+member of the round that published it (:class:`CommitteeSignature`): nodes check them
+(:mod:`mpcrec.node.model_provenance`) before training on, aggregating over or serving it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,13 +21,51 @@ from mpcrec.errors import ProtocolError
 
 
 @dataclass(frozen=True)
+class CommitteeSignature:
+    """One member's signed ``result_signature`` log entry (its exported JSON form) with the
+    keys, TLS certificate (DER) and key binding that vouch for its signing key."""
+
+    entry: dict[str, Any]
+    signing_key: bytes
+    sealing_key: bytes
+    certificate: bytes = field(repr=False)
+    key_binding: bytes = field(repr=False)
+
+    def to_bytes(self) -> bytes:
+        """The wire form (``ModelChunk.committee_signatures``): JSON, bytes as hex."""
+        fields = {
+            "signing_key": self.signing_key,
+            "sealing_key": self.sealing_key,
+            "certificate": self.certificate,
+            "key_binding": self.key_binding,
+        }
+        data = {"entry": self.entry, **{k: v.hex() for k, v in fields.items()}}
+        return json.dumps(data, sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CommitteeSignature:
+        """Parse the wire form; :class:`ProtocolError` if it is not one."""
+        try:
+            data = json.loads(raw)
+            keys = ("signing_key", "sealing_key", "certificate", "key_binding")
+            values = [bytes.fromhex(data[k]) for k in keys]
+            if not isinstance(data["entry"], dict):
+                raise TypeError("entry is not an object")
+        except (ValueError, KeyError, TypeError) as err:
+            raise ProtocolError(f"a committee signature that does not parse: {err}") from None
+        return cls(data["entry"], *values)
+
+
+@dataclass(frozen=True)
 class PublishedModel:
-    """One model version: item embeddings, float64 little-endian, ``n_items x dim``."""
+    """One model version: item embeddings, float64 little-endian, ``n_items x dim``, and
+    (as served) the committee that signed it (``()``: none given; see the module docstring)."""
 
     version: int
     n_items: int
     dim: int
     data: bytes = field(repr=False)
+    committee: tuple[CommitteeSignature, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def model_hash(self) -> bytes:

@@ -62,6 +62,7 @@ from mpcrec.node.home_contribution import contribution
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.launcher_trust import LauncherTrust
 from mpcrec.node.log_watch import LogWatch, WitnessServer
+from mpcrec.node.model_provenance import ModelProvenance
 from mpcrec.node.model_reuse import ContributedModels
 from mpcrec.node.own_entries import OwnEntries, witnessed
 from mpcrec.node.reconnect import LauncherLink
@@ -128,7 +129,9 @@ class Node:
         self.log_watch = LogWatch(self.me, self.keys, self.trust, self.own, config.witness.peers)
         listen = config.witness.listen
         self.witness = WitnessServer(self.log_watch.witness_path, listen) if listen else None
-        self.models, self.forked = ModelCache(), ""  # forked: the launcher showed two histories
+        signers = lambda: self.params.committee_size if self.params else 1  # noqa: E731
+        committee = ModelProvenance(self.key_check, signers)  # model-unsigned
+        self.models, self.forked = ModelCache(committee.check), ""  # forked: two histories
         self.memory = RoundMemory()  # the steps taken and seed secrets of recent rounds
         self._unsent: dict[int, MemberResult] = {}  # signed, not yet acknowledged
         self._served = 0  # newest model version followed (checked and served)

@@ -112,5 +112,7 @@ def round_base(
     retired = retired_flags(catalogue.index.retired, rows)
     grown = grow_base(values, rows, retired, initial or catalogue.initial_rows)
     model = GrownModel.from_array(base.version, grown)
-    bound = GrownModel(model.version, model.n_items, model.dim, model.data, base.model_hash)
+    bound = GrownModel(
+        model.version, model.n_items, model.dim, model.data, bound_to=base.model_hash
+    )
     return RoundBase(bound, grown, grow_previous(previous, grown), retired)

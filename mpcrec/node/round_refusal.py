@@ -24,6 +24,10 @@ Rules (the ``rule`` field):
   before this node commits or reveals), or to none while this node pins a beacon chain;
 * ``catalogue-unverified``: the round's catalogue version is not one this node fetched and
   verified against the launcher's signed log entry (:mod:`mpcrec.node.catalogue_sync`);
+* ``model-unsigned``: the base model the launcher served (to train on, to aggregate over or
+  to serve) comes without the signed results of a full committee over its version and hash:
+  a model no committee computed, such as a base padded with rows of the launcher's
+  (:mod:`mpcrec.node.model_provenance`);
 * ``model-kind``: the federation trains a model kind (``RoundParams.model``: ``mf``,
   ``dpals``, ``seqrec``) this node's trainer cannot train, or the round's base has rows
   other than the fixed catalogue its trainer trains (a DP-ALS trainer handed a model grown

@@ -20,15 +20,20 @@ SNAPSHOT_FILE = "snapshot.npz"
 
 
 class ModelCache:
-    """Published models by version; only the newest two fetched are kept."""
+    """Published models by version; only the newest two fetched are kept. ``check`` is run
+    on every model fetched before it is kept (it raises to refuse it: the daemon's
+    :class:`~mpcrec.node.model_provenance.ModelProvenance`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, check: Callable[[PublishedModel], None] = lambda _model: None) -> None:
         self._models: dict[int, PublishedModel] = {}
+        self.check = check
 
     def get(self, client: LauncherClient, version: int) -> PublishedModel:
-        """Model ``version``, fetched from the launcher the first time."""
+        """Model ``version``, fetched from the launcher (and checked) the first time."""
         if version not in self._models:
-            self._models[version] = client.get_model(version)
+            fetched = client.get_model(version)
+            self.check(fetched)
+            self._models[version] = fetched
             for old in [v for v in self._models if v < version - 1]:
                 del self._models[old]
         return self._models[version]

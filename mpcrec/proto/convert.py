@@ -17,7 +17,7 @@ import grpc
 from mpcrec.audit.entries import TreeHead
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Contribution, Envelope, UploadReceipt
-from mpcrec.federation.published_model import PublishedModel
+from mpcrec.federation.published_model import CommitteeSignature, PublishedModel
 from mpcrec.federation.refusals import (
     Anonymous,
     InvalidMessage,
@@ -309,6 +309,7 @@ def model_chunks(model: PublishedModel) -> Iterator[Any]:
         dim=model.dim,
         model_hash=model.model_hash,
         data=model.data[:CHUNK],
+        committee_signatures=[s.to_bytes() for s in model.committee],
     )
     for start in range(CHUNK, len(model.data), CHUNK):
         yield pb.ModelChunk(data=model.data[start : start + CHUNK])
@@ -322,7 +323,8 @@ def model_from_chunks(chunks: Iterable[Any]) -> PublishedModel:
         data += chunk.data
     if head is None:
         raise InvalidMessage("an empty model stream")
-    return PublishedModel(head.version, head.n_items, head.dim, bytes(data))
+    committee = tuple(CommitteeSignature.from_bytes(b) for b in head.committee_signatures)
+    return PublishedModel(head.version, head.n_items, head.dim, bytes(data), committee)
 
 
 def tree_head_to_pb(head: TreeHead, proof: list[bytes]) -> Any:

@@ -19,8 +19,18 @@ and from then on the launcher lies about it, one lie per round in :data:`STAGES`
 ``announce-rows``
     announces the real hash with one row more than version 2 has, and names that row count
     in the round's signed ``round_open`` too (a model row no catalogue row backs);
+``pad-rows``
+    serves the round's base model (the control round's, 12 rows) padded with rows of its
+    own to one row more than version 2 has (15), announcing the padded model's hash: every
+    hash the nodes compare agrees, only the row count and the committee's signatures do not;
+``forge-rows``
+    the same padded to exactly version 2's 14 rows: the two new rows are the launcher's
+    values instead of the public content rule's, and no row count can tell (only the
+    committee's signatures, ``model-unsigned``, :mod:`mpcrec.node.model_provenance`);
 
-then every later round is honest (the federation recovers: the nodes take version 2).
+then every later round is honest (the federation recovers: the nodes take version 2 and
+the real base). The two model lies go through the harness's ``stored_model`` hook, so the
+launcher's own checks of the members' results run on the padded base too.
 What it served is written to ``served/<stage>/v%08d.jsonl`` beside ``learned.json``, so an
 auditor can check those copies against the log (``mpcrec catalogue verify``); which
 rounds got which lie is ``learned["catalogue_stages"]``.
@@ -32,14 +42,28 @@ import dataclasses
 import hashlib
 from typing import Any
 
+import numpy as np
+
 from launch.round import Phase, Round
 from mpcrec.data.catalogue import VideoRecord, decode_diff, encode_diff, make_diff
 from mpcrec.data.catalogue_merge import InstanceExport
 from mpcrec.data.catalogue_store import version_file
 from mpcrec.federation.announcement import RoundAnnouncement
+from mpcrec.federation.published_model import PublishedModel
 from tests.adversarial.hooks import Attack
 
-STAGES = ("repoint-row", "rehashed-chain", "announce-hash", "announce-rows")
+STAGES = (
+    "repoint-row",
+    "rehashed-chain",
+    "announce-hash",
+    "announce-rows",
+    "pad-rows",
+    "forge-rows",
+)
+#: The lies about the base model (the others are about the catalogue) and the rows each
+#: padded base has beyond the control model's 12: version 2 has 14 rows.
+MODEL_STAGES = {"pad-rows": 3, "forge-rows": 2}
+PADDING = 5.0  # the value of every row the launcher pads with
 FIRST_ROWS = 12  # the harness model's n_items: version 1 covers every model row
 OWNER = "tube-0"
 
@@ -60,6 +84,7 @@ class CatalogueLies(Attack):
         self.seeded = 0  # exports submitted so far
         self.stage_of: dict[int, str] = {}  # attacked round -> its lie
         self.current = ""  # the lie of the round open now ("": honest)
+        self.base_version = -1  # the base model of the round open now
 
     # -- seeding an honest catalogue -------------------------------------------------------
 
@@ -72,6 +97,7 @@ class CatalogueLies(Attack):
             if self.seeded == 2 and rnd.round_id not in self.stage_of:
                 done = len(self.stage_of)
                 self.current = STAGES[done] if done < len(STAGES) else ""
+                self.base_version = rnd.model_version
                 self.stage_of[rnd.round_id] = self.current
                 self.learned.add("catalogue_stages", [rnd.round_id, self.current])
         elif rnd.phase is Phase.PUBLISHED and self.seeded == 1:
@@ -133,6 +159,18 @@ class CatalogueLies(Attack):
         if stage == "announce-rows" and ann.catalogue_version == 2:
             return dataclasses.replace(ann, catalogue_rows=ann.catalogue_rows + 1)
         return ann
+
+    def stored_model(self, launcher: Any, model: PublishedModel) -> PublishedModel:
+        """The base of a model-lie round, padded (the launcher's store says so)."""
+        extra = MODEL_STAGES.get(self.current, 0)
+        if not extra or model.version != self.base_version:
+            return model
+        pad = np.full((extra, model.dim), PADDING)
+        padded = PublishedModel.from_array(model.version, np.vstack([model.array(), pad]))
+        item = {"stage": self.current, "rows": padded.n_items, "sha256": padded.model_hash.hex()}
+        if item not in self.learned.data.get("padded", []):
+            self.learned.add("padded", item)
+        return padded
 
     def opening(self, catalogue: Any, rnd: Round, named: dict[str, int] | None) -> Any:
         """What the round's ``round_open`` names (``catalogue_version``, ``rows``)."""

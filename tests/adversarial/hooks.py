@@ -128,6 +128,11 @@ class Attack:
         """What an opening round's ``round_open`` names of the catalogue (or ``None``)."""
         return named
 
+    def stored_model(self, launcher: Any, model: Any) -> Any:
+        """The ``PublishedModel`` the launcher's store gives for ``model.version`` (what it
+        serves, announces the hash of and runs rounds on)."""
+        return model
+
 
 ATTACK: Attack | None = None
 

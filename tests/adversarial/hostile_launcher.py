@@ -39,7 +39,24 @@ from tests.adversarial.hooks import Attack, Learned
 
 
 class HostileLauncher(launch.launcher.Launcher):
-    """The real :class:`~launch.launcher.Launcher`; every method hands its work to the attack."""
+    """The real :class:`~launch.launcher.Launcher`; every method hands its work to the attack.
+
+    Its store's ``get_model`` and ``latest_model`` go through the attack's ``stored_model``
+    hook: a model the attack changes is the launcher's own everywhere (what ``GetModel``
+    serves, the announced hash, each round's rows and the checks of members' results)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        store = self.store
+        get_model, latest_model = store.get_model, store.latest_model
+
+        def stored(found: Any) -> Any:
+            if found is None:
+                return None
+            return hooks.run_hook(found, lambda a: a.stored_model(self, found))
+
+        store.get_model = lambda version: stored(get_model(version))  # type: ignore[method-assign]
+        store.latest_model = lambda: stored(latest_model())  # type: ignore[method-assign]
 
     def contribute(self, contribution: Any, signature: bytes) -> None:
         if not hooks.run_hook(True, lambda a: a.accept_upload(self, contribution)):
@@ -88,6 +105,10 @@ class HostileService(launch.service.LauncherService):
         reply = super().Register(request, context)
         hooks.run_hook(None, lambda a: a.register_reply(reply))
         return reply
+
+    async def GetModel(self, request: Any, context: Any) -> None:
+        self._model = (-1, [])  # no cache: what a version is may change (the attack's store)
+        await super().GetModel(request, context)
 
 
 class HostileCatalogue(launch.catalogue.LauncherCatalogue):
