@@ -9,8 +9,9 @@ trained on it), and fits the chosen one on the whole past. The rule (size floor,
 bar in standard errors, the candidate or a mixture weight shrunk by instance size:
 :mod:`mpcrec.model.personal_rule`) is picked for each seed on the OTHER seeds' instances by
 replaying the protocol one item earlier (choose on the third-last item, confirm on the
-validation item): the best mean confirmed gain with no instance of >= 20 users worse than
-shared beyond its SE. Only the choices reach the test stage. Reported per instance: users,
+validation item): the best mean confirmed gain among the rules predicted to leave at most
+0.5 instances of >= 20 users worse than shared beyond their SE in a
+60-instance-seed run. Only the choices reach the test stage. Reported per instance: users,
 the rule, the choice, test NDCG@10 of the shared and of the personal model, the paired
 difference and its standard error, and the previous rule's choice, NDCG@10 and difference
 side by side. Prints a table and writes JSON (and Markdown).
@@ -130,7 +131,13 @@ def run(args: argparse.Namespace) -> int:
 def confirmation_table(before: Gains, valid: Gains, seed: int) -> list[dict[str, Any]]:
     """Every rule replayed on the other seeds' instances: confirmed gain, losers, moves."""
     return [
-        {"rule": c.rule.label(), "gain": c.gain, "losers": c.losers, "moved": c.moved}
+        {
+            "rule": c.rule.label(),
+            "gain": c.gain,
+            "losers": c.losers,
+            "predicted_losers": c.predicted_losers,
+            "moved": c.moved,
+        }
         for c in confirmations(*_others(before, valid, seed))
     ]
 

@@ -14,15 +14,23 @@ one item earlier in time (:func:`pick_rule`): each instance chooses on its users
 item (a model trained without their last three) and the choice is *confirmed* on their
 second-last item (the validation item, a model trained without their last two), exactly as
 the deployed choice is made on the validation item and reported on the test item. The
-picked rule has the best mean confirmed gain over the instances among the rules with at
-most ``max_losers`` instances of >= :data:`LOSER_FLOOR` users worse than the shared model by
-more than their standard error on the confirmation item; "never" (always shared: gain 0,
-no loser) is in the grid and wins ties, so a rule that does not help is not used. None of
-these functions ever sees a test item: they take per-user validation gains.
+picked rule has the best mean confirmed gain over the instances among the rules whose
+*predicted losers* are at most :data:`MAX_PREDICTED_LOSERS` in a run of :data:`RUN`
+instance-seeds (the target's: 3 seeds x 20 instances). A loser is an instance of >=
+:data:`LOSER_FLOOR` users worse than shared by more than its standard error, i.e. a paired
+z-score below -1 on a fresh item. The confirmed z-scores of the instances a rule moves
+are a sample of exactly that z on a fresh item (each is the instance's true effect plus
+unit noise), so a normal fitted to them (mean ``m``, spread ``s``, at least 1: the noise
+alone) predicts the loser rate ``Phi((-1 - m) / s)``: a smooth estimate, where counting the
+few confirmed losers of forty instances would let a rule through on luck. "Never"
+(always shared: gain 0, no loser) is in the grid and wins ties, so a rule that does not
+help is not used. None of these functions ever sees a test item: they take per-user
+validation gains.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +42,10 @@ NEVER = 10**9
 """A ``min_users`` no instance reaches: the rule "always keep the shared model"."""
 LOSER_FLOOR = 20
 """The target's size: an instance of at least this many users must not lose beyond its SE."""
+RUN = 60
+"""Instance-seeds in the target's run (3 seeds x 20 instances): predicted losers are per run."""
+MAX_PREDICTED_LOSERS = 0.5
+"""Predicted losers per run a picked rule may have: a Poisson chance of none of 61 %."""
 
 
 @dataclass(frozen=True)
@@ -119,12 +131,17 @@ def choose(gains: Mapping[str, Matrix], rule: Rule = Rule()) -> str:
 
 @dataclass(frozen=True)
 class Confirmation:
-    """One rule replayed one item earlier: its mean confirmed gain and its losers."""
+    """One rule replayed one item earlier: mean confirmed gain, losers counted and predicted.
+
+    ``losers`` counts the confirmed losers; ``predicted_losers`` is the fitted estimate per
+    :data:`RUN` instance-seeds (see the module's docstring); ``moved`` the instances moved.
+    """
 
     rule: Rule
     gain: float
     losers: int
     moved: int
+    predicted_losers: float = 0.0
 
 
 def confirm(
@@ -137,14 +154,29 @@ def confirm(
     ``losers`` counts the instances of at least :data:`LOSER_FLOOR` users whose confirmed
     gain is below minus its standard error (the target's test, on validation items).
     """
-    gains, losers, moved = [], 0, 0
+    gains, scores, moved = [], [], 0
     for before, after in zip(chosen_on, confirmed_on, strict=True):
         choice = choose(before, rule)
         gain, se = paired(after[choice] - after["shared"])
         gains.append(gain)
         moved += choice != "shared"
-        losers += after["shared"].shape[0] >= LOSER_FLOOR and gain < -se
-    return Confirmation(rule, float(np.mean(gains)) if gains else 0.0, losers, moved)
+        if choice != "shared" and after["shared"].shape[0] >= LOSER_FLOOR:
+            scores.append(gain / se if se > 0 else 0.0)
+    losers = sum(z < -1.0 for z in scores)
+    mean = float(np.mean(gains)) if gains else 0.0
+    return Confirmation(rule, mean, losers, moved, predicted_losers(scores, len(gains)))
+
+
+def predicted_losers(scores: Sequence[float], instances: int) -> float:
+    """Losers per :data:`RUN` instance-seeds predicted from moved instances' confirmed z.
+
+    A normal fitted to ``scores`` (spread at least 1) gives the rate of z below -1.
+    """
+    if not scores:
+        return 0.0
+    spread = max(float(np.std(scores, ddof=1)) if len(scores) > 1 else 1.0, 1.0)
+    rate = 0.5 * math.erfc((1.0 + float(np.mean(scores))) / (spread * math.sqrt(2.0)))
+    return len(scores) * rate * RUN / instances
 
 
 def confirmations(
@@ -160,14 +192,18 @@ def pick_rule(
     chosen_on: Sequence[Mapping[str, Matrix]],
     confirmed_on: Sequence[Mapping[str, Matrix]],
     rules: Sequence[Rule] = RULES,
-    max_losers: int = 0,
+    max_predicted: float = MAX_PREDICTED_LOSERS,
 ) -> Rule:
-    """The best mean confirmed gain among rules with at most ``max_losers`` losers.
+    """The best mean confirmed gain among rules predicted to lose at most ``max_predicted``.
 
     Ties (and a grid where every rule loses too often) go to the first rule, "never" in
     :data:`RULES`.
     """
-    scored = [c for c in confirmations(chosen_on, confirmed_on, rules) if c.losers <= max_losers]
+    scored = [
+        c
+        for c in confirmations(chosen_on, confirmed_on, rules)
+        if c.predicted_losers <= max_predicted
+    ]
     if not scored:
         return rules[0]
     return max(scored, key=lambda c: c.gain).rule

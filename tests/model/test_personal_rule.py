@@ -18,6 +18,7 @@ from mpcrec.model.personal_rule import (
     confirm,
     confirmations,
     pick_rule,
+    predicted_losers,
 )
 from tests.model.conftest import clustered
 
@@ -96,8 +97,20 @@ def test_pick_rule_raises_the_bar_until_no_instance_loses_on_the_later_item() ->
     scores = confirmations(chosen_on, later, grid)
     assert [c.losers for c in scores] == [0, 0, 1]
     assert scores[2].gain > scores[1].gain > 0.0
+    assert scores[1].predicted_losers < 0.01 < 1.0 < scores[2].predicted_losers
     assert pick_rule(chosen_on, later, grid) == high
-    assert pick_rule(chosen_on, later, grid, max_losers=1) == low
+    assert pick_rule(chosen_on, later, grid, max_predicted=100.0) == low
+
+
+def test_predicted_losers_fit_a_normal_to_the_confirmed_scores() -> None:
+    """Per 60 instance-seeds: moved share x P(z < -1) under the fitted normal."""
+    assert predicted_losers([], 40) == 0.0
+    assert predicted_losers([-1.0], 60) == pytest.approx(0.5)  # at -1: half lose
+    assert predicted_losers([-1.0], 30) == pytest.approx(1.0)  # twice the share moved
+    assert predicted_losers([1.0, 1.0, 1.0], 60) == pytest.approx(3 * 0.02275, rel=1e-3)
+    spread = [-1.0, 3.0]  # mean 1, spread 2.83 > 1: a wide sample predicts more losers
+    assert predicted_losers(spread, 60) > predicted_losers([1.0, 1.0], 60)
+    assert predicted_losers([5.0] * 10, 20) < 1e-6
 
 
 def test_pick_rule_keeps_shared_when_the_early_gain_reverses_later() -> None:
