@@ -2,15 +2,19 @@
 
 Per seed: ML-100k partitioned into zip-code regions (non-IID, Zipf-sized instances), the
 shared model trained by DP-ALS (``ALS_DP`` at user-level ``--epsilon``, δ = 1e-5). Every
-instance chooses its pull ``lam_p`` toward the shared item factors on its own users'
-validation items (the leave-last-out view and a model trained on it) among the shared
-model, item-factor offsets pulled toward it and mixtures with a plain ALS of its own users,
-then fits the chosen one on the whole past (:mod:`mpcrec.model.personal`). The choice rule
-(size floor, standard errors: :mod:`mpcrec.model.personal_rule`) is picked for each seed on
-the other seeds' validation gains (leave one seed out); only the choices reach the test
-stage. Reported per instance: users, the rule, the choice, test NDCG@10 of the shared and of
-the personal model, the paired difference and its standard error, and the previous rule's
-choice and NDCG@10 side by side. Prints a table and writes JSON (and Markdown).
+instance may compare ONE candidate (an item-factor offset pulled toward the shared factors,
+or a mixture with a plain ALS of its own users, :mod:`mpcrec.model.personal`) with the
+shared model on its own users' validation items (the leave-last-out view and a model
+trained on it), and fits the chosen one on the whole past. The rule (size floor, one-sided
+bar in standard errors, the candidate or a mixture weight shrunk by instance size:
+:mod:`mpcrec.model.personal_rule`) is picked for each seed on the OTHER seeds' instances by
+replaying the protocol one item earlier (choose on the third-last item, confirm on the
+validation item): the best mean confirmed gain among the rules predicted to leave at most
+0.5 instances of >= 20 users worse than shared beyond their SE in a
+60-instance-seed run. Only the choices reach the test stage. Reported per instance: users,
+the rule, the choice, test NDCG@10 of the shared and of the personal model, the paired
+difference and its standard error, and the previous rule's choice, NDCG@10 and difference
+side by side. Prints a table and writes JSON (and Markdown).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 from mpcrec.bench.quality_dp import calibrate
 from mpcrec.bench.report import check_writable, write_json
+from mpcrec.data.interactions import Interactions
 from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import Partition, partition_users
 from mpcrec.data.split import Split, leave_last_out, whole_past
@@ -35,13 +40,23 @@ from mpcrec.model.dpals import ALSConfig
 from mpcrec.model.dpals_train import Home, train_dpals
 from mpcrec.model.mf import Matrix
 from mpcrec.model.personal import MIXES, STRENGTHS, candidate_scores, local_model, user_gains
-from mpcrec.model.personal_rule import RULES, Rule, choose, pick_rule, rule_scores
+from mpcrec.model.personal_rule import (
+    LOSER_FLOOR,
+    RULES,
+    Rule,
+    choose,
+    confirmations,
+    paired,
+    pick_rule,
+)
 from mpcrec.model.tuned_dpals import ALS_DP, ALS_PLAIN
 
 DELTA = 1e-5
-PREVIOUS = Rule(0, 1.0)
-"""The rule of the first measurement (any size, one SE), reported beside the picked one."""
+PREVIOUS = Rule(20, 0.0, "mix 0.5")
+"""The rule of the last measurement (picked for mean held-out gain alone), run beside."""
 SIZES = ((0, 19), (20, 49), (50, 99), (100, 10**9))
+Gains = dict[int, list[dict[str, Matrix]]]
+"""Per seed, every instance's per-user gains of each candidate."""
 
 
 def register(sub: Any) -> None:
@@ -74,9 +89,11 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     data = load_movielens_100k()
     tuning, split = leave_last_out(data), whole_past(data)
+    early = earlier_view(data)
     partitions = {s: partition_users(data, args.instances, seed=s) for s in seeds}
     valid = {s: valid_gains(tuning, partitions[s], ALS_DP, args.epsilon, s) for s in seeds}
-    rules = rules_by_seed(valid)
+    before = {s: valid_gains(early, partitions[s], ALS_DP, args.epsilon, s) for s in seeds}
+    rules = rules_by_seed(before, valid)
     rows: list[dict[str, Any]] = []
     for s in seeds:
         rows += seed_rows(tuning, split, partitions[s], ALS_DP, args.epsilon, s, rules[s], valid[s])
@@ -95,10 +112,7 @@ def run(args: argparse.Namespace) -> int:
         + [f"mix {a:g}" for a in MIXES],
         "rules": {str(s): rules[s].label() for s in seeds},
         "rule_grid": [r.label() for r in RULES],
-        "rule_scores": {
-            str(s): rule_scores([g for t in seeds if t != s for g in valid[t]] or valid[s], seed=s)
-            for s in seeds
-        },
+        "rule_confirmations": {str(s): confirmation_table(before, valid, s) for s in seeds},
         "summary": summary(rows),
         "by_size": by_size(rows),
         "per_instance": rows,
@@ -112,6 +126,29 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     print(f"wrote {args.out}")
     return 0
+
+
+def confirmation_table(before: Gains, valid: Gains, seed: int) -> list[dict[str, Any]]:
+    """Every rule replayed on the other seeds' instances: confirmed gain, losers, moves."""
+    return [
+        {
+            "rule": c.rule.label(),
+            "gain": c.gain,
+            "losers": c.losers,
+            "predicted_losers": c.predicted_losers,
+            "moved": c.moved,
+        }
+        for c in confirmations(*_others(before, valid, seed))
+    ]
+
+
+def earlier_view(data: Interactions) -> Split:
+    """The protocol one item back: train without each user's last three, validate on the
+    third-last; its whole-past twin (train without the last two, test on the second-last)
+    is :func:`~mpcrec.data.split.leave_last_out`'s validation stage, so choosing on this
+    view and scoring on the validation item replays the deployed choice and its test.
+    """
+    return leave_last_out(whole_past(data).train)
 
 
 def valid_gains(
@@ -151,18 +188,17 @@ def seed_rows(
     config: ALSConfig,
     epsilon: float,
     seed: int,
-    rule: Rule | None = None,
+    rule: Rule,
     valid: list[dict[str, Matrix]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every instance's shared and personal test NDCG@10 for one seed.
 
-    Each instance chooses with ``rule`` on its ``valid`` gains (computed here if not
-    given); ``rule=None`` picks it on this seed's own validation gains (:func:`pick_rule`).
-    Only the choices cross over to the test stage.
+    Each instance chooses with ``rule`` (and, side by side, :data:`PREVIOUS`) on its
+    ``valid`` gains (computed here if not given). Only the choices cross over to the test
+    stage.
     """
     if valid is None:
         valid = valid_gains(tuning, partition, config, epsilon, seed)
-    rule = pick_rule(valid, seed=seed) if rule is None else rule
     chosen = [choose(g, rule) for g in valid]
     before = [choose(g, PREVIOUS) for g in valid]  # side by side: the rule this replaces
     keep = [{a, b} for a, b in zip(chosen, before, strict=True)]
@@ -170,8 +206,8 @@ def seed_rows(
     rows = []
     for k, (choice, g) in enumerate(zip(chosen, gains, strict=True)):
         n = g["shared"].shape[0]
-        diff = g[choice] - g["shared"]
-        se = float(np.std(diff, ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+        difference, se = paired(g[choice] - g["shared"])
+        previous, previous_se = paired(g[before[k]] - g["shared"])
         rows.append(
             {
                 "seed": seed,
@@ -181,30 +217,37 @@ def seed_rows(
                 "choice": choice,
                 "ndcg_shared": float(g["shared"].mean()),
                 "ndcg_personal": float(g[choice].mean()),
-                "difference": float(diff.mean()),
+                "difference": difference,
                 "difference_se": se,
                 "choice_previous": before[k],
                 "ndcg_previous": float(g[before[k]].mean()),
+                "difference_previous": previous,
+                "difference_previous_se": previous_se,
             }
         )
     return rows
 
 
-def rules_by_seed(valid: dict[int, list[dict[str, Matrix]]]) -> dict[int, Rule]:
-    """Leave one seed out: each seed's rule is picked on the OTHER seeds' validation gains.
+def _others(before: Gains, valid: Gains, seed: int) -> tuple[list[Any], list[Any]]:
+    """The other seeds' instances (earlier-item and validation gains, paired), or this one's."""
+    others = [s for s in valid if s != seed] or [seed]
+    return [g for s in others for g in before[s]], [g for s in others for g in valid[s]]
 
-    With a single seed, on its own validation gains (still validation only).
+
+def rules_by_seed(before: Gains, valid: Gains) -> dict[int, Rule]:
+    """Leave one seed out: each seed's rule is picked on the OTHER seeds' instances.
+
+    ``before`` holds the gains on the earlier item (:func:`earlier_view`), ``valid`` on the
+    validation item; :func:`~mpcrec.model.personal_rule.pick_rule` chooses on the first and
+    confirms on the second. With a single seed, on its own instances (still validation).
     """
-    out = {}
-    for seed in valid:
-        others = [g for s, gains in valid.items() if s != seed for g in gains]
-        out[seed] = pick_rule(others or valid[seed], seed=seed)
-    return out
+    return {seed: pick_rule(*_others(before, valid, seed)) for seed in valid}
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Means over instances (and over users), and the instances worse beyond one SE."""
-    worse = [r for r in rows if r["users"] >= 20 and r["difference"] < -r["difference_se"]]
+    worse = [r for r in rows if _worse(r, "")]
+    worse_before = [r for r in rows if _worse(r, "_previous")]
     users = np.array([r["users"] for r in rows], dtype=float)
     return {
         "mean_instance_ndcg_shared": float(np.mean([r["ndcg_shared"] for r in rows])),
@@ -215,7 +258,14 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "instances": len(rows),
         "personalised": sum(r["choice"] != "shared" for r in rows),
         "worse_beyond_se_20_plus": [(r["seed"], r["instance"]) for r in worse],
+        "worse_beyond_se_20_plus_previous_rule": [(r["seed"], r["instance"]) for r in worse_before],
     }
+
+
+def _worse(row: dict[str, Any], which: str) -> bool:
+    """Whether an instance of >= 20 users is worse than shared by more than its SE."""
+    gain, se = row[f"difference{which}"], row[f"difference{which}_se"]
+    return bool(row["users"] >= LOSER_FLOOR and gain < -se)
 
 
 def by_size(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -232,6 +282,8 @@ def by_size(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "ndcg_personal": float(np.mean([r["ndcg_personal"] for r in part])),
                     "personalised": sum(r["choice"] != "shared" for r in part),
                     "ndcg_previous": float(np.mean([r["ndcg_previous"] for r in part])),
+                    "worse": sum(_worse(r, "") for r in part),
+                    "worse_previous": sum(_worse(r, "_previous") for r in part),
                 }
             )
     return out
@@ -247,31 +299,35 @@ def markdown(report: dict[str, Any]) -> str:
         f"{s['personalised']} of {s['instances']} instance-seeds chose a personal model; "
         f"instances of >= 20 users worse than shared by more than one SE: "
         f"{len(s['worse_beyond_se_20_plus'])}; the previous rule ({PREVIOUS.label()}) in "
-        f"the same run: {s['mean_instance_ndcg_previous_rule']:.4f}",
+        f"the same run: {s['mean_instance_ndcg_previous_rule']:.4f}, "
+        f"{len(s.get('worse_beyond_se_20_plus_previous_rule', []))} worse beyond one SE",
         "",
-        "rule per seed (picked on the other seeds' validation users): "
+        "rule per seed (picked on the other seeds' instances, chosen on the third-last item "
+        "and confirmed on the validation item): "
         + ", ".join(f"seed {k}: {v}" for k, v in report.get("rules", {}).items()),
         "",
         "| users | instance-seeds | shared NDCG@10 | personal NDCG@10 | chose personal "
-        "| previous rule |",
-        "|---|---|---|---|---|---|",
+        "| previous rule | worse beyond SE (new / previous) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for b in report["by_size"]:
         lines.append(
             f"| {b['users']} | {b['instances']} | {b['ndcg_shared']:.4f} | "
-            f"{b['ndcg_personal']:.4f} | {b['personalised']} | {b['ndcg_previous']:.4f} |"
+            f"{b['ndcg_personal']:.4f} | {b['personalised']} | {b['ndcg_previous']:.4f} | "
+            f"{b['worse']} / {b['worse_previous']} |"
         )
     lines += [
         "",
         "| seed | instance | users | chosen | shared | personal | difference ± SE "
-        "| previous rule's choice |",
-        "|---|---|---|---|---|---|---|---|",
+        "| previous rule's choice | previous difference ± SE |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(report["per_instance"], key=lambda r: (r["seed"], -r["users"])):
         lines.append(
             f"| {r['seed']} | {r['instance']} | {r['users']} | {r['choice']} | "
             f"{r['ndcg_shared']:.4f} | {r['ndcg_personal']:.4f} | "
             f"{r['difference']:+.4f} ± {r['difference_se']:.4f} | "
-            f"{r['choice_previous']} {r['ndcg_previous']:.4f} |"
+            f"{r['choice_previous']} {r['ndcg_previous']:.4f} | "
+            f"{r['difference_previous']:+.4f} ± {r['difference_previous_se']:.4f} |"
         )
     return "\n".join(lines) + "\n"

@@ -11,9 +11,10 @@ alternated with the exact user solve (:func:`~mpcrec.model.dpals.solve_users`) `
 times. ``lam_p = inf`` is the shared model itself. The other kind of candidate is a mixture
 of the shared model with a plain ALS fitted on the instance's users alone
 (:func:`local_model`), ``(1 - a) * shared + a * local`` on per-user standardised scores.
-Each instance chooses among the shared model, the offsets and the mixtures on its OWN
-users' validation items (:func:`mpcrec.model.personal_rule.choose`: a size floor and a gain
-beyond ``z`` standard errors, the rule itself picked on held-out validation users);
+Each instance compares one of the offsets or mixtures with the shared model on its OWN
+users' validation items (:func:`mpcrec.model.personal_rule.choose`: a size floor, a gain
+beyond ``z`` standard errors, a mixture weight shrunk by size; the rule itself picked by
+replaying the protocol one item earlier, :func:`mpcrec.model.personal_rule.pick_rule`);
 nothing leaves the instance, so the shared model's privacy guarantee toward other
 instances is unchanged (what one user's recommendations reveal about
 another user of the SAME instance is not covered by it: the instance holds both

@@ -1,21 +1,37 @@
-"""When an instance may leave the shared model: a size floor and an evidence bar.
+"""When an instance may leave the shared model: a size floor, a one-sided bar, a shrinkage.
 
-An instance compares its candidates (:mod:`mpcrec.model.personal`) on its own users'
-validation items only. :func:`choose` moves it off the shared model only if it has at least
-``min_users`` validation users and the best candidate's mean gain beats ``z`` standard
-errors of the paired per-user difference. Picking the best of eight candidates on a few
-dozen users overstates its gain (the winner's curse), so the rule itself is chosen on
-validation data too (:func:`pick_rule`): each instance's validation users are split in two
-halves, the rule chooses on one half and is scored on the other (and the other way round,
-over several random splits), and the rule with the best mean held-out gain over the
-instances wins; ties go to the more conservative rule, and "never" (always shared, gain 0)
-is in the grid, so a rule that does not help on held-out validation users is not used.
-None of these functions ever sees a test item: they take per-user validation gains.
+An instance compares ONE candidate (:mod:`mpcrec.model.personal`) with the shared model on
+its own users' validation items only. :func:`choose` moves it off the shared model only if
+it has at least ``min_users`` validation users and the candidate's mean paired gain beats
+``z`` standard errors of the per-user difference (a one-sided test: the margin grows with
+the instance's own standard error). The candidate is either fixed (``candidate``) or a
+mixture with the instance's own model whose weight shrinks toward the shared model with the
+instance's size, ``n / (n + shrink)`` (empirical-Bayes shrinkage by size, snapped to the
+nearest mixture the instance has).
+
+The rule's knobs are themselves chosen on validation data, by replaying the whole protocol
+one item earlier in time (:func:`pick_rule`): each instance chooses on its users' third-last
+item (a model trained without their last three) and the choice is *confirmed* on their
+second-last item (the validation item, a model trained without their last two), exactly as
+the deployed choice is made on the validation item and reported on the test item. The
+picked rule has the best mean confirmed gain over the instances among the rules whose
+*predicted losers* are at most :data:`MAX_PREDICTED_LOSERS` in a run of :data:`RUN`
+instance-seeds (the target's: 3 seeds x 20 instances). A loser is an instance of >=
+:data:`LOSER_FLOOR` users worse than shared by more than its standard error, i.e. a paired
+z-score below -1 on a fresh item. The confirmed z-scores of the instances a rule moves
+are a sample of exactly that z on a fresh item (each is the instance's true effect plus
+unit noise), so a normal fitted to them (mean ``m``, spread ``s``, at least 1: the noise
+alone) predicts the loser rate ``Phi((-1 - m) / s)``: a smooth estimate, where counting the
+few confirmed losers of forty instances would let a rule through on luck. "Never"
+(always shared: gain 0, no loser) is in the grid and wins ties, so a rule that does not
+help is not used. None of these functions ever sees a test item: they take per-user
+validation gains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,44 +40,74 @@ from mpcrec.model.mf import Matrix
 
 NEVER = 10**9
 """A ``min_users`` no instance reaches: the rule "always keep the shared model"."""
+LOSER_FLOOR = 20
+"""The target's size: an instance of at least this many users must not lose beyond its SE."""
+RUN = 60
+"""Instance-seeds in the target's run (3 seeds x 20 instances): predicted losers are per run."""
+MAX_PREDICTED_LOSERS = 0.5
+"""Predicted losers per run a picked rule may have: a Poisson chance of none of 61 %."""
 
 
 @dataclass(frozen=True)
 class Rule:
-    """Leave the shared model only with ``min_users`` users and a gain beyond ``z`` SE.
+    """Leave the shared model for one candidate with ``min_users`` users and a gain > ``z`` SE.
 
-    ``candidate`` (if not empty) is the one candidate the instance may move to: the choice
-    is then one comparison (its gain against ``shared``), not the best of many, so the
-    winner's curse of a small instance is gone; the candidate itself is chosen for all
-    instances together (:func:`pick_rule`).
+    ``candidate`` names the one candidate; if ``shrink`` is positive the candidate is
+    instead the mixture ``mix a`` with ``a`` nearest to ``n / (n + shrink)`` for an instance
+    of ``n`` validation users (small instances lean on the shared model). Either way the
+    choice is one comparison with ``shared``, not the best of many (no winner's curse).
     """
 
     min_users: int = 0
     z: float = 1.0
     candidate: str = ""
+    shrink: float = 0.0
 
     def label(self) -> str:
-        """A short human name, e.g. ``>= 30 users, 2 SE``, ``... : mix 0.5`` or ``never``."""
+        """A short human name, e.g. ``>= 20 users, 1.5 SE: mix n/(n+50)`` or ``never``."""
         if self.min_users >= NEVER:
             return "never"
-        only = f": {self.candidate}" if self.candidate else ""
+        if self.shrink > 0:
+            only = f": mix n/(n+{self.shrink:g})"
+        else:
+            only = f": {self.candidate}" if self.candidate else ""
         return f">= {self.min_users} users, {self.z:g} SE{only}"
 
 
-FIXED = ("offset 30", "mix 0.5", "mix 0.75")
-"""The candidates a one-candidate rule may name."""
+FIXED = ("offset 30", "mix 0.25", "mix 0.5", "mix 0.75")
+"""The fixed candidates a rule may name."""
+SHRINKS = (25.0, 50.0, 100.0)
+"""The size-shrinkage constants ``n0`` of the mixture weight ``n / (n + n0)``."""
+FLOORS = (100, 50, 20)
+BARS = (3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0)
 RULES: tuple[Rule, ...] = (
     Rule(NEVER, 2.0),
-    *(Rule(n, z) for n in (100, 50, 30, 20, 0) for z in (3.0, 2.0, 1.0)),
-    *(Rule(n, z, c) for c in FIXED for n in (100, 50, 20) for z in (2.0, 1.0, 0.0)),
+    *(Rule(n, z, c) for c in FIXED for n in FLOORS for z in BARS),
+    *(Rule(n, z, shrink=s) for s in SHRINKS for n in FLOORS for z in BARS),
 )
-"""The grid :func:`pick_rule` chooses from, most conservative first."""
-SPLITS = 10
-"""Random halvings of each instance's validation users scored by :func:`pick_rule`."""
+"""The grid :func:`pick_rule` chooses from ("never" first: it wins ties)."""
 
 
-def choose(gains: dict[str, Matrix], rule: Rule = Rule()) -> str:
-    """The candidate with the best mean validation gain, if ``rule`` lets it beat ``shared``.
+def candidate_for(rule: Rule, names: Sequence[str], users: int) -> str:
+    """The one candidate ``rule`` lets an instance of ``users`` users compare with shared."""
+    if rule.shrink <= 0:
+        return rule.candidate
+    mixes = {float(name.split()[1]): name for name in names if name.startswith("mix ")}
+    if not mixes:
+        return ""
+    target = users / (users + rule.shrink)
+    return mixes[min(mixes, key=lambda weight: abs(weight - target))]
+
+
+def paired(diff: Matrix) -> tuple[float, float]:
+    """The mean of a per-user difference and its standard error (0 for one user)."""
+    n = diff.shape[0]
+    se = float(np.std(diff, ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+    return float(diff.mean()), se
+
+
+def choose(gains: Mapping[str, Matrix], rule: Rule = Rule()) -> str:
+    """The rule's candidate if its mean validation gain over ``shared`` beats ``z`` SE.
 
     Parameters
     ----------
@@ -69,55 +115,95 @@ def choose(gains: dict[str, Matrix], rule: Rule = Rule()) -> str:
         Per-user validation NDCG@10 of each candidate (``"shared"`` among them), all over
         the same users in the same order.
     rule:
-        The size floor and the number of standard errors the gain must exceed.
+        The size floor, the number of standard errors the gain must exceed and the
+        candidate (``rule.candidate == ""`` and no shrinkage: the best of all candidates).
     """
     n = gains["shared"].shape[0]
     if n < max(rule.min_users, 2):
         return "shared"
-    if rule.candidate:
-        gains = {k: gains[k] for k in ("shared", rule.candidate) if k in gains}
+    one = candidate_for(rule, list(gains), n)
+    if one or rule.shrink > 0:
+        gains = {k: gains[k] for k in ("shared", one) if k in gains}
     best = max(gains, key=lambda name: float(gains[name].mean()))
-    diff = gains[best] - gains["shared"]
-    se = float(np.std(diff, ddof=1) / np.sqrt(n))
-    return best if float(diff.mean()) > max(rule.z * se, 0.0) else "shared"
+    gain, se = paired(gains[best] - gains["shared"])
+    return best if gain > max(rule.z * se, 0.0) else "shared"
 
 
-def held_out_gain(gains: dict[str, Matrix], rule: Rule, seed: int = 0) -> float:
-    """The mean gain over ``shared`` of ``rule``'s choice, scored on users it did not see.
+@dataclass(frozen=True)
+class Confirmation:
+    """One rule replayed one item earlier: mean confirmed gain, losers counted and predicted.
 
-    The size floor applies to the whole instance (what is deployed); the evidence bar to
-    the half the choice is made on. Averaged over :data:`SPLITS` random halvings.
+    ``losers`` counts the confirmed losers; ``predicted_losers`` is the fitted estimate per
+    :data:`RUN` instance-seeds (see the module's docstring); ``moved`` the instances moved.
     """
-    n = gains["shared"].shape[0]
-    if n < max(rule.min_users, 4):
+
+    rule: Rule
+    gain: float
+    losers: int
+    moved: int
+    predicted_losers: float = 0.0
+
+
+def confirm(
+    chosen_on: Sequence[Mapping[str, Matrix]],
+    confirmed_on: Sequence[Mapping[str, Matrix]],
+    rule: Rule,
+) -> Confirmation:
+    """Each instance chooses on ``chosen_on`` and is scored on ``confirmed_on`` (same users).
+
+    ``losers`` counts the instances of at least :data:`LOSER_FLOOR` users whose confirmed
+    gain is below minus its standard error (the target's test, on validation items).
+    """
+    gains, scores, moved = [], [], 0
+    for before, after in zip(chosen_on, confirmed_on, strict=True):
+        choice = choose(before, rule)
+        gain, se = paired(after[choice] - after["shared"])
+        gains.append(gain)
+        moved += choice != "shared"
+        if choice != "shared" and after["shared"].shape[0] >= LOSER_FLOOR:
+            scores.append(gain / se if se > 0 else 0.0)
+    losers = sum(z < -1.0 for z in scores)
+    mean = float(np.mean(gains)) if gains else 0.0
+    return Confirmation(rule, mean, losers, moved, predicted_losers(scores, len(gains)))
+
+
+def predicted_losers(scores: Sequence[float], instances: int) -> float:
+    """Losers per :data:`RUN` instance-seeds predicted from moved instances' confirmed z.
+
+    A normal fitted to ``scores`` (spread at least 1) gives the rate of z below -1.
+    """
+    if not scores:
         return 0.0
-    rng = np.random.default_rng(seed)
-    total = 0.0
-    for _ in range(SPLITS):
-        order = rng.permutation(n)
-        halves = (order[: n // 2], order[n // 2 :])
-        for seen, unseen in (halves, halves[::-1]):
-            half = {k: v[seen] for k, v in gains.items()}
-            choice = choose(half, Rule(0, rule.z, rule.candidate))
-            total += float((gains[choice][unseen] - gains["shared"][unseen]).mean())
-    return total / (2 * SPLITS)
+    spread = max(float(np.std(scores, ddof=1)) if len(scores) > 1 else 1.0, 1.0)
+    rate = 0.5 * math.erfc((1.0 + float(np.mean(scores))) / (spread * math.sqrt(2.0)))
+    return len(scores) * rate * RUN / instances
 
 
-def rule_scores(
-    instances: Sequence[dict[str, Matrix]], rules: Sequence[Rule] = RULES, seed: int = 0
-) -> list[float]:
-    """Every rule's mean held-out validation gain over ``instances`` (same splits for all)."""
-    return [
-        float(np.mean([held_out_gain(g, rule, seed + k) for k, g in enumerate(instances)]))
-        for rule in rules
-    ]
+def confirmations(
+    chosen_on: Sequence[Mapping[str, Matrix]],
+    confirmed_on: Sequence[Mapping[str, Matrix]],
+    rules: Sequence[Rule] = RULES,
+) -> list[Confirmation]:
+    """:func:`confirm` for every rule of the grid."""
+    return [confirm(chosen_on, confirmed_on, rule) for rule in rules]
 
 
 def pick_rule(
-    instances: Sequence[dict[str, Matrix]], rules: Sequence[Rule] = RULES, seed: int = 0
+    chosen_on: Sequence[Mapping[str, Matrix]],
+    confirmed_on: Sequence[Mapping[str, Matrix]],
+    rules: Sequence[Rule] = RULES,
+    max_predicted: float = MAX_PREDICTED_LOSERS,
 ) -> Rule:
-    """The rule with the best mean held-out validation gain (first, most conservative, on ties)."""
-    if not instances:
+    """The best mean confirmed gain among rules predicted to lose at most ``max_predicted``.
+
+    Ties (and a grid where every rule loses too often) go to the first rule, "never" in
+    :data:`RULES`.
+    """
+    scored = [
+        c
+        for c in confirmations(chosen_on, confirmed_on, rules)
+        if c.predicted_losers <= max_predicted
+    ]
+    if not scored:
         return rules[0]
-    scores = rule_scores(instances, rules, seed)
-    return rules[int(np.argmax(scores))]
+    return max(scored, key=lambda c: c.gain).rule

@@ -1,4 +1,4 @@
-"""When an instance may leave the shared model: size floor, evidence bar, the rule's pick."""
+"""When an instance may leave the shared model: floor, bar, shrinkage, the rule's pick."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from mpcrec.model.personal_rule import (
     NEVER,
     RULES,
     Rule,
+    candidate_for,
     choose,
-    held_out_gain,
+    confirm,
+    confirmations,
     pick_rule,
-    rule_scores,
+    predicted_losers,
 )
 from tests.model.conftest import clustered
 
@@ -45,37 +47,89 @@ def test_the_evidence_bar_scales_with_z() -> None:
     assert choose(worse, Rule(0, 0.0)) == "shared"
 
 
-def test_held_out_gain_is_zero_below_the_floor_and_real_above() -> None:
-    gains = _clear(40)
-    assert held_out_gain(gains, Rule(41, 1.0)) == 0.0
-    assert held_out_gain(gains, Rule(40, 1.0)) == pytest.approx(0.2, abs=0.01)
+def _instance(n: int, gain: float, seed: int, noise: float = 0.3) -> dict[str, np.ndarray]:
+    """Per-user gains of ``shared`` and of one mixture whose true mean gain is ``gain``."""
+    rng = np.random.default_rng(seed)
+    shared = rng.random(n) * 0.5
+    return {"shared": shared, "mix 0.5": shared + gain + rng.normal(0, noise, n)}
 
 
-def test_pick_rule_keeps_shared_when_no_candidate_helps_held_out_users() -> None:
-    """Noise that looks like a gain on the users it was picked on loses on the others."""
-    rng = np.random.default_rng(3)
-    instances = []
-    for n in (15, 25, 40, 60):
-        shared = (rng.random(n) < 0.3) * 0.5
-        noise = {f"mix {a}": (rng.random(n) < 0.3) * 0.5 for a in range(8)}
-        instances.append({"shared": shared, **noise})
-    scores = rule_scores(instances)
-    assert scores[0] == 0.0  # "never"
-    assert max(scores[1:]) <= 0.0
-    assert pick_rule(instances).min_users == NEVER
+def test_the_shrunk_mixture_weight_grows_with_the_instance() -> None:
+    names = ["shared", "offset 30", "mix 0.1", "mix 0.25", "mix 0.5", "mix 0.75", "mix 1"]
+    rule = Rule(0, 1.0, shrink=50.0)
+    assert candidate_for(rule, names, 10) == "mix 0.1"  # 10 / 60 = 0.17
+    assert candidate_for(rule, names, 50) == "mix 0.5"
+    assert candidate_for(rule, names, 150) == "mix 0.75"
+    assert candidate_for(rule, names, 1000) == "mix 1"
+    assert candidate_for(Rule(0, 1.0, "offset 30"), names, 10) == "offset 30"
+    assert candidate_for(rule, ["shared", "offset 30"], 50) == ""
+    assert rule.label() == ">= 0 users, 1 SE: mix n/(n+50)"
+    gains = {"shared": np.zeros(50), "mix 0.5": np.full(50, 0.1), "mix 1": np.full(50, 0.3)}
+    gains["mix 0.5"][0] = 0.0  # a non-zero SE
+    assert choose(gains, rule) == "mix 0.5"  # not the better "mix 1": one comparison
+    assert choose({"shared": np.zeros(50), "offset 30": np.ones(50)}, rule) == "shared"
 
 
-def test_pick_rule_takes_the_floor_that_separates_helpful_from_harmful() -> None:
-    """Big instances gain, small ones are hurt: the picked floor is between them."""
-    big = [_clear(n, 0.2) for n in (120, 150)]
-    rng = np.random.default_rng(4)
-    small = []
-    for n in (18, 22, 26):  # a candidate that looks better on some halves, worse overall
+def test_confirm_scores_the_choice_on_the_later_item_and_counts_its_losers() -> None:
+    chosen_on = [_instance(40, 0.3, 1, 0.01), _instance(40, 0.3, 2, 0.01), _instance(10, 0.3, 3)]
+    later = [_instance(40, 0.05, 4, 0.01), _instance(40, -0.05, 5, 0.01), _instance(10, -0.3, 6)]
+    result = confirm(chosen_on, later, Rule(0, 1.0, "mix 0.5"))
+    assert result.moved == 3
+    assert result.losers == 1  # the second; the third is below the target's 20 users
+    expected = [float((g["mix 0.5"] - g["shared"]).mean()) for g in later]
+    assert result.gain == pytest.approx(np.mean(expected))
+    stay = confirm(chosen_on, later, Rule(NEVER, 1.0))
+    assert (stay.gain, stay.losers, stay.moved) == (0.0, 0, 0)
+
+
+def test_pick_rule_raises_the_bar_until_no_instance_loses_on_the_later_item() -> None:
+    """The low bar gains more on average but lets through a weak gain that reverses later."""
+    chosen_on = [_instance(60, 0.15, 10), _instance(60, 0.15, 11)]
+    weak = {"shared": np.zeros(60), "mix 0.5": np.tile([0.4, -0.3], 30)}  # 1.1 SE
+    chosen_on += [weak, weak]
+    later = [_instance(60, 0.15, 13), _instance(60, 0.15, 14)]
+    later += [_instance(60, -0.05, 15, 0.01), _instance(60, 0.4, 17)]
+    low, high = Rule(20, 0.0, "mix 0.5"), Rule(20, 2.0, "mix 0.5")
+    for weak in chosen_on[2:]:
+        assert choose(weak, low) == "mix 0.5" and choose(weak, high) == "shared"
+    assert choose(chosen_on[0], high) == "mix 0.5"
+    grid = (Rule(NEVER, 2.0), high, low)
+    scores = confirmations(chosen_on, later, grid)
+    assert [c.losers for c in scores] == [0, 0, 1]
+    assert scores[2].gain > scores[1].gain > 0.0
+    assert scores[1].predicted_losers < 0.01 < 1.0 < scores[2].predicted_losers
+    assert pick_rule(chosen_on, later, grid) == high
+    assert pick_rule(chosen_on, later, grid, max_predicted=100.0) == low
+
+
+def test_predicted_losers_fit_a_normal_to_the_confirmed_scores() -> None:
+    """Per 60 instance-seeds: moved share x P(z < -1) under the fitted normal."""
+    assert predicted_losers([], 40) == 0.0
+    assert predicted_losers([-1.0], 60) == pytest.approx(0.5)  # at -1: half lose
+    assert predicted_losers([-1.0], 30) == pytest.approx(1.0)  # twice the share moved
+    assert predicted_losers([1.0, 1.0, 1.0], 60) == pytest.approx(3 * 0.02275, rel=1e-3)
+    spread = [-1.0, 3.0]  # mean 1, spread 2.83 > 1: a wide sample predicts more losers
+    assert predicted_losers(spread, 60) > predicted_losers([1.0, 1.0], 60)
+    assert predicted_losers([5.0] * 10, 20) < 1e-6
+
+
+def test_pick_rule_keeps_shared_when_the_early_gain_reverses_later() -> None:
+    """Every candidate looks better on the earlier item and is worse on the later one."""
+    names = ("offset 30", "mix 0.1", "mix 0.25", "mix 0.5", "mix 0.75", "mix 1")
+    chosen_on, later = [], []
+    for k, n in enumerate((15, 25, 40, 60, 80, 120)):
+        rng = np.random.default_rng(k)
         shared = rng.random(n) * 0.5
-        small.append({"shared": shared, "mix 1": shared - 0.2 + rng.normal(0, 0.5, n)})
-    rule = pick_rule(big + small)
-    assert 26 < rule.min_users <= 120
-    assert RULES[0].min_users == NEVER
+        chosen_on.append({"shared": shared, **{c: shared + 0.2 for c in names}})
+        later.append(
+            {"shared": shared, **{c: shared - 0.1 + rng.normal(0, 0.01, n) for c in names}}
+        )
+    scores = confirmations(chosen_on, later)
+    assert scores[0].rule == RULES[0] and RULES[0].min_users == NEVER
+    assert (scores[0].gain, scores[0].losers) == (0.0, 0)
+    assert all(c.gain < 0.0 and c.losers > 0 for c in scores[1:])
+    assert pick_rule(chosen_on, later) == RULES[0]
+    assert pick_rule(chosen_on, chosen_on).min_users < NEVER  # without the later item: moves
 
 
 def test_the_choice_never_sees_a_test_item() -> None:
@@ -104,5 +158,4 @@ def test_a_one_candidate_rule_compares_only_its_candidate() -> None:
     assert choose(gains, Rule(0, 2.0, "mix 0.75")) == "shared"  # not among the candidates
     gains["mix 0.5"] = gains["shared"] - 0.05
     assert choose(gains, Rule(0, 0.0, "mix 0.5")) == "shared"
-    assert held_out_gain(gains, Rule(0, 0.0, "mix 0.5")) == 0.0
     assert Rule(20, 1.0, "mix 0.5").label() == ">= 20 users, 1 SE: mix 0.5"

@@ -6,11 +6,18 @@ from dataclasses import replace
 
 import numpy as np
 
-from mpcrec.bench.personalisation import by_size, markdown, rules_by_seed, seed_rows, summary
+from mpcrec.bench.personalisation import (
+    by_size,
+    earlier_view,
+    markdown,
+    rules_by_seed,
+    seed_rows,
+    summary,
+)
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.model.personal import MIXES, STRENGTHS
-from mpcrec.model.personal_rule import NEVER
+from mpcrec.model.personal_rule import NEVER, Rule
 from mpcrec.model.tuned_dpals import ALS_DP
 from tests.model.conftest import clustered
 
@@ -23,7 +30,7 @@ def test_rows_cover_every_instance_and_the_summary_adds_up() -> None:
     sizes = np.repeat([0, 1, 2], [50, 20, 10])
     partition = Partition(names=("a", "b", "c"), user_instance=sizes, how="label")
     config = replace(ALS_DP, init="random", smoothing=0.0)  # no metadata in this world
-    rows = seed_rows(tuning, split, partition, config, 8.0, seed=0)
+    rows = seed_rows(tuning, split, partition, config, 8.0, 0, Rule(0, 0.0, "mix 0.5"))
     assert [r["users"] for r in rows] == [50, 20, 10]
     for r in rows:
         assert 0.0 <= r["ndcg_shared"] <= 1.0 and 0.0 <= r["ndcg_personal"] <= 1.0
@@ -31,19 +38,41 @@ def test_rows_cover_every_instance_and_the_summary_adds_up() -> None:
         if r["choice"] == "shared":
             assert r["difference"] == 0.0
         assert 0.0 <= r["ndcg_previous"] <= 1.0 and r["choice_previous"] in NAMES
+        assert r["choice"] in ("shared", "mix 0.5")
+        assert r["choice_previous"] == ("shared" if r["users"] < 20 else r["choice_previous"])
+        gap = r["ndcg_previous"] - r["ndcg_shared"]
+        assert abs(r["difference_previous"] - gap) < 1e-12
     total = summary(rows)
     means = [np.mean([r[k] for r in rows]) for k in ("ndcg_shared", "ndcg_personal")]
     assert [total["mean_instance_ndcg_shared"], total["mean_instance_ndcg_personal"]] == means
     assert sum(b["instances"] for b in by_size(rows)) == 3
     report = {"summary": total, "by_size": by_size(rows), "per_instance": rows}
     assert markdown(report).count("\n| 0 |") == 3
+    worse = [(0, r["instance"]) for r in rows if r["difference"] < -r["difference_se"]]
+    assert total["worse_beyond_se_20_plus"] == [w for w in worse if rows[w[1]]["users"] >= 20]
+    assert sum(b["worse"] for b in by_size(rows)) == len(total["worse_beyond_se_20_plus"])
+
+
+def test_the_earlier_view_is_the_protocol_one_item_back() -> None:
+    """Its validation item is the third-last; its training set the validation view's minus it."""
+    data = clustered(n_users=30, n_items=40, per_user=6)
+    tuning, early = leave_last_out(data), earlier_view(data)
+    assert len(early.train) == len(tuning.train) - data.n_users
+    np.testing.assert_array_equal(early.test_item, tuning.valid_item)
+    last_three = early.valid_item
+    assert not np.array_equal(last_three, tuning.valid_item)
+    pairs = set(zip(tuning.train.users.tolist(), tuning.train.items.tolist(), strict=True))
+    assert all((u, i) in pairs for u, i in enumerate(last_three.tolist()))
 
 
 def test_each_seed_s_rule_comes_from_the_other_seeds() -> None:
     rng = np.random.default_rng(0)
-    good = [{"shared": np.zeros(60), "mix 1": 0.3 + rng.normal(0, 0.05, 60)} for _ in range(3)]
-    bad = [{"shared": np.full(60, 0.5), "mix 1": rng.normal(0, 0.05, 60)} for _ in range(3)]
-    rules = rules_by_seed({0: good, 1: bad})
-    assert rules[0].min_users == NEVER  # seed 1 says personalising hurts
-    assert rules[1].min_users < 60  # seed 0 says it helps
-    assert rules_by_seed({0: good})[0].min_users < 60  # one seed: its own validation users
+
+    def world(gain: float) -> list[dict[str, np.ndarray]]:
+        return [{"shared": np.zeros(60), "mix 0.5": gain + rng.normal(0, 0.05, 60)} for _ in "ab"]
+
+    good, bad = world(0.3), world(-0.3)
+    rules = rules_by_seed({0: good, 1: good}, {0: good, 1: bad})
+    assert rules[0].min_users == NEVER  # seed 1: what looked good reverses on its later item
+    assert rules[1].min_users < 60  # seed 0: it holds up
+    assert rules_by_seed({0: good}, {0: good})[0].min_users < 60  # one seed: its own
