@@ -106,7 +106,7 @@ class Launcher(LogReads):
         )  # each round's rows: the catalogue's
         self.rows.initial = CatalogueContentRows(lambda: self.catalogue)  # new rows: content
         self.trail = AuditTrail(audit)
-        self.committee_signatures = CommitteeSignatures(audit, store)
+        self.committee_signatures = CommitteeSignatures(audit, store, self._lock)
         self.beacon = RoundBeacon(beacon, clock)
         self.privacy = privacy or PrivacyPromise()
         self.params = spec.params(
@@ -303,8 +303,7 @@ class Launcher(LogReads):
         found = self.store.latest_model() if version < 0 else self.store.get_model(version)
         if found is None:
             raise ProtocolError(f"no model version {version}")
-        with self._lock:  # the log's reads (nodes refuse a model without its committee)
-            return self.committee_signatures.attach(found)
+        return self.committee_signatures.attach(found)  # nodes refuse a model without it
 
     # -- scheduling ------------------------------------------------------------------------
 

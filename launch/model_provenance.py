@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any
 
 from launch.store import LauncherStore
 from mpcrec.audit.entries import Kind, LogEntry
@@ -31,9 +33,12 @@ class CommitteeSignatures:
     """The signed results of each published version, found in the log once and kept (the
     newest :data:`KEPT` versions)."""
 
-    def __init__(self, log: AuditLog | None, store: LauncherStore) -> None:
+    def __init__(
+        self, log: AuditLog | None, store: LauncherStore, log_lock: AbstractContextManager[Any]
+    ) -> None:
         self.log = log
         self.store = store
+        self._log_lock = log_lock  # the launcher's: the log shares the store's connection
         self._lock = threading.Lock()
         self._found: dict[int, tuple[bytes, tuple[CommitteeSignature, ...]]] = {}
 
@@ -41,9 +46,10 @@ class CommitteeSignatures:
         """``model`` with its committee's signatures (unchanged for version 0 or none)."""
         if model.version <= 0 or self.log is None:
             return model
-        with self._lock:
+        with self._lock:  # a thousand fetches a round: the kept answer takes no launcher lock
             known = self._found.get(model.version)
-            if known is None or known[0] != model.model_hash:
+        if known is None or known[0] != model.model_hash:
+            with self._log_lock, self._lock:  # the launcher's lock first, as every caller
                 known = (model.model_hash, self._search(model.version, model.model_hash))
                 if known[1]:
                     self._found[model.version] = known
