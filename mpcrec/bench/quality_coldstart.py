@@ -156,14 +156,13 @@ def _ridge_rows(
     plain: Factors, rows: Matrix, features: Matrix, known: IntArray, new: IntArray, lam: float
 ) -> tuple[Matrix, Matrix]:
     """``rows`` with the new items' ridge rows ``F W`` (W fitted on ``plain``'s rows), and
-    with them calibrated as the runtime calibrates them (one scale:
-    :func:`~mpcrec.model.content_initial.calibration_scale` of the rows and their fit)."""
+    with them calibrated as the runtime calibrates them (one scale,
+    :func:`~mpcrec.model.content_initial.calibration_scale`: the known rows' RMS norm)."""
     fitted = fit_content_map(features[known], plain.item_emb, lam=lam)
     ridge = rows.copy()
     ridge[new] = content_rows(features[new], fitted)
     calibrated = rows.copy()
-    scale = calibration_scale(plain.item_emb, content_rows(features[known], fitted))
-    calibrated[new] = scale * ridge[new]
+    calibrated[new] = calibration_scale(plain.item_emb, ridge[new]) * ridge[new]
     return ridge, calibrated
 
 

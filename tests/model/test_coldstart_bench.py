@@ -61,7 +61,7 @@ def test_fedavg_plain_read_off_a_ridge_step_model_is_train_fedavg(world: Split) 
 
 def test_calibrated_ridge_rows_scale_only_the_new_items(world: Split) -> None:
     """One scale on the new rows: the old rows untouched, the new ones a multiple > 1 of the
-    plain ridge rows (ridge shrinks), so their order among themselves is the same."""
+    plain ridge rows (ridge shrinks) with the known rows' RMS norm, in the same order."""
     from mpcrec.bench.quality_coldstart import _ridge_rows
     from mpcrec.model.mf import Factors
 
@@ -76,3 +76,5 @@ def test_calibrated_ridge_rows_scale_only_the_new_items(world: Split) -> None:
     ratio = calibrated[new] / ridge[new]
     assert ratio.min() > 1.0
     np.testing.assert_allclose(ratio, ratio.flat[0], rtol=1e-12)
+    rms = [np.sqrt(np.mean(np.sum(r**2, axis=1))) for r in (calibrated[new], plain.item_emb)]
+    assert abs(rms[0] - rms[1]) < 1e-9 * rms[1]

@@ -1,6 +1,6 @@
 """The calibrated content rule (mpcrec.model.content_initial, ``calibrate=True``, the
-runtime's): new rows are ``f W`` times one scalar that gives the fit the live rows' typical
-norm, the same bits in every process."""
+runtime's): new rows are ``f W`` times one scalar that gives them the live rows'
+root-mean-square norm, the same bits in every process."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from mpcrec.model.content_initial import (
 from tests.model.test_content_initial import records, scenario
 
 REPO = Path(__file__).resolve().parents[2]
-KNOWN_DIGEST = "ba81d6eeb80baa94ee1e007fd219dcc69e507512fef39742f53f6bfc72995bec"
+KNOWN_DIGEST = "f443b7c37dd1f0a5ab655b409192832ec7156eedee687180d23ac8698a5c5cac"
 
 
 def noisy_scenario(n_base: int = 300, dim: int = 16) -> tuple[np.ndarray, list[bool]]:
@@ -45,10 +45,11 @@ def calibrated_digest() -> str:
 
 
 def test_the_scale_is_the_ratio_of_root_mean_square_norms() -> None:
-    targets = np.array([[3.0, 4.0], [0.0, 0.0]])  # sum of squares 25
-    fitted = np.array([[1.0, 0.0], [0.0, 0.0]])  # sum of squares 1
-    assert calibration_scale(targets, fitted) == 5.0
-    assert calibration_scale(targets, np.zeros_like(targets)) == 1.0
+    live = np.array([[3.0, 4.0], [0.0, 5.0]])  # mean squared norm 25
+    assert calibration_scale(live, np.array([[1.0, 0.0]])) == 5.0
+    assert calibration_scale(live, np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0, 0]])) == 10.0
+    assert calibration_scale(live, np.zeros((3, 2))) == 1.0
+    assert calibration_scale(live, np.zeros((0, 2))) == 1.0
 
 
 def test_calibrated_rows_are_the_ridge_rows_scaled_to_the_live_norm() -> None:
@@ -57,22 +58,22 @@ def test_calibrated_rows_are_the_ridge_rows_scaled_to_the_live_norm() -> None:
     videos = records(base.shape[0] + 40)
     plain = content_rows_rule(videos)(base, 40, retired)
     calibrated = content_rows_rule(videos, calibrate=True)(base, 40, retired)
-    # the closed form: W on the live rows, and the scale from their own fit
+    # the closed form: W on the live rows, the new rows scaled to the live RMS norm
     dense = catalogue_features(videos).dense()
     closed = fit_content_map(dense[: base.shape[0]][live], base[live], lam=10.0)
-    fitted = dense[: base.shape[0]][live] @ closed
-    scale = math.sqrt(np.sum(base[live] ** 2) / np.sum(fitted**2))
-    assert np.abs(calibrated - scale * (dense[base.shape[0] :] @ closed)).max() < 1e-6 * scale
+    expected = dense[base.shape[0] :] @ closed
+    scale = math.sqrt(np.mean(np.sum(base[live] ** 2, 1)) / np.mean(np.sum(expected**2, 1)))
+    assert np.abs(calibrated - scale * expected).max() < 1e-6 * scale
     # one scalar: the same order of the new rows for every user
     ratio = calibrated / plain
     assert np.allclose(ratio, ratio.flat[0], rtol=0, atol=1e-12)
     # ridge shrinks on rows content explains little: the plain rows are far shorter than the
-    # live ones, the calibrated ones within a factor 2 of their typical norm
+    # live ones; the calibrated ones have their root-mean-square norm
     live_norm = np.sqrt(np.mean(np.sum(base[live] ** 2, axis=1)))
     plain_norm = np.sqrt(np.mean(np.sum(plain**2, axis=1)))
     new_norm = np.sqrt(np.mean(np.sum(calibrated**2, axis=1)))
     assert plain_norm < 0.3 * live_norm
-    assert 0.5 * live_norm < new_norm < 2.0 * live_norm
+    assert abs(new_norm - live_norm) < 1e-9 * live_norm
 
 
 def test_the_runtime_rule_is_calibrated() -> None:
