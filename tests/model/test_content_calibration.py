@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 KNOWN_DIGEST = "f443b7c37dd1f0a5ab655b409192832ec7156eedee687180d23ac8698a5c5cac"
 
 
-def noisy_scenario(n_base: int = 300, dim: int = 16) -> tuple[np.ndarray, list[bool]]:
+def noisy_scenario(n_base: int = 120, dim: int = 8) -> tuple[np.ndarray, list[bool]]:
     """Rows that are mostly a random start (what a few DP rounds leave), a little genre."""
     base, retired = scenario(n_base, dim)
     rng = np.random.default_rng(7)
