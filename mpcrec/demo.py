@@ -60,6 +60,7 @@ class DemoSettings:
     users: int = 943  # W, the users of the whole federation (ML-100k)
     model: str = "dpals"  # "dpals" (mpcrec.demo_dpals), "mf" (DP-FedAvg), "seqrec" (demo_seqrec)
     new_videos: bool = False  # instances publish videos between rounds (mpcrec.demo_catalogue)
+    publish_from: int = 0  # --new-videos: models trained before the first batch is published
 
 
 @dataclass

@@ -51,6 +51,8 @@ class DemoSettings(Protocol):
     def seed(self) -> int: ...
     @property
     def new_videos(self) -> bool: ...
+    @property
+    def publish_from(self) -> int: ...
 
 
 class DemoRun(Protocol):
@@ -70,12 +72,14 @@ TOP = 10
 
 def trainer_settings(settings: DemoSettings) -> dict[str, Any]:
     """The nodes' extra ``trainer:`` settings (none without ``--new-videos``)."""
-    return {"publish_every": EVERY} if settings.new_videos else {}
+    if not settings.new_videos:
+        return {}
+    return {"publish_every": EVERY, "publish_from": settings.publish_from}
 
 
 def schedule(settings: DemoSettings) -> PublishSchedule:
     split, _, _ = movielens_setting(settings.instances, settings.seed)
-    return PublishSchedule(split, settings.instances, EVERY)
+    return PublishSchedule(split, settings.instances, EVERY, settings.publish_from)
 
 
 def initial_model(run: DemoRun, item_emb: np.ndarray) -> np.ndarray:
@@ -181,12 +185,14 @@ class ServedLists:
         fresh = {int(v["version"]): set(v["new"]) for v in known[1:]}
         lists = retired_hits = 0
         with_new = dict.fromkeys(fresh, 0)
+        listed: dict[int, set[str]] = {version: set() for version in fresh}
         for user in sorted(snapshot.local_users):
             urls = {v.url for v in snapshot.recommend(user, TOP).videos}
             lists += 1
             retired_hits += len(urls & retired)
             for version, new in fresh.items():
                 with_new[version] += bool(urls & new)
+                listed[version] |= urls & new
         return {
             "node": name,
             "model": int(snapshot.version.lstrip("v")),
@@ -194,6 +200,7 @@ class ServedLists:
             "lists": lists,
             "retired_served": retired_hits,
             "lists_with_new_videos": with_new,
+            "new_videos_listed": {version: sorted(urls) for version, urls in listed.items()},
         }
 
 
@@ -214,8 +221,14 @@ def catalogue_report(run: DemoRun, served: ServedLists) -> dict[str, Any]:
     report_versions = [
         _version_row(v, opened, signed, model_rows, served.served) for v in versions(s)
     ]
+    with_new = [v for v in report_versions if v["version"] > 1]
     return {
         "versions": report_versions,
+        "publish_from": s.publish_from,
+        "recommended_within_one_round": sum(
+            bool(v["recommended_from_first_model"]) for v in with_new
+        ),
+        "versions_with_new_videos": len(with_new),
         "served_snapshots_checked": len(served.served),
         "served_models_by_node": {
             name: sorted(x["model"] for x in served.served if x["node"] == name)
@@ -241,6 +254,9 @@ def _version_row(
     in_model = [(rid, mv) for rid, (mv, rows) in sorted(model_rows.items()) if rows >= v["rows"]]
     recommended = [x for x in served if x["lists_with_new_videos"].get(number, 0)]
     naming = [r for r, p in opened.items() if p.get("catalogue_version") == number]
+    first = in_model[0][1] if in_model else None
+    from_first = [x for x in served if x["model"] == first and number in x["new_videos_listed"]]
+    listed_first = {u for x in from_first for u in x["new_videos_listed"][number]}
     return {
         "version": number,
         "rows": v["rows"],
@@ -255,6 +271,16 @@ def _version_row(
         ),
         "lists_recommending_its_new_videos": {str(x["model"]): 0 for x in recommended}
         | _per_model(recommended, number),
+        # the target (docs/benchmarks/demo.md): some user's top 10 from the first model
+        "recommended_from_first_model": bool(listed_first),
+        "first_model_snapshots_checked": len(from_first),
+        "first_model_lists_with_a_new_video": sum(
+            x["lists_with_new_videos"][number] for x in from_first
+        ),
+        "first_model_new_videos_listed": len(listed_first),
+        "new_videos_ever_listed": len(
+            {u for x in served for u in x["new_videos_listed"].get(number, [])}
+        ),
     }
 
 

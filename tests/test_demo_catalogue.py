@@ -67,3 +67,31 @@ def test_a_retired_video_in_a_served_list_is_caught(tmp_path: Path) -> None:
     hidden = served.check("ml-00", without_retired(snapshot, [url(0)]))
     assert hidden["retired_served"] == 0
     assert hidden["lists_with_new_videos"] == {2: 2} and hidden["model"] == 7
+    assert hidden["new_videos_listed"] == {2: [url(k) for k in range(20, 24)]}
+
+
+def served_row(model: int, listed: list[str]) -> dict[str, object]:
+    """A ServedLists.check line for version 2 (the fields the report reads)."""
+    return {
+        "node": "ml-00",
+        "model": model,
+        "lists_with_new_videos": {2: len(listed)},
+        "new_videos_listed": {2: listed},
+    }
+
+
+def test_in_recommendations_within_one_round_means_from_the_first_model_with_its_rows() -> None:
+    from mpcrec.demo_catalogue import _version_row
+
+    version = {"version": 2, "rows": 24, "new": [url(k) for k in range(20, 24)], "retired": []}
+    model_rows = {1: (1, 20), 2: (2, 20), 3: (3, 24), 4: (4, 24)}  # model 3: the first with them
+    late = _version_row(version, {}, {}, model_rows, [served_row(3, []), served_row(4, [url(20)])])
+    assert late["first_published_model_with_its_rows"] == 3
+    assert late["first_served_model_recommending_a_new_video"] == 4
+    assert late["recommended_from_first_model"] is False
+    assert late["first_model_snapshots_checked"] == 1 and late["new_videos_ever_listed"] == 1
+    served = [served_row(3, [url(21), url(22)]), served_row(3, [url(22)]), served_row(4, [])]
+    on_time = _version_row(version, {}, {}, model_rows, served)
+    assert on_time["recommended_from_first_model"] is True
+    assert on_time["first_model_lists_with_a_new_video"] == 3  # 2 + 1 lists
+    assert on_time["first_model_new_videos_listed"] == 2  # videos 21 and 22

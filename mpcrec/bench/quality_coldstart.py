@@ -8,6 +8,10 @@ method ranks for the users whose test item is one of the new items:
 ``fedavg_content``
     the model with metadata: new items get their content row ``W^T f``
     (:mod:`mpcrec.model.content`);
+``fedavg_ridge``, ``fedavg_ridge_calibrated``
+    the map fitted once on ``fedavg_plain``'s final rows; calibrated: the new rows times the
+    runtime's one scale (:func:`~mpcrec.model.content_initial.calibration_scale`), so the
+    same order among the new items, another against the old ones (the ``all`` column);
 ``fedavg_plain``
     the model without metadata: a new item has no row (zeros: it scores 0, ties seeded);
 ``peertube_today``
@@ -49,6 +53,7 @@ from mpcrec.files import write_atomic
 from mpcrec.model.baselines import peertube_today_scorer, popularity_scorer
 from mpcrec.model.content import content_rows, fit_content_map
 from mpcrec.model.content_fedavg import ContentModel, train_content_fedavg
+from mpcrec.model.content_initial import calibration_scale
 from mpcrec.model.fedavg import FedConfig, train_fedavg
 from mpcrec.model.metrics import METRICS, Ranks, Scorer, Scores, rank_held_out
 from mpcrec.model.mf import Factors, Matrix
@@ -114,11 +119,10 @@ def _one_seed(
     rows[known] = plain.item_emb
     scorers["fedavg_plain"] = _dot(plain.user_emb, rows, jitter)
     for lam in lams:
-        fitted = fit_content_map(features[known], plain.item_emb, lam=lam)
-        ridge = rows.copy()
-        ridge[cold.new_items] = content_rows(features[cold.new_items], fitted)
-        name = "fedavg_ridge" if len(lams) == 1 else f"fedavg_ridge lam={lam:g}"
-        scorers[name] = _dot(plain.user_emb, ridge, jitter)
+        suffix = "" if len(lams) == 1 else f" lam={lam:g}"
+        ridge, calibrated = _ridge_rows(plain, rows, features, known, cold.new_items, lam)
+        scorers[f"fedavg_ridge{suffix}"] = _dot(plain.user_emb, ridge, jitter)
+        scorers[f"fedavg_ridge_calibrated{suffix}"] = _dot(plain.user_emb, calibrated, jitter)
     scorers["peertube_today"] = peertube_today_scorer(train, seed=seed)
     scorers["popularity"] = popularity_scorer(train, seed=seed)
     scorers["popularity_hindsight"] = _hindsight(train, history, jitter)
@@ -146,6 +150,20 @@ def _plain(
         return train_fedavg(seen, partition, config, seed=seed)
     rows = ridge_model.collaborative + features @ ridge_model.content_map
     return Factors(user_emb=ridge_model.factors.user_emb, item_emb=rows)
+
+
+def _ridge_rows(
+    plain: Factors, rows: Matrix, features: Matrix, known: IntArray, new: IntArray, lam: float
+) -> tuple[Matrix, Matrix]:
+    """``rows`` with the new items' ridge rows ``F W`` (W fitted on ``plain``'s rows), and
+    with them calibrated as the runtime calibrates them (one scale,
+    :func:`~mpcrec.model.content_initial.calibration_scale`: the known rows' RMS norm)."""
+    fitted = fit_content_map(features[known], plain.item_emb, lam=lam)
+    ridge = rows.copy()
+    ridge[new] = content_rows(features[new], fitted)
+    calibrated = rows.copy()
+    calibrated[new] = calibration_scale(plain.item_emb, ridge[new]) * ridge[new]
+    return ridge, calibrated
 
 
 def _dot(user_emb: Scores, item_emb: Scores, jitter: Scores) -> Scorer:

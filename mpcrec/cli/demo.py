@@ -72,6 +72,14 @@ def register(sub: Any) -> None:
         help="hold back the newest 20%% of the videos; instances publish them between rounds "
         "(runs --model mf: only its model grows with the catalogue yet)",
     )
+    parser.add_argument(
+        "--publish-from",
+        type=int,
+        default=0,
+        metavar="M",
+        help="with --new-videos: the first batch comes out once model M + 2 is published, "
+        "so the model trains M rounds on the videos of the start first (default 0)",
+    )
     parser.add_argument("--format", choices=("rich", "json"), default="rich")
     parser.add_argument("--out", type=Path, help="JSON report (default: STATE_DIR/demo.json)")
     parser.set_defaults(func=run)
@@ -155,6 +163,11 @@ def _check(args: argparse.Namespace) -> None:
             "--plaintext with differential privacy: members would see every update",
             hint="add --no-dp to compare the plaintext path (no privacy at all)",
         )
+    if (args.publish_from and not args.new_videos) or args.publish_from < 0:
+        raise ConfigError(
+            f"--publish-from {args.publish_from}: needs --new-videos and a count >= 0",
+            hint="add --new-videos, or drop --publish-from",
+        )
     if args.new_videos and args.model != "mf":
         raise ConfigError(
             f"--new-videos with --model {args.model}: only mf's model grows with the catalogue",
@@ -188,6 +201,7 @@ def _settings(args: argparse.Namespace, state: Path, *, users: int) -> DemoSetti
         users=users,
         model=args.model,
         new_videos=args.new_videos,
+        publish_from=args.publish_from,
     )
 
 

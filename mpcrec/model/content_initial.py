@@ -26,8 +26,22 @@ threads and a node on 1 could disagree in the last bit. This rule uses no BLAS:
   conjugate gradients from ``W = 0``, one per column (a fixed number of steps, no
   tolerance test whose outcome could depend on a last bit).
 
+**Calibrated** (``calibrate=True``, the runtime's rule: :class:`CatalogueContentRows`).
+Ridge regression shrinks its predictions toward the mean, the more so the less the features
+explain the rows: after a few DP rounds the live rows are still mostly their random start,
+and ``f W`` came out at norm ~0.05 against ~0.6 for a live row, so a new video never
+reached a top 10 on its score (docs/benchmarks/demo.md). The calibrated rule multiplies
+the new rows by one scalar, :func:`calibration_scale`: the live rows' root-mean-square norm
+over the new rows', so the new rows have the live rows' typical norm, no more (a first
+version matched the live rows' own fit instead, and gave the 1998 videos twice a live
+row's norm: they filled 7.5 of every 10 slots). One scalar for all new rows: their order
+for any user is ``f W``'s, and so is a ranking among the new videos only (the cold-start
+benchmark's ``new`` column); only how they compare with the old videos changes. Its sums
+are :func:`math.fsum` and its product one IEEE operation per element: bit for bit too.
+
 ``tests/model/test_content_initial.py`` checks the rows agree to the bit across processes
-with different thread counts, and are within 1e-6 of the closed-form ridge fit.
+with different thread counts, and are within 1e-6 of the closed-form ridge fit;
+``tests/model/test_content_calibration.py`` the same of the calibrated rule.
 """
 
 from __future__ import annotations
@@ -48,6 +62,7 @@ from mpcrec.model.content_sources import peertube_fields
 
 CG_STEPS = 64
 LAM = 10.0  # the ridge step's penalty in the cold-start benchmark (ContentConfig.lam)
+RUNTIME_CALIBRATED = True  # the launcher's and the nodes' rule (CatalogueContentRows)
 
 
 @dataclass(frozen=True)
@@ -153,6 +168,27 @@ def ridge_map(features: SparseFeatures, targets: Matrix, *, lam: float, steps: i
     return solution
 
 
+def calibration_scale(live: Matrix, rows: Matrix) -> float:
+    """The one factor that gives ``rows`` the root-mean-square norm of ``live``:
+    ``sqrt((sum ||live_i||^2 / n_live) / (sum ||rows_j||^2 / n_rows))``, sums correctly
+    rounded (1.0 if either is empty or ``rows`` are all zero).
+
+    Parameters
+    ----------
+    live:
+        The live rows the map was fitted to, ``(n_live, dim)``.
+    rows:
+        The new rows ``F_new W``, ``(n_rows, dim)``.
+    """
+    if live.shape[1:] != rows.shape[1:]:
+        raise ValueError(f"live rows {live.shape} and new rows {rows.shape} differ in width")
+    wanted = math.fsum(np.ravel(live * live))
+    have = math.fsum(np.ravel(rows * rows))
+    if not live.shape[0] or not rows.shape[0] or have <= 0 or wanted <= 0:
+        return 1.0
+    return math.sqrt((wanted / live.shape[0]) / (have / rows.shape[0]))
+
+
 @dataclass(frozen=True)
 class ContentRows:
     """The :class:`~mpcrec.model.catalogue_rows.InitialRows` rule: new row = ``f W``.
@@ -166,11 +202,15 @@ class ContentRows:
         The ridge penalty.
     steps:
         Conjugate-gradient steps of the fit.
+    calibrate:
+        Multiply the new rows by :func:`calibration_scale` of the live rows and their fit
+        (module docstring; the runtime's rule).
     """
 
     features: SparseFeatures
     lam: float = LAM
     steps: int = CG_STEPS
+    calibrate: bool = False
 
     def __call__(self, base: Matrix, count: int, retired: Sequence[bool]) -> Matrix:
         have = base.shape[0]
@@ -184,15 +224,12 @@ class ContentRows:
         base = np.asarray(base, np.float64)
         if not live.any():
             return np.zeros((count, base.shape[1]), np.float64)
-        content_map = ridge_map(
-            self.features.take(_padded(live, self.features.n_rows)),
-            base[live],
-            lam=self.lam,
-            steps=self.steps,
-        )
+        live_features = self.features.take(_padded(live, self.features.n_rows))
+        content_map = ridge_map(live_features, base[live], lam=self.lam, steps=self.steps)
         new = np.zeros(self.features.n_rows, np.bool_)
         new[have : have + count] = True
-        return times(self.features.take(new), content_map)
+        rows = times(self.features.take(new), content_map)
+        return rows * calibration_scale(base[live], rows) if self.calibrate else rows
 
 
 def _padded(mask: npt.NDArray[np.bool_], length: int) -> npt.NDArray[np.bool_]:
@@ -208,9 +245,11 @@ def catalogue_features(
     return sparse_features([peertube_fields(r) for r in records], n_features)
 
 
-def content_rows_rule(records: Sequence[VideoRecord], *, lam: float = LAM) -> ContentRows:
+def content_rows_rule(
+    records: Sequence[VideoRecord], *, lam: float = LAM, calibrate: bool = False
+) -> ContentRows:
     """The content rule for a catalogue's rows (row ``k`` = ``records[k]``)."""
-    return ContentRows(catalogue_features(records), lam=lam)
+    return ContentRows(catalogue_features(records), lam=lam, calibrate=calibrate)
 
 
 class RecordSource(Protocol):
@@ -225,11 +264,20 @@ class CatalogueContentRows:
     """:class:`ContentRows` over a catalogue that grows: ``source()`` is the catalogue (or
     ``None``: no rows); features are recomputed when it grew, and the last answer is reused
     for the same ``(base, count, retired)`` (the launcher and a member ask more than once).
+    Calibrated by default (:data:`RUNTIME_CALIBRATED`): the launcher and every node must
+    use the same rule, and they all build it with the defaults.
     """
 
-    def __init__(self, source: Callable[[], RecordSource | None], *, lam: float = LAM):
+    def __init__(
+        self,
+        source: Callable[[], RecordSource | None],
+        *,
+        lam: float = LAM,
+        calibrate: bool = RUNTIME_CALIBRATED,
+    ):
         self.source = source
         self.lam = lam
+        self.calibrate = calibrate
         self._rule: ContentRows | None = None
         self._last: tuple[bytes, Matrix] | None = None
 
@@ -241,7 +289,7 @@ class CatalogueContentRows:
         if self._rule is None or self._rule.features.n_rows < base.shape[0] + count:
             catalogue = self.source()
             records = list(catalogue.records()) if catalogue is not None else []
-            self._rule = content_rows_rule(records, lam=self.lam)
+            self._rule = content_rows_rule(records, lam=self.lam, calibrate=self.calibrate)
         rows = self._rule(base, count, retired)
         self._last = (key.digest(), rows)
         return rows.copy()

@@ -71,12 +71,18 @@ class MovieLensTrainerConfig:
     rounds: int = 200
     model: Literal["mf", "dpals", "seqrec"] = "mf"  # mpcrec.node.dpals_trainer, seqrec_trainer
     publish_every: int = 0  # > 0: publishes videos (mpcrec.node.movielens_catalogue)
+    publish_from: int = 0  # the first batch once model publish_from + publish_every is seen
 
     def __post_init__(self) -> None:
         if not 0 <= self.index < self.instances:
             raise ConfigError(
                 f"index {self.index} is not a shard of {self.instances} instances",
                 hint="index counts from 0 to instances - 1",
+            )
+        if self.publish_from < 0:
+            raise ConfigError(
+                f"publish_from {self.publish_from} is negative",
+                hint="publish_from counts published models before the first batch (>= 0)",
             )
 
 

@@ -4,9 +4,12 @@
 ``i`` of ML-100k is a video of instance ``ml-{i mod N}``. The newest-released
 :data:`HELD_BACK` of the items (:func:`mpcrec.data.split_cold.newest_items`, the cold-start
 protocol's) are held back at the start and published in :data:`BATCHES` batches, oldest
-first: batch ``b`` once the instance has seen model version ``b * every``. With each batch,
-the :data:`RETIRED_PER_BATCH` most watched live videos of the start are deleted (retired):
-the strongest check that a retired video is never served. An instance's catalogue export
+first: batch ``b`` once the instance has seen model version ``start + b * every``
+(``start`` is ``trainer.publish_from``, 0 by default: the model trains that many more rounds
+on the videos of the start before any is published, so the content map is fitted on trained
+rows). With each batch, the :data:`RETIRED_PER_BATCH` most watched live videos of the
+start are deleted (retired): the strongest check that a retired video is never served. An
+instance's catalogue export
 (:meth:`PublishSchedule.export`) lists its own published, live videos with their public
 metadata (title, genres as tags, release year as ``publishedAt``); the launcher merges the
 exports into signed versions (docs/catalogue.md).
@@ -63,6 +66,7 @@ class PublishSchedule:
     split: Split
     instances: int
     every: int
+    start: int = 0
 
     @property
     def n_items(self) -> int:
@@ -91,7 +95,9 @@ class PublishSchedule:
 
     def batch(self, version: int) -> int:
         """How many batches are out once model version ``version`` was seen."""
-        return min(BATCHES, version // self.every) if self.every > 0 else 0
+        if self.every <= 0 or version < self.start:
+            return 0
+        return min(BATCHES, (version - self.start) // self.every)
 
     def published(self, version: int) -> npt.NDArray[np.bool_]:
         """Items published by then (retired ones included: a retired video stays a row)."""
@@ -134,11 +140,18 @@ class PublishingMovieLensTrainer(MovieLensTrainer):
     """:class:`MovieLensTrainer` on the catalogue's rows, exporting its instance's videos."""
 
     def __init__(
-        self, index: int, instances: int, seed: int, rounds: int, state_dir: Path, every: int
+        self,
+        index: int,
+        instances: int,
+        seed: int,
+        rounds: int,
+        state_dir: Path,
+        every: int,
+        start: int = 0,
     ) -> None:
         super().__init__(index, instances, seed, rounds, state_dir)
         self.index = index
-        self.schedule = PublishSchedule(self.split, instances, every)
+        self.schedule = PublishSchedule(self.split, instances, every, start)
         self.item_of_url = {self.schedule.url(i): i for i in range(self.split.n_items)}
         self.catalogue_dir = Path(state_dir) / "catalogue"
         self.seen_version = 0
@@ -151,7 +164,9 @@ class PublishingMovieLensTrainer(MovieLensTrainer):
     ) -> PublishingMovieLensTrainer:
         """The trainer of a ``kind: movielens`` section with ``publish_every`` > 0."""
         c = config
-        return cls(c.index, c.instances, c.seed, c.rounds, state_dir, c.publish_every)
+        return cls(
+            c.index, c.instances, c.seed, c.rounds, state_dir, c.publish_every, c.publish_from
+        )
 
     def catalogue_export(self, instance: str) -> InstanceExport:
         """This instance's videos as of the newest model it has seen."""

@@ -28,7 +28,7 @@ def test_cold_start_protocol_reports_every_row_on_the_new_items_users(
     report = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
     assert (report["protocol"], report["new_items"]) == ("cold-start", 337)  # ceil(0.2 * 1682)
     assert report["removed_events"] > 0
-    assert set(report["methods"]) == {"fedavg_ridge", *ROWS}
+    assert set(report["methods"]) == {"fedavg_ridge", "fedavg_ridge_calibrated", *ROWS}
     for name, row in report["methods"].items():
         assert set(row) == set(CANDIDATES), name
         users = {row[c]["users"] for c in CANDIDATES}
@@ -57,3 +57,24 @@ def test_fedavg_plain_read_off_a_ridge_step_model_is_train_fedavg(world: Split) 
     read_off = _plain(world, partition, config, 5, model, features)
     np.testing.assert_allclose(read_off.item_emb, plain.item_emb, atol=1e-12)
     np.testing.assert_array_equal(read_off.user_emb, plain.user_emb)
+
+
+def test_calibrated_ridge_rows_scale_only_the_new_items(world: Split) -> None:
+    """One scale on the new rows: the old rows untouched, the new ones a multiple > 1 of the
+    plain ridge rows (ridge shrinks) with the known rows' RMS norm, in the same order."""
+    from mpcrec.bench.quality_coldstart import _ridge_rows
+    from mpcrec.model.mf import Factors
+
+    rng = np.random.default_rng(3)
+    features = rng.random((world.n_items, 6))
+    known, new = np.arange(world.n_items - 5), np.arange(world.n_items - 5, world.n_items)
+    plain = Factors(rng.normal(size=(world.n_users, 4)), rng.normal(size=(known.size, 4)))
+    rows = np.zeros((world.n_items, 4))
+    rows[known] = plain.item_emb
+    ridge, calibrated = _ridge_rows(plain, rows, features, known, new, lam=1.0)
+    np.testing.assert_array_equal(calibrated[known], rows[known])
+    ratio = calibrated[new] / ridge[new]
+    assert ratio.min() > 1.0
+    np.testing.assert_allclose(ratio, ratio.flat[0], rtol=1e-12)
+    rms = [np.sqrt(np.mean(np.sum(r**2, axis=1))) for r in (calibrated[new], plain.item_emb)]
+    assert abs(rms[0] - rms[1]) < 1e-9 * rms[1]

@@ -43,7 +43,9 @@ def test_launcher_and_nodes_start_new_rows_at_the_same_content_rows(tmp_path: Pa
         ann = drive(world, lambda a: a.catalogue_version == 2 and a.phase.value == "collecting")
         base = launcher.model(ann.model_version)
         flags = retired_flags(catalogue.retired(), 11)
-        expected = content_rows_rule(catalogue.records())(base.array(), 2, flags.tolist())
+        expected = content_rows_rule(catalogue.records(), calibrate=True)(
+            base.array(), 2, flags.tolist()
+        )
         assert np.abs(expected).max() > 0  # the drift-trained rows give the map something
         ours = launcher.rows.initial(base.array(), 2, flags.tolist())
         assert ours.tobytes() == expected.tobytes()

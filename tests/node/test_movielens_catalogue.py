@@ -60,6 +60,16 @@ def test_the_newest_videos_are_held_back_and_published_in_batches(
     assert all(r.name and r.tags and r.instance.startswith("ml-") for r in book.records)
 
 
+def test_publish_from_holds_every_batch_back_for_that_many_more_models() -> None:
+    split, _, _ = movielens_setting(N, 0)
+    now, later = PublishSchedule(split, N, EVERY), PublishSchedule(split, N, EVERY, 5)
+    for version in range(12):
+        assert later.batch(version) == now.batch(max(0, version - 5)), version
+    assert later.batch(5 + EVERY - 1) == 0 and later.batch(5 + EVERY) == 1
+    assert (later.published(6) == now.published(0)).all()
+    assert len(later.retired(6)) == 0 and len(later.retired(5 + EVERY)) == RETIRED_PER_BATCH
+
+
 def test_the_trainer_trains_and_serves_catalogue_rows(
     plan: PublishSchedule, tmp_path: Path
 ) -> None:
