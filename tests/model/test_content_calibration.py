@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -22,9 +18,9 @@ from mpcrec.model.content_initial import (
     catalogue_features,
     content_rows_rule,
 )
+from tests.determinism import digests_across_blas_threads
 from tests.model.test_content_initial import records, scenario
 
-REPO = Path(__file__).resolve().parents[2]
 KNOWN_DIGEST = "f443b7c37dd1f0a5ab655b409192832ec7156eedee687180d23ac8698a5c5cac"
 
 
@@ -94,28 +90,6 @@ def test_every_process_computes_the_same_calibrated_bits() -> None:
     """As the plain rule's test (test_content_initial): 1 and 2 BLAS threads, one digest,
     and the digest computed here (the scale is fsum sums and one IEEE sqrt)."""
     here = calibrated_digest()
-    script = (
-        "from tests.model.test_content_calibration import calibrated_digest; "
-        "print(calibrated_digest())"
-    )
-    seen = set()
-    for threads in ("1", "2"):
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "OMP_NUM_THREADS": threads,
-            "OPENBLAS_NUM_THREADS": threads,
-            "MKL_NUM_THREADS": threads,
-        }
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=REPO,
-            env=env,
-            check=True,
-        )
-        seen.add(done.stdout.strip())
+    seen = digests_across_blas_threads("tests.model.test_content_calibration", "calibrated_digest")
     assert seen == {here}
     assert here == KNOWN_DIGEST
