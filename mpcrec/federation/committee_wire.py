@@ -2,8 +2,8 @@
 
 Every member of a round signs a ``result_signature`` entry whose payload is
 ``{"result": RoundResult.to_json()}``, and the result names every accepted contribution
-with its digest: at a thousand contributors each entry is about 80 KB, the same 80 KB in
-every member's. So a model (``ModelChunk``) carries that result once
+with its digest and weight: at a thousand contributors each entry is about 100 KB, the
+same in every member's. So a model (``ModelChunk``) carries that result once
 (``committee_result``: its canonical JSON) and each member's entry without its payload
 (index, kind, round, author, sig, with its keys); the receiver rebuilds each entry as
 ``{..., "payload": {"result": <the shared result>}}``. Nothing here is trusted: the node
@@ -13,6 +13,7 @@ every signature (``model-unsigned``), and one that does not parse leaves the ent
 without a payload, refused the same way. A member whose payload is not the common one is
 sent in full, as is every entry when the receiver did not ask for the compact form
 (``GetModelRequest.shared_result``: older nodes), and full entries are always accepted.
+The rebuilt entries weigh at most one message's bytes together (:func:`committee_from_wire`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _payload(shared: bytes) -> dict[str, Any] | None:
         return None
     try:
         return {"result": json.loads(shared)}
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None  # the entries stay without a payload: refused as unreadable
 
 

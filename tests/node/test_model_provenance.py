@@ -186,7 +186,8 @@ def test_a_shared_result_the_launcher_altered_is_refused(published_world: World)
     for altered in ({**result, "noise_multiplier": result["noise_multiplier"] + 1.0}, dropped):
         detail = _refused(check, _with_head(chunks, committee_result=canonical_json(altered)))
         assert "signed by 0 of the 3" in detail and "not its key's" in detail, detail
-    assert "unreadable" in _refused(check, _with_head(chunks, committee_result=b"{not json"))
+    for garbage in (b"{not json", b"\xff\xfe", b"[" * 100_000):
+        assert "unreadable" in _refused(check, _with_head(chunks, committee_result=garbage))
     assert "unreadable" in _refused(check, _with_head(chunks, committee_result=b""))
     assert handed == []
 
