@@ -122,7 +122,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         )
         self._uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)
         self._log_checks = asyncio.Semaphore(LOG_CHECKS_AT_ONCE)  # the pool keeps room
-        self._model: tuple[int, list[Any]] = (-1, [])  # the last model sent, in chunks
+        self._model: tuple[int, dict[bool, list[Any]]] = (-1, {})  # the last model, in chunks
 
     def _caller(self, context: Any, *, registered: bool = True) -> str:
         """The calling instance's id, if it may call; a refusal (``ProtocolError``) if not."""
@@ -234,11 +234,14 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
     async def GetModel(self, request: Any, context: Any) -> None:
         def chunks() -> list[Any]:
             self._caller(context)
-            version, found = self._model
-            if request.version < 0 or request.version != version:  # a version never changes
-                model = self.launcher.model(request.version)
-                found = list(convert.model_chunks(model))
-                self._model = (model.version, found)  # every contributor asks for the same
+            version, forms = self._model  # per form: shared result once (new nodes) or not
+            shared = request.shared_result
+            found = forms.get(shared)
+            if request.version < 0 or request.version != version or found is None:
+                model = self.launcher.model(request.version)  # a version never changes
+                found = list(convert.model_chunks(model, shared_result=shared))
+                kept = forms if model.version == version else {}
+                self._model = (model.version, {**kept, shared: found})  # all ask the same
             return found
 
         await self._stream(context, await self._pooled(context, chunks))

@@ -197,7 +197,12 @@ class Instance:
         """A published model, fetched once."""
         if version not in self.models:
             self.crowd.calls["GetModel"] += 1
-            chunks = [c async for c in self.stub.GetModel(pb.GetModelRequest(version=version))]
+            chunks = [
+                c
+                async for c in self.stub.GetModel(
+                    pb.GetModelRequest(version=version, shared_result=True)
+                )
+            ]
             self.models = {version: convert.model_from_chunks(chunks)}
         return self.models[version]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,20 +32,29 @@ class CommitteeSignature:
     certificate: bytes = field(repr=False)
     key_binding: bytes = field(repr=False)
 
-    def to_bytes(self) -> bytes:
-        """The wire form (``ModelChunk.committee_signatures``): JSON, bytes as hex."""
+    def to_bytes(self, *, with_payload: bool = True) -> bytes:
+        """The wire form (``ModelChunk.committee_signatures``): JSON, bytes as hex; without
+        the entry's payload if ``with_payload`` is false (it then travels once per model,
+        :mod:`mpcrec.federation.committee_wire`)."""
+        entry = (
+            self.entry if with_payload else {k: v for k, v in self.entry.items() if k != "payload"}
+        )
         fields = {
             "signing_key": self.signing_key,
             "sealing_key": self.sealing_key,
             "certificate": self.certificate,
             "key_binding": self.key_binding,
         }
-        data = {"entry": self.entry, **{k: v.hex() for k, v in fields.items()}}
+        data = {"entry": entry, **{k: v.hex() for k, v in fields.items()}}
         return json.dumps(data, sort_keys=True).encode()
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> CommitteeSignature:
-        """Parse the wire form; :class:`ProtocolError` if it is not one."""
+    def from_bytes(
+        cls, raw: bytes, shared_payload: Mapping[str, Any] | None = None
+    ) -> CommitteeSignature:
+        """Parse the wire form; :class:`ProtocolError` if it is not one. An entry sent
+        without its payload gets ``shared_payload`` (none given: it stays without one, and
+        a node refuses it as unreadable)."""
         try:
             data = json.loads(raw)
             keys = ("signing_key", "sealing_key", "certificate", "key_binding")
@@ -53,7 +63,10 @@ class CommitteeSignature:
                 raise TypeError("entry is not an object")
         except (ValueError, KeyError, TypeError) as err:
             raise ProtocolError(f"a committee signature that does not parse: {err}") from None
-        return cls(data["entry"], *values)
+        entry = data["entry"]
+        if "payload" not in entry and shared_payload is not None:
+            entry = {**entry, "payload": shared_payload}
+        return cls(entry, *values)
 
 
 @dataclass(frozen=True)

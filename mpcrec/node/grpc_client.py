@@ -112,7 +112,7 @@ class GrpcLauncherClient:
             self._stub.SubmitResult(convert.result_to_pb(result), timeout=CALL_TIMEOUT_S)
 
     def get_model(self, version: int) -> PublishedModel:
-        request = pb.GetModelRequest(version=version)
+        request = pb.GetModelRequest(version=version, shared_result=True)
         with _refusals():
             return convert.model_from_chunks(self._stub.GetModel(request, timeout=CALL_TIMEOUT_S))
 

@@ -14,7 +14,9 @@ compute, or to serve), :class:`ModelProvenance` requires, attached to the model
 2. a valid signature by that key over a result of exactly this version and this model's
    hash (the bytes the node holds).
 
-Anything else is the refusal ``model-unsigned``. That each entry sits in the one
+Anything else is the refusal ``model-unsigned``. (The members' common result may travel
+once per model, each entry rebuilt around it before this check:
+:mod:`mpcrec.federation.committee_wire`.) That each entry sits in the one
 fork-checked log is proven by its signer: every member asks for the inclusion proof of its
 own result entry at the round's end (``inclusion``, :mod:`mpcrec.node.log_watch`); a node
 can also hand the checked entries to its own proofs (``on_verified``), at the cost of

@@ -16,8 +16,9 @@ import grpc
 
 from mpcrec.audit.entries import TreeHead
 from mpcrec.errors import ProtocolError
+from mpcrec.federation.committee_wire import committee_from_wire, committee_to_wire
 from mpcrec.federation.contribution import Contribution, Envelope, UploadReceipt
-from mpcrec.federation.published_model import CommitteeSignature, PublishedModel
+from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.refusals import (
     Anonymous,
     InvalidMessage,
@@ -301,15 +302,19 @@ def result_from_pb(msg: Any, *, member: str) -> MemberResult:
     )
 
 
-def model_chunks(model: PublishedModel) -> Iterator[Any]:
-    """``ModelChunk`` stream: the first chunk carries the version, shape and hash."""
+def model_chunks(model: PublishedModel, *, shared_result: bool = False) -> Iterator[Any]:
+    """``ModelChunk`` stream: the first chunk carries the version, shape and hash, and the
+    committee's signatures (with ``shared_result``, the members' common result once:
+    :mod:`mpcrec.federation.committee_wire`)."""
+    result, signatures = committee_to_wire(model.committee, compact=shared_result)
     yield pb.ModelChunk(
         version=model.version,
         n_items=model.n_items,
         dim=model.dim,
         model_hash=model.model_hash,
         data=model.data[:CHUNK],
-        committee_signatures=[s.to_bytes() for s in model.committee],
+        committee_signatures=signatures,
+        committee_result=result,
     )
     for start in range(CHUNK, len(model.data), CHUNK):
         yield pb.ModelChunk(data=model.data[start : start + CHUNK])
@@ -323,7 +328,7 @@ def model_from_chunks(chunks: Iterable[Any]) -> PublishedModel:
         data += chunk.data
     if head is None:
         raise InvalidMessage("an empty model stream")
-    committee = tuple(CommitteeSignature.from_bytes(b) for b in head.committee_signatures)
+    committee = committee_from_wire(head.committee_result, head.committee_signatures)
     return PublishedModel(head.version, head.n_items, head.dim, bytes(data), committee)
 
 

@@ -107,7 +107,7 @@ class HostileService(launch.service.LauncherService):
         return reply
 
     async def GetModel(self, request: Any, context: Any) -> None:
-        self._model = (-1, [])  # no cache: what a version is may change (the attack's store)
+        self._model = (-1, {})  # no cache: what a version is may change (the attack's store)
         await super().GetModel(request, context)
 
 

@@ -3,6 +3,7 @@ the same: the same rounds publish the same model, the same calls are refused ali
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,15 +14,18 @@ from launch.in_process import InProcessLauncherClient
 from launch.launcher import Launcher
 from launch.service import serve
 from mpcrec.crypto.keys import NodeKeys
-from mpcrec.crypto.pki import create_ca, issue_certificate
+from mpcrec.crypto.pki import CertPaths, create_ca, issue_certificate
 from mpcrec.federation.launcher_client import LauncherClient
 from mpcrec.federation.refusals import InvalidMessage, NotPermitted, RoundStateError
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.node.daemon import Node
 from mpcrec.node.grpc_client import GrpcLauncherClient
-from mpcrec.node.key_check import own_binding
+from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.messages import registration
+from mpcrec.node.model_provenance import ModelProvenance
 from mpcrec.node.trainer import DriftTrainer
+from mpcrec.proto import convert
+from mpcrec.proto import federation_pb2 as pb
 from tests.node.world import RATE, make_launcher, node_config, run_nodes
 
 NAMES = ["tube-a", "tube-b", "tube-c", "tube-d"]
@@ -56,9 +60,31 @@ def _over_grpc(root: Path, port: int) -> bytes:
     server = serve(launcher, address, server_tls)
     try:
         run_nodes(launcher, nodes, lambda: _done(launcher), timeout_s=60)
+        _both_forms_pass(address, nodes[0].config.tls)
     finally:
         server.stop(grace=None)
     return launcher.model(ROUNDS).model_hash
+
+
+def _both_forms_pass(address: str, tls: CertPaths) -> None:
+    """The last model, asked for without the shared result (an older node), with it, and
+    without again (the service keeps both forms), is the same and passes the node's check."""
+    client = GrpcLauncherClient(address, tls)
+    forms = (False, True, False)
+    try:
+        heads = [
+            list(client._stub.GetModel(pb.GetModelRequest(version=ROUNDS, shared_result=shared)))
+            for shared in forms
+        ]
+    finally:
+        client.close()
+    assert [bool(chunks[0].committee_result) for chunks in heads] == list(forms)
+    models = [convert.model_from_chunks(chunks) for chunks in heads]
+    check = ModelProvenance(KeyCheck(tls.ca), lambda: 3)
+    for model in models:
+        check.check(model)
+    assert len({m.model_hash for m in models}) == 1
+    assert len({json.dumps([s.entry for s in m.committee], sort_keys=True) for m in models}) == 1
 
 
 def _in_process(root: Path) -> bytes:

@@ -6,16 +6,23 @@ launcher and its signed log. The real-process attack is
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from mpcrec.audit.canonical import canonical_json
+from mpcrec.federation.committee_wire import committee_from_wire, committee_to_wire
 from mpcrec.federation.published_model import CommitteeSignature, PublishedModel
+from mpcrec.federation.tls import MAX_MESSAGE
 from mpcrec.node.key_check import KeyCheck
 from mpcrec.node.model_provenance import RULE, ModelProvenance
 from mpcrec.node.round_refusal import RoundRefused
+from mpcrec.proto import convert
+from tests.node.committee_bytes import fetch_bytes, with_contributors
 from tests.node.world import World, drive, make_launcher, published
 
 NAMES = ["tube-a", "tube-b", "tube-c", "tube-d"]
@@ -99,6 +106,117 @@ def test_fewer_members_another_version_or_unbound_keys_are_refused(
     assert "not its key's" in _refused(
         check, dataclasses.replace(real, committee=(bad, second, third))
     )
+
+
+def _over_the_wire(model: PublishedModel, *, shared_result: bool = True) -> list[Any]:
+    return list(convert.model_chunks(model, shared_result=shared_result))
+
+
+def test_the_shared_result_travels_once_and_both_forms_pass(published_world: World) -> None:
+    world = published_world
+    check, handed = _check(world)
+    real = world.launcher.model(1)
+    chunks = _over_the_wire(real)
+    head = chunks[0]
+    assert json.loads(head.committee_result) == real.committee[0].entry["payload"]["result"]
+    assert all("payload" not in json.loads(s)["entry"] for s in head.committee_signatures)
+    rebuilt = convert.model_from_chunks(chunks)
+    assert [s.entry for s in rebuilt.committee] == [s.entry for s in real.committee]
+    check.check(rebuilt)
+    old = _over_the_wire(real, shared_result=False)  # an older launcher's (or node's) form
+    assert old[0].committee_result == b""
+    assert all("payload" in json.loads(s)["entry"] for s in old[0].committee_signatures)
+    check.check(convert.model_from_chunks(old))
+    assert len(handed) == 6
+
+
+def test_a_member_whose_payload_differs_is_sent_in_full(published_world: World) -> None:
+    real = published_world.launcher.model(1)
+    first, second, third = real.committee
+    other = {"result": {**first.entry["payload"]["result"], "sample_rate": 0.25}}
+    odd = dataclasses.replace(third, entry={**third.entry, "payload": other})
+    shared, wire = committee_to_wire((first, second, odd))
+    assert json.loads(shared) == first.entry["payload"]["result"]
+    assert ["payload" in json.loads(w)["entry"] for w in wire] == [False, False, True]
+    assert [s.entry for s in committee_from_wire(shared, wire)] == [
+        first.entry,
+        second.entry,
+        odd.entry,
+    ]
+    starved = committee_from_wire(shared, wire, budget=3 * len(shared) - 1)  # one byte short
+    assert ["payload" in s.entry for s in starved] == [False, False, True]
+
+
+def test_a_large_shared_result_under_many_entries_is_not_rebuilt(published_world: World) -> None:
+    world = published_world
+    check, _ = _check(world)
+    chunks = _over_the_wire(world.launcher.model(1))
+    many = list(chunks[0].committee_signatures) * 2
+    padded = json.loads(chunks[0].committee_result)
+    padded["padding"] = "x" * (MAX_MESSAGE // len(many))  # each rebuilt entry this heavy
+    model = _with_head(
+        chunks, committee_signatures=many, committee_result=json.dumps(padded).encode()
+    )
+    assert not any("payload" in s.entry for s in model.committee)
+    assert "unreadable" in _refused(check, model)
+
+
+def _with_head(chunks: list[Any], **fields: Any) -> PublishedModel:
+    head = type(chunks[0])()
+    head.CopyFrom(chunks[0])
+    for name, value in fields.items():
+        if name == "committee_signatures":
+            del head.committee_signatures[:]
+            head.committee_signatures.extend(value)
+        else:
+            setattr(head, name, value)
+    return convert.model_from_chunks([head, *chunks[1:]])
+
+
+def test_a_shared_result_the_launcher_altered_is_refused(published_world: World) -> None:
+    world = published_world
+    check, handed = _check(world)
+    chunks = _over_the_wire(world.launcher.model(1))
+    result = json.loads(chunks[0].committee_result)
+    contributor = sorted(result["accepted"])[0]
+    dropped = {
+        **result,
+        "accepted": {k: v for k, v in result["accepted"].items() if k != contributor},
+    }
+    for altered in ({**result, "noise_multiplier": result["noise_multiplier"] + 1.0}, dropped):
+        detail = _refused(check, _with_head(chunks, committee_result=canonical_json(altered)))
+        assert "signed by 0 of the 3" in detail and "not its key's" in detail, detail
+    for garbage in (b"{not json", b"\xff\xfe", b"[" * 100_000):
+        assert "unreadable" in _refused(check, _with_head(chunks, committee_result=garbage))
+    assert "unreadable" in _refused(check, _with_head(chunks, committee_result=b""))
+    assert handed == []
+
+
+def test_a_signature_whose_rebuilt_entry_does_not_verify_is_refused(
+    published_world: World,
+) -> None:
+    world = published_world
+    check, handed = _check(world)
+    chunks = _over_the_wire(world.launcher.model(1))
+    first, *others = chunks[0].committee_signatures
+    wire = json.loads(first)
+    for entry in (
+        {**wire["entry"], "round": wire["entry"]["round"] + 1},
+        {**wire["entry"], "sig": "00" * 64},
+    ):
+        forged = json.dumps({**wire, "entry": entry}).encode()
+        detail = _refused(check, _with_head(chunks, committee_signatures=[forged, *others]))
+        assert "signed by 2 of the 3" in detail and "not its key's" in detail, detail
+    assert handed == []
+
+
+def test_at_a_thousand_contributors_a_fetch_carries_the_result_once(
+    published_world: World,
+) -> None:
+    model = with_contributors(published_world.launcher.model(1), 1000)
+    _, full = fetch_bytes(model, shared_result=False)
+    _, shared = fetch_bytes(model, shared_result=True)
+    assert full > 3 * 80_000 and shared < full / 2.5, (full, shared)
 
 
 def test_a_node_served_a_forged_base_records_the_refusal_and_sends_nothing(
