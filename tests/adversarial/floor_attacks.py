@@ -7,9 +7,10 @@ A node compares every announced round's parameters with the ones it registered u
 told consistently: in ``RegisterReply`` and in every announcement of the round, parameters
 and digest alike (as :class:`~tests.adversarial.attacks.LowerUserNoise` does). The launcher's
 own config, and so its log, stays honest throughout. Round 1 is honest and must publish
-(the control). At each later round's opening the attack moves to the next stage of
-:data:`STAGES` and ends every node's watch (``watch_epoch``): each node watches again and
-registers again first, and so learns that stage's parameters before the round collects:
+(the control). When a round ends (the control round first) the attack moves to the next
+stage of :data:`STAGES`, which the next round opens under, and ends every node's watch
+(``watch_epoch``): each node watches again and registers again first, and so learns that
+stage's parameters before the round collects:
 
 ``floor-range-check``
     the wrap guard off (``range_bound`` 0);
@@ -79,16 +80,19 @@ class FloorLies(Attack):
         self.stage_of: dict[int, str] = {}  # attacked round -> its stage
         self.current = ""  # the stage registrations are answered under ("": honest)
         self.epoch = 0
+        self.ended: set[int] = set()  # rounds ended since the control round (and it)
         self.renders: dict[int, dict[str, bytes]] = {}  # up to the control round's end
 
     def save(self, launcher: Any, rnd: Round) -> Round:
-        new = rnd.phase is Phase.OPEN and rnd.round_id not in self.stage_of
-        if new and self.first_published is not None:
+        started = self.first_published is not None or rnd.phase is Phase.PUBLISHED
+        if started and rnd.phase.terminal and rnd.round_id not in self.ended:
+            self.ended.add(rnd.round_id)  # the next round's stage, told from now on
             done = len(self.stage_of)
             self.current = STAGES[done] if done < len(STAGES) else ""
+            self.epoch += 1  # every node registers again, under the stage's parameters
+        if rnd.phase is Phase.OPEN and self.ended and rnd.round_id not in self.stage_of:
             self.stage_of[rnd.round_id] = self.current
             self.learned.add("stages", [rnd.round_id, self.current])
-            self.epoch += 1  # every node registers again, under the stage's parameters
         return rnd
 
     def watch_epoch(self) -> int:

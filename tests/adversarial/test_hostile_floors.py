@@ -51,10 +51,6 @@ def test_floor_and_beacon_lies_are_refused_and_a_replayed_announcement_is_a_step
     assert learned["errors"] == [], learned
     stages = {stage: r for r, stage in learned["stages"] if stage}
     assert sorted(stages) == sorted(STAGES), learned["stages"]
-    for stage in STAGES:  # each node registered again under the stage's parameters
-        told = {x["caller"] for x in learned["registrations"] if x["stage"] == stage}
-        assert told == set(fed4.nodes), (stage, learned["registrations"])
-
     phases = {r.round_id: r.phase.value for r in fed4.rounds()}
     for stage, round_id in stages.items():
         rule, detail = RULE[stage]
@@ -63,6 +59,9 @@ def test_floor_and_beacon_lies_are_refused_and_a_replayed_announcement_is_a_step
         assert all(detail in x["detail"] for x in refusals), (stage, refusals)
         assert phases[round_id] == "aborted", (stage, phases)
     assert fed4.refused({"params-mismatch"}) == [], "a lie was told inconsistently"
+    for stage in STAGES:  # each node registered again under the stage's parameters
+        told = {x["caller"] for x in learned["registrations"] if x["stage"] == stage}
+        assert told == set(fed4.nodes), (stage, learned["registrations"])
 
     uploads = [tuple(u) for u in learned.get("uploads", [])]
     assert [u for u in uploads if u[0] in stages.values()] == [], "an upload to a lied round"
