@@ -133,6 +133,21 @@ class Attack:
         serves, announces the hash of and runs rounds on)."""
         return model
 
+    def upload_attempt(self, launcher: Any, upload: Any) -> None:
+        """Every upload that reached the launcher, before the launcher's own checks of it."""
+
+    def rendered(self, rnd: Round, message: bytes) -> None:
+        """The serialised announcement of ``rnd`` that every watcher is sent."""
+
+    def watch_epoch(self) -> int:
+        """A watch that began under another epoch than this one ends (the node then
+        registers and watches again, as after any end of its watch)."""
+        return 0
+
+    def replayed(self, caller: str) -> list[bytes]:
+        """Old serialised announcements a new watch of ``caller`` is sent before the feed's."""
+        return []
+
 
 ATTACK: Attack | None = None
 

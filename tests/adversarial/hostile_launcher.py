@@ -4,10 +4,11 @@
 --out learned.json [--victim ID] [--colluders A,B] [--from-round N]``
 
 This runs :func:`mpcrec.cli.launcher.run`, the code path of ``mpcrec launcher``, after
-replacing three names it looks up at call time: :class:`launch.launcher.Launcher` by
-:class:`HostileLauncher`, :class:`launch.service.LauncherService` by :class:`HostileService`
-and :func:`launch.announce.announcement` (both the module's and the service's reference) by a
-wrapper. Each subclass method calls the real one and hands what it produced to the attack
+replacing names it looks up at call time: :class:`launch.launcher.Launcher` by
+:class:`HostileLauncher`, :class:`launch.service.LauncherService` by :class:`HostileService`,
+:func:`launch.announce.announcement` (both the module's and the service's reference) and the
+service's ``check_upload`` by wrappers (and the catalogue's, see :func:`install`). Each
+subclass method calls the real one and hands what it produced to the attack
 (:mod:`tests.adversarial.attacks`), which may change it. No production code is modified.
 
 What the launcher managed to learn is written to ``--out`` (JSON, rewritten atomically at
@@ -110,6 +111,34 @@ class HostileService(launch.service.LauncherService):
         self._model = (-1, {})  # no cache: what a version is may change (the attack's store)
         await super().GetModel(request, context)
 
+    def _render(self, rnd: Round) -> bytes:
+        message = super()._render(rnd)
+        hooks.run_hook(None, lambda a: a.rendered(rnd, message))
+        return message
+
+    async def WatchRounds(self, request: Any, context: Any) -> None:
+        """The real watch, after any old announcements the attack replays to this caller;
+        it ends when the attack's watch epoch moves on (the node watches again)."""
+        await self._pooled(context, self._caller, context)
+        for message in hooks.run_hook([], lambda a: a.replayed(caller_id(context))):
+            await context.write(message)
+        epoch = hooks.run_hook(0, lambda a: a.watch_epoch())
+        moved = lambda: hooks.run_hook(epoch, lambda a: a.watch_epoch()) != epoch  # noqa: E731
+        await super().WatchRounds(request, _Ending(context, moved))
+
+
+class _Ending:
+    """A call's context that reports itself done once ``moved()`` (the real watch asks)."""
+
+    def __init__(self, context: Any, moved: Any) -> None:
+        self._context, self._moved = context, moved
+
+    def done(self) -> bool:
+        return bool(self._moved() or self._context.done())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
 
 class HostileCatalogue(launch.catalogue.LauncherCatalogue):
     """The real catalogue; what FetchCatalogue streams goes through the attack."""
@@ -146,6 +175,15 @@ def hostile_announcement(launcher: Any, rnd: Round | None) -> RoundAnnouncement 
     return changed
 
 
+_REAL_CHECK_UPLOAD = launch.service.check_upload
+
+
+def hostile_check_upload(launcher: Any, upload: Any) -> None:
+    """The launcher's real admission of an upload, after the attack has seen it."""
+    hooks.run_hook(None, lambda a: a.upload_attempt(launcher, upload))
+    _REAL_CHECK_UPLOAD(launcher, upload)
+
+
 def install(attack: Attack) -> None:
     """Put the hooks in place of the real names (before the launcher command runs)."""
     hooks.ATTACK = attack
@@ -155,6 +193,7 @@ def install(attack: Attack) -> None:
     launch.service.announcement = hostile_announcement  # type: ignore[attr-defined]
     launch.catalogue.LauncherCatalogue = HostileCatalogue  # type: ignore[misc]
     launch.launcher.opening_catalogue = hostile_opening  # type: ignore[attr-defined]
+    launch.service.check_upload = hostile_check_upload  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> int:
