@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 
-def test_new_videos_with_a_model_that_does_not_grow_is_refused_before_anything_starts(
-    tmp_path: Path,
-) -> None:
-    # Execute
-    cmd = [sys.executable, "-m", "mpcrec.cli.app", "demo", "--new-videos", "--model", "dpals"]
+def refused_demo(tmp_path: Path, *args: str) -> str:
+    """Run ``mpcrec demo ARGS``; assert it exits 2 with a clear error (no traceback) before
+    making its state directory, and return its standard error."""
+    cmd = [sys.executable, "-m", "mpcrec.cli.app", "demo", *args]
     done = subprocess.run(
         [*cmd, "--state-dir", str(tmp_path / "s")],
         capture_output=True,
@@ -20,26 +19,24 @@ def test_new_videos_with_a_model_that_does_not_grow_is_refused_before_anything_s
         timeout=60,
         check=False,
     )
-
-    # Assert
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "only mf's model grows with the catalogue" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "s").exists()  # refused before the state directory was made
+    return done.stderr
+
+
+def test_new_videos_with_a_model_that_does_not_grow_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    # Execute
+    stderr = refused_demo(tmp_path, "--new-videos", "--model", "dpals")
+
+    # Assert
+    assert "only mf's model grows with the catalogue" in stderr
 
 
 def test_publish_from_without_new_videos_is_refused_before_anything_starts(
     tmp_path: Path,
 ) -> None:
-    cmd = [sys.executable, "-m", "mpcrec.cli.app", "demo", "--publish-from", "4"]
-    done = subprocess.run(
-        [*cmd, "--state-dir", str(tmp_path / "s")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "--publish-from 4: needs --new-videos" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert not (tmp_path / "s").exists()
+    stderr = refused_demo(tmp_path, "--publish-from", "4")
+    assert "--publish-from 4: needs --new-videos" in stderr
