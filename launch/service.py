@@ -51,6 +51,7 @@ from launch.admission import (
 )
 from launch.announce import announcement
 from launch.launcher import Launcher
+from launch.listen import listen_on
 from launch.round import Round
 from launch.round_feed import RoundFeed
 from mpcrec.crypto.pki import CertPaths
@@ -354,10 +355,7 @@ class LauncherServer:
             self._stopping = asyncio.Event()
             server = grpc.aio.server(migration_thread_pool=self.pool, options=GRPC_OPTIONS)
             feed = add_services(server, launcher, self.pool)
-            if server.add_secure_port(address, server_credentials(tls)) == 0:
-                raise ProtocolError(
-                    f"cannot listen on {address}", hint="is the port in use? choose another one"
-                )
+            listen_on(server, address, server_credentials(tls))
             await server.start()
         except BaseException as err:
             started.set_exception(err)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,9 @@ import urllib.request
 from pathlib import Path
 
 from mpcrec.errors import UserError
+from mpcrec.loopback import HOST, free_loopback_port
 
-HOST = "127.0.0.1"
-
-
-def free_loopback_port() -> int:
-    """A free TCP port on the loopback address."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+__all__ = ["HOST", "free_loopback_port", "start_local_beacon"]
 
 
 def start_local_beacon(

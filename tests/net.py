@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
+from mpcrec.loopback import free_loopback_port
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port on 127.0.0.1 that was free a moment ago, drawn below the kernel's
+    ephemeral range so no outgoing connection takes it meanwhile
+    (:func:`mpcrec.loopback.free_loopback_port`)."""
+    return free_loopback_port()

@@ -14,7 +14,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from launch.round import Round
 from launch.sqlite_store import SQLiteStore
 from mpcrec.crypto.pki import create_ca, issue_certificate
 from mpcrec.errors import ConfigError
+from mpcrec.loopback import free_loopback_port
 
 Event = dict[str, Any]
 TMPFS_MB = 48
@@ -44,12 +44,6 @@ def can_run() -> str:
 
 def _run(*args: str) -> None:
     subprocess.run(list(args), check=True, capture_output=True, timeout=20)
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class Hosts:
@@ -160,7 +154,7 @@ class FaultFederation:
         pki, host = self.root / "pki", self.hosts.launcher
         create_ca(pki / "ca")
         issue_certificate(pki / "ca", pki, instance_id="launcher", hosts=[host, "localhost"])
-        address = f"{host}:{_free_port(host)}"
+        address = f"{host}:{free_loopback_port(host)}"
         beacon = self._start_beacon()
         tls = {"cert": "pki/launcher.pem", "key": "pki/launcher.key", "ca": "pki/ca/ca.pem"}
         _dump(
@@ -184,7 +178,7 @@ class FaultFederation:
         self.events = EventTail(self.root / "launcher.log")
 
     def _start_beacon(self) -> dict[str, str]:
-        port = _free_port("127.0.0.1")
+        port = free_loopback_port("127.0.0.1")
         state = self.root / "beacon"
         command = ["beacon", "serve", "--state-dir", str(state), "--listen", f"127.0.0.1:{port}"]
         self._spawn("beacon", [sys.executable, "-m", "mpcrec.cli.app", *command, "--period", "1"])

@@ -42,6 +42,7 @@ from rich.table import Table
 
 from mpcrec.bench.report import write_json
 from mpcrec.errors import UserError
+from mpcrec.loopback import free_loopback_port
 from mpcrec.node.recommender import ModelSnapshot
 
 TARGET_P99_MS = 20.0
@@ -195,7 +196,7 @@ def _http_samples(
     clients: list[httpx.Client] = []
     try:
         for pythonpath in code:
-            port = _free_port()
+            port = free_loopback_port()
             env = (
                 dict(os.environ) if pythonpath is None else {**os.environ, "PYTHONPATH": pythonpath}
             )
@@ -238,14 +239,6 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait(10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(
