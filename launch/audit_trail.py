@@ -25,7 +25,7 @@ from mpcrec.audit.log import AuditLog
 from mpcrec.crypto.beacon import Beacon, ChainInfo
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Contribution
-from mpcrec.federation.result import MemberResult, result_entry
+from mpcrec.federation.result import MemberResult, round_result
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import PrivacyPromise
 from mpcrec.privacy.accountant import accountant_for
@@ -169,16 +169,17 @@ class AuditTrail:
         result: MemberResult,
         digests: Mapping[str, bytes],
         params: RoundParams,
-    ) -> LogEntry:
+    ) -> tuple[LogEntry, LogEntry]:
         """A member's ok result as the entry it signed (the frozen contributions'
-        ``digests``, the round ``params`` and the raw weights it used), checked."""
+        ``digests``, the round ``params`` and the raw weights it used), checked, after the
+        ``result_contributions`` entry of the maps it signs by digest (both to log, in
+        this order: :mod:`mpcrec.audit.result_contributions`)."""
         if len(result.weights) != len(rnd.contributors):
             raise ProtocolError(
                 f"{result.member}: {len(result.weights)} weights for "
                 f"{len(rnd.contributors)} frozen contributions"
             )
-        entry = result_entry(
-            member=result.member,
+        signed = round_result(
             round_id=rnd.round_id,
             new_version=rnd.model_version + 1,
             model_hash=result.model_hash,
@@ -187,9 +188,10 @@ class AuditTrail:
             params=params,
             weights=dict(zip(rnd.contributors, result.weights, strict=True)),
         )
+        entry = entries.result_signature(member=result.member, result=signed)
         entry = LogEntry(entry.kind, entry.round, entry.author, entry.payload, result.signature)
         self._check(entry, instance.signing_key, "round result")
-        return entry
+        return entries.result_contributions(result=signed), entry
 
     def round_changed(
         self,
