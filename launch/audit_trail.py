@@ -11,7 +11,7 @@ still checked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from launch.store import Instance
 from mpcrec.audit import entries
 from mpcrec.audit.entries import Kind, LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
+from mpcrec.audit.result_contributions import contributions_digest
 from mpcrec.crypto.beacon import Beacon, ChainInfo
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Contribution
@@ -39,11 +40,30 @@ def _beacon_json(rnd: Round) -> dict[str, Any] | None:
     return Beacon(rnd.beacon_round, rnd.beacon_signature, rnd.beacon_previous).to_json()
 
 
+def _maps_key(maps: LogEntry) -> tuple[int | None, bytes]:
+    """A ``result_contributions`` entry's round and the digest of its maps."""
+    return maps.round, contributions_digest(maps.payload)
+
+
 class AuditTrail:
     """The launcher's side of the audit log (``log=None``: check signatures only)."""
 
     def __init__(self, log: AuditLog | None) -> None:
         self.log = log
+        self._maps_logged: tuple[int | None, bytes] = (None, b"")  # the last committed
+
+    def unlogged(self, signed: Sequence[LogEntry]) -> tuple[LogEntry, ...]:
+        """Of a member's result as :meth:`result` gives it (its maps, its entry): both, or
+        its entry alone when the maps of that digest were the last committed for its round
+        (a copy after a restart is harmless: the auditor keeps them by digest)."""
+        if len(signed) == 2 and self._maps_logged == _maps_key(signed[0]):
+            return (signed[1],)
+        return tuple(signed)
+
+    def committed(self, signed: Sequence[LogEntry]) -> None:
+        """Note the maps of a result whose transaction committed (see :meth:`unlogged`)."""
+        if signed:
+            self._maps_logged = _maps_key(signed[0])
 
     def tree_head(self, known_size: int) -> tuple[TreeHead, list[bytes]]:
         """The latest signed tree head and a consistency proof from ``known_size`` to it."""

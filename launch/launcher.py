@@ -283,10 +283,12 @@ class Launcher(LogReads):
             first_reveal = bool(signed) and not any(
                 r.ok for r in self.store.results(rnd.round_id).values()
             )
+            logged = self.trail.unlogged(signed)  # the maps once a round, the member's entry
             with self.store.transaction():
                 self.store.add_result(result)
-                for entry in signed:  # the result's maps, then the member's signed entry
+                for entry in logged:
                     self.trail.append(entry)
+            self.trail.committed(signed)
             if first_reveal:  # the launcher holds the model now: the round spends ε
                 self.budget.record_revealed()
             self._emit("result", round_id=rnd.round_id, member=result.member, ok=result.ok)

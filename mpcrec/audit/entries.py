@@ -352,7 +352,7 @@ def result_signature(*, member: str, result: RoundResult, full: bool = False) ->
 
 def result_contributions(*, result: RoundResult) -> LogEntry:
     """The launcher logs the maps a compact result signs by digest (accepted, rejected,
-    weights), just before the member's ``result_signature`` entry."""
+    weights), before the round's first ``result_signature`` entry of their digest."""
     return LogEntry(Kind.RESULT_CONTRIBUTIONS, result.round_id, LAUNCHER, maps_of(result.to_json()))
 
 

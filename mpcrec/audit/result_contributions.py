@@ -7,9 +7,9 @@ results of the committee that computed it (:mod:`mpcrec.node.model_provenance`),
 check reads those maps: it checks that a full committee signed this version and this hash.
 So a member signs their digest instead (``contributions``, 32 bytes as hex:
 :func:`contributions_digest`), and the maps travel apart: the launcher logs them in a
-``result_contributions`` entry of the round just before each member's result entry, and the
-auditor rebuilds every result from them (:func:`expanded`) before any rule looks at it, so
-every accepted contribution, its weight and its counting in ε are checked as before. A
+``result_contributions`` entry of the round before the first member result of that digest,
+and the auditor rebuilds every result from them (:func:`expanded`) before any rule looks at
+it, so every accepted contribution, its weight and its counting in ε are checked as before. A
 result whose digest no earlier ``result_contributions`` entry of its round matches is a
 ``contribution`` finding.
 

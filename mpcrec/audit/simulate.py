@@ -5,7 +5,7 @@ It writes what :mod:`launch.audit_trail` writes for a real run, entry for entry:
 per round ``round_open``, one instance-signed ``seed_commit`` per participant (a fresh
 per-round commitment, :mod:`committees.seed`), ``seed_reveals`` and ``committee`` (the
 sortition with cooldown and dealer, :mod:`committees.sortition`), one ``contribution`` per
-instance, one ``result_contributions`` and ``result_signature`` per member (or, with
+instance, one ``result_contributions`` then one ``result_signature`` per member (or, with
 ``full_results``, the ``result_signature`` alone with the maps in it: the form before the
 digest, :mod:`mpcrec.audit.result_contributions`), and ``publish`` or ``abort``, followed by a
 signed RFC 6962 tree head. Updates and models are stand-ins (their digests are hashes of
@@ -226,7 +226,7 @@ def _run_round(
         return version
     result = _result(r, version, digests, plan, ids)
     for m in members:
-        if not plan.full_results:
+        if not plan.full_results and m == members[0]:  # the maps once, as the launcher
             sim.append(make.result_contributions(result=result))
         signed = make.result_signature(member=m, result=result, full=plan.full_results)
         sim.append(signed, sim.instance_keys[m])

@@ -50,14 +50,18 @@ def results_changed(
     maps_at, done = -1, False
     for e in entries:
         if e.round == rnd and e.kind == Kind.RESULT_CONTRIBUTIONS:
-            maps_at = len(out)
+            maps_at, maps = len(out), e
         elif e.round == rnd and e.kind == Kind.RESULT_SIGNATURE and not (first and done):
             done, result = True, e.payload["result"]
             if is_compact(result):
-                full = expanded(result, out[maps_at].payload)
+                full = expanded(result, maps.payload)
                 assert full is not None
                 new = change(full)
-                out[maps_at] = replace(out[maps_at], payload=maps_of(new))
+                changed = replace(maps, payload=maps_of(new))
+                if first:
+                    out.append(changed)  # its own maps: the other members' stay as they are
+                else:
+                    out[maps_at] = changed
                 result = compact(new)
             else:
                 result = change(dict(result))

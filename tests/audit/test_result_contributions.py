@@ -40,10 +40,15 @@ def _launcher_signed(log: FederationLog, entry: LogEntry, **payload: object) -> 
 def test_members_sign_the_digest_and_the_log_holds_the_maps(federation: FederationLog) -> None:
     results = [e for e in federation.entries if e.kind == Kind.RESULT_SIGNATURE]
     assert results and all(is_compact(e.payload["result"]) for e in results)
-    for e in results:
-        before = federation.entries[e.index - 1]
-        assert before.kind == Kind.RESULT_CONTRIBUTIONS and before.author == LAUNCHER
-        assert e.payload["result"]["contributions"] == contributions_digest(before.payload).hex()
+    for e in results:  # the maps once a round, before its first result
+        maps = [
+            m
+            for m in federation.entries[: e.index]
+            if m.kind == Kind.RESULT_CONTRIBUTIONS and m.round == e.round
+        ]
+        assert len(maps) == 1 and maps[0].author == LAUNCHER
+        digest = contributions_digest(maps[0].payload).hex()
+        assert e.payload["result"]["contributions"] == digest
     assert verify_lines(federation.lines(), federation).ok
 
 
@@ -64,7 +69,7 @@ def test_maps_the_launcher_altered_or_left_out_are_named(federation: FederationL
     victim = sorted(maps[0].payload["accepted"])[0]
     dropped = {k: v for k, v in maps[0].payload["accepted"].items() if k != victim}
     entries = list(federation.entries)
-    for m in maps:  # every copy altered, each signed again by the launcher
+    for m in maps:  # altered and signed again by the launcher
         entries[m.index] = _launcher_signed(federation, m, accepted=dropped)
     assert _findings(federation, list(federation.entries)) == []
     left_out = [e for e in entries if e.kind != Kind.RESULT_CONTRIBUTIONS or e.round != r]

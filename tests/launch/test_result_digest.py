@@ -5,6 +5,8 @@ newer member's: versions do not mix (docs/audit.md)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -69,3 +71,23 @@ def test_the_trail_logs_the_maps_then_the_compact_result_and_refuses_the_full_fo
     assert not {"accepted", "rejected", "weights"} & set(result)
     with pytest.raises(ProtocolError, match="bad signature on its round result"):
         trail.result(member, rnd, _signed(key, PARAMS, full=True), DIGESTS, PARAMS)
+
+
+def test_the_maps_are_logged_once_a_round_once_committed() -> None:
+    """Both entries for the first result of a round; the member's entry alone for the next
+    with the same maps, once the first one's transaction committed; both again for other
+    maps or another round, or when the transaction did not commit (no ``committed``)."""
+    key = Ed25519PrivateKey.generate()
+    member = Instance("a", public_key_bytes(key), b"\x00" * 32, "127.0.0.1:1", 0.0)
+    trail, rnd = AuditTrail(None), _computing()
+    signed = trail.result(member, rnd, _signed(key, PARAMS, full=False), DIGESTS, PARAMS)
+    maps, entry = signed
+
+    assert trail.unlogged(signed) == signed
+    assert trail.unlogged(signed) == signed  # the first one's transaction did not commit
+    trail.committed(signed)
+    assert trail.unlogged(signed) == (entry,)
+    other = replace(maps, payload={**maps.payload, "weights": {"c": 2.0, "d": 0.0}})
+    assert trail.unlogged((other, entry)) == (other, entry)
+    later = replace(maps, round=2)
+    assert trail.unlogged((later, entry)) == (later, entry)
