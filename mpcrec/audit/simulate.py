@@ -5,8 +5,8 @@ It writes what :mod:`launch.audit_trail` writes for a real run, entry for entry:
 per round ``round_open``, one instance-signed ``seed_commit`` per participant (a fresh
 per-round commitment, :mod:`committees.seed`), ``seed_reveals`` and ``committee`` (the
 sortition with cooldown and dealer, :mod:`committees.sortition`), one ``contribution`` per
-instance, one ``result_contributions`` then one ``result_signature`` per member (or, with
-``full_results``, the ``result_signature`` alone with the maps in it: the form before the
+instance, one ``result_contributions`` (the maps, once) and one ``result_signature`` per
+member (with ``full_results``, the results alone, the maps in them: the form before the
 digest, :mod:`mpcrec.audit.result_contributions`), and ``publish`` or ``abort``, followed by a
 signed RFC 6962 tree head. Updates and models are stand-ins (their digests are hashes of
 labels). It feeds the tamper tests beside a log exported from a real launcher run
