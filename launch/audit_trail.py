@@ -11,7 +11,7 @@ still checked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,10 +22,11 @@ from launch.store import Instance
 from mpcrec.audit import entries
 from mpcrec.audit.entries import Kind, LogEntry, TreeHead
 from mpcrec.audit.log import AuditLog
+from mpcrec.audit.result_contributions import contributions_digest
 from mpcrec.crypto.beacon import Beacon, ChainInfo
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Contribution
-from mpcrec.federation.result import MemberResult, result_entry
+from mpcrec.federation.result import MemberResult, round_result
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import PrivacyPromise
 from mpcrec.privacy.accountant import accountant_for
@@ -39,11 +40,30 @@ def _beacon_json(rnd: Round) -> dict[str, Any] | None:
     return Beacon(rnd.beacon_round, rnd.beacon_signature, rnd.beacon_previous).to_json()
 
 
+def _maps_key(maps: LogEntry) -> tuple[int | None, bytes]:
+    """A ``result_contributions`` entry's round and the digest of its maps."""
+    return maps.round, contributions_digest(maps.payload)
+
+
 class AuditTrail:
     """The launcher's side of the audit log (``log=None``: check signatures only)."""
 
     def __init__(self, log: AuditLog | None) -> None:
         self.log = log
+        self._maps_logged: tuple[int | None, bytes] = (None, b"")  # the last committed
+
+    def unlogged(self, signed: Sequence[LogEntry]) -> tuple[LogEntry, ...]:
+        """Of a member's result as :meth:`result` gives it (its maps, its entry): both, or
+        its entry alone when the maps of that digest were the last committed for its round
+        (a copy after a restart is harmless: the auditor keeps them by digest)."""
+        if len(signed) == 2 and self._maps_logged == _maps_key(signed[0]):
+            return (signed[1],)
+        return tuple(signed)
+
+    def committed(self, signed: Sequence[LogEntry]) -> None:
+        """Note the maps of a result whose transaction committed (see :meth:`unlogged`)."""
+        if signed:
+            self._maps_logged = _maps_key(signed[0])
 
     def tree_head(self, known_size: int) -> tuple[TreeHead, list[bytes]]:
         """The latest signed tree head and a consistency proof from ``known_size`` to it."""
@@ -169,16 +189,17 @@ class AuditTrail:
         result: MemberResult,
         digests: Mapping[str, bytes],
         params: RoundParams,
-    ) -> LogEntry:
+    ) -> tuple[LogEntry, LogEntry]:
         """A member's ok result as the entry it signed (the frozen contributions'
-        ``digests``, the round ``params`` and the raw weights it used), checked."""
+        ``digests``, the round ``params`` and the raw weights it used), checked, after the
+        ``result_contributions`` entry of the maps it signs by digest (both to log, in
+        this order: :mod:`mpcrec.audit.result_contributions`)."""
         if len(result.weights) != len(rnd.contributors):
             raise ProtocolError(
                 f"{result.member}: {len(result.weights)} weights for "
                 f"{len(rnd.contributors)} frozen contributions"
             )
-        entry = result_entry(
-            member=result.member,
+        signed = round_result(
             round_id=rnd.round_id,
             new_version=rnd.model_version + 1,
             model_hash=result.model_hash,
@@ -187,9 +208,10 @@ class AuditTrail:
             params=params,
             weights=dict(zip(rnd.contributors, result.weights, strict=True)),
         )
+        entry = entries.result_signature(member=result.member, result=signed)
         entry = LogEntry(entry.kind, entry.round, entry.author, entry.payload, result.signature)
         self._check(entry, instance.signing_key, "round result")
-        return entry
+        return entries.result_contributions(result=signed), entry
 
     def round_changed(
         self,

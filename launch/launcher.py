@@ -279,20 +279,24 @@ class Launcher(LogReads):
         with self._lock:
             rnd = self._round(result.round_id)
             rnd.admit_member(result.member)
-            signed = self._signed_result(rnd, result) if result.ok else None
-            first_reveal = signed is not None and not any(
+            signed = self._signed_result(rnd, result) if result.ok else ()
+            first_reveal = bool(signed) and not any(
                 r.ok for r in self.store.results(rnd.round_id).values()
             )
+            logged = self.trail.unlogged(signed)  # the maps once a round, the member's entry
             with self.store.transaction():
                 self.store.add_result(result)
-                self.trail.append(signed)
+                for entry in logged:
+                    self.trail.append(entry)
+            self.trail.committed(signed)
             if first_reveal:  # the launcher holds the model now: the round spends ε
                 self.budget.record_revealed()
             self._emit("result", round_id=rnd.round_id, member=result.member, ok=result.ok)
             self._changed_now()
 
-    def _signed_result(self, rnd: Round, result: MemberResult) -> LogEntry:
-        """A member's ok result as the entry it signed, its signature checked."""
+    def _signed_result(self, rnd: Round, result: MemberResult) -> tuple[LogEntry, LogEntry]:
+        """A member's ok result as the entry it signed, its signature checked, after the
+        entry of the contributions it signs by digest (:meth:`AuditTrail.result`)."""
         self.rows.check_result(rnd, result)  # its size is the round's, retired rows kept
         digests = self.store.digests(rnd.round_id)
         frozen = {c: digests[c] for c in rnd.contributors}

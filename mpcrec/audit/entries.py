@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from mpcrec.audit.canonical import LogFormatError as LogFormatError
 from mpcrec.audit.canonical import canonical_json as canonical_json
 from mpcrec.audit.ed25519_check import signed_by
+from mpcrec.audit.result_contributions import compact, maps_of
 from mpcrec.audit.tree_head import TreeHead as TreeHead
 
 LAUNCHER = "launcher"
@@ -45,6 +46,7 @@ class Kind(StrEnum):
     COMMITTEE = "committee"
     CONTRIBUTION = "contribution"
     RESULT_SIGNATURE = "result_signature"
+    RESULT_CONTRIBUTIONS = "result_contributions"  # a result's maps (result_contributions)
     PUBLISH = "publish"
     ABORT = "abort"
     CATALOGUE = "catalogue"  # a catalogue version (mpcrec.audit.catalogue_entry)
@@ -340,9 +342,18 @@ class RoundResult:
         }
 
 
-def result_signature(*, member: str, result: RoundResult) -> LogEntry:
-    """A member's signature over the round result (``model_version`` is the new version)."""
-    return LogEntry(Kind.RESULT_SIGNATURE, result.round_id, member, {"result": result.to_json()})
+def result_signature(*, member: str, result: RoundResult, full: bool = False) -> LogEntry:
+    """A member's signature over the round result (``model_version`` is the new version),
+    its contributions named by their digest (:mod:`mpcrec.audit.result_contributions`;
+    ``full``: the maps in the result, as logs written before the digest hold)."""
+    signed = result.to_json() if full else compact(result.to_json())
+    return LogEntry(Kind.RESULT_SIGNATURE, result.round_id, member, {"result": signed})
+
+
+def result_contributions(*, result: RoundResult) -> LogEntry:
+    """The launcher logs the maps a compact result signs by digest (accepted, rejected,
+    weights), before the round's first ``result_signature`` entry of their digest."""
+    return LogEntry(Kind.RESULT_CONTRIBUTIONS, result.round_id, LAUNCHER, maps_of(result.to_json()))
 
 
 def publish(*, round_id: int, model_version: int, model_hash: bytes) -> LogEntry:

@@ -9,10 +9,11 @@ entry for a closed round...) come back as ``order`` findings; the checks in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry
+from mpcrec.audit.result_contributions import contributions_digest, expanded, is_compact
 from mpcrec.audit.schema import payload_error
 
 
@@ -40,6 +41,8 @@ class RoundRecord:
     committee: LogEntry | None = None
     contributions: dict[str, LogEntry] = field(default_factory=dict)
     signatures: dict[str, LogEntry] = field(default_factory=dict)
+    #: ``result_contributions`` payloads by their digest (hex)
+    contribution_maps: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     published: LogEntry | None = None
     aborted: LogEntry | None = None
 
@@ -104,20 +107,54 @@ def _misplaced(entry: LogEntry, why: str) -> Finding:
     return Finding("order", entry.index, f"{entry.kind} for round {entry.round}: {why}")
 
 
+def _with_maps(record: RoundRecord, entry: LogEntry) -> LogEntry:
+    """A compact result entry as the full result it signs by digest, rebuilt from the
+    round's earlier ``result_contributions`` entry of that digest (the entry as it is if
+    none matches, or for a full result or any other kind): the checks read full results.
+    Its signature is checked over the entry as logged (``check_signatures``)."""
+    result = entry.payload.get("result")
+    if entry.kind != Kind.RESULT_SIGNATURE or not isinstance(result, dict):
+        return entry
+    if not is_compact(result):
+        return entry
+    maps = record.contribution_maps.get(str(result.get("contributions")))
+    full = expanded(result, maps) if maps is not None else None
+    return entry if full is None else replace(entry, payload={**entry.payload, "result": full})
+
+
+def _unmatched(record: RoundRecord, entry: LogEntry) -> Finding | None:
+    """A ``contribution`` finding for a result still naming its contributions by a digest
+    no earlier ``result_contributions`` entry of its round carries."""
+    result = entry.payload.get("result")
+    if entry.kind != Kind.RESULT_SIGNATURE or not isinstance(result, dict):
+        return None
+    if not is_compact(result):
+        return None
+    why = (
+        f"round {record.round_id}: {entry.author} signed contributions "
+        f"{str(result.get('contributions'))[:16]}..., which no result_contributions "
+        "entry of the round before it holds"
+    )
+    return Finding("contribution", entry.index, why)
+
+
 def _step(record: RoundRecord, entry: LogEntry) -> Finding | None:
     """File a round entry into its record; a finding if the protocol forbids it here."""
     if record.closed:
         return _misplaced(entry, "the round already ended")
-    if entry.kind in (Kind.CONTRIBUTION, Kind.RESULT_SIGNATURE):
+    if entry.kind in (Kind.CONTRIBUTION, Kind.RESULT_SIGNATURE, Kind.RESULT_CONTRIBUTIONS):
         if record.committee is None:
             return _misplaced(entry, "no committee was drawn yet")
+        if entry.kind == Kind.RESULT_CONTRIBUTIONS:
+            record.contribution_maps[contributions_digest(entry.payload).hex()] = entry.payload
+            return None
         bucket = record.contributions if entry.kind == Kind.CONTRIBUTION else record.signatures
         if entry.author in bucket:
             return _misplaced(entry, f"a second one by {entry.author}")
         if entry.kind == Kind.CONTRIBUTION and record.signatures:
             return _misplaced(entry, "contributions closed when members signed the result")
-        bucket[entry.author] = entry
-        return None
+        bucket[entry.author] = _with_maps(record, entry)
+        return _unmatched(record, bucket[entry.author])
     attr = _ROUND_STEPS[entry.kind]
     if getattr(record, attr) is not None:
         return _misplaced(entry, "a second one")

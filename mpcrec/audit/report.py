@@ -29,7 +29,8 @@ RULES: dict[str, str] = {
     "cooldown": "nobody serves twice within a cooldown window",
     "dealer": "the dealer is the sortition's and not a member",
     "provider": "no TFP; replicated means three members",
-    "contribution": "every logged contribution is accepted or rejected with its digest",
+    "contribution": "every logged contribution is accepted or rejected with its digest"
+    " (in the maps logged under the digest the members signed)",
     "member_signatures": "every member signed the same result",
     "min_contributors": "every published round had enough accepted contributions",
     "model_hash": "the published model is the one the members signed",

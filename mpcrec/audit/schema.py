@@ -111,8 +111,19 @@ def _params(v: Any) -> bool:
     return isinstance(v, dict) and _fields_ok(v, _PARAMS, optional) is None
 
 
+#: A result naming its contributions by digest (mpcrec.audit.result_contributions).
+_COMPACT_RESULT: Mapping[str, Field] = {
+    **{k: f for k, f in _RESULT.items() if k not in ("accepted", "rejected", "weights")},
+    "contributions": _hex32,
+}
+
+
 def _result(v: Any) -> bool:
-    return isinstance(v, dict) and _fields_ok(v, _RESULT) is None
+    """A full result (logs written before the digest) or a compact one."""
+    if not isinstance(v, dict):
+        return False
+    schema = _COMPACT_RESULT if "contributions" in v else _RESULT
+    return _fields_ok(v, schema) is None
 
 
 SCHEMAS: Mapping[str, Mapping[str, Field]] = {
@@ -141,6 +152,11 @@ SCHEMAS: Mapping[str, Mapping[str, Field]] = {
         "params_hash": _hex32,
     },
     Kind.RESULT_SIGNATURE: {"result": _result},
+    Kind.RESULT_CONTRIBUTIONS: {
+        "accepted": _hex_map,
+        "rejected": _hex_map,
+        "weights": _weight_map,
+    },
     Kind.PUBLISH: {"model_version": _int(1), "model_hash": _hex32},
     Kind.ABORT: {"reason": _text, "missing": _ids},
     Kind.CATALOGUE: {

@@ -5,7 +5,9 @@ It writes what :mod:`launch.audit_trail` writes for a real run, entry for entry:
 per round ``round_open``, one instance-signed ``seed_commit`` per participant (a fresh
 per-round commitment, :mod:`committees.seed`), ``seed_reveals`` and ``committee`` (the
 sortition with cooldown and dealer, :mod:`committees.sortition`), one ``contribution`` per
-instance, one ``result_signature`` per member, and ``publish`` or ``abort``, followed by a
+instance, one ``result_contributions`` (the maps, once) and one ``result_signature`` per
+member (with ``full_results``, the results alone, the maps in them: the form before the
+digest, :mod:`mpcrec.audit.result_contributions`), and ``publish`` or ``abort``, followed by a
 signed RFC 6962 tree head. Updates and models are stand-ins (their digests are hashes of
 labels). It feeds the tamper tests beside a log exported from a real launcher run
 (``tests/audit/real_log.py``) and the verification benchmark (``mpcrec bench audit``).
@@ -114,6 +116,7 @@ class _Plan:
     params: Mapping[str, Any]
     min_contributors: int = 3
     beacon: LocalSigner | None = None
+    full_results: bool = False
 
     @property
     def chain(self) -> ChainInfo | None:
@@ -223,7 +226,10 @@ def _run_round(
         return version
     result = _result(r, version, digests, plan, ids)
     for m in members:
-        sim.append(make.result_signature(member=m, result=result), sim.instance_keys[m])
+        if not plan.full_results and m == members[0]:  # the maps once, as the launcher
+            sim.append(make.result_contributions(result=result))
+        signed = make.result_signature(member=m, result=result, full=plan.full_results)
+        sim.append(signed, sim.instance_keys[m])
     sim.append(make.publish(round_id=r, model_version=version + 1, model_hash=result.model_hash))
     sim.sign_head(_head_time(r))
     return version + 1
@@ -281,6 +287,7 @@ def simulate_federation(
     beacon: bool = True,
     user_clip_norm: float | None = None,
     accountant: str | None = None,
+    full_results: bool = False,
 ) -> FederationLog:
     """Run rounds ``1..rounds`` of a simulated federation and return its signed log.
 
@@ -294,7 +301,7 @@ def simulate_federation(
     ``sensitivity: user``, ``q = sample_rate``). The config entry names ``accountant``: by
     default (``None``) the launcher's choice for ``sample_rate``
     (:func:`~mpcrec.privacy.accountant.accountant_for`); ``""`` leaves it out, as logs
-    written before it.
+    written before it. ``full_results`` writes results in the form before the digest.
     """
     launcher = Ed25519PrivateKey.from_private_bytes(_derive("launcher", seed))
     ids = [f"inst-{i:02d}" for i in range(instances)]
@@ -334,6 +341,7 @@ def simulate_federation(
         min_contributors=min_contributors,
         beacon=signer,
         params=params,
+        full_results=full_results,
     )
     history: list[tuple[str, ...]] = []
     version = 0

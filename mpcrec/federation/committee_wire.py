@@ -1,19 +1,20 @@
 """A model's committee signatures on the wire, the members' common result sent once.
 
-Every member of a round signs a ``result_signature`` entry whose payload is
-``{"result": RoundResult.to_json()}``, and the result names every accepted contribution
-with its digest and weight: at a thousand contributors each entry is about 100 KB, the
-same in every member's. So a model (``ModelChunk``) carries that result once
+Every member of a round signs a ``result_signature`` entry whose payload is ``{"result":
+...}``, the same in every member's. The result names the round's contributions by the digest
+of their maps (:mod:`mpcrec.audit.result_contributions`: a few hundred bytes at any number
+of contributors; before it, the maps themselves, about 100 KB at a thousand contributors,
+which an older launcher may still serve). A model (``ModelChunk``) carries that result once
 (``committee_result``: its canonical JSON) and each member's entry without its payload
 (index, kind, round, author, sig, with its keys); the receiver rebuilds each entry as
 ``{..., "payload": {"result": <the shared result>}}``. Nothing here is trusted: the node
 verifies each member's signature over the rebuilt entry exactly as over a full one
-(:mod:`mpcrec.node.model_provenance`), so a shared result the launcher altered fails
-every signature (``model-unsigned``), and one that does not parse leaves the entries
-without a payload, refused the same way. A member whose payload is not the common one is
-sent in full, as is every entry when the receiver did not ask for the compact form
-(``GetModelRequest.shared_result``: older nodes), and full entries are always accepted.
-The rebuilt entries weigh at most one message's bytes together (:func:`committee_from_wire`).
+(:mod:`mpcrec.node.model_provenance`), so a shared result the launcher altered fails every
+signature (``model-unsigned``), and one that does not parse leaves the entries without a
+payload, refused the same way. A member whose payload is not the common one is sent in full,
+as is every entry when the receiver did not ask for the compact form
+(``GetModelRequest.shared_result``: older nodes), and full entries are always accepted. The
+rebuilt entries weigh at most one message's bytes together (:func:`committee_from_wire`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """A committee member's result, and what it signs when it returns one: the audit log's
 ``result_signature`` entry (:mod:`mpcrec.audit.entries`), so the signature the launcher
-checks is the one an auditor checks."""
+checks is the one an auditor checks. The entry names the round's contributions by the
+digest of their maps (:mod:`mpcrec.audit.result_contributions`); the launcher logs the maps
+themselves beside it (:func:`round_result` gives both)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from mpcrec.audit.entries import LogEntry, RoundResult, result_signature
 from mpcrec.federation.round_params import RoundParams
@@ -27,9 +30,13 @@ class MemberResult:
     weights: tuple[float, ...] = ()  # the raw weight it used per frozen contribution
 
 
-def result_entry(
+def result_entry(*, member: str, **fields: Any) -> LogEntry:
+    """The unsigned entry ``member`` signs over :func:`round_result` of ``fields``."""
+    return result_signature(member=member, result=round_result(**fields))
+
+
+def round_result(
     *,
-    member: str,
     round_id: int,
     new_version: int,
     model_hash: bytes,
@@ -37,25 +44,22 @@ def result_entry(
     accepted: Sequence[str],
     params: RoundParams,
     weights: Mapping[str, float],
-) -> LogEntry:
-    """The unsigned entry ``member`` signs: every frozen contribution (by its digest)
+) -> RoundResult:
+    """The result a member signs: every frozen contribution (by its digest)
     accepted or rejected, the hash of model ``new_version``, the round parameters (their
     digest, noise multiplier and sensitivity convention) and the raw weight it used for each
     contribution (the one its author signed); the sample rate is the unit's
     (:attr:`RoundParams.sample_rate`: ``1`` for instances, all asked every round)."""
     ok = set(accepted)
-    return result_signature(
-        member=member,
-        result=RoundResult(
-            round_id=round_id,
-            model_version=new_version,
-            model_hash=model_hash,
-            accepted={c: d for c, d in digests.items() if c in ok},
-            rejected={c: d for c, d in digests.items() if c not in ok},
-            noise_multiplier=params.noise_multiplier,
-            sample_rate=params.sample_rate,
-            params_hash=params.digest,
-            weights=dict(weights),
-            sensitivity=params.sensitivity,
-        ),
+    return RoundResult(
+        round_id=round_id,
+        model_version=new_version,
+        model_hash=model_hash,
+        accepted={c: d for c, d in digests.items() if c in ok},
+        rejected={c: d for c, d in digests.items() if c not in ok},
+        noise_multiplier=params.noise_multiplier,
+        sample_rate=params.sample_rate,
+        params_hash=params.digest,
+        weights=dict(weights),
+        sensitivity=params.sensitivity,
     )

@@ -16,7 +16,10 @@ compute, or to serve), :class:`ModelProvenance` requires, attached to the model
 
 Anything else is the refusal ``model-unsigned``. (The members' common result may travel
 once per model, each entry rebuilt around it before this check:
-:mod:`mpcrec.federation.committee_wire`.) That each entry sits in the one
+:mod:`mpcrec.federation.committee_wire`. It names the round's contributions by a digest,
+:mod:`mpcrec.audit.result_contributions`: no check here reads them, the auditor checks them
+against the maps the log holds; a result another digest or the maps replaced fails its
+signatures.) That each entry sits in the one
 fork-checked log is proven by its signer: every member asks for the inclusion proof of its
 own result entry at the round's end (``inclusion``, :mod:`mpcrec.node.log_watch`); a node
 can also hand the checked entries to its own proofs (``on_verified``), at the cost of

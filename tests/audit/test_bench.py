@@ -18,7 +18,8 @@ def test_bench_audit_writes_json(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["verified"] is True and result["findings"] == 0
     n = 8
-    per_round = 1 + n + 2 + n + 3 + 1  # open, commits, reveals + committee, contributions,
-    setup = 1 + n  # results, publish; config and registrations
+    # open, commits, reveals + committee, contributions, the maps, results, publish
+    per_round = 1 + n + 2 + n + 1 + 3 + 1
+    setup = 1 + n  # config and registrations
     assert result["entries"] == setup + 3 * per_round
     assert result["tree_heads"] == 3

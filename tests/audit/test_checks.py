@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from mpcrec.audit import checks
 from mpcrec.audit.entries import LAUNCHER, Kind, LogEntry
 from mpcrec.audit.history import History, replay
+from mpcrec.audit.result_contributions import compact, expanded, is_compact, maps_of
 from mpcrec.audit.simulate import FederationLog, simulate_federation
 from mpcrec.privacy.accountant import gaussian_epsilon
 
@@ -29,6 +31,42 @@ def edited(
                 out.append(new)
             continue
         out.append(entry)
+    assert done
+    return out
+
+
+def results_changed(
+    entries: list[LogEntry],
+    rnd: int,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    first: bool = False,
+) -> list[LogEntry]:
+    """Round ``rnd``'s signed results (``first``: the first only) changed as their signers
+    would sign them: ``change`` maps the full result to another; a compact result's digest
+    and the ``result_contributions`` entry before it follow it (re-sign to keep the
+    signatures: :func:`tests.audit.conftest.rebuild`)."""
+    out: list[LogEntry] = []
+    maps_at, done = -1, False
+    for e in entries:
+        if e.round == rnd and e.kind == Kind.RESULT_CONTRIBUTIONS:
+            maps_at, maps = len(out), e
+        elif e.round == rnd and e.kind == Kind.RESULT_SIGNATURE and not (first and done):
+            done, result = True, e.payload["result"]
+            if is_compact(result):
+                full = expanded(result, maps.payload)
+                assert full is not None
+                new = change(full)
+                changed = replace(maps, payload=maps_of(new))
+                if first:
+                    out.append(changed)  # its own maps: the other members' stay as they are
+                else:
+                    out[maps_at] = changed
+                result = compact(new)
+            else:
+                result = change(dict(result))
+            e = replace(e, payload={**e.payload, "result": result})
+        out.append(e)
     assert done
     return out
 
@@ -149,15 +187,11 @@ def test_member_signature_missing(federation: FederationLog) -> None:
 
 
 def test_contribution_dropped_from_result(federation: FederationLog) -> None:
-    def forget(e: LogEntry) -> LogEntry:
-        result = dict(e.payload["result"])
-        result["accepted"] = {i: d for i, d in result["accepted"].items() if i != "inst-04"}
-        return replace(e, payload={"result": result})
+    def forget(result: dict[str, Any]) -> dict[str, Any]:
+        accepted = {i: d for i, d in result["accepted"].items() if i != "inst-04"}
+        return {**result, "accepted": accepted}
 
-    entries = [
-        forget(e) if e.kind == Kind.RESULT_SIGNATURE and e.round == 1 else e
-        for e in federation.entries
-    ]
+    entries = results_changed(list(federation.entries), 1, forget)
     found = checks.check_results(history_of(entries))
     assert [f.message for f in found] == [
         "round 1: contribution of inst-04 is neither accepted nor rejected with its digest"

@@ -10,7 +10,7 @@ from mpcrec.audit import checks
 from mpcrec.audit.entries import Kind, LogEntry
 from mpcrec.audit.simulate import FederationLog, simulate_federation
 from mpcrec.privacy.budget import epsilon_spent
-from tests.audit.test_checks import edited, history_of, with_payload
+from tests.audit.test_checks import edited, history_of, results_changed, with_payload
 
 
 def _published_round(federation: FederationLog) -> int:
@@ -70,10 +70,13 @@ def test_a_member_weighting_a_contribution_otherwise_than_its_author_is_named(
     signature = next(
         e for e in federation.entries if e.kind == Kind.RESULT_SIGNATURE and e.round == r
     )
-    skewed = dict(signature.payload["result"]["weights"])
-    victim = sorted(skewed)[0]
-    skewed = {i: (1e12 if i == victim else 1e-9) for i in skewed}
-    log = edited(federation, Kind.RESULT_SIGNATURE, r, _result_change(weights=skewed))
+
+    def skew(result: dict[str, Any]) -> dict[str, Any]:
+        victim = sorted(result["weights"])[0]
+        weights = {i: (1e12 if i == victim else 1e-9) for i in result["weights"]}
+        return {**result, "weights": weights}
+
+    log = results_changed(list(federation.entries), r, skew, first=True)
 
     found = checks.check_weights(history_of(log))
 

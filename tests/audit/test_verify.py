@@ -7,6 +7,7 @@ import math
 import random
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -19,6 +20,7 @@ from mpcrec.audit.verify import Report
 
 from .conftest import rebuild, verify_lines
 from .real_log import run_federation
+from .test_checks import results_changed
 
 
 def rules(report: Report) -> set[str]:
@@ -170,17 +172,18 @@ def test_round_published_with_too_few_contributors_is_caught(
     entries = list(federation.entries)
     r = 6
     kept = {"inst-01", "inst-02"}
-    out: list[LogEntry] = []
-    for e in entries:
-        if e.kind == Kind.CONTRIBUTION and e.round == r and e.author not in kept:
-            continue
-        if e.kind == Kind.RESULT_SIGNATURE and e.round == r:
-            result = dict(e.payload["result"])
-            result["accepted"] = {i: d for i, d in result["accepted"].items() if i in kept}
-            result["rejected"] = {}
-            result["weights"] = {i: w for i, w in result["weights"].items() if i in kept}
-            e = replace(e, payload={"result": result})
-        out.append(e)
+    out = [
+        e
+        for e in entries
+        if not (e.kind == Kind.CONTRIBUTION and e.round == r and e.author not in kept)
+    ]
+
+    def keep(result: dict[str, Any]) -> dict[str, Any]:
+        accepted = {i: d for i, d in result["accepted"].items() if i in kept}
+        weights = {i: w for i, w in result["weights"].items() if i in kept}
+        return {**result, "accepted": accepted, "rejected": {}, "weights": weights}
+
+    out = results_changed(out, r, keep)
     report = verify_lines(rebuild(federation, out).lines(), federation)
     publish = next(
         e.index for e in rebuild(federation, out).entries if e.kind == Kind.PUBLISH and e.round == r

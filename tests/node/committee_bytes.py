@@ -1,10 +1,12 @@
-"""What a model fetch's committee signatures weigh on the wire, old form and shared result.
+"""What a model fetch's committee signatures weigh on the wire: each member's result naming
+its contributions by digest (now) or with its maps (before), every entry in full or the
+shared result once.
 
 Used by ``tests/node/test_model_provenance.py`` and, for the numbers in
 docs/benchmarks/federation.md, as ``python -m tests.node.committee_bytes`` (one published
 in-process world, its real committee's keys and certificates, each entry's result then
-replaced by one naming ``--contributors`` accepted digests: the sizes of a signed entry,
-not its validity)."""
+replaced by one naming ``--contributors`` accepted digests, by their digest or in full: the
+sizes of a signed entry, not its validity)."""
 
 from __future__ import annotations
 
@@ -15,12 +17,16 @@ import tempfile
 from pathlib import Path
 
 from mpcrec.audit.entries import RoundResult
+from mpcrec.audit.result_contributions import compact
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.proto import convert
 
 
-def with_contributors(model: PublishedModel, contributors: int) -> PublishedModel:
-    """``model`` whose every committee entry's result accepts ``contributors`` digests."""
+def with_contributors(
+    model: PublishedModel, contributors: int, *, maps: bool = False
+) -> PublishedModel:
+    """``model`` whose every committee entry's result accepts ``contributors`` digests, named
+    by the digest of the maps (``maps``: the maps in the result, the form before)."""
     result = RoundResult(
         round_id=1,
         model_version=model.version,
@@ -33,8 +39,9 @@ def with_contributors(model: PublishedModel, contributors: int) -> PublishedMode
         weights={f"tube-{i:04d}": 1.0 for i in range(contributors)},
         sensitivity="add-remove",
     )
+    signed = result.to_json() if maps else compact(result.to_json())
     committee = tuple(
-        dataclasses.replace(s, entry={**s.entry, "payload": {"result": result.to_json()}})
+        dataclasses.replace(s, entry={**s.entry, "payload": {"result": signed}})
         for s in model.committee
     )
     return dataclasses.replace(model, committee=committee)
@@ -62,14 +69,18 @@ def main() -> None:
         try:
             world.register_all()
             drive(world, published(world, 1))
-            model = with_contributors(world.launcher.model(1), args.contributors)
+            base = world.launcher.model(1)
         finally:
             world.close()
-    print(f"{args.contributors} contributors, {len(model.committee)} members")
-    for shared in (False, True):
-        total, signed = fetch_bytes(model, shared_result=shared)
-        form = "shared result once" if shared else "every entry in full"
-        print(f"{form:22s} fetch {total:>9,d} B   committee fields {signed:>9,d} B")
+    print(f"{args.contributors} contributors, {len(base.committee)} members")
+    for maps in (True, False):
+        model = with_contributors(base, args.contributors, maps=maps)
+        for shared in (False, True):
+            total, signed = fetch_bytes(model, shared_result=shared)
+            form = ("maps signed, " if maps else "digest signed, ") + (
+                "shared result once" if shared else "every entry in full"
+            )
+            print(f"{form:40s} fetch {total:>9,d} B   committee fields {signed:>9,d} B")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@ the same: the same rounds publish the same model, the same calls are refused ali
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from mpcrec.node.grpc_client import GrpcLauncherClient
 from mpcrec.node.key_check import KeyCheck, own_binding
 from mpcrec.node.messages import registration
 from mpcrec.node.model_provenance import ModelProvenance
+from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import DriftTrainer
 from mpcrec.proto import convert
 from mpcrec.proto import federation_pb2 as pb
@@ -61,6 +63,7 @@ def _over_grpc(root: Path, port: int) -> bytes:
     try:
         run_nodes(launcher, nodes, lambda: _done(launcher), timeout_s=60)
         _both_forms_pass(address, nodes[0].config.tls)
+        _an_altered_digest_is_refused(launcher, address, nodes[0].config.tls)
     finally:
         server.stop(grace=None)
     return launcher.model(ROUNDS).model_hash
@@ -85,6 +88,39 @@ def _both_forms_pass(address: str, tls: CertPaths) -> None:
         check.check(model)
     assert len({m.model_hash for m in models}) == 1
     assert len({json.dumps([s.entry for s in m.committee], sort_keys=True) for m in models}) == 1
+
+
+def _an_altered_digest_is_refused(launcher: Launcher, address: str, tls: CertPaths) -> None:
+    """A launcher serving model v1 with the digest of other contributions in its
+    committee's shared result, or the maps in place of the digest, is refused
+    (``model-unsigned``) by the node's check of what it fetched over gRPC; the honest v1
+    passes. (v1: the service keeps the answer of the last version it was asked for only.)"""
+    honest = launcher.model(1)
+    result = honest.committee[0].entry["payload"]["result"]
+    maps = {"accepted": {"tube-a": "00" * 32}, "rejected": {}, "weights": {"tube-a": 1.0}}
+    forgeries = [
+        {**result, "contributions": hashlib.sha256(b"other contributions").hexdigest()},
+        {**{k: v for k, v in result.items() if k != "contributions"}, **maps},
+    ]
+    check = ModelProvenance(KeyCheck(tls.ca), lambda: 3)
+    client = GrpcLauncherClient(address, tls)
+    try:
+        for forged in forgeries:
+            committee = tuple(
+                replace(s, entry={**s.entry, "payload": {"result": forged}})
+                for s in honest.committee
+            )
+            launcher.committee_signatures.attach = lambda m, c=committee: replace(m, committee=c)
+            served = client.get_model(1)
+            with pytest.raises(RoundRefused) as refused:
+                check.check(served)
+            assert refused.value.rule == "model-unsigned"
+            assert "signed by 0 of the 3" in refused.value.detail, refused.value.detail
+            client.get_model(2)  # another version: the service forgets its answer for v1
+    finally:
+        del launcher.committee_signatures.attach
+        client.close()
+    check.check(honest)
 
 
 def _in_process(root: Path) -> bytes:

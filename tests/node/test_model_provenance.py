@@ -6,6 +6,7 @@ launcher and its signed log. The real-process attack is
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,12 +179,12 @@ def test_a_shared_result_the_launcher_altered_is_refused(published_world: World)
     check, handed = _check(world)
     chunks = _over_the_wire(world.launcher.model(1))
     result = json.loads(chunks[0].committee_result)
-    contributor = sorted(result["accepted"])[0]
-    dropped = {
-        **result,
-        "accepted": {k: v for k, v in result["accepted"].items() if k != contributor},
-    }
-    for altered in ({**result, "noise_multiplier": result["noise_multiplier"] + 1.0}, dropped):
+    assert set(result) >= {"contributions", "model_hash"} and "accepted" not in result
+    other = {**result, "contributions": hashlib.sha256(b"other contributions").hexdigest()}
+    maps = {"accepted": {}, "rejected": {}, "weights": {}}  # the maps in place of their digest
+    full = {**{k: v for k, v in result.items() if k != "contributions"}, **maps}
+    noisier = {**result, "noise_multiplier": result["noise_multiplier"] + 1.0}
+    for altered in (noisier, other, full):
         detail = _refused(check, _with_head(chunks, committee_result=canonical_json(altered)))
         assert "signed by 0 of the 3" in detail and "not its key's" in detail, detail
     for garbage in (b"{not json", b"\xff\xfe", b"[" * 100_000):
@@ -210,13 +211,17 @@ def test_a_signature_whose_rebuilt_entry_does_not_verify_is_refused(
     assert handed == []
 
 
-def test_at_a_thousand_contributors_a_fetch_carries_the_result_once(
+def test_at_a_thousand_contributors_a_fetch_carries_a_fixed_size_result(
     published_world: World,
 ) -> None:
-    model = with_contributors(published_world.launcher.model(1), 1000)
-    _, full = fetch_bytes(model, shared_result=False)
-    _, shared = fetch_bytes(model, shared_result=True)
+    base = published_world.launcher.model(1)
+    before = with_contributors(base, 1000, maps=True)  # each result with its maps
+    _, full = fetch_bytes(before, shared_result=False)
+    _, shared = fetch_bytes(before, shared_result=True)
     assert full > 3 * 80_000 and shared < full / 2.5, (full, shared)
+    _, digest = fetch_bytes(with_contributors(base, 1000), shared_result=True)
+    _, few = fetch_bytes(with_contributors(base, 3), shared_result=True)
+    assert digest == few < 20_000, (digest, few)  # the maps' digest: the same at any size
 
 
 def test_a_node_served_a_forged_base_records_the_refusal_and_sends_nothing(
