@@ -15,6 +15,11 @@ from mpcrec.audit import merkle
 from mpcrec.audit.entries import TreeHead, canonical_json
 from mpcrec.errors import DataError, ProtocolError, StorageError
 
+#: Where a node keeps two launcher-signed heads no consistency proof joins, one JSON line
+#: ``{"time", "source", "ours": head, "theirs": head}`` each (:mod:`mpcrec.node.launcher_trust`);
+#: ``mpcrec audit verify --heads`` reads both heads of every line.
+EVIDENCE_FILE = "fork_evidence.jsonl"
+
 
 class ForkDetected(ProtocolError):
     """Two signed tree heads that cannot both be prefixes of one log."""

@@ -4,9 +4,11 @@
 :func:`verify_file` reads a JSON Lines export and an optional key file.
 
 Heads collected from nodes (``--heads``: files or directories holding their
-``witnessed_head.json`` and ``tree_heads.jsonl``) are checked against the log like its own
-heads (``tree``, ``fork``); the cosigned ones also count towards ``--require-heads``
-(``heads``, :mod:`mpcrec.audit.checks.heads`).
+``witnessed_head.json``, ``tree_heads.jsonl`` and ``fork_evidence.jsonl``, both heads of
+each evidence line) are checked against the log like its own heads (``tree``, ``fork``):
+a node that refused a history keeps it only as evidence, so an auditor names the head it
+refused. The cosigned ones also count towards ``--require-heads`` (``heads``,
+:mod:`mpcrec.audit.checks.heads`).
 
 Key file (JSON): ``{"launcher": "<hex>", "instances": {"<id>": "<hex>", ...}}``, the raw
 Ed25519 public keys the auditor obtained out of band, and optionally ``"beacon": {drand's
@@ -29,6 +31,7 @@ from mpcrec.audit import checks
 from mpcrec.audit.entries import LAUNCHER, LogEntry, LogFormatError, TreeHead
 from mpcrec.audit.history import Finding, History, replay
 from mpcrec.audit.signatures import start_verification, verify_signed
+from mpcrec.audit.tree_heads import EVIDENCE_FILE
 from mpcrec.audit.witness import WITNESS_FILE, WitnessedHead, is_witness_line
 from mpcrec.crypto.beacon import BeaconError, ChainInfo
 from mpcrec.errors import DataError
@@ -102,6 +105,10 @@ def parse_lines(
                 raise LogFormatError(f"{where}: not a JSON object")
             if "head" in data:
                 heads.append((where, TreeHead.from_json(data, where=where)))
+            elif {"ours", "theirs"} <= set(data):  # a node's fork evidence: both heads
+                for side in ("ours", "theirs"):
+                    at = f"{source} {side} line {number}".strip()
+                    heads.append((at, TreeHead.from_json(data[side], where=at)))
             else:
                 entries.append(LogEntry.from_json(data, where=where))
         except LogFormatError as err:
@@ -256,15 +263,17 @@ def load_beacon_pin(path: Path) -> ChainInfo | None:
 
 def collected_heads(paths: Sequence[Path]) -> list[Path]:
     """The head files under ``paths``: each file as given, each directory's
-    ``witnessed_head.json`` and ``tree_heads.jsonl`` files (at any depth)."""
+    ``witnessed_head.json``, ``tree_heads.jsonl`` and ``fork_evidence.jsonl`` files (at any
+    depth)."""
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted([*path.rglob(WITNESS_FILE), *path.rglob("tree_heads.jsonl")])
+            names = (WITNESS_FILE, "tree_heads.jsonl", EVIDENCE_FILE)
+            found = sorted(f for name in names for f in path.rglob(name))
             if not found:
                 raise DataError(
-                    f"{path} holds no {WITNESS_FILE} or tree_heads.jsonl",
-                    hint="collect each node's state directory (or those two files)",
+                    f"{path} holds no {WITNESS_FILE}, tree_heads.jsonl or {EVIDENCE_FILE}",
+                    hint="collect each node's state directory (or those files)",
                 )
             out += found
         else:

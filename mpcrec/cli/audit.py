@@ -34,8 +34,9 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="PATH",
-        help="tree heads collected from nodes: a node's witnessed_head.json or "
-        "tree_heads.jsonl, or a directory holding them (its state dir); repeatable",
+        help="tree heads collected from nodes: a node's witnessed_head.json, "
+        "tree_heads.jsonl or fork_evidence.jsonl, or a directory holding them (its state "
+        "dir); repeatable",
     )
     verify.add_argument(
         "--require-heads",

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mpcrec.audit.entries import TreeHead
 from mpcrec.audit.log import ForkDetected, TreeHeadStore
+from mpcrec.audit.tree_heads import EVIDENCE_FILE
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.launcher_client import LauncherClient
 from mpcrec.federation.refusals import InvalidMessage, RoundStateError
@@ -25,7 +26,6 @@ from mpcrec.files import write_atomic
 
 LAUNCHER_KEY_FILE = "launcher.pub"
 HEADS_FILE = "tree_heads.jsonl"
-EVIDENCE_FILE = "fork_evidence.jsonl"
 
 
 class LauncherTrust:

@@ -37,6 +37,7 @@ from mpcrec.federation.plain import open_plain
 from tests.adversarial.catalogue_attacks import catalogue_attacks
 from tests.adversarial.floor_attacks import floor_attacks
 from tests.adversarial.hooks import Attack, current_caller
+from tests.adversarial.ledger_attacks import ledger_attacks
 
 Share = tuple[Any, ...]  # (contributor, weight, signing_key, envelope, *whatever comes later)
 
@@ -537,3 +538,4 @@ ATTACKS: dict[str, type[Attack]] = {
 }
 ATTACKS.update(catalogue_attacks())  # tests/adversarial/catalogue_attacks.py
 ATTACKS.update(floor_attacks())  # tests/adversarial/floor_attacks.py
+ATTACKS.update(ledger_attacks())  # tests/adversarial/ledger_attacks.py

@@ -211,9 +211,10 @@ class HostileFederation(Federation):
     def store(self) -> SQLiteStore:
         return SQLiteStore(self.db)
 
-    def audit(self) -> dict[str, Any]:
+    def audit(self, *, evidence: bool = False) -> dict[str, Any]:
         """Export the launcher's log and run ``mpcrec audit verify --format json`` with the
-        tree heads every node kept; the JSON report (findings: rule, entry, message)."""
+        tree heads every node kept (and, with ``evidence``, the heads of every node's
+        ``fork_evidence.jsonl``); the JSON report (findings: rule, entry, message)."""
         log = self.root / "audit.jsonl"
         cli = [sys.executable, "-m", "mpcrec.cli.app", "audit"]
         subprocess.run(
@@ -224,6 +225,7 @@ class HostileFederation(Federation):
             env=self.env(),
         )
         heads = sorted(self.root.glob("nodes/*/tree_heads.jsonl"))
+        heads += sorted(self.root.glob("nodes/*/fork_evidence.jsonl")) if evidence else []
         done = subprocess.run(
             [*cli, "verify", str(log), "--workers", "1", "--format", "json"]
             + [arg for path in heads for arg in ("--heads", str(path))],

@@ -148,6 +148,21 @@ class Attack:
         """Old serialised announcements a new watch of ``caller`` is sent before the feed's."""
         return []
 
+    def budget_spent(self, launcher: Any, spent: bool) -> bool:
+        """Whether the launcher takes its declared privacy budget as spent (``spent``: what
+        its real :class:`~launch.budget.PrivacyBudget` says); ``False`` opens more rounds."""
+        return spent
+
+    def accountant(self, sample_rates: list[float], named: str) -> str:
+        """The accountant the config entry names (``named``: the real choice for
+        ``sample_rates``), written into the launcher's signed log at start."""
+        return named
+
+    def model_chunks(self, model: Any, chunks: list[Any]) -> list[Any]:
+        """The ``ModelChunk`` messages ``GetModel`` streams for ``model`` (the first one
+        carries the committee's signatures and their shared result)."""
+        return chunks
+
 
 ATTACK: Attack | None = None
 

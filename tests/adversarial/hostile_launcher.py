@@ -7,7 +7,9 @@ This runs :func:`mpcrec.cli.launcher.run`, the code path of ``mpcrec launcher``,
 replacing names it looks up at call time: :class:`launch.launcher.Launcher` by
 :class:`HostileLauncher`, :class:`launch.service.LauncherService` by :class:`HostileService`,
 :func:`launch.announce.announcement` (both the module's and the service's reference) and the
-service's ``check_upload`` by wrappers (and the catalogue's, see :func:`install`). Each
+service's ``check_upload``, the ``GetModel`` chunks (``mpcrec.proto.convert.model_chunks``)
+and the accountant the config entry names (``launch.audit_trail.accountant_for``) by
+wrappers (and the catalogue's, see :func:`install`). Each
 subclass method calls the real one and hands what it produced to the attack
 (:mod:`tests.adversarial.attacks`), which may change it. No production code is modified.
 
@@ -28,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import launch.announce
+import launch.audit_trail
 import launch.catalogue
 import launch.launcher
 import launch.service
 from launch.round import Round
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.tls import caller_id
+from mpcrec.proto import convert
 from tests.adversarial import hooks
 from tests.adversarial.attacks import ATTACKS
 from tests.adversarial.hooks import Attack, Learned
@@ -92,6 +96,10 @@ class HostileLauncher(launch.launcher.Launcher):
     def tree_head(self, known_size: int) -> Any:
         forged = hooks.run_hook(None, lambda a: a.tree_head(self, known_size))
         return forged if forged is not None else super().tree_head(known_size)
+
+    def budget_spent(self) -> bool:
+        spent = super().budget_spent()
+        return bool(hooks.run_hook(spent, lambda a: a.budget_spent(self, spent)))
 
 
 class HostileService(launch.service.LauncherService):
@@ -184,6 +192,25 @@ def hostile_check_upload(launcher: Any, upload: Any) -> None:
     _REAL_CHECK_UPLOAD(launcher, upload)
 
 
+_REAL_ACCOUNTANT_FOR = launch.audit_trail.accountant_for  # type: ignore[attr-defined]
+
+
+def hostile_accountant_for(sample_rates: Any) -> str:
+    """The accountant the config entry names, as the attack wants it signed."""
+    named = _REAL_ACCOUNTANT_FOR(sample_rates)
+    return str(hooks.run_hook(named, lambda a: a.accountant(list(sample_rates), named)))
+
+
+_REAL_MODEL_CHUNKS = convert.model_chunks
+
+
+def hostile_model_chunks(model: Any, *, shared_result: bool = False) -> Iterator[Any]:
+    """The real ``ModelChunk`` stream of ``GetModel``, as the attack wants it sent."""
+    real = list(_REAL_MODEL_CHUNKS(model, shared_result=shared_result))
+    sent: list[Any] = hooks.run_hook(real, lambda a: a.model_chunks(model, real))
+    yield from sent
+
+
 def install(attack: Attack) -> None:
     """Put the hooks in place of the real names (before the launcher command runs)."""
     hooks.ATTACK = attack
@@ -194,6 +221,8 @@ def install(attack: Attack) -> None:
     launch.catalogue.LauncherCatalogue = HostileCatalogue  # type: ignore[misc]
     launch.launcher.opening_catalogue = hostile_opening  # type: ignore[attr-defined]
     launch.service.check_upload = hostile_check_upload  # type: ignore[attr-defined]
+    launch.audit_trail.accountant_for = hostile_accountant_for  # type: ignore[attr-defined]
+    convert.model_chunks = hostile_model_chunks  # what launch.service's GetModel calls
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from mpcrec.audit import merkle
 from mpcrec.audit.entries import LAUNCHER, TreeHead
 from mpcrec.audit.log import AuditLog
 from mpcrec.audit.simulate import FederationLog
+from mpcrec.audit.tree_heads import EVIDENCE_FILE
 from mpcrec.audit.verify import verify_file
 from mpcrec.audit.witness import WITNESS_FILE, WitnessedHead
 
@@ -177,3 +178,31 @@ def test_head_times_must_grow_and_the_latest_be_recent(
 
     findings = check_head_times([("x", h) for h in sim.heads])
     assert [f.rule for f in findings] == ["head_time"]
+
+
+def test_a_re_ordered_history_a_node_kept_as_evidence_is_named_a_fork(
+    tmp_path: Path, exported: Path, simulated_log: FederationLog
+) -> None:
+    # Prepare: a node saw a real head, then refused one over the history with entries 5 and
+    # 6 swapped; it kept both in its state dir as the daemon does (LauncherTrust)
+    from mpcrec.node.launcher_trust import LauncherTrust  # the node's own writer
+
+    entries = simulated_log.entries[:40]
+    other = FederationLog(simulated_log.launcher_key, simulated_log.instance_keys)
+    for entry in [*entries[:5], entries[6], entries[5], *entries[7:]]:
+        other.place(entry)
+    before = [h.timestamp for h in simulated_log.heads if h.size <= len(entries) - 1]
+    swapped = other.sign_head(max(t for t in before if t is not None))
+    seen = next(h for h in simulated_log.heads if 6 < h.size < swapped.size)
+    node = tmp_path / "nodes" / "a"
+    LauncherTrust(node).keep_evidence("launcher", seen, swapped)
+
+    # Execute: the state dir, and the evidence file alone
+    by_dir = verify_file(exported, heads_paths=[tmp_path / "nodes"], workers=1)
+    by_file = verify_file(exported, heads_paths=[node / EVIDENCE_FILE], workers=1)
+
+    # Assert: the refused head is a fork, the one the node kept as its own matches
+    for report in (by_dir, by_file):
+        assert [f.rule for f in report.findings] == ["fork"], report.findings
+        assert "theirs line 1" in report.findings[0].message
+        assert f"size {swapped.size}" in report.findings[0].message

@@ -1,0 +1,214 @@
+"""A hostile launcher's lies about the ledger: the committee's shared result, the privacy
+budget and its accountant, and the order of its own log, told in one user-level federation
+against real node processes (docs/threat-model.md, "Every claim, its attacker, and how its
+test failed before").
+
+Round 1 is honest and must publish (the control). Then, one stage after the other:
+
+``alter-result``
+    from the control round's publication until the next round ends, every ``GetModel``
+    serves the published model with the committee's shared result altered
+    (``ModelChunk.committee_result``: one contributor moved from ``accepted`` to ``rejected``,
+    so the result names the digest of those moved maps, the model and its hash unchanged;
+    :func:`altered_result`); each member's entry is
+    rebuilt over it by the node, so no signature verifies (``model-unsigned``).
+``ignore-beacon``
+    the next round's committee is drawn from a seed of the reveals alone, the beacon value
+    the round is bound to left out (:meth:`_ignore_beacon`): a launcher that knows the seed
+    before the beacon is out can grind it (abort and retry until its committee comes up).
+    Nodes cannot see this (they hold no other node's reveal): the auditor names ``seed``.
+``overrun`` (throughout)
+    the launcher declares a user-level budget, names the exact accountant ``gdp`` in its
+    signed config entry although every round samples users at ``q < 1`` (:meth:`accountant`),
+    and never takes its budget as spent (:meth:`budget_spent`): it opens rounds past what
+    its own promise affords (each recorded in ``learned["over_budget"]``). Every node counts
+    its own users' ε (``privacy_floor.max_user_epsilon``) and must stop there.
+``reorder``
+    after the first round that ended with no upload at all once the alteration is over
+    (every node stopped at its own count), every tree head the launcher serves is of a
+    shadow log: the real entries with two old launcher entries swapped (both below any
+    head a node saw), signed with the launcher's key and consistent in itself
+    (:meth:`tree_head`). Every node must refuse ``fork`` and keep both heads as evidence.
+
+Every upload that reaches the launcher is recorded before its own checks
+(``learned["uploads"]``: round, contributor).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from typing import Any
+
+from committees.seed import combine_reveals
+from committees.sortition import draw_committee, eligible
+from launch.round import Phase, Round
+from mpcrec.audit.canonical import canonical_json
+from mpcrec.audit.entries import LAUNCHER, Kind
+from mpcrec.audit.log import AuditLog
+from mpcrec.audit.result_contributions import DIGEST, contributions_digest, is_compact, maps_of
+from mpcrec.crypto.keys import NodeKeys
+from tests.adversarial.hooks import Attack, current_caller
+
+ALTER, SEED, REORDER = "alter-result", "ignore-beacon", "reorder"
+GDP = "gdp"  # the exact accountant's name (mpcrec.privacy.accountant)
+
+
+def altered_result(shared: bytes, victim: str, maps_for: Any = None) -> bytes:
+    """The committee's shared result (canonical JSON of the result members sign) with
+    ``victim`` (or, if it was not accepted, the first accepted contributor) moved from
+    ``accepted`` to ``rejected``; ``b""`` if nobody was accepted.
+
+    A compact result (its contributions named by the digest of their maps,
+    :mod:`mpcrec.audit.result_contributions`) gets the digest of the moved maps instead;
+    ``maps_for(digest_hex)`` gives the maps the launcher logged for that digest."""
+    result = json.loads(shared) if shared else {}
+    compact = is_compact(result)
+    maps = (maps_for(result[DIGEST]) if maps_for else None) if compact else result
+    accepted = dict((maps or {}).get("accepted", {}))
+    if not accepted:
+        return b""
+    moved = victim if victim in accepted else sorted(accepted)[0]
+    lie = {**maps_of(maps), "accepted": accepted}  # type: ignore[arg-type]
+    lie["rejected"] = {**lie["rejected"], moved: accepted.pop(moved)}
+    if compact:
+        return canonical_json({**result, DIGEST: contributions_digest(lie).hex()})
+    return canonical_json({**result, **lie})
+
+
+def logged_maps(log: Any, digest: str) -> dict[str, Any] | None:
+    """The maps of the ``result_contributions`` entry of ``log`` whose digest is ``digest``."""
+    for entry in log.entries(0, log.size):
+        kind_matches = entry.kind == Kind.RESULT_CONTRIBUTIONS
+        if kind_matches and contributions_digest(entry.payload).hex() == digest:
+            return dict(entry.payload)
+    return None
+
+
+class LedgerLies(Attack):
+    """The lies of the module docstring."""
+
+    name = "ledger-lies"
+
+    def setup(self, config: Any) -> None:
+        super().setup(config)
+        key = NodeKeys.load_or_create(self.config.state_dir / "keys").signing
+        db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self.shadow = AuditLog(db, launcher_key=key)
+        self.launcher: Any = None  # set by the first upload (the control round's)
+        self.copied = -1  # real entries copied into the shadow (-1: not reordered yet)
+        self.stage = ""  # "", ALTER, SEED, "" again, then REORDER
+        self.altered_round = 0  # the round whose end ends the alteration
+        self.upload_rounds: set[int] = set()  # rounds with at least one upload
+
+    # -- the budget and its accountant ------------------------------------------------------
+
+    def accountant(self, sample_rates: list[float], named: str) -> str:
+        self.learned.add("accountant", {"real": named, "named": GDP, "rates": sample_rates})
+        return GDP
+
+    def budget_spent(self, launcher: Any, spent: bool) -> bool:
+        return False
+
+    def opened(self, launcher: Any, rnd: Round) -> Round:
+        if launcher.budget.spent():  # its own promise affords no more: it opens one anyway
+            self.learned.add("over_budget", rnd.round_id)
+        return rnd
+
+    # -- the stages -------------------------------------------------------------------------
+
+    def save(self, launcher: Any, rnd: Round) -> Round:
+        if rnd.phase is Phase.PUBLISHED and self.first_published is None:
+            self._begin(ALTER, rnd.round_id + 1)  # before any node can fetch the model
+        elif self.stage == ALTER and rnd.phase.terminal and rnd.round_id >= self.altered_round:
+            self._begin(SEED, rnd.round_id + 1)
+        elif self.stage == SEED and rnd.phase is Phase.COMMITTEE_DRAWN:
+            rnd = self._ignore_beacon(launcher, rnd)
+            self._begin("", rnd.round_id + 1)
+        elif (
+            self.stage == ""
+            and self.altered_round
+            and rnd.phase.terminal
+            and rnd.round_id > self.altered_round
+            and rnd.round_id not in self.upload_rounds
+        ):
+            self._begin(REORDER, rnd.round_id + 1)
+        return rnd
+
+    def _ignore_beacon(self, launcher: Any, rnd: Round) -> Round:
+        """``rnd`` drawn as :func:`launch.transitions.draw` draws, without the beacon."""
+        reveals = dict(launcher.store.reveals(rnd.round_id))
+        seed = combine_reveals(rnd.round_id, reveals)
+        policy = launcher.policy
+        keys = {i.instance_id: i.signing_key for i in launcher.store.instances()}
+        revealers = [i for i in sorted(reveals) if i in keys]
+        recent = launcher.store.committees(rnd.round_id, policy.cooldown - 1)[::-1]
+        pool = {i: keys[i] for i in eligible(revealers, recent, policy.cooldown)}
+        members = tuple(draw_committee(seed, rnd.round_id, pool, policy.committee_size))
+        item = {"round": rnd.round_id, "drawn": list(rnd.committee), "seated": list(members)}
+        self.learned.add("reseeded", {**item, "seed": seed.hex()})
+        return dataclasses.replace(rnd, seed=seed, committee=members)
+
+    def _begin(self, stage: str, next_round: int) -> None:
+        self.stage = stage
+        if stage == ALTER:
+            self.altered_round = next_round
+        self.learned.add("stages", [next_round, stage])
+
+    def upload_attempt(self, launcher: Any, upload: Any) -> None:
+        self.launcher = launcher  # whose log holds the maps of a compact result
+        self.upload_rounds.add(upload.round_id)
+        self.learned.add("uploads", [upload.round_id, upload.contributor])
+
+    def model_chunks(self, model: Any, chunks: list[Any]) -> list[Any]:
+        if self.stage != ALTER or model.version < 1:
+            return chunks
+        first = chunks[0]
+
+        def maps_for(digest: str) -> dict[str, Any] | None:
+            with self.launcher._lock:
+                return logged_maps(self.launcher.trail.log, digest)
+
+        altered = altered_result(bytes(first.committee_result), self.victim, maps_for)
+        if not altered:  # nothing to alter: a broken harness must not pass for a defence
+            raise AssertionError(f"v{model.version}: no shared result with an accepted entry")
+        head = type(first)()
+        head.CopyFrom(first)
+        head.committee_result = altered
+        item = {"caller": current_caller(), "version": model.version}
+        self.learned.add("altered", item)
+        return [head, *chunks[1:]]
+
+    def tree_head(self, launcher: Any, known_size: int) -> Any:
+        if self.stage != REORDER:
+            return None
+        real = launcher.trail.log
+        with launcher._lock:
+            if self.copied < 0:
+                self._reorder(list(real.entries(0, real.size)))
+                self.copied = real.size
+            for entry in real.entries(self.copied):
+                self.shadow.append(entry)
+            self.copied = real.size
+            head = self.shadow.sign_head()
+        item = {"caller": current_caller(), "size": head.size, "root": head.root.hex()}
+        self.learned.add("shadow_heads", {**item, "known": known_size})
+        if 0 < known_size < head.size:
+            return head, self.shadow.consistency_proof(known_size, head.size)
+        return head, []
+
+    def _reorder(self, entries: list[Any]) -> None:
+        """The shadow log: ``entries`` with the first two launcher entries after the config
+        entry swapped (both far below any head a node saw: round 1's own)."""
+        first, second = [e.index for e in entries[1:] if e.author == LAUNCHER][:2]
+        order = list(range(len(entries)))
+        order[first], order[second] = second, first
+        for k in order:
+            self.shadow.append(entries[k])
+        self.learned.add("reordered", {"swapped": [first, second], "size": len(entries)})
+
+
+def ledger_attacks() -> dict[str, type[Attack]]:
+    """The attacks of this module by name (registered in :data:`attacks.ATTACKS`)."""
+    return {LedgerLies.name: LedgerLies}
