@@ -37,6 +37,7 @@ from mpcrec.model.dpals import (
     BLOCKS,
     ALSConfig,
     block_sizes,
+    cut_tail,
     local_statistics,
     payload_size,
     sensitivities,
@@ -58,12 +59,12 @@ def runtime_config(dim: int) -> ALSConfig:
     """The DP-ALS settings every node and member uses: ``ALS_DP`` at dimension ``dim``
     (:class:`ConfigError` for settings the runtime cannot release)."""
     config = replace(ALS_DP, dim=dim)
-    if config.tail_exponent or config.popularity_weight:
+    if config.releases_counts or config.popularity_weight:
         raise ConfigError(
             "the runtime's DP-ALS releases no item counts and serves no popularity term "
-            f"(tail_exponent {config.tail_exponent:g}, popularity_weight "
-            f"{config.popularity_weight:g} in ALS_DP)",
-            hint="set both to 0 in mpcrec/model/tuned_dpals.py, or release the counts first",
+            f"(tail_exponent {config.tail_exponent:g}, head_items {config.head_items}, "
+            f"popularity_weight {config.popularity_weight:g} in ALS_DP)",
+            hint="set them to 0 in mpcrec/model/tuned_dpals.py, or release the counts first",
         )
     share = dict(zip(BLOCKS, config.shares, strict=True))
     if any(share[b] <= 0 for b in config.blocks()):
@@ -157,16 +158,17 @@ def published_items(
     unscaled statistics with the released user count (at least 1), then, when the settings
     smooth (``config.smoothing``), the metadata smoothing of the simulation
     (:func:`~mpcrec.model.dpals.smooth_items`) by the released masses and the items' public
-    ``features``, in a fixed order (:func:`~mpcrec.model.dpals_smooth.fixed_order_smooth`).
+    ``features``, in a fixed order (:func:`~mpcrec.model.dpals_smooth.fixed_order_smooth`),
+    and the settings' ``tail_cut`` (:func:`~mpcrec.model.dpals.cut_tail`: same masses).
     """
     flat = unscaled(total, config, n_items, user_clip_norm)
     n_users = max(round(float(flat[-1])), 1)
     items = solve_items(flat[:-1], n_users, config)
-    if not config.smoothing:
-        return items
-    if features is None:
-        raise ValueError("the DP-ALS settings smooth by public metadata: features needed")
     mass = unpack(flat[:-1], config)["mass"]
-    return fixed_order_smooth(
-        items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
-    )
+    if config.smoothing:
+        if features is None:
+            raise ValueError("the DP-ALS settings smooth by public metadata: features needed")
+        items = fixed_order_smooth(
+            items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
+        )
+    return cut_tail(items, mass, config.tail_cut)
