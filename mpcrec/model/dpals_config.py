@@ -66,8 +66,8 @@ class ALSConfig:
         public metadata (``smoothing``: the mass at which both weigh the same; 0: off;
         ``smoothing_reg``: the ridge penalty; ``smoothing_words``: title words too).
     head_items:
-        Train only the ``head_items`` items of largest noisy count (a count release of
-        ``count_share``); the others take their metadata prediction (0: every item).
+        Train and serve only the ``head_items`` items of largest noisy count (a count
+        release of ``count_share``); the others' rows are 0 (0: every item).
     tail_cut:
         Post-processing: rows outside the ``tail_cut`` largest released masses are set to 0.
     gram_floor:

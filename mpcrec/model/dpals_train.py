@@ -7,8 +7,8 @@ committee does inside MPC) and :func:`~mpcrec.model.dpals.solve_items` gives the
 factors. After the last round every instance solves its users once more (free: nothing is
 released). With ``tail_exponent > 0`` or ``head_items`` a first release publishes noisy
 item counts (from its own random stream, so the rounds' noise is paired across settings);
-with ``head_items`` only the top of those counts is trained, the other items take their
-metadata prediction.
+with ``head_items`` only the top of those counts is trained and served (the other rows are
+0: they rank after every item of positive score).
 
 Privacy (user level, replace-one, every user in every round: sampling rate 1): the releases
 are Gaussian mechanisms of noise multipliers ``z_count`` (once) and ``z`` (every round);
@@ -171,6 +171,30 @@ def noisy_counts(
     return np.asarray(total + rng.normal(0.0, sigma, size=total.shape), dtype=np.float64)
 
 
+def post_process(
+    items: Matrix, mass: Matrix, counts: Matrix | None, split: Split, config: ALSConfig
+) -> Matrix:
+    """The last release's item factors as published (public post-processing, no cost).
+
+    With ``head_items``, the items outside the top of the released ``counts`` get no weight
+    in the smoothing's fit and a zero row (untrained: not served); then the metadata
+    smoothing (``smoothing``) and the ``tail_cut`` by the released masses.
+    """
+    head = (
+        top_items(counts, config.head_items) if config.head_items and counts is not None else None
+    )
+    if head is not None:
+        mass = np.where(head, mass, 0.0)
+    if config.smoothing:
+        features = metadata_features(split, words=config.smoothing_words)
+        items = smooth_items(
+            items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
+        )
+    if head is not None:
+        items = np.where(head[:, None], items, 0.0)
+    return cut_tail(items, mass, config.tail_cut)
+
+
 def train_dpals(
     split: Split,
     partition: Partition,
@@ -212,17 +236,8 @@ def train_dpals(
         mass = unpack(noisy, config).get("mass")
         if on_round is not None:
             on_round(r + 1)
-    if config.head_items and mass is not None and counts is not None:
-        head = top_items(counts, config.head_items)
-        mass = np.where(head, mass, 0.0)  # untrained: the metadata prediction (or 0)
-        items = items if config.smoothing else np.where(head[:, None], items, 0.0)
-    if config.smoothing and mass is not None:
-        features = metadata_features(split, words=config.smoothing_words)
-        items = smooth_items(
-            items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
-        )
     if mass is not None:
-        items = cut_tail(items, mass, config.tail_cut)
+        items = post_process(items, mass, counts, split, config)
     users = np.zeros((split.n_users, config.dim))
     for home in homes:
         users[home.global_users] = solve_users(items, home.conf, config)

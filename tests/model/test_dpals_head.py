@@ -102,7 +102,7 @@ def test_head_items_spend_the_count_release_within_the_target() -> None:
     assert 7.99 < privacy.epsilon <= 8.0
 
 
-def test_untrained_tail_items_get_no_factor_without_smoothing(world: Split) -> None:
+def test_untrained_tail_items_are_not_served(world: Split) -> None:
     partition = Partition(names=("a", "b"), user_instance=np.arange(world.n_users) % 2, how="hash")
     config = ALSConfig(dim=4, iterations=1, head_items=20, count_share=0.1)
     privacy = calibrate(config, 8.0, 1e-5)
@@ -149,12 +149,12 @@ def test_runtime_refuses_a_count_release_and_publishes_the_tail_cut() -> None:
     import mpcrec.model.dpals_release as release
 
     with pytest.raises(ConfigError, match="head_items"):
-        original = release.ALS_DP
+        original = release.ALS_DP_ONE_RELEASE
         try:
-            release.ALS_DP = replace(original, head_items=100)
+            release.ALS_DP_ONE_RELEASE = replace(original, head_items=100)
             runtime_config(8)
         finally:
-            release.ALS_DP = original
+            release.ALS_DP_ONE_RELEASE = original
     config = replace(runtime_config(2), smoothing=0.0)
     rng = np.random.default_rng(4)
     total = rng.normal(size=(5 * 3 + 3 + 1))
