@@ -80,8 +80,9 @@ def statistic_weights(
 
     Recency confidence times ``max(count_i, 1) ** -tail_exponent``; events of age
     ``>= max_items`` or (``head_items``) on an item outside the top of the counts get 0;
-    then every user's weights are scaled to unit L2 norm. Computed at home from the user's
-    own events and public counts only.
+    then every user's weights are scaled to unit L2 norm, of their sums per item when an
+    item repeats (the statistics add a user's events on one item: :func:`dense`). Computed
+    at home from the user's own events and public counts only.
     """
     weight = confidences(ages, config)
     if item_counts is not None and config.tail_exponent:
@@ -91,6 +92,12 @@ def statistic_weights(
     if config.max_items:
         weight = np.where(np.asarray(ages) < config.max_items, weight, 0.0)
     norm2 = np.bincount(users, weights=weight**2, minlength=n_users)
+    pairs, first, inverse = np.unique(
+        np.stack([users, items], axis=1), axis=0, return_index=True, return_inverse=True
+    )
+    if pairs.shape[0] < users.shape[0]:  # repeated events: the statistics sum them per item
+        per_item = np.bincount(inverse.ravel(), weights=weight)
+        norm2 = np.bincount(users[first], weights=per_item**2, minlength=n_users)
     scale = 1.0 / np.sqrt(np.maximum(norm2, 1e-300))
     return np.asarray(weight * scale[users], dtype=np.float64)
 

@@ -19,6 +19,7 @@ from mpcrec.model.dpals import (
     block_sizes,
     bound_users,
     cut_tail,
+    dense,
     floor_gram,
     local_statistics,
     sensitivities,
@@ -163,3 +164,18 @@ def test_runtime_refuses_a_count_release_and_publishes_the_tail_cut() -> None:
     kept = np.linalg.norm(cut, axis=1) > 0
     assert kept.sum() == 2
     np.testing.assert_array_equal(cut[kept], full[kept])
+
+
+def test_repeated_events_on_one_item_keep_each_users_weights_within_unit_norm() -> None:
+    """A user who viewed the same video twice: the statistics sum the two events' weights on
+    that item (:func:`~mpcrec.model.dpals.dense`), so the unit L2 bound must hold for the
+    per-item sums, not only for the events (before: norm 1.59 here)."""
+    config = replace(TINY, recency_boost=9.0)
+    users = np.array([0, 0, 0, 0, 1, 1])
+    items = np.array([2, 2, 5, 2, 1, 3])
+    ages = np.array([0, 1, 2, 3, 0, 1])
+    weights = statistic_weights(users, items, ages, 2, config)
+    per_item = dense(users, items, weights, (2, 6))
+    np.testing.assert_allclose(np.linalg.norm(per_item, axis=1), 1.0)
+    unique = statistic_weights(users[4:] - 1, items[4:], ages[4:], 1, config)
+    np.testing.assert_array_equal(unique, weights[4:])  # no repeat: the weights as before
