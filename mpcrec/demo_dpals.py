@@ -5,9 +5,11 @@ Every node runs :class:`~mpcrec.node.dpals_trainer.MovieLensDPALSTrainer`: it so
 users at home from the published item factors and contributes its users' scaled
 statistics and count (:mod:`mpcrec.model.dpals_release`); the committee adds the user-level
 noise inside MPC and reveals the noisy sum; every member solves the public item factors
-from it and signs them. The settings are :data:`~mpcrec.model.tuned_dpals.ALS_DP` (read
-from there: its dimension, its number of iterations = the demo's rounds, its public start
-from the video metadata = the initial model). Privacy: user level, every user in every round
+from it and signs them. The settings are
+:data:`~mpcrec.model.tuned_dpals.ALS_DP_ONE_RELEASE` (``ALS_DP`` without its count release,
+which the runtime does not run yet; read from there: its dimension, its number of
+iterations = the demo's rounds, its public start from the video metadata = the initial
+model). Privacy: user level, every user in every round
 (``user_rate`` 1: the bound is deterministic), ε = 8 at δ = 1e-5 over the run, the noise
 multiplier derived by the launcher (docs/privacy-accounting.md "DP-ALS in the runtime").
 
@@ -32,10 +34,10 @@ from mpcrec.model.dpals_release import runtime_config
 from mpcrec.model.dpals_train import Home, Privacy, metadata_items, train_dpals
 from mpcrec.model.metrics import evaluate
 from mpcrec.model.mf import Factors, Matrix
-from mpcrec.model.tuned_dpals import ALS_DP
+from mpcrec.model.tuned_dpals import ALS_DP_ONE_RELEASE
 
 MODEL = "dpals"
-ROUNDS = ALS_DP.iterations
+ROUNDS = ALS_DP_ONE_RELEASE.iterations
 USER_RATE = 1.0
 #: ``C_u``: DP-ALS is scale-free in it (each block is scaled to it at home and back by the
 #: members); it only has to keep the instances' sums inside ``model.clip_norm`` and the wrap
@@ -50,9 +52,9 @@ HELP = (
 
 
 def initial_items(split: Split) -> Matrix:
-    """The public start: ``ALS_DP``'s item factors from the video metadata (or, for a random
-    start, drawn with its ``init_std`` from seed 0)."""
-    config = runtime_config(ALS_DP.dim)
+    """The public start: ``ALS_DP_ONE_RELEASE``'s item factors from the video metadata (or,
+    for a random start, drawn with its ``init_std`` from seed 0)."""
+    config = runtime_config(ALS_DP_ONE_RELEASE.dim)
     if config.init == "metadata":
         return metadata_items(split, config.dim, config.init_std)
     rng = np.random.default_rng(0)

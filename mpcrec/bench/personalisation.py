@@ -1,7 +1,8 @@
 """``mpcrec bench personalisation``: the shared DP-ALS model against each instance's own.
 
 Per seed: ML-100k partitioned into zip-code regions (non-IID, Zipf-sized instances), the
-shared model trained by DP-ALS (``ALS_DP`` at user-level ``--epsilon``, δ = 1e-5). Every
+shared model trained by DP-ALS (``ALS_DP_ONE_RELEASE``, the model the federation trains,
+at user-level ``--epsilon``, δ = 1e-5). Every
 instance may compare ONE candidate (an item-factor offset pulled toward the shared factors,
 or a mixture with a plain ALS of its own users, :mod:`mpcrec.model.personal`) with the
 shared model on its own users' validation items (the leave-last-out view and a model
@@ -49,7 +50,10 @@ from mpcrec.model.personal_rule import (
     paired,
     pick_rule,
 )
-from mpcrec.model.tuned_dpals import ALS_DP, ALS_PLAIN
+from mpcrec.model.tuned_dpals import ALS_DP_ONE_RELEASE, ALS_PLAIN
+
+SHARED = ALS_DP_ONE_RELEASE
+"""The shared model's settings: the one release the federation trains."""
 
 DELTA = 1e-5
 PREVIOUS = Rule(20, 0.0, "mix 0.5")
@@ -91,12 +95,12 @@ def run(args: argparse.Namespace) -> int:
     tuning, split = leave_last_out(data), whole_past(data)
     early = earlier_view(data)
     partitions = {s: partition_users(data, args.instances, seed=s) for s in seeds}
-    valid = {s: valid_gains(tuning, partitions[s], ALS_DP, args.epsilon, s) for s in seeds}
-    before = {s: valid_gains(early, partitions[s], ALS_DP, args.epsilon, s) for s in seeds}
+    valid = {s: valid_gains(tuning, partitions[s], SHARED, args.epsilon, s) for s in seeds}
+    before = {s: valid_gains(early, partitions[s], SHARED, args.epsilon, s) for s in seeds}
     rules = rules_by_seed(before, valid)
     rows: list[dict[str, Any]] = []
     for s in seeds:
-        rows += seed_rows(tuning, split, partitions[s], ALS_DP, args.epsilon, s, rules[s], valid[s])
+        rows += seed_rows(tuning, split, partitions[s], SHARED, args.epsilon, s, rules[s], valid[s])
     report = {
         "dataset": "ml-100k",
         "protocol": "whole-past",
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         "seeds": seeds,
         "epsilon": args.epsilon,
         "delta": DELTA,
-        "config": asdict(ALS_DP),
+        "config": asdict(SHARED),
         "local_config": asdict(ALS_PLAIN),
         "candidates": ["shared"]
         + [f"offset {s:g}" for s in STRENGTHS if not np.isinf(s)]

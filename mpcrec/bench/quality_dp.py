@@ -44,7 +44,7 @@ def calibrate(config: ALSConfig, epsilon: float, delta: float = DELTA) -> Privac
     """The noise of ``config`` for user-level ``epsilon`` over the whole training: every user
     in every release (sample rate 1), so calibrated on the exact curve
     (:func:`~mpcrec.privacy.joint.split_budget`, accountant ``gdp``), as the runtime is."""
-    count_share = config.count_share if config.tail_exponent else 0.0
+    count_share = config.count_share if config.releases_counts else 0.0
     z_round, z_count, spent = split_budget(
         epsilon=epsilon, delta=delta, rounds=config.iterations, first_share=count_share
     )

@@ -37,113 +37,12 @@ shares), which :mod:`mpcrec.privacy.accountant` accounts for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from mpcrec.model.dpals_config import BLOCKS, INITS, ITEM_GRAMS, ALSConfig
 from mpcrec.model.mf import Matrix
 
-ITEM_GRAMS = ("per-item", "global")
-BLOCKS = ("gram", "rhs", "mass", "global")
-INITS = ("random", "metadata", "content")
-
-
-@dataclass(frozen=True)
-class ALSConfig:
-    """Hyper-parameters of (DP-)ALS (chosen on the validation item: docs/model.md).
-
-    Attributes
-    ----------
-    dim:
-        Factor dimension ``d``.
-    iterations:
-        Item solves (each one noisy release).
-    reg, unobserved:
-        ``lam`` and ``w0`` of the item solve (in units of the bounded statistics).
-    user_reg, user_unobserved:
-        The same for the user solve at home (in units of the confidences).
-    recency_boost, recency_half_life:
-        Confidence of an event ``1 + boost * 0.5 ** (age / half_life)`` (as
-        :func:`~mpcrec.model.mf.recency_weights`); it also shapes the statistic weights.
-    max_items:
-        At most this many (most recent) items per user enter the statistics (0: all).
-    tail_exponent:
-        Statistic weight ``* count_i ** -tail_exponent`` (more of a user's budget on tail
-        items; the counts are a noisy public release).
-    user_norm:
-        ``B``, the bound on a user factor in the statistics.
-    item_gram:
-        ``"per-item"`` (Chien et al.) or ``"global"`` (per-item Gram approximated by the
-        mass times the mean Gram: far smaller payload, far less noise).
-    shares:
-        Relative share of a round's privacy budget (``(Delta / sigma)^2``) for
-        ``gram, rhs, mass, global`` (unused blocks are ignored).
-    count_share:
-        Fraction of the whole budget spent on the item counts (only if ``tail_exponent``).
-    init_std:
-        Standard deviation of the random initial item factors, or (``init="metadata"``)
-        the mean row norm of the metadata ones.
-    init:
-        ``"random"`` or ``"metadata"``: the start is the top principal directions of the
-        public video metadata (tags and publication year), free of privacy cost
-        (:func:`~mpcrec.model.dpals_train.metadata_items`); ``"content"``: the same plus
-        the hashed title words, year and decade of :mod:`mpcrec.model.content`.
-    item_bias:
-        Fix every user's last coordinate to 1 before bounding, so ``V[:, -1]`` is an item
-        bias (a popularity term learned from the same statistics).
-    popularity_weight:
-        Scores add ``popularity_weight * m_i / max(m)``, ``m`` the last round's noisy masses
-        (public: post-processing of a release; ``item_gram="global"`` only).
-    prior_reg, prior_scale:
-        The item solve shrinks toward ``prior_scale`` times the public start (the metadata
-        factors) with weight ``prior_reg`` instead of toward 0 (0: off), so a tail item whose
-        statistics are mostly noise keeps what its public metadata says.
-    smoothing, smoothing_reg, smoothing_words:
-        Public post-processing of the last release (:func:`smooth_items`, ``item_gram=
-        "global"`` only): every item factor is blended with a ridge prediction from its
-        public metadata (``smoothing``: the mass at which both weigh the same; 0: off;
-        ``smoothing_reg``: the ridge penalty; ``smoothing_words``: title words too).
-    """
-
-    dim: int = 32
-    iterations: int = 5
-    reg: float = 2.0
-    unobserved: float = 0.01
-    user_reg: float = 1.0
-    user_unobserved: float = 0.1
-    recency_boost: float = 9.0
-    recency_half_life: float = 10.0
-    max_items: int = 0
-    tail_exponent: float = 0.0
-    user_norm: float = 1.0
-    item_gram: str = "global"
-    shares: tuple[float, float, float, float] = (0.3, 0.6, 0.05, 0.05)
-    count_share: float = 0.05
-    init_std: float = 0.1
-    init: str = "random"
-    item_bias: bool = False
-    popularity_weight: float = 0.0
-    prior_reg: float = 0.0
-    prior_scale: float = 1.0
-    smoothing: float = 0.0
-    smoothing_reg: float = 1.0
-    smoothing_words: bool = False
-
-    def __post_init__(self) -> None:
-        if self.item_gram not in ITEM_GRAMS:
-            raise ValueError(f"item_gram must be one of {ITEM_GRAMS}, not {self.item_gram!r}")
-        if self.dim < 1 or self.iterations < 1 or self.user_norm <= 0:
-            raise ValueError("dim, iterations and user_norm must be positive")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, not {self.init!r}")
-        if min(self.shares) < 0 or not 0.0 <= self.count_share < 1.0:
-            raise ValueError("shares must be >= 0 and count_share in [0, 1)")
-        if self.prior_reg < 0 or self.smoothing < 0 or self.smoothing_reg <= 0:
-            raise ValueError("prior_reg and smoothing must be >= 0, smoothing_reg > 0")
-
-    def blocks(self) -> tuple[str, ...]:
-        """The blocks of the flat statistics vector, in order."""
-        return ("gram", "rhs", "global") if self.item_gram == "per-item" else BLOCKS[1:]
+__all__ = ["BLOCKS", "INITS", "ITEM_GRAMS", "ALSConfig"]
 
 
 def triangle(dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -180,16 +79,25 @@ def statistic_weights(
     """Per-event weight in the statistics, with ``sum_i w_ui^2 <= 1`` for every user.
 
     Recency confidence times ``max(count_i, 1) ** -tail_exponent``; events of age
-    ``>= max_items`` get 0 (a user's ``max_items`` most recent count); then every user's
-    weights are scaled to unit L2 norm. Computed at home from the user's own events and
-    public counts only.
+    ``>= max_items`` or (``head_items``) on an item outside the top of the counts get 0;
+    then every user's weights are scaled to unit L2 norm, of their sums per item when an
+    item repeats (the statistics add a user's events on one item: :func:`dense`). Computed
+    at home from the user's own events and public counts only.
     """
     weight = confidences(ages, config)
     if item_counts is not None and config.tail_exponent:
         weight = weight * np.maximum(item_counts[items], 1.0) ** -config.tail_exponent
+    if item_counts is not None and config.head_items:
+        weight = weight * top_items(item_counts, config.head_items)[items]
     if config.max_items:
         weight = np.where(np.asarray(ages) < config.max_items, weight, 0.0)
     norm2 = np.bincount(users, weights=weight**2, minlength=n_users)
+    pairs, first, inverse = np.unique(
+        np.stack([users, items], axis=1), axis=0, return_index=True, return_inverse=True
+    )
+    if pairs.shape[0] < users.shape[0]:  # repeated events: the statistics sum them per item
+        per_item = np.bincount(inverse.ravel(), weights=weight)
+        norm2 = np.bincount(users[first], weights=per_item**2, minlength=n_users)
     scale = 1.0 / np.sqrt(np.maximum(norm2, 1e-300))
     return np.asarray(weight * scale[users], dtype=np.float64)
 
@@ -338,7 +246,7 @@ def solve_items(
     ridge toward the prior instead of toward 0.
     """
     part = unpack(noisy, config)
-    gram = part["global"]
+    gram = floor_gram(part["global"], config.gram_floor)
     if config.item_gram == "per-item":
         item_grams = part["gram"]
     else:
@@ -376,6 +284,33 @@ def smooth_items(
     predicted = design @ content_map
     out = (weight[:, None] * items + strength * predicted) / (weight + strength)[:, None]
     return np.asarray(out, dtype=np.float64)
+
+
+def top_items(values: Matrix, k: int) -> np.ndarray:
+    """A mask of the ``k`` items of largest ``values`` (ties: the lower index first)."""
+    keep = np.zeros(values.shape[0], dtype=bool)
+    keep[np.argsort(-np.asarray(values), kind="stable")[:k]] = True
+    return keep
+
+
+def cut_tail(items: Matrix, mass: Matrix, keep: int) -> Matrix:
+    """Rows outside the ``keep`` largest (noisy, released) masses set to 0 (0: unchanged).
+
+    Post-processing of a release: a zero row scores 0 for every user, so those items rank
+    after every item of positive score, and the served list comes from the head.
+    """
+    if not keep:
+        return items
+    return np.asarray(np.where(top_items(mass, keep)[:, None], items, 0.0), dtype=np.float64)
+
+
+def floor_gram(gram: Matrix, floor: float) -> Matrix:
+    """``gram`` with its eigenvalues raised to ``floor`` times the largest (0: unchanged)."""
+    if not floor:
+        return gram
+    values, vectors = np.linalg.eigh(gram)
+    values = np.maximum(values, floor * max(float(values.max()), 0.0))
+    return np.asarray((vectors * values) @ vectors.T, dtype=np.float64)
 
 
 def _psd(matrices: Matrix) -> Matrix:

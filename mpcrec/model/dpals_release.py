@@ -21,8 +21,8 @@ scaled vector by at most ``sqrt(sum_b a_b^2 D_b^2) = C_u`` (L2), and the committ
 The global-Gram solve needs the number of users (``G_i ~ m_i * gram / n``). It is released
 under the same mechanism: one more block, ``users``, to which every user adds 1 (sensitivity
 1, fraction :data:`USERS_SHARE`). Nothing else the solve uses is private: the settings are
-:data:`~mpcrec.model.tuned_dpals.ALS_DP` (code, public) at the model's dimension. The
-settings' metadata smoothing is post-processing of the same release: the released masses and
+:data:`~mpcrec.model.tuned_dpals.ALS_DP_ONE_RELEASE` (code, public) at the model's dimension.
+The settings' metadata smoothing is post-processing of the same release: the released masses and
 the items' public metadata features (:func:`published_items`).
 """
 
@@ -37,6 +37,7 @@ from mpcrec.model.dpals import (
     BLOCKS,
     ALSConfig,
     block_sizes,
+    cut_tail,
     local_statistics,
     payload_size,
     sensitivities,
@@ -45,7 +46,7 @@ from mpcrec.model.dpals import (
 )
 from mpcrec.model.dpals_smooth import fixed_order_smooth
 from mpcrec.model.mf import Matrix
-from mpcrec.model.tuned_dpals import ALS_DP
+from mpcrec.model.tuned_dpals import ALS_DP_ONE_RELEASE
 
 #: The fraction of every round's budget spent on the number of users (the rest is split
 #: over the statistics as the settings' ``shares`` say): ``n`` comes out within about
@@ -55,15 +56,17 @@ USERS = "users"
 
 
 def runtime_config(dim: int) -> ALSConfig:
-    """The DP-ALS settings every node and member uses: ``ALS_DP`` at dimension ``dim``
-    (:class:`ConfigError` for settings the runtime cannot release)."""
-    config = replace(ALS_DP, dim=dim)
-    if config.tail_exponent or config.popularity_weight:
+    """The DP-ALS settings every node and member uses: ``ALS_DP_ONE_RELEASE`` at dimension
+    ``dim`` (:class:`ConfigError` for settings the runtime cannot release). Not ``ALS_DP``:
+    its head restriction needs a count release before the statistics, which the runtime
+    does not run yet (docs/privacy-accounting.md "DP-ALS in the runtime")."""
+    config = replace(ALS_DP_ONE_RELEASE, dim=dim)
+    if config.releases_counts or config.popularity_weight:
         raise ConfigError(
             "the runtime's DP-ALS releases no item counts and serves no popularity term "
-            f"(tail_exponent {config.tail_exponent:g}, popularity_weight "
-            f"{config.popularity_weight:g} in ALS_DP)",
-            hint="set both to 0 in mpcrec/model/tuned_dpals.py, or release the counts first",
+            f"(tail_exponent {config.tail_exponent:g}, head_items {config.head_items}, "
+            f"popularity_weight {config.popularity_weight:g} in ALS_DP_ONE_RELEASE)",
+            hint="set them to 0 in mpcrec/model/tuned_dpals.py, or release the counts first",
         )
     share = dict(zip(BLOCKS, config.shares, strict=True))
     if any(share[b] <= 0 for b in config.blocks()):
@@ -157,16 +160,17 @@ def published_items(
     unscaled statistics with the released user count (at least 1), then, when the settings
     smooth (``config.smoothing``), the metadata smoothing of the simulation
     (:func:`~mpcrec.model.dpals.smooth_items`) by the released masses and the items' public
-    ``features``, in a fixed order (:func:`~mpcrec.model.dpals_smooth.fixed_order_smooth`).
+    ``features``, in a fixed order (:func:`~mpcrec.model.dpals_smooth.fixed_order_smooth`),
+    and the settings' ``tail_cut`` (:func:`~mpcrec.model.dpals.cut_tail`: same masses).
     """
     flat = unscaled(total, config, n_items, user_clip_norm)
     n_users = max(round(float(flat[-1])), 1)
     items = solve_items(flat[:-1], n_users, config)
-    if not config.smoothing:
-        return items
-    if features is None:
-        raise ValueError("the DP-ALS settings smooth by public metadata: features needed")
     mass = unpack(flat[:-1], config)["mass"]
-    return fixed_order_smooth(
-        items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
-    )
+    if config.smoothing:
+        if features is None:
+            raise ValueError("the DP-ALS settings smooth by public metadata: features needed")
+        items = fixed_order_smooth(
+            items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
+        )
+    return cut_tail(items, mass, config.tail_cut)

@@ -5,7 +5,10 @@ Per round every instance calls :func:`~mpcrec.model.dpals.solve_users`,
 its own users; the sum over instances gets :func:`~mpcrec.model.dpals.add_noise` (what the
 committee does inside MPC) and :func:`~mpcrec.model.dpals.solve_items` gives the public item
 factors. After the last round every instance solves its users once more (free: nothing is
-released). With ``tail_exponent > 0`` a first release publishes noisy item counts.
+released). With ``tail_exponent > 0`` or ``head_items`` a first release publishes noisy
+item counts (from its own random stream, so the rounds' noise is paired across settings);
+with ``head_items`` only the top of those counts is trained and served (the other rows are
+0: they rank after every item of positive score).
 
 Privacy (user level, replace-one, every user in every round: sampling rate 1): the releases
 are Gaussian mechanisms of noise multipliers ``z_count`` (once) and ``z`` (every round);
@@ -34,12 +37,14 @@ from mpcrec.model.dpals import (
     block_sigmas,
     bound_users,
     confidences,
+    cut_tail,
     dense,
     local_statistics,
     smooth_items,
     solve_items,
     solve_users,
     statistic_weights,
+    top_items,
     unpack,
 )
 from mpcrec.model.local import InstanceData
@@ -166,6 +171,30 @@ def noisy_counts(
     return np.asarray(total + rng.normal(0.0, sigma, size=total.shape), dtype=np.float64)
 
 
+def post_process(
+    items: Matrix, mass: Matrix, counts: Matrix | None, split: Split, config: ALSConfig
+) -> Matrix:
+    """The last release's item factors as published (public post-processing, no cost).
+
+    With ``head_items``, the items outside the top of the released ``counts`` get no weight
+    in the smoothing's fit and a zero row (untrained: not served); then the metadata
+    smoothing (``smoothing``) and the ``tail_cut`` by the released masses.
+    """
+    head = (
+        top_items(counts, config.head_items) if config.head_items and counts is not None else None
+    )
+    if head is not None:
+        mass = np.where(head, mass, 0.0)
+    if config.smoothing:
+        features = metadata_features(split, words=config.smoothing_words)
+        items = smooth_items(
+            items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
+        )
+    if head is not None:
+        items = np.where(head[:, None], items, 0.0)
+    return cut_tail(items, mass, config.tail_cut)
+
+
 def train_dpals(
     split: Split,
     partition: Partition,
@@ -183,8 +212,8 @@ def train_dpals(
     rng = np.random.default_rng(seed)
     homes = [Home.create(split, partition.members(k), config) for k in range(partition.n_instances)]
     counts = None
-    if config.tail_exponent:
-        counts = noisy_counts(homes, config, privacy, rng)
+    if config.releases_counts:  # its own stream: the rounds' noise stays paired across settings
+        counts = noisy_counts(homes, config, privacy, np.random.default_rng([seed, 1]))
     weights = [home.weights(config, counts) for home in homes]
     sigmas = block_sigmas(privacy.round_multiplier, config)
     items = rng.normal(0.0, config.init_std, size=(split.n_items, config.dim))
@@ -207,11 +236,8 @@ def train_dpals(
         mass = unpack(noisy, config).get("mass")
         if on_round is not None:
             on_round(r + 1)
-    if config.smoothing and mass is not None:
-        features = metadata_features(split, words=config.smoothing_words)
-        items = smooth_items(
-            items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
-        )
+    if mass is not None:
+        items = post_process(items, mass, counts, split, config)
     users = np.zeros((split.n_users, config.dim))
     for home in homes:
         users[home.global_users] = solve_users(items, home.conf, config)

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mpcrec.model.dpals import ALSConfig
 
-ALS_DP = ALSConfig(
+ALS_DP_ONE_RELEASE = ALSConfig(
     dim=8,
     iterations=1,
     reg=15.0,
@@ -20,12 +22,20 @@ ALS_DP = ALSConfig(
     smoothing=3.0,
     smoothing_reg=10.0,
 )
-"""``dpals`` (tuned at user-level ε = 8, δ = 1e-5; the same settings at every ε).
+"""The one-release ``dpals`` (``ALS_DP`` until 2026-12-02; what the runtime runs: it does
+not yet release item counts, :func:`~mpcrec.model.dpals_release.runtime_config`).
 
 The budget shares of the right-hand sides, masses and global Gram (0.9 / 0.08 / 0.02;
 before: 0.6 / 0.05 / 0.05 of a 0.7 total) and the metadata smoothing of the released item
 factors (:func:`~mpcrec.model.dpals.smooth_items`, public post-processing) were added on
 2026-12-01 by validation on seeds 0-5 (docs/model.md "DP-ALS")."""
+
+ALS_DP = replace(ALS_DP_ONE_RELEASE, head_items=300, count_share=0.05, reg=30.0)
+"""``dpals`` (tuned at user-level ε = 8, δ = 1e-5; the same settings at every ε): the
+catalogue trained and served is the top 300 of a noisy item-count release (5 % of the
+budget), the rest buys the one release of statistics of :data:`ALS_DP_ONE_RELEASE`, solved
+with ``reg`` 30 instead of 15; chosen on 2026-12-02 by validation on ten paired noise draws
+(docs/benchmarks/quality.md "Head of the catalogue")."""
 
 ALS_PLAIN = ALSConfig(
     dim=32,

@@ -27,7 +27,7 @@ from mpcrec.federation.round_params import RoundParams
 from mpcrec.model.dpals import bound_users, solve_users
 from mpcrec.model.dpals_release import instance_release, runtime_config
 from mpcrec.model.dpals_train import Home, metadata_features
-from mpcrec.model.tuned_dpals import ALS_DP
+from mpcrec.model.tuned_dpals import ALS_DP_ONE_RELEASE
 from mpcrec.node.aggregation.dpals_step import DPALS, release_clip_norm
 from mpcrec.node.recommender import ModelSnapshot
 from mpcrec.node.round_refusal import RoundRefused
@@ -49,7 +49,7 @@ class MovieLensDPALSTrainer:
         data = load_movielens_100k()
         split = leave_last_out(data)
         members = partition_users(data, instances, seed=seed).members(index)
-        config = runtime_config(ALS_DP.dim)
+        config = runtime_config(ALS_DP_ONE_RELEASE.dim)
         self.home = Home.create(split, members, config)
         self.weights = self.home.weights(config, None)  # unit L2 per user; no counts
         self.item_ids = split.train.item_ids

@@ -65,8 +65,9 @@ def split_budget(
     z1 = gaussian_noise_multiplier(
         target_epsilon=epsilon, steps=1, delta=delta, accountant=accountant
     )
-    z_round = z1 * math.sqrt(rounds / (1.0 - first_share))
-    z_first = z1 / math.sqrt(first_share) if first_share else math.inf
+    safe = 1.0 + 1e-12  # the split's rounding must not take the recomposed ε above target
+    z_round = z1 * math.sqrt(rounds / (1.0 - first_share)) * safe
+    z_first = z1 / math.sqrt(first_share) * safe if first_share else math.inf
     steps: list[Mechanism] = [(z_first, 1.0)] if first_share else []
     steps += [(z_round, 1.0)] * rounds
     return z_round, z_first, epsilon_spent(steps, delta=delta, accountant=accountant)

@@ -87,12 +87,15 @@ def test_the_committees_one_gaussian_gives_each_block_its_share_of_the_budget() 
 
 
 def test_the_runtime_keeps_the_tuned_metadata_smoothing() -> None:
-    """The runtime's settings are ``ALS_DP``'s, smoothing included: the published factors
-    are the solve smoothed by the released masses and public features, and without the
-    features the smoothing settings cannot publish."""
+    """The runtime's settings are ``ALS_DP_ONE_RELEASE``'s (``ALS_DP`` without its count
+    release), smoothing included: the published factors are the solve smoothed by the
+    released masses and public features, and without the features the smoothing settings
+    cannot publish."""
+    from dataclasses import replace
+
     from mpcrec.model.dpals import smooth_items, solve_items, unpack
     from mpcrec.model.dpals_release import published_items
-    from mpcrec.model.tuned_dpals import ALS_DP
+    from mpcrec.model.tuned_dpals import ALS_DP, ALS_DP_ONE_RELEASE
 
     config = runtime_config(8)
     n_items = 50
@@ -103,7 +106,8 @@ def test_the_runtime_keeps_the_tuned_metadata_smoothing() -> None:
 
     published = published_items(total, config, n_items, 0.1, features)
 
-    assert config.smoothing == ALS_DP.smoothing > 0 and config.dim == 8
+    assert config == replace(ALS_DP_ONE_RELEASE, dim=8) and config.smoothing > 0
+    assert ALS_DP.head_items > 0 and config.head_items == 0  # the runtime's gap, named
     flat = unscaled(total, config, n_items, 0.1)
     solved = solve_items(flat[:-1], 40, config)
     mass = unpack(flat[:-1], config)["mass"]

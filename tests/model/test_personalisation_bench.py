@@ -18,7 +18,7 @@ from mpcrec.data.partition import Partition
 from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.model.personal import MIXES, STRENGTHS
 from mpcrec.model.personal_rule import NEVER, Rule
-from mpcrec.model.tuned_dpals import ALS_DP
+from mpcrec.model.tuned_dpals import ALS_DP_ONE_RELEASE
 from tests.model.conftest import clustered
 
 NAMES = {"shared"} | {f"offset {s:g}" for s in STRENGTHS[1:]} | {f"mix {a:g}" for a in MIXES}
@@ -29,7 +29,7 @@ def test_rows_cover_every_instance_and_the_summary_adds_up() -> None:
     tuning, split = leave_last_out(data), whole_past(data)
     sizes = np.repeat([0, 1, 2], [50, 20, 10])
     partition = Partition(names=("a", "b", "c"), user_instance=sizes, how="label")
-    config = replace(ALS_DP, init="random", smoothing=0.0)  # no metadata in this world
+    config = replace(ALS_DP_ONE_RELEASE, init="random", smoothing=0.0)  # no metadata in this world
     rows = seed_rows(tuning, split, partition, config, 8.0, 0, Rule(0, 0.0, "mix 0.5"))
     assert [r["users"] for r in rows] == [50, 20, 10]
     for r in rows:
