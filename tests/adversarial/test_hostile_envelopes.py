@@ -12,14 +12,14 @@ round aborts); then the contributor is honest again and the next round publishes
 the honest sum of all four contributions (the victim's counted once), on the control
 round's model: nothing of the attacked rounds reached a published model.
 
-Then the replay registry across a restart: in the next round, once every member has
-accepted the round's envelopes (its ``replays.sqlite`` holds their nonces) and before it
-publishes, every member is killed by its pid and started again (the contributor too, if
-drawn: it resumes from its record, honest). The launcher still has the round computing,
-so it hands the restarted members the same envelopes again (as a hostile launcher could
-at will, for a second result over the same inputs): each must refuse them, ``open_share``
-naming the replayed nonce of the first envelope it opens (the contributor's: ``evil``
-sorts first), and the round aborts.
+Then the replay registry across a restart: the launcher holds every member's result of the
+next round without storing it (so it has one result over those inputs, and the round stays
+computing); every member is then killed by its pid (each has accepted the round's
+envelopes: its ``replays.sqlite`` holds their nonces) and started again (the contributor
+too, if drawn: it resumes from its record, honest), and the launcher hands them the same
+envelopes again, for a second result over the same inputs. Each must refuse them,
+``open_share`` naming the replayed nonce of the first envelope it opens (the contributor's:
+``evil`` sorts first); the round aborts and the launcher holds no second result.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 from mpcrec.crypto.replay import REPLAY_FILE
+from tests.adversarial.envelope_attacks import HOLD_TRIGGER
 from tests.adversarial.harness import SECURE_MODEL, HostileFederation, honest_twin
 from tests.adversarial.hostile_envelopes import KINDS
 
@@ -103,26 +104,26 @@ def accepted(fed: HostileFederation, member: str, round_id: int) -> int:
     return int(row[0])
 
 
-def restart_members_after_they_accepted(
-    fed: HostileFederation, after: int
-) -> tuple[int, dict[str, int]]:
-    """Kill every member of the first round after ``after`` by its pid once each has
-    accepted all the round's envelopes, and start them again; the round and each member's
+def restart_members_after_their_results(fed: HostileFederation) -> tuple[int, dict[str, int]]:
+    """Have the launcher hold the next round's results (``pass-envelopes``), then kill
+    every member of that round by its pid and start it again; the round and each member's
     log length at the restart."""
+    (fed.root / HOLD_TRIGGER).touch()
 
-    def opened() -> bool:
-        found = [r for r in fed.rounds() if r.round_id > after and r.phase.value == "computing"]
-        return bool(found) and all(
-            accepted(fed, m, found[0].round_id) >= len(found[0].contributors)
-            for m in found[0].committee
-        )
+    def held() -> list[dict[str, Any]]:
+        return list(fed.learned().get("held", []))
 
-    fed.wait_until(opened, 90, "every member to accept the envelopes of the next round")
-    target = next(r for r in fed.rounds() if r.round_id > after and r.phase.value == "computing")
+    def all_held() -> bool:
+        rounds = {r.round_id: r for r in fed.rounds()}
+        return bool(held()) and len(held()) == len(rounds[held()[0]["round"]].committee)
+
+    fed.wait_until(all_held, 90, "the launcher to hold every member's result of a round")
+    target = next(r for r in fed.rounds() if r.round_id == held()[0]["round"])
+    assert all(
+        accepted(fed, m, target.round_id) == len(target.contributors) for m in target.committee
+    )
     for member in target.committee:
         fed.kill(member)  # by its pid: its process group, the node and its party
-    phase = next(r for r in fed.rounds() if r.round_id == target.round_id).phase.value
-    assert phase == "computing", f"round {target.round_id} was {phase} at the kill: too late"
     since = {m: len(fed.log_text(m)) for m in target.committee}
     for member in target.committee:
         if member == EVIL:
@@ -153,7 +154,7 @@ def test_envelopes_claiming_another_slot_replayed_misaddressed_or_equivocating_a
 
         fed.wait_until(published_after_the_attacks, 200, "each kind refused, then a publish")
         final = max(r.round_id for r in fed.rounds() if r.phase.value == "published")
-        replayed, since = restart_members_after_they_accepted(fed, final)
+        replayed, since = restart_members_after_their_results(fed)
         fed.wait_until(
             lambda: any(r.round_id == replayed and r.phase.terminal for r in fed.rounds()),
             60,
@@ -209,9 +210,11 @@ def test_envelopes_claiming_another_slot_replayed_misaddressed_or_equivocating_a
     finally:
         store.close()
 
-    # the restarted members, handed the envelopes they had accepted, refused them again
+    # the restarted members, handed the envelopes they had accepted, refused them again:
+    # the launcher, which holds one result of the round from each, got no second one
     again = rounds[replayed]
     assert again.phase.value == "aborted", (replayed, again.phase, again.reason)
+    assert fed.learned().get("second", []) == [], fed.learned()["second"]
     for member in again.committee:
         lines = failed_lines(fed, member, replayed, since[member])
         first = f"envelope from {sorted(again.contributors)[0]!r}"
