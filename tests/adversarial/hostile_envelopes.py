@@ -132,7 +132,7 @@ class EnvelopeAttack:
             kinds = {m: {"kind": "slot-mismatch", "claims": self.victim} for m in others}
             self._record(ann, kinds)
             return [s.to_bytes() for s in sealed]
-        return self._open_kinds(agg, update, ann, weight, params_hash, others)
+        return self._open_kinds(agg, update, ann, weight, params_hash)
 
     def _open_kinds(
         self,
@@ -141,7 +141,6 @@ class EnvelopeAttack:
         ann: RoundAnnouncement,
         weight: float,
         params_hash: bytes,
-        others: list[str],
     ) -> list[bytes]:
         """One sharing of ``update``; each honest member's share under one wrong field."""
         assert self.earlier is not None
