@@ -35,6 +35,7 @@ from mpcrec.errors import ProtocolError
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.plain import open_plain
 from tests.adversarial.catalogue_attacks import catalogue_attacks
+from tests.adversarial.envelope_attacks import envelope_attacks
 from tests.adversarial.floor_attacks import floor_attacks
 from tests.adversarial.hooks import Attack, current_caller
 from tests.adversarial.ledger_attacks import ledger_attacks
@@ -539,3 +540,4 @@ ATTACKS: dict[str, type[Attack]] = {
 ATTACKS.update(catalogue_attacks())  # tests/adversarial/catalogue_attacks.py
 ATTACKS.update(floor_attacks())  # tests/adversarial/floor_attacks.py
 ATTACKS.update(ledger_attacks())  # tests/adversarial/ledger_attacks.py
+ATTACKS.update(envelope_attacks())  # tests/adversarial/envelope_attacks.py

@@ -15,6 +15,10 @@ does not clip what it uploads). From base model version ``v`` it sends ``vectors
 * ``heavy``, ``infinite``: an in-bounds update (the drift trainer's, clipped) declared with
   weight ``1e12`` or ``+inf``: to take the whole aggregate, or to abort every round
   (finding 2).
+
+With ``--envelopes --victim ID --out record.json`` it keeps the configured trainer and
+seals hostile envelopes instead (:mod:`tests.adversarial.hostile_envelopes`: another
+contributor's slot claimed; replayed, misaddressed and equivocating envelopes).
 """
 
 from __future__ import annotations
@@ -85,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--vectors", default="wrap,spike,over-norm")
     parser.add_argument("--clip-norm", type=float, default=10.0)
+    parser.add_argument("--envelopes", action="store_true", help="hostile envelopes instead")
+    parser.add_argument("--victim", default="tube-0", help="whose slot --envelopes claims")
+    parser.add_argument("--out", type=Path, help="--envelopes: what it sent (JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     set_torch_threads(1)
@@ -93,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown vector kinds {sorted(unknown)}; use {', '.join(KINDS)}")
     config = NodeConfig.load(args.config)
-    node = Node(config, trainer=HostileTrainer(config.instance_id, kinds, args.clip_norm))
+    if args.envelopes:
+        from tests.adversarial.hostile_envelopes import EnvelopeAttack, EnvelopeNode
+
+        out = args.out or config.state_dir / "envelopes.json"
+        node: Node = EnvelopeNode(config, EnvelopeAttack(config.instance_id, args.victim, out))
+    else:
+        node = Node(config, trainer=HostileTrainer(config.instance_id, kinds, args.clip_norm))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
