@@ -4,7 +4,10 @@ shape of an upload. The gRPC service (:mod:`launch.service`) and the in-process 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from launch.launcher import Launcher
+from launch.store import LauncherStore
 from mpcrec.crypto.binding import check_consistent
 from mpcrec.crypto.envelope import SealedShare
 from mpcrec.errors import ProtocolError
@@ -65,14 +68,17 @@ def check_upload(launcher: Launcher, upload: Contribution) -> None:
             f"weight {upload.weight} must be a finite number > 0 and <= {params.max_weight:g}"
         )
     if launcher.spec.aggregation != "plaintext":
-        check_sealed_headers(upload)
+        check_sealed_headers(upload, round_binding(launcher, upload.round_id))
 
 
-def check_sealed_headers(upload: Contribution) -> None:
-    """Each sealed envelope's (public, signed) header names its uploader and round: a
-    contributor claiming another's slot is turned away here, before the round freezes, so
-    the others' aggregate stays exact (members refuse such an envelope too:
-    :func:`mpcrec.node.key_check.check_slots`)."""
+def check_sealed_headers(upload: Contribution, bound: EnvelopeBinding | None = None) -> None:
+    """Each sealed envelope's (public, signed) header names its uploader and round and, with
+    ``bound``, the member index it is sealed to and the round's base model: a contributor
+    claiming another's slot, or sending a member an envelope it must refuse (misaddressed,
+    of another model), is turned away here, before the round freezes. Members refuse such
+    an envelope too (:func:`mpcrec.node.key_check.check_slots`, ``open_share``), but only
+    by aborting the round, and a model an aborted round computed on is not used again
+    (``model-reused``): one contributor could stall the federation."""
     for member, blob in upload.envelopes.items():
         try:
             header = SealedShare.from_bytes(blob)
@@ -84,3 +90,53 @@ def check_sealed_headers(upload: Contribution) -> None:
                 f"round {header.round_id}, uploaded by {upload.contributor!r} for round "
                 f"{upload.round_id}"
             )
+        if bound is not None:
+            check_bound(member, header, bound)
+
+
+@dataclass(frozen=True)
+class EnvelopeBinding:
+    """What every envelope of an upload to the current round must be bound to: its
+    committee (member ``i`` gets the envelope sealed to index ``i``) and its base model."""
+
+    committee: tuple[str, ...]
+    model_hash: bytes
+
+
+def round_binding(launcher: Launcher, round_id: int) -> EnvelopeBinding | None:
+    """The current round's :class:`EnvelopeBinding`; ``None`` if ``round_id`` is not the
+    current round or it has no committee yet (``Launcher.contribute`` refuses those)."""
+    rnd = launcher.current()
+    if rnd is None or rnd.round_id != round_id or not rnd.committee:
+        return None
+    return EnvelopeBinding(rnd.committee, _base_hash(launcher.store, rnd.model_version))
+
+
+def check_bound(member: str, header: SealedShare, bound: EnvelopeBinding) -> None:
+    """``member``'s envelope is sealed to its committee index and names the round's base."""
+    index = bound.committee.index(member) if member in bound.committee else -1
+    if header.member_index != index:
+        raise InvalidMessage(
+            f"the envelope for {member} is sealed to member {header.member_index}, "
+            f"not {index} (the round's committee order)"
+        )
+    if header.model_hash != bound.model_hash:
+        raise InvalidMessage(
+            f"the envelope for {member} names another base model than the round's "
+            f"({header.model_hash.hex()[:16]}, not {bound.model_hash.hex()[:16]})"
+        )
+
+
+_KNOWN: list[tuple[LauncherStore, int, bytes]] = []  # the last few (store, version, hash)
+
+
+def _base_hash(store: LauncherStore, version: int) -> bytes:
+    """A published model's hash (a published version never changes: kept, so a thousand
+    uploads of a round read the model once)."""
+    for known_store, known_version, known_hash in list(_KNOWN):
+        if known_store is store and known_version == version:
+            return known_hash
+    model = store.get_model(version)
+    found = model.model_hash if model is not None else b""
+    _KNOWN[:] = [(store, version, found), *_KNOWN[:3]]
+    return found

@@ -80,10 +80,10 @@ class PassEnvelopes(Attack):
         self.learned.add("held", item)
         return True
 
-    def check_sealed_headers(self, upload: Any) -> None:
+    def check_sealed_headers(self, upload: Any, bound: Any = None) -> None:
         """The real check; what it refuses is recorded and let through."""
         try:
-            _REAL_HEADER_CHECK(upload)
+            _REAL_HEADER_CHECK(upload, bound)
         except InvalidMessage as err:
             why = {"round": upload.round_id, "contributor": upload.contributor, "why": str(err)}
             self.learned.add("let_through", why)
