@@ -21,3 +21,21 @@ SEQ_FED_ROUNDS = 100
 # drawn user, Poisson rate 0.2, clip 1.0, 50 rounds (the MF DP-FedAvg's rate and rounds)
 SEQ_DP_MODEL = replace(SEQ_FED, lr=0.05)
 SEQ_DP = SeqDPConfig(rounds=50, user_rate=0.2, clip_norm=1.0, user_steps=1, server_lr=1.0)
+# hard negatives (issue 16, 2026-12-02): SEQ_FED with the hardest of `negatives` uniform
+# candidates as each event's BPR negative; chosen on validation, seed 0 (quality.md)
+SEQ_FED_HARD = replace(SEQ_FED, negatives=8)
+SEQ_FED_HARD_ROUNDS = 100
+# a fair central SASRec (Kang & McAuley's settings: two blocks, full softmax, Adam 1e-3,
+# xavier init); epochs chosen by early stopping on validation, seed 0 (quality.md)
+SASREC_FAIR = SASRecConfig(
+    dim=64,
+    blocks=2,
+    heads=1,
+    max_len=50,
+    dropout=0.2,
+    lr=1e-3,
+    epochs=100,
+    batch_size=128,
+    negatives=0,
+    xavier=True,
+)
