@@ -218,7 +218,10 @@ def seq_epoch(model: SeqModel, data: Contexts, lr: float, rng: np.random.Generat
         batch = order[start : start + config.batch_size]
         ctx, i = data.context[batch], data.target[batch]
         h, w = model.viewers(ctx)
-        j = negatives[batch] if negatives.ndim == 1 else hardest(h, v, negatives[batch])
+        if negatives.ndim == 1:
+            j = negatives[batch]
+        else:
+            j = hardest(h, v, negatives[batch], np.column_stack([i, ctx]))
         diff = v[i] - v[j]
         x = np.einsum("bd,bd->b", h, diff)
         g = (data.weight[batch] / (1.0 + np.exp(np.clip(x, -30.0, 30.0))))[:, None]
@@ -231,10 +234,15 @@ def seq_epoch(model: SeqModel, data: Contexts, lr: float, rng: np.random.Generat
         np.add.at(e, rows.ravel(), lr * grad_e.reshape(-1, config.dim))
 
 
-def hardest(h: Matrix, item_emb: Matrix, candidates: IntArray) -> IntArray:
-    """Per row, the candidate item with the highest score ``h . V[b]`` (ties: the first)."""
+def hardest(h: Matrix, item_emb: Matrix, candidates: IntArray, taken: IntArray) -> IntArray:
+    """Per row, the candidate with the highest score ``h . V[b]`` that is not in ``taken``.
+
+    ``taken`` holds, per row, the event's own item and its context (-1 padded): a known
+    item of the viewer is no negative. A row whose candidates are all taken keeps its first.
+    """
     scores = np.einsum("bd,bkd->bk", h, item_emb[candidates])
-    picked = np.argmax(scores, axis=1)
+    known = (candidates[:, :, None] == taken[:, None, :]).any(axis=2)
+    picked = np.argmax(np.where(known, -np.inf, scores), axis=1)
     return np.asarray(candidates[np.arange(candidates.shape[0]), picked], dtype=np.int64)
 
 

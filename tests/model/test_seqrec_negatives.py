@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mpcrec.data.split import whole_past
 from mpcrec.model.metrics import evaluate
@@ -26,11 +27,14 @@ EVENT = Contexts(
 )
 
 
-def test_hardest_picks_the_best_scored_candidate_of_each_row() -> None:
+def test_hardest_picks_the_best_scored_candidate_the_viewer_does_not_know() -> None:
     item_emb = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [-1.0, 3.0]])
-    h = np.array([[1.0, 0.0], [0.0, 1.0]])
-    candidates = np.array([[0, 1, 2], [0, 2, 3]])
-    assert hardest(h, item_emb, candidates).tolist() == [2, 3]
+    h = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    candidates = np.array([[0, 1, 2], [0, 2, 3], [0, 2, 3]])
+    none = np.full((3, 2), -1)
+    assert hardest(h, item_emb, candidates, none).tolist() == [2, 3, 3]
+    taken = np.array([[2, -1], [1, 3], [0, 2]])  # the event's item, then its context
+    assert hardest(h, item_emb, candidates, taken).tolist() == [0, 0, 3]
 
 
 def _loss(model: SeqModel, negative: int) -> float:
@@ -56,15 +60,19 @@ def _numeric_gradient(model: SeqModel, negative: int, eps: float = 1e-6) -> np.n
 
 
 def test_a_hard_negative_step_descends_bpr_against_the_hardest_candidate() -> None:
-    for seed in range(100):  # a draw whose hardest candidate is neither the target nor context
+    for seed in range(100):  # a draw whose best-scored candidate is one the viewer knows
         model = SeqModel.init(12, CONFIG, np.random.default_rng(seed))
         replay = np.random.default_rng(seed + 1000)
         replay.permutation(1)
         candidates = replay.integers(0, 12, size=(1, CONFIG.negatives))
-        negative = int(hardest(model.viewers(EVENT.context)[0], model.item_emb, candidates)[0])
-        uniform_pick = int(candidates[0, 0])
-        if negative not in (3, 5, 7) and negative != uniform_pick:
+        h = model.viewers(EVENT.context)[0]
+        best = int(candidates[0, np.argmax(h @ model.item_emb[candidates[0]].T)])
+        negative = int(hardest(h, model.item_emb, candidates, np.array([[5, 3, 7]]))[0])
+        if best in (3, 5) and negative != int(candidates[0, 0]):  # known item passed over
             break
+    else:
+        pytest.fail("no seed draws a known item as the best-scored candidate")
+    assert negative not in (3, 5, 7)
     before = model.flat()
     grad = _numeric_gradient(model, negative)
     lr = 0.1
