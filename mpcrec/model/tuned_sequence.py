@@ -25,8 +25,10 @@ SEQ_DP = SeqDPConfig(rounds=50, user_rate=0.2, clip_norm=1.0, user_steps=1, serv
 # candidates as each event's BPR negative; chosen on validation, seed 0 (quality.md)
 SEQ_FED_HARD = replace(SEQ_FED, negatives=8)
 SEQ_FED_HARD_ROUNDS = 100
-# a fair central SASRec (Kang & McAuley's settings: two blocks, full softmax, Adam 1e-3,
-# xavier init); epochs chosen by early stopping on validation, seed 0 (quality.md)
+# a fair central SASRec (Kang & McAuley's settings: two blocks, dimension 64, last 50 items,
+# dropout 0.2, Adam 1e-3, xavier init; a sampled softmax against 256 shared negatives and
+# batches of 32 to fit the CPU). Epochs: early stopping on validation, seed 0, checked
+# every 5 (patience 2): 0.073 0.071 0.087 0.092 0.106 0.098 0.115 0.113 0.107 at 5..45
 SASREC_FAIR = SASRecConfig(
     dim=64,
     blocks=2,
@@ -34,8 +36,8 @@ SASREC_FAIR = SASRecConfig(
     max_len=50,
     dropout=0.2,
     lr=1e-3,
-    epochs=100,
-    batch_size=128,
-    negatives=0,
+    epochs=35,
+    batch_size=32,
+    negatives=256,
     xavier=True,
 )
