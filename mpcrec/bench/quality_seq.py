@@ -6,6 +6,11 @@ noise on the sum) at the user-level ε of ``--epsilon`` (δ = 1e-5, over all rou
 RDP accountant of :mod:`mpcrec.privacy.accountant`) and, with ``--curve``, at every ε of
 the curve beside ``fedavg_dp``. Its row carries the anonymous viewer's metrics and the
 values per contribution (``payload_values``).
+
+``seq_fed_hard`` is ``seq_fed`` (the same plaintext FedAvg of the same model, no DP) whose
+BPR negative is the hardest of several uniform candidates (``SEQ_FED_HARD``);
+``sasrec_fair`` is a central SASRec with Kang & McAuley's settings (``SASREC_FAIR``: two
+blocks, full softmax, xavier init, epochs from early stopping on validation).
 """
 
 from __future__ import annotations
@@ -16,25 +21,39 @@ from typing import Any
 from mpcrec.bench.quality_methods import DELTA, Setting, Tick, Trainer, sequence_row
 from mpcrec.data.partition import Partition
 from mpcrec.model.metrics import Scorer
+from mpcrec.model.sasrec import train_sasrec
+from mpcrec.model.seqrec import train_seq_fedavg
 from mpcrec.model.seqrec_dp import train_seq_dp
-from mpcrec.model.tuned_sequence import SEQ_DP, SEQ_DP_MODEL
+from mpcrec.model.tuned_sequence import (
+    SASREC_FAIR,
+    SEQ_DP,
+    SEQ_DP_MODEL,
+    SEQ_FED_HARD,
+    SEQ_FED_HARD_ROUNDS,
+)
 from mpcrec.privacy.accountant import gaussian_epsilon, gaussian_noise_multiplier
 
-SEQ_METHODS = ("seq_dp",)
+SEQ_METHODS = ("seq_dp", "seq_fed_hard", "sasrec_fair")
 SEQ_CURVED = ("seq_dp",)
 """The methods ``--curve`` runs at every ε (besides ``fedavg_dp``)."""
-SEQ_ROUNDS = {"seq_dp": SEQ_DP.rounds}
+SEQ_ROUNDS = {
+    "seq_dp": SEQ_DP.rounds,
+    "seq_fed_hard": SEQ_FED_HARD_ROUNDS,
+    "sasrec_fair": SASREC_FAIR.epochs,
+}
 
 
 def seq_configs(epsilon: float) -> dict[str, Any]:
-    """The settings of ``seq_dp`` for the report."""
+    """The settings of ``seq_dp``, ``seq_fed_hard`` and ``sasrec_fair`` for the report."""
     return {
         "seq_dp": {
             **asdict(SEQ_DP_MODEL),
             **asdict(SEQ_DP),
             "target_epsilon": epsilon,
             "delta": DELTA,
-        }
+        },
+        "seq_fed_hard": {**asdict(SEQ_FED_HARD), "rounds": SEQ_FED_HARD_ROUNDS},
+        "sasrec_fair": asdict(SASREC_FAIR),
     }
 
 
@@ -50,4 +69,22 @@ def _seq_dp(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, di
     return scorer, {**extra, "epsilon": epsilon, "noise_multiplier": z}
 
 
-SEQ_TRAINERS: dict[str, Trainer] = {"seq_dp": _seq_dp}
+def _seq_fed_hard(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, dict[str, Any]]:
+    model = train_seq_fedavg(
+        s.split, p, SEQ_FED_HARD, rounds=SEQ_FED_HARD_ROUNDS, seed=seed, on_round=tick
+    )
+    return sequence_row(s, model)
+
+
+def _sasrec_fair(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, dict[str, Any]]:
+    def on_epoch(epoch: int, scorer: Scorer) -> None:
+        tick(epoch)
+
+    return train_sasrec(s.split, SASREC_FAIR, seed=seed, on_epoch=on_epoch), {}
+
+
+SEQ_TRAINERS: dict[str, Trainer] = {
+    "seq_dp": _seq_dp,
+    "seq_fed_hard": _seq_fed_hard,
+    "sasrec_fair": _sasrec_fair,
+}

@@ -58,6 +58,12 @@ class SASRec(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.layers = nn.ModuleList([_Block(config) for _ in range(config.blocks)])
         self.norm = nn.LayerNorm(config.dim)
+        if config.xavier:
+            for name, weight in self.named_parameters():
+                if weight.dim() > 1 and "norm" not in name:
+                    nn.init.xavier_normal_(weight)
+            with torch.no_grad():
+                self.item.weight[0].zero_()
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         length = seq.shape[1]
@@ -106,12 +112,13 @@ def train_sasrec(
     config: SASRecConfig,
     *,
     seed: int,
-    on_epoch: Callable[[int, Scorer], None] | None = None,
+    on_epoch: Callable[[int, Scorer], bool | None] | None = None,
 ) -> Scorer:
     """Train on ``split.train``; the scorer reads each user's latest training items.
 
     ``on_epoch(epoch, scorer)`` is called after every epoch (1-based), e.g. to follow
-    validation quality while tuning. Uses one torch thread and ``torch.manual_seed(seed)``.
+    validation quality while tuning; training stops early when it returns ``False``.
+    Uses one torch thread and ``torch.manual_seed(seed)``.
     """
     torch.set_num_threads(1)
     torch.manual_seed(seed)
@@ -130,8 +137,8 @@ def train_sasrec(
             optimiser.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
-        if on_epoch is not None:
-            on_epoch(epoch + 1, scorer)
+        if on_epoch is not None and on_epoch(epoch + 1, scorer) is False:
+            break
     return scorer
 
 
@@ -170,12 +177,25 @@ def _scorer(model: SASRec, latest: torch.Tensor) -> Scorer:
 def validation_curve(
     tuning: Split, config: SASRecConfig, *, seed: int, every: int = 10
 ) -> list[tuple[int, float]]:
-    """Validation NDCG@10 every ``every`` epochs of a run on the leave-last-out ``tuning``."""
+    """Validation NDCG@10 every ``every`` epochs of a run on the leave-last-out ``tuning``.
+
+    With ``config.patience`` > 0 the run stops after that many checks without a new best
+    (early stopping; the best check's epoch count is the setting to train with).
+    """
     curve: list[tuple[int, float]] = []
 
-    def follow(epoch: int, scorer: Scorer) -> None:
+    def follow(epoch: int, scorer: Scorer) -> bool:
         if epoch % every == 0:
             curve.append((epoch, evaluate(scorer, tuning, stage="valid")["ndcg@10"]))
+        return not stale(curve, config.patience)
 
     train_sasrec(tuning, config, seed=seed, on_epoch=follow)
     return curve
+
+
+def stale(curve: list[tuple[int, float]], patience: int) -> bool:
+    """Whether the last ``patience`` checks of ``curve`` all fell short of an earlier best."""
+    if patience <= 0 or len(curve) <= patience:
+        return False
+    best_before = max(score for _, score in curve[:-patience])
+    return all(score <= best_before for _, score in curve[-patience:])

@@ -32,6 +32,14 @@ class SASRecConfig:
     negatives:
         0: full softmax over the catalogue; otherwise a sampled softmax against this many
         uniform negatives shared by the batch (much cheaper on one CPU thread).
+    xavier:
+        Xavier-normal initialisation of every weight matrix and embedding, as the reference
+        implementations do (item rows of std ~0.03); False: torch's defaults (embeddings
+        N(0, 1), which with the ``sqrt(dim)`` input scaling start training from
+        near-one-hot softmax outputs and learn slowly).
+    patience:
+        Validation checks without a better NDCG@10 before
+        :func:`~mpcrec.model.sasrec.validation_curve` stops (0: never stop early).
     """
 
     dim: int = 64
@@ -43,3 +51,5 @@ class SASRecConfig:
     epochs: int = 100
     batch_size: int = 128
     negatives: int = 0
+    xavier: bool = False
+    patience: int = 0

@@ -66,6 +66,10 @@ class SeqConfig:
     long_context, long_weight:
         The long-term part of the viewer: a share ``long_weight`` of the weights spread
         uniformly over the last ``long_context`` items (FISM-like; 0: none).
+    negatives:
+        BPR only: uniform candidates drawn per event, the one the model currently scores
+        highest is the event's negative (dynamic negative sampling, Zhang et al., SIGIR
+        2013); 1: one uniform negative.
     """
 
     dim: int = 32
@@ -81,6 +85,7 @@ class SeqConfig:
     loss: str = "bpr"
     long_context: int = 0
     long_weight: float = 0.0
+    negatives: int = 1
 
     @property
     def width(self) -> int:
@@ -205,12 +210,18 @@ def seq_epoch(model: SeqModel, data: Contexts, lr: float, rng: np.random.Generat
         return
     n_items = model.item_emb.shape[0]
     order: IntArray = rng.permutation(data.target.shape[0])
-    negatives = np.asarray(rng.integers(0, n_items, size=data.target.shape[0]), dtype=np.int64)
+    n = data.target.shape[0]
+    shape = (n,) if config.negatives == 1 else (n, config.negatives)
+    negatives = np.asarray(rng.integers(0, n_items, size=shape), dtype=np.int64)
     e, v = model.context_emb, model.item_emb
     for start in range(0, order.shape[0], config.batch_size):
         batch = order[start : start + config.batch_size]
-        ctx, i, j = data.context[batch], data.target[batch], negatives[batch]
+        ctx, i = data.context[batch], data.target[batch]
         h, w = model.viewers(ctx)
+        if negatives.ndim == 1:
+            j = negatives[batch]
+        else:
+            j = hardest(h, v, negatives[batch], np.column_stack([i, ctx]))
         diff = v[i] - v[j]
         x = np.einsum("bd,bd->b", h, diff)
         g = (data.weight[batch] / (1.0 + np.exp(np.clip(x, -30.0, 30.0))))[:, None]
@@ -221,6 +232,18 @@ def seq_epoch(model: SeqModel, data: Contexts, lr: float, rng: np.random.Generat
         np.add.at(v, i, lr * (g * h - config.reg * v[i]))
         np.add.at(v, j, lr * (-g * h - config.reg * v[j]))
         np.add.at(e, rows.ravel(), lr * grad_e.reshape(-1, config.dim))
+
+
+def hardest(h: Matrix, item_emb: Matrix, candidates: IntArray, taken: IntArray) -> IntArray:
+    """Per row, the candidate with the highest score ``h . V[b]`` that is not in ``taken``.
+
+    ``taken`` holds, per row, the event's own item and its context (-1 padded): a known
+    item of the viewer is no negative. A row whose candidates are all taken keeps its first.
+    """
+    scores = np.einsum("bd,bkd->bk", h, item_emb[candidates])
+    known = (candidates[:, :, None] == taken[:, None, :]).any(axis=2)
+    picked = np.argmax(np.where(known, -np.inf, scores), axis=1)
+    return np.asarray(candidates[np.arange(candidates.shape[0]), picked], dtype=np.int64)
 
 
 def _softmax_epoch(model: SeqModel, data: Contexts, lr: float, rng: np.random.Generator) -> None:

@@ -25,3 +25,19 @@ def test_seq_dp_reports_its_epsilon_on_the_curve(
     curve = {p["method"]: p for p in report["privacy_utility"]}
     assert curve["seq_dp"]["epsilon"] == pytest.approx(2.0, rel=0.01)
     assert report["config"]["seq_dp"]["rounds"] == 3
+
+
+@pytest.mark.timeout(120)
+def test_hard_negative_seq_fed_and_fair_sasrec_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(quality_seq, "SEQ_FED_HARD_ROUNDS", 2)
+    fair = replace(quality_seq.SASREC_FAIR, dim=8, max_len=6, epochs=2)
+    monkeypatch.setattr(quality_seq, "SASREC_FAIR", fair)
+    args = ["--instances", "2", "--seeds", "0", "--methods", "seq_fed_hard,sasrec_fair"]
+    report = run_quality_bench(tmp_path, n_users=40, n_items=30, per_user=5, args=args)
+    hard, sasrec = report["methods"]["seq_fed_hard"], report["methods"]["sasrec_fair"]
+    assert hard["payload_values"] == 2 * report["items"] * 32 and hard["anonymous_ndcg@10"] >= 0
+    assert 0.0 <= sasrec["ndcg@10"] <= 1.0 and "anonymous_ndcg@10" not in sasrec
+    assert report["config"]["seq_fed_hard"]["negatives"] > 1
+    assert report["config"]["sasrec_fair"]["blocks"] == 2

@@ -9,7 +9,14 @@ from mpcrec.data.partition import Partition
 from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.model.baselines import popularity_scorer
 from mpcrec.model.metrics import evaluate
-from mpcrec.model.sasrec import SASRecConfig, train_sasrec, windows
+from mpcrec.model.sasrec import (
+    SASRec,
+    SASRecConfig,
+    stale,
+    train_sasrec,
+    validation_curve,
+    windows,
+)
 from mpcrec.model.seqrec import (
     Contexts,
     SeqConfig,
@@ -78,3 +85,26 @@ def test_sasrec_learns_a_deterministic_chain() -> None:
     config = SASRecConfig(dim=16, blocks=1, max_len=8, dropout=0.0, lr=0.01, epochs=60)
     scorer = train_sasrec(split, config, seed=0)
     assert evaluate(scorer, split)["ndcg@10"] > 0.9
+
+
+def test_stale_waits_for_patience_checks_without_a_new_best() -> None:
+    curve = [(5, 0.1), (10, 0.3), (15, 0.2), (20, 0.25)]
+    assert stale(curve, 2) and not stale(curve, 3) and not stale(curve, 0)
+    assert not stale([*curve[:2], (15, 0.31)], 1)
+
+
+def test_xavier_init_starts_from_small_item_rows_and_a_zero_padding_row() -> None:
+    model = SASRec(100, SASRecConfig(dim=16, blocks=1, max_len=8, xavier=True))
+    rows = model.item.weight.detach()
+    assert float(rows[0].abs().max()) == 0.0 and 0.01 < float(rows[1:].std()) < 0.3
+
+
+@pytest.mark.timeout(120)
+def test_validation_curve_stops_early_when_validation_stops_improving() -> None:
+    split = leave_last_out(chain())
+    config = SASRecConfig(
+        dim=16, blocks=1, max_len=8, dropout=0.0, lr=0.01, epochs=200, xavier=True, patience=2
+    )
+    curve = validation_curve(split, config, seed=0, every=5)
+    assert max(score for _, score in curve) > 0.9 and len(curve) < 40
+    assert stale(curve, 2)
