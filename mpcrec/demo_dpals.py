@@ -147,11 +147,17 @@ def private_report(settings: Any) -> dict[str, Any]:
 
 def privacy_line(report: dict[str, Any]) -> str:
     """The report's sentence on the promise of a ``dpals`` run (:func:`privacy_sentence`):
-    every user in every round."""
+    every user in every round, and the count release's multiplier beside the statistics'."""
+    count = report.get("count_noise_multiplier")
+    bound = f"each user's statistics bounded to C_u = {USER_CLIP_NORM:g}"
+    if count:
+        bound = (
+            f"each user's item counts and statistics bounded to C_u = {USER_CLIP_NORM:g}, "
+            f"the count release at noise multiplier {count:g}, the statistics"
+        )
     return privacy_sentence(
         report,
-        mechanism="DP-ALS: every user in every round, each user's statistics bounded to "
-        f"C_u = {USER_CLIP_NORM:g}",
+        mechanism=f"DP-ALS: every user in every round, {bound}",
         without_noise="DP-ALS statistics summed without noise: nothing bounds what the model "
         "reveals about one user",
     )

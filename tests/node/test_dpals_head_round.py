@@ -29,8 +29,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from launch.launcher import Launcher
 from launch.memory_store import InMemoryStore
 from launch.schedule import Schedule
+from mpcrec.audit import checks
+from mpcrec.audit.entries import Kind, LogEntry
 from mpcrec.audit.log import AuditLog
-from mpcrec.audit.verify import verify_file
+from mpcrec.audit.verify import parse_lines, verify_file
 from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import partition_users
 from mpcrec.data.split import leave_last_out
@@ -46,6 +48,7 @@ from mpcrec.node.daemon import Node
 from mpcrec.node.dpals_trainer import MovieLensDPALSTrainer
 from mpcrec.node.floor import check_params
 from mpcrec.node.round_refusal import RoundRefused
+from tests.audit.test_checks import history_of
 from tests.node.world import POLICY, World, drive, node_config, published, publishing_round
 
 INSTANCES, SHARDS = 20, (9, 10, 11)
@@ -162,6 +165,20 @@ def test_two_rounds_publish_the_simulations_head_and_items_and_audit_to_epsilon_
     ]
     assert float(report.stats["epsilon"]) == pytest.approx(EPSILON, abs=5e-4)
     assert world.launcher.budget_spent()
+    # a count release whose results sign the statistics' z is named (each round its own z)
+    entries, _, _ = parse_lines((tmp_path / "audit.jsonl").read_bytes().splitlines())
+    forged = [_signing(e, Z) if e.round == 1 else e for e in entries]
+    findings, _ = checks.check_user_budget(history_of(forged))
+    assert findings and all(f.rule == "user_budget" for f in findings)
+    assert "round 1" in findings[0].message
+
+
+def _signing(entry: LogEntry, z: float) -> LogEntry:
+    """``entry`` with its signed result's noise multiplier replaced (a result entry)."""
+    if entry.kind != Kind.RESULT_SIGNATURE:
+        return entry
+    result = dict(entry.payload["result"]) | {"noise_multiplier": z}
+    return replace(entry, payload={**entry.payload, "result": result})
 
 
 @pytest.mark.parametrize(
