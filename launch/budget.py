@@ -8,7 +8,8 @@ an auditor computes from the same mechanisms (:func:`mpcrec.audit.checks.check_b
 
 Examples
 --------
->>> from mpcrec.federation.spec import PrivacyPromise
+>>> from mpcrec.federation.round_params import RoundParams
+from mpcrec.federation.spec import PrivacyPromise
 >>> budget = PrivacyBudget(PrivacyPromise(epsilon_budget=8.0), mechanism=(4.0, 1.0), spent=[])
 >>> budget.affordable  # exact: every round at sample rate 1 (RDP would afford 39)
 44
@@ -23,6 +24,7 @@ import logging
 import math
 from collections.abc import Sequence
 
+from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import PrivacyPromise
 from mpcrec.privacy.budget import Mechanism, epsilon_spent, rounds_within_budget
 
@@ -45,15 +47,41 @@ class PrivacyBudget:
         ``(noise_multiplier, sample_rate)`` of every round this launcher runs.
     spent:
         The mechanisms of the rounds already revealed (as the audit log records them).
+    first:
+        A ``dpals`` count release's mechanism (``None``: none): the next round's until one
+        such round was revealed, the others' :attr:`mechanism` (a count round aborted after
+        its reveal runs again at its own, larger, multiplier: counted as ``mechanism``, an
+        upper bound of its ε).
     """
 
     def __init__(
-        self, promise: PrivacyPromise, *, mechanism: Mechanism, spent: Sequence[Mechanism]
+        self,
+        promise: PrivacyPromise,
+        *,
+        mechanism: Mechanism,
+        spent: Sequence[Mechanism],
+        first: Mechanism | None = None,
     ) -> None:
         self.promise = promise
         self.mechanism = mechanism
+        self.first = first
         self._spent = list(spent)
         self._affordable = self._rounds_affordable()
+
+    @classmethod
+    def of_rounds(
+        cls, promise: PrivacyPromise, params: RoundParams, *, spent: Sequence[Mechanism]
+    ) -> PrivacyBudget:
+        """The budget of rounds under ``params`` (their count release first, if any)."""
+        first = params.release_mechanism(0) if params.count_noise_multiplier else None
+        return cls(promise, mechanism=params.mechanism, spent=spent, first=first)
+
+    @property
+    def next_mechanism(self) -> Mechanism:
+        """The mechanism the next revealed round is counted at."""
+        if self.first is not None and self.first not in self._spent:
+            return self.first
+        return self.mechanism
 
     @property
     def rounds(self) -> int:
@@ -76,7 +104,7 @@ class PrivacyBudget:
     def record_revealed(self) -> None:
         """Count one more round of this launcher's mechanism whose result a member revealed
         (published or not: the launcher saw the model)."""
-        self._spent.append(self.mechanism)
+        self._spent.append(self.next_mechanism)
         self._affordable = self._rounds_affordable()
         if self.spent():
             log.warning(
@@ -129,6 +157,11 @@ class PrivacyBudget:
         budget = self.promise.epsilon_budget
         if budget is None:
             return None
-        return rounds_within_budget(
-            self._spent, self.mechanism, delta=self.promise.delta, budget=budget
-        )
+        delta, spent = self.promise.delta, self._spent
+        nxt = self.next_mechanism
+        if nxt == self.mechanism:
+            return rounds_within_budget(spent, nxt, delta=delta, budget=budget)
+        if not rounds_within_budget(spent, nxt, delta=delta, budget=budget, limit=1):
+            return 0
+        after = [*spent, nxt]
+        return 1 + rounds_within_budget(after, self.mechanism, delta=delta, budget=budget)

@@ -43,6 +43,7 @@ from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ConfigError
 from mpcrec.federation.beacon_http import BeaconConfig
 from mpcrec.federation.config_file import load_config
+from mpcrec.federation.dpals_noise import COUNT_ROUNDS, dpals_multipliers
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise, user_noise_multiplier
 from mpcrec.privacy.budget import USER
 from mpcrec.secure.validation import check_parameters
@@ -126,15 +127,33 @@ class LauncherConfig:
                 f"{spec.clip_norm:g} (the bound on an instance's whole sum)",
                 hint="raise model.clip_norm (it bounds the sum of the sampled users' updates)",
             )
-        z = user_noise_multiplier(p, self.schedule.rounds)
+        z, z_count = self._user_multipliers()
         user = replace(
             spec,
             noise_multiplier=z,
+            count_noise_multiplier=z_count,
             sensitivity=USER,
             user_clip_norm=p.user_clip_norm,
             user_rate=p.user_rate,
         )
         object.__setattr__(self, "spec", user)
+
+    def _user_multipliers(self) -> tuple[float, float]:
+        """``(z, z_count)``: a ``dpals`` federation at rate 1 whose noise is derived runs the
+        count release first (:mod:`mpcrec.federation.dpals_noise`), anything else one
+        multiplier for every round (``z_count`` 0)."""
+        p, rounds = self.privacy, self.schedule.rounds
+        if self.spec.model != "dpals" or p.noise_multiplier is not None or p.user_rate != 1.0:
+            return user_noise_multiplier(p, rounds), 0.0
+        if rounds != COUNT_ROUNDS:
+            raise ConfigError(
+                f"`model: dpals` at user level with `schedule.rounds` {rounds}: its noise is "
+                f"derived for the count release and the statistics, {COUNT_ROUNDS} rounds",
+                hint=f"set schedule.rounds: {COUNT_ROUNDS}, or give privacy.noise_multiplier "
+                "(one release of statistics per round, no count release)",
+            )
+        assert p.epsilon_budget is not None
+        return dpals_multipliers(p.epsilon_budget, p.delta)
 
     def _check_wrap_guard(self) -> None:
         spec = self.spec

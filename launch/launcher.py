@@ -121,8 +121,8 @@ class Launcher(LogReads):
             beacon=self.beacon.chain,
             params=self.params,
         )
-        self.budget = PrivacyBudget(
-            self.privacy, mechanism=self.mechanism, spent=self._revealed_mechanisms()
+        self.budget = PrivacyBudget.of_rounds(
+            self.privacy, self.params, spent=self._revealed_mechanisms()
         )
         self.budget.announce(self.schedule.rounds)
 

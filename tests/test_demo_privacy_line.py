@@ -21,6 +21,18 @@ def test_dp_fedavg_says_its_sampling_rate_and_dp_als_every_user() -> None:
     )
 
 
+def test_dp_als_with_a_count_release_names_both_multipliers() -> None:
+    report = {"dp": True, "epsilon": 8.0, "noise_multiplier": 0.6158}
+    line = demo_dpals.privacy_line({**report, "count_noise_multiplier": 2.6843})
+
+    assert line == (
+        "privacy: user-level epsilon 8.000 at delta 1e-05 (declared budget 8); "
+        f"{UNIT} (DP-ALS: every user in every round, each user's item counts and statistics "
+        "bounded to C_u = 0.1, the count release at noise multiplier 2.6843, the statistics, "
+        "noise multiplier 0.6158)"
+    )
+
+
 def test_an_unknown_epsilon_or_noise_is_shown_as_such() -> None:
     line = demo_dpals.privacy_line({"dp": True})
     assert "user-level epsilon None at delta" in line and "noise multiplier ?)" in line

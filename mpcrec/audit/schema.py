@@ -102,8 +102,12 @@ _USER_PARAMS: Mapping[str, Field] = {
 #: The model kind, present only when it is not ``"mf"`` (``dpals``, ``seqrec``).
 
 
-#: The model kind, present only when not ``"mf"`` (RoundParams.to_json).
-_MODEL_PARAMS: Mapping[str, Field] = {"model": _text}
+#: The model kind, present only when not ``"mf"``, and a ``dpals`` count release's
+#: multiplier, present only when not 0 (RoundParams.to_json).
+_MODEL_PARAMS: Mapping[str, Field] = {
+    "model": _text,
+    "count_noise_multiplier": _number(0.0, 1e9),
+}
 
 
 def _params(v: Any) -> bool:

@@ -47,7 +47,8 @@ def round_result(
 ) -> RoundResult:
     """The result a member signs: every frozen contribution (by its digest)
     accepted or rejected, the hash of model ``new_version``, the round parameters (their
-    digest, noise multiplier and sensitivity convention) and the raw weight it used for each
+    digest, the noise multiplier of THIS round: a dpals count release's on version 0, and
+    the sensitivity convention) and the raw weight it used for each
     contribution (the one its author signed); the sample rate is the unit's
     (:attr:`RoundParams.sample_rate`: ``1`` for instances, all asked every round)."""
     ok = set(accepted)
@@ -57,7 +58,7 @@ def round_result(
         model_hash=model_hash,
         accepted={c: d for c, d in digests.items() if c in ok},
         rejected={c: d for c, d in digests.items() if c not in ok},
-        noise_multiplier=params.noise_multiplier,
+        noise_multiplier=params.release_noise_multiplier(new_version - 1),
         sample_rate=params.sample_rate,
         params_hash=params.digest,
         weights=dict(weights),

@@ -80,6 +80,11 @@ class RoundParams:
     model:
         The model kind (:data:`MODELS`); logged (and hashed) only when not ``"mf"``, so
         every earlier digest is unchanged.
+    count_noise_multiplier:
+        ``dpals`` with a head of the catalogue only: the ``z`` of the count release, the
+        round on the initial model (base version 0, :meth:`release_noise_multiplier`);
+        ``noise_multiplier`` is then the statistics rounds'. Logged (and hashed) only when
+        not ``0`` (``0``: no count release, every round at ``noise_multiplier``).
     """
 
     aggregation: str
@@ -95,6 +100,7 @@ class RoundParams:
     user_clip_norm: float = 0.0
     user_rate: float = 1.0
     model: str = DEFAULT_MODEL
+    count_noise_multiplier: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):  # one JSON form (10 and 10.0 must not hash apart)
@@ -114,6 +120,13 @@ class RoundParams:
             object.__setattr__(self, "user_rate", 1.0)
         else:
             _check_user_level(self.user_clip_norm, self.user_rate, self.clip_norm)
+        if self.count_noise_multiplier and (
+            self.model != "dpals" or not 0 < self.count_noise_multiplier < math.inf
+        ):
+            raise ConfigError(
+                f"count_noise_multiplier {self.count_noise_multiplier:g}: a count release is "
+                "a dpals round's, with a finite multiplier > 0"
+            )
         if not (math.isfinite(self.max_weight) and self.max_weight > 0):
             raise ConfigError(
                 f"max_weight {self.max_weight} must be a finite number > 0",
@@ -136,11 +149,29 @@ class RoundParams:
         """``(noise_multiplier, sample_rate)`` at this round's own unit (what ε counts)."""
         return (self.noise_multiplier, self.sample_rate)
 
-    def noise_std(self, weights: Sequence[float]) -> float:
+    def counts_round(self, base_version: int) -> bool:
+        """Whether the round on model ``base_version`` is the count release (``dpals`` with
+        a ``count_noise_multiplier``: the round on the initial model, version 0)."""
+        return bool(self.count_noise_multiplier) and base_version == 0
+
+    def release_noise_multiplier(self, base_version: int) -> float:
+        """The ``z`` of the round on model ``base_version``: ``count_noise_multiplier`` for
+        the count release, ``noise_multiplier`` otherwise."""
+        if self.counts_round(base_version):
+            return self.count_noise_multiplier
+        return self.noise_multiplier
+
+    def release_mechanism(self, base_version: int) -> tuple[float, float]:
+        """:attr:`mechanism` of the round on model ``base_version``."""
+        return (self.release_noise_multiplier(base_version), self.sample_rate)
+
+    def noise_std(self, weights: Sequence[float], base_version: int = -1) -> float:
         """The noise's standard deviation on the weighted sum with normalised ``weights``:
-        ``z * 2 * C * max_i w_i`` (replace-one), ``z * C_u * max_i w_i`` (user level)."""
+        ``z * 2 * C * max_i w_i`` (replace-one), ``z * C_u * max_i w_i`` (user level), ``z``
+        the one of the round on model ``base_version`` (:meth:`release_noise_multiplier`)."""
         sensitivity = self.user_clip_norm if self.user_level else 2.0 * self.clip_norm
-        return self.noise_multiplier * sensitivity * max(weights, default=0.0)
+        z = self.release_noise_multiplier(base_version)
+        return z * sensitivity * max(weights, default=0.0)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form logged in the config entry (user fields only at user level)."""
@@ -150,13 +181,15 @@ class RoundParams:
                 del data[name]
         if self.model == DEFAULT_MODEL:
             del data["model"]
+        if not self.count_noise_multiplier:
+            del data["count_noise_multiplier"]
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RoundParams:
         """From :meth:`to_json` output (:class:`ConfigError` if a field is missing)."""
         names = {f.name for f in fields(cls)}
-        missing = names - set(data) - {*USER_FIELDS, "model"}
+        missing = names - set(data) - {*USER_FIELDS, "model", "count_noise_multiplier"}
         if missing:
             raise ConfigError(f"round parameters without {sorted(missing)}")
         return cls(**{k: data[k] for k in names if k in data})

@@ -63,6 +63,10 @@ class FederationSpec:
         ``"seqrec"``: row ``k`` is video ``k``'s
         context then item embedding (:mod:`mpcrec.node.seqrec_layout`), so ``dim`` is twice
         :class:`~mpcrec.model.seqrec.SeqConfig`'s and a row is still one catalogue video.
+    count_noise_multiplier:
+        ``dpals`` with a head of the catalogue: the user-level ``z`` of the count release
+        (the round on the initial model; :meth:`RoundParams.release_noise_multiplier`); 0:
+        none. The launcher derives it with ``noise_multiplier`` from the budget.
     """
 
     n_items: int
@@ -78,6 +82,7 @@ class FederationSpec:
     user_clip_norm: float = 0.0
     user_rate: float = 1.0
     model: str = DEFAULT_MODEL
+    count_noise_multiplier: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", self.model or "mf")
@@ -128,6 +133,7 @@ class FederationSpec:
             user_clip_norm=self.user_clip_norm,
             user_rate=self.user_rate,
             model=self.model,
+            count_noise_multiplier=self.count_noise_multiplier,
         )
 
     @property
@@ -136,10 +142,11 @@ class FederationSpec:
         (the sample rate is ``user_rate`` at user level, :data:`SAMPLE_RATE` otherwise)."""
         return self.params(committee_size=1, min_contributors=1).mechanism
 
-    def noise_std(self, weights: list[float]) -> float:
-        """Standard deviation of the noise on the weighted sum with normalised ``weights``:
-        ``z * 2 * clip_norm * max_i w_i`` (replace-one, :meth:`RoundParams.noise_std`)."""
-        return self.params(committee_size=1, min_contributors=1).noise_std(weights)
+    def noise_std(self, weights: list[float], base_version: int = -1) -> float:
+        """Standard deviation of the noise on the weighted sum with normalised ``weights``
+        in the round on model ``base_version``: ``z * 2 * clip_norm * max_i w_i``
+        (replace-one, :meth:`RoundParams.noise_std`)."""
+        return self.params(committee_size=1, min_contributors=1).noise_std(weights, base_version)
 
     @property
     def size(self) -> int:

@@ -21,7 +21,8 @@ scaled vector by at most ``sqrt(sum_b a_b^2 D_b^2) = C_u`` (L2), and the committ
 The global-Gram solve needs the number of users (``G_i ~ m_i * gram / n``). It is released
 under the same mechanism: one more block, ``users``, to which every user adds 1 (sensitivity
 1, fraction :data:`USERS_SHARE`). Nothing else the solve uses is private: the settings are
-:data:`~mpcrec.model.tuned_dpals.ALS_DP_ONE_RELEASE` (code, public) at the model's dimension.
+:data:`~mpcrec.model.tuned_dpals.ALS_DP` (code, public) at the model's dimension, after a
+count release (:mod:`mpcrec.model.dpals_counts`), or ``ALS_DP_ONE_RELEASE`` without one.
 The settings' metadata smoothing is post-processing of the same release: the released masses and
 the items' public metadata features (:func:`published_items`).
 """
@@ -46,7 +47,7 @@ from mpcrec.model.dpals import (
 )
 from mpcrec.model.dpals_smooth import fixed_order_smooth
 from mpcrec.model.mf import Matrix
-from mpcrec.model.tuned_dpals import ALS_DP_ONE_RELEASE
+from mpcrec.model.tuned_dpals import ALS_DP, ALS_DP_ONE_RELEASE
 
 #: The fraction of every round's budget spent on the number of users (the rest is split
 #: over the statistics as the settings' ``shares`` say): ``n`` comes out within about
@@ -55,18 +56,19 @@ USERS_SHARE = 0.01
 USERS = "users"
 
 
-def runtime_config(dim: int) -> ALSConfig:
-    """The DP-ALS settings every node and member uses: ``ALS_DP_ONE_RELEASE`` at dimension
-    ``dim`` (:class:`ConfigError` for settings the runtime cannot release). Not ``ALS_DP``:
-    its head restriction needs a count release before the statistics, which the runtime
-    does not run yet (docs/privacy-accounting.md "DP-ALS in the runtime")."""
-    config = replace(ALS_DP_ONE_RELEASE, dim=dim)
-    if config.releases_counts or config.popularity_weight:
+def runtime_config(dim: int, counts: bool = False) -> ALSConfig:
+    """The DP-ALS settings every node and member uses at dimension ``dim``: ``ALS_DP`` when
+    the federation runs the count release first (``counts``: a ``count_noise_multiplier``,
+    :mod:`mpcrec.model.dpals_counts`), ``ALS_DP_ONE_RELEASE`` otherwise (a federation of
+    one release, as before 2026-12-02). :class:`ConfigError` for settings the runtime
+    cannot release (tail weights or a popularity term by the counts)."""
+    config = replace(ALS_DP if counts else ALS_DP_ONE_RELEASE, dim=dim)
+    if config.tail_exponent or config.popularity_weight or config.releases_counts != counts:
         raise ConfigError(
-            "the runtime's DP-ALS releases no item counts and serves no popularity term "
+            "the runtime's DP-ALS releases item counts only for a head of the catalogue "
             f"(tail_exponent {config.tail_exponent:g}, head_items {config.head_items}, "
-            f"popularity_weight {config.popularity_weight:g} in ALS_DP_ONE_RELEASE)",
-            hint="set them to 0 in mpcrec/model/tuned_dpals.py, or release the counts first",
+            f"popularity_weight {config.popularity_weight:g}, count round {counts})",
+            hint="set them to 0 in mpcrec/model/tuned_dpals.py",
         )
     share = dict(zip(BLOCKS, config.shares, strict=True))
     if any(share[b] <= 0 for b in config.blocks()):
@@ -77,7 +79,8 @@ def runtime_config(dim: int) -> ALSConfig:
 
 
 def release_size(n_items: int, dim: int) -> int:
-    """Values in one instance's DP-ALS contribution: the statistics and the user count."""
+    """Values in one instance's DP-ALS contribution: the statistics and the user count
+    (the same with or without a head: it does not change the blocks' sizes)."""
     return payload_size(runtime_config(dim), n_items) + 1
 
 
@@ -155,22 +158,29 @@ def published_items(
     n_items: int,
     user_clip_norm: float,
     features: Matrix | None = None,
+    head: np.ndarray | None = None,
 ) -> Matrix:
     """The public item factors from the revealed (noisy) sum: ``solve_items`` on the
-    unscaled statistics with the released user count (at least 1), then, when the settings
-    smooth (``config.smoothing``), the metadata smoothing of the simulation
-    (:func:`~mpcrec.model.dpals.smooth_items`) by the released masses and the items' public
-    ``features``, in a fixed order (:func:`~mpcrec.model.dpals_smooth.fixed_order_smooth`),
+    unscaled statistics with the released user count (at least 1), then, as the
+    simulation's :func:`~mpcrec.model.dpals_train.post_process`: with a ``head`` (the
+    published head of a count release) the masses outside it at 0; when the settings smooth
+    (``config.smoothing``), the metadata smoothing (:func:`~mpcrec.model.dpals.smooth_items`)
+    by those masses and the items' public ``features``, in a fixed order
+    (:func:`~mpcrec.model.dpals_smooth.fixed_order_smooth`); the rows outside the head at 0;
     and the settings' ``tail_cut`` (:func:`~mpcrec.model.dpals.cut_tail`: same masses).
     """
     flat = unscaled(total, config, n_items, user_clip_norm)
     n_users = max(round(float(flat[-1])), 1)
     items = solve_items(flat[:-1], n_users, config)
     mass = unpack(flat[:-1], config)["mass"]
+    if head is not None:
+        mass = np.where(head, mass, 0.0)
     if config.smoothing:
         if features is None:
             raise ValueError("the DP-ALS settings smooth by public metadata: features needed")
         items = fixed_order_smooth(
             items, mass, features, strength=config.smoothing, lam=config.smoothing_reg
         )
+    if head is not None:
+        items = np.where(head[:, None], items, 0.0)
     return cut_tail(items, mass, config.tail_cut)

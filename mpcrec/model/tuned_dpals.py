@@ -22,8 +22,9 @@ ALS_DP_ONE_RELEASE = ALSConfig(
     smoothing=3.0,
     smoothing_reg=10.0,
 )
-"""The one-release ``dpals`` (``ALS_DP`` until 2026-12-02; what the runtime runs: it does
-not yet release item counts, :func:`~mpcrec.model.dpals_release.runtime_config`).
+"""The one-release ``dpals`` (``ALS_DP`` until 2026-12-02; what the runtime runs without a
+count release: an older launcher, a given noise multiplier, a user rate below 1,
+:func:`~mpcrec.model.dpals_release.runtime_config`).
 
 The budget shares of the right-hand sides, masses and global Gram (0.9 / 0.08 / 0.02;
 before: 0.6 / 0.05 / 0.05 of a 0.7 total) and the metadata smoothing of the released item

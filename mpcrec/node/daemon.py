@@ -284,7 +284,7 @@ class Node:
         floor.check_round(self.privacy_floor, self.params, ann)
         if not (self.privacy_floor.allow_model_reuse or self.params.noise_multiplier > 0):
             self.contributed.check(ann)  # with noise every reveal is paid for in epsilon
-        self.user_budget.check(self.privacy_floor, rid, self.params)
+        self.user_budget.check(self.privacy_floor, rid, self.params, ann.model_version)
         base = self.models.get(client, ann.model_version)
         if base.model_hash != ann.model_hash:
             log.error("%s: round %d: the model does not match the announced hash", self.me, rid)
@@ -304,7 +304,7 @@ class Node:
             self.me, self.keys, ann, envelopes, weight, digest
         )
         self.contributed.record(ann)  # before it leaves: counted even if the answer is lost
-        self.user_budget.record(rid, self.params)
+        self.user_budget.record(rid, self.params, ann.model_version)
         receipt = client.upload_contribution(upload, signature)
         log.info("%s: round %d: uploaded %d bytes", self.me, rid, receipt.size)
 

@@ -1,12 +1,15 @@
 """A simulated MovieLens-100k instance that trains DP-ALS (model kind ``dpals``).
 
-Each round the instance solves its users' factors exactly at home from the published item
-factors, bounds them, and contributes ONE vector: its users' sufficient statistics and their
-count, scaled so that the committee's user-level Gaussian gives every block its share of the
-budget (:func:`mpcrec.model.dpals_release.instance_release`). At user level every user is in
-(rate 1: the bound is deterministic) unless the round's ``user_rate`` is below 1, when each
-user is drawn with that rate from fresh OS entropy (:func:`mpcrec.node.user_dp.fresh_rng`).
-The user factors never leave the instance: what it serves is solved again from the newest
+In the count release (the first round, when the round parameters have a
+``count_noise_multiplier``: :mod:`mpcrec.model.dpals_counts`) the instance contributes its
+users' item counts. Every other round it solves its users' factors exactly at home from the
+published item factors, bounds them, and contributes ONE vector: its users' sufficient
+statistics (over the head the published model carries, if any) and their count, scaled so
+that the committee's user-level Gaussian gives every block its share of the budget
+(:func:`mpcrec.model.dpals_release.instance_release`). At user level every user is in (rate
+1: the bound is deterministic) unless the round's ``user_rate`` is below 1, when each user
+is drawn with that rate from fresh OS entropy (:func:`mpcrec.node.user_dp.fresh_rng`). The
+user factors never leave the instance: what it serves is solved again from the newest
 published model (:meth:`MovieLensDPALSTrainer.home_users`). As a committee member it gives
 the public metadata features the settings' smoothing reads
 (:meth:`MovieLensDPALSTrainer.item_features`: ML-100k's genres and year, the same file at
@@ -25,7 +28,8 @@ from mpcrec.data.partition import partition_users
 from mpcrec.data.split import leave_last_out
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.model.dpals import bound_users, solve_users
-from mpcrec.model.dpals_release import instance_release, runtime_config
+from mpcrec.model.dpals_counts import count_release, count_weights, head_weights, published_head
+from mpcrec.model.dpals_release import instance_release, release_size, runtime_config
 from mpcrec.model.dpals_train import Home, metadata_features
 from mpcrec.model.tuned_dpals import ALS_DP_ONE_RELEASE
 from mpcrec.node.aggregation.dpals_step import DPALS, release_clip_norm
@@ -52,6 +56,7 @@ class MovieLensDPALSTrainer:
         config = runtime_config(ALS_DP_ONE_RELEASE.dim)
         self.home = Home.create(split, members, config)
         self.weights = self.home.weights(config, None)  # unit L2 per user; no counts
+        self.counts = count_weights(self.home, config)  # 1/sqrt(k) on each of k items
         self.item_ids = split.train.item_ids
         self.user_ids = split.train.user_ids
         self.events = split.train
@@ -90,15 +95,26 @@ class MovieLensDPALSTrainer:
         conf = self.home.conf if rows is None else self.home.conf[rows]
         return solve_users(model, conf, runtime_config(model.shape[1]))
 
-    def release(self, model: Matrix, params: RoundParams) -> Matrix:
-        """This round's contribution from the published item factors ``model``."""
-        config = runtime_config(model.shape[1])
+    def release(self, model: Matrix, params: RoundParams, version: int = -1) -> Matrix:
+        """This round's contribution from the published item factors ``model`` (version
+        ``version``): the users' counts in the count release (the round on the initial
+        model, :meth:`RoundParams.counts_round`), else their statistics, over the head the
+        model carries when the federation released counts."""
+        counts = bool(params.count_noise_multiplier)
+        config = runtime_config(model.shape[1], counts)
         n = self.home.conf.shape[0]
         rows = np.arange(n)
         if params.user_level and params.user_rate < 1.0:
             rows = np.flatnonzero(fresh_rng().random(n) < params.user_rate)
+        clip = release_clip_norm(params)
+        if params.counts_round(version):
+            size = release_size(model.shape[0], model.shape[1])
+            return count_release(self.counts[rows], clip, size)
+        weights = self.weights[rows]
+        if counts:
+            weights = head_weights(weights, published_head(model))
         bounded = bound_users(self.home_users(model, rows), config.user_norm)
-        return instance_release(bounded, self.weights[rows], config, release_clip_norm(params))
+        return instance_release(bounded, weights, config, clip)
 
     def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:
         """What this instance serves its users from model ``version`` (``mpcrec serve``)."""

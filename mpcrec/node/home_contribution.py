@@ -1,6 +1,7 @@
 """What this node contributes to a round, per model kind (``RoundParams.model``).
 
-``dpals``: the trainer's scaled statistics (:mod:`mpcrec.model.dpals_release`) with the
+``dpals``: the trainer's scaled statistics (:mod:`mpcrec.model.dpals_release`; its counts
+in a count release, on ``version`` 0: :mod:`mpcrec.model.dpals_counts`) with the
 weight every instance signs; ``mf`` and ``seqrec``: :func:`~mpcrec.node.user_dp.home_update`
 with the retired rows frozen. A round of a kind the trainer cannot train, or on a base of
 rows its fixed catalogue does not have, is refused first (``model-kind``,
@@ -26,7 +27,7 @@ def contribution(
     check_model_kind(trainer, params)
     check_model_rows(trainer, base.values.shape[0])
     if params.model == "dpals":
-        release = trainer.release(base.values, params)  # type: ignore[attr-defined]
+        release = trainer.release(base.values, params, version)  # type: ignore[attr-defined]
         return np.asarray(release, dtype=np.float64), USER_WEIGHT
     delta, weight = home_update(trainer, base.values, version, params)
     return base.freeze(delta), weight  # retired rows do not move

@@ -27,7 +27,8 @@ expected number of drawn users ``q W`` (the operator chooses ``server_lr`` for i
 ``server_lr = n * eta / (q W)`` for a per-user step ``eta``).
 
 :func:`check_user_floor` holds round parameters to the node's user-level privacy floor
-(rule ``floor-user-dp``), and :class:`UserBudget` counts the user-level rounds this node
+(rule ``floor-user-dp``; a dpals count release's pair of multipliers:
+:mod:`mpcrec.node.count_split`), and :class:`UserBudget` counts the user-level rounds this node
 contributed to (persisted) and refuses one that would take its users' ε above
 ``max_user_epsilon``.
 """
@@ -47,6 +48,7 @@ from mpcrec.files import write_atomic
 from mpcrec.model.local import LocalConfig
 from mpcrec.model.tuned import FEDAVG_DP
 from mpcrec.node.config import PrivacyFloor
+from mpcrec.node.count_split import check_count_split
 from mpcrec.node.model_kind import check_model_kind
 from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import Matrix, Trainer
@@ -145,6 +147,7 @@ def check_user_floor(floor: PrivacyFloor, params: RoundParams) -> None:
             f"user-level noise multiplier {params.noise_multiplier:g} < this node's "
             f"min_user_noise_multiplier {floor.min_user_noise_multiplier:g}",
         )
+    check_count_split(params, floor.user_delta)
     if (
         floor.max_user_epsilon is not None
         and epsilon_spent([params.mechanism], delta=floor.user_delta) > floor.max_user_epsilon
@@ -176,12 +179,15 @@ class UserBudget:
         """ε of the recorded rounds (and ``extra``) at ``delta``."""
         return epsilon_spent([*self._rounds.values(), *(extra or [])], delta=delta)
 
-    def check(self, floor: PrivacyFloor, round_id: int, params: RoundParams) -> None:
-        """Refuse a new user-level round that takes ε above ``max_user_epsilon``."""
+    def check(
+        self, floor: PrivacyFloor, round_id: int, params: RoundParams, version: int = -1
+    ) -> None:
+        """Refuse a new user-level round (on model ``version``) that takes ε above
+        ``max_user_epsilon``."""
         cap = floor.max_user_epsilon
         if not params.user_level or cap is None or round_id in self._rounds:
             return
-        after = self.epsilon(floor.user_delta, [params.mechanism])
+        after = self.epsilon(floor.user_delta, [params.release_mechanism(version)])
         if after > cap:
             raise RoundRefused(
                 RULE,
@@ -190,11 +196,12 @@ class UserBudget:
                 f"user-level rounds, above max_user_epsilon {cap:g}",
             )
 
-    def record(self, round_id: int, params: RoundParams) -> None:
-        """Count a user-level contribution to ``round_id`` (before it is sent)."""
+    def record(self, round_id: int, params: RoundParams, version: int = -1) -> None:
+        """Count a user-level contribution to ``round_id`` on model ``version`` (before it
+        is sent), at that round's multiplier."""
         if not params.user_level:
             return
-        self._rounds[round_id] = params.mechanism
+        self._rounds[round_id] = params.release_mechanism(version)
         data = {str(r): list(m) for r, m in sorted(self._rounds.items())}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, json.dumps(data, sort_keys=True).encode("utf-8"))

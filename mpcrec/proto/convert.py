@@ -118,6 +118,7 @@ def registered_to_pb(reply: Registered) -> Any:
             user_clip_norm=spec.user_clip_norm,
             user_rate=spec.user_rate,
             model=spec.model,
+            count_noise_multiplier=spec.count_noise_multiplier,
         ),
     )
 
@@ -125,7 +126,9 @@ def registered_to_pb(reply: Registered) -> Any:
 def spec_user_level(s: Any) -> dict[str, Any]:
     """The user-level fields and model kind of a ``FederationSpec`` message (none from an
     older launcher; an empty model kind reads as ``"mf"``)."""
-    kind = {"model": s.model or DEFAULT_MODEL}
+    kind: dict[str, Any] = {"model": s.model or DEFAULT_MODEL}
+    if s.count_noise_multiplier:
+        kind["count_noise_multiplier"] = s.count_noise_multiplier
     if not s.sensitivity:
         return kind
     return {

@@ -154,3 +154,26 @@ def test_a_dpals_spec_contributes_its_statistics_and_has_no_server_step() -> Non
     assert FederationSpec(n_items=100, dim=4).contribution_size == 400
     with pytest.raises(ConfigError, match="server_momentum"):
         FederationSpec(n_items=100, dim=4, model="dpals", server_momentum=0.5)
+
+
+def test_a_count_release_multiplier_enters_the_digest_only_when_set_and_only_for_dpals() -> None:
+    from dataclasses import replace
+
+    from mpcrec.proto import federation_pb2 as pb
+    from mpcrec.proto.convert_rounds import _params_from_pb
+
+    dpals = replace(PARAMS, model="dpals")
+    counted = replace(dpals, count_noise_multiplier=2.5)
+
+    assert "count_noise_multiplier" not in dpals.to_json()  # one-release digests unchanged
+    assert counted.digest != dpals.digest and RoundParams.from_json(counted.to_json()) == counted
+    assert _params_from_pb(pb.RoundParams(**counted.to_json())) == counted
+    assert _params_from_pb(pb.RoundParams(**dpals.to_json())) == dpals  # 0 on the wire: none
+    # the round on version 0 is the count release, at its own multiplier
+    assert counted.release_noise_multiplier(0) == 2.5
+    assert counted.release_noise_multiplier(1) == dpals.release_noise_multiplier(0)
+    assert counted.noise_std([0.5, 0.5], 0) == 2.5 / dpals.noise_multiplier * dpals.noise_std(
+        [0.5, 0.5]
+    )
+    with pytest.raises(ConfigError, match="count release"):
+        replace(PARAMS, count_noise_multiplier=2.5)  # an mf round has none

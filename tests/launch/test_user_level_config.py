@@ -82,3 +82,52 @@ def test_the_launcher_budget_stops_after_the_planned_user_level_rounds(tmp_path:
         budget.record_revealed()
 
     assert budget.spent() and budget.epsilon() <= 8.0
+
+
+DPALS = "{n_items: 1682, dim: 8, aggregation: secure, clip_norm: 40.0, model: dpals}"
+DPALS_PRIVACY = PRIVACY.replace("user_rate: 0.2", "user_rate: 1.0")
+
+
+def test_a_dpals_federation_signs_the_count_release_and_the_statistics_split_of_one_budget(
+    tmp_path: Path,
+) -> None:
+    """Both multipliers from the budget by the exact split (counts 5 %): the launcher's
+    budget affords the count release, then exactly one round of statistics."""
+    from launch.budget import PrivacyBudget
+
+    config = _load(tmp_path, model=DPALS, privacy=DPALS_PRIVACY, rounds=2)
+    params = config.spec.params(committee_size=3, min_contributors=3)
+    budget = PrivacyBudget.of_rounds(config.privacy, params, spent=[])
+
+    assert round(params.noise_multiplier, 4) == 0.6158
+    assert round(params.count_noise_multiplier, 3) == 2.684
+    assert params.release_mechanism(0) == (params.count_noise_multiplier, 1.0)
+    assert params.release_mechanism(1) == (params.noise_multiplier, 1.0)
+    assert budget.affordable == 2
+    budget.record_revealed()
+    assert budget.affordable == 1
+    budget.record_revealed()
+    assert budget.spent() and 7.999 < budget.epsilon() <= 8.0
+
+
+@pytest.mark.parametrize(
+    ("privacy", "rounds", "count"),
+    [
+        (DPALS_PRIVACY.replace("}", ", noise_multiplier: 0.7}"), 0, False),  # z given: one
+        (PRIVACY, 5, False),  # rate 0.2: the split is exact at rate 1 only; one release
+        (DPALS_PRIVACY, 2, True),
+    ],
+)
+def test_only_a_derived_dpals_budget_at_rate_1_runs_the_count_release(
+    tmp_path: Path, privacy: str, rounds: int, count: bool
+) -> None:
+    config = _load(tmp_path, model=DPALS, privacy=privacy, rounds=rounds)
+
+    assert bool(config.spec.count_noise_multiplier) is count
+
+
+def test_a_dpals_count_release_needs_its_two_rounds_planned(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as bad:
+        _load(tmp_path, model=DPALS, privacy=DPALS_PRIVACY, rounds=1)
+
+    assert "2 rounds" in bad.value.message and bad.value.hint is not None

@@ -146,7 +146,7 @@ def test_solve_items_reads_the_floored_gram() -> None:
     np.testing.assert_allclose(solve_items(flat, 6, floored), solve_items(expect, 6, config))
 
 
-def test_runtime_refuses_a_count_release_and_publishes_the_tail_cut() -> None:
+def test_the_one_release_runtime_refuses_a_head_and_publishes_the_tail_cut() -> None:
     import mpcrec.model.dpals_release as release
 
     with pytest.raises(ConfigError, match="head_items"):

@@ -411,7 +411,7 @@ def test_a_grown_secure_round_equals_its_plaintext_twin(
     ]
     keys = NodeKeys.load_or_create(tmp_path / "keys")
     seat = Seat("a", keys, CertPaths(tmp_path, tmp_path, tmp_path), 30.0)
-    ann: Any = SimpleNamespace(round_id=7)
+    ann: Any = SimpleNamespace(round_id=7, model_version=3)
     # Execute: the round the members run (its spec from the grown base) and its twin
     round_spec = SecureAggregation(spec, seat).round_spec(ann, plain, grown, before)
     outcome = replicated_committee.run_round(

@@ -15,7 +15,9 @@ parameters of the config in force), ``weights`` (members used the contributors' 
 weights), ``heads`` (nodes' cosigned heads match the log, from enough distinct nodes),
 ``head_time`` (head times grow; the latest is recent enough), ``user_budget`` (user-level
 ε of every revealed round of a ``privacy_unit: user`` run, recomputed from the signed ``z``
-and ``q``, within the declared budget, the mechanism unchanged mid-run); ``budget`` and
+and ``q``, each round's ``z`` the parameters' one for it (a ``dpals`` count release's
+``count_noise_multiplier``), within the declared budget, the mechanism unchanged mid-run);
+``budget`` and
 ``user_budget`` recompute ε with the accountant the config names (``gdp``: exact, every round
 at sample rate 1; ``rdp``, and for logs that name none) and name a ``gdp`` claimed over a
 subsampled round (:mod:`~mpcrec.audit.checks.budget_accountant`).

@@ -71,13 +71,23 @@ def check_params(history: History) -> list[Finding]:
             result = _result_of(entry)
             same = (
                 result.get("params_hash") == digest
-                and result.get("noise_multiplier") == params.get("noise_multiplier")
+                and result.get("noise_multiplier") == round_noise_multiplier(params, result)
                 and result.get("sensitivity") == params.get("sensitivity")
             )
             if not same:
                 why = f"round {r}: {member} signed a result under other round parameters"
                 out.append(Finding("params", entry.index, why))
     return out
+
+
+def round_noise_multiplier(params: Mapping[str, Any], result: Mapping[str, Any]) -> Any:
+    """The ``z`` a round's result must sign under ``params``: a ``dpals`` count release's
+    (``count_noise_multiplier``, the round that made model version 1) when they have one,
+    their ``noise_multiplier`` otherwise."""
+    count = params.get("count_noise_multiplier")
+    if count and result.get("model_version") == 1:
+        return count
+    return params.get("noise_multiplier")
 
 
 def _weight_findings(record: RoundRecord, member: str, entry: Any) -> list[Finding]:

@@ -10,10 +10,12 @@ Talwar, Zhang 2019 with the Balle et al. 2020 conversion, otherwise and for logs
 before the name). The rule holds when
 
 * every such round's first signed result names ``sensitivity: user`` with the ``z`` and
-  ``q`` of the round parameters in force;
-* the user-level parameters (``z``, ``q``, ``C_u``) and the promise (budget, δ) stay the
-  same over the run: a config entry that changes them after a user-level round was revealed
-  is named (the nodes and the users were told one mechanism);
+  ``q`` of the round parameters in force (a ``dpals`` federation's count release, the
+  round that made model version 1, its ``count_noise_multiplier``: each round's ε at its
+  own ``z``, composed exactly under GDP);
+* the user-level parameters (``z``, ``q``, ``C_u``, ``z_count``) and the promise
+  (budget, δ) stay the same over the run: a config entry that changes them after a
+  user-level round was revealed is named (the nodes and the users were told one mechanism);
 * the cumulative ε never exceeds the declared budget (the first round over it is named);
 * the accountant the log names applies (``gdp`` only over rounds of ``q = 1``).
 
@@ -26,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mpcrec.audit.checks.budget_accountant import logged_accountant
+from mpcrec.audit.checks.params import round_noise_multiplier
 from mpcrec.audit.history import Finding, History, RoundRecord
 from mpcrec.privacy.budget import USER, Mechanism, epsilon_spent, first_over_budget
 
@@ -33,7 +36,8 @@ RULE = "user_budget"
 
 
 def _terms(record: RoundRecord) -> tuple[Any, ...]:
-    """What a user-level run must keep: (z, q, C_u, budget, δ) of the config in force."""
+    """What a user-level run must keep: (z, q, C_u, budget, δ, z_count) of the config in
+    force (``z_count`` ``None`` without a count release)."""
     params: Mapping[str, Any] = dict(record.setting("params", {}))
     return (
         params.get("noise_multiplier"),
@@ -41,6 +45,7 @@ def _terms(record: RoundRecord) -> tuple[Any, ...]:
         params.get("user_clip_norm"),
         record.setting("epsilon_budget", None),
         record.setting("delta", 1e-5),
+        params.get("count_noise_multiplier"),
     )
 
 
@@ -48,7 +53,7 @@ def _mechanism(record: RoundRecord) -> tuple[Mechanism | None, list[Finding]]:
     """The signed mechanism of a revealed round, or findings when it is not the config's."""
     first = min(record.signatures.values(), key=lambda e: e.index)
     result = first.payload.get("result", {})
-    z, q = _terms(record)[:2]
+    z, q = round_noise_multiplier(dict(record.setting("params", {})), result), _terms(record)[1]
     signed = (result.get("sensitivity"), result.get("noise_multiplier"), result.get("sample_rate"))
     if signed != (USER, z, q) or not isinstance(z, (int, float)) or not isinstance(q, (int, float)):
         why = (
@@ -75,7 +80,7 @@ def check_user_budget(history: History) -> tuple[list[Finding], float]:
         elif terms != first_terms and record.config is not None:
             why = (
                 f"round {record.round_id}: the user-level mechanism changed mid-run "
-                f"(z, q, C_u, budget, delta) {first_terms} -> {terms}"
+                f"(z, q, C_u, budget, delta, z_count) {first_terms} -> {terms}"
             )
             out.append(Finding(RULE, record.config.index, why))
             first_terms = terms

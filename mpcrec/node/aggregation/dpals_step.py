@@ -13,6 +13,11 @@ the revealed result becomes the next published model.
   bit the same at every member: :mod:`mpcrec.model.dpals_smooth`). A member with no
   features refuses the round (``model-kind``) rather than publish an unsmoothed model its
   peers would not sign.
+* ``dpals`` with a ``count_noise_multiplier``: the round on the initial model (version 0)
+  is the count release: the committee reveals the noisy item counts (its noise at the
+  count ``z``), every member publishes the base model with the rows outside the top
+  ``head_items`` at 0 (:mod:`mpcrec.model.dpals_counts`), and the statistics rounds' models
+  keep that head (their rows outside it at 0, as in the simulation).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import FederationSpec
+from mpcrec.model.dpals_counts import head_model, published_head, released_counts, released_head
 from mpcrec.model.dpals_release import published_items, runtime_config
 from mpcrec.model.server import Vector
 from mpcrec.node.aggregation.step import Matrix, public_offset
@@ -86,16 +92,27 @@ def next_model(
     weights: Sequence[float],
     shape: tuple[int, int],
     features: ItemFeatures | None = None,
+    base: Matrix | None = None,
+    base_version: int = -1,
 ) -> Matrix:
     """The next published model from the committee's revealed ``output`` (``features``:
-    the public metadata the ``dpals`` settings smooth by, if they do)."""
+    the public metadata the ``dpals`` settings smooth by, if they do; ``base`` and its
+    ``base_version``: the round's model, which a count release publishes over its head)."""
     if spec.model != DPALS:
         return np.asarray(output, dtype=np.float64).reshape(shape)
     if len(set(weights)) != 1:
         raise ProtocolError(f"a dpals round needs equal weights, not {sorted(set(weights))}")
     total = np.asarray(output, dtype=np.float64) / weights[0]
-    config = runtime_config(spec.dim)
-    clip = release_clip_norm(spec.params(committee_size=1, min_contributors=1))
+    params = spec.params(committee_size=1, min_contributors=1)
+    counts = bool(params.count_noise_multiplier)
+    config = runtime_config(spec.dim, counts)
+    clip = release_clip_norm(params)
+    if params.counts_round(base_version):
+        if base is None:
+            raise ProtocolError("a dpals count release publishes its base model over the head")
+        chosen = released_head(released_counts(total, spec.n_items, clip), config)
+        return head_model(np.asarray(base).reshape(shape), chosen)
+    head = published_head(np.asarray(base).reshape(shape)) if counts and base is not None else None
     rows = round_features(spec.n_items, features) if config.smoothing else None
-    items = published_items(total, config, spec.n_items, clip, rows)
+    items = published_items(total, config, spec.n_items, clip, rows, head)
     return np.asarray(items, dtype=np.float64).reshape(shape)

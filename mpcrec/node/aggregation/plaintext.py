@@ -80,13 +80,15 @@ def plain_round(
     previous: Matrix | None,
     seed: bytes = b"",
     item_features: ItemFeatures | None = None,
+    base_version: int = -1,
 ) -> tuple[Matrix, tuple[str, ...]]:
     """The next model and the accepted contributors (see the module docstring).
 
     With ``spec.noise_multiplier`` the sum gets Gaussian noise drawn from the round's public
     ``seed`` (every member draws the same, so they agree; a plaintext committee protects
     nothing anyway: this keeps the baseline's utility comparable to the secure round's).
-    ``item_features``: the public item metadata a ``dpals`` round's smoothing reads.
+    ``item_features``: the public item metadata a ``dpals`` round's smoothing reads;
+    ``base_version``: the version of ``model`` (a ``dpals`` count release's is 0).
     """
     spec = grown_spec(spec, model.shape[0])  # the round's rows (they grow with the catalogue)
     accepted = _opened(envelopes, spec, round_id, model, model_hash)
@@ -96,12 +98,13 @@ def plain_round(
     # are public before the accept bits): a rejected contribution counts as zero
     weights = public_weights(envelopes)
     aggregate = weighted_sum([v for _, v in accepted], [weights[i] for i, _ in accepted])
-    sigma = spec.noise_std(list(weights))
+    sigma = spec.noise_std(list(weights), base_version)
     if sigma > 0:
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "big"))
         aggregate = aggregate + rng.normal(0.0, sigma, size=aggregate.shape)
     step = committee_offset(spec, model, previous) + spec.server_lr * aggregate
-    nxt = next_model(spec, step, weights, (model.shape[0], model.shape[1]), item_features)
+    shape = (model.shape[0], model.shape[1])
+    nxt = next_model(spec, step, weights, shape, item_features, model, base_version)
     return nxt, tuple(envelopes[i].contributor for i, _ in accepted)
 
 
@@ -148,6 +151,7 @@ class PlaintextAggregation:
             previous=previous,
             seed=ann.seed,
             item_features=self.item_features,
+            base_version=base.version,
         )
 
     def deal(self, ann: RoundAnnouncement) -> None:

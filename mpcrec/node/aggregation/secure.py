@@ -106,7 +106,7 @@ class SecureAggregation:
             server_lr=self.spec.server_lr,
             clip_norm=self.spec.clip_norm,
             range_bound=self.spec.bound or None,
-            noise_std=self.spec.noise_std(list(weights)),
+            noise_std=self.spec.noise_std(list(weights), ann.model_version),
             min_contributors=self.seat.min_contributors,
         )
 
@@ -141,7 +141,8 @@ class SecureAggregation:
         params = np.asarray(outcome.params, dtype=np.float64)
         grown = grown_spec(self.spec, base.n_items)
         shape, features = (base.n_items, base.dim), self.seat.item_features
-        return next_model(grown, params, spec.weights, shape, features), accepted
+        nxt = next_model(grown, params, spec.weights, shape, features, base.array(), base.version)
+        return nxt, accepted
 
     def session(self, ann: RoundAnnouncement, rank: int) -> Session:
         """This party's CrypTen session for the round: ``replicated`` (3 members) or, when a
