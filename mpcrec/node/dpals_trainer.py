@@ -4,7 +4,8 @@ In the count release (the first round, when the round parameters have a
 ``count_noise_multiplier``: :mod:`mpcrec.model.dpals_counts`) the instance contributes its
 users' item counts. Every other round it solves its users' factors exactly at home from the
 published item factors, bounds them, and contributes ONE vector: its users' sufficient
-statistics (over the head the published model carries, if any) and their count, scaled so
+statistics (over the head the published model carries, if any; the users solved from the
+public start of the count release, over the whole catalogue) and their count, scaled so
 that the committee's user-level Gaussian gives every block its share of the budget
 (:func:`mpcrec.model.dpals_release.instance_release`). At user level every user is in (rate
 1: the bound is deterministic) unless the round's ``user_rate`` is below 1, when each user
@@ -61,6 +62,10 @@ class MovieLensDPALSTrainer:
         self.user_ids = split.train.user_ids
         self.events = split.train
         self._features = metadata_features(split, words=config.smoothing_words)
+        #: The public start (model version 0) seen in the count release: the statistics
+        #: round solves the users from it over the whole catalogue, as the simulation does
+        #: (the published head model keeps only the head's rows).
+        self.start: Matrix | None = None
 
     @classmethod
     def from_config(
@@ -108,12 +113,16 @@ class MovieLensDPALSTrainer:
             rows = np.flatnonzero(fresh_rng().random(n) < params.user_rate)
         clip = release_clip_norm(params)
         if params.counts_round(version):
+            self.start = np.array(model, dtype=np.float64)
             size = release_size(model.shape[0], model.shape[1])
             return count_release(self.counts[rows], clip, size)
         weights = self.weights[rows]
+        solve_from = model
         if counts:
             weights = head_weights(weights, published_head(model))
-        bounded = bound_users(self.home_users(model, rows), config.user_norm)
+            if self.start is not None and self.start.shape == np.shape(model):
+                solve_from = self.start  # else (restarted since): from the head model
+        bounded = bound_users(self.home_users(solve_from, rows), config.user_norm)
         return instance_release(bounded, weights, config, clip)
 
     def snapshot(self, model: Matrix, version: int) -> ModelSnapshot:

@@ -117,10 +117,9 @@ def _twin(base: np.ndarray, seeds: tuple[bytes, bytes]) -> tuple[np.ndarray, np.
     counts = sum(count_weights(h, config).sum(axis=0) for h in homes) + noise
     head = np.zeros(SPEC.n_items, dtype=bool)
     head[np.argsort(-counts, kind="stable")[: config.head_items]] = True
-    start = np.where(head[:, None], base, 0.0)  # the count release's published model
     total = np.zeros(size - 1)
     for home in homes:
-        users = bound_users(solve_users(start, home.conf, config), config.user_norm)
+        users = bound_users(solve_users(base, home.conf, config), config.user_norm)
         total += local_statistics(users, home.weights(config, counts), config)
     n_users = sum(h.conf.shape[0] for h in homes)
     noisy = np.concatenate([total, [n_users]])
