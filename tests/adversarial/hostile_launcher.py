@@ -115,9 +115,17 @@ class HostileService(launch.service.LauncherService):
         hooks.run_hook(None, lambda a: a.register_reply(reply))
         return reply
 
-    async def GetModel(self, request: Any, context: Any) -> None:
-        self._model = (-1, {})  # no cache: what a version is may change (the attack's store)
-        await super().GetModel(request, context)
+    @property
+    def _model(self) -> tuple[int, dict[bool, list[Any]]]:
+        """No cache of the ``GetModel`` chunks: every call builds them through the attack's
+        hook, what a version is may change (the attack's store) and the hook sees each
+        caller. (Emptying the cache before each call was not enough: a call concurrent
+        with another was served the other's cached chunks, its caller never recorded.)"""
+        return (-1, {})
+
+    @_model.setter
+    def _model(self, _kept: tuple[int, dict[bool, list[Any]]]) -> None:
+        pass
 
     def _render(self, rnd: Round) -> bytes:
         message = super()._render(rnd)

@@ -6,7 +6,9 @@ test failed before").
 Round 1 is honest and must publish (the control). Then, one stage after the other:
 
 ``alter-result``
-    from the control round's publication until the next round ends, every ``GetModel``
+    from the control round's publication until a round ends after every participant of it
+    was served the altered model (at most :data:`MAX_ALTERED` rounds: a node late for one
+    round's commit window fetches no model in it), every ``GetModel``
     serves the published model with the committee's shared result altered
     (``ModelChunk.committee_result``: one contributor moved from ``accepted`` to ``rejected``,
     so the result names the digest of those moved maps, the model and its hash unchanged;
@@ -53,6 +55,7 @@ from tests.adversarial.hooks import Attack, current_caller
 
 ALTER, SEED, REORDER = "alter-result", "ignore-beacon", "reorder"
 GDP = "gdp"  # the exact accountant's name (mpcrec.privacy.accountant)
+MAX_ALTERED = 4  # rounds the alteration may last while a participant has not been served it
 
 
 def altered_result(shared: bytes, victim: str, maps_for: Any = None) -> bytes:
@@ -99,7 +102,8 @@ class LedgerLies(Attack):
         self.launcher: Any = None  # set by the first upload (the control round's)
         self.copied = -1  # real entries copied into the shadow (-1: not reordered yet)
         self.stage = ""  # "", ALTER, SEED, "" again, then REORDER
-        self.altered_round = 0  # the round whose end ends the alteration
+        self.altered_round = 0  # the first round of the alteration
+        self.altered_callers: set[str] = set()  # the nodes served the altered model
         self.upload_rounds: set[int] = set()  # rounds with at least one upload
 
     # -- the budget and its accountant ------------------------------------------------------
@@ -121,7 +125,7 @@ class LedgerLies(Attack):
     def save(self, launcher: Any, rnd: Round) -> Round:
         if rnd.phase is Phase.PUBLISHED and self.first_published is None:
             self._begin(ALTER, rnd.round_id + 1)  # before any node can fetch the model
-        elif self.stage == ALTER and rnd.phase.terminal and rnd.round_id >= self.altered_round:
+        elif self.stage == ALTER and rnd.phase.terminal and self._altered_enough(rnd):
             self._begin(SEED, rnd.round_id + 1)
         elif self.stage == SEED and rnd.phase is Phase.COMMITTEE_DRAWN:
             rnd = self._ignore_beacon(launcher, rnd)
@@ -135,6 +139,14 @@ class LedgerLies(Attack):
         ):
             self._begin(REORDER, rnd.round_id + 1)
         return rnd
+
+    def _altered_enough(self, rnd: Round) -> bool:
+        """Whether the alteration ends with ``rnd``: every participant was served it (or it
+        lasted :data:`MAX_ALTERED` rounds; the test then names who was not)."""
+        if rnd.round_id < self.altered_round:
+            return False
+        served = set(rnd.participants) <= self.altered_callers
+        return served or rnd.round_id >= self.altered_round + MAX_ALTERED - 1
 
     def _ignore_beacon(self, launcher: Any, rnd: Round) -> Round:
         """``rnd`` drawn as :func:`launch.transitions.draw` draws, without the beacon."""
@@ -177,6 +189,7 @@ class LedgerLies(Attack):
         head.CopyFrom(first)
         head.committee_result = altered
         item = {"caller": current_caller(), "version": model.version}
+        self.altered_callers.add(item["caller"])
         self.learned.add("altered", item)
         return [head, *chunks[1:]]
 
