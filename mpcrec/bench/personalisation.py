@@ -1,10 +1,10 @@
 """``mpcrec bench personalisation``: the shared DP-ALS model against each instance's own.
 
 Per seed: ML-100k partitioned into zip-code regions (non-IID, Zipf-sized instances), the
-shared model trained by DP-ALS (``ALS_DP_ONE_RELEASE``, the one release the federation
-trained until 2026-12-02 and the model docs/benchmarks/personalisation.md's figures were
-measured on; the runtime now trains ``ALS_DP``, a count release then the statistics over the
-catalogue's head, not yet measured here), at user-level ``--epsilon``, δ = 1e-5. Every
+shared model trained by DP-ALS (``--shared``: ``head``, ``ALS_DP``, what the runtime trains
+since 2026-12-02, a count release then the statistics over the catalogue's head; or
+``one-release``, ``ALS_DP_ONE_RELEASE``, the model the figures before 2026-12-02 were
+measured on), at user-level ``--epsilon``, δ = 1e-5. Every
 instance may compare ONE candidate (an item-factor offset pulled toward the shared factors,
 or a mixture with a plain ALS of its own users, :mod:`mpcrec.model.personal`) with the
 shared model on its own users' validation items (the leave-last-out view and a model
@@ -52,10 +52,10 @@ from mpcrec.model.personal_rule import (
     paired,
     pick_rule,
 )
-from mpcrec.model.tuned_dpals import ALS_DP_ONE_RELEASE, ALS_PLAIN
+from mpcrec.model.tuned_dpals import ALS_DP, ALS_DP_ONE_RELEASE, ALS_PLAIN
 
-SHARED = ALS_DP_ONE_RELEASE
-"""The shared model's settings: the one release (see the module docstring)."""
+SHARED = {"head": ALS_DP, "one-release": ALS_DP_ONE_RELEASE}
+"""The shared model's settings by ``--shared`` name (see the module docstring)."""
 
 DELTA = 1e-5
 PREVIOUS = Rule(20, 0.0, "mix 0.5")
@@ -76,6 +76,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--instances", type=int, default=20, help="instances (default 20)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
     parser.add_argument("--epsilon", type=float, default=8.0, help="user-level ε (8; inf: none)")
+    parser.add_argument(
+        "--shared",
+        choices=sorted(SHARED),
+        default="head",
+        help="the shared model: head (ALS_DP, the runtime's; default) or one-release",
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown")
     parser.set_defaults(func=run)
@@ -97,12 +103,13 @@ def run(args: argparse.Namespace) -> int:
     tuning, split = leave_last_out(data), whole_past(data)
     early = earlier_view(data)
     partitions = {s: partition_users(data, args.instances, seed=s) for s in seeds}
-    valid = {s: valid_gains(tuning, partitions[s], SHARED, args.epsilon, s) for s in seeds}
-    before = {s: valid_gains(early, partitions[s], SHARED, args.epsilon, s) for s in seeds}
+    shared = SHARED[args.shared]
+    valid = {s: valid_gains(tuning, partitions[s], shared, args.epsilon, s) for s in seeds}
+    before = {s: valid_gains(early, partitions[s], shared, args.epsilon, s) for s in seeds}
     rules = rules_by_seed(before, valid)
     rows: list[dict[str, Any]] = []
     for s in seeds:
-        rows += seed_rows(tuning, split, partitions[s], SHARED, args.epsilon, s, rules[s], valid[s])
+        rows += seed_rows(tuning, split, partitions[s], shared, args.epsilon, s, rules[s], valid[s])
     report = {
         "dataset": "ml-100k",
         "protocol": "whole-past",
@@ -111,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         "seeds": seeds,
         "epsilon": args.epsilon,
         "delta": DELTA,
-        "config": asdict(SHARED),
+        "shared": args.shared,
+        "config": asdict(shared),
         "local_config": asdict(ALS_PLAIN),
         "candidates": ["shared"]
         + [f"offset {s:g}" for s in STRENGTHS if not np.isinf(s)]
