@@ -19,12 +19,18 @@ from mpcrec.errors import ConfigError, UserError
 # Generous limits: models and envelopes travel in chunks well below this.
 MAX_MESSAGE = 64 * 1024 * 1024
 CHUNK = 1024 * 1024
+KEEPALIVE_MS = 10_000
+"""How often a client pings an idle connection (so a dead launcher or peer is noticed)."""
 GRPC_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_send_message_length", MAX_MESSAGE),
     ("grpc.max_receive_message_length", MAX_MESSAGE),
-    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_time_ms", KEEPALIVE_MS),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
+    # a server's side: accept the pings above. Its default (one per 5 min without data,
+    # two strikes) answered every idle watch stream with GOAWAY "too_many_pings" after
+    # about 40 s, which the node saw as "launcher unreachable (Too many pings)".
+    ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_MS // 2),
 ]
 
 
