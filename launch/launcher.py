@@ -33,7 +33,7 @@ from mpcrec.audit.entries import LogEntry
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.beacon_http import BeaconSource
-from mpcrec.federation.refusals import LauncherUnreachable
+from mpcrec.federation.refusals import LauncherUnreachable, RegisterAgain
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
 from mpcrec.model.content_initial import CatalogueContentRows
 from mpcrec.privacy.budget import Mechanism
@@ -247,7 +247,7 @@ class Launcher(LogReads):
             rnd = self._round(c.round_id)
             rnd.admit_contribution(c.contributor, list(c.envelopes))
             if c.params_hash != self.params.digest:
-                raise ProtocolError(
+                raise RegisterAgain(
                     f"{c.contributor}: contribution sealed under other round parameters",
                     hint="register again: the launcher's parameters changed",
                 )
