@@ -28,7 +28,7 @@ from launch.model_provenance import CommitteeSignatures
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import SETTLE_S, Schedule, ensure_initial_model
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
-from launch.transitions import due_transition
+from launch.transitions import due_transition, late_failure
 from mpcrec.audit.entries import LogEntry
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
@@ -277,6 +277,8 @@ class Launcher(LogReads):
     def submit_result(self, result: MemberResult) -> None:
         """Accept a member's result (or its failure report)."""
         with self._lock:
+            if late := late_failure(self.store.get_round(result.round_id), result):
+                log.warning("%s", late)  # refused below: each member's reason in the log
             rnd = self._round(result.round_id)
             rnd.admit_member(result.member)
             signed = self._signed_result(rnd, result) if result.ok else ()
