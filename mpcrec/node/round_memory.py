@@ -37,9 +37,12 @@ class RoundMemory:
         return True
 
     def step(self, ann: RoundAnnouncement) -> str:
-        """The name of ``ann``'s step under way (``upload``, ...), or ``<phase> calls``."""
+        """The name of ``ann``'s step under way (``upload``, ...), or ``calls on the <phase>
+        announcement`` (its log check, its model's download, ...)."""
         current = self.current
-        return current[1] if current and current[0] == ann.round_id else f"{ann.phase.value} calls"
+        if current and current[0] == ann.round_id:
+            return current[1]
+        return f"calls on the {ann.phase.value} announcement"
 
     def retake_current(self) -> None:
         """The step under way did not finish: the next :meth:`once` for it is True again."""

@@ -77,7 +77,7 @@ class Script:
 
     def next_for(self, watch: int, active: Callable[[], bool]) -> Any | None:
         with self._cond:
-            while active() and not self.done.is_set():
+            while active():  # never ends a watch: the node leaves it (or the test stops)
                 asked = self._asked[watch] if watch < len(self._asked) else 0
                 if asked > self._given[watch] and self._served < len(self.items):
                     self._given[watch] += 1
