@@ -28,12 +28,12 @@ from launch.model_provenance import CommitteeSignatures
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
 from launch.schedule import SETTLE_S, Schedule, ensure_initial_model
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
-from launch.transitions import due_transition
+from launch.transitions import due_transition, late_failure
 from mpcrec.audit.entries import LogEntry
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.beacon_http import BeaconSource
-from mpcrec.federation.refusals import LauncherUnreachable
+from mpcrec.federation.refusals import LauncherUnreachable, RegisterAgain
 from mpcrec.federation.spec import FederationSpec, PrivacyPromise
 from mpcrec.model.content_initial import CatalogueContentRows
 from mpcrec.privacy.budget import Mechanism
@@ -247,7 +247,7 @@ class Launcher(LogReads):
             rnd = self._round(c.round_id)
             rnd.admit_contribution(c.contributor, list(c.envelopes))
             if c.params_hash != self.params.digest:
-                raise ProtocolError(
+                raise RegisterAgain(
                     f"{c.contributor}: contribution sealed under other round parameters",
                     hint="register again: the launcher's parameters changed",
                 )
@@ -277,6 +277,8 @@ class Launcher(LogReads):
     def submit_result(self, result: MemberResult) -> None:
         """Accept a member's result (or its failure report)."""
         with self._lock:
+            if late := late_failure(self.store.get_round(result.round_id), result):
+                log.warning("%s", late)  # refused below: each member's reason in the log
             rnd = self._round(result.round_id)
             rnd.admit_member(result.member)
             signed = self._signed_result(rnd, result) if result.ok else ()

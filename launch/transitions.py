@@ -102,6 +102,18 @@ def draw(
     return rnd.draw(seed, members, dealer, policy=policy, beacon=signed)
 
 
+def late_failure(rnd: Round | None, result: MemberResult) -> str:
+    """The log line of a member's failure report that came after its round ``rnd`` aborted
+    (the abort's reason names only the failures before it; this one is refused as too
+    late, perhaps after the next round opened), or ``""`` for any other result."""
+    if result.ok or rnd is None or rnd.phase is not Phase.ABORTED:
+        return ""
+    if result.member not in rnd.committee:
+        return ""
+    why = result.reason[:500]  # a member's words: quoted, one line
+    return f"round {rnd.round_id} ({rnd.reason}): {result.member} failed too: {why!r}"
+
+
 def conclude(
     rnd: Round, results: Mapping[str, MemberResult], *, late: bool, policy: RoundPolicy
 ) -> Round | None:

@@ -22,8 +22,9 @@ messages are built by :mod:`mpcrec.node.messages`; the launcher is reached throu
 :class:`~mpcrec.federation.launcher_client.LauncherClient` (gRPC by default, in process in
 tests). The node's users' embeddings and interactions never leave it: only envelopes do. A
 broken connection (the launcher restarting) is retried with capped backoff while the node
-keeps serving its last model (:mod:`mpcrec.node.reconnect`); every step is
-idempotent (a repeated message is refused by the launcher as a
+keeps serving its last model; a step the launcher refuses is logged once and not taken
+again that round (:mod:`mpcrec.node.reconnect`: what the node does with each answer); every
+step is idempotent (a repeated message is refused by the launcher as a
 :class:`~mpcrec.federation.refusals.StoreConflict` and counted as done).
 """
 
@@ -65,7 +66,7 @@ from mpcrec.node.log_watch import LogWatch, WitnessServer
 from mpcrec.node.model_provenance import ModelProvenance
 from mpcrec.node.model_reuse import ContributedModels
 from mpcrec.node.own_entries import OwnEntries, witnessed
-from mpcrec.node.reconnect import LauncherLink
+from mpcrec.node.reconnect import REGISTER_FIRST, LauncherLink
 from mpcrec.node.round_memory import RoundMemory
 from mpcrec.node.round_refusal import RefusalLog, RoundRefused
 from mpcrec.node.serving import ModelCache, SnapshotWriter
@@ -136,6 +137,8 @@ class Node:
         self._unsent: dict[int, MemberResult] = {}  # signed, not yet acknowledged
         self._served = 0  # newest model version followed (checked and served)
         self._client: LauncherClient | None = None
+        self.link = LauncherLink(self.me)  # capped backoff, one log line per change of state
+        self._doing = "its registration"  # what a failure ended, for the log
         self.recommender, self.api = in_process_api(config)  # serving in-process (peertube.listen)
         self.beacon_chain = pinned_chain(config.beacon)
         self.snapshots = SnapshotWriter(self.me, self.trainer, config.state_dir, self.recommender)
@@ -163,21 +166,21 @@ class Node:
             self.api.start()  # 503 until the first published model
         if self.witness is not None:
             self.witness.start()
-        link = LauncherLink(self.me)  # capped backoff, one log line per change of state
         while not stop.is_set():
             client = self._client = self.connect()
-            reason = "the launcher ended the watch"
+            ended: LauncherError | None = None  # None: the launcher ended the watch
             try:
+                self._doing = "its registration"
                 self.register(client)
-                link.connected()
+                self._doing = "its watch"
                 self.follow(client, stop)
             except LauncherError as err:
-                reason = err.message
+                ended = err
             finally:
                 client.close()
             if not stop.is_set():
                 serving = f"model v{self._served}" if self.api is not None else "nothing"
-                stop.wait(link.failed(reason, serving))
+                stop.wait(self.link.ended(ended, self._doing, serving))
 
     def _close_on(self, stop: threading.Event) -> None:
         stop.wait()
@@ -221,18 +224,24 @@ class Node:
 
     def handle(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         """Take this round's step (a refusal as a duplicate or too late counts as done; a
-        round this node refuses is recorded in :attr:`refusals`)."""
+        round this node refuses is recorded in :attr:`refusals`; a step the launcher
+        refuses is logged and not taken again this round, unless :data:`REGISTER_FIRST`)."""
         self.own.announced(ann)
         client = witnessed(client, self.own, self.me, self.keys.signing_public)
+        self.memory.current = None
         try:
             self.on_announcement(client, ann)
         except RoundRefused as refusal:
             self.refusals.record(ann.round_id, refusal)
         except (StoreConflict, RoundStateError) as err:
             log.debug("%s: round %d: %s", self.me, ann.round_id, err.message)
-        except LauncherError:  # the launcher went away mid-step: take it again once back
+        except REGISTER_FIRST:  # e.g. the launcher went away mid-step: take it again once back
             self.memory.retake_current()
+            self._doing = f"its {self.memory.step(ann)} of round {ann.round_id}"
             raise
+        except LauncherError as err:
+            self.link.step_refused(ann.round_id, self.memory.step(ann), err)
+        self.link.connected()  # it answered: the node follows its rounds
 
     def on_announcement(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
         """Dispatch ``ann`` to the step of its phase, then follow the newest model."""

@@ -2,7 +2,9 @@
 
 Messages are converted by :mod:`mpcrec.proto.convert`; a failed call raises the refusal its
 status stands for (:mod:`mpcrec.federation.refusals`), a call that got no answer
-:class:`~mpcrec.federation.refusals.LauncherUnreachable`.
+:class:`~mpcrec.federation.refusals.LauncherUnreachable`, an answer that does not convert
+:class:`~mpcrec.federation.refusals.MalformedAnswer` (the launcher answered, but not in the
+protocol: the node does not take it for a refusal of the launcher's).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from mpcrec.crypto.pki import CertPaths
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.contribution import Contribution, Envelope, UploadReceipt
 from mpcrec.federation.published_model import PublishedModel
-from mpcrec.federation.refusals import LauncherUnreachable
+from mpcrec.federation.refusals import InvalidMessage, LauncherUnreachable, MalformedAnswer
 from mpcrec.federation.registration import Registered, Registration
 from mpcrec.federation.result import MemberResult
 from mpcrec.federation.tls import secure_channel
@@ -36,6 +38,8 @@ def _refusals() -> Iterator[None]:
         yield
     except grpc.RpcError as err:
         raise convert.refusal(err) from err
+    except InvalidMessage as err:  # the answer's conversion (convert.*_from_pb)
+        raise MalformedAnswer(err.message, hint=err.hint) from err
     except ValueError as err:  # grpc: "Cannot invoke RPC on closed channel!"
         raise LauncherUnreachable(str(err)) from err
 

@@ -3,6 +3,8 @@ taken once) and its seed secrets, for the last :data:`REMEMBERED_ROUNDS` rounds 
 
 from __future__ import annotations
 
+from mpcrec.federation.announcement import RoundAnnouncement
+
 #: Rounds whose steps a node remembers after one ends (older ones are never announced again).
 REMEMBERED_ROUNDS = 16
 
@@ -33,6 +35,14 @@ class RoundMemory:
         self.done.add((round_id, step))
         self.current = (round_id, step)
         return True
+
+    def step(self, ann: RoundAnnouncement) -> str:
+        """The name of ``ann``'s step under way (``upload``, ...), or ``calls on the <phase>
+        announcement`` (its log check, its model's download, ...)."""
+        current = self.current
+        if current and current[0] == ann.round_id:
+            return current[1]
+        return f"calls on the {ann.phase.value} announcement"
 
     def retake_current(self) -> None:
         """The step under way did not finish: the next :meth:`once` for it is True again."""

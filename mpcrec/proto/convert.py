@@ -25,6 +25,7 @@ from mpcrec.federation.refusals import (
     LauncherError,
     LauncherUnreachable,
     NotPermitted,
+    RegisterAgain,
     RoundStateError,
     StoreConflict,
 )
@@ -42,6 +43,7 @@ _CODES: tuple[tuple[type[LauncherError], grpc.StatusCode], ...] = (
     (RoundStateError, grpc.StatusCode.FAILED_PRECONDITION),
     (Anonymous, grpc.StatusCode.UNAUTHENTICATED),
     (NotPermitted, grpc.StatusCode.PERMISSION_DENIED),
+    (RegisterAgain, grpc.StatusCode.ABORTED),  # the parameters changed: register again
     (LauncherUnreachable, grpc.StatusCode.UNAVAILABLE),  # e.g. its disk is full
 )
 

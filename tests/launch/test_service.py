@@ -24,9 +24,11 @@ from mpcrec.crypto.pki import CertPaths, create_ca, issue_certificate
 from mpcrec.federation.contribution import envelopes_digest
 from mpcrec.federation.plain import seal_plain
 from mpcrec.federation.published_model import PublishedModel
+from mpcrec.federation.refusals import RegisterAgain
 from mpcrec.federation.result import result_entry
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import secure_channel
+from mpcrec.proto import convert
 from mpcrec.proto import federation_pb2 as pb
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
 
@@ -153,16 +155,18 @@ def _to_collecting(clients: dict[str, Client]) -> Any:
     return _wait_state(clients["a"], "collecting")
 
 
-def _upload(client: Client, ann: Any, text: bytes) -> Any:
-    """A plaintext envelope per member; its bytes depend on ``text`` only (for replays)."""
+def _upload(client: Client, ann: Any, text: bytes, params_hash: bytes = b"") -> Any:
+    """A plaintext envelope per member; its bytes depend on ``text`` only (for replays);
+    sealed under the round's parameters (or those of ``params_hash``)."""
     members = [m.instance_id for m in ann.committee]
+    params_hash = params_hash or ann.params_hash
     body = seal_plain(
         [0.0],
         round_id=ann.round_id,
         model_hash=ann.model_hash,
         contributor=text.decode(),
         weight=1.0,
-        params_hash=ann.params_hash,
+        params_hash=params_hash,
     )
     entry = entries.contribution(
         round_id=ann.round_id,
@@ -171,7 +175,7 @@ def _upload(client: Client, ann: Any, text: bytes) -> Any:
         digest=envelopes_digest(dict.fromkeys(members, body)),
         size=len(body) * len(members),
         weight=1.0,
-        params_hash=ann.params_hash,
+        params_hash=params_hash,
     )
     header = pb.ContributionHeader(
         round_id=ann.round_id,
@@ -179,7 +183,7 @@ def _upload(client: Client, ann: Any, text: bytes) -> Any:
         recipients=members,
         sizes=[len(body)] * len(members),
         entry_signature=entry.sign(client.keys.signing).signature,
-        params_hash=ann.params_hash,
+        params_hash=params_hash,
     )
     chunks = [pb.ContributionChunk(header=header), pb.ContributionChunk(data=body * len(members))]
     return client.stub.UploadContribution(iter(chunks), timeout=T)
@@ -203,6 +207,22 @@ def test_replayed_upload_and_second_upload_refused(world: dict[str, Any]) -> Non
     assert again.value.code() is grpc.StatusCode.ALREADY_EXISTS
     assert replay.value.code() is grpc.StatusCode.ALREADY_EXISTS
     assert world["launcher"].store.contributions(ann.round_id) == {"a": 1.0}
+
+
+@pytest.mark.timeout(60)
+def test_an_upload_under_other_round_parameters_is_told_to_register_again(
+    world: dict[str, Any],
+) -> None:
+    clients = world["clients"]
+    ann = _to_collecting(clients)
+
+    with pytest.raises(grpc.RpcError) as stale:  # sealed before the parameters changed
+        _upload(clients["a"], ann, b"stale upload", params_hash=b"\x01" * 32)
+
+    assert stale.value.code() is grpc.StatusCode.ABORTED
+    assert "hint: register again: the launcher's parameters changed" in stale.value.details()
+    assert isinstance(convert.refusal(stale.value), RegisterAgain)  # what the node sees
+    assert world["launcher"].store.contributions(ann.round_id) == {}
 
 
 @pytest.mark.timeout(60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,13 +12,18 @@ import pytest
 
 from launch.in_process import InProcessLauncherClient
 from mpcrec.federation.announcement import Phase, RoundAnnouncement
-from mpcrec.federation.refusals import LauncherUnreachable, NotPermitted, StoreConflict
+from mpcrec.federation.refusals import (
+    LauncherUnreachable,
+    NotPermitted,
+    RoundStateError,
+    StoreConflict,
+)
 from mpcrec.federation.result import MemberResult
 from mpcrec.node.aggregation.plaintext import PlaintextAggregation
 from mpcrec.node.config import PrivacyFloor
 from mpcrec.node.daemon import Node
 from mpcrec.node.launcher_trust import LAUNCHER_KEY_FILE
-from mpcrec.node.messages import registration
+from mpcrec.node.messages import failure, registration
 from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import DriftTrainer
 from tests.node.world import (
@@ -245,6 +251,38 @@ def test_a_round_whose_member_fails_is_aborted_and_the_next_one_publishes(tmp_pa
     assert silent in aborted.reason
     assert publishing_round(world, 1).round_id > aborted.round_id
     world.close()
+
+
+def test_every_members_failure_is_named_in_the_launchers_log_also_after_the_abort(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Prepare: a round computing, its members' steps not taken
+    world.register_all()
+    drive(world, lambda a: a.phase is Phase.COLLECTING)
+    world.launcher.advance()
+    ann = world.current()
+    assert ann.phase is Phase.COMPUTING
+    first, second, third = ann.members
+    caplog.set_level(logging.INFO, logger="mpcrec.launcher")
+
+    # Execute: one member's failure aborts the round (the next one opens); two come after
+    rid = ann.round_id
+    world.clients[first].submit_result(failure(first, rid, "open_share: misaddressed"))
+    world.launcher.advance()
+    assert world.current().round_id > rid
+    for member, why in [(second, "open_share: equivocating"), (third, "peer died\nforged")]:
+        with pytest.raises(RoundStateError):  # too late, as before
+            world.clients[member].submit_result(failure(member, rid, why))
+
+    # Assert: the abort names the first; a WARNING names each later one (quoted: one line)
+    aborted = world.launcher.store.get_round(rid)
+    assert aborted is not None and aborted.phase is Phase.ABORTED
+    assert aborted.reason == f"members failed: {{'{first}': 'open_share: misaddressed'}}"
+    late = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert late == [
+        f"round {rid} ({aborted.reason}): {second} failed too: 'open_share: equivocating'",
+        f"round {rid} ({aborted.reason}): {third} failed too: 'peer died\\nforged'",
+    ]
 
 
 class _AwayOnce:

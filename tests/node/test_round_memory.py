@@ -3,6 +3,7 @@ short taken again, old rounds' steps and secrets forgotten."""
 
 from __future__ import annotations
 
+from mpcrec.federation.announcement import Phase, RoundAnnouncement
 from mpcrec.node.round_memory import REMEMBERED_ROUNDS, RoundMemory
 
 
@@ -36,3 +37,13 @@ def test_old_rounds_are_forgotten_with_their_secrets() -> None:
         assert memory.once(rid, "commit")
     assert {rid for rid, _ in memory.done} == {2, 2 + REMEMBERED_ROUNDS}
     assert set(memory.secrets) == {2, 2 + REMEMBERED_ROUNDS}
+
+
+def test_the_step_under_way_is_named_for_its_round_only() -> None:
+    memory = RoundMemory()
+    collecting = RoundAnnouncement(round_id=3, model_version=0, phase=Phase.COLLECTING)
+    published = RoundAnnouncement(round_id=4, model_version=0, phase=Phase.PUBLISHED)
+    assert memory.step(collecting) == "calls on the collecting announcement"
+    assert memory.once(3, "upload")
+    assert memory.step(collecting) == "upload"
+    assert memory.step(published) == "calls on the published announcement"  # round 3's
