@@ -223,3 +223,20 @@ def test_nodes_refuse_the_count_round_of_a_launcher_that_moves_budget(tmp_path: 
         lines = (tmp_path / name / "refusals.jsonl").read_text().splitlines()
         rules = {json.loads(line)["rule"] for line in lines}
         assert rules == {"floor-user-dp"}, name
+
+
+def test_a_node_capped_at_the_budget_refuses_a_pair_of_less_noise_at_the_count_round() -> None:
+    """Both multipliers 1 % below the split of ε = 8: the exact split of a larger ε, so the
+    split check passes; a node whose ``max_user_epsilon`` is 8 refuses the count round
+    already (the two releases' ε), before it sends its counts."""
+    capped = replace(FLOOR, max_user_epsilon=EPSILON)
+    check_params(capped, PARAMS)  # the declared pair spends at most 8
+    lower = replace(PARAMS, noise_multiplier=Z * 0.99, count_noise_multiplier=Z_COUNT * 0.99)
+    check_params(FLOOR, lower)  # without a cap of its own a node cannot tell
+
+    with pytest.raises(RoundRefused) as refused:
+        check_params(capped, lower)
+
+    assert refused.value.rule == "floor-user-dp"
+    assert "spend epsilon 8.0978" in refused.value.detail
+    assert "above max_user_epsilon 8" in refused.value.detail
