@@ -59,5 +59,5 @@ def check_count_split(params: RoundParams, delta: float) -> None:
             f"the count release's z {z_count:g} and the statistics' z {z:g} spend epsilon "
             f"{epsilon:.4f} at delta {delta:g}, split as {want_count:.4f} and {want_z:.4f} "
             f"({ALS_DP.count_share:g} of the budget to the counts): the launcher moved "
-            "budget between the two releases",
+            "budget between the two releases, or gave one of them less noise",
         )

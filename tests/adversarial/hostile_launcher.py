@@ -53,7 +53,7 @@ class HostileLauncher(launch.launcher.Launcher):
     rows and the checks of members' results)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        spec = kwargs["spec"]  # what it runs, signs in its config entry and tells from start
+        spec = kwargs["spec"]  # (keyword-only in Launcher) what it runs, signs and tells
         kwargs["spec"] = hooks.run_hook(spec, lambda a: a.launcher_spec(spec))
         super().__init__(*args, **kwargs)
         store = self.store
