@@ -7,7 +7,11 @@ budget (:func:`mpcrec.federation.dpals_noise.dpals_multipliers`: ``split_budget`
 recomputes the ε the pair spends together and derives the pair again from that ε with the
 same function: a launcher that moves budget from one release to the other (the count round
 less noise and the statistics more, or the reverse) signs a pair below that derivation for
-one of the two, and is refused. The total is the node's ``max_user_epsilon``'s to judge:
+one of the two, and is refused. A count release not at user level is refused too, whatever
+the floor's ``require_user_level`` (its counts' multiplier is no instance-level floor's to
+read: :func:`~mpcrec.node.user_dp.check_user_floor` calls this check at instance level
+as well since 2026-12-02, ``split``; before, this refusal was never reached there). The
+total is the node's ``max_user_epsilon``'s to judge:
 the parameters name the whole plan (the count release, then ``ALS_DP.iterations`` rounds of
 statistics: :func:`planned_releases`), so :func:`~mpcrec.node.user_dp.check_user_floor`
 holds the plan's ε to the cap at the count round already, before any upload (a pair of

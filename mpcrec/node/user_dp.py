@@ -140,6 +140,7 @@ def check_user_floor(floor: PrivacyFloor, params: RoundParams) -> None:
                 f"{params.sensitivity!r}) and this node requires user level",
                 hint="privacy_floor: {require_user_level: false} takes part anyway",
             )
+        check_count_split(params, floor.user_delta)  # a count release is user level's only
         return
     if params.noise_multiplier < floor.min_user_noise_multiplier:
         raise RoundRefused(

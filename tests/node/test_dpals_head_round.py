@@ -240,3 +240,21 @@ def test_a_node_capped_at_the_budget_refuses_a_pair_of_less_noise_at_the_count_r
     assert refused.value.rule == "floor-user-dp"
     assert "spend epsilon 8.0978" in refused.value.detail
     assert "above max_user_epsilon 8" in refused.value.detail
+
+
+def test_a_count_release_at_instance_level_is_refused_by_a_node_not_requiring_user_level() -> None:
+    """A count release is a user-level plan (every user in both releases, the split of one
+    user-level budget); at instance level its multiplier escaped every check of the floor
+    (``floor-noise`` reads the statistics' ``z``): a node asking for instance-level noise
+    0.5 sent counts under 1e-3 (before 2026-12-02, ``split``: this raised nothing)."""
+    instance = replace(
+        PARAMS, sensitivity="replace-one", noise_multiplier=1.0, count_noise_multiplier=1e-3
+    )
+    assert instance.release_noise_multiplier(0) == 1e-3  # the count round's noise
+    floor = replace(FLOOR, min_noise_multiplier=0.5)  # require_user_level: false (default)
+
+    with pytest.raises(RoundRefused) as refused:
+        check_params(floor, instance)
+
+    assert refused.value.rule == "floor-user-dp"
+    assert "needs user level at rate 1" in refused.value.detail
