@@ -4,6 +4,7 @@ declared budget, whether or not a round under it was revealed (``user_budget``).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ SPEC = FederationSpec(
 )
 
 
-def _config(z: float, z_count: float, *, budget: float | None = EPSILON, **spec: float) -> LogEntry:
+def _config(z: float, z_count: float, *, budget: float | None = EPSILON, **spec: Any) -> LogEntry:
     params = replace(SPEC, noise_multiplier=z, count_noise_multiplier=z_count, **spec).params(
         committee_size=3, min_contributors=3
     )
@@ -75,7 +76,10 @@ def test_a_pair_below_the_declared_split_is_named_on_its_config_entry(
     assert finding.message.startswith("round 4: the count release's z") and words in finding.message
 
 
-def test_a_count_release_at_a_sample_rate_below_one_is_named() -> None:
-    [finding] = check_release_split([_config(Z, Z_COUNT, user_rate=0.5)])
+@pytest.mark.parametrize("change", [{"user_rate": 0.5}, {"sensitivity": "replace-one"}])
+def test_a_count_release_below_rate_one_or_at_instance_level_is_named(
+    change: dict[str, Any],
+) -> None:
+    [finding] = check_release_split([_config(Z, Z_COUNT, **change)])
 
-    assert "a count release needs rate 1" in finding.message
+    assert "a count release needs user level at rate 1" in finding.message

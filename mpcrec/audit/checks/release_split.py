@@ -15,7 +15,8 @@ entry, for the round it is in force from, when either multiplier is below that s
   above it: ε in all may still be within the budget);
 * less noise than the declared split (both below it: the plan spends more than the budget,
   which the rounds' own ``user_budget`` check names only once they are revealed);
-* a count release at a sample rate below 1, or without statistics noise.
+* a count release not at user level, at a sample rate below 1, or without statistics
+  noise (the nodes refuse each, whatever their ``require_user_level``).
 
 This needs no revealed round: the nodes refuse such parameters before they upload, so the
 config entry may be all the log holds of them.
@@ -56,10 +57,13 @@ def _split_finding(entry: LogEntry, params: Mapping[str, Any]) -> Finding | None
     payload = entry.payload
     budget, delta = _number(payload.get("epsilon_budget")), float(payload.get("delta", 1e-5))
     z, z_count = _number(params.get("noise_multiplier")), _number(params["count_noise_multiplier"])
-    rate = params.get("user_rate")
+    rate, sensitivity = params.get("user_rate"), params.get("sensitivity")
     where = f"round {entry.round}: the count release's z {z_count!r} and the statistics' z {z!r}"
-    if z is None or z_count is None or rate != 1.0 or not z > 0:
-        why = f"{where} at sample rate {rate!r}: a count release needs rate 1 and z > 0"
+    if z is None or z_count is None or sensitivity != USER or rate != 1.0 or not z > 0:
+        why = (
+            f"{where} at sensitivity {sensitivity!r} and sample rate {rate!r}: a count "
+            "release needs user level at rate 1 and z > 0"
+        )
         return Finding(RULE, entry.index, why)
     if budget is None:
         return None  # no promise: nothing to split (the report states the epsilon spent)
