@@ -24,6 +24,10 @@ registration on, one stage of :data:`STAGES` a round, in order:
     both multipliers :data:`ONE_PERCENT` below the declared split: the exact split of a
     larger ε (so the split itself holds), more than the declared budget affords for the
     two rounds it runs (the exact Gaussian accountant holds at ``q = 1``);
+``instance-level-counts``
+    the count release at instance level (``sensitivity: replace-one``), the statistics'
+    ``z`` as declared and the counts' :data:`INSTANCE_COUNT_Z`: almost no noise on the
+    counts, which no floor rule read at instance level (``floor-noise`` reads ``z``);
 ``honest`` (the control)
     the declared pair again: the count release must publish.
 
@@ -31,8 +35,9 @@ A stage moves on once every participant committed in one of its rounds that reac
 collecting (a node late for a commit window takes no step of that round, so it could not
 refuse it), or after :data:`MAX_TRIES` rounds. At each move every node's watch is ended
 (``watch_epoch``): it registers again and so learns the stage's spec before the next round
-opens. Every upload that reaches the launcher is recorded before its own checks
-(``learned["uploads"]``: round, contributor).
+opens. Its own budget is counted at the lie it runs, and it opens the lie's rounds even
+when that budget affords none (``instance-level-counts``). Every upload that reaches the
+launcher is recorded before its own checks (``learned["uploads"]``: round, contributor).
 """
 
 from __future__ import annotations
@@ -44,15 +49,25 @@ from typing import Any
 from launch.budget import PrivacyBudget
 from launch.round import Phase, Round
 from mpcrec.model.tuned_dpals import ALS_DP
+from mpcrec.privacy.budget import REPLACE_ONE
 from tests.adversarial.hooks import Attack, current_caller
 
 MOVE_TO_COUNTS, MOVE_TO_STATISTICS = "move-to-counts", "move-to-statistics"
 LESS_STATISTICS, ONE_PERCENT_LESS, HONEST = "less-statistics-noise", "one-percent-less", "honest"
-STAGES = (MOVE_TO_COUNTS, MOVE_TO_STATISTICS, LESS_STATISTICS, ONE_PERCENT_LESS, HONEST)
+INSTANCE_LEVEL = "instance-level-counts"
+STAGES = (
+    MOVE_TO_COUNTS,
+    MOVE_TO_STATISTICS,
+    LESS_STATISTICS,
+    ONE_PERCENT_LESS,
+    INSTANCE_LEVEL,
+    HONEST,
+)
 COUNTS_SHARE = 0.5  # of 1 / z1^2 to the counts in ``move-to-counts`` (declared: 0.05)
 STATISTICS_SHARE = 0.01  # ... in ``move-to-statistics``
 LESS_NOISE = 0.9
 ONE_PERCENT = 0.99
+INSTANCE_COUNT_Z = 1e-3
 MAX_TRIES = 3
 NOISIER = 1.0 + 1e-9  # a moved pair's total ε stays (just) within the declared one
 
@@ -76,6 +91,8 @@ def stage_pair(stage: str, z: float, z_count: float) -> tuple[float, float]:
         return z * LESS_NOISE, z_count
     if stage == ONE_PERCENT_LESS:
         return z * ONE_PERCENT, z_count * ONE_PERCENT
+    if stage == INSTANCE_LEVEL:
+        return z, INSTANCE_COUNT_Z
     return z, z_count
 
 
@@ -98,7 +115,10 @@ class SplitLies(Attack):
         z, z_count = stage_pair(
             STAGES[index], honest.noise_multiplier, honest.count_noise_multiplier
         )
-        return dataclasses.replace(honest, noise_multiplier=z, count_noise_multiplier=z_count)
+        level = {"sensitivity": REPLACE_ONE} if STAGES[index] == INSTANCE_LEVEL else {}
+        return dataclasses.replace(
+            honest, noise_multiplier=z, count_noise_multiplier=z_count, **level
+        )
 
     def launcher_spec(self, spec: Any) -> Any:
         assert spec.count_noise_multiplier > 0, "not a dpals federation with a count release"
@@ -152,6 +172,9 @@ class SplitLies(Attack):
 
     def watch_epoch(self) -> int:
         return self.epoch
+
+    def budget_spent(self, launcher: Any, spent: bool) -> bool:
+        return spent and STAGES[self.stage] == HONEST  # a lie's own budget may afford none
 
     def register_reply(self, reply: Any) -> None:
         self.learned.add("registrations", {"stage": STAGES[self.stage], "caller": current_caller()})

@@ -9,6 +9,8 @@ node processes at ``user_rate`` 1, its config declaring ε 8 at δ 1e-5:
 * it signs both multipliers 1 % below the declared split (the exact split of a larger ε,
   so the split itself holds): every node, its own ``max_user_epsilon`` the declared 8,
   refuses the count round already, the two releases' ε above its cap;
+* it runs the count release at instance level, the counts' multiplier 1e-3: every node
+  refuses it (a count release is a user-level plan), though none requires user level;
 * then the declared pair: the count release publishes (the control: the nodes take part
   in an honest round, and only in it).
 
@@ -30,6 +32,7 @@ from mpcrec.node.user_dp import USER_BUDGET_FILE
 from tests.adversarial.harness import HostileFederation, findings_in
 from tests.adversarial.split_attacks import (
     HONEST,
+    INSTANCE_LEVEL,
     LESS_STATISTICS,
     MOVE_TO_COUNTS,
     MOVE_TO_STATISTICS,
@@ -55,19 +58,23 @@ PRIVACY = {
     "user_rate": 1.0,
     "user_clip_norm": 0.1,
 }
-FLOOR = {"require_user_level": True, "max_user_epsilon": EPSILON, "user_delta": DELTA}
+#: The nodes cap their users at the declared ε; they do not require user level, so that the
+#: instance-level stage is refused by the count release's own rule, not by that blanket one.
+FLOOR = {"require_user_level": False, "max_user_epsilon": EPSILON, "user_delta": DELTA}
 #: What each lie's refusal says (the node's detail) and the auditor's finding.
 REFUSED = {
     MOVE_TO_COUNTS: "the launcher moved budget between the two releases",
     MOVE_TO_STATISTICS: "the launcher moved budget between the two releases",
     LESS_STATISTICS: "the launcher moved budget between the two releases",
     ONE_PERCENT_LESS: f"1 statistics round(s) (z {Z * 0.99:g}) spend epsilon",
+    INSTANCE_LEVEL: "needs user level at rate 1",
 }
 NAMED = {
     MOVE_TO_COUNTS: "budget moved between the two releases",
     MOVE_TO_STATISTICS: "budget moved between the two releases",
     LESS_STATISTICS: "less noise than that split",
     ONE_PERCENT_LESS: "less noise than that split",
+    INSTANCE_LEVEL: "a count release needs user level at rate 1",
 }
 
 
