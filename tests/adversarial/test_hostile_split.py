@@ -101,7 +101,7 @@ def test_a_moved_or_lowered_budget_split_is_refused_by_every_node_and_named_by_t
     fed4.setup(
         model=MODEL,
         privacy=PRIVACY,
-        rounds={"commit_s": 2, "reveal_s": 2},
+        rounds={"commit_s": 2, "reveal_s": 2, "collect_s": 4},  # lies wait out collecting
         schedule={"rounds": COUNT_ROUNDS},
         node_extra=nodes,
     )
