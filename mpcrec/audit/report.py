@@ -36,7 +36,8 @@ RULES: dict[str, str] = {
     "model_hash": "the published model is the one the members signed",
     "version": "model versions move by one per publish, from the latest",
     "budget": "cumulative epsilon of the revealed rounds stays within the declared budget",
-    "user_budget": "user-level epsilon of the revealed rounds stays within the declared budget",
+    "user_budget": "user-level epsilon of the revealed rounds stays within the declared budget"
+    " (a dpals count release: its two multipliers the budget's exact split)",
     "params": "every contribution and result signs the round parameters of the config",
     "weights": "members used the raw weights the contributors signed",
     "binding": "every registered key is bound to a certificate of the federation CA",

@@ -13,7 +13,9 @@ and sends nothing for that step:
 * ``floor-noise``: an instance-level noise multiplier below ``min_noise_multiplier``;
 * ``floor-user-dp``: a round below the user-level minimums (:func:`mpcrec.node.user_dp.
   check_user_floor`: not user level while ``require_user_level``, a user-level ``z`` below
-  ``min_user_noise_multiplier``, one round above ``max_user_epsilon``);
+  ``min_user_noise_multiplier``, one round above ``max_user_epsilon``; a dpals count
+  release not at user level at rate 1, off the split of one budget, or its two releases
+  above ``max_user_epsilon``);
 
 and once the weights are known a member rejects (a rejected contribution of the round, not
 a refusal: :func:`drop_dominant`) any contributor above ``max_normalised_weight`` of the

@@ -48,7 +48,7 @@ from mpcrec.files import write_atomic
 from mpcrec.model.local import LocalConfig
 from mpcrec.model.tuned import FEDAVG_DP
 from mpcrec.node.config import PrivacyFloor
-from mpcrec.node.count_split import check_count_split
+from mpcrec.node.count_split import check_count_split, planned_releases
 from mpcrec.node.model_kind import check_model_kind
 from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.trainer import Matrix, Trainer
@@ -140,6 +140,7 @@ def check_user_floor(floor: PrivacyFloor, params: RoundParams) -> None:
                 f"{params.sensitivity!r}) and this node requires user level",
                 hint="privacy_floor: {require_user_level: false} takes part anyway",
             )
+        check_count_split(params, floor.user_delta)  # a count release is user level's only
         return
     if params.noise_multiplier < floor.min_user_noise_multiplier:
         raise RoundRefused(
@@ -148,16 +149,21 @@ def check_user_floor(floor: PrivacyFloor, params: RoundParams) -> None:
             f"min_user_noise_multiplier {floor.min_user_noise_multiplier:g}",
         )
     check_count_split(params, floor.user_delta)
-    if (
-        floor.max_user_epsilon is not None
-        and epsilon_spent([params.mechanism], delta=floor.user_delta) > floor.max_user_epsilon
-    ):
-        raise RoundRefused(
-            RULE,
-            f"one round of user-level noise multiplier {params.noise_multiplier:g} at rate "
-            f"{params.user_rate:g} already spends more than max_user_epsilon "
-            f"{floor.max_user_epsilon:g} at delta {floor.user_delta:g}",
+    cap, planned = floor.max_user_epsilon, planned_releases(params)
+    epsilon = epsilon_spent(planned, delta=floor.user_delta)
+    if cap is None or epsilon <= cap:
+        return
+    what = f"one round of user-level noise multiplier {params.noise_multiplier:g} spends"
+    if len(planned) > 1:  # a count release: its whole plan, before the counts are sent
+        what = (
+            f"the count release (z {params.count_noise_multiplier:g}) and "
+            f"{len(planned) - 1} statistics round(s) (z {params.noise_multiplier:g}) spend"
         )
+    raise RoundRefused(
+        RULE,
+        f"{what} epsilon {epsilon:.4f} at delta {floor.user_delta:g} (rate "
+        f"{params.user_rate:g}), above max_user_epsilon {cap:g}",
+    )
 
 
 class UserBudget:

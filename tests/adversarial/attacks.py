@@ -39,6 +39,7 @@ from tests.adversarial.envelope_attacks import envelope_attacks
 from tests.adversarial.floor_attacks import floor_attacks
 from tests.adversarial.hooks import Attack, current_caller
 from tests.adversarial.ledger_attacks import ledger_attacks
+from tests.adversarial.split_attacks import split_attacks
 
 Share = tuple[Any, ...]  # (contributor, weight, signing_key, envelope, *whatever comes later)
 
@@ -541,3 +542,4 @@ ATTACKS.update(catalogue_attacks())  # tests/adversarial/catalogue_attacks.py
 ATTACKS.update(floor_attacks())  # tests/adversarial/floor_attacks.py
 ATTACKS.update(ledger_attacks())  # tests/adversarial/ledger_attacks.py
 ATTACKS.update(envelope_attacks())  # tests/adversarial/envelope_attacks.py
+ATTACKS.update(split_attacks())  # tests/adversarial/split_attacks.py

@@ -89,6 +89,12 @@ class Attack:
             return True
         return self.first_published is not None and round_id > self.first_published
 
+    def launcher_spec(self, spec: Any) -> Any:
+        """The :class:`~mpcrec.federation.spec.FederationSpec` the launcher is built with
+        (``spec``: its config's): what its first config entry signs, its round parameters,
+        what ``RegisterReply`` tells."""
+        return spec
+
     def announce(self, launcher: Any, ann: RoundAnnouncement) -> RoundAnnouncement:
         return ann
 

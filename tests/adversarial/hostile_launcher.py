@@ -46,11 +46,15 @@ from tests.adversarial.hooks import Attack, Learned
 class HostileLauncher(launch.launcher.Launcher):
     """The real :class:`~launch.launcher.Launcher`; every method hands its work to the attack.
 
-    Its store's ``get_model`` and ``latest_model`` go through the attack's ``stored_model``
-    hook: a model the attack changes is the launcher's own everywhere (what ``GetModel``
-    serves, the announced hash, each round's rows and the checks of members' results)."""
+    It runs the spec the attack's ``launcher_spec`` gives for its config's (from its first
+    config entry and ``RegisterReply`` on). Its store's ``get_model`` and ``latest_model``
+    go through the attack's ``stored_model`` hook: a model the attack changes is the
+    launcher's own everywhere (what ``GetModel`` serves, the announced hash, each round's
+    rows and the checks of members' results)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        spec = kwargs["spec"]  # (keyword-only in Launcher) what it runs, signs and tells
+        kwargs["spec"] = hooks.run_hook(spec, lambda a: a.launcher_spec(spec))
         super().__init__(*args, **kwargs)
         store = self.store
         get_model, latest_model = store.get_model, store.latest_model

@@ -223,3 +223,38 @@ def test_nodes_refuse_the_count_round_of_a_launcher_that_moves_budget(tmp_path: 
         lines = (tmp_path / name / "refusals.jsonl").read_text().splitlines()
         rules = {json.loads(line)["rule"] for line in lines}
         assert rules == {"floor-user-dp"}, name
+
+
+def test_a_node_capped_at_the_budget_refuses_a_pair_of_less_noise_at_the_count_round() -> None:
+    """Both multipliers 1 % below the split of ε = 8: the exact split of a larger ε, so the
+    split check passes; a node whose ``max_user_epsilon`` is 8 refuses the count round
+    already (the two releases' ε), before it sends its counts."""
+    capped = replace(FLOOR, max_user_epsilon=EPSILON)
+    check_params(capped, PARAMS)  # the declared pair spends at most 8
+    lower = replace(PARAMS, noise_multiplier=Z * 0.99, count_noise_multiplier=Z_COUNT * 0.99)
+    check_params(FLOOR, lower)  # without a cap of its own a node cannot tell
+
+    with pytest.raises(RoundRefused) as refused:
+        check_params(capped, lower)
+
+    assert refused.value.rule == "floor-user-dp"
+    assert "spend epsilon 8.0978" in refused.value.detail
+    assert "above max_user_epsilon 8" in refused.value.detail
+
+
+def test_a_count_release_at_instance_level_is_refused_by_a_node_not_requiring_user_level() -> None:
+    """A count release is a user-level plan (every user in both releases, the split of one
+    user-level budget); at instance level its multiplier escaped every check of the floor
+    (``floor-noise`` reads the statistics' ``z``): a node asking for instance-level noise
+    0.5 sent counts under 1e-3 (before 2026-12-02, ``split``: this raised nothing)."""
+    instance = replace(
+        PARAMS, sensitivity="replace-one", noise_multiplier=1.0, count_noise_multiplier=1e-3
+    )
+    assert instance.release_noise_multiplier(0) == 1e-3  # the count round's noise
+    floor = replace(FLOOR, min_noise_multiplier=0.5)  # require_user_level: false (default)
+
+    with pytest.raises(RoundRefused) as refused:
+        check_params(floor, instance)
+
+    assert refused.value.rule == "floor-user-dp"
+    assert "needs user level at rate 1" in refused.value.detail

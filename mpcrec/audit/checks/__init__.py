@@ -16,7 +16,9 @@ weights), ``heads`` (nodes' cosigned heads match the log, from enough distinct n
 ``head_time`` (head times grow; the latest is recent enough), ``user_budget`` (user-level
 ε of every revealed round of a ``privacy_unit: user`` run, recomputed from the signed ``z``
 and ``q``, each round's ``z`` the parameters' one for it (a ``dpals`` count release's
-``count_noise_multiplier``), within the declared budget, the mechanism unchanged mid-run);
+``count_noise_multiplier``), within the declared budget, the mechanism unchanged mid-run;
+every config entry's count release and statistics multipliers the exact split of its
+declared budget, revealed rounds or not);
 ``budget`` and
 ``user_budget`` recompute ε with the accountant the config names (``gdp``: exact, every round
 at sample rate 1; ``rdp``, and for logs that name none) and name a ``gdp`` claimed over a

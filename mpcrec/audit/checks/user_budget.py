@@ -17,7 +17,9 @@ before the name). The rule holds when
   (budget, δ) stay the same over the run: a config entry that changes them after a
   user-level round was revealed is named (the nodes and the users were told one mechanism);
 * the cumulative ε never exceeds the declared budget (the first round over it is named);
-* the accountant the log names applies (``gdp`` only over rounds of ``q = 1``).
+* the accountant the log names applies (``gdp`` only over rounds of ``q = 1``);
+* a config entry with a ``dpals`` count release signs the exact split of its declared
+  budget, revealed rounds or not (:mod:`~mpcrec.audit.checks.release_split`).
 
 Rounds under instance-level configs are the ``budget`` rule's.
 """
@@ -29,6 +31,7 @@ from typing import Any
 
 from mpcrec.audit.checks.budget_accountant import logged_accountant
 from mpcrec.audit.checks.params import round_noise_multiplier
+from mpcrec.audit.checks.release_split import check_release_split
 from mpcrec.audit.history import Finding, History, RoundRecord
 from mpcrec.privacy.budget import USER, Mechanism, epsilon_spent, first_over_budget
 
@@ -67,7 +70,7 @@ def _mechanism(record: RoundRecord) -> tuple[Mechanism | None, list[Finding]]:
 def check_user_budget(history: History) -> tuple[list[Finding], float]:
     """The rule of the module docstring; returns the findings and the user-level ε the
     revealed rounds spent (``0.0`` before any)."""
-    out: list[Finding] = []
+    out: list[Finding] = check_release_split(history.configs)
     mechanisms: list[Mechanism] = []
     first_terms: tuple[Any, ...] | None = None
     revealed: list[RoundRecord] = []
