@@ -13,8 +13,10 @@ bar in standard errors, the candidate or a mixture weight shrunk by instance siz
 :mod:`mpcrec.model.personal_rule`) is picked for each seed on the OTHER seeds' instances by
 replaying the protocol one item earlier (choose on the third-last item, confirm on the
 validation item): the best mean confirmed gain among the rules predicted to leave at most
-0.5 instances of >= 20 users worse than shared beyond their SE in a
-60-instance-seed run. Only the choices reach the test stage. Reported per instance: users,
+0.1 instances of >= 20 users worse than shared beyond their SE in a 60-instance-seed run
+(:data:`~mpcrec.model.personal_rule.MAX_PREDICTED_LOSERS`; 0.5 before 2026-12-02). A
+shrunk mixture is mixed at its exact weight ``min(n / (n + n0), cap)``. Only the choices
+reach the test stage. Reported per instance: users,
 the rule, the choice, test NDCG@10 of the shared and of the personal model, the paired
 difference and its standard error, and the previous rule's choice, NDCG@10 and difference
 side by side. Prints a table and writes JSON (and Markdown).
@@ -44,13 +46,16 @@ from mpcrec.model.dpals_train import Home, train_dpals
 from mpcrec.model.mf import Matrix
 from mpcrec.model.personal import MIXES, STRENGTHS, candidate_scores, local_model, user_gains
 from mpcrec.model.personal_rule import (
+    CAPS,
     LOSER_FLOOR,
     RULES,
+    SHRINKS,
     Rule,
     choose,
     confirmations,
     paired,
     pick_rule,
+    shrunk_name,
 )
 from mpcrec.model.tuned_dpals import ALS_DP, ALS_DP_ONE_RELEASE, ALS_PLAIN
 
@@ -123,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         "local_config": asdict(ALS_PLAIN),
         "candidates": ["shared"]
         + [f"offset {s:g}" for s in STRENGTHS if not np.isinf(s)]
-        + [f"mix {a:g}" for a in MIXES],
+        + [f"mix {a:g}" for a in MIXES]
+        + [shrunk_name(n0, cap) for n0 in SHRINKS for cap in CAPS],
         "rules": {str(s): rules[s].label() for s in seeds},
         "rule_grid": [r.label() for r in RULES],
         "rule_confirmations": {str(s): confirmation_table(before, valid, s) for s in seeds},
