@@ -49,6 +49,7 @@ from mpcrec.model.personal_rule import (
     CAPS,
     LOSER_FLOOR,
     RULES,
+    RUN,
     SHRINKS,
     Rule,
     choose,
@@ -133,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         "rules": {str(s): rules[s].label() for s in seeds},
         "rule_grid": [r.label() for r in RULES],
         "rule_confirmations": {str(s): confirmation_table(before, valid, s) for s in seeds},
+        "predictor_calibration": calibration(before, valid),
         "summary": summary(rows),
         "by_size": by_size(rows),
         "per_instance": rows,
@@ -159,6 +161,31 @@ def confirmation_table(before: Gains, valid: Gains, seed: int) -> list[dict[str,
             "moved": c.moved,
         }
         for c in confirmations(*_others(before, valid, seed))
+    ]
+
+
+def calibration(before: Gains, valid: Gains) -> list[dict[str, Any]]:
+    """The loser predictor checked out of sample, validation items only.
+
+    For every seed and rule: the losers predicted on the OTHER seeds' replay (scaled to
+    this seed's instances) against those counted on this seed's own replay, summed over
+    the rules whose prediction per :data:`~mpcrec.model.personal_rule.RUN` falls in each
+    decade (``[0.01, 0.1)`` and so on; the bound of a picked rule is 0.1).
+    """
+    buckets: dict[int, list[float]] = {}
+    for seed in valid if len(valid) > 1 else []:
+        own = confirmations(before[seed], valid[seed])
+        share = len(valid[seed]) / RUN
+        for other, mine in zip(confirmations(*_others(before, valid, seed)), own, strict=True):
+            p = other.predicted_losers
+            decade = max(int(np.floor(np.log10(p))), -4) if p > 0 else -4
+            row = buckets.setdefault(decade, [0, 0.0, 0.0])
+            row[0] += 1
+            row[1] += p * share
+            row[2] += mine.losers
+    return [
+        {"per_run_from": 10.0**d, "rules": int(r[0]), "predicted": r[1], "counted": int(r[2])}
+        for d, r in sorted(buckets.items())
     ]
 
 
@@ -325,6 +352,13 @@ def markdown(report: dict[str, Any]) -> str:
         "rule per seed (picked on the other seeds' instances, chosen on the third-last item "
         "and confirmed on the validation item): "
         + ", ".join(f"seed {k}: {v}" for k, v in report.get("rules", {}).items()),
+        "",
+        "loser predictor out of sample (each seed's own replay against the other seeds' "
+        "prediction, validation items; predicted per run from, rules, predicted, counted): "
+        + "; ".join(
+            f">= {b['per_run_from']:g}: {b['rules']}, {b['predicted']:.2f}, {b['counted']}"
+            for b in report.get("predictor_calibration", [])
+        ),
         "",
         "| users | instance-seeds | shared NDCG@10 | personal NDCG@10 | chose personal "
         "| previous rule | worse beyond SE (new / previous) |",
