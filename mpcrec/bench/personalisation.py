@@ -48,10 +48,11 @@ from mpcrec.model.personal import MIXES, STRENGTHS, candidate_scores, local_mode
 from mpcrec.model.personal_rule import (
     CAPS,
     LOSER_FLOOR,
+    MAX_PREDICTED_LOSERS,
     RULES,
-    RUN,
     SHRINKS,
     Rule,
+    calibration,
     choose,
     confirmations,
     paired,
@@ -88,6 +89,14 @@ def register(sub: Any) -> None:
         default="head",
         help="the shared model: head (ALS_DP, the runtime's; default) or one-release",
     )
+    parser.add_argument(
+        "--max-predicted",
+        type=float,
+        default=MAX_PREDICTED_LOSERS,
+        metavar="LOSERS",
+        help=f"predicted losers per 60 instance-seeds a picked rule may have "
+        f"({MAX_PREDICTED_LOSERS:g}; 0.5 before 2026-12-02)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown")
     parser.set_defaults(func=run)
@@ -99,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
         seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"--seeds {args.seeds!r}: expected integers like 0,1,2") from None
-    if not seeds or args.instances < 1 or not args.epsilon > 0:
-        raise ConfigError("need at least one seed, one instance and a positive --epsilon")
+    if not seeds or args.instances < 1 or not args.epsilon > 0 or not args.max_predicted >= 0:
+        raise ConfigError(
+            "need at least one seed, one instance, a positive --epsilon and a --max-predicted >= 0"
+        )
     for path in (args.out, args.markdown):
         if path is not None:
             check_writable(path)
@@ -112,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     shared = SHARED[args.shared]
     valid = {s: valid_gains(tuning, partitions[s], shared, args.epsilon, s) for s in seeds}
     before = {s: valid_gains(early, partitions[s], shared, args.epsilon, s) for s in seeds}
-    rules = rules_by_seed(before, valid)
+    rules = rules_by_seed(before, valid, args.max_predicted)
     rows: list[dict[str, Any]] = []
     for s in seeds:
         rows += seed_rows(tuning, split, partitions[s], shared, args.epsilon, s, rules[s], valid[s])
@@ -125,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         "epsilon": args.epsilon,
         "delta": DELTA,
         "shared": args.shared,
+        "max_predicted_losers": args.max_predicted,
         "config": asdict(shared),
         "local_config": asdict(ALS_PLAIN),
         "candidates": ["shared"]
@@ -161,31 +173,6 @@ def confirmation_table(before: Gains, valid: Gains, seed: int) -> list[dict[str,
             "moved": c.moved,
         }
         for c in confirmations(*_others(before, valid, seed))
-    ]
-
-
-def calibration(before: Gains, valid: Gains) -> list[dict[str, Any]]:
-    """The loser predictor checked out of sample, validation items only.
-
-    For every seed and rule: the losers predicted on the OTHER seeds' replay (scaled to
-    this seed's instances) against those counted on this seed's own replay, summed over
-    the rules whose prediction per :data:`~mpcrec.model.personal_rule.RUN` falls in each
-    decade (``[0.01, 0.1)`` and so on; the bound of a picked rule is 0.1).
-    """
-    buckets: dict[int, list[float]] = {}
-    for seed in valid if len(valid) > 1 else []:
-        own = confirmations(before[seed], valid[seed])
-        share = len(valid[seed]) / RUN
-        for other, mine in zip(confirmations(*_others(before, valid, seed)), own, strict=True):
-            p = other.predicted_losers
-            decade = max(int(np.floor(np.log10(p))), -4) if p > 0 else -4
-            row = buckets.setdefault(decade, [0, 0.0, 0.0])
-            row[0] += 1
-            row[1] += p * share
-            row[2] += mine.losers
-    return [
-        {"per_run_from": 10.0**d, "rules": int(r[0]), "predicted": r[1], "counted": int(r[2])}
-        for d, r in sorted(buckets.items())
     ]
 
 
@@ -281,14 +268,19 @@ def _others(before: Gains, valid: Gains, seed: int) -> tuple[list[Any], list[Any
     return [g for s in others for g in before[s]], [g for s in others for g in valid[s]]
 
 
-def rules_by_seed(before: Gains, valid: Gains) -> dict[int, Rule]:
+def rules_by_seed(
+    before: Gains, valid: Gains, max_predicted: float = MAX_PREDICTED_LOSERS
+) -> dict[int, Rule]:
     """Leave one seed out: each seed's rule is picked on the OTHER seeds' instances.
 
     ``before`` holds the gains on the earlier item (:func:`earlier_view`), ``valid`` on the
     validation item; :func:`~mpcrec.model.personal_rule.pick_rule` chooses on the first and
     confirms on the second. With a single seed, on its own instances (still validation).
     """
-    return {seed: pick_rule(*_others(before, valid, seed)) for seed in valid}
+    return {
+        seed: pick_rule(*_others(before, valid, seed), max_predicted=max_predicted)
+        for seed in valid
+    }
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -350,7 +342,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{len(s.get('worse_beyond_se_20_plus_previous_rule', []))} worse beyond one SE",
         "",
         "rule per seed (picked on the other seeds' instances, chosen on the third-last item "
-        "and confirmed on the validation item): "
+        "and confirmed on the validation item, at most "
+        f"{report.get('max_predicted_losers', 0.5):g} predicted losers per 60): "
         + ", ".join(f"seed {k}: {v}" for k, v in report.get("rules", {}).items()),
         "",
         "loser predictor out of sample (each seed's own replay against the other seeds' "

@@ -237,3 +237,36 @@ def pick_rule(
     if not scored:
         return rules[0]
     return max(scored, key=lambda c: c.gain).rule
+
+
+def calibration(
+    chosen_on: Mapping[int, Sequence[Mapping[str, Matrix]]],
+    confirmed_on: Mapping[int, Sequence[Mapping[str, Matrix]]],
+    rules: Sequence[Rule] = RULES,
+) -> list[dict[str, float]]:
+    """The loser predictor checked out of sample: per seed, the OTHER seeds predict.
+
+    For every seed (key) and rule: the losers predicted on the other seeds' replay (scaled
+    to this seed's instances) against those counted on this seed's own, summed over the
+    rules whose prediction per :data:`RUN` falls in each decade (``per_run_from`` 0.01
+    holds ``[0.01, 0.1)``). Empty with one seed (nothing out of sample).
+    """
+    buckets: dict[int, list[float]] = {}
+    for seed in confirmed_on if len(confirmed_on) > 1 else []:
+        others = [s for s in confirmed_on if s != seed]
+        pool = (
+            [g for s in others for g in chosen_on[s]],
+            [g for s in others for g in confirmed_on[s]],
+        )
+        own = confirmations(chosen_on[seed], confirmed_on[seed], rules)
+        share = len(confirmed_on[seed]) / RUN
+        for other, mine in zip(confirmations(*pool, rules), own, strict=True):
+            p = other.predicted_losers
+            row = buckets.setdefault(max(math.floor(math.log10(p)), -4) if p > 0 else -4, [0, 0, 0])
+            row[0] += 1
+            row[1] += p * share
+            row[2] += mine.losers
+    return [
+        {"per_run_from": 10.0**d, "rules": r[0], "predicted": r[1], "counted": r[2]}
+        for d, r in sorted(buckets.items())
+    ]

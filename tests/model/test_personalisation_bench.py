@@ -8,7 +8,6 @@ import numpy as np
 
 from mpcrec.bench.personalisation import (
     by_size,
-    calibration,
     earlier_view,
     markdown,
     rules_by_seed,
@@ -18,7 +17,7 @@ from mpcrec.bench.personalisation import (
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.model.personal import MIXES, STRENGTHS
-from mpcrec.model.personal_rule import MAX_PREDICTED_LOSERS, NEVER, RULES, Rule
+from mpcrec.model.personal_rule import MAX_PREDICTED_LOSERS, NEVER, RULES, Rule, calibration
 from mpcrec.model.tuned_dpals import ALS_DP_ONE_RELEASE
 from tests.model.conftest import clustered
 
@@ -77,6 +76,8 @@ def test_each_seed_s_rule_comes_from_the_other_seeds() -> None:
     assert rules[0].min_users == NEVER  # seed 1: what looked good reverses on its later item
     assert rules[1].min_users < 60  # seed 0: it holds up
     assert rules_by_seed({0: good}, {0: good})[0].min_users < 60  # one seed: its own
+    strict = rules_by_seed({0: good, 1: good}, {0: good, 1: good}, max_predicted=-1.0)
+    assert all(r.min_users == NEVER for r in strict.values())  # no rule within the bound
 
 
 def test_the_predictor_is_checked_on_the_seed_it_did_not_see() -> None:
