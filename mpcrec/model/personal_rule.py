@@ -249,7 +249,7 @@ def calibration(
     For every seed (key) and rule: the losers predicted on the other seeds' replay (scaled
     to this seed's instances) against those counted on this seed's own, summed over the
     rules whose prediction per :data:`RUN` falls in each decade (``per_run_from`` 0.01
-    holds ``[0.01, 0.1)``). Empty with one seed (nothing out of sample).
+    holds ``[0.01, 0.1)``, 0 all below 0.001). Empty with one seed (nothing out of sample).
     """
     buckets: dict[int, list[float]] = {}
     for seed in confirmed_on if len(confirmed_on) > 1 else []:
@@ -262,11 +262,17 @@ def calibration(
         share = len(confirmed_on[seed]) / RUN
         for other, mine in zip(confirmations(*pool, rules), own, strict=True):
             p = other.predicted_losers
-            row = buckets.setdefault(max(math.floor(math.log10(p)), -4) if p > 0 else -4, [0, 0, 0])
+            decade = math.floor(math.log10(p)) if p >= 1e-3 else -99  # -99: below 0.001
+            row = buckets.setdefault(decade, [0, 0, 0])
             row[0] += 1
             row[1] += p * share
             row[2] += mine.losers
     return [
-        {"per_run_from": 10.0**d, "rules": r[0], "predicted": r[1], "counted": r[2]}
+        {
+            "per_run_from": 10.0**d if d > -99 else 0.0,
+            "rules": r[0],
+            "predicted": r[1],
+            "counted": r[2],
+        }
         for d, r in sorted(buckets.items())
     ]
