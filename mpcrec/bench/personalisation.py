@@ -109,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError(f"--seeds {args.seeds!r}: expected integers like 0,1,2") from None
     if not seeds or args.instances < 1 or not args.epsilon > 0 or not args.max_predicted >= 0:
-        raise ConfigError(
-            "need at least one seed, one instance, a positive --epsilon and a --max-predicted >= 0"
-        )
+        raise ConfigError("need a seed, an instance, --epsilon > 0 and --max-predicted >= 0")
     for path in (args.out, args.markdown):
         if path is not None:
             check_writable(path)
