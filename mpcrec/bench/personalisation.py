@@ -13,8 +13,10 @@ bar in standard errors, the candidate or a mixture weight shrunk by instance siz
 :mod:`mpcrec.model.personal_rule`) is picked for each seed on the OTHER seeds' instances by
 replaying the protocol one item earlier (choose on the third-last item, confirm on the
 validation item): the best mean confirmed gain among the rules predicted to leave at most
-0.5 instances of >= 20 users worse than shared beyond their SE in a
-60-instance-seed run. Only the choices reach the test stage. Reported per instance: users,
+0.1 instances of >= 20 users worse than shared beyond their SE in a 60-instance-seed run
+(:data:`~mpcrec.model.personal_rule.MAX_PREDICTED_LOSERS`; 0.5 before 2026-12-02). A
+shrunk mixture is mixed at its exact weight ``min(n / (n + n0), cap)``. Only the choices
+reach the test stage. Reported per instance: users,
 the rule, the choice, test NDCG@10 of the shared and of the personal model, the paired
 difference and its standard error, and the previous rule's choice, NDCG@10 and difference
 side by side. Prints a table and writes JSON (and Markdown).
@@ -44,13 +46,18 @@ from mpcrec.model.dpals_train import Home, train_dpals
 from mpcrec.model.mf import Matrix
 from mpcrec.model.personal import MIXES, STRENGTHS, candidate_scores, local_model, user_gains
 from mpcrec.model.personal_rule import (
+    CAPS,
     LOSER_FLOOR,
+    MAX_PREDICTED_LOSERS,
     RULES,
+    SHRINKS,
     Rule,
+    calibration,
     choose,
     confirmations,
     paired,
     pick_rule,
+    shrunk_name,
 )
 from mpcrec.model.tuned_dpals import ALS_DP, ALS_DP_ONE_RELEASE, ALS_PLAIN
 
@@ -82,6 +89,14 @@ def register(sub: Any) -> None:
         default="head",
         help="the shared model: head (ALS_DP, the runtime's; default) or one-release",
     )
+    parser.add_argument(
+        "--max-predicted",
+        type=float,
+        default=MAX_PREDICTED_LOSERS,
+        metavar="LOSERS",
+        help=f"predicted losers per 60 instance-seeds a picked rule may have "
+        f"({MAX_PREDICTED_LOSERS:g}; 0.5 before 2026-12-02)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown")
     parser.set_defaults(func=run)
@@ -93,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
         seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"--seeds {args.seeds!r}: expected integers like 0,1,2") from None
-    if not seeds or args.instances < 1 or not args.epsilon > 0:
-        raise ConfigError("need at least one seed, one instance and a positive --epsilon")
+    if not seeds or args.instances < 1 or not args.epsilon > 0 or not args.max_predicted >= 0:
+        raise ConfigError("need a seed, an instance, --epsilon > 0 and --max-predicted >= 0")
     for path in (args.out, args.markdown):
         if path is not None:
             check_writable(path)
@@ -106,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     shared = SHARED[args.shared]
     valid = {s: valid_gains(tuning, partitions[s], shared, args.epsilon, s) for s in seeds}
     before = {s: valid_gains(early, partitions[s], shared, args.epsilon, s) for s in seeds}
-    rules = rules_by_seed(before, valid)
+    rules = rules_by_seed(before, valid, args.max_predicted)
     rows: list[dict[str, Any]] = []
     for s in seeds:
         rows += seed_rows(tuning, split, partitions[s], shared, args.epsilon, s, rules[s], valid[s])
@@ -119,14 +134,17 @@ def run(args: argparse.Namespace) -> int:
         "epsilon": args.epsilon,
         "delta": DELTA,
         "shared": args.shared,
+        "max_predicted_losers": args.max_predicted,
         "config": asdict(shared),
         "local_config": asdict(ALS_PLAIN),
         "candidates": ["shared"]
         + [f"offset {s:g}" for s in STRENGTHS if not np.isinf(s)]
-        + [f"mix {a:g}" for a in MIXES],
+        + [f"mix {a:g}" for a in MIXES]
+        + [shrunk_name(n0, cap) for n0 in SHRINKS for cap in CAPS],
         "rules": {str(s): rules[s].label() for s in seeds},
         "rule_grid": [r.label() for r in RULES],
         "rule_confirmations": {str(s): confirmation_table(before, valid, s) for s in seeds},
+        "predictor_calibration": calibration(before, valid),
         "summary": summary(rows),
         "by_size": by_size(rows),
         "per_instance": rows,
@@ -248,14 +266,19 @@ def _others(before: Gains, valid: Gains, seed: int) -> tuple[list[Any], list[Any
     return [g for s in others for g in before[s]], [g for s in others for g in valid[s]]
 
 
-def rules_by_seed(before: Gains, valid: Gains) -> dict[int, Rule]:
+def rules_by_seed(
+    before: Gains, valid: Gains, max_predicted: float = MAX_PREDICTED_LOSERS
+) -> dict[int, Rule]:
     """Leave one seed out: each seed's rule is picked on the OTHER seeds' instances.
 
     ``before`` holds the gains on the earlier item (:func:`earlier_view`), ``valid`` on the
     validation item; :func:`~mpcrec.model.personal_rule.pick_rule` chooses on the first and
     confirms on the second. With a single seed, on its own instances (still validation).
     """
-    return {seed: pick_rule(*_others(before, valid, seed)) for seed in valid}
+    return {
+        seed: pick_rule(*_others(before, valid, seed), max_predicted=max_predicted)
+        for seed in valid
+    }
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -317,8 +340,16 @@ def markdown(report: dict[str, Any]) -> str:
         f"{len(s.get('worse_beyond_se_20_plus_previous_rule', []))} worse beyond one SE",
         "",
         "rule per seed (picked on the other seeds' instances, chosen on the third-last item "
-        "and confirmed on the validation item): "
+        "and confirmed on the validation item, at most "
+        f"{report.get('max_predicted_losers', 0.5):g} predicted losers per 60): "
         + ", ".join(f"seed {k}: {v}" for k, v in report.get("rules", {}).items()),
+        "",
+        "loser predictor out of sample (each seed's own replay against the other seeds' "
+        "prediction, validation items; predicted per run from, rules, predicted, counted): "
+        + "; ".join(
+            f">= {b['per_run_from']:g}: {b['rules']}, {b['predicted']:.2f}, {b['counted']}"
+            for b in report.get("predictor_calibration", [])
+        ),
         "",
         "| users | instance-seeds | shared NDCG@10 | personal NDCG@10 | chose personal "
         "| previous rule | worse beyond SE (new / previous) |",

@@ -33,7 +33,7 @@ from mpcrec.model.dpals import ALSConfig, solve_users
 from mpcrec.model.dpals_train import Home
 from mpcrec.model.metrics import exclusion_mask
 from mpcrec.model.mf import Matrix
-from mpcrec.model.personal_rule import choose
+from mpcrec.model.personal_rule import CAPS, SHRINKS, choose, shrunk_name, shrunk_weight
 
 __all__ = ["candidate_scores", "choose", "local_model", "personal_items", "user_gains"]
 
@@ -100,7 +100,10 @@ def candidate_scores(
     """The instance's candidate models' scores for its users, keyed by name.
 
     ``shared``; ``offset lam`` (:func:`personal_items` at each of :data:`STRENGTHS`);
-    ``mix a``: ``(1 - a) * shared + a * local``, both standardised per user.
+    ``mix a``: ``(1 - a) * shared + a * local``, both standardised per user, at each of
+    :data:`MIXES` and at the shrunk weights ``min(n / (n + n0), cap)`` of this instance's
+    ``n`` users (:func:`~mpcrec.model.personal_rule.shrunk_name`, every ``n0`` of
+    :data:`~mpcrec.model.personal_rule.SHRINKS` and cap of ``CAPS``).
     """
     out: dict[str, Matrix] = {}
     base = None
@@ -114,6 +117,10 @@ def candidate_scores(
     own = standardised(local[1] @ local[0].T)
     for weight in MIXES:
         out[f"mix {weight:g}"] = (1.0 - weight) * base + weight * own
+    for shrink in SHRINKS:
+        for cap in CAPS:
+            weight = shrunk_weight(home.conf.shape[0], shrink, cap)
+            out[shrunk_name(shrink, cap)] = (1.0 - weight) * base + weight * own
     return out
 
 

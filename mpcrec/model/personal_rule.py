@@ -6,8 +6,10 @@ it has at least ``min_users`` validation users and the candidate's mean paired g
 ``z`` standard errors of the per-user difference (a one-sided test: the margin grows with
 the instance's own standard error). The candidate is either fixed (``candidate``) or a
 mixture with the instance's own model whose weight shrinks toward the shared model with the
-instance's size, ``n / (n + shrink)`` (empirical-Bayes shrinkage by size, snapped to the
-nearest mixture the instance has).
+instance's size, ``min(n / (n + shrink), cap)`` (empirical-Bayes shrinkage by size, at that
+exact weight: until 2026-12-02 it was snapped to the nearest of the fixed mixtures, which
+gave an instance of 262 users ``mix 1``, its own model alone, for ``n / (n + 25) = 0.91``;
+the cap keeps a share of the shared model however large the instance).
 
 The rule's knobs are themselves chosen on validation data, by replaying the whole protocol
 one item earlier in time (:func:`pick_rule`): each instance chooses on its users' third-last
@@ -22,7 +24,12 @@ z-score below -1 on a fresh item. The confirmed z-scores of the instances a rule
 are a sample of exactly that z on a fresh item (each is the instance's true effect plus
 unit noise), so a normal fitted to them (mean ``m``, spread ``s``, at least 1: the noise
 alone) predicts the loser rate ``Phi((-1 - m) / s)``: a smooth estimate, where counting the
-few confirmed losers of forty instances would let a rule through on luck. "Never"
+few confirmed losers of forty instances would let a rule through on luck. The mean is
+shrunk toward no effect as if :data:`NULL_PSEUDO` more instances had moved with ``z = 0``
+(``m = sum z / (k + 2)`` for ``k`` moved): without it a rule that moves two or three
+instances, all with high z, predicts almost no loser, and on the shared model ``ALS_DP``
+such rules lost on the left-out seed's replay about five times as often as predicted
+(2026-12-02, validation items only; docs/model.md). "Never"
 (always shared: gain 0, no loser) is in the grid and wins ties, so a rule that does not
 help is not used. None of these functions ever sees a test item: they take per-user
 validation gains.
@@ -44,8 +51,12 @@ LOSER_FLOOR = 20
 """The target's size: an instance of at least this many users must not lose beyond its SE."""
 RUN = 60
 """Instance-seeds in the target's run (3 seeds x 20 instances): predicted losers are per run."""
-MAX_PREDICTED_LOSERS = 0.5
-"""Predicted losers per run a picked rule may have: a Poisson chance of none of 61 %."""
+MAX_PREDICTED_LOSERS = 0.1
+"""Predicted losers per run a picked rule may have: a Poisson chance of none of 90 %
+(0.5 until 2026-12-02, with the uncorrected predictor: 61 %)."""
+NULL_PSEUDO = 2
+"""Pseudo-instances at ``z = 0`` the fitted mean is shrunk with (not the spread: a rule
+whose few moved instances all gain clearly must still be able to pass)."""
 
 
 @dataclass(frozen=True)
@@ -53,22 +64,24 @@ class Rule:
     """Leave the shared model for one candidate with ``min_users`` users and a gain > ``z`` SE.
 
     ``candidate`` names the one candidate; if ``shrink`` is positive the candidate is
-    instead the mixture ``mix a`` with ``a`` nearest to ``n / (n + shrink)`` for an instance
-    of ``n`` validation users (small instances lean on the shared model). Either way the
-    choice is one comparison with ``shared``, not the best of many (no winner's curse).
+    instead the mixture of local weight ``min(n / (n + shrink), cap)`` for an instance of
+    ``n`` validation users (:func:`shrunk_name`; small instances lean on the shared model,
+    and no instance leaves it by more than ``cap``). Either way the choice is one
+    comparison with ``shared``, not the best of many (no winner's curse).
     """
 
     min_users: int = 0
     z: float = 1.0
     candidate: str = ""
     shrink: float = 0.0
+    cap: float = 1.0
 
     def label(self) -> str:
         """A short human name, e.g. ``>= 20 users, 1.5 SE: mix n/(n+50)`` or ``never``."""
         if self.min_users >= NEVER:
             return "never"
         if self.shrink > 0:
-            only = f": mix n/(n+{self.shrink:g})"
+            only = f": {shrunk_name(self.shrink, self.cap)}"
         else:
             only = f": {self.candidate}" if self.candidate else ""
         return f">= {self.min_users} users, {self.z:g} SE{only}"
@@ -78,25 +91,39 @@ FIXED = ("offset 30", "mix 0.25", "mix 0.5", "mix 0.75")
 """The fixed candidates a rule may name."""
 SHRINKS = (25.0, 50.0, 100.0)
 """The size-shrinkage constants ``n0`` of the mixture weight ``n / (n + n0)``."""
+CAPS = (1.0, 0.75, 0.5)
+"""The largest local weight a shrunk mixture may reach (1: no cap)."""
 FLOORS = (100, 50, 20)
 BARS = (3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0)
 RULES: tuple[Rule, ...] = (
     Rule(NEVER, 2.0),
     *(Rule(n, z, c) for c in FIXED for n in FLOORS for z in BARS),
-    *(Rule(n, z, shrink=s) for s in SHRINKS for n in FLOORS for z in BARS),
+    *(Rule(n, z, shrink=s, cap=c) for s in SHRINKS for c in CAPS for n in FLOORS for z in BARS),
 )
 """The grid :func:`pick_rule` chooses from ("never" first: it wins ties)."""
 
 
+def shrunk_weight(users: int, shrink: float, cap: float = 1.0) -> float:
+    """The local model's weight ``min(n / (n + shrink), cap)`` for ``users`` users."""
+    return min(users / (users + shrink), cap)
+
+
+def shrunk_name(shrink: float, cap: float = 1.0) -> str:
+    """The candidate name of a shrunk mixture, e.g. ``mix n/(n+25)`` or ``... <= 0.5``."""
+    return f"mix n/(n+{shrink:g})" + (f" <= {cap:g}" if cap < 1 else "")
+
+
 def candidate_for(rule: Rule, names: Sequence[str], users: int) -> str:
-    """The one candidate ``rule`` lets an instance of ``users`` users compare with shared."""
+    """The one candidate ``rule`` lets an instance of ``users`` users compare with shared.
+
+    A shrunk mixture is :func:`shrunk_name` (its weight for this instance's size is
+    computed where the scores are, :func:`mpcrec.model.personal.candidate_scores`); ``""``
+    if the instance has no such candidate.
+    """
     if rule.shrink <= 0:
         return rule.candidate
-    mixes = {float(name.split()[1]): name for name in names if name.startswith("mix ")}
-    if not mixes:
-        return ""
-    target = users / (users + rule.shrink)
-    return mixes[min(mixes, key=lambda weight: abs(weight - target))]
+    name = shrunk_name(rule.shrink, rule.cap)
+    return name if name in names else ""
 
 
 def paired(diff: Matrix) -> tuple[float, float]:
@@ -170,12 +197,15 @@ def confirm(
 def predicted_losers(scores: Sequence[float], instances: int) -> float:
     """Losers per :data:`RUN` instance-seeds predicted from moved instances' confirmed z.
 
-    A normal fitted to ``scores`` (spread at least 1) gives the rate of z below -1.
+    A normal fitted to ``scores`` (mean shrunk as if :data:`NULL_PSEUDO` more had moved
+    with ``z = 0``, spread at least 1) gives the rate of z below -1 for each of the
+    ``len(scores)`` moved instances.
     """
     if not scores:
         return 0.0
+    mean = float(np.sum(scores)) / (len(scores) + NULL_PSEUDO)
     spread = max(float(np.std(scores, ddof=1)) if len(scores) > 1 else 1.0, 1.0)
-    rate = 0.5 * math.erfc((1.0 + float(np.mean(scores))) / (spread * math.sqrt(2.0)))
+    rate = 0.5 * math.erfc((1.0 + mean) / (spread * math.sqrt(2.0)))
     return len(scores) * rate * RUN / instances
 
 
@@ -207,3 +237,42 @@ def pick_rule(
     if not scored:
         return rules[0]
     return max(scored, key=lambda c: c.gain).rule
+
+
+def calibration(
+    chosen_on: Mapping[int, Sequence[Mapping[str, Matrix]]],
+    confirmed_on: Mapping[int, Sequence[Mapping[str, Matrix]]],
+    rules: Sequence[Rule] = RULES,
+) -> list[dict[str, float]]:
+    """The loser predictor checked out of sample: per seed, the OTHER seeds predict.
+
+    For every seed (key) and rule: the losers predicted on the other seeds' replay (scaled
+    to this seed's instances) against those counted on this seed's own, summed over the
+    rules whose prediction per :data:`RUN` falls in each decade (``per_run_from`` 0.01
+    holds ``[0.01, 0.1)``, 0 all below 0.001). Empty with one seed (nothing out of sample).
+    """
+    buckets: dict[int, list[float]] = {}
+    for seed in confirmed_on if len(confirmed_on) > 1 else []:
+        others = [s for s in confirmed_on if s != seed]
+        pool = (
+            [g for s in others for g in chosen_on[s]],
+            [g for s in others for g in confirmed_on[s]],
+        )
+        own = confirmations(chosen_on[seed], confirmed_on[seed], rules)
+        share = len(confirmed_on[seed]) / RUN
+        for other, mine in zip(confirmations(*pool, rules), own, strict=True):
+            p = other.predicted_losers
+            decade = math.floor(math.log10(p)) if p >= 1e-3 else -99  # -99: below 0.001
+            row = buckets.setdefault(decade, [0, 0, 0])
+            row[0] += 1
+            row[1] += p * share
+            row[2] += mine.losers
+    return [
+        {
+            "per_run_from": 10.0**d if d > -99 else 0.0,
+            "rules": r[0],
+            "predicted": r[1],
+            "counted": r[2],
+        }
+        for d, r in sorted(buckets.items())
+    ]

@@ -6,6 +6,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from mpcrec.data.split import Split
 from mpcrec.model.dpals import ALSConfig, solve_users
@@ -18,8 +19,10 @@ from mpcrec.model.personal import (
     choose,
     local_model,
     personal_items,
+    standardised,
     user_gains,
 )
+from mpcrec.model.personal_rule import CAPS, SHRINKS, shrunk_name, shrunk_weight
 
 CONFIG = ALSConfig(dim=3, user_reg=0.5, user_unobserved=0.3)
 
@@ -86,11 +89,33 @@ def test_local_model_fits_its_own_users_better_than_a_random_shared_one(world: S
         "shared",
         *(f"offset {s:g}" for s in STRENGTHS[1:]),
         *(f"mix {a:g}" for a in MIXES),
+        *(shrunk_name(s, c) for s in SHRINKS for c in CAPS),
     }
     gains = {k: user_gains(world, v, members, "valid") for k, v in candidates.items()}
     assert gains["mix 1"].mean() > gains["shared"].mean() + 0.2
     assert choose(gains) != "shared"
     np.testing.assert_allclose(candidates["mix 1"].std(axis=1), 1.0)
+
+
+def test_a_shrunk_mixture_is_mixed_at_its_exact_capped_weight(world: Split) -> None:
+    """n/(n+25) at n = 262 is 0.913, not the nearest fixed mixture (1: the local model alone)."""
+    config = ALSConfig(dim=4, iterations=2, reg=0.1, unobserved=0.01)
+    members = np.arange(world.n_users)[::2]
+    n = members.shape[0]
+    home = Home.create(world, members, config)
+    rng = np.random.default_rng(3)
+    local = local_model(home.conf, config, rng)
+    shared = rng.normal(size=(world.n_items, 4))
+    got = candidate_scores(shared, home, config, local)
+    base, own = standardised(got["shared"]), standardised(local[1] @ local[0].T)
+    for shrink, cap in ((25.0, 1.0), (100.0, 1.0), (25.0, 0.5)):
+        weight = min(n / (n + shrink), cap)
+        expected = (1.0 - weight) * base + weight * own
+        np.testing.assert_allclose(got[shrunk_name(shrink, cap)], expected, atol=1e-12)
+    assert not np.allclose(got["mix n/(n+25)"], got["mix 1"])
+    assert shrunk_weight(262, 25.0) == pytest.approx(0.9129, abs=1e-4)
+    assert shrunk_weight(262, 25.0, 0.5) == 0.5
+    assert shrunk_weight(10, 25.0, 0.5) == pytest.approx(10 / 35)
 
 
 def test_user_gains_rank_like_the_benchmark(world: Split) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 import pytest
@@ -10,8 +11,11 @@ import pytest
 from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.model.personal import user_gains
 from mpcrec.model.personal_rule import (
+    CAPS,
+    MAX_PREDICTED_LOSERS,
     NEVER,
     RULES,
+    SHRINKS,
     Rule,
     candidate_for,
     choose,
@@ -19,6 +23,7 @@ from mpcrec.model.personal_rule import (
     confirmations,
     pick_rule,
     predicted_losers,
+    shrunk_name,
 )
 from tests.model.conftest import clustered
 
@@ -54,20 +59,24 @@ def _instance(n: int, gain: float, seed: int, noise: float = 0.3) -> dict[str, n
     return {"shared": shared, "mix 0.5": shared + gain + rng.normal(0, noise, n)}
 
 
-def test_the_shrunk_mixture_weight_grows_with_the_instance() -> None:
-    names = ["shared", "offset 30", "mix 0.1", "mix 0.25", "mix 0.5", "mix 0.75", "mix 1"]
+def test_a_shrunk_rule_compares_its_own_exact_mixture_never_a_snapped_one() -> None:
+    """Until 2026-12-02 n/(n+25) at n = 262 (0.91) was snapped to the nearest fixed mixture,
+    ``mix 1`` (the instance's own model alone); now it names its own candidate."""
+    names = ["shared", "offset 30", "mix 0.5", "mix 0.75", "mix 1", "mix n/(n+50)"]
+    names.append("mix n/(n+25) <= 0.5")
     rule = Rule(0, 1.0, shrink=50.0)
-    assert candidate_for(rule, names, 10) == "mix 0.1"  # 10 / 60 = 0.17
-    assert candidate_for(rule, names, 50) == "mix 0.5"
-    assert candidate_for(rule, names, 150) == "mix 0.75"
-    assert candidate_for(rule, names, 1000) == "mix 1"
+    for users in (10, 50, 262, 1000):
+        assert candidate_for(rule, names, users) == "mix n/(n+50)"
+    capped = Rule(20, 0.5, shrink=25.0, cap=0.5)
+    assert candidate_for(capped, names, 262) == "mix n/(n+25) <= 0.5"
+    assert candidate_for(Rule(0, 1.0, shrink=25.0), names, 262) == ""  # not mix 1
     assert candidate_for(Rule(0, 1.0, "offset 30"), names, 10) == "offset 30"
-    assert candidate_for(rule, ["shared", "offset 30"], 50) == ""
     assert rule.label() == ">= 0 users, 1 SE: mix n/(n+50)"
-    gains = {"shared": np.zeros(50), "mix 0.5": np.full(50, 0.1), "mix 1": np.full(50, 0.3)}
-    gains["mix 0.5"][0] = 0.0  # a non-zero SE
-    assert choose(gains, rule) == "mix 0.5"  # not the better "mix 1": one comparison
-    assert choose({"shared": np.zeros(50), "offset 30": np.ones(50)}, rule) == "shared"
+    assert capped.label() == ">= 20 users, 0.5 SE: mix n/(n+25) <= 0.5"
+    gains = {"shared": np.zeros(50), "mix n/(n+50)": np.full(50, 0.1), "mix 1": np.full(50, 0.3)}
+    gains["mix n/(n+50)"][0] = 0.0  # a non-zero SE
+    assert choose(gains, rule) == "mix n/(n+50)"  # not the better "mix 1": one comparison
+    assert choose({"shared": np.zeros(50), "mix 1": np.ones(50)}, rule) == "shared"
 
 
 def test_confirm_scores_the_choice_on_the_later_item_and_counts_its_losers() -> None:
@@ -97,25 +106,31 @@ def test_pick_rule_raises_the_bar_until_no_instance_loses_on_the_later_item() ->
     scores = confirmations(chosen_on, later, grid)
     assert [c.losers for c in scores] == [0, 0, 1]
     assert scores[2].gain > scores[1].gain > 0.0
-    assert scores[1].predicted_losers < 0.01 < 1.0 < scores[2].predicted_losers
+    assert scores[1].predicted_losers < MAX_PREDICTED_LOSERS < 1.0 < scores[2].predicted_losers
     assert pick_rule(chosen_on, later, grid) == high
     assert pick_rule(chosen_on, later, grid, max_predicted=100.0) == low
 
 
-def test_predicted_losers_fit_a_normal_to_the_confirmed_scores() -> None:
-    """Per 60 instance-seeds: moved share x P(z < -1) under the fitted normal."""
+def test_predicted_losers_fit_a_normal_to_the_confirmed_scores_shrunk_to_none() -> None:
+    """Per 60 instance-seeds: moved share x P(z < -1) under a normal fitted to the moved
+    instances' z-scores, its mean shrunk as if two more had moved with z = 0."""
+    phi = lambda x: 0.5 * math.erfc(-x / math.sqrt(2.0))  # noqa: E731
     assert predicted_losers([], 40) == 0.0
-    assert predicted_losers([-1.0], 60) == pytest.approx(0.5)  # at -1: half lose
-    assert predicted_losers([-1.0], 30) == pytest.approx(1.0)  # twice the share moved
-    assert predicted_losers([1.0, 1.0, 1.0], 60) == pytest.approx(3 * 0.02275, rel=1e-3)
-    spread = [-1.0, 3.0]  # mean 1, spread 2.83 > 1: a wide sample predicts more losers
+    assert predicted_losers([-3.0], 60) == pytest.approx(phi(-1.0 + 1.0))  # mean -1: half
+    assert predicted_losers([-3.0], 30) == pytest.approx(2 * phi(0.0))  # twice the share
+    high = [2.0, 2.0, 2.0]  # mean 6 / 5 = 1.2, spread 1 (at least the noise)
+    assert predicted_losers(high, 60) == pytest.approx(3 * phi(-2.2))
+    unshrunk = 3 * phi(-3.0)  # the normal fitted to the three alone, as until 2026-12-02
+    assert predicted_losers(high, 60) > 5 * unshrunk  # few high scores: not "never loses"
+    spread = [-1.0, 3.0]  # a wide sample predicts more losers than a tight one
     assert predicted_losers(spread, 60) > predicted_losers([1.0, 1.0], 60)
-    assert predicted_losers([5.0] * 10, 20) < 1e-6
+    assert predicted_losers([20.0, 20.0], 40) < 1e-6  # two clear gains can still pass
 
 
 def test_pick_rule_keeps_shared_when_the_early_gain_reverses_later() -> None:
     """Every candidate looks better on the earlier item and is worse on the later one."""
-    names = ("offset 30", "mix 0.1", "mix 0.25", "mix 0.5", "mix 0.75", "mix 1")
+    names = ["offset 30", "mix 0.1", "mix 0.25", "mix 0.5", "mix 0.75", "mix 1"]
+    names += [shrunk_name(s, c) for s in SHRINKS for c in CAPS]
     chosen_on, later = [], []
     for k, n in enumerate((15, 25, 40, 60, 80, 120)):
         rng = np.random.default_rng(k)

@@ -17,7 +17,7 @@ from mpcrec.bench.personalisation import (
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.model.personal import MIXES, STRENGTHS
-from mpcrec.model.personal_rule import NEVER, Rule
+from mpcrec.model.personal_rule import MAX_PREDICTED_LOSERS, NEVER, RULES, Rule, calibration
 from mpcrec.model.tuned_dpals import ALS_DP_ONE_RELEASE
 from tests.model.conftest import clustered
 
@@ -76,3 +76,25 @@ def test_each_seed_s_rule_comes_from_the_other_seeds() -> None:
     assert rules[0].min_users == NEVER  # seed 1: what looked good reverses on its later item
     assert rules[1].min_users < 60  # seed 0: it holds up
     assert rules_by_seed({0: good}, {0: good})[0].min_users < 60  # one seed: its own
+    strict = rules_by_seed({0: good, 1: good}, {0: good, 1: good}, max_predicted=-1.0)
+    assert all(r.min_users == NEVER for r in strict.values())  # no rule within the bound
+
+
+def test_the_predictor_is_checked_on_the_seed_it_did_not_see() -> None:
+    """Seed 0's own replay reverses (its losers counted where seed 1 predicted none); seed
+    1's holds (none counted where seed 0's replay predicted many)."""
+    rng = np.random.default_rng(1)
+
+    def world(gain: float) -> list[dict[str, np.ndarray]]:
+        return [{"shared": np.zeros(60), "mix 0.5": gain + rng.normal(0, 0.05, 60)} for _ in "ab"]
+
+    good = world(0.3)
+    table = calibration({0: good, 1: good}, {0: world(-0.3), 1: world(0.3)})
+    assert sum(b["rules"] for b in table) == 2 * len(RULES)
+    low = [b for b in table if b["per_run_from"] < MAX_PREDICTED_LOSERS]
+    high = [b for b in table if b["per_run_from"] >= 1.0]
+    moving = [r for r in RULES if r.candidate == "mix 0.5" and r.min_users <= 60]
+    assert sum(b["counted"] for b in low) == 2 * len(moving)  # both instances lose
+    assert sum(b["predicted"] for b in low) < 0.01
+    assert sum(b["counted"] for b in high) == 0 < len(moving) < sum(b["predicted"] for b in high)
+    assert calibration({0: good}, {0: good}) == []  # one seed: nothing out of sample
