@@ -68,8 +68,8 @@ def _vectors(arrays: dict[str, np.ndarray], n: int, dim: int, victim: int) -> di
             if name == f"share_{victim}":
                 found[name] = array.astype(np.int64)
             continue
-        words = array.view("<i8") if array.dtype == np.uint8 and array.size % 8 == 0 else array
-        words = np.asarray(words).reshape(-1)
+        as_words = array.dtype == np.uint8 and array.size % 8 == 0
+        words = np.asarray(array.view("<i8") if as_words else array).reshape(-1)
         if words.size == n * dim:
             found[f"{name}[victim row]"] = words.reshape(n, dim)[victim].astype(np.int64)
         elif words.size == dim:
@@ -99,7 +99,7 @@ def pool(
     shares = [view[f"share_{victim}"] for _, view in sorted(members.items())]
     for rank, share in zip(sorted(members), shares, strict=True):
         pooled[f"all/member {rank} share"] = share
-    pooled["all/the shares' sum in the ring"] = np.sum(shares, axis=0, dtype=np.int64)
+    pooled["all/the shares' sum in the ring"] = np.asarray(np.sum(shares, axis=0, dtype=np.int64))
     pooled["published"] = launcher["published"]
     return pooled
 
@@ -130,7 +130,8 @@ def main() -> None:
         pooled = pool(
             views, launcher[round_id], leaker=args.leaker, dim=args.dim, victim=args.victim
         )
-        np.savez(args.out / f"pooled-{round_id}.npz", **pooled)
+        saved: dict[str, Any] = dict(pooled)
+        np.savez(args.out / f"pooled-{round_id}.npz", **saved)
         held = {rank: sorted(view) for rank, view in views.items()}
         (args.out / f"views-{round_id}.json").write_text(json.dumps(held))
     (args.out / "outsider-done").touch()

@@ -63,7 +63,7 @@ def partial_correlation(view: np.ndarray, truth: np.ndarray, public: np.ndarray)
 
     def residual(v: np.ndarray) -> np.ndarray:
         v = v.astype(np.float64)
-        return v - basis @ np.linalg.lstsq(basis, v, rcond=None)[0]
+        return np.asarray(v - basis @ np.linalg.lstsq(basis, v, rcond=None)[0])
 
     a, b = residual(view), residual(truth)
     if np.linalg.norm(a) <= 1e-9 * np.linalg.norm(view.astype(np.float64) - view.mean()):
@@ -77,7 +77,9 @@ def _kept(root: Path, round_id: int) -> dict[str, np.ndarray]:
 
 def _truth(kept: dict[str, np.ndarray], i: int) -> np.ndarray:
     """Contribution ``i``'s encoded update: its shares summed in the ring."""
-    return np.sum([kept[f"share_{i}_{j}"] for j in range(MEMBERS)], axis=0, dtype=np.int64)
+    return np.asarray(
+        np.sum([kept[f"share_{i}_{j}"] for j in range(MEMBERS)], axis=0, dtype=np.int64)
+    )
 
 
 def _round_windows(root: Path) -> dict[int, tuple[float, float]]:
@@ -113,7 +115,8 @@ def test_a_member_that_leaks_its_view_to_an_outsider_reveals_nothing_with_the_la
         k == "leak/launcher published sum" or k.startswith("leak/opening_") for k in public_ones
     ), public_ones
     # ... and the same statistic over all three members' shares reads the update
-    assert found["all/the shares' sum in the ring"] > 1 - 1e-9, found
+    control = found["all/the shares' sum in the ring"]
+    assert control is not None and control > 1 - 1e-9, found
 
 
 def _dealer_frames(root: Path) -> dict[int, list[dict[str, Any]]]:
@@ -206,7 +209,8 @@ def test_the_dealer_receives_nothing_that_depends_on_the_inputs(wired: Path) -> 
     (eps,) = [o for t, o in openings if begin <= t <= end and o.shape == (N, DIM)]
     kept = _kept(wired, 1)
     for i in range(N):
-        assert partial_correlation(eps[i] + mask[i], _truth(kept, i), kept["published"]) > 1 - 1e-9
+        read = partial_correlation(eps[i] + mask[i], _truth(kept, i), kept["published"])
+        assert read is not None and read > 1 - 1e-9, (i, read)
 
 
 def _stream(root: Path) -> tuple[bytes, dict[str, int]]:

@@ -163,13 +163,13 @@ def round_updates(round_id: int) -> list[np.ndarray]:
 
 def sealed_round(
     round_id: int, member_keys: list[X25519PrivateKey]
-) -> tuple[list[SealedInputs], dict[str, np.ndarray]]:
+) -> tuple[list[SealedInputs], dict[str, Any]]:
     """Every contribution split and sealed to the members; and what the test keeps:
     ``share_<i>_<j>`` (member ``j``'s share of contribution ``i``), ``seed_<i>_<j>``,
     ``envelope_<i>_<j>`` (the ciphertext the launcher relays)."""
     pubs = [k.public_key().public_bytes(*_RAW) for k in member_keys]
     signers = [Ed25519PrivateKey.generate() for _ in range(N)]
-    kept: dict[str, np.ndarray] = {}
+    kept: dict[str, Any] = {}
     sealed = []
     for i, update in enumerate(round_updates(round_id)):
         first, seeds = split(encode(update), MEMBERS)
@@ -206,7 +206,7 @@ def sealed_round(
     return inputs, kept
 
 
-def _rounds(committee: WiredCommittee, root: Path, outsider: str) -> dict[str, Any]:
+def _rounds(committee: LocalCommittee, root: Path, outsider: str) -> dict[str, Any]:
     member_keys = [X25519PrivateKey.generate() for _ in range(MEMBERS)]
     times: dict[str, Any] = {}
     for round_id in ROUND_SEEDS:

@@ -158,7 +158,7 @@ def _append_array(path: Path, tensor: torch.Tensor) -> None:
         file.write(MASK.pack(time.time(), rows, array.size // max(rows, 1)) + array.tobytes())
 
 
-def leak(outsider: str, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+def leak(outsider: str, header: dict[str, Any], arrays: dict[str, Any]) -> None:
     """Send ``header`` (one JSON line) and ``arrays`` (an ``.npz``) to ``host:port``."""
     body = io.BytesIO()
     np.savez(body, **arrays)
