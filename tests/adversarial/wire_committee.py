@@ -127,7 +127,7 @@ class WiredCommittee(LocalCommittee):
             str(release),
             *forwards,
         )
-        wait_file(self.root / "proxy" / "ready", self.procs, 30)
+        wait_file(self.root / "proxy" / "ready", self.procs, 60)
         attempts = stranger_certificates(self.root, real[0].certs.ca.parent, "local-1")
         # the control: member 1's own certificate, accepted at the handshake
         attempts.append(f"committee-ca:{real[1].certs.cert}:{real[1].certs.key}")
