@@ -265,9 +265,9 @@ class LocalCommittee:
 
     def close(self) -> None:
         """Stop every process (politely, then by force)."""
-        for party in self.parties:
+        for party in [*self.parties, *([self.dealer] if self.dealer else [])]:
             with contextlib.suppress(OSError):
-                party.send("exit")
+                party.send("exit")  # the dealer reads it once member 0 has ended its session
         for party in self.parties:
             party.process.join(10)
             party.kill()
