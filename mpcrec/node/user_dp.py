@@ -193,13 +193,25 @@ class UserBudget:
         cap = floor.max_user_epsilon
         if not params.user_level or cap is None or round_id in self._rounds:
             return
-        after = self.epsilon(floor.user_delta, [params.release_mechanism(version)])
+        extra = [params.release_mechanism(version)]
+        rest = planned_releases(params)[1:] if params.counts_round(version) else []
+        after = self.epsilon(floor.user_delta, extra)
+        planned = self.epsilon(floor.user_delta, extra + rest) if rest else after
         if after > cap:
             raise RoundRefused(
                 RULE,
                 f"contributing to round {round_id} would take this node's users to epsilon "
                 f"{after:.3f} at delta {floor.user_delta:g} after {len(self._rounds) + 1} "
                 f"user-level rounds, above max_user_epsilon {cap:g}",
+            )
+        if planned > cap:  # a count release again (its round re-run): the plan must fit
+            raise RoundRefused(
+                RULE,
+                f"contributing to the count release again (round {round_id}) and then to "
+                f"its {len(rest)} statistics round(s) would take this node's users to "
+                f"epsilon {planned:.3f} at delta {floor.user_delta:g}, above "
+                f"max_user_epsilon {cap:g}: it sends no counts, to keep the budget for "
+                "the statistics",
             )
 
     def record(self, round_id: int, params: RoundParams, version: int = -1) -> None:

@@ -44,10 +44,13 @@ from mpcrec.model.dpals_release import runtime_config, unscaled
 from mpcrec.model.dpals_train import Home, post_process
 from mpcrec.model.tuned_dpals import ALS_DP
 from mpcrec.node.config import PrivacyFloor
+from mpcrec.node.count_split import planned_releases
 from mpcrec.node.daemon import Node
 from mpcrec.node.dpals_trainer import MovieLensDPALSTrainer
 from mpcrec.node.floor import check_params
 from mpcrec.node.round_refusal import RoundRefused
+from mpcrec.node.user_dp import UserBudget
+from mpcrec.privacy.budget import epsilon_spent
 from tests.audit.test_checks import history_of
 from tests.node.world import POLICY, World, drive, node_config, published, publishing_round
 
@@ -258,3 +261,26 @@ def test_a_count_release_at_instance_level_is_refused_by_a_node_not_requiring_us
 
     assert refused.value.rule == "floor-user-dp"
     assert "needs user level at rate 1" in refused.value.detail
+
+
+def test_a_node_sends_no_counts_again_when_the_statistics_would_then_not_fit(
+    tmp_path: Path,
+) -> None:
+    """A count round aborted after its reveal runs again: the node's users already spent
+    one count release. Its cap affords the plan once but not with a second count release:
+    it refuses the re-run before it sends counts (before 2026-12-02 it sent them, then
+    refused the statistics round: the federation stalled), and the statistics still fit."""
+    plan = epsilon_spent(planned_releases(PARAMS), delta=DELTA)
+    again = epsilon_spent([PARAMS.release_mechanism(0), *planned_releases(PARAMS)], delta=DELTA)
+    assert plan < again
+    floor = replace(FLOOR, max_user_epsilon=(plan + again) / 2, user_delta=DELTA)
+    budget = UserBudget(tmp_path)
+    budget.check(floor, 1, PARAMS, 0)
+    budget.record(1, PARAMS, 0)  # the first count round: revealed, then aborted
+
+    with pytest.raises(RoundRefused) as refused:
+        budget.check(floor, 2, PARAMS, 0)  # the count release again
+
+    assert refused.value.rule == "floor-user-dp"
+    assert "count release again (round 2)" in refused.value.detail
+    budget.check(floor, 3, PARAMS, 1)  # the statistics round on the counts' model fits
