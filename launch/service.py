@@ -182,9 +182,9 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         )
 
     async def WatchRounds(self, request: Any, context: Any) -> None:
-        await self._pooled(context, self._caller, context)
+        watcher = await self._pooled(context, self._caller, context)
         async for message in self.feed.watch(
-            request.after_round, active=lambda: not context.done()
+            request.after_round, active=lambda: not context.done(), watcher=watcher
         ):
             try:
                 async with asyncio.timeout(WATCH_STALL_S):  # no task per write
