@@ -10,8 +10,8 @@ PlaintextAggregation`, :func:`~mpcrec.node.signed_weights.signed_weights`):
 
 1. registers (keys, certificate, key binding), then watches the rounds (``WatchRounds``);
 2. ``open``: a signed seed commitment; ``revealing``: the reveal;
-3. ``collecting``: fetches the base model, seals a small random update (norm below
-   ``clip_norm``) for each member, uploads it signed;
+3. ``collecting``: seals a small random update (norm below ``clip_norm``) of the base
+   model for each member, uploads it signed;
 4. ``computing``, if drawn: fetches its envelopes, computes the plaintext aggregate and
    signs the next model (simulated members: no CrypTen; the same result a node sends);
 5. at each round's end: the latest tree head and the inclusion proofs of its own entries
@@ -20,7 +20,12 @@ PlaintextAggregation`, :func:`~mpcrec.node.signed_weights.signed_weights`):
    the next round's steps, as a node's log watch runs beside its rounds: one
    ``GetLogProofs`` call (the plan's ``one_log_call``, the default), or ``GetTreeHead`` and
    a ``GetInclusionProof`` per entry (``--log-calls separate``: a launcher without
-   ``GetLogProofs``).
+   ``GetLogProofs``);
+6. after each step, as a serving node follows the newest model (``Node._follow_model``: every
+   trainer builds snapshots), it fetches the newest model an announcement names the first
+   time it is named: the next round's base model arrives with the round's end, not in
+   ``collecting`` (the plan's ``follow_models``, the default; ``--model-fetch collecting``:
+   the base model fetched only when a round collects, as this benchmark did before).
 
 Each instance notes when it received each round state and when its call for that state was
 answered (wall clock, as the launcher's events): the benchmark reports from these where a
@@ -73,6 +78,7 @@ class Crowd:
         self.plan = plan
         self.rounds = int(plan["rounds"])
         self.one_log_call = bool(plan.get("one_log_call", True))  # GetLogProofs; else 1 + n
+        self.follow_models = bool(plan.get("follow_models", True))  # as a serving node
         self.errors: list[str] = []
         self.calls: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
@@ -151,6 +157,8 @@ class Instance:
                 if ann.newest_model >= self.crowd.rounds:  # the plan's rounds are published
                     return True
                 await self.step(ann)
+                if self.crowd.follow_models:
+                    await self.follow(ann)
         except grpc.aio.AioRpcError as err:
             self.crowd.refused[f"WatchRounds: {err.code().name}"] += 1
         return False
@@ -192,6 +200,14 @@ class Instance:
             self.crowd.errors.append(f"{self.name} round {rid} {ann.phase}: {err.details()}")
         except Exception:  # the harness itself failed: reported, never a silent pass
             self.crowd.errors.append(f"{self.name} round {rid}: {traceback.format_exc()}")
+
+    async def follow(self, ann: RoundAnnouncement) -> None:
+        """The newest model ``ann`` names, fetched the first time (a serving node's
+        ``_follow_model``, after its step)."""
+        try:
+            await self.model(ann.newest_model)
+        except grpc.aio.AioRpcError as err:
+            self.crowd.errors.append(f"{self.name} model v{ann.newest_model}: {err.details()}")
 
     async def model(self, version: int) -> PublishedModel:
         """A published model, fetched once."""
