@@ -54,6 +54,7 @@ from launch.launcher import Launcher
 from launch.listen import listen_on
 from launch.round import Round
 from launch.round_feed import RoundFeed
+from launch.watch_bytes import add_launcher
 from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Envelope, UploadReceipt
@@ -124,14 +125,26 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         self._uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)
         self._log_checks = asyncio.Semaphore(LOG_CHECKS_AT_ONCE)  # the pool keeps room
         self._model: tuple[int, dict[bool, list[Any]]] = (-1, {})  # the last model, in chunks
+        self._admitted: set[str] = set()  # callers found registered (never unregistered)
 
     def _caller(self, context: Any, *, registered: bool = True) -> str:
         """The calling instance's id, if it may call; a refusal (``ProtocolError``) if not."""
         return check_caller(self.launcher, caller_id(context), registered=registered)
 
+    async def _uploader(self, context: Any) -> str:
+        """The caller of an upload, checked before its stream is read: on the loop if it was
+        found registered before (a registration is never undone), else in the pool. Only a
+        first filter: :meth:`_contribute` checks the caller again before anything is kept."""
+        who = caller_id(context)
+        if who and who in self._admitted:
+            return who
+        who = await self._pooled(context, self._caller, context)
+        self._admitted.add(who)
+        return who
+
     def _render(self, rnd: Round) -> bytes:
         """The announcement of ``rnd``, serialised once for every watcher (``WatchRounds``
-        sends these bytes as they are: :func:`_add_launcher`)."""
+        sends these bytes as they are: :func:`launch.watch_bytes.add_launcher`)."""
         message = convert_rounds.announcement_to_pb(announcement(self.launcher, rnd))
         return bytes(message.SerializeToString())
 
@@ -205,7 +218,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         return pb.Ack(detail="reveal stored")
 
     async def UploadContribution(self, request_iterator: AsyncIterator[Any], context: Any) -> Any:
-        await self._pooled(context, self._caller, context)
+        await self._uploader(context)  # no hop to the pool once a caller is known
         async with self._uploads:
             chunks = await _upload_chunks(request_iterator, max_envelope(self.launcher))
             return await self._pooled(context, self._contribute, chunks, context)
@@ -276,41 +289,10 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
             return await self._pooled(context, proofs)
 
 
-class _Handlers:
-    """What a generated ``add_*Servicer_to_server`` registers, kept to change before serving."""
-
-    def __init__(self) -> None:
-        self.service = ""
-        self.methods: dict[str, Any] = {}
-
-    def add_generic_rpc_handlers(self, _handlers: Any) -> None:
-        """The same methods as :meth:`add_registered_method_handlers`: nothing to keep."""
-
-    def add_registered_method_handlers(self, service: str, methods: dict[str, Any]) -> None:
-        self.service, self.methods = service, dict(methods)
-
-
-def _as_is(message: bytes) -> bytes:
-    return message
-
-
-def _add_launcher(server: Any, service: LauncherService) -> None:
-    """The Launcher service's generated handlers, except that ``WatchRounds`` writes the
-    round feed's pre-serialised announcements as they are: one announcement is serialised
-    once per change, not once per watcher (a thousand watchers, a thousand copies)."""
-    found = _Handlers()
-    pb_grpc.add_LauncherServicer_to_server(service, found)
-    watch = found.methods["WatchRounds"]
-    found.methods["WatchRounds"] = watch._replace(response_serializer=_as_is)
-    generic = grpc.method_handlers_generic_handler(found.service, found.methods)
-    server.add_generic_rpc_handlers((generic,))
-    server.add_registered_method_handlers(found.service, found.methods)
-
-
 def add_services(server: Any, launcher: Launcher, pool: futures.ThreadPoolExecutor) -> RoundFeed:
     """Register the launcher's services on ``server``; the round feed its watchers read."""
     service = LauncherService(launcher, pool)
-    _add_launcher(server, service)
+    add_launcher(server, service)
     catalogue_service.add_to_server(server, launcher)  # the Catalogue service, if any
     return service.feed
 
