@@ -129,18 +129,21 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
 
     def _caller(self, context: Any, *, registered: bool = True) -> str:
         """The calling instance's id, if it may call; a refusal (``ProtocolError``) if not."""
-        return check_caller(self.launcher, caller_id(context), registered=registered)
-
-    async def _uploader(self, context: Any) -> str:
-        """The caller of an upload, checked before its stream is read: on the loop if it was
-        found registered before (a registration is never undone), else in the pool. Only a
-        first filter: :meth:`_contribute` checks the caller again before anything is kept."""
-        who = caller_id(context)
-        if who and who in self._admitted:
-            return who
-        who = await self._pooled(context, self._caller, context)
-        self._admitted.add(who)
+        who = check_caller(self.launcher, caller_id(context), registered=registered)
+        if registered:
+            self._admitted.add(who)  # found registered: a registration is never undone
         return who
+
+    def _known(self, context: Any) -> bool:
+        """Whether the caller was found registered before (checked on the loop, no pool)."""
+        return caller_id(context) in self._admitted
+
+    async def _uploader(self, context: Any) -> None:
+        """The caller of an upload, checked before its stream is read: on the loop if it was
+        found registered before, else in the pool. Only a first filter: :meth:`_contribute`
+        checks the caller again before anything is kept."""
+        if not self._known(context):
+            await self._pooled(context, self._caller, context)
 
     def _render(self, rnd: Round) -> bytes:
         """The announcement of ``rnd``, serialised once for every watcher (``WatchRounds``
@@ -245,20 +248,30 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
             self.launcher.submit_result(convert.result_from_pb(request, member=who))
         return pb.Ack(detail="result stored")
 
+    def _kept_chunks(self, request: Any) -> list[Any] | None:
+        """The chunks of the model ``request`` names, if they are the ones kept (the
+        version every instance fetches in a round), else ``None``."""
+        version, forms = self._model  # per form: shared result once (new nodes) or not
+        found = forms.get(request.shared_result)
+        return found if request.version >= 0 and request.version == version else None
+
     async def GetModel(self, request: Any, context: Any) -> None:
         def chunks() -> list[Any]:
             self._caller(context)
-            version, forms = self._model  # per form: shared result once (new nodes) or not
+            version, forms = self._model
             shared = request.shared_result
-            found = forms.get(shared)
-            if request.version < 0 or request.version != version or found is None:
+            found = self._kept_chunks(request)
+            if found is None:
                 model = self.launcher.model(request.version)  # a version never changes
                 found = list(convert.model_chunks(model, shared_result=shared))
                 kept = forms if model.version == version else {}
                 self._model = (model.version, {**kept, shared: found})  # all ask the same
             return found
 
-        await self._stream(context, await self._pooled(context, chunks))
+        kept = self._kept_chunks(request) if self._known(context) else None
+        if kept is None:  # kept chunks of a known caller are sent without the pool
+            kept = await self._pooled(context, chunks)
+        await self._stream(context, kept)
 
     async def GetTreeHead(self, request: Any, context: Any) -> Any:
         def head() -> Any:
