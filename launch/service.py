@@ -16,6 +16,9 @@ signature checks) runs in one bounded pool of ``workers`` threads, the gRPC
 ``migration_thread_pool``; the short unary handlers are plain functions that gRPC runs there
 (so a sync servicer, such as another service registered on the same server, still works).
 The launcher's lock makes every write one at a time: one writer to SQLite and the log.
+Two answers need nothing from the launcher and skip the pool for a caller the service has
+already found registered (registrations are never undone): an upload's first check, before
+its stream is read, and ``GetModel``'s kept chunks of the version every instance fetches.
 
 The log checks (``GetTreeHead``, ``GetInclusionProof``, or both in one ``GetLogProofs``:
 every node sends them at the end of each round, a thousand nodes at the same moment) are
