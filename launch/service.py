@@ -16,6 +16,9 @@ signature checks) runs in one bounded pool of ``workers`` threads, the gRPC
 ``migration_thread_pool``; the short unary handlers are plain functions that gRPC runs there
 (so a sync servicer, such as another service registered on the same server, still works).
 The launcher's lock makes every write one at a time: one writer to SQLite and the log.
+Two answers need nothing from the launcher and skip the pool for a caller the service has
+already found registered (registrations are never undone): an upload's first check, before
+its stream is read, and ``GetModel``'s kept chunks of the version every instance fetches.
 
 The log checks (``GetTreeHead``, ``GetInclusionProof``, or both in one ``GetLogProofs``:
 every node sends them at the end of each round, a thousand nodes at the same moment) are
@@ -54,6 +57,7 @@ from launch.launcher import Launcher
 from launch.listen import listen_on
 from launch.round import Round
 from launch.round_feed import RoundFeed
+from launch.watch_bytes import add_launcher
 from mpcrec.crypto.pki import CertPaths
 from mpcrec.errors import ProtocolError
 from mpcrec.federation.contribution import Envelope, UploadReceipt
@@ -124,14 +128,29 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         self._uploads = asyncio.Semaphore(UPLOADS_AT_ONCE)
         self._log_checks = asyncio.Semaphore(LOG_CHECKS_AT_ONCE)  # the pool keeps room
         self._model: tuple[int, dict[bool, list[Any]]] = (-1, {})  # the last model, in chunks
+        self._admitted: set[str] = set()  # callers found registered (never unregistered)
 
     def _caller(self, context: Any, *, registered: bool = True) -> str:
         """The calling instance's id, if it may call; a refusal (``ProtocolError``) if not."""
-        return check_caller(self.launcher, caller_id(context), registered=registered)
+        who = check_caller(self.launcher, caller_id(context), registered=registered)
+        if registered:
+            self._admitted.add(who)  # found registered: a registration is never undone
+        return who
+
+    def _known(self, context: Any) -> bool:
+        """Whether the caller was found registered before (checked on the loop, no pool)."""
+        return caller_id(context) in self._admitted
+
+    async def _uploader(self, context: Any) -> None:
+        """The caller of an upload, checked before its stream is read: on the loop if it was
+        found registered before, else in the pool. Only a first filter: :meth:`_contribute`
+        checks the caller again before anything is kept."""
+        if not self._known(context):
+            await self._pooled(context, self._caller, context)
 
     def _render(self, rnd: Round) -> bytes:
         """The announcement of ``rnd``, serialised once for every watcher (``WatchRounds``
-        sends these bytes as they are: :func:`_add_launcher`)."""
+        sends these bytes as they are: :func:`launch.watch_bytes.add_launcher`)."""
         message = convert_rounds.announcement_to_pb(announcement(self.launcher, rnd))
         return bytes(message.SerializeToString())
 
@@ -182,9 +201,9 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         )
 
     async def WatchRounds(self, request: Any, context: Any) -> None:
-        await self._pooled(context, self._caller, context)
+        watcher = await self._pooled(context, self._caller, context)
         async for message in self.feed.watch(
-            request.after_round, active=lambda: not context.done()
+            request.after_round, active=lambda: not context.done(), watcher=watcher
         ):
             try:
                 async with asyncio.timeout(WATCH_STALL_S):  # no task per write
@@ -205,7 +224,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
         return pb.Ack(detail="reveal stored")
 
     async def UploadContribution(self, request_iterator: AsyncIterator[Any], context: Any) -> Any:
-        await self._pooled(context, self._caller, context)
+        await self._uploader(context)  # no hop to the pool once a caller is known
         async with self._uploads:
             chunks = await _upload_chunks(request_iterator, max_envelope(self.launcher))
             return await self._pooled(context, self._contribute, chunks, context)
@@ -232,20 +251,30 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
             self.launcher.submit_result(convert.result_from_pb(request, member=who))
         return pb.Ack(detail="result stored")
 
+    def _kept_chunks(self, request: Any) -> list[Any] | None:
+        """The chunks of the model ``request`` names, if they are the ones kept (the
+        version every instance fetches in a round), else ``None``."""
+        version, forms = self._model  # per form: shared result once (new nodes) or not
+        found = forms.get(request.shared_result)
+        return found if request.version >= 0 and request.version == version else None
+
     async def GetModel(self, request: Any, context: Any) -> None:
         def chunks() -> list[Any]:
             self._caller(context)
-            version, forms = self._model  # per form: shared result once (new nodes) or not
+            version, forms = self._model
             shared = request.shared_result
-            found = forms.get(shared)
-            if request.version < 0 or request.version != version or found is None:
+            found = self._kept_chunks(request)
+            if found is None:
                 model = self.launcher.model(request.version)  # a version never changes
                 found = list(convert.model_chunks(model, shared_result=shared))
                 kept = forms if model.version == version else {}
                 self._model = (model.version, {**kept, shared: found})  # all ask the same
             return found
 
-        await self._stream(context, await self._pooled(context, chunks))
+        kept = self._kept_chunks(request) if self._known(context) else None
+        if kept is None:  # kept chunks of a known caller are sent without the pool
+            kept = await self._pooled(context, chunks)
+        await self._stream(context, kept)
 
     async def GetTreeHead(self, request: Any, context: Any) -> Any:
         def head() -> Any:
@@ -276,41 +305,10 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
             return await self._pooled(context, proofs)
 
 
-class _Handlers:
-    """What a generated ``add_*Servicer_to_server`` registers, kept to change before serving."""
-
-    def __init__(self) -> None:
-        self.service = ""
-        self.methods: dict[str, Any] = {}
-
-    def add_generic_rpc_handlers(self, _handlers: Any) -> None:
-        """The same methods as :meth:`add_registered_method_handlers`: nothing to keep."""
-
-    def add_registered_method_handlers(self, service: str, methods: dict[str, Any]) -> None:
-        self.service, self.methods = service, dict(methods)
-
-
-def _as_is(message: bytes) -> bytes:
-    return message
-
-
-def _add_launcher(server: Any, service: LauncherService) -> None:
-    """The Launcher service's generated handlers, except that ``WatchRounds`` writes the
-    round feed's pre-serialised announcements as they are: one announcement is serialised
-    once per change, not once per watcher (a thousand watchers, a thousand copies)."""
-    found = _Handlers()
-    pb_grpc.add_LauncherServicer_to_server(service, found)
-    watch = found.methods["WatchRounds"]
-    found.methods["WatchRounds"] = watch._replace(response_serializer=_as_is)
-    generic = grpc.method_handlers_generic_handler(found.service, found.methods)
-    server.add_generic_rpc_handlers((generic,))
-    server.add_registered_method_handlers(found.service, found.methods)
-
-
 def add_services(server: Any, launcher: Launcher, pool: futures.ThreadPoolExecutor) -> RoundFeed:
     """Register the launcher's services on ``server``; the round feed its watchers read."""
     service = LauncherService(launcher, pool)
-    _add_launcher(server, service)
+    add_launcher(server, service)
     catalogue_service.add_to_server(server, launcher)  # the Catalogue service, if any
     return service.feed
 

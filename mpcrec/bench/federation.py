@@ -67,6 +67,13 @@ def register(sub: Any) -> None:
         help="each instance's log check: one GetLogProofs call, or GetTreeHead and a "
         "GetInclusionProof per entry (one)",
     )
+    parser.add_argument(
+        "--model-fetch",
+        choices=["announced", "collecting"],
+        default="announced",
+        help="when each instance fetches a model: once announced, as a serving node follows "
+        "the newest, or only when a round collects (announced)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each run's state directory")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results")
     parser.set_defaults(func=run)
@@ -128,6 +135,7 @@ def summarise(run: FederationRun, events: list[dict[str, Any]]) -> dict[str, Any
         "load_processes": run.processes,
         "windows_s": run.windows_s,
         "log_calls": "one" if run.one_log_call else "separate",
+        "model_fetch": "announced" if run.follow_models else "collecting",
         "timing": timing(events, loads, window_s=run.windows_s),
     }
 
@@ -144,6 +152,7 @@ def run_one(args: argparse.Namespace, instances: int, root: Path) -> dict[str, A
         windows_s=args.windows,
         timeout_s=args.timeout,
         one_log_call=args.log_calls == "one",
+        follow_models=args.model_fetch == "announced",
     )
     load_before = os.getloadavg()
     try:

@@ -10,8 +10,8 @@ PlaintextAggregation`, :func:`~mpcrec.node.signed_weights.signed_weights`):
 
 1. registers (keys, certificate, key binding), then watches the rounds (``WatchRounds``);
 2. ``open``: a signed seed commitment; ``revealing``: the reveal;
-3. ``collecting``: fetches the base model, seals a small random update (norm below
-   ``clip_norm``) for each member, uploads it signed;
+3. ``collecting``: seals a small random update (norm below ``clip_norm``) of the base
+   model for each member, uploads it signed;
 4. ``computing``, if drawn: fetches its envelopes, computes the plaintext aggregate and
    signs the next model (simulated members: no CrypTen; the same result a node sends);
 5. at each round's end: the latest tree head and the inclusion proofs of its own entries
@@ -20,7 +20,12 @@ PlaintextAggregation`, :func:`~mpcrec.node.signed_weights.signed_weights`):
    the next round's steps, as a node's log watch runs beside its rounds: one
    ``GetLogProofs`` call (the plan's ``one_log_call``, the default), or ``GetTreeHead`` and
    a ``GetInclusionProof`` per entry (``--log-calls separate``: a launcher without
-   ``GetLogProofs``).
+   ``GetLogProofs``);
+6. after each step, as a serving node follows the newest model (``Node._follow_model``: every
+   trainer builds snapshots), it fetches the newest model an announcement names the first
+   time it is named, in a task beside its rounds: the next round's base model arrives with
+   the round's end, not in ``collecting`` (the plan's ``follow_models``, the default;
+   ``--model-fetch collecting``: fetched only when a round collects, as before).
 
 Each instance notes when it received each round state and when its call for that state was
 answered (wall clock, as the launcher's events): the benchmark reports from these where a
@@ -73,6 +78,7 @@ class Crowd:
         self.plan = plan
         self.rounds = int(plan["rounds"])
         self.one_log_call = bool(plan.get("one_log_call", True))  # GetLogProofs; else 1 + n
+        self.follow_models = bool(plan.get("follow_models", True))  # as a serving node
         self.errors: list[str] = []
         self.calls: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
@@ -112,7 +118,7 @@ class Instance:
         self.registered: Registered | None = None
         self.secrets: dict[int, bytes] = {}
         self.signed: dict[int, list[bytes]] = {}  # round -> own entry signatures
-        self.models: dict[int, PublishedModel] = {}
+        self.models: dict[int, asyncio.Task[PublishedModel]] = {}  # the newest two fetches
         self.done: set[tuple[int, str]] = set()
         self.known_size = 0
         self.watching: set[asyncio.Task[None]] = set()  # its log checks under way
@@ -140,6 +146,8 @@ class Instance:
                 await asyncio.sleep(0.5)  # the stream ended early: watch again, as a node does
             if self.watching:  # its log checks still under way end before its connection
                 await asyncio.wait(self.watching, timeout=CALL_S)
+            for fetch in self.models.values():
+                fetch.cancel()  # a model not needed any more (done ones are unchanged)
 
     async def _watch(self) -> bool:
         """One ``WatchRounds`` stream; whether the plan's number of models is published (that
@@ -151,6 +159,8 @@ class Instance:
                 if ann.newest_model >= self.crowd.rounds:  # the plan's rounds are published
                     return True
                 await self.step(ann)
+                if self.crowd.follow_models:
+                    self.follow(ann)
         except grpc.aio.AioRpcError as err:
             self.crowd.refused[f"WatchRounds: {err.code().name}"] += 1
         return False
@@ -193,18 +203,39 @@ class Instance:
         except Exception:  # the harness itself failed: reported, never a silent pass
             self.crowd.errors.append(f"{self.name} round {rid}: {traceback.format_exc()}")
 
+    def follow(self, ann: RoundAnnouncement) -> None:
+        """Start fetching the newest model ``ann`` names, the first time it is named (a
+        serving node's ``_follow_model``, after its step), in a task beside the rounds: the
+        next announcement is read, and its call sent, meanwhile (the instances of one process
+        share a loop; a node's daemon has its own)."""
+        fetch, new = self._fetch(ann.newest_model)
+        if new:
+            fetch.add_done_callback(self._fetched)
+
+    def _fetched(self, fetch: asyncio.Task[PublishedModel]) -> None:
+        if not fetch.cancelled() and fetch.exception() is not None:
+            self.crowd.errors.append(f"{self.name} model fetch: {fetch.exception()}")
+
+    def _fetch(self, version: int) -> tuple[asyncio.Task[PublishedModel], bool]:
+        """The fetch of model ``version`` (started now if none is under way or done, or
+        the last one failed); whether it was started now."""
+        fetch = self.models.get(version)
+        if fetch is not None and not (fetch.done() and fetch.exception() is not None):
+            return fetch, False
+        fetch = asyncio.ensure_future(self._get_model(version))
+        self.models = {v: f for v, f in self.models.items() if v >= version - 1}
+        self.models[version] = fetch
+        return fetch, True
+
+    async def _get_model(self, version: int) -> PublishedModel:
+        self.crowd.calls["GetModel"] += 1
+        request = pb.GetModelRequest(version=version, shared_result=True)
+        chunks = [c async for c in self.stub.GetModel(request)]
+        return convert.model_from_chunks(chunks)
+
     async def model(self, version: int) -> PublishedModel:
-        """A published model, fetched once."""
-        if version not in self.models:
-            self.crowd.calls["GetModel"] += 1
-            chunks = [
-                c
-                async for c in self.stub.GetModel(
-                    pb.GetModelRequest(version=version, shared_result=True)
-                )
-            ]
-            self.models = {version: convert.model_from_chunks(chunks)}
-        return self.models[version]
+        """A published model, fetched once (awaiting the fetch under way, if any)."""
+        return await asyncio.shield(self._fetch(version)[0])
 
     async def contribute(self, ann: RoundAnnouncement) -> None:
         """A small random update, sealed for each member, uploaded signed."""

@@ -88,6 +88,7 @@ class FederationRun:
     windows_s: float
     timeout_s: float
     one_log_call: bool = True  # each instance's log check: GetLogProofs, else 1 + n calls
+    follow_models: bool = True  # fetch the newest model once announced, else at collecting
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
 
@@ -157,6 +158,7 @@ class FederationRun:
             "out_dir": str(self.root),
             "timeout_s": self.timeout_s,
             "one_log_call": self.one_log_call,
+            "follow_models": self.follow_models,
             "groups": [names[k :: self.processes] for k in range(self.processes)],
         }
         (self.root / "plan.json").write_text(json.dumps(plan))

@@ -154,3 +154,58 @@ def test_each_announcement_reports_when_its_writes_to_the_watchers_ended() -> No
     ]
     assert len(delivered[0]["writes_s"]) == 2  # the third watcher never asked for more
     assert all(0 <= t < 5 for t in delivered[0]["writes_s"])
+
+
+class _Idle:
+    stopping = threading.Event()
+
+
+def test_the_rounds_seats_are_written_to_before_the_other_watchers() -> None:
+    async def scenario() -> list[str]:
+        feed = RoundFeed(_Idle(), render=lambda r: r, heartbeat_s=0.05)  # type: ignore[arg-type]
+        names = ["c0", "c1", "c2", "member", "c3", "dealer"]  # the order they began watching
+        watchers = {n: feed.watch(after_round=1, active=lambda: True, watcher=n) for n in names}
+        feed.publish(1, b"open", "open")
+        for watcher in watchers.values():
+            assert await anext(watcher) == b"open"
+        order: list[str] = []
+
+        async def take(name: str) -> None:
+            assert await anext(watchers[name]) == b"computing"
+            order.append(name)  # where its write would start
+
+        tasks = [asyncio.ensure_future(take(n)) for n in names]
+        await asyncio.sleep(0.05)  # every watcher waits for the next announcement
+        feed.publish(1, b"computing", "computing", first=frozenset({"member", "dealer"}))
+        await asyncio.gather(*tasks)
+        feed.close()
+        return order
+
+    order = asyncio.run(scenario())
+    assert set(order[:2]) == {"member", "dealer"}, order
+    assert sorted(order[2:]) == ["c0", "c1", "c2", "c3"]
+
+
+def test_every_watcher_that_reads_promptly_gets_every_announcement_seat_or_not() -> None:
+    states = ["open", "revealing", "collecting", "computing", "published"]
+
+    async def scenario() -> dict[str, list[bytes]]:
+        feed = RoundFeed(_Idle(), render=lambda r: r, heartbeat_s=0.05)  # type: ignore[arg-type]
+        got: dict[str, list[bytes]] = {n: [] for n in ("m0", "x", "y")}
+
+        async def read(name: str) -> None:
+            async for message in feed.watch(after_round=1, active=lambda: True, watcher=name):
+                got[name].append(message)
+
+        readers = [asyncio.ensure_future(read(n)) for n in got]
+        await asyncio.sleep(0.01)
+        for state in states:
+            seats = frozenset({"m0"}) if state in ("collecting", "computing") else frozenset()
+            feed.publish(1, state.encode(), state, first=seats)
+            await asyncio.sleep(0.02)  # the watchers read it before the next
+        feed.close()
+        await asyncio.gather(*readers)
+        return got
+
+    got = asyncio.run(scenario())
+    assert all(messages == [s.encode() for s in states] for messages in got.values()), got
