@@ -44,10 +44,13 @@ SASREC_FAIR = SASRecConfig(
     xavier=True,
 )
 # SASRec by FedAvg over the 20 instances (issue 16, 2026-12-02): SASREC_FAIR's network,
-# each round one local epoch per instance with a fresh Adam, the prediction-weighted mean
-# of the deltas. PROVISIONAL: set from the validation runs below.
+# each round one local epoch per instance with the instance's own Adam kept at home, the
+# prediction-weighted mean of the deltas. Validation NDCG@10, seed 0, every 10 rounds:
+# fresh Adam lr 3e-3: 0.075 0.077 0.083 0.086; kept Adam lr 3e-3 (chosen, 40 rounds, the
+# CPU's cap): 0.083 0.078 0.078 0.091; fresh lr 1e-3: 0.028 after 3; server step 3 or
+# server momentum 0.9 slower after 5-10 (docs/benchmarks/quality.md, 2026-12-02 fedsas)
 SASREC_FED = replace(SASREC_FAIR, lr=3e-3)
-SASREC_FED_ROUNDS = SASRecFedConfig(rounds=80, local_epochs=1)
+SASREC_FED_ROUNDS = SASRecFedConfig(rounds=40, local_epochs=1, keep_optimiser=True)
 # what the runtime trains (`SeqrecTrainer`, `mpcrec demo --model seqrec`, the PeerTube
 # seqrec trainer): SEQ_FED_HARD since 2026-12-02 (issue 16). Its per-instance delta norm in
 # the demo's 20 x 25 rounds is at most 24.9 (SEQ_FED: 37.6; benchmarks/seq_update_norms.py),
