@@ -4,8 +4,9 @@
 
 e.g. ``... '{}' '{"rounds": 40, "local_epochs": 1}' 5``: plaintext FedAvg over the 20
 instances (:func:`mpcrec.model.sasrec_fed.train_sasrec_fedavg`) and, every ``EVERY``
-rounds, one JSON line with the logged-in and anonymous validation NDCG@10, wall and
-process CPU seconds and the load average. Never touches the test item.
+rounds, one JSON line with the logged-in and anonymous validation NDCG@10 (and the
+logged-in viewer read from their last 5 items only), wall and process CPU seconds and the
+load average. Never touches the test item.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import partition_users
 from mpcrec.data.split import leave_last_out
 from mpcrec.model.metrics import evaluate
-from mpcrec.model.sasrec import SASRec
+from mpcrec.model.sasrec import SASRec, latest_scorer, recent
 from mpcrec.model.sasrec_config import SASRecFedConfig
 from mpcrec.model.sasrec_fed import anonymous_sasrec_scorer, sasrec_scorer, train_sasrec_fedavg
+from mpcrec.model.sequence import histories
 from mpcrec.model.tuned_sequence import SASREC_FAIR
 
 
@@ -37,6 +39,7 @@ def main(argv: list[str]) -> None:
     config = replace(SASREC_FAIR, **changes)
     fed = SASRecFedConfig(**fed_changes)
     started, cpu = time.time(), time.process_time()
+    last5 = recent([h[-5:] for h in histories(tuning.train)], config.max_len)
 
     def follow(r: int, model: SASRec) -> None:
         if r % every and r != fed.rounds:
@@ -46,6 +49,8 @@ def main(argv: list[str]) -> None:
         line = {"changes": changes, "fed": fed_changes, "round": r}
         line |= {"valid_ndcg10": round(logged_in, 4)}
         line |= {"anon_valid_ndcg10": round(anonymous["ndcg@10"], 4)}
+        short = evaluate(latest_scorer(model, last5), tuning, stage="valid")["ndcg@10"]
+        line |= {"last5_valid_ndcg10": round(short, 4)}
         line |= {"wall_s": round(time.time() - started, 1)}
         line |= {"cpu_s": round(time.process_time() - cpu, 1), "load": os.getloadavg()[0]}
         print(json.dumps(line), flush=True)
