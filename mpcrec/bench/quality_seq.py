@@ -28,6 +28,7 @@ from mpcrec.data.partition import Partition
 from mpcrec.model.metrics import Scorer, evaluate
 from mpcrec.model.mf import Matrix
 from mpcrec.model.sasrec import SASRec, train_sasrec
+from mpcrec.model.sasrec_config import SASRecFedConfig
 from mpcrec.model.sasrec_fed import (
     anonymous_sasrec_scorer,
     flat_parameters,
@@ -39,6 +40,7 @@ from mpcrec.model.seqrec_dp import train_seq_dp
 from mpcrec.model.tuned_sequence import (
     SASREC_FAIR,
     SASREC_FED,
+    SASREC_FED_RECENT_ROUNDS,
     SASREC_FED_ROUNDS,
     SEQ_DP,
     SEQ_DP_MODEL,
@@ -47,7 +49,7 @@ from mpcrec.model.tuned_sequence import (
 )
 from mpcrec.privacy.accountant import gaussian_epsilon, gaussian_noise_multiplier
 
-SEQ_METHODS = ("seq_dp", "seq_fed_hard", "sasrec_fair", "sasrec_fed")
+SEQ_METHODS = ("seq_dp", "seq_fed_hard", "sasrec_fair", "sasrec_fed", "sasrec_fed_recent")
 SEQ_CURVED = ("seq_dp",)
 """The methods ``--curve`` runs at every ε (besides ``fedavg_dp``)."""
 SEQ_ROUNDS = {
@@ -55,6 +57,7 @@ SEQ_ROUNDS = {
     "seq_fed_hard": SEQ_FED_HARD_ROUNDS,
     "sasrec_fair": SASREC_FAIR.epochs,
     "sasrec_fed": SASREC_FED_ROUNDS.rounds,
+    "sasrec_fed_recent": SASREC_FED_RECENT_ROUNDS.rounds,
 }
 
 
@@ -72,6 +75,10 @@ def seq_configs(epsilon: float) -> dict[str, Any]:
         "sasrec_fed": {  # the network's epochs are the rounds' local epochs
             **{k: v for k, v in asdict(SASREC_FED).items() if k != "epochs"},
             **asdict(SASREC_FED_ROUNDS),
+        },
+        "sasrec_fed_recent": {
+            **{k: v for k, v in asdict(SASREC_FED).items() if k != "epochs"},
+            **asdict(SASREC_FED_RECENT_ROUNDS),
         },
     }
 
@@ -103,6 +110,18 @@ def _sasrec_fair(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Score
 
 
 def _sasrec_fed(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, dict[str, Any]]:
+    return _federated_sasrec(s, p, seed, tick, SASREC_FED_ROUNDS)
+
+
+def _sasrec_fed_recent(
+    s: Setting, p: Partition, seed: int, tick: Tick
+) -> tuple[Scorer, dict[str, Any]]:
+    return _federated_sasrec(s, p, seed, tick, SASREC_FED_RECENT_ROUNDS)
+
+
+def _federated_sasrec(
+    s: Setting, p: Partition, seed: int, tick: Tick, fed: SASRecFedConfig
+) -> tuple[Scorer, dict[str, Any]]:
     norms: list[float] = []
 
     def on_round(r: int, model: SASRec) -> None:
@@ -112,13 +131,13 @@ def _sasrec_fed(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer
         norms.append(max(float(np.linalg.norm(d)) for d in deltas))
 
     model = train_sasrec_fedavg(
-        s.split, p, SASREC_FED, SASREC_FED_ROUNDS, seed=seed, on_round=on_round, on_deltas=on_deltas
+        s.split, p, SASREC_FED, fed, seed=seed, on_round=on_round, on_deltas=on_deltas
     )
     anonymous = evaluate(anonymous_sasrec_scorer(model, s.split), s.split)
     extra: dict[str, Any] = {f"anonymous_{k}": v for k, v in anonymous.items()}
     extra["payload_values"] = int(flat_parameters(model).shape[0])
     extra["max_delta_norm"] = max(norms)  # the largest instance's, over the rounds
-    return sasrec_scorer(model, s.split), extra
+    return sasrec_scorer(model, s.split, fed.serve_items), extra
 
 
 SEQ_TRAINERS: dict[str, Trainer] = {
@@ -126,4 +145,5 @@ SEQ_TRAINERS: dict[str, Trainer] = {
     "seq_fed_hard": _seq_fed_hard,
     "sasrec_fair": _sasrec_fair,
     "sasrec_fed": _sasrec_fed,
+    "sasrec_fed_recent": _sasrec_fed_recent,
 }

@@ -70,6 +70,8 @@ class SASRecFedConfig:
     keep_optimiser:
         Every instance keeps its own local Adam (moments and step count) from round to
         round, at home; False: a fresh Adam each round.
+    serve_items:
+        A logged-in viewer is read from their last ``serve_items`` items (0: ``max_len``).
     """
 
     rounds: int = 50
@@ -77,3 +79,4 @@ class SASRecFedConfig:
     server_lr: float = 1.0
     server_momentum: float = 0.0
     keep_optimiser: bool = False
+    serve_items: int = 0

@@ -154,9 +154,11 @@ def train_sasrec_fedavg(
     return model
 
 
-def sasrec_scorer(model: SASRec, split: Split) -> Scorer:
-    """Logged-in viewers, from their latest ``max_len`` training items."""
-    return latest_scorer(model, recent(histories(split.train), model.config.max_len))
+def sasrec_scorer(model: SASRec, split: Split, items: int = 0) -> Scorer:
+    """Logged-in viewers, from their latest ``items`` training items (0: ``max_len``)."""
+    width = model.config.max_len
+    last = [h[-(items or width) :] for h in histories(split.train)]
+    return latest_scorer(model, recent(last, width))
 
 
 def anonymous_sasrec_scorer(model: SASRec, split: Split) -> Scorer:

@@ -98,3 +98,15 @@ def test_fedavg_learns_a_deterministic_chain_for_both_viewers() -> None:
         logged_in = evaluate(sasrec_scorer(model, split), split, stage="valid")["ndcg@10"]
         anonymous = evaluate(anonymous_sasrec_scorer(model, split), split, stage="valid")
         assert floor < logged_in <= ceiling and floor < anonymous["ndcg@10"] <= ceiling
+
+
+def test_a_logged_in_viewer_read_from_one_item_is_the_anonymous_viewer() -> None:
+    split = leave_last_out(chain(n_users=12, n_items=12, length=9))
+    model = SASRec(split.n_items, SMALL)
+    users = np.arange(split.n_users)
+    one = sasrec_scorer(model, split, items=1)(users)
+    assert np.allclose(one, anonymous_sasrec_scorer(model, split)(users), atol=1e-6)
+    assert not np.allclose(one, sasrec_scorer(model, split)(users), atol=1e-4)
+    assert np.allclose(
+        sasrec_scorer(model, split, items=SMALL.max_len)(users), sasrec_scorer(model, split)(users)
+    )
