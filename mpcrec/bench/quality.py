@@ -233,7 +233,7 @@ def _write(args: argparse.Namespace, report: dict[str, Any]) -> None:
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
     out: dict[str, float] = {}
-    extras = ("train_s", "epsilon", "noise_multiplier", "payload_values")
+    extras = ("train_s", "epsilon", "noise_multiplier", "payload_values", "max_delta_norm")
     for key in (*METRICS, *(f"anonymous_{m}" for m in METRICS), *extras):
         values = [float(r[key]) for r in rows if key in r]
         if values:

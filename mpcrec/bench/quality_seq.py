@@ -10,7 +10,10 @@ values per contribution (``payload_values``).
 ``seq_fed_hard`` is ``seq_fed`` (the same plaintext FedAvg of the same model, no DP) whose
 BPR negative is the hardest of several uniform candidates (``SEQ_FED_HARD``);
 ``sasrec_fair`` is a central SASRec with Kang & McAuley's settings (``SASREC_FAIR``: two
-blocks, full softmax, xavier init, epochs from early stopping on validation).
+blocks, full softmax, xavier init, epochs from early stopping on validation);
+``sasrec_fed`` is that SASRec trained by plaintext FedAvg over the instances
+(:mod:`mpcrec.model.sasrec_fed`, ``SASREC_FED`` and ``SASREC_FED_ROUNDS``: the secure
+rounds' arithmetic), its row with the anonymous viewer's metrics and ``payload_values``.
 """
 
 from __future__ import annotations
@@ -18,14 +21,27 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from typing import Any
 
+import numpy as np
+
 from mpcrec.bench.quality_methods import DELTA, Setting, Tick, Trainer, sequence_row
 from mpcrec.data.partition import Partition
-from mpcrec.model.metrics import Scorer
-from mpcrec.model.sasrec import train_sasrec
+from mpcrec.model.metrics import Scorer, evaluate
+from mpcrec.model.mf import Matrix
+from mpcrec.model.sasrec import SASRec, train_sasrec
+from mpcrec.model.sasrec_config import SASRecFedConfig
+from mpcrec.model.sasrec_fed import (
+    anonymous_sasrec_scorer,
+    flat_parameters,
+    sasrec_scorer,
+    train_sasrec_fedavg,
+)
 from mpcrec.model.seqrec import train_seq_fedavg
 from mpcrec.model.seqrec_dp import train_seq_dp
 from mpcrec.model.tuned_sequence import (
     SASREC_FAIR,
+    SASREC_FED,
+    SASREC_FED_RECENT_ROUNDS,
+    SASREC_FED_ROUNDS,
     SEQ_DP,
     SEQ_DP_MODEL,
     SEQ_FED_HARD,
@@ -33,18 +49,20 @@ from mpcrec.model.tuned_sequence import (
 )
 from mpcrec.privacy.accountant import gaussian_epsilon, gaussian_noise_multiplier
 
-SEQ_METHODS = ("seq_dp", "seq_fed_hard", "sasrec_fair")
+SEQ_METHODS = ("seq_dp", "seq_fed_hard", "sasrec_fair", "sasrec_fed", "sasrec_fed_recent")
 SEQ_CURVED = ("seq_dp",)
 """The methods ``--curve`` runs at every ε (besides ``fedavg_dp``)."""
 SEQ_ROUNDS = {
     "seq_dp": SEQ_DP.rounds,
     "seq_fed_hard": SEQ_FED_HARD_ROUNDS,
     "sasrec_fair": SASREC_FAIR.epochs,
+    "sasrec_fed": SASREC_FED_ROUNDS.rounds,
+    "sasrec_fed_recent": SASREC_FED_RECENT_ROUNDS.rounds,
 }
 
 
 def seq_configs(epsilon: float) -> dict[str, Any]:
-    """The settings of ``seq_dp``, ``seq_fed_hard`` and ``sasrec_fair`` for the report."""
+    """The settings of ``seq_dp``, ``seq_fed_hard``, ``sasrec_fair`` and ``sasrec_fed``."""
     return {
         "seq_dp": {
             **asdict(SEQ_DP_MODEL),
@@ -54,6 +72,14 @@ def seq_configs(epsilon: float) -> dict[str, Any]:
         },
         "seq_fed_hard": {**asdict(SEQ_FED_HARD), "rounds": SEQ_FED_HARD_ROUNDS},
         "sasrec_fair": asdict(SASREC_FAIR),
+        "sasrec_fed": {  # the network's epochs are the rounds' local epochs
+            **{k: v for k, v in asdict(SASREC_FED).items() if k != "epochs"},
+            **asdict(SASREC_FED_ROUNDS),
+        },
+        "sasrec_fed_recent": {
+            **{k: v for k, v in asdict(SASREC_FED).items() if k != "epochs"},
+            **asdict(SASREC_FED_RECENT_ROUNDS),
+        },
     }
 
 
@@ -83,8 +109,41 @@ def _sasrec_fair(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Score
     return train_sasrec(s.split, SASREC_FAIR, seed=seed, on_epoch=on_epoch), {}
 
 
+def _sasrec_fed(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, dict[str, Any]]:
+    return _federated_sasrec(s, p, seed, tick, SASREC_FED_ROUNDS)
+
+
+def _sasrec_fed_recent(
+    s: Setting, p: Partition, seed: int, tick: Tick
+) -> tuple[Scorer, dict[str, Any]]:
+    return _federated_sasrec(s, p, seed, tick, SASREC_FED_RECENT_ROUNDS)
+
+
+def _federated_sasrec(
+    s: Setting, p: Partition, seed: int, tick: Tick, fed: SASRecFedConfig
+) -> tuple[Scorer, dict[str, Any]]:
+    norms: list[float] = []
+
+    def on_round(r: int, model: SASRec) -> None:
+        tick(r)
+
+    def on_deltas(r: int, deltas: list[Matrix]) -> None:
+        norms.append(max(float(np.linalg.norm(d)) for d in deltas))
+
+    model = train_sasrec_fedavg(
+        s.split, p, SASREC_FED, fed, seed=seed, on_round=on_round, on_deltas=on_deltas
+    )
+    anonymous = evaluate(anonymous_sasrec_scorer(model, s.split), s.split)
+    extra: dict[str, Any] = {f"anonymous_{k}": v for k, v in anonymous.items()}
+    extra["payload_values"] = int(flat_parameters(model).shape[0])
+    extra["max_delta_norm"] = max(norms)  # the largest instance's, over the rounds
+    return sasrec_scorer(model, s.split, fed.serve_items), extra
+
+
 SEQ_TRAINERS: dict[str, Trainer] = {
     "seq_dp": _seq_dp,
     "seq_fed_hard": _seq_fed_hard,
     "sasrec_fair": _sasrec_fair,
+    "sasrec_fed": _sasrec_fed,
+    "sasrec_fed_recent": _sasrec_fed_recent,
 }

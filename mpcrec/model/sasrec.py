@@ -127,13 +127,13 @@ def train_sasrec(
     model = SASRec(split.n_items, config)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.98))
     order = torch.Generator().manual_seed(seed)
-    scorer = _scorer(model, recent(history_list, config.max_len))
+    scorer = latest_scorer(model, recent(history_list, config.max_len))
     for epoch in range(config.epochs):
         model.train()
         shuffled = torch.randperm(inputs.shape[0], generator=order)
         for start in range(0, inputs.shape[0], config.batch_size):
             batch = shuffled[start : start + config.batch_size]
-            loss = _loss(model, inputs[batch], targets[batch], config.negatives, order)
+            loss = window_loss(model, inputs[batch], targets[batch], config.negatives, order)
             optimiser.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
@@ -142,7 +142,7 @@ def train_sasrec(
     return scorer
 
 
-def _loss(
+def window_loss(
     model: SASRec,
     inputs: torch.Tensor,
     targets: torch.Tensor,
@@ -162,7 +162,7 @@ def _loss(
     return nn.functional.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long))
 
 
-def _scorer(model: SASRec, latest: torch.Tensor) -> Scorer:
+def latest_scorer(model: SASRec, latest: torch.Tensor) -> Scorer:
     """Scores from the last position of each user's latest items (model in eval mode)."""
 
     def score(users: IntArray) -> Scores:

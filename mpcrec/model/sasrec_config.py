@@ -53,3 +53,30 @@ class SASRecConfig:
     negatives: int = 0
     xavier: bool = False
     patience: int = 0
+
+
+@dataclass(frozen=True)
+class SASRecFedConfig:
+    """Federated averaging of SASRec (:mod:`mpcrec.model.sasrec_fed`).
+
+    Attributes
+    ----------
+    rounds:
+        Secure rounds (one delta per instance each).
+    local_epochs:
+        Passes over the instance's own windows per round (a fresh local Adam each round).
+    server_lr, server_momentum:
+        The server step on the weighted mean of the deltas (1, 0: plain FedAvg).
+    keep_optimiser:
+        Every instance keeps its own local Adam (moments and step count) from round to
+        round, at home; False: a fresh Adam each round.
+    serve_items:
+        A logged-in viewer is read from their last ``serve_items`` items (0: ``max_len``).
+    """
+
+    rounds: int = 50
+    local_epochs: int = 1
+    server_lr: float = 1.0
+    server_momentum: float = 0.0
+    keep_optimiser: bool = False
+    serve_items: int = 0

@@ -21,7 +21,7 @@ import numpy as np
 from mpcrec.data.split import Split
 from mpcrec.model.seqrec import SeqConfig
 from mpcrec.model.sequence import histories
-from mpcrec.model.tuned_sequence import SEQ_FED
+from mpcrec.model.tuned_sequence import SEQ_RUNTIME
 from mpcrec.node.peertube_trainer import PeerTubeTrainer
 from mpcrec.node.seqrec_serving import SeqSnapshot
 from mpcrec.node.seqrec_trainer import MODEL_KIND, SeqrecTrainer, to_model
@@ -32,7 +32,7 @@ class PeerTubeSeqrecTrainer(PeerTubeTrainer):
     """``seqrec`` on the instance's PeerTube signals (module docstring)."""
 
     model_kind = MODEL_KIND
-    config: SeqConfig = SEQ_FED
+    config: SeqConfig = SEQ_RUNTIME
 
     def _split(self, n_items: int) -> Split:
         """Refresh, and every signal as a training event on its catalogue row (all users

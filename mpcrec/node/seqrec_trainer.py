@@ -10,9 +10,9 @@ weighted mean is coordinate-wise, so the layout does not change it).
 :class:`SeqrecTrainer` is shard ``index`` of the deterministic partition the quality
 benchmark uses; each round it trains a copy of the global ``(E, V)`` on its own users'
 examples with :func:`~mpcrec.model.seqrec.seq_epoch` for the local epochs of
-:data:`~mpcrec.model.tuned_sequence.SEQ_FED` (the learning rate decaying linearly over the
-run's rounds) and returns the delta with its example count as the public weight: a
-federation of these trainers is the computation of
+:data:`~mpcrec.model.tuned_sequence.SEQ_RUNTIME` (``SEQ_FED_HARD``; the learning rate
+decaying linearly over the run's rounds) and returns the delta with its example count as
+the public weight: a federation of these trainers is the computation of
 :func:`~mpcrec.model.seqrec.train_seq_fedavg` (the plaintext twin,
 tests/node/test_seqrec_twin.py). No per-user parameter exists: what the instance serves
 (:meth:`SeqrecTrainer.snapshot`) is each local user's recent items, kept at home.
@@ -32,7 +32,7 @@ from mpcrec.data.split import Split, leave_last_out
 from mpcrec.model.seqrec import Contexts, SeqConfig, SeqModel, seq_epoch
 from mpcrec.model.sequence import histories
 from mpcrec.model.server import clip_to_norm
-from mpcrec.model.tuned_sequence import SEQ_FED
+from mpcrec.model.tuned_sequence import SEQ_RUNTIME
 from mpcrec.node.round_refusal import RoundRefused
 from mpcrec.node.seqrec_serving import SeqSnapshot
 from mpcrec.node.trainer import Matrix
@@ -64,7 +64,7 @@ def to_model(matrix: Matrix, config: SeqConfig) -> SeqModel:
     )
 
 
-def initial_matrix(n_items: int, seed: int, config: SeqConfig = SEQ_FED) -> Matrix:
+def initial_matrix(n_items: int, seed: int, config: SeqConfig = SEQ_RUNTIME) -> Matrix:
     """The initial model as :func:`~mpcrec.model.seqrec.train_seq_fedavg` draws it."""
     return to_matrix(SeqModel.init(n_items, config, np.random.default_rng(seed)))
 
@@ -98,7 +98,7 @@ class SeqrecTrainer:
         The training randomness (order, negatives). The plaintext twin passes the
         simulation's one generator to every shard.
     config:
-        The model's settings (default :data:`~mpcrec.model.tuned_sequence.SEQ_FED`).
+        The model's settings (default :data:`~mpcrec.model.tuned_sequence.SEQ_RUNTIME`).
     """
 
     model_kind = MODEL_KIND
@@ -110,7 +110,7 @@ class SeqrecTrainer:
         rounds: int,
         rng: np.random.Generator,
         *,
-        config: SeqConfig = SEQ_FED,
+        config: SeqConfig = SEQ_RUNTIME,
     ) -> None:
         self.split = split
         self.users = np.asarray(users, np.int64)
@@ -144,9 +144,10 @@ class SeqrecTrainer:
 
         The server step multiplies the committee's weighted mean by ``server_lr``, so the
         published model is FedAvg's ``model + sum_i w_i delta_i`` whatever ``server_lr``;
-        a larger one only shrinks what the committee checks: a local delta's norm (about
-        40 at ML-100k's largest shard) must fit ``clip_norm``, and the wrap guard allows at
-        most ``C = 8.8`` at 107,648 values (``D (16 C 2**16)**2 < 2**63``).
+        a larger one only shrinks what the committee checks: a local delta's norm (at
+        most 24.9 with ``SEQ_FED_HARD`` over the demo's 20 x 25 rounds, 37.6 with
+        ``SEQ_FED``; benchmarks/seq_update_norms.py) must fit ``clip_norm``, and the wrap
+        guard allows at most ``C = 8.8`` at 107,648 values (``D (16 C 2**16)**2 < 2**63``).
         """
         local = to_model(model, self.config)
         for _ in range(self.config.epochs):

@@ -41,3 +41,22 @@ def test_hard_negative_seq_fed_and_fair_sasrec_rows(
     assert 0.0 <= sasrec["ndcg@10"] <= 1.0 and "anonymous_ndcg@10" not in sasrec
     assert report["config"]["seq_fed_hard"]["negatives"] > 1
     assert report["config"]["sasrec_fair"]["blocks"] == 2
+
+
+@pytest.mark.timeout(120)
+def test_federated_sasrec_row_has_both_viewers_the_payload_and_the_largest_delta(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(quality_seq, "SASREC_FED", replace(quality_seq.SASREC_FED, dim=8))
+    rounds = replace(quality_seq.SASREC_FED_ROUNDS, rounds=2)
+    monkeypatch.setattr(quality_seq, "SASREC_FED_ROUNDS", rounds)
+    args = ["--instances", "2", "--seeds", "0", "--methods", "sasrec_fed"]
+    report = run_quality_bench(tmp_path, n_users=40, n_items=30, per_user=5, args=args)
+    row = report["methods"]["sasrec_fed"]
+    # item rows (+ padding), 50 positions, two blocks of 8-wide attention and FF, final norm
+    per_block = 2 * 16 + (3 * 64 + 24) + (64 + 8) + 2 * (64 + 8)
+    assert row["payload_values"] == (report["items"] + 1) * 8 + 50 * 8 + 2 * per_block + 16
+    assert 0.0 <= row["ndcg@10"] <= 1.0 and 0.0 <= row["anonymous_ndcg@10"] <= 1.0
+    assert row["max_delta_norm"] > 0.0
+    assert report["config"]["sasrec_fed"]["rounds"] == 2
+    assert report["config"]["sasrec_fed"]["keep_optimiser"] is True

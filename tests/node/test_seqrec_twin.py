@@ -48,20 +48,23 @@ def walks(n_users: int = 30, n_items: int = 25, length: int = 8, seed: int = 0) 
     return Interactions.from_columns(users, items, times, catalogue=[f"v{i}" for i in range(25)])
 
 
-def test_runtime_rounds_of_seqrec_trainers_are_the_simulations_fedavg() -> None:
+@pytest.mark.parametrize(
+    "config", [CONFIG, replace(CONFIG, negatives=3, reg=0.03)], ids=["uniform", "hard"]
+)
+def test_runtime_rounds_of_seqrec_trainers_are_the_simulations_fedavg(config: SeqConfig) -> None:
     split = leave_last_out(walks())
     partition = Partition(
         names=("a", "b", "c"), user_instance=np.arange(split.n_users) % 3, how="label"
     )
-    expected = train_seq_fedavg(split, partition, CONFIG, rounds=ROUNDS, seed=7)
+    expected = train_seq_fedavg(split, partition, config, rounds=ROUNDS, seed=7)
     rng = np.random.default_rng(7)  # the simulation's one generator: init, then every shard
-    model = to_matrix(SeqModel.init(split.n_items, CONFIG, rng))
+    model = to_matrix(SeqModel.init(split.n_items, config, rng))
     trainers = [
-        SeqrecTrainer(split, partition.members(k), ROUNDS, rng, config=CONFIG) for k in range(3)
+        SeqrecTrainer(split, partition.members(k), ROUNDS, rng, config=config) for k in range(3)
     ]
     spec = FederationSpec(
         n_items=split.n_items,
-        dim=2 * CONFIG.dim,
+        dim=2 * config.dim,
         aggregation="plaintext",
         server_lr=8.0,
         clip_norm=10.0,
@@ -93,11 +96,11 @@ def test_runtime_rounds_of_seqrec_trainers_are_the_simulations_fedavg() -> None:
         )
         assert len(accepted) == 3
     assert max(norms) < 0.999 * spec.clip_norm  # nothing clipped: the twin is exact
-    got = to_model(model, CONFIG)
+    got = to_model(model, config)
     assert np.allclose(got.context_emb, expected.context_emb, rtol=0, atol=1e-9)
     assert np.allclose(got.item_emb, expected.item_emb, rtol=0, atol=1e-9)
     assert not np.allclose(
-        got.item_emb, SeqModel.init(25, CONFIG, np.random.default_rng(7)).item_emb
+        got.item_emb, SeqModel.init(25, config, np.random.default_rng(7)).item_emb
     )
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from launch.sqlite_store import SQLiteStore
 from mpcrec.data.movielens import load_movielens_100k
-from mpcrec.model.tuned_sequence import SEQ_FED
+from mpcrec.model.tuned_sequence import SEQ_RUNTIME
 from mpcrec.node.seqrec_trainer import item_uuids, to_model
 from tests.net import free_port
 
@@ -75,7 +75,7 @@ def test_secure_seqrec_rounds_publish_verify_and_serve_related_videos(tmp_path: 
         published = store.latest_model()
     finally:
         store.close()
-    assert published is not None and published.array().shape == (1682, 2 * SEQ_FED.dim)
+    assert published is not None and published.array().shape == (1682, 2 * SEQ_RUNTIME.dim)
     snapshot = state / "nodes" / "ml-00" / "snapshot.npz"
     secret_file = tmp_path / "secret"
     secret_file.write_text(SECRET)
@@ -91,6 +91,6 @@ def test_secure_seqrec_rounds_publish_verify_and_serve_related_videos(tmp_path: 
     finally:
         store.close()
     assert served is not None
-    scores = to_model(served.array(), SEQ_FED).related(np.array([49]))[0]
+    scores = to_model(served.array(), SEQ_RUNTIME).related(np.array([49]))[0]
     scores[49] = -np.inf
     assert [v["uuid"] for v in body["data"]] == [uuids[i] for i in np.argsort(-scores)[:5]]
