@@ -253,15 +253,22 @@ def test_a_round_whose_member_fails_is_aborted_and_the_next_one_publishes(tmp_pa
     world.close()
 
 
-def test_every_members_failure_is_named_in_the_launchers_log_also_after_the_abort(
-    world: World, caplog: pytest.LogCaptureFixture
-) -> None:
-    # Prepare: a round computing, its members' steps not taken
+def _computing(world: World) -> RoundAnnouncement:
+    """Every node registered and contributed: the round computing, its members' steps not
+    taken yet."""
     world.register_all()
     drive(world, lambda a: a.phase is Phase.COLLECTING)
     world.launcher.advance()
     ann = world.current()
     assert ann.phase is Phase.COMPUTING
+    return ann
+
+
+def test_every_members_failure_is_named_in_the_launchers_log_also_after_the_abort(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Prepare: a round computing, its members' steps not taken
+    ann = _computing(world)
     first, second, third = ann.members
     caplog.set_level(logging.INFO, logger="mpcrec.launcher")
 
@@ -306,11 +313,7 @@ def test_a_member_whose_launcher_went_away_sends_the_same_signed_result_again(
     world: World,
 ) -> None:
     # Prepare: every contribution in, the round computing, one member's launcher away
-    world.register_all()
-    drive(world, lambda a: a.phase is Phase.COLLECTING)
-    world.launcher.advance()
-    ann = world.current()
-    assert ann.phase is Phase.COMPUTING
+    ann = _computing(world)
     member = ann.members[0]
     away = _AwayOnce(world.clients[member])  # type: ignore[arg-type]
     for name in set(NAMES) - {member}:
