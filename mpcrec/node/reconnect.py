@@ -38,14 +38,13 @@ from mpcrec.federation.refusals import (
     NotPermitted,
     RegisterAgain,
 )
+from mpcrec.node.round_memory import REMEMBERED_ROUNDS
 from mpcrec.proto.convert import status_code
 
 log = logging.getLogger(__name__)
 
 FIRST_S = 0.2
 CAP_S = 30.0
-#: Rounds whose logged step refusals are remembered (as :mod:`mpcrec.node.round_memory`).
-TOLD_ROUNDS = 16
 #: The answers to a step after which the node registers again and takes the step again
 #: (any other refusal of a step: logged, and the step not taken again that round).
 REGISTER_FIRST = (LauncherUnreachable, RegisterAgain, NotPermitted)
@@ -176,7 +175,7 @@ class LauncherLink:
         """The launcher refused this node's ``step`` of round ``round_id`` (or its answer
         was malformed): a WARNING the first time for that round and step, DEBUG after."""
         told = (round_id, step) in self._told
-        self._told = {t for t in self._told if t[0] > round_id - TOLD_ROUNDS}
+        self._told = {t for t in self._told if t[0] > round_id - REMEMBERED_ROUNDS}
         self._told.add((round_id, step))
         log.log(
             logging.DEBUG if told else logging.WARNING,
