@@ -60,6 +60,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import threading
 from typing import Any
 
 from committees.seed import combine_reveals
@@ -163,11 +164,13 @@ class LedgerLies(Attack):
         self.altered_callers: set[str] = set()  # the nodes served the altered model
         self.upload_rounds: set[int] = set()  # rounds with at least one upload
         self.order: dict[str, int] = {}  # caller -> its rank among the callers (first call)
+        self.dealing = threading.Lock()  # concurrent first calls get distinct ranks
 
     def _dealt(self, caller: str, forms: tuple[str, ...]) -> str:
         """The form of ``forms`` a caller is served: by the order of the callers' first
         call to either hook, so that every form reaches a node when there are enough."""
-        rank = self.order.setdefault(caller, len(self.order))
+        with self.dealing:
+            rank = self.order.setdefault(caller, len(self.order))
         return forms[rank % len(forms)]
 
     # -- the budget and its accountant ------------------------------------------------------
