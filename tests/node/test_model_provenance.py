@@ -1,7 +1,8 @@
 """A node takes a model version after 0 only with a full committee's signatures over it
 (rule ``model-unsigned``, :mod:`mpcrec.node.model_provenance`); in process, over the real
-launcher and its signed log. The real-process attack is
-``tests/adversarial/test_hostile_models.py``."""
+launcher and its signed log. The real-process attacks are
+``tests/adversarial/test_hostile_catalogue.py`` (stages ``pad-rows``, ``forge-rows``) and
+``tests/adversarial/test_hostile_ledger.py`` (stage ``alter-result``, all three forms)."""
 
 from __future__ import annotations
 
