@@ -370,7 +370,6 @@ class Node:
             assert self.aggregation is not None
             self.aggregation.release()  # drawn but the round ended before computing
             self.memory.secrets.pop(ann.round_id, None)
-            self._unsent.pop(ann.round_id, None)  # a result the launcher did not take
             self.contributed.release(ann)
             log.info("%s: round %d %s %s", self.me, ann.round_id, ann.phase, ann.reason)
 
