@@ -59,7 +59,9 @@ def test_a_refused_step_is_logged_once_a_round_and_the_node_stays_on_its_watch(
 
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize(
-    "code", [grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED]
+    "code",
+    [grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED],
+    ids=lambda c: str(c.name),
 )
 def test_a_step_refused_as_not_permitted_registers_again_with_backoff_and_one_warning(
     tmp_path: Path, port: int, caplog: pytest.LogCaptureFixture, code: grpc.StatusCode
