@@ -103,7 +103,7 @@ class Launcher(LogReads):
         self._last_abort = 0.0
         ensure_initial_model(store, spec, self.schedule)
         self.rows = RoundRows(store, spec, lambda: self.catalogue)  # rows: the catalogue's
-        self.round_log = RoundLog(store)  # every transition, and one line per aborted round
+        self.round_log = RoundLog(store, self._emit)  # transitions, one line per aborted round
         self.rows.initial = CatalogueContentRows(lambda: self.catalogue)  # new rows: content
         self.trail = AuditTrail(audit)
         self.committee_signatures = CommitteeSignatures(audit, store, self._lock)

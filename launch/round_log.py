@@ -14,7 +14,9 @@ computing deadline, when every member's report is due), e.g.::
     'session set-up timed out'; tube-b failed: 'peer died'; tube-c: no report (30 s after
     the abort)
 
-(one line). Nothing here goes into the signed log (its entries are unchanged), and nothing
+(one line), and the same as one event, ``abort_summary`` (``--format json``: ``round_id``,
+``reason``, ``failed`` {member: its words}, ``returned`` and ``silent`` [members]). Nothing
+here goes into the signed log (its entries are unchanged), and nothing
 waits for it: the next round opens as before. The summary is the launcher's memory only: a
 launcher restarted in between logs the late failures, not the summary. Every method is
 called under the launcher's lock.
@@ -23,7 +25,9 @@ called under the launcher's lock.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from launch.round import Phase, Round
 from launch.store import LauncherStore, MemberResult
@@ -50,7 +54,7 @@ class _Aborted:
     round: Round
     since: float  # when it aborted
     due: float  # when the summary is logged at the latest
-    reports: dict[str, str] = field(default_factory=dict)
+    reports: dict[str, MemberResult] = field(default_factory=dict)  # each member's first
 
     def complete(self) -> bool:
         return set(self.reports) >= set(self.round.committee)
@@ -63,12 +67,20 @@ class RoundLog:
     ----------
     store:
         Where the members' results of a round are (read once, at its abort).
+    emit:
+        Called with each summary's event (``abort_summary``) and its fields.
     grace_s:
         How long after an abort the summary waits for the members' reports.
     """
 
-    def __init__(self, store: LauncherStore, grace_s: float = GRACE_S) -> None:
+    def __init__(
+        self,
+        store: LauncherStore,
+        emit: Callable[..., None] = lambda kind, **fields: None,
+        grace_s: float = GRACE_S,
+    ) -> None:
         self.store = store
+        self.emit = emit
         self.grace_s = grace_s
         self._aborted: dict[int, _Aborted] = {}  # round id -> its pending summary
 
@@ -82,7 +94,7 @@ class RoundLog:
         pending = self._aborted[rnd.round_id] = _Aborted(rnd, since=now, due=due)
         for member, result in self.store.results(rnd.round_id).items():
             if member in rnd.committee:
-                pending.reports[member] = _report(result)
+                pending.reports[member] = result
         self._summarise_if(pending, now)
 
     def reported(self, rnd: Round | None, result: MemberResult, now: float) -> None:
@@ -94,7 +106,7 @@ class RoundLog:
         pending = self._aborted.get(result.round_id)
         if pending is None or result.member not in pending.round.committee:
             return
-        pending.reports.setdefault(result.member, _report(result))  # its first report
+        pending.reports.setdefault(result.member, result)  # its first report
         self._summarise_if(pending, now)
 
     def summarise_due(self, now: float) -> None:
@@ -106,13 +118,22 @@ class RoundLog:
         """Log ``pending``'s summary (and forget it) once complete or due."""
         if not (pending.complete() or now >= pending.due):
             return
-        rnd = pending.round
+        rnd, reports = pending.round, pending.reports
         del self._aborted[rnd.round_id]
         silent = f": no report ({now - pending.since:.0f} s after the abort)"
-        said = [
-            f"{m} {pending.reports[m]}" if m in pending.reports else m + silent
-            for m in rnd.committee
-        ]
+        said = [f"{m} {_report(reports[m])}" if m in reports else m + silent for m in rnd.committee]
         log.warning(
             "round %d aborted (%s); its members: %s", rnd.round_id, rnd.reason, "; ".join(said)
         )
+        self.emit("abort_summary", **_fields(rnd, reports))
+
+
+def _fields(rnd: Round, reports: dict[str, MemberResult]) -> dict[str, Any]:
+    """The ``abort_summary`` event's fields (module docstring)."""
+    return {
+        "round_id": rnd.round_id,
+        "reason": rnd.reason,
+        "failed": {m: r.reason[:QUOTED] for m, r in reports.items() if not r.ok},
+        "returned": [m for m in rnd.committee if m in reports and reports[m].ok],
+        "silent": [m for m in rnd.committee if m not in reports],
+    }

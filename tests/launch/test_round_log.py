@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from launch.launcher import Event
 from launch.round import Phase
 from launch.round_log import GRACE_S
 from mpcrec.federation.refusals import RoundStateError
@@ -39,6 +40,8 @@ def test_a_member_silent_after_the_abort_is_named_once_the_grace_has_passed(
     first, second, third = ann.members
     rid = ann.round_id
     caplog.set_level(logging.INFO, logger="mpcrec.launcher")
+    events: list[Event] = []
+    world.launcher.on_event = events.append
 
     # Execute: the first member's failure aborts the round; a second fails after the abort,
     # the third never reports
@@ -64,6 +67,18 @@ def test_a_member_silent_after_the_abort_is_named_once_the_grace_has_passed(
         f"round {rid} aborted ({reason}); its members: {first} failed: 'peer died'; "
         f"{second} failed: 'session set-up timed out'; "
         f"{third}: no report ({GRACE_S:.0f} s after the abort)"
+    ]
+    summary = [e for e in events if e["event"] == "abort_summary"]
+    assert summary == [
+        {
+            "event": "abort_summary",
+            "time": clock.now,
+            "round_id": rid,
+            "reason": reason,
+            "failed": {first: "peer died", second: "session set-up timed out"},
+            "returned": [],
+            "silent": [third],
+        }
     ]
     world.close()
 
