@@ -20,7 +20,7 @@ from mpcrec.federation.refusals import LauncherFault
 from mpcrec.federation.tls import server_credentials
 from mpcrec.node.grpc_client import GrpcLauncherClient
 from mpcrec.proto import federation_pb2_grpc as pb_grpc
-from tests.node.answering_launcher import OPEN, always, first, run_node
+from tests.node.answering_launcher import OPEN, REVEALING, always, first, run_node
 
 Code = grpc.StatusCode
 #: (the status and details a commitment is answered with, what the node's WARNING calls it)
@@ -43,7 +43,7 @@ STEP_FAULTS: list[tuple[grpc.StatusCode, str, str]] = [
 @pytest.mark.parametrize(
     ("code", "details", "kind"), STEP_FAULTS, ids=[f"{c.name}-{k}" for c, _, k in STEP_FAULTS]
 )
-def test_a_fault_on_a_step_is_one_warning_and_no_registration_again(
+def test_a_fault_on_a_step_is_one_warning_per_round_and_step_and_no_registration_again(
     tmp_path: Path,
     port: int,
     caplog: pytest.LogCaptureFixture,
@@ -51,16 +51,19 @@ def test_a_fault_on_a_step_is_one_warning_and_no_registration_again(
     details: str,
     kind: str,
 ) -> None:
-    # Execute: every commitment answered with the fault, in three announcements of round 1
-    run = run_node(tmp_path, port, caplog, OPEN, commit=always((code, details)))
+    # Execute: every commitment and reveal answered with the fault, in three announcements
+    # of round 1 open and two revealing
+    fault = always((code, details))
+    run = run_node(tmp_path, port, caplog, [*OPEN, *REVEALING[:2]], commit=fault, reveal=fault)
 
-    # Assert: registered once, the commitment sent once; one WARNING naming what it is,
-    # the status and its details, and what it means; never "unreachable"
-    assert run.calls == {"register": 1, "commit": 1, "reveal": 0}, run.calls
+    # Assert: registered once, each step sent once; one WARNING per step naming what it
+    # is, the status and its details, and what it means; never "unreachable"
+    assert run.calls == {"register": 1, "commit": 1, "reveal": 1}, run.calls
     warned = run.lines(logging.WARNING, details)
-    assert len(warned) == 1, warned
-    assert f"round 1: {kind} on its commit ({code.name}: {details}): " in warned[0], warned
-    assert warned[0].endswith("; not taken again this round"), warned
+    assert len(warned) == 2, warned
+    for step, line in zip(["commit", "reveal"], warned, strict=True):
+        assert f"round 1: {kind} on its {step} ({code.name}: {details}): " in line, line
+        assert line.endswith("; not taken again this round"), line
     assert run.unreachable() == []
 
 
