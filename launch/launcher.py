@@ -26,9 +26,10 @@ from launch.grown_round import RoundRows
 from launch.launcher_log import LogReads
 from launch.model_provenance import CommitteeSignatures
 from launch.round import Phase, Round, RoundPolicy, RoundStateError
+from launch.round_log import RoundLog
 from launch.schedule import SETTLE_S, Schedule, ensure_initial_model
 from launch.store import Contribution, Instance, LauncherStore, MemberResult, PublishedModel
-from launch.transitions import due_transition, late_failure
+from launch.transitions import due_transition
 from mpcrec.audit.entries import LogEntry
 from mpcrec.audit.log import AuditLog
 from mpcrec.errors import ProtocolError
@@ -101,9 +102,8 @@ class Launcher(LogReads):
         self._last_open = 0.0
         self._last_abort = 0.0
         ensure_initial_model(store, spec, self.schedule)
-        self.rows = RoundRows(
-            store, spec, lambda: self.catalogue
-        )  # each round's rows: the catalogue's
+        self.rows = RoundRows(store, spec, lambda: self.catalogue)  # rows: the catalogue's
+        self.round_log = RoundLog(store, self._emit)  # transitions, one line per aborted round
         self.rows.initial = CatalogueContentRows(lambda: self.catalogue)  # new rows: content
         self.trail = AuditTrail(audit)
         self.committee_signatures = CommitteeSignatures(audit, store, self._lock)
@@ -277,8 +277,7 @@ class Launcher(LogReads):
     def submit_result(self, result: MemberResult) -> None:
         """Accept a member's result (or its failure report)."""
         with self._lock:
-            if late := late_failure(self.store.get_round(result.round_id), result):
-                log.warning("%s", late)  # refused below: each member's reason in the log
+            self.round_log.reported(self.store.get_round(result.round_id), result, self.clock())
             rnd = self._round(result.round_id)
             rnd.admit_member(result.member)
             signed = self._signed_result(rnd, result) if result.ok else ()
@@ -336,6 +335,7 @@ class Launcher(LogReads):
     def advance(self) -> None:
         """Make every transition that is due now (a round may move several steps)."""
         with self._lock:
+            self.round_log.summarise_due(self.clock())
             for _ in range(len(Phase) + 1):
                 rnd = self.store.latest_round()
                 moved = self._open_next(rnd) if rnd is None or rnd.phase.terminal else None
@@ -362,7 +362,7 @@ class Launcher(LogReads):
             self._last_abort = self.clock()
         if rnd.phase.terminal and self.budget.spent():
             self._emit("budget_spent", epsilon=self.epsilon(), rounds=self.budget.rounds)
-        log.info("round %d: %s %s", rnd.round_id, rnd.phase, rnd.reason)
+        self.round_log.saved(rnd, self.clock())
         self._emit(
             "round",
             round_id=rnd.round_id,

@@ -8,8 +8,9 @@ docs/operations.md, "What the node does with each answer"): :class:`StoreConflic
 :class:`LauncherUnreachable` and the end of a watch reconnect with backoff
 (:mod:`mpcrec.node.reconnect`); :class:`RegisterAgain` re-registers at once, once;
 :class:`NotPermitted` re-registers with backoff; any other refusal (:class:`InvalidMessage`,
-:class:`MalformedAnswer`) is logged once per round and step, and the node waits for the next
-announcement.
+:class:`MalformedAnswer`) and any :class:`LauncherFault` (the launcher, or something between it
+and the node, answered with an error of its own) is logged once per round and step, and the
+node waits for the next announcement.
 """
 
 from __future__ import annotations
@@ -52,3 +53,25 @@ class RoundStateError(LauncherError):
 
 class StoreConflict(LauncherError):
     """The record exists already: a duplicate commitment, upload or result, or a replay."""
+
+
+class LauncherFault(LauncherError):
+    """An answer that is neither a refusal of the caller's message nor no answer at all: the
+    launcher failed on the call, or something between it and the caller did (a proxy), or it
+    does not know the call (an older launcher). Taking the step again at once would meet the
+    same fault (:mod:`mpcrec.proto.faults`).
+
+    Parameters
+    ----------
+    status:
+        The gRPC status it came as (``INTERNAL``, ``RESOURCE_EXHAUSTED``, ...).
+    kind:
+        What it is, for the log: ``launcher error``, ``message over the size limit``, ...
+    message, hint:
+        The details the call failed with, and what it means and what to do about it.
+    """
+
+    def __init__(self, status: str, kind: str, message: str, *, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.kind = kind

@@ -22,7 +22,13 @@ does with each answer"):
   was handled, it backs off like a refusal;
 * a refused registration or watch, or a step refused as not permitted (``PERMISSION_DENIED``
   or ``UNAUTHENTICATED``: re-registering is the node's only way on), re-registers with the
-  same capped backoff, its own, one WARNING per reason (:meth:`LauncherLink.ended`).
+  same capped backoff, its own, one WARNING per reason (:meth:`LauncherLink.ended`);
+* a fault (:class:`~mpcrec.federation.refusals.LauncherFault`: ``UNKNOWN``, ``INTERNAL``,
+  ``DATA_LOSS``, ``RESOURCE_EXHAUSTED``, ``UNIMPLEMENTED``, ``NOT_FOUND``, ``OUT_OF_RANGE``;
+  :mod:`mpcrec.proto.faults`) is neither: the launcher answered, but the same message sent
+  again at once meets the same fault. A step's is logged like a refused step (one WARNING
+  per round and step, naming what it is, the details and what to do) and the step waits for
+  the next round; a registration's or a watch's backs off like a refused registration.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import time
 
 from mpcrec.federation.refusals import (
     LauncherError,
+    LauncherFault,
     LauncherUnreachable,
     MalformedAnswer,
     NotPermitted,
@@ -52,9 +59,12 @@ REGISTER_FIRST = (LauncherUnreachable, RegisterAgain, NotPermitted)
 
 def _refused(doing: str, err: LauncherError) -> str:
     """``the launcher refused its upload (INVALID_ARGUMENT): ...`` (the status it came as),
-    or ``the launcher's answer to its upload is malformed: ...``."""
+    ``the launcher's answer to its upload is malformed: ...``, or a fault's
+    ``launcher error on its upload (INTERNAL: <details>): <what it means>``."""
     if isinstance(err, MalformedAnswer):
         return f"the launcher's answer to {doing} is malformed: {err.message}"
+    if isinstance(err, LauncherFault):
+        return f"{err.kind} on {doing} ({err.status}: {err.message}): {err.hint}"
     return f"the launcher refused {doing} ({status_code(err).name}): {err.message}"
 
 
@@ -173,7 +183,8 @@ class LauncherLink:
 
     def step_refused(self, round_id: int, step: str, err: LauncherError) -> None:
         """The launcher refused this node's ``step`` of round ``round_id`` (or its answer
-        was malformed): a WARNING the first time for that round and step, DEBUG after."""
+        was malformed, or it failed on it): a WARNING the first time for that round and
+        step, DEBUG after."""
         told = (round_id, step) in self._told
         self._told = {t for t in self._told if t[0] > round_id - REMEMBERED_ROUNDS}
         self._told.add((round_id, step))

@@ -35,6 +35,7 @@ from mpcrec.federation.round_params import DEFAULT_MODEL
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import CHUNK
 from mpcrec.proto import federation_pb2 as pb
+from mpcrec.proto.faults import UNREACHABLE, launcher_fault
 
 # -- refusals ---------------------------------------------------------------------------------
 
@@ -57,7 +58,8 @@ def status_code(err: ProtocolError) -> grpc.StatusCode:
 
 
 def refusal(err: grpc.RpcError) -> LauncherError:
-    """The refusal a failed call stands for; no answer at all is :class:`LauncherUnreachable`."""
+    """The refusal a failed call stands for; no answer at all is :class:`LauncherUnreachable`,
+    any other status a :class:`~mpcrec.federation.refusals.LauncherFault` (:mod:`.faults`)."""
     code = err.code()
     details = err.details() or str(code)
     if code is grpc.StatusCode.INVALID_ARGUMENT:
@@ -65,7 +67,9 @@ def refusal(err: grpc.RpcError) -> LauncherError:
     for kind, known in _CODES:
         if code is known:
             return kind(details)
-    return LauncherUnreachable(f"{code.name}: {details}")
+    if code in UNREACHABLE:
+        return LauncherUnreachable(f"{code.name}: {details}")
+    return launcher_fault(code, details)
 
 
 # -- registration -----------------------------------------------------------------------------

@@ -281,7 +281,8 @@ def test_every_members_failure_is_named_in_the_launchers_log_also_after_the_abor
         with pytest.raises(RoundStateError):  # too late, as before
             world.clients[member].submit_result(failure(member, rid, why))
 
-    # Assert: the abort names the first; a WARNING names each later one (quoted: one line)
+    # Assert: the abort names the first; a WARNING names each later one (quoted: one line),
+    # and one more, once all have reported, every member's reason
     aborted = world.launcher.store.get_round(rid)
     assert aborted is not None and aborted.phase is Phase.ABORTED
     assert aborted.reason == f"members failed: {{'{first}': 'open_share: misaddressed'}}"
@@ -289,6 +290,9 @@ def test_every_members_failure_is_named_in_the_launchers_log_also_after_the_abor
     assert late == [
         f"round {rid} ({aborted.reason}): {second} failed too: 'open_share: equivocating'",
         f"round {rid} ({aborted.reason}): {third} failed too: 'peer died\\nforged'",
+        f"round {rid} aborted ({aborted.reason}); its members: "  # once all three reported
+        f"{first} failed: 'open_share: misaddressed'; {second} failed: "
+        f"'open_share: equivocating'; {third} failed: 'peer died\\nforged'",
     ]
 
 

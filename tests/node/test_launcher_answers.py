@@ -1,208 +1,37 @@
 """What a real node daemon does with each kind of answer from the launcher, over a real
-gRPC server with mutual TLS: a small launcher servicer here that answers the node's calls as
-each test needs, and serves a fixed list of announcements, the next one only once the node
-asked for it (it handled the one before, or it watches again after registering). So each
-test counts the node's ``Register`` and step calls and reads its log lines in a fixed
-number of announcements, never by time (docs/operations.md, "What the node does with each
-answer"; :mod:`mpcrec.node.reconnect`).
+gRPC server with mutual TLS (:mod:`tests.node.answering_launcher`): each test counts the
+node's ``Register`` and step calls and reads its log lines in a fixed number of
+announcements, never by time (docs/operations.md, "What the node does with each answer";
+:mod:`mpcrec.node.reconnect`). The faults (``INTERNAL``, ``RESOURCE_EXHAUSTED``, ...):
+tests/node/test_launcher_faults.py.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from concurrent import futures
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
 
-from mpcrec.crypto.pki import create_ca, issue_certificate
-from mpcrec.federation.announcement import Phase, RoundAnnouncement
-from mpcrec.federation.registration import Registered
-from mpcrec.federation.tls import server_credentials
-from mpcrec.node.daemon import Node
-from mpcrec.node.grpc_client import GrpcLauncherClient
-from mpcrec.node.trainer import DriftTrainer
-from mpcrec.proto import convert, convert_rounds
 from mpcrec.proto import federation_pb2 as pb
-from mpcrec.proto import federation_pb2_grpc as pb_grpc
-from tests.node.world import SPEC, node_config
+from tests.node.answering_launcher import (
+    OPEN,
+    REFUSED,
+    REVEALING,
+    UNREACHABLE,
+    always,
+    first,
+    run_node,
+)
 
-ME = "tube-a"
-REFUSED = "the envelope for tube-b is sealed to member 1, not 0 (the round's committee order)"
-#: A call's answer: ``None`` (accepted) or the status and details it is refused with.
-Answer = tuple[grpc.StatusCode, str] | None
-
-
-def _announced(phase: Phase, round_id: int = 1) -> Any:
-    return convert_rounds.announcement_to_pb(
-        RoundAnnouncement(round_id=round_id, model_version=0, phase=phase, participants=(ME,))
-    )
-
-
-class Script:
-    """The announcements served, one at a time: the next one only when the node asks for it.
-
-    The node's watches and the server's are numbered in the order they open (one at a
-    time), so an announcement is never given to a watch the node has left."""
-
-    def __init__(self, items: list[Any]) -> None:
-        self.items = items
-        self.done = threading.Event()  # the node asked for one more than there are
-        self._cond = threading.Condition()
-        self._served = 0
-        self._asked: list[int] = []  # per watch (the node's numbering): asked for
-        self._given: list[int] = []  # per watch (the server's numbering): given
-
-    def node_watches(self) -> int:
-        with self._cond:
-            self._asked.append(0)
-            return len(self._asked) - 1
-
-    def ask(self, watch: int) -> None:
-        with self._cond:
-            self._asked[watch] += 1
-            if self._served == len(self.items):
-                self.done.set()
-            self._cond.notify_all()
-
-    def server_watches(self) -> int:
-        with self._cond:
-            self._given.append(0)
-            return len(self._given) - 1
-
-    def next_for(self, watch: int, active: Callable[[], bool]) -> Any | None:
-        with self._cond:
-            while active():  # never ends a watch: the node leaves it (or the test stops)
-                asked = self._asked[watch] if watch < len(self._asked) else 0
-                if asked > self._given[watch] and self._served < len(self.items):
-                    self._given[watch] += 1
-                    self._served += 1
-                    return self.items[self._served - 1]
-                self._cond.wait(0.05)
-            return None
-
-
-class Servicer(pb_grpc.LauncherServicer):  # type: ignore[misc]
-    """Registers anyone, serves the script, answers commitments and reveals as told (by the
-    call's number: 0, 1, ...; accepted if not told), and counts every call."""
-
-    def __init__(self, script: Script, answers: dict[str, Callable[[int], Answer]]) -> None:
-        self.script = script
-        self.answers = answers
-        self.calls = {"register": 0, "commit": 0, "reveal": 0}
-
-    def _answer(self, call: str, context: Any) -> Any:
-        answer = self.answers.get(call, lambda n: None)(self.calls[call])
-        self.calls[call] += 1
-        if answer is not None:
-            context.abort(*answer)
-        return pb.Ack(detail=f"{call} stored")
-
-    def Register(self, request: Any, context: Any) -> Any:
-        self.calls["register"] += 1
-        return convert.registered_to_pb(Registered(request.instance_id, b"k" * 32, 0, SPEC, 1, 1))
-
-    def WatchRounds(self, request: Any, context: Any) -> Iterator[Any]:
-        watch = self.script.server_watches()
-        while (item := self.script.next_for(watch, context.is_active)) is not None:
-            yield item
-
-    def SubmitCommit(self, request: Any, context: Any) -> Any:
-        return self._answer("commit", context)
-
-    def SubmitReveal(self, request: Any, context: Any) -> Any:
-        return self._answer("reveal", context)
-
-
-class Paced:
-    """The node's gRPC client, its watches paced by the script (:class:`Script`)."""
-
-    def __init__(self, client: GrpcLauncherClient, script: Script) -> None:
-        self.client, self.script = client, script
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.client, name)
-
-    def watch_rounds(self, after_round: int = 0) -> Iterator[RoundAnnouncement]:
-        watch = self.script.node_watches()
-        self.script.ask(watch)
-        for ann in self.client.watch_rounds(after_round):
-            yield ann  # resumed once the node handled it
-            self.script.ask(watch)
-
-
-@dataclass
-class Run:
-    """What the node called and logged."""
-
-    calls: dict[str, int]
-    records: list[logging.LogRecord]
-
-    def lines(self, level: int, text: str = "") -> list[str]:
-        """The messages logged at ``level`` that contain ``text``."""
-        found = [r.getMessage() for r in self.records if r.levelno == level]
-        return [line for line in found if text in line]
-
-    def unreachable(self) -> list[str]:
-        """Every "launcher unreachable" line, at any level."""
-        return [r.getMessage() for r in self.records if UNREACHABLE in r.getMessage()]
-
-
-def _run(
-    root: Path,
-    port: int,
-    caplog: pytest.LogCaptureFixture,
-    items: list[Any],
-    **answers: Callable[[int], Answer],
-) -> Run:
-    """Run a real node daemon against the servicer until it asks for more than ``items``."""
-    create_ca(root / "ca")
-    tls = issue_certificate(root / "ca", root, instance_id="launcher", hosts=["127.0.0.1"])
-    mine = issue_certificate(root / "ca", root, instance_id=ME, hosts=[])
-    address = f"127.0.0.1:{port}"
-    script = Script(items)
-    servicer = Servicer(script, answers)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    pb_grpc.add_LauncherServicer_to_server(servicer, server)
-    server.add_secure_port(address, server_credentials(tls))
-    server.start()
-    caplog.set_level(logging.DEBUG, logger="mpcrec.node")
-    node = Node(
-        node_config(root, ME, tls=mine, launcher=address),
-        DriftTrainer(ME),
-        connect=lambda: Paced(GrpcLauncherClient(address, mine), script),
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=node.run, args=(stop,), daemon=True)
-    try:
-        thread.start()
-        assert script.done.wait(60), (servicer.calls, caplog.text)
-    finally:
-        stop.set()
-        thread.join(30)
-        node.close()
-        server.stop(grace=None)
-    assert not thread.is_alive()
-    return Run(dict(servicer.calls), list(caplog.records))
-
-
-def _always(answer: Answer) -> Callable[[int], Answer]:
-    return lambda n: answer
-
-
-def _first(k: int, answer: Answer) -> Callable[[int], Answer]:
-    return lambda n: answer if n < k else None
-
-
-UNREACHABLE = "launcher unreachable ("
-OPEN = [_announced(Phase.OPEN)] * 3  # round 1 announced open three times
-REVEALING = [_announced(Phase.REVEALING)] * 3
 INVALID = (grpc.StatusCode.INVALID_ARGUMENT, REFUSED)
+#: No answer (mpcrec.proto.faults.UNREACHABLE): the launcher is away, the step is taken again.
+UNREACHABLE_CODES = [
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+]
 
 
 @pytest.mark.timeout(90)
@@ -210,13 +39,13 @@ def test_a_refused_step_is_logged_once_a_round_and_the_node_stays_on_its_watch(
     tmp_path: Path, port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Execute: every commitment and reveal refused (INVALID_ARGUMENT), in six announcements
-    run = _run(
+    run = run_node(
         tmp_path,
         port,
         caplog,
         [*OPEN, *REVEALING],
-        commit=_always(INVALID),
-        reveal=_always(INVALID),
+        commit=always(INVALID),
+        reveal=always(INVALID),
     )
 
     # Assert: one registration, each step sent once, one WARNING per step with the reason
@@ -229,21 +58,48 @@ def test_a_refused_step_is_logged_once_a_round_and_the_node_stays_on_its_watch(
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    "code",
+    [grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED],
+    ids=lambda c: str(c.name),
+)
 def test_a_step_refused_as_not_permitted_registers_again_with_backoff_and_one_warning(
-    tmp_path: Path, port: int, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, port: int, caplog: pytest.LogCaptureFixture, code: grpc.StatusCode
 ) -> None:
-    # Execute: every commitment refused PERMISSION_DENIED (its registration is the way on)
-    denied = (grpc.StatusCode.PERMISSION_DENIED, "tube-a is not registered")
-    run = _run(tmp_path, port, caplog, OPEN, commit=_always(denied))
+    # Execute: every commitment refused as not permitted (its registration is the way on)
+    denied = (code, "tube-a is not registered")
+    run = run_node(tmp_path, port, caplog, OPEN, commit=always(denied))
 
     # Assert: registered again after each (with the backoff), the step taken again; one
     # WARNING with the reason, the repeats at DEBUG, never "unreachable"
     assert run.calls == {"register": 4, "commit": 3, "reveal": 0}, run.calls
     warned = run.lines(logging.WARNING, "tube-a is not registered")
     assert len(warned) == 1, warned
-    assert "the launcher refused its commit of round 1 (PERMISSION_DENIED)" in warned[0]
+    assert f"the launcher refused its commit of round 1 ({code.name})" in warned[0]
     assert "registering again in" in warned[0]
     assert len(run.lines(logging.DEBUG, "tube-a is not registered")) == 2
+    assert run.unreachable() == []
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    ("code", "details"),
+    [
+        (grpc.StatusCode.ALREADY_EXISTS, "tube-a already committed in round 1"),
+        (grpc.StatusCode.FAILED_PRECONDITION, "round 1 is revealing: a seed commitment is late"),
+    ],
+    ids=["ALREADY_EXISTS", "FAILED_PRECONDITION"],
+)
+def test_a_duplicate_or_a_late_step_counts_as_done_quietly(
+    tmp_path: Path, port: int, caplog: pytest.LogCaptureFixture, code: grpc.StatusCode, details: str
+) -> None:
+    # Execute: every commitment answered as a duplicate, or as too late for the round
+    run = run_node(tmp_path, port, caplog, OPEN, commit=always((code, details)))
+
+    # Assert: the step counts as done: sent once, one DEBUG line, no WARNING, no registration
+    assert run.calls == {"register": 1, "commit": 1, "reveal": 0}, run.calls
+    assert len(run.lines(logging.DEBUG, f"round 1: {details}")) == 1
+    assert run.lines(logging.WARNING) == []
     assert run.unreachable() == []
 
 
@@ -253,7 +109,7 @@ def test_register_again_registers_again_at_once_and_takes_the_step_again(
 ) -> None:
     # Execute: the first commitment answered "register again" (ABORTED), the next accepted
     again = (grpc.StatusCode.ABORTED, "tube-a: sealed under other round parameters")
-    run = _run(tmp_path, port, caplog, OPEN, commit=_first(1, again))
+    run = run_node(tmp_path, port, caplog, OPEN, commit=first(1, again))
 
     # Assert: registered once more, the commitment sent again and accepted; no warning
     assert run.calls == {"register": 2, "commit": 2, "reveal": 0}, run.calls
@@ -269,7 +125,7 @@ def test_register_again_twice_without_a_round_handled_backs_off_like_a_refusal(
 ) -> None:
     # Execute: every commitment answered "register again"
     again = (grpc.StatusCode.ABORTED, "tube-a: sealed under other round parameters")
-    run = _run(tmp_path, port, caplog, OPEN, commit=_always(again))
+    run = run_node(tmp_path, port, caplog, OPEN, commit=always(again))
 
     # Assert: once at once (INFO), then with the refusals' backoff (one WARNING, then DEBUG)
     assert run.calls == {"register": 4, "commit": 3, "reveal": 0}, run.calls
@@ -280,19 +136,21 @@ def test_register_again_twice_without_a_round_handled_backs_off_like_a_refusal(
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.parametrize("code", UNREACHABLE_CODES, ids=lambda c: str(c.name))
 def test_an_unreachable_launcher_is_one_warning_per_outage_and_one_line_when_back(
-    tmp_path: Path, port: int, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, port: int, caplog: pytest.LogCaptureFixture, code: grpc.StatusCode
 ) -> None:
     # Execute: the first three commitments answered UNAVAILABLE (the launcher's disk is
-    # full, say: it answers the registration, not the write), then the round goes on
-    full = (grpc.StatusCode.UNAVAILABLE, "the launcher's store cannot write; nothing was kept")
-    run = _run(tmp_path, port, caplog, [*OPEN, REVEALING[0]], commit=_first(3, full))
+    # full, say: it answers the registration, not the write; DEADLINE_EXCEEDED and
+    # CANCELLED as gRPC gives them when no answer came), then the round goes on
+    full = (code, "the launcher's store cannot write; nothing was kept")
+    run = run_node(tmp_path, port, caplog, [*OPEN, REVEALING[0]], commit=first(3, full))
 
     # Assert: today's backoff (registered again after each failure, the step taken again);
     # one WARNING for the outage, one INFO once an announcement was handled again
     assert run.calls == {"register": 4, "commit": 3, "reveal": 1}, run.calls
     warned = run.lines(logging.WARNING, UNREACHABLE)
-    assert len(warned) == 1 and "(the launcher's store cannot write" in warned[0]
+    assert len(warned) == 1 and "the launcher's store cannot write" in warned[0], warned
     back = run.lines(logging.INFO, "launcher reachable again")
     assert len(back) == 1 and "after 3 attempts" in back[0], back
 
@@ -303,7 +161,7 @@ def test_a_malformed_announcement_is_a_protocol_error_not_an_unreachable_launche
 ) -> None:
     # Execute: the second announcement has a state no round has
     bad = pb.RoundAnnouncement(round_id=1, state="half-open")
-    run = _run(tmp_path, port, caplog, [OPEN[0], bad, REVEALING[0]])
+    run = run_node(tmp_path, port, caplog, [OPEN[0], bad, REVEALING[0]])
 
     # Assert: the watch ended, registered again (with backoff), one WARNING naming it
     assert run.calls == {"register": 2, "commit": 1, "reveal": 1}, run.calls

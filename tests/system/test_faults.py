@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from launch.round import Phase
+from launch.round_log import GRACE_S
 from launch.sqlite_store import SQLiteStore
 from tests.system.federation import Federation, published
 
@@ -142,11 +143,18 @@ def test_secure_member_killed_in_computing_phase_aborts_then_publishes(tmp_path:
     fast to catch by polling the store, so every member waits ``member_delay_s`` before it
     fetches its shares: the victim dies inside the computing phase, before its party joins,
     and the survivors' session set-up times out. A member killed inside the MPC itself is
-    tested at the party level in tests/secure/test_faults.py.
+    tested at the party level in tests/secure/test_faults.py. The survivors' step timeouts
+    differ, so the later one fails after the abort: the launcher's summary of the round
+    names both failures and the silent victim (:mod:`launch.round_log`).
     """
     names = [f"tube-{i}" for i in range(4)]
     fed = Federation(tmp_path, names, privacy_floor=REUSE)
-    quick = {name: {"mpc_timeout_s": 8.0, "faults": {"member_delay_s": 1.5}} for name in names}
+    # distinct step timeouts: the survivors report their failures one after the other, the
+    # later one after the abort (refused as too late: the launcher's summary still names it)
+    quick = {
+        name: {"mpc_timeout_s": 6.0 + 4.0 * k, "faults": {"member_delay_s": 1.5}}
+        for k, name in enumerate(names)
+    }
     rules = {**RULES, "compute_s": 60}
     fed.write(
         model={**MODEL, "aggregation": "secure"},
@@ -167,6 +175,7 @@ def test_secure_member_killed_in_computing_phase_aborts_then_publishes(tmp_path:
 
         fed.kill(victim)  # the node and its CrypTen party, mid-session
         rounds = fed.wait_for(lambda rs: len(published(rs)) >= 2, 150, "a publish after the kill")
+        summary = _abort_summary(fed, victim_round.round_id, timeout=GRACE_S + 30)
     finally:
         fed.stop_all()
 
@@ -177,3 +186,31 @@ def test_secure_member_killed_in_computing_phase_aborts_then_publishes(tmp_path:
     assert retry.round_id > killed.round_id and victim not in retry.contributors
     assert victim not in retry.committee
     _versions_move_only_on_publish(rounds)
+    # the launcher's one line for the round: each survivor's failure (the later one came
+    # after the abort), the victim silent
+    survivors = sorted((m for m in killed.committee if m != victim), key=names.index)
+    late = [line for line in _launcher_lines(fed) if f"round {killed.round_id} (" in line]
+    assert len(late) == 1 and f"{survivors[1]} failed too: " in late[0], late
+    assert f"{survivors[0]} failed: '{survivors[0]}: " in summary, summary
+    assert f"{survivors[1]} failed: '{survivors[1]}: " in summary, summary
+    assert f"{victim}: no report (" in summary, summary
+
+
+def _launcher_lines(fed: Federation) -> list[str]:
+    return (fed.root / "launcher.log").read_text().splitlines()
+
+
+def _abort_summary(fed: Federation, round_id: int, *, timeout: float) -> str:
+    """The launcher's summary line of aborted round ``round_id``, once it logged it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [
+            line
+            for line in _launcher_lines(fed)
+            if f"round {round_id} aborted (" in line and "; its members: " in line
+        ]
+        if found:
+            assert len(found) == 1, found
+            return found[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no summary of round {round_id}: {fed.log('launcher')}")
