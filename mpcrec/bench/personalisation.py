@@ -105,6 +105,12 @@ def register(sub: Any) -> None:
         help="pick the policy once on these seeds' replay (validation items only) and "
         "apply it to every --seeds (default: each seed's on the other --seeds)",
     )
+    parser.add_argument(
+        "--small-tier",
+        action="store_true",
+        help="also pick a rule for instances of < 20 users (off: they keep the shared "
+        "model; the pick lost on test on seeds 0-2 and 3-5, 2026-12-02)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown")
     parser.set_defaults(func=run)
@@ -127,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     shared = SHARED[args.shared]
     valid = {s: valid_gains(tuning, partitions[s], shared, args.epsilon, s) for s in replayed}
     before = {s: valid_gains(early, partitions[s], shared, args.epsilon, s) for s in replayed}
-    rules = policies(before, valid, seeds, pilot, args.max_predicted)
+    rules = policies(before, valid, seeds, pilot, args.max_predicted, args.small_tier)
     rows: list[dict[str, Any]] = []
     for s in seeds:
         rows += seed_rows(tuning, split, partitions[s], shared, args.epsilon, s, rules[s], valid[s])
@@ -141,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         "delta": DELTA,
         "shared": args.shared,
         "max_predicted_losers": args.max_predicted,
+        "small_tier": args.small_tier,
         "config": asdict(shared),
         "local_config": asdict(ALS_PLAIN),
         "candidates": ["shared"]
@@ -297,6 +304,7 @@ def policies(
     seeds: list[int],
     pilot: list[int] | None = None,
     max_predicted: float = MAX_PREDICTED_LOSERS,
+    small_tier: bool = False,
 ) -> dict[int, Policy]:
     """Each seed's policy: picked once on the ``pilot`` seeds, or on the OTHER ``seeds``.
 
@@ -310,12 +318,12 @@ def policies(
             [g for s in pilot for g in before[s]],
             [g for s in pilot for g in valid[s]],
             max_predicted,
+            small_tier,
         )
         return {seed: once for seed in seeds}
     mine = {s: valid[s] for s in seeds}
     return {
-        seed: pick_policy(*_others(before, mine, seed), max_predicted=max_predicted)
-        for seed in seeds
+        seed: pick_policy(*_others(before, mine, seed), max_predicted, small_tier) for seed in seeds
     }
 
 

@@ -85,9 +85,17 @@ def pick_policy(
     chosen_on: Sequence[Mapping[str, Matrix]],
     confirmed_on: Sequence[Mapping[str, Matrix]],
     max_predicted: float = MAX_PREDICTED_LOSERS,
+    small_tier: bool = False,
 ) -> Policy:
-    """Each tier's rule replayed one item earlier (see the module docstring)."""
+    """Each tier's rule replayed one item earlier (see the module docstring).
+
+    Without ``small_tier`` (the default since 2026-12-02) small instances keep the shared
+    model: the small tier's pick, ``always: mix 0.5`` on both seed sets' replay, lost on
+    test on both (docs/model.md).
+    """
     large = pick_rule(chosen_on, confirmed_on, RULES, max_predicted=max_predicted)
+    if not small_tier:
+        return Policy(SMALL_RULES[0], large)
     scored = [confirm(chosen_on, confirmed_on, rule) for rule in SMALL_RULES]
     small = max(scored, key=lambda c: c.gain).rule  # max keeps the first of ties: "never"
     return Policy(small, large)

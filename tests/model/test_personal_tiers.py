@@ -84,8 +84,10 @@ def test_pick_policy_takes_each_tier_on_its_own_replay() -> None:
             out.append(row)
         return out
 
-    policy = pick_policy(tiered(0.3, 0.3), tiered(0.3, -0.3))
+    policy = pick_policy(tiered(0.3, 0.3), tiered(0.3, -0.3), small_tier=True)
     assert policy.small.min_users == 2 and policy.small.max_users == LOSER_FLOOR - 1
     assert policy.large.min_users == NEVER
-    kept = pick_policy(tiered(0.3, 0.3), tiered(-0.3, 0.3))
+    kept = pick_policy(tiered(0.3, 0.3), tiered(-0.3, 0.3), small_tier=True)
     assert kept.small == SMALL_RULES[0] and kept.large.min_users < NEVER
+    off = pick_policy(tiered(0.3, 0.3), tiered(0.3, -0.3))  # the default: no small tier
+    assert off.small == SMALL_RULES[0] and off.large == policy.large
