@@ -14,9 +14,13 @@ bar in standard errors, the candidate or a mixture weight shrunk by instance siz
 replaying the protocol one item earlier (choose on the third-last item, confirm on the
 validation item): the best mean confirmed gain among the rules predicted to leave at most
 0.1 instances of >= 20 users worse than shared beyond their SE in a 60-instance-seed run
-(:data:`~mpcrec.model.personal_rule.MAX_PREDICTED_LOSERS`; 0.5 before 2026-12-02). A
-shrunk mixture is mixed at its exact weight ``min(n / (n + n0), cap)``. Only the choices
-reach the test stage. Reported per instance: users,
+(:data:`~mpcrec.model.personal_rule.MAX_PREDICTED_LOSERS`; 0.5 before 2026-12-02);
+``--rule-seeds`` picks it ONCE on those seeds' replay instead and applies it to every
+``--seeds`` (a pilot federation's role); ``--small-tier`` also picks a rule for the
+instances of fewer than 20 users (:mod:`mpcrec.model.personal_tiers`; off: they keep the
+shared model). A shrunk mixture is mixed at its exact weight ``min(n / (n + n0), cap)``.
+Only the choices reach the test stage. The JSON also holds the heterogeneity check of
+every candidate on validation items. Reported per instance: users,
 the rule, the choice, test NDCG@10 of the shared and of the personal model, the paired
 difference and its standard error, and the previous rule's choice, NDCG@10 and difference
 side by side. Prints a table and writes JSON (and Markdown).
