@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from mpcrec.bench.personalisation import (
     PREVIOUS,
+    _seeds,
     by_size,
     earlier_view,
     heterogeneity_table,
@@ -18,6 +20,7 @@ from mpcrec.bench.personalisation import (
 from mpcrec.bench.personalisation_report import markdown
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import leave_last_out, whole_past
+from mpcrec.errors import ConfigError
 from mpcrec.model.personal import MIXES, STRENGTHS
 from mpcrec.model.personal_rule import MAX_PREDICTED_LOSERS, NEVER, RULES, Rule, calibration
 from mpcrec.model.personal_tiers import Policy
@@ -126,3 +129,9 @@ def test_the_predictor_is_checked_on_the_seed_it_did_not_see() -> None:
     assert sum(b["predicted"] for b in low) < 0.01
     assert sum(b["counted"] for b in high) == 0 < len(moving) < sum(b["predicted"] for b in high)
     assert calibration({0: good}, {0: good}) == []  # one seed: nothing out of sample
+
+
+def test_rule_seeds_are_parsed_and_a_bad_one_names_its_flag() -> None:
+    assert _seeds("", "--rule-seeds") == [] and _seeds("0, 1,2", "--rule-seeds") == [0, 1, 2]
+    with pytest.raises(ConfigError, match="--rule-seeds"):
+        _seeds("0,x", "--rule-seeds")
