@@ -6,7 +6,8 @@ personalisation protocol uses (the bench's own functions): the third-last item (
 second-last ("valid", where the replay confirms and the deployed choice is made) and the
 last ("test"), plus a blend with the instance's local popularity (``pop beta``: the
 standardised shared scores + beta x the standardised log-count of the item among the
-instance's users). Prints the mean gain over shared by size group and stage, and the
+instance's users) and item-bias offsets fitted at home with a ridge prior (``bias
+ridge``, :func:`bias_offsets`). Prints the mean gain over shared by size group and stage, and the
 heterogeneity check (:func:`~mpcrec.model.personal_tiers.heterogeneity`).
 
     PYTHONPATH=. python benchmarks/personalisation_stages.py 0,1,2 g012.pkl [--stages early,valid]
@@ -37,6 +38,7 @@ from mpcrec.model.personal_tiers import heterogeneity, pick_policy
 from mpcrec.model.tuned_dpals import ALS_DP, ALS_PLAIN
 
 BETAS = (0.1, 0.25, 0.5, 1.0, 2.0)
+RIDGES = (1.0, 10.0, 100.0, 1000.0)
 GROUPS = (("<20", 0, 19), (">=20", 20, 10**9), ("20-99", 20, 99), (">=100", 100, 10**9))
 Key = tuple[int, str, int]
 
@@ -66,10 +68,25 @@ def gains(seeds: list[int]) -> dict[Key, dict[str, np.ndarray]]:
                 base = standardised(scores["shared"])
                 for beta in BETAS:
                     scores[f"pop {beta:g}"] = base + beta * popular[None, :]
+                for ridge in RIDGES:
+                    scores[f"bias {ridge:g}"] = bias_offsets(scores["shared"], home.conf, ridge)
                 out[(seed, name, k)] = {
                     c: user_gains(view, v, members, stage) for c, v in scores.items()
                 }
     return out
+
+
+def bias_offsets(scores: np.ndarray, conf: np.ndarray, ridge: float) -> np.ndarray:
+    """Shared scores plus a per-item offset fitted at home with a ridge prior toward 0.
+
+    ``b_i = argmin sum_u [c_ui (s_ui + b - 1)^2 + w0 (s_ui + b)^2] + ridge b^2`` (the home
+    solve's loss, users held fixed), in closed form.
+    """
+    w0 = ALS_DP.user_unobserved
+    offset = ((conf * (1.0 - scores)).sum(0) - w0 * scores.sum(0)) / (
+        conf.sum(0) + w0 * conf.shape[0] + ridge
+    )
+    return np.asarray(scores + offset[None, :])
 
 
 def report(table: dict[Key, dict[str, np.ndarray]], stages: list[str]) -> None:
