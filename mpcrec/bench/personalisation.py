@@ -14,9 +14,13 @@ bar in standard errors, the candidate or a mixture weight shrunk by instance siz
 replaying the protocol one item earlier (choose on the third-last item, confirm on the
 validation item): the best mean confirmed gain among the rules predicted to leave at most
 0.1 instances of >= 20 users worse than shared beyond their SE in a 60-instance-seed run
-(:data:`~mpcrec.model.personal_rule.MAX_PREDICTED_LOSERS`; 0.5 before 2026-12-02). A
-shrunk mixture is mixed at its exact weight ``min(n / (n + n0), cap)``. Only the choices
-reach the test stage. Reported per instance: users,
+(:data:`~mpcrec.model.personal_rule.MAX_PREDICTED_LOSERS`; 0.5 before 2026-12-02);
+``--rule-seeds`` picks it ONCE on those seeds' replay instead and applies it to every
+``--seeds`` (a pilot federation's role); ``--small-tier`` also picks a rule for the
+instances of fewer than 20 users (:mod:`mpcrec.model.personal_tiers`; off: they keep the
+shared model). A shrunk mixture is mixed at its exact weight ``min(n / (n + n0), cap)``.
+Only the choices reach the test stage. The JSON also holds the heterogeneity check of
+every candidate on validation items. Reported per instance: users,
 the rule, the choice, test NDCG@10 of the shared and of the personal model, the paired
 difference and its standard error, and the previous rule's choice, NDCG@10 and difference
 side by side. Prints a table and writes JSON (and Markdown).
@@ -33,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from mpcrec.bench.personalisation_report import markdown
 from mpcrec.bench.quality_dp import calibrate
 from mpcrec.bench.report import check_writable, write_json
 from mpcrec.data.interactions import Interactions
@@ -56,9 +61,9 @@ from mpcrec.model.personal_rule import (
     choose,
     confirmations,
     paired,
-    pick_rule,
     shrunk_name,
 )
+from mpcrec.model.personal_tiers import SMALL_RULES, Policy, heterogeneity, pick_policy
 from mpcrec.model.tuned_dpals import ALS_DP, ALS_DP_ONE_RELEASE, ALS_PLAIN
 
 SHARED = {"head": ALS_DP, "one-release": ALS_DP_ONE_RELEASE}
@@ -97,6 +102,19 @@ def register(sub: Any) -> None:
         help=f"predicted losers per 60 instance-seeds a picked rule may have "
         f"({MAX_PREDICTED_LOSERS:g}; 0.5 before 2026-12-02)",
     )
+    parser.add_argument(
+        "--rule-seeds",
+        default="",
+        metavar="SEEDS",
+        help="pick the policy once on these seeds' replay (validation items only) and "
+        "apply it to every --seeds (default: each seed's on the other --seeds)",
+    )
+    parser.add_argument(
+        "--small-tier",
+        action="store_true",
+        help="also pick a rule for instances of < 20 users (off: they keep the shared "
+        "model; the pick lost on test on seeds 0-2 and 3-5, 2026-12-02)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown")
     parser.set_defaults(func=run)
@@ -104,10 +122,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run every seed, print the summary, write the report."""
-    try:
-        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
-    except ValueError:
-        raise ConfigError(f"--seeds {args.seeds!r}: expected integers like 0,1,2") from None
+    seeds, pilot = _seeds(args.seeds, "--seeds"), _seeds(args.rule_seeds, "--rule-seeds")
     if not seeds or args.instances < 1 or not args.epsilon > 0 or not args.max_predicted >= 0:
         raise ConfigError("need a seed, an instance, --epsilon > 0 and --max-predicted >= 0")
     for path in (args.out, args.markdown):
@@ -117,11 +132,12 @@ def run(args: argparse.Namespace) -> int:
     data = load_movielens_100k()
     tuning, split = leave_last_out(data), whole_past(data)
     early = earlier_view(data)
-    partitions = {s: partition_users(data, args.instances, seed=s) for s in seeds}
+    replayed = sorted(set(seeds) | set(pilot))
+    partitions = {s: partition_users(data, args.instances, seed=s) for s in replayed}
     shared = SHARED[args.shared]
-    valid = {s: valid_gains(tuning, partitions[s], shared, args.epsilon, s) for s in seeds}
-    before = {s: valid_gains(early, partitions[s], shared, args.epsilon, s) for s in seeds}
-    rules = rules_by_seed(before, valid, args.max_predicted)
+    valid = {s: valid_gains(tuning, partitions[s], shared, args.epsilon, s) for s in replayed}
+    before = {s: valid_gains(early, partitions[s], shared, args.epsilon, s) for s in replayed}
+    rules = policies(before, valid, seeds, pilot, args.max_predicted, args.small_tier)
     rows: list[dict[str, Any]] = []
     for s in seeds:
         rows += seed_rows(tuning, split, partitions[s], shared, args.epsilon, s, rules[s], valid[s])
@@ -135,16 +151,20 @@ def run(args: argparse.Namespace) -> int:
         "delta": DELTA,
         "shared": args.shared,
         "max_predicted_losers": args.max_predicted,
+        "small_tier": args.small_tier,
         "config": asdict(shared),
         "local_config": asdict(ALS_PLAIN),
         "candidates": ["shared"]
         + [f"offset {s:g}" for s in STRENGTHS if not np.isinf(s)]
         + [f"mix {a:g}" for a in MIXES]
         + [shrunk_name(n0, cap) for n0 in SHRINKS for cap in CAPS],
+        "rule_seeds": pilot,
         "rules": {str(s): rules[s].label() for s in seeds},
         "rule_grid": [r.label() for r in RULES],
+        "small_rule_grid": [r.label() for r in SMALL_RULES],
         "rule_confirmations": {str(s): confirmation_table(before, valid, s) for s in seeds},
         "predictor_calibration": calibration(before, valid),
+        "heterogeneity": heterogeneity_table(valid),
         "summary": summary(rows),
         "by_size": by_size(rows),
         "per_instance": rows,
@@ -152,12 +172,28 @@ def run(args: argparse.Namespace) -> int:
         "load_average": list(os.getloadavg()),
     }
     write_json(args.out, report, hint="choose a writable --out", allow_nan=False)
-    text = markdown(report)
+    text = markdown(report, PREVIOUS.label())
     if args.markdown:
         write_atomic(args.markdown, text.encode(), hint="choose a writable --markdown")
     print(text)
     print(f"wrote {args.out}")
     return 0
+
+
+def _seeds(text: str, flag: str) -> list[int]:
+    """Comma-separated seeds (``""``: none)."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: expected integers like 0,1,2") from None
+
+
+def heterogeneity_table(valid: Gains) -> dict[str, dict[str, float]]:
+    """:func:`~mpcrec.model.personal_tiers.heterogeneity` of each candidate on the
+    validation items of every replayed seed's instances of >= 20 users."""
+    pooled = [g for s in sorted(valid) for g in valid[s]]
+    names = [c for c in pooled[0] if c != "shared"] if pooled else []
+    return {c: heterogeneity(pooled, c) for c in names}
 
 
 def confirmation_table(before: Gains, valid: Gains, seed: int) -> list[dict[str, Any]]:
@@ -220,7 +256,7 @@ def seed_rows(
     config: ALSConfig,
     epsilon: float,
     seed: int,
-    rule: Rule,
+    rule: Policy,
     valid: list[dict[str, Matrix]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every instance's shared and personal test NDCG@10 for one seed.
@@ -231,7 +267,7 @@ def seed_rows(
     """
     if valid is None:
         valid = valid_gains(tuning, partition, config, epsilon, seed)
-    chosen = [choose(g, rule) for g in valid]
+    chosen = [rule.choose(g) for g in valid]
     before = [choose(g, PREVIOUS) for g in valid]  # side by side: the rule this replaces
     keep = [{a, b} for a, b in zip(chosen, before, strict=True)]
     gains = _gains(split, partition, config, epsilon, seed, "test", keep)
@@ -266,18 +302,32 @@ def _others(before: Gains, valid: Gains, seed: int) -> tuple[list[Any], list[Any
     return [g for s in others for g in before[s]], [g for s in others for g in valid[s]]
 
 
-def rules_by_seed(
-    before: Gains, valid: Gains, max_predicted: float = MAX_PREDICTED_LOSERS
-) -> dict[int, Rule]:
-    """Leave one seed out: each seed's rule is picked on the OTHER seeds' instances.
+def policies(
+    before: Gains,
+    valid: Gains,
+    seeds: list[int],
+    pilot: list[int] | None = None,
+    max_predicted: float = MAX_PREDICTED_LOSERS,
+    small_tier: bool = False,
+) -> dict[int, Policy]:
+    """Each seed's policy: picked once on the ``pilot`` seeds, or on the OTHER ``seeds``.
 
     ``before`` holds the gains on the earlier item (:func:`earlier_view`), ``valid`` on the
-    validation item; :func:`~mpcrec.model.personal_rule.pick_rule` chooses on the first and
-    confirms on the second. With a single seed, on its own instances (still validation).
+    validation item; :func:`~mpcrec.model.personal_tiers.pick_policy` chooses on the first
+    and confirms on the second. With a single seed and no pilot, on its own instances
+    (still validation).
     """
+    if pilot:
+        once = pick_policy(
+            [g for s in pilot for g in before[s]],
+            [g for s in pilot for g in valid[s]],
+            max_predicted,
+            small_tier,
+        )
+        return {seed: once for seed in seeds}
+    mine = {s: valid[s] for s in seeds}
     return {
-        seed: pick_rule(*_others(before, valid, seed), max_predicted=max_predicted)
-        for seed in valid
+        seed: pick_policy(*_others(before, mine, seed), max_predicted, small_tier) for seed in seeds
     }
 
 
@@ -324,55 +374,3 @@ def by_size(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
     return out
-
-
-def markdown(report: dict[str, Any]) -> str:
-    """The summary, the by-size table and the per-instance table."""
-    s = report["summary"]
-    lines = [
-        f"mean per-instance NDCG@10: shared {s['mean_instance_ndcg_shared']:.4f}, "
-        f"personal {s['mean_instance_ndcg_personal']:.4f}; over users: shared "
-        f"{s['user_ndcg_shared']:.4f}, personal {s['user_ndcg_personal']:.4f}; "
-        f"{s['personalised']} of {s['instances']} instance-seeds chose a personal model; "
-        f"instances of >= 20 users worse than shared by more than one SE: "
-        f"{len(s['worse_beyond_se_20_plus'])}; the previous rule ({PREVIOUS.label()}) in "
-        f"the same run: {s['mean_instance_ndcg_previous_rule']:.4f}, "
-        f"{len(s.get('worse_beyond_se_20_plus_previous_rule', []))} worse beyond one SE",
-        "",
-        "rule per seed (picked on the other seeds' instances, chosen on the third-last item "
-        "and confirmed on the validation item, at most "
-        f"{report.get('max_predicted_losers', 0.5):g} predicted losers per 60): "
-        + ", ".join(f"seed {k}: {v}" for k, v in report.get("rules", {}).items()),
-        "",
-        "loser predictor out of sample (each seed's own replay against the other seeds' "
-        "prediction, validation items; predicted per run from, rules, predicted, counted): "
-        + "; ".join(
-            f">= {b['per_run_from']:g}: {b['rules']}, {b['predicted']:.2f}, {b['counted']}"
-            for b in report.get("predictor_calibration", [])
-        ),
-        "",
-        "| users | instance-seeds | shared NDCG@10 | personal NDCG@10 | chose personal "
-        "| previous rule | worse beyond SE (new / previous) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for b in report["by_size"]:
-        lines.append(
-            f"| {b['users']} | {b['instances']} | {b['ndcg_shared']:.4f} | "
-            f"{b['ndcg_personal']:.4f} | {b['personalised']} | {b['ndcg_previous']:.4f} | "
-            f"{b['worse']} / {b['worse_previous']} |"
-        )
-    lines += [
-        "",
-        "| seed | instance | users | chosen | shared | personal | difference ± SE "
-        "| previous rule's choice | previous difference ± SE |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in sorted(report["per_instance"], key=lambda r: (r["seed"], -r["users"])):
-        lines.append(
-            f"| {r['seed']} | {r['instance']} | {r['users']} | {r['choice']} | "
-            f"{r['ndcg_shared']:.4f} | {r['ndcg_personal']:.4f} | "
-            f"{r['difference']:+.4f} ± {r['difference_se']:.4f} | "
-            f"{r['choice_previous']} {r['ndcg_previous']:.4f} | "
-            f"{r['difference_previous']:+.4f} ± {r['difference_previous_se']:.4f} |"
-        )
-    return "\n".join(lines) + "\n"

@@ -75,16 +75,27 @@ class Rule:
     candidate: str = ""
     shrink: float = 0.0
     cap: float = 1.0
+    max_users: int = NEVER
 
     def label(self) -> str:
-        """A short human name, e.g. ``>= 20 users, 1.5 SE: mix n/(n+50)`` or ``never``."""
+        """A short human name, e.g. ``>= 20 users, 1.5 SE: mix n/(n+50)`` or ``never``.
+
+        A ceiling reads ``2-19 users``; the bar ``z = -inf`` reads ``always`` (no
+        per-instance test: every instance of the size range moves).
+        """
         if self.min_users >= NEVER:
             return "never"
         if self.shrink > 0:
             only = f": {shrunk_name(self.shrink, self.cap)}"
         else:
             only = f": {self.candidate}" if self.candidate else ""
-        return f">= {self.min_users} users, {self.z:g} SE{only}"
+        size = (
+            f">= {self.min_users}"
+            if self.max_users >= NEVER
+            else (f"{self.min_users}-{self.max_users}")
+        )
+        bar = "always" if math.isinf(self.z) and self.z < 0 else f"{self.z:g} SE"
+        return f"{size} users, {bar}{only}"
 
 
 FIXED = ("offset 30", "mix 0.25", "mix 0.5", "mix 0.75")
@@ -142,15 +153,18 @@ def choose(gains: Mapping[str, Matrix], rule: Rule = Rule()) -> str:
         Per-user validation NDCG@10 of each candidate (``"shared"`` among them), all over
         the same users in the same order.
     rule:
-        The size floor, the number of standard errors the gain must exceed and the
-        candidate (``rule.candidate == ""`` and no shrinkage: the best of all candidates).
+        The size range, the number of standard errors the gain must exceed (``-inf``:
+        none, the candidate is taken unseen) and the candidate (``rule.candidate == ""``
+        and no shrinkage: the best of all candidates).
     """
     n = gains["shared"].shape[0]
-    if n < max(rule.min_users, 2):
+    if n < max(rule.min_users, 2) or n > rule.max_users:
         return "shared"
     one = candidate_for(rule, list(gains), n)
     if one or rule.shrink > 0:
         gains = {k: gains[k] for k in ("shared", one) if k in gains}
+    if math.isinf(rule.z) and rule.z < 0 and one in gains:
+        return one  # "always": the rule, picked over many instances, is the only test
     best = max(gains, key=lambda name: float(gains[name].mean()))
     gain, se = paired(gains[best] - gains["shared"])
     return best if gain > max(rule.z * se, 0.0) else "shared"
