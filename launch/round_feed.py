@@ -15,6 +15,7 @@ watchers' coroutines, woken in the same pass of the event loop, step aside for o
 (:meth:`RoundFeed.watch`), so a member's write starts before a thousand others. Everyone
 is sent the same bytes; only the order of the writes changes. A round waits for its
 members (``computing``), not for the write of that state to the other contributors.
+
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from launch.launcher import Launcher
 from launch.round import Round
 from launch.schedule import SETTLE_S
+from launch.watch_lag import LoopLag
 
 log = logging.getLogger("mpcrec.launcher")
 
@@ -40,6 +42,8 @@ class Delivery:
     def __init__(self, round_id: int, state: str) -> None:
         self.round_id, self.state, self.at = round_id, state, time.time()
         self.writes: list[float] = []
+        self.handled: dict[str, list[float]] = {}  # per call, when its handler began
+        self.loop_lag: dict[str, float | int] = {}  # while this was the latest
 
     def event(self) -> dict[str, Any]:
         """The launcher event ``announced``: each write's end, seconds after publishing
@@ -50,6 +54,10 @@ class Delivery:
             "round_id": self.round_id,
             "state": self.state,
             "writes_s": [round(t - self.at, 4) for t in self.writes],
+            "handled_s": {
+                rpc: [round(t - self.at, 4) for t in times] for rpc, times in self.handled.items()
+            },
+            "loop_lag_s": self.loop_lag,
         }
 
 
@@ -102,6 +110,7 @@ class RoundFeed:
         self._next = asyncio.Event()
         self._closed = False
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="round-feed")
+        self.lag = LoopLag()
 
     @property
     def running(self) -> bool:
@@ -120,7 +129,15 @@ class RoundFeed:
         woken, self._next = self._next, asyncio.Event()
         woken.set()
 
+    def handled(self, rpc: str) -> None:
+        """Note that a handler of ``rpc`` begins now (any thread; a list append)."""
+        delivery = self._delivery
+        if delivery is not None:
+            delivery.handled.setdefault(rpc, []).append(time.time())
+
     def _delivered(self) -> None:
+        if self._delivery is not None:
+            self._delivery.loop_lag = self.lag.take()
         if self._delivery is not None and self.on_delivered is not None:
             with contextlib.suppress(Exception):  # a view's failure must not stop the feed
                 self.on_delivered(self._delivery.event())
@@ -136,6 +153,13 @@ class RoundFeed:
     async def run(self) -> None:
         """Announce every change of the current round until closed (one task)."""
         loop = asyncio.get_running_loop()
+        sampling = asyncio.create_task(self.lag.run())
+        try:
+            await self._announce(loop)
+        finally:
+            sampling.cancel()
+
+    async def _announce(self, loop: asyncio.AbstractEventLoop) -> None:
         generation, last = -1, None
         while self.running:
             try:
