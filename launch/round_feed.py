@@ -16,6 +16,18 @@ watchers' coroutines, woken in the same pass of the event loop, step aside for o
 is sent the same bytes; only the order of the writes changes. A round waits for its
 members (``computing``), not for the write of that state to the other contributors.
 
+A round's end is coalesced into the next round's opening for everyone but its seats: a
+watcher that holds no seat waits :data:`HOLD_S` before it is sent ``published``, and is sent
+only the next round's ``open`` if that round opens meanwhile (it does, in the same step of
+the scheduler, unless the schedule pauses or ends). A thousand writes a round fewer at the
+moment a thousand commitments arrive; and a node, which follows the newest model after its
+step (``Node._follow_model``), fetches the model the ``open`` names after sending its
+commitment, not ahead of it (docs/benchmarks/federation.md, session 8). The seats still see
+``published`` at once (a member's committee party stops then). A node already tolerates a
+skipped state (a slow reader skips to the newest): the log check of a round runs at the
+first announcement after its end, and the catalogue export at its ``computing``. Aborted
+rounds are announced to all at once (the next round opens after ``retry_s``, and an abort
+releases a contributor's model version).
 """
 
 from __future__ import annotations
@@ -32,8 +44,14 @@ from launch.launcher import Launcher
 from launch.round import Round
 from launch.schedule import SETTLE_S
 from launch.watch_lag import LoopLag
+from mpcrec.federation.announcement import Phase
 
 log = logging.getLogger("mpcrec.launcher")
+
+#: How long a watcher that holds no seat of a round waits before it is sent the round's
+#: ``published``: the next round opens in the same step of the scheduler (5-50 ms later),
+#: and that opening replaces it (module docstring).
+HOLD_S = 0.25
 
 
 class Delivery:
@@ -107,6 +125,8 @@ class RoundFeed:
         self.number = 0  # of the latest announcement; 0: none yet
         self.latest: tuple[int, Any] | None = None  # (round id, message)
         self.first: frozenset[str] = frozenset()  # whom the latest is written to first
+        self.held = False  # whether the latest is a round's end the others wait for
+        self.hold_s = HOLD_S
         self._next = asyncio.Event()
         self._closed = False
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="round-feed")
@@ -126,6 +146,7 @@ class RoundFeed:
         self._delivery = Delivery(round_id, state)
         self.number += 1
         self.latest, self.first = (round_id, message), first
+        self.held = state == Phase.PUBLISHED.value and bool(first)
         woken, self._next = self._next, asyncio.Event()
         woken.set()
 
@@ -178,6 +199,15 @@ class RoundFeed:
                 log.exception("announcing the current round failed; retrying")
                 await asyncio.sleep(self.heartbeat_s)
 
+    async def _replaced(self, number: int) -> bool:
+        """Whether announcement ``number`` is replaced within :attr:`hold_s` (a watcher
+        that holds no seat waits that long before it is sent a round's end)."""
+        woken = self._next
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.hold_s):
+                await woken.wait()
+        return self.number > number
+
     async def watch(
         self, after_round: int, active: Callable[[], bool], watcher: str = ""
     ) -> AsyncIterator[Any]:
@@ -189,6 +219,8 @@ class RoundFeed:
             if self.number > sent and self.latest is not None:
                 if self.first and watcher not in self.first:
                     await asyncio.sleep(0)  # one pass of the loop: the seats' writes start first
+                    if self.held and await self._replaced(self.number):
+                        continue  # the round's end, replaced by the next round's opening
                 sent, delivery = self.number, self._delivery
                 round_id, message = self.latest
                 if round_id >= after_round:
