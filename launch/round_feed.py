@@ -15,6 +15,19 @@ watchers' coroutines, woken in the same pass of the event loop, step aside for o
 (:meth:`RoundFeed.watch`), so a member's write starts before a thousand others. Everyone
 is sent the same bytes; only the order of the writes changes. A round waits for its
 members (``computing``), not for the write of that state to the other contributors.
+
+A round's end is coalesced into the next round's opening for everyone but its seats: a
+watcher that holds no seat waits :data:`HOLD_S` before it is sent ``published``, and is sent
+only the next round's ``open`` if that round opens meanwhile (it does, in the same step of
+the scheduler, unless the schedule pauses or ends). A thousand writes a round fewer at the
+moment a thousand commitments arrive; and a node, which follows the newest model after its
+step (``Node._follow_model``), fetches the model the ``open`` names after sending its
+commitment, not ahead of it (docs/benchmarks/federation.md, session 8). The seats still see
+``published`` at once (a member's committee party stops then). A node already tolerates a
+skipped state (a slow reader skips to the newest): the log check of a round runs at the
+first announcement after its end, and the catalogue export at its ``computing``. Aborted
+rounds are announced to all at once (the next round opens after ``retry_s``, and an abort
+releases a contributor's model version).
 """
 
 from __future__ import annotations
@@ -30,8 +43,15 @@ from typing import Any
 from launch.launcher import Launcher
 from launch.round import Round
 from launch.schedule import SETTLE_S
+from launch.watch_lag import LoopLag
+from mpcrec.federation.announcement import Phase
 
 log = logging.getLogger("mpcrec.launcher")
+
+#: How long a watcher that holds no seat of a round waits before it is sent the round's
+#: ``published``: the next round opens in the same step of the scheduler (5-50 ms later),
+#: and that opening replaces it (module docstring).
+HOLD_S = 0.25
 
 
 class Delivery:
@@ -40,6 +60,8 @@ class Delivery:
     def __init__(self, round_id: int, state: str) -> None:
         self.round_id, self.state, self.at = round_id, state, time.time()
         self.writes: list[float] = []
+        self.handled: dict[str, list[float]] = {}  # per call, when its handler began
+        self.loop_lag: dict[str, float | int] = {}  # while this was the latest
 
     def event(self) -> dict[str, Any]:
         """The launcher event ``announced``: each write's end, seconds after publishing
@@ -50,6 +72,10 @@ class Delivery:
             "round_id": self.round_id,
             "state": self.state,
             "writes_s": [round(t - self.at, 4) for t in self.writes],
+            "handled_s": {
+                rpc: [round(t - self.at, 4) for t in times] for rpc, times in self.handled.items()
+            },
+            "loop_lag_s": self.loop_lag,
         }
 
 
@@ -99,9 +125,12 @@ class RoundFeed:
         self.number = 0  # of the latest announcement; 0: none yet
         self.latest: tuple[int, Any] | None = None  # (round id, message)
         self.first: frozenset[str] = frozenset()  # whom the latest is written to first
+        self.held = False  # whether the latest is a round's end the others wait for
+        self.hold_s = HOLD_S
         self._next = asyncio.Event()
         self._closed = False
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="round-feed")
+        self.lag = LoopLag()
 
     @property
     def running(self) -> bool:
@@ -117,10 +146,19 @@ class RoundFeed:
         self._delivery = Delivery(round_id, state)
         self.number += 1
         self.latest, self.first = (round_id, message), first
+        self.held = state == Phase.PUBLISHED.value and bool(first)
         woken, self._next = self._next, asyncio.Event()
         woken.set()
 
+    def handled(self, rpc: str) -> None:
+        """Note that a handler of ``rpc`` begins now (any thread; a list append)."""
+        delivery = self._delivery
+        if delivery is not None:
+            delivery.handled.setdefault(rpc, []).append(time.time())
+
     def _delivered(self) -> None:
+        if self._delivery is not None:
+            self._delivery.loop_lag = self.lag.take()
         if self._delivery is not None and self.on_delivered is not None:
             with contextlib.suppress(Exception):  # a view's failure must not stop the feed
                 self.on_delivered(self._delivery.event())
@@ -136,6 +174,13 @@ class RoundFeed:
     async def run(self) -> None:
         """Announce every change of the current round until closed (one task)."""
         loop = asyncio.get_running_loop()
+        sampling = asyncio.create_task(self.lag.run())
+        try:
+            await self._announce(loop)
+        finally:
+            sampling.cancel()
+
+    async def _announce(self, loop: asyncio.AbstractEventLoop) -> None:
         generation, last = -1, None
         while self.running:
             try:
@@ -154,6 +199,15 @@ class RoundFeed:
                 log.exception("announcing the current round failed; retrying")
                 await asyncio.sleep(self.heartbeat_s)
 
+    async def _replaced(self, number: int) -> bool:
+        """Whether announcement ``number`` is replaced within :attr:`hold_s` (a watcher
+        that holds no seat waits that long before it is sent a round's end)."""
+        woken = self._next
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.hold_s):
+                await woken.wait()
+        return self.number > number
+
     async def watch(
         self, after_round: int, active: Callable[[], bool], watcher: str = ""
     ) -> AsyncIterator[Any]:
@@ -165,6 +219,8 @@ class RoundFeed:
             if self.number > sent and self.latest is not None:
                 if self.first and watcher not in self.first:
                     await asyncio.sleep(0)  # one pass of the loop: the seats' writes start first
+                    if self.held and await self._replaced(self.number):
+                        continue  # the round's end, replaced by the next round's opening
                 sent, delivery = self.number, self._delivery
                 round_id, message = self.latest
                 if round_id >= after_round:

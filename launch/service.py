@@ -212,12 +212,14 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
                 return  # it does not read; it will watch again when it does
 
     def SubmitCommit(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.feed.handled("SubmitCommit")  # when, for the "announced" events
         with _refusals(context):
             who = self._caller(context)
             self.launcher.commit(who, request.round_id, request.commitment, request.entry_signature)
         return pb.Ack(detail="commitment stored")
 
     def SubmitReveal(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.feed.handled("SubmitReveal")
         with _refusals(context):
             who = self._caller(context)
             self.launcher.reveal(who, request.round_id, request.secret)
@@ -271,6 +273,7 @@ class LauncherService(pb_grpc.LauncherServicer):  # type: ignore[misc]
                 self._model = (model.version, {**kept, shared: found})  # all ask the same
             return found
 
+        self.feed.handled("GetModel")
         kept = self._kept_chunks(request) if self._known(context) else None
         if kept is None:  # kept chunks of a known caller are sent without the pool
             kept = await self._pooled(context, chunks)

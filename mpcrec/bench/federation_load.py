@@ -88,6 +88,8 @@ class Crowd:
         self.received: dict[str, list[float]] = {}
         self.started: dict[str, list[float]] = {}
         self.answered: dict[str, list[float]] = {}
+        self.refused_at: dict[str, list[float]] = {}  # and when a call for it was refused
+        self.lag: list[tuple[float, float]] = []  # (when, how late) this loop ran, if > 50 ms
 
     def note(self, times: dict[str, list[float]], ann: RoundAnnouncement) -> None:
         """The wall-clock time now, for ``ann``'s round and state (the launcher's events
@@ -199,6 +201,7 @@ class Instance:
                 return
             self.crowd.note(self.crowd.answered, ann)
         except grpc.aio.AioRpcError as err:
+            self.crowd.note(self.crowd.refused_at, ann)
             self.crowd.errors.append(f"{self.name} round {rid} {ann.phase}: {err.details()}")
         except Exception:  # the harness itself failed: reported, never a silent pass
             self.crowd.errors.append(f"{self.name} round {rid}: {traceback.format_exc()}")
@@ -300,6 +303,16 @@ class Instance:
             self.crowd.errors.append(f"{self.name} log check: {traceback.format_exc()}")
 
 
+async def _sample_lag(crowd: Crowd, tick_s: float = 0.05) -> None:
+    """Note when this process's loop ran more than ``tick_s`` late (until cancelled)."""
+    while True:
+        asked = time.monotonic()
+        await asyncio.sleep(tick_s)
+        late = time.monotonic() - asked - tick_s
+        if late > tick_s:
+            crowd.lag.append((time.time(), round(late, 4)))
+
+
 async def run_group(plan: dict[str, Any], index: int) -> dict[str, Any]:
     """Run the instances of group ``index`` to the end of the plan, or until SIGTERM (the
     launcher has exited: an instance that missed the last announcement stops then and is
@@ -314,6 +327,7 @@ async def run_group(plan: dict[str, Any], index: int) -> dict[str, Any]:
         for n in names
     }
     told_task: asyncio.Future[Any] = asyncio.ensure_future(told.wait())
+    sampling = asyncio.create_task(_sample_lag(crowd))
     pending: set[asyncio.Future[Any]] = set(tasks)
     while pending and not told.is_set():
         _, pending = await asyncio.wait(pending | {told_task}, return_when="FIRST_COMPLETED")
@@ -321,6 +335,7 @@ async def run_group(plan: dict[str, Any], index: int) -> dict[str, Any]:
     for task in pending:
         task.cancel()
     told_task.cancel()
+    sampling.cancel()
     for task, name in tasks.items():
         if task.cancelled() or task in pending:
             continue
@@ -337,6 +352,8 @@ async def run_group(plan: dict[str, Any], index: int) -> dict[str, Any]:
         "received": crowd.received,
         "started": crowd.started,
         "answered": crowd.answered,
+        "refused_at": crowd.refused_at,
+        "loop_lag": crowd.lag,
     }
 
 

@@ -15,7 +15,15 @@ federation_load`, the same machine's clock). Per state, over every instance and 
   worker pool and lock).
 
 A reveal answered later than the reveal window after ``revealing`` began is one that missed
-it: :func:`timing` counts those per round.
+it: :func:`timing` counts those per round. Where a late call waited (:func:`lateness`):
+
+- **refused**: a call refused (a commitment after the commit window), after the state began;
+- **handled**: the launcher's handler of a commitment began (in its worker pool), after
+  ``open`` began, and of every ``GetModel`` after the state then current began (its
+  ``announced`` events);
+- **launcher loop lag**: how late the launcher's event loop ran, per state (the largest and
+  the 95th percentile of its samples while that state was the latest announced);
+- **load loop lag**: the largest lag of the load processes' loops while the state lasted.
 """
 
 from __future__ import annotations
@@ -96,4 +104,61 @@ def timing(
         "sent_s": {state: _percentiles(v) for state, v in sorted(sent.items())},
         "answered_s": {state: _percentiles(v) for state, v in sorted(answered.items())},
         "reveals_after_window": late,
+        "lateness": lateness(events, loads),
+    }
+
+
+def _entered_order(entered: dict[str, float]) -> list[tuple[float, str]]:
+    return sorted((at, key) for key, at in entered.items())
+
+
+def _state_at(order: list[tuple[float, str]], when: float) -> str | None:
+    """The ``"round:state"`` the launcher was in at ``when``."""
+    found = None
+    for at, key in order:
+        if at > when:
+            break
+        found = key
+    return found
+
+
+def lateness(events: list[dict[str, Any]], loads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where late calls waited (see the module docstring), in seconds after the state began."""
+    entered = state_times(events)
+    refused = _lags(entered, [r.get("refused_at", {}) for r in loads])
+    commits: list[float] = []
+    fetches: dict[str, list[float]] = {}
+    lag_max: dict[str, list[float]] = {}
+    lag_p95: dict[str, list[float]] = {}
+    for e in events:
+        if e.get("event") != "announced":
+            continue
+        key, at = f"{e['round_id']}:{e['state']}", float(e["time"])
+        opened = entered.get(f"{e['round_id']}:open")
+        handled = e.get("handled_s", {})
+        if opened is not None:
+            commits.extend(at + t - opened for t in handled.get("SubmitCommit", []))
+        if key in entered:
+            state = e["state"]
+            fetches.setdefault(state, []).extend(
+                at + t - entered[key] for t in handled.get("GetModel", [])
+            )
+            lag = e.get("loop_lag_s") or {}
+            lag_max.setdefault(state, []).append(float(lag.get("max", 0.0)))
+            lag_p95.setdefault(state, []).append(float(lag.get("p95", 0.0)))
+    order = _entered_order(entered)
+    load_lag: dict[str, float] = {}
+    for report in loads:
+        for when, late in report.get("loop_lag", []):
+            during = _state_at(order, float(when))
+            if during is not None:
+                state = during.split(":", 1)[1]
+                load_lag[state] = max(load_lag.get(state, 0.0), float(late))
+    return {
+        "refused_s": {state: _percentiles(v) for state, v in sorted(refused.items())},
+        "commit_handled_s": _percentiles(commits),
+        "model_fetch_handled_s": {s: _percentiles(v) for s, v in sorted(fetches.items())},
+        "launcher_loop_lag_max_s": {s: max(v) for s, v in sorted(lag_max.items())},
+        "launcher_loop_lag_p95_s": {s: max(v) for s, v in sorted(lag_p95.items())},
+        "load_loop_lag_max_s": dict(sorted(load_lag.items())),
     }
