@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mpcrec.model.sasrec_config import SASRecConfig, SASRecFedConfig
+from mpcrec.model.seq_ensemble import SeqMixConfig
 from mpcrec.model.seqrec import SeqConfig
 from mpcrec.model.seqrec_dp import SeqDPConfig
 
@@ -63,3 +64,13 @@ SASREC_FED_RECENT_ROUNDS = SASRecFedConfig(
 # the demo's 20 x 25 rounds is at most 24.9 (SEQ_FED: 37.6; benchmarks/seq_update_norms.py),
 # 3.1 once divided by the demo's server step 8, well inside the committee's clip 8.
 SEQ_RUNTIME = SEQ_FED_HARD
+# the mix of the two federated sequence models (issue 16, 2026-12-02 morning): SEQ_FED_HARD
+# (seqrec, hard negatives) and SASREC_FED_RECENT_ROUNDS' SASRec, each trained by its own
+# rounds, their standardised scores summed at the viewer's instance. PROVISIONAL: weights
+# to be chosen on validation (seed 0)
+SEQ_FED_MIX = SeqMixConfig(
+    seq_rounds=SEQ_FED_HARD_ROUNDS,
+    sasrec=SASREC_FED_RECENT_ROUNDS,
+    sasrec_weight=0.5,
+    anonymous_sasrec_weight=0.5,
+)
