@@ -1,12 +1,15 @@
-"""Validation score matrices of the federated models, for ensembles (VALIDATION item only).
+"""Validation score matrices of the federated models, for mixes (VALIDATION item only).
 
     python benchmarks/seq_scores_validation.py MODEL ROUNDS CHECKPOINTS OUT_DIR [SEED] [JSON]
 
-``MODEL`` is ``seq_fed_hard`` (``SEQ_FED_HARD`` with the JSON changes), ``sasrec_fed``
-(``SASREC_FED``, kept Adam, viewers from their last 5 items) or ``fedavg_plain``
-(``FEDAVG``, MF's plaintext FedAvg). Trained by plaintext FedAvg over the 20 instances on
-the leave-last-out view (seed ``SEED``, default 0); at each round of ``CHECKPOINTS``
-(comma-separated) the logged-in and anonymous score matrices of every user are saved as
+``MODEL``: ``seq_fed_hard`` (``SEQ_FED_HARD`` with the JSON changes), ``sasrec_fed``
+(``SASREC_FED``, kept Adam, viewers from their last 5 items), ``fedavg_plain``
+(``FEDAVG``, MF's plaintext FedAvg), ``transitions`` or ``log_transitions`` (first-order
+counts with the popularity back-off, or their log1p) or ``ease`` (EASE's item-to-item
+weights over the viewer's whole history; ROUNDS only names these files). The
+federated ones are trained by plaintext FedAvg over the 20 instances on the leave-last-out
+view (seed ``SEED``, default 0). At each round of ``CHECKPOINTS`` (comma-separated) the
+logged-in and anonymous score matrices of every user are saved as
 ``OUT_DIR/MODEL-ROUND.npz`` (float32) and one JSON line is printed with their validation
 NDCG@10, wall seconds and the load average. Never touches the test item.
 """
@@ -26,12 +29,14 @@ import numpy as np
 from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import Partition, partition_users
 from mpcrec.data.split import Split, leave_last_out
+from mpcrec.model.baselines import ease_scorer
 from mpcrec.model.fedavg import train_fedavg
 from mpcrec.model.metrics import Scorer, evaluate
 from mpcrec.model.sasrec import SASRec
 from mpcrec.model.sasrec_config import SASRecFedConfig
 from mpcrec.model.sasrec_fed import anonymous_sasrec_scorer, sasrec_scorer, train_sasrec_fedavg
 from mpcrec.model.seqrec import SeqModel, anonymous_scorer, train_seq_fedavg, user_scorer
+from mpcrec.model.sequence import transitions_scorer
 from mpcrec.model.tuned import FEDAVG
 from mpcrec.model.tuned_sequence import SASREC_FED, SEQ_FED_HARD
 
@@ -55,6 +60,15 @@ def _run(
 
         fed = SASRecFedConfig(rounds=rounds, local_epochs=1, keep_optimiser=True, serve_items=5)
         train_sasrec_fedavg(tuning, p, replace(SASREC_FED, **changes), fed, seed=seed, on_round=sas)
+    elif name in ("transitions", "log_transitions"):
+        counts = transitions_scorer(tuning, seed=seed)  # smoothing chosen on validation
+        if name == "transitions":
+            save(rounds, counts, counts)
+        else:
+            logged = lambda u: np.log1p(np.asarray(counts(u)))  # noqa: E731
+            save(rounds, logged, logged)
+    elif name == "ease":  # item-to-item, order-free; lam chosen on validation
+        save(rounds, ease_scorer(tuning), None)
     elif name == "fedavg_plain":
         factors = train_fedavg(tuning, p, replace(FEDAVG, rounds=rounds), seed=seed)
         save(rounds, factors.scores, None)

@@ -17,7 +17,10 @@ rounds' arithmetic), its row with the anonymous viewer's metrics and ``payload_v
 ``seq_fed_mix`` trains both federated models (``seq_fed_hard``'s and ``sasrec_fed_recent``'s,
 each by its own rounds) and mixes their standardised scores at the viewer's instance
 (:mod:`mpcrec.model.seq_ensemble`, ``SEQ_FED_MIX``); its row carries each part's NDCG@10 of
-the same run beside the mix's (``PART_KEYS``).
+the same run beside the mix's (``PART_KEYS``). ``seq_fed_ease`` mixes ``seq_fed_hard``'s
+model the same way with EASE's item-to-item weights fitted on the instances' summed Gram
+matrices (:mod:`mpcrec.model.item_gram`, one secure round of ``n_items^2`` values; weight
+``SEQ_FED_EASE_WEIGHT``); its anonymous viewer is ``seqrec``'s alone.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 
 from mpcrec.bench.quality_methods import DELTA, Setting, Tick, Trainer, sequence_row
 from mpcrec.data.partition import Partition
+from mpcrec.model.item_gram import chosen_lambda, ease_viewer_scorer, federated_ease
 from mpcrec.model.metrics import Scorer, evaluate
 from mpcrec.model.mf import Matrix
 from mpcrec.model.sasrec import SASRec, train_sasrec
@@ -49,6 +53,7 @@ from mpcrec.model.tuned_sequence import (
     SASREC_FED_ROUNDS,
     SEQ_DP,
     SEQ_DP_MODEL,
+    SEQ_FED_EASE_WEIGHT,
     SEQ_FED_HARD,
     SEQ_FED_HARD_ROUNDS,
     SEQ_FED_MIX,
@@ -62,6 +67,7 @@ SEQ_METHODS = (
     "sasrec_fed",
     "sasrec_fed_recent",
     "seq_fed_mix",
+    "seq_fed_ease",
 )
 SEQ_CURVED = ("seq_dp",)
 """The methods ``--curve`` runs at every ε (besides ``fedavg_dp``)."""
@@ -72,11 +78,17 @@ SEQ_ROUNDS = {
     "sasrec_fed": SASREC_FED_ROUNDS.rounds,
     "sasrec_fed_recent": SASREC_FED_RECENT_ROUNDS.rounds,
     "seq_fed_mix": SEQ_FED_MIX.seq_rounds + SEQ_FED_MIX.sasrec.rounds,
+    "seq_fed_ease": SEQ_FED_HARD_ROUNDS,
 }
 PARTS = ("seq_fed_hard", "sasrec_fed_recent")
 """The parts of ``seq_fed_mix``, in the order of :meth:`SeqMixConfig.weights`."""
-PART_KEYS = tuple(f"{who}{part}_ndcg@10" for part in PARTS for who in ("", "anonymous_"))
-"""Each part's NDCG@10 (logged-in, anonymous) in ``seq_fed_mix``'s row."""
+PART_KEYS = (
+    *(f"{who}{part}_ndcg@10" for part in PARTS for who in ("", "anonymous_")),
+    "ease_ndcg@10",
+    "ease_lambda",
+)
+"""Each part's NDCG@10 (logged-in, anonymous) in ``seq_fed_mix``'s and ``seq_fed_ease``'s
+rows (EASE: logged-in only, and its ``lam``)."""
 
 
 def seq_configs(epsilon: float) -> dict[str, Any]:
@@ -97,6 +109,11 @@ def seq_configs(epsilon: float) -> dict[str, Any]:
         "sasrec_fed_recent": {
             **{k: v for k, v in asdict(SASREC_FED).items() if k != "epochs"},
             **asdict(SASREC_FED_RECENT_ROUNDS),
+        },
+        "seq_fed_ease": {
+            **asdict(SEQ_FED_HARD),
+            "rounds": SEQ_FED_HARD_ROUNDS,
+            "ease_weight": SEQ_FED_EASE_WEIGHT,
         },
         "seq_fed_mix": {
             **asdict(SEQ_FED_MIX),
@@ -190,6 +207,23 @@ def _seq_fed_mix(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Score
     return ensemble_scorer(logged_in, mix.weights()), extra
 
 
+def _seq_fed_ease(s: Setting, p: Partition, seed: int, tick: Tick) -> tuple[Scorer, dict[str, Any]]:
+    seq = train_seq_fedavg(
+        s.split, p, SEQ_FED_HARD, rounds=SEQ_FED_HARD_ROUNDS, seed=seed, on_round=tick
+    )
+    lam = chosen_lambda(s.tuning, p)  # on the validation item of the leave-last-out view
+    ease = ease_viewer_scorer(s.split, federated_ease(s.split, p, lam))
+    logged_in, extra = sequence_row(s, seq)  # the anonymous viewer: seqrec's alone
+    parts = (logged_in, ease)
+    extra["seq_fed_hard_ndcg@10"] = evaluate(logged_in, s.split)["ndcg@10"]
+    extra["anonymous_seq_fed_hard_ndcg@10"] = extra["anonymous_ndcg@10"]
+    extra["ease_ndcg@10"] = evaluate(ease, s.split)["ndcg@10"]
+    extra["ease_lambda"] = lam
+    extra["gram_values"] = s.split.n_items**2  # one secure round, besides seqrec's rounds
+    weights = (1.0 - SEQ_FED_EASE_WEIGHT, SEQ_FED_EASE_WEIGHT)
+    return ensemble_scorer(parts, weights), extra
+
+
 SEQ_TRAINERS: dict[str, Trainer] = {
     "seq_dp": _seq_dp,
     "seq_fed_hard": _seq_fed_hard,
@@ -197,4 +231,5 @@ SEQ_TRAINERS: dict[str, Trainer] = {
     "sasrec_fed": _sasrec_fed,
     "sasrec_fed_recent": _sasrec_fed_recent,
     "seq_fed_mix": _seq_fed_mix,
+    "seq_fed_ease": _seq_fed_ease,
 }
