@@ -241,7 +241,7 @@ def _write(args: argparse.Namespace, report: dict[str, Any]) -> None:
 def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
     out: dict[str, float] = {}
     extras: tuple[str, ...] = ("train_s", "epsilon", "noise_multiplier", "payload_values")
-    extras += ("max_delta_norm", *PART_KEYS)  # PART_KEYS: seq_fed_mix's parts
+    extras += ("max_delta_norm", *PART_KEYS)  # PART_KEYS: the mixes' parts
     for key in (*METRICS, *(f"anonymous_{m}" for m in METRICS), *extras):
         values = [float(r[key]) for r in rows if key in r]
         if values:

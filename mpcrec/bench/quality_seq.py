@@ -82,13 +82,11 @@ SEQ_ROUNDS = {
 }
 PARTS = ("seq_fed_hard", "sasrec_fed_recent")
 """The parts of ``seq_fed_mix``, in the order of :meth:`SeqMixConfig.weights`."""
-PART_KEYS = (
-    *(f"{who}{part}_ndcg@10" for part in PARTS for who in ("", "anonymous_")),
-    "ease_ndcg@10",
-    "ease_lambda",
-)
-"""Each part's NDCG@10 (logged-in, anonymous) in ``seq_fed_mix``'s and ``seq_fed_ease``'s
-rows (EASE: logged-in only, and its ``lam``)."""
+MIX_KEYS = tuple(f"{who}{part}_ndcg@10" for part in PARTS for who in ("", "anonymous_"))
+"""Each part's NDCG@10 (logged-in, anonymous) in ``seq_fed_mix``'s row."""
+PART_KEYS = (*MIX_KEYS, "ease_ndcg@10", "ease_lambda")
+"""The parts' figures of ``seq_fed_mix``'s and ``seq_fed_ease``'s rows (EASE: logged-in
+only, and its ``lam``)."""
 
 
 def seq_configs(epsilon: float) -> dict[str, Any]:

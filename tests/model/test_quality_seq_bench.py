@@ -77,7 +77,7 @@ def test_the_mix_row_has_both_parts_of_the_same_run_and_a_whole_share_is_that_pa
     args = ["--instances", "2", "--seeds", "0", "--methods", "seq_fed_mix"]
     report = run_quality_bench(tmp_path, n_users=40, n_items=30, per_user=5, args=args)
     row = report["methods"]["seq_fed_mix"]
-    parts = {k: row[k] for k in quality_seq.PART_KEYS}
+    parts = {k: row[k] for k in quality_seq.MIX_KEYS}
     assert all(0.0 <= v <= 1.0 for v in parts.values())
     assert parts["seq_fed_hard_ndcg@10"] != parts["sasrec_fed_recent_ndcg@10"]
     # a standardised score ranks as the part's own: the mix at a whole share is that part
