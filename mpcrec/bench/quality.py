@@ -36,7 +36,14 @@ from mpcrec.bench.quality_methods import DEFAULT_METHODS as BASE_DEFAULT
 from mpcrec.bench.quality_methods import DELTA, PROTOCOLS, Setting
 from mpcrec.bench.quality_methods import METHODS as BASE_METHODS
 from mpcrec.bench.quality_methods import TRAINERS as BASE_TRAINERS
-from mpcrec.bench.quality_seq import SEQ_CURVED, SEQ_METHODS, SEQ_ROUNDS, SEQ_TRAINERS, seq_configs
+from mpcrec.bench.quality_seq import (
+    PART_KEYS,
+    SEQ_CURVED,
+    SEQ_METHODS,
+    SEQ_ROUNDS,
+    SEQ_TRAINERS,
+    seq_configs,
+)
 from mpcrec.bench.report import check_writable, write_json
 from mpcrec.data.interaction_file import load_interaction_file
 from mpcrec.data.interactions import Interactions
@@ -233,7 +240,8 @@ def _write(args: argparse.Namespace, report: dict[str, Any]) -> None:
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, float]:
     out: dict[str, float] = {}
-    extras = ("train_s", "epsilon", "noise_multiplier", "payload_values", "max_delta_norm")
+    extras: tuple[str, ...] = ("train_s", "epsilon", "noise_multiplier", "payload_values")
+    extras += ("max_delta_norm", *PART_KEYS)  # PART_KEYS: the mixes' parts
     for key in (*METRICS, *(f"anonymous_{m}" for m in METRICS), *extras):
         values = [float(r[key]) for r in rows if key in r]
         if values:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mpcrec.model.sasrec_config import SASRecConfig, SASRecFedConfig
+from mpcrec.model.seq_ensemble import SeqMixConfig
 from mpcrec.model.seqrec import SeqConfig
 from mpcrec.model.seqrec_dp import SeqDPConfig
 
@@ -63,3 +64,19 @@ SASREC_FED_RECENT_ROUNDS = SASRecFedConfig(
 # the demo's 20 x 25 rounds is at most 24.9 (SEQ_FED: 37.6; benchmarks/seq_update_norms.py),
 # 3.1 once divided by the demo's server step 8, well inside the committee's clip 8.
 SEQ_RUNTIME = SEQ_FED_HARD
+# mixes at the viewer's instance (issue 16, 2026-12-02 morning, mpcrec.model.seq_ensemble):
+# standardised scores, weights on a grid of 0.1 by validation NDCG@10, seed 0, against
+# SEQ_FED_HARD's 0.1138 (logged-in) / 0.0948 (anonymous) alone.
+# With the federated SASRec (60 rounds, last 5 items; 0.1058 / 0.0981 alone), SASRec's share
+# 0.1 .. 0.9: logged-in 0.1125 0.1131 0.1163 0.1185 0.1166 0.1144 0.1134 0.1105 0.1090,
+# anonymous 0.0940 0.0938 0.0962 0.0971 0.1018 0.1018 0.1028 0.1022 0.0992
+SEQ_FED_MIX = SeqMixConfig(
+    seq_rounds=SEQ_FED_HARD_ROUNDS,
+    sasrec=SASREC_FED_RECENT_ROUNDS,
+    sasrec_weight=0.4,
+    anonymous_sasrec_weight=0.7,
+)
+# With EASE's item-to-item weights from the summed Gram matrices (mpcrec.model.item_gram;
+# 0.0878 alone), EASE's share 0.1 .. 0.9: 0.1209 0.1257 0.1255 0.1239 0.1204 0.1151 0.1107
+# 0.1024 0.0935 (chosen: 0.2). All three (seqrec 0.3, EASE 0.2, SASRec 0.5): 0.1321
+SEQ_FED_EASE_WEIGHT = 0.2
