@@ -211,19 +211,21 @@ class HostileFederation(Federation):
     def store(self) -> SQLiteStore:
         return SQLiteStore(self.db)
 
-    def audit(self, *, evidence: bool = False) -> dict[str, Any]:
-        """Export the launcher's log and run ``mpcrec audit verify --format json`` with the
-        tree heads every node kept (and, with ``evidence``, the heads of every node's
-        ``fork_evidence.jsonl``); the JSON report (findings: rule, entry, message)."""
-        log = self.root / "audit.jsonl"
+    def audit(self, *, evidence: bool = False, log: Path | None = None) -> dict[str, Any]:
+        """Export the launcher's log (or take ``log``, a history exported already) and run
+        ``mpcrec audit verify --format json`` with the tree heads every node kept (and, with
+        ``evidence``, the heads of every node's ``fork_evidence.jsonl``); the JSON report
+        (findings: rule, entry, message), its ``exit_code`` added."""
         cli = [sys.executable, "-m", "mpcrec.cli.app", "audit"]
-        subprocess.run(
-            [*cli, "export", "--state-dir", str(self.root / "launcher"), "--out", str(log)],
-            check=True,
-            capture_output=True,
-            timeout=60,
-            env=self.env(),
-        )
+        if log is None:
+            log = self.root / "audit.jsonl"
+            subprocess.run(
+                [*cli, "export", "--state-dir", str(self.root / "launcher"), "--out", str(log)],
+                check=True,
+                capture_output=True,
+                timeout=60,
+                env=self.env(),
+            )
         heads = sorted(self.root.glob("nodes/*/tree_heads.jsonl"))
         heads += sorted(self.root.glob("nodes/*/fork_evidence.jsonl")) if evidence else []
         done = subprocess.run(

@@ -24,8 +24,6 @@ between the two are revealed over the launcher's promise and within the nodes' c
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -184,7 +182,7 @@ def test_ledger_lies_are_refused_by_every_node_and_named_by_the_auditor(
     # the rewritten history as the launcher would hand it to an auditor: it hides the
     # overrun (the budget it declares affords every round), and the heads every node kept
     # before it was shown name it a fork
-    rewritten = _verify_rewritten(fed4)
+    rewritten = fed4.audit(log=fed4.root / REWRITTEN_LOG)  # with every node's heads
     assert rewritten["exit_code"] == 1, rewritten
     budget = findings_in(rewritten, {"user_budget"})
     assert not [f for f in budget if "exceeds the budget" in f["message"]], rewritten
@@ -192,22 +190,3 @@ def test_ledger_lies_are_refused_by_every_node_and_named_by_the_auditor(
     for node in fed4.nodes:
         named_fork = f"{node}/tree_heads.jsonl line"
         assert any(named_fork in f["message"] for f in forks), (node, rewritten)
-
-
-def _verify_rewritten(fed: HostileFederation) -> dict[str, Any]:
-    """``mpcrec audit verify --format json`` on the rewritten history the launcher exported,
-    with the tree heads every node kept (the JSON report, its exit code added)."""
-    heads = sorted(fed.root.glob("nodes/*/tree_heads.jsonl"))
-    done = subprocess.run(
-        [sys.executable, "-m", "mpcrec.cli.app", "audit", "verify", str(fed.root / REWRITTEN_LOG)]
-        + ["--workers", "1", "--format", "json"]
-        + [arg for path in heads for arg in ("--heads", str(path))],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=fed.env(),
-    )
-    assert done.stdout.strip(), f"audit verify printed nothing: {done.stderr[-2000:]}"
-    report: dict[str, Any] = json.loads(done.stdout)
-    report["exit_code"] = done.returncode
-    return report
