@@ -17,7 +17,8 @@ PlaintextAggregation`, :func:`~mpcrec.node.signed_weights.signed_weights`):
 5. at each round's end: the latest tree head and the inclusion proofs of its own entries
    (what a node's log watch asks for; the proofs are not checked here; not after the round
    publishing the plan's last model, when the launcher exits), in a task of its own beside
-   the next round's steps, as a node's log watch runs beside its rounds: one
+   the next round's steps, as a node's log watch runs beside its rounds (at ``open`` once
+   its commitment is answered, as a node commits before it checks the log): one
    ``GetLogProofs`` call (the plan's ``one_log_call``, the default), or ``GetTreeHead`` and
    a ``GetInclusionProof`` per entry (``--log-calls separate``: a launcher without
    ``GetLogProofs``);
@@ -176,10 +177,8 @@ class Instance:
         self.crowd.note(self.crowd.received, ann)
         rid = ann.round_id
         ended = [r for r in self.signed if r < rid or (r == rid and ann.phase.terminal)]
-        if ended:  # as a node's log watch, once a round has ended (a state may be skipped),
-            checking = asyncio.create_task(self.check_log(ended))  # beside its rounds
-            self.watching.add(checking)
-            checking.add_done_callback(self.watching.discard)
+        if ended and ann.phase is not Phase.OPEN:  # as a node's log watch, once a round has ended
+            self.watch_log(ended)
         try:
             if ann.phase is Phase.OPEN and self.name in ann.participants:
                 secret = messages.fresh_secret()
@@ -205,6 +204,15 @@ class Instance:
             self.crowd.errors.append(f"{self.name} round {rid} {ann.phase}: {err.details()}")
         except Exception:  # the harness itself failed: reported, never a silent pass
             self.crowd.errors.append(f"{self.name} round {rid}: {traceback.format_exc()}")
+        finally:
+            if ended and ann.phase is Phase.OPEN:  # after its commitment, as a node does
+                self.watch_log(ended)
+
+    def watch_log(self, ended: list[int]) -> None:
+        """Check the log of the rounds ``ended`` in a task beside the rounds."""
+        checking = asyncio.create_task(self.check_log(ended))
+        self.watching.add(checking)
+        checking.add_done_callback(self.watching.discard)
 
     def follow(self, ann: RoundAnnouncement) -> None:
         """Start fetching the newest model ``ann`` names, the first time it is named (a

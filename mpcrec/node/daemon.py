@@ -4,7 +4,9 @@ The daemon only dispatches: each announcement of the current round
 (:meth:`~mpcrec.federation.launcher_client.LauncherClient.watch_rounds`) goes to the step of
 its phase, once per round (:mod:`mpcrec.node.round_memory`):
 
-* ``open``: commit to a fresh 32-byte secret (:func:`committees.seed.commitment`);
+* ``open``: commit to a fresh 32-byte secret (:func:`committees.seed.commitment`), then check
+  the log of the round that ended (a commitment reveals nothing: so a thousand are not taken
+  in behind a thousand log checks; docs/benchmarks/federation.md, session 8);
 * ``revealing``: reveal it;
 * ``collecting``: check the round against the signed parameters and this node's privacy
   floor (:mod:`mpcrec.node.floor`) and that it never contributed on this base model
@@ -17,15 +19,13 @@ its phase, once per round (:mod:`mpcrec.node.round_memory`):
 * ``published`` / ``aborted``: forget the round's secret.
 
 Every announcement names the newest published model: the node checks the launcher's history
-(:mod:`mpcrec.node.launcher_trust`) and serves it (:mod:`mpcrec.node.serving`). Signed
-messages are built by :mod:`mpcrec.node.messages`; the launcher is reached through a
-:class:`~mpcrec.federation.launcher_client.LauncherClient` (gRPC by default, in process in
-tests). The node's users' embeddings and interactions never leave it: only envelopes do. A
-broken connection (the launcher restarting) is retried with capped backoff while the node
-keeps serving its last model; a step the launcher refuses is logged once and not taken
-again that round (:mod:`mpcrec.node.reconnect`: what the node does with each answer); every
-step is idempotent (a repeated message is refused by the launcher as a
-:class:`~mpcrec.federation.refusals.StoreConflict` and counted as done).
+(:mod:`mpcrec.node.launcher_trust`) and serves it (:mod:`mpcrec.node.serving`). Signed messages
+are built by :mod:`mpcrec.node.messages`; the launcher is reached through a
+:class:`~mpcrec.federation.launcher_client.LauncherClient` (gRPC, or in process in tests).
+The node's users' embeddings and interactions never leave it: only envelopes do. A broken
+connection is retried with capped backoff while the node serves its last model; a step the
+launcher refuses is logged once and not taken again that round (:mod:`mpcrec.node.reconnect`);
+every step is idempotent (a repeat is a :class:`~mpcrec.federation.refusals.StoreConflict`).
 """
 
 from __future__ import annotations
@@ -143,14 +143,9 @@ class Node:
         self.beacon_chain = pinned_chain(config.beacon)
         self.snapshots = SnapshotWriter(self.me, self.trainer, config.state_dir, self.recommender)
         self.snapshots.hide = lambda s: without_retired(s, retired_urls(self.catalogue.index))
-        self._steps: dict[Phase, Step] = {
-            Phase.OPEN: self._commit,
-            Phase.REVEALING: self._reveal,
-            Phase.COLLECTING: self._contribute,
-            Phase.COMPUTING: self._computing,
-            Phase.PUBLISHED: self._end,
-            Phase.ABORTED: self._end,
-        }
+        self._steps: dict[Phase, Step] = {Phase.OPEN: self._commit, Phase.REVEALING: self._reveal}
+        self._steps |= {Phase.COLLECTING: self._contribute, Phase.COMPUTING: self._computing}
+        self._steps |= dict.fromkeys((Phase.PUBLISHED, Phase.ABORTED), self._end)
 
     @property
     def served_version(self) -> int:
@@ -244,14 +239,12 @@ class Node:
         self.link.connected()  # it answered: the node follows its rounds
 
     def on_announcement(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
-        """Dispatch ``ann`` to the step of its phase, then follow the newest model."""
+        """Check the log if a round ended (at ``open`` after the commitment), dispatch ``ann``
+        to the step of its phase, then follow the newest model."""
         if self.forked:
             return
-        try:  # a round ended: the log holds what this node signed, one history, the peers' too
-            self.log_watch.follow(client, ann)
-        except RoundRefused as refusal:
-            self.forked = refusal.detail  # no longer taking part
-            raise
+        if ann.phase is not Phase.OPEN:
+            self._check_log(client, ann)
         if ann.phase not in (Phase.PUBLISHED, Phase.ABORTED):
             self.catalogue.check(ann, self.catalogue_source, self.trust.pinned_key())
         if ann.phase in EXPORT_PHASES and self.memory.once(ann.round_id, "catalogue-export"):
@@ -263,7 +256,16 @@ class Node:
         if step is not None:
             step(client, ann)
             self.memory.current = None
+        if ann.phase is Phase.OPEN:
+            self._check_log(client, ann)
         self._follow_model(client, ann)
+
+    def _check_log(self, client: LauncherClient, ann: RoundAnnouncement) -> None:
+        try:  # a round ended: the log holds what this node signed, one history, the peers' too
+            self.log_watch.follow(client, ann)
+        except RoundRefused as refusal:
+            self.forked = refusal.detail  # no longer taking part
+            raise
 
     # -- the steps --------------------------------------------------------------------------
 
