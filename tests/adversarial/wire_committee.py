@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -40,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from committees import local_committee
 from committees.local_committee import LocalCommittee
 from committees.session import SealedInputs, SessionSettings
+from committees.transport.frames import KIND_BYTES
 from committees.transport.settings import TlsTransport
 from mpcrec.crypto.codec import encode
 from mpcrec.crypto.envelope import seal_shares
@@ -47,7 +49,13 @@ from mpcrec.crypto.pki import create_ca, issue_certificate
 from mpcrec.crypto.sharing import expand_seed, split
 from mpcrec.secure.program import RoundOutcome, RoundSpec
 from tests.adversarial.curious_view import VIEW_DIR_ENV
-from tests.adversarial.wire_view import LEAKERS_ENV, OUTSIDER_ENV, leak, wire_party_main
+from tests.adversarial.wire_view import (
+    LEAKERS_ENV,
+    OUTSIDER_ENV,
+    leak,
+    read_frames,
+    wire_party_main,
+)
 from tests.net import free_port
 
 N, DIM, VICTIM, MEMBERS = 3, 1000, 0, 3
@@ -82,6 +90,30 @@ def wait_file(path: Path, procs: dict[str, subprocess.Popen[bytes]], timeout: fl
                 raise AssertionError(f"{name} exited with {proc.returncode}: {log}")
         if time.monotonic() > deadline:
             raise AssertionError(f"no {path.name} within {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def wait_dealer_set_up(
+    root: Path, procs: dict[str, subprocess.Popen[bytes]], timeout: float
+) -> None:
+    """Wait until the dealer has read every member's set-up barrier (an empty bytes frame).
+
+    The session is ready once the members are, and a member's barrier with the dealer can
+    still be unread then: round 1's window would hold it and round 2's not (stop 23's CI).
+    """
+    frames = root / f"frames-{MEMBERS}.bin"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            received = [f for f in read_frames(frames) if not f["sent"]]
+        except struct.error:  # the dealer is writing a frame just now
+            received = []
+        barriers = {f["peer"] for f in received if f["kind"] == KIND_BYTES and not f["data"]}
+        if barriers >= set(range(MEMBERS)):
+            return
+        wait_file(frames, procs, max(deadline - time.monotonic(), 0.0))
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the dealer read set-up barriers from {sorted(barriers)} only")
         time.sleep(0.02)
 
 
@@ -269,6 +301,7 @@ def run_wired_rounds(root: Path) -> None:
         settings = SessionSettings(protocol="beaver", provider="TTP", timeout_s=60)
         with WiredCommittee(root, procs, settings=settings) as committee:
             wait_file(root / "outsider-ready", procs, 60)  # started while the parties did
+            wait_dealer_set_up(root, procs, 60)
             times = _rounds(committee, root, outsider)
         leak(outsider, {"who": "end"}, {})
         procs["leak_outsider"].wait(timeout=60)
