@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy mpcrec committees launch
 
 unit: $(STAMP) postgres
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=40
 
 # The PeerTube plugin: its npm dependencies from package-lock.json, its types checked
 # against @peertube/peertube-types, its tests (node --test) against a real `mpcrec serve`.
