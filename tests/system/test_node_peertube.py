@@ -176,9 +176,7 @@ def test_peertube_node_trains_in_the_federation_and_serves_its_users(
             "committee_size": 3,
             "min_contributors": 4,
             "cooldown": 1,
-            # the draw waits for the beacon round due after both windows: each round waits
-            # them out whole, so they are the nodes' reaction margins, no longer (5 s each)
-            "commit_s": 5,
+            "commit_s": 5,  # each round waits both out whole (its beacon is due after them)
             "reveal_s": 5,
             "collect_s": 120,
             "compute_s": 60,
