@@ -49,8 +49,12 @@ RULES: dict[str, Any] = {
     "compute_s": 40,
 }
 SCHEDULE: dict[str, Any] = {"rounds": 0, "retry_s": 0.3}
-#: Extra ``node.yaml`` settings of every honest node (see :data:`SECURE_MODEL`).
-NODE_EXTRA: dict[str, Any] = {"mpc_timeout_s": 20.0}
+#: Extra ``node.yaml`` settings of every honest node (see :data:`SECURE_MODEL`). The seat is
+#: kept warm (the party process starts at registration and serves every round): the attacks
+#: are on what a party is handed, not on when it starts, and a cold start inside each round
+#: cost every test some 6-9 s a round and put CrypTen's import inside ``compute_s`` (session
+#: 6's flake). A party started at the draw is the system tests' (tests/system/test_federation.py).
+NODE_EXTRA: dict[str, Any] = {"mpc_timeout_s": 20.0, "committee": {"warm_seat": True}}
 
 
 class HostileFederation(Federation):

@@ -26,7 +26,14 @@ RULE = {
     "beacon": ("beacon", "beacon round 1 was due at"),
 }
 MODEL = {**SECURE_MODEL, "noise_multiplier": HONEST_NOISE}  # so that lowering it is a lie
-FLOOR = {"privacy_floor": {"min_noise_multiplier": FLOOR_NOISE}}
+#: A cold seat (tests/adversarial/harness.py keeps them warm): each stage changes the spec,
+#: so a node builds its aggregation again at the stage's registration, and a warm party
+#: would be stopped there first (up to its 2 s exit grace): a node could register after
+#: the lied round's 2 s commitments closed, never see its ``open`` and refuse nothing.
+FLOOR = {
+    "privacy_floor": {"min_noise_multiplier": FLOOR_NOISE},
+    "committee": {"warm_seat": False},
+}
 
 
 @pytest.mark.timeout(300)

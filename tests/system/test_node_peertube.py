@@ -176,8 +176,8 @@ def test_peertube_node_trains_in_the_federation_and_serves_its_users(
             "committee_size": 3,
             "min_contributors": 4,
             "cooldown": 1,
-            "commit_s": 20,
-            "reveal_s": 20,
+            "commit_s": 5,  # each round waits both out whole (its beacon is due after them)
+            "reveal_s": 5,
             "collect_s": 120,
             "compute_s": 60,
         },
