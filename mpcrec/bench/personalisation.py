@@ -1,7 +1,8 @@
 """``mpcrec bench personalisation``: the shared DP-ALS model against each instance's own.
 
-Per seed: ML-100k partitioned into zip-code regions (non-IID, Zipf-sized instances), the
-shared model trained by DP-ALS (``--shared``: ``head``, ``ALS_DP``, what the runtime trains
+Per seed: ML-100k partitioned into Zipf-sized instances (``--partition``: zip-code regions,
+the default, or communities by occupation, age band or taste:
+:mod:`~mpcrec.bench.personalisation_partitions`), the shared model trained by DP-ALS (``--shared``: ``head``, ``ALS_DP``, what the runtime trains
 since 2026-12-02, a count release then the statistics over the catalogue's head; or
 ``one-release``, ``ALS_DP_ONE_RELEASE``, the model the figures before 2026-12-02 were
 measured on), at user-level ``--epsilon``, δ = 1e-5. Every

@@ -12,6 +12,8 @@ def markdown(report: dict[str, Any], previous: str) -> str:
     """
     s = report["summary"]
     lines = [
+        f"partition: {report.get('partition', 'zip-code regions')}",
+        "",
         f"mean per-instance NDCG@10: shared {s['mean_instance_ndcg_shared']:.4f}, "
         f"personal {s['mean_instance_ndcg_personal']:.4f}; over users: shared "
         f"{s['user_ndcg_shared']:.4f}, personal {s['user_ndcg_personal']:.4f}; "

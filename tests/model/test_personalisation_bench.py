@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,7 @@ from mpcrec.bench.personalisation import (
     earlier_view,
     heterogeneity_table,
     policies,
+    register,
     seed_rows,
     summary,
 )
@@ -135,3 +137,13 @@ def test_rule_seeds_are_parsed_and_a_bad_one_names_its_flag() -> None:
     assert _seeds("", "--rule-seeds") == [] and _seeds("0, 1,2", "--rule-seeds") == [0, 1, 2]
     with pytest.raises(ConfigError, match="--rule-seeds"):
         _seeds("0,x", "--rule-seeds")
+
+
+def test_the_partition_flag_defaults_to_the_issue_s_zip_code_regions() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    assert parser.parse_args(["personalisation", "--out", "x"]).partition == "zip"
+    taste = parser.parse_args(["personalisation", "--out", "x", "--partition", "taste"])
+    assert taste.partition == "taste"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["personalisation", "--out", "x", "--partition", "planet"])
