@@ -2,10 +2,11 @@
 
 Per seed: ML-100k partitioned into Zipf-sized instances (``--partition``: zip-code regions,
 the default, or communities by occupation, age band or taste:
-:mod:`~mpcrec.bench.personalisation_partitions`), the shared model trained by DP-ALS (``--shared``: ``head``, ``ALS_DP``, what the runtime trains
-since 2026-12-02, a count release then the statistics over the catalogue's head; or
-``one-release``, ``ALS_DP_ONE_RELEASE``, the model the figures before 2026-12-02 were
-measured on), at user-level ``--epsilon``, δ = 1e-5. Every
+:mod:`~mpcrec.bench.personalisation_partitions`), the shared model trained by DP-ALS
+(``--shared``: ``head``, ``ALS_DP``, what the runtime trains since 2026-12-02, a count
+release then the statistics over the catalogue's head; or ``one-release``,
+``ALS_DP_ONE_RELEASE``, the model the figures before 2026-12-02 were measured on), at
+user-level ``--epsilon``, δ = 1e-5. Every
 instance may compare ONE candidate (an item-factor offset pulled toward the shared factors,
 or a mixture with a plain ALS of its own users, :mod:`mpcrec.model.personal`) with the
 shared model on its own users' validation items (the leave-last-out view and a model

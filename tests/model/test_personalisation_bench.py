@@ -19,7 +19,7 @@ from mpcrec.bench.personalisation import (
     seed_rows,
     summary,
 )
-from mpcrec.bench.personalisation_report import markdown
+from mpcrec.bench.personalisation_report import markdown, pooled_difference
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.errors import ConfigError
@@ -147,3 +147,9 @@ def test_the_partition_flag_defaults_to_the_issue_s_zip_code_regions() -> None:
     assert taste.partition == "taste"
     with pytest.raises(SystemExit):
         parser.parse_args(["personalisation", "--out", "x", "--partition", "planet"])
+
+
+def test_the_pooled_difference_and_its_se_from_the_instances() -> None:
+    rows = [{"difference": d, "difference_se": e} for d, e in ((0.03, 0.03), (-0.01, 0.04), (0, 0))]
+    mean, se = pooled_difference(rows)
+    assert mean == pytest.approx(0.02 / 3) and se == pytest.approx(0.05 / 3)
