@@ -184,7 +184,7 @@ def zipf_sizes(n_users: int, n_instances: int, exponent: float = ZIPF_EXPONENT) 
             f"{n_instances} instances for {n_users} users: need 1 <= instances <= users"
         )
     ideal = zipf_shares(n_instances, exponent) * n_users
-    sizes = np.maximum(np.floor(ideal).astype(np.int64), 1)
+    sizes: IntArray = np.maximum(np.floor(ideal).astype(np.int64), 1)
     order = np.argsort(-(ideal - np.floor(ideal)), kind="stable")
     for k in order[: max(0, n_users - int(sizes.sum()))]:
         sizes[k] += 1
