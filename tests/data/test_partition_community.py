@@ -21,18 +21,12 @@ from mpcrec.errors import DataError
 GENRES = ("Action", "Comedy", "Drama", "Horror")
 
 
-def world(n_users: int, *, held_out_genre: int | None = None) -> Interactions:
-    """Users with 5 training events in their own genre, then 3 last events.
-
-    The last three are in the user's genre too, or all in ``held_out_genre``: they are
-    the replay's, the validation and the test item (every stage's held-out item).
-    """
-    rng = np.random.default_rng(7)
+def table(genres: list[list[int]], seed: int = 7) -> Interactions:
+    """One user per list: their events in time order, each an item of that genre."""
+    rng = np.random.default_rng(seed)
     users, items, times = [], [], []
-    for u in range(n_users):
-        genre = u % len(GENRES)
-        last = genre if held_out_genre is None else (genre + held_out_genre) % len(GENRES)
-        for t, g in enumerate([genre] * 5 + [last] * 3):
+    for u, row in enumerate(genres):
+        for t, g in enumerate(row):
             users.append(f"u{u}")
             items.append(f"{g}-{rng.integers(10)}")
             times.append(float(t))
@@ -40,6 +34,11 @@ def world(n_users: int, *, held_out_genre: int | None = None) -> Interactions:
         f"{g}-{i}": ItemMeta(f"{g}{i}", (GENRES[g],), 1990.0) for g in range(4) for i in range(10)
     }
     return Interactions.from_columns(users, items, times, item_meta=meta)
+
+
+def world(n_users: int) -> Interactions:
+    """Users with 8 events in their own genre (user ``u``: genre ``u % 4``)."""
+    return table([[u % len(GENRES)] * 8 for u in range(n_users)])
 
 
 def test_zipf_sizes_are_exact_and_follow_the_shares() -> None:
@@ -87,19 +86,10 @@ def mixed_world(n_users: int, held_out: str, trained: int = 5) -> Interactions:
     """Users with ``trained`` events of random genres, then their last three: of random
     genres too (``"random"``) or all horror (``"horror"``)."""
     rng = np.random.default_rng(11)
-    users, items, times = [], [], []
-    for u in range(n_users):
-        genres = rng.integers(4, size=trained + 3)
-        if held_out == "horror":
-            genres[trained:] = 3
-        for t, g in enumerate(genres):
-            users.append(f"u{u}")
-            items.append(f"{g}-{rng.integers(10)}")
-            times.append(float(t))
-    meta = {
-        f"{g}-{i}": ItemMeta(f"{g}{i}", (GENRES[g],), 1990.0) for g in range(4) for i in range(10)
-    }
-    return Interactions.from_columns(users, items, times, item_meta=meta)
+    rows = [rng.integers(4, size=trained + 3).tolist() for _ in range(n_users)]
+    if held_out == "horror":
+        rows = [[*row[:trained], 3, 3, 3] for row in rows]
+    return table(rows)
 
 
 def test_the_taste_partition_reads_no_held_out_item() -> None:
