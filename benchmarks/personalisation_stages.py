@@ -107,6 +107,22 @@ def report(table: dict[Key, dict[str, np.ndarray]], stages: list[str]) -> None:
         for st in stages:
             h = heterogeneity([table[(s, st, k)] for s, k in keys], c)
             print(f"{'':22s} heterogeneity {st}: {h}")
+        print(f"{'':22s} {persistence(table, [k for k in keys if size[k] >= LOSER_FLOOR], c)}")
+
+
+def persistence(table: dict[Key, dict[str, np.ndarray]], part: list, c: str) -> str:
+    """Whether an instance's gain on one item predicts its gain on the next: the
+    correlation over the instances ``part`` of ``c``'s mean gain, early-valid and
+    valid-test (real differences between instances persist; noise does not)."""
+    gains = {
+        st: [(table[(s, st, k)][c] - table[(s, st, k)]["shared"]).mean() for s, k in part]
+        for st in ("early", "valid", "test")
+    }
+    ev = np.corrcoef(gains["early"], gains["valid"])[0, 1]
+    vt = np.corrcoef(gains["valid"], gains["test"])[0, 1]
+    return (
+        f"gain correlation over {len(part)} instances: early-valid {ev:+.2f}, valid-test {vt:+.2f}"
+    )
 
 
 def _gain(table: dict[Key, dict[str, np.ndarray]], part: list, stage: str, c: str) -> float:
