@@ -12,6 +12,8 @@ heterogeneity check (:func:`~mpcrec.model.personal_tiers.heterogeneity`).
 
     PYTHONPATH=. python benchmarks/personalisation_stages.py 0,1,2 g012.pkl [--stages early,valid]
 
+``--partition`` as the bench's (zip-code regions by default; occupation, age, taste).
+
 ``--policy-from PILOT.pkl`` instead applies the policy picked once on the pilot's replay
 (with and without the small tier) to these seeds' test items. ``--stages`` limits what is
 printed (e.g. to keep a seed set's test items unseen); the pickle holds every stage. Not
@@ -27,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from mpcrec.bench.personalisation import DELTA, earlier_view
+from mpcrec.bench.personalisation_partitions import PARTITIONS, make_partition
 from mpcrec.bench.quality_dp import calibrate
 from mpcrec.data.movielens import load_movielens_100k
-from mpcrec.data.partition import partition_users
 from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.model.dpals_train import Home, train_dpals
 from mpcrec.model.personal import candidate_scores, local_model, standardised, user_gains
@@ -43,7 +45,7 @@ GROUPS = (("<20", 0, 19), (">=20", 20, 10**9), ("20-99", 20, 99), (">=100", 100,
 Key = tuple[int, str, int]
 
 
-def gains(seeds: list[int]) -> dict[Key, dict[str, np.ndarray]]:
+def gains(seeds: list[int], partitioned: str = "zip") -> dict[Key, dict[str, np.ndarray]]:
     """(seed, stage, instance) -> candidate -> per-user NDCG@10."""
     data = load_movielens_100k()
     views = {
@@ -53,7 +55,7 @@ def gains(seeds: list[int]) -> dict[Key, dict[str, np.ndarray]]:
     }
     out: dict[Key, dict[str, np.ndarray]] = {}
     for seed in seeds:
-        partition = partition_users(data, 20, seed=seed)
+        partition = make_partition(partitioned, data, 20, seed)
         for name, (view, stage) in views.items():
             privacy = calibrate(ALS_DP, 8.0, DELTA)
             shared = train_dpals(view, partition, ALS_DP, privacy=privacy, seed=seed).item_factors
@@ -105,6 +107,22 @@ def report(table: dict[Key, dict[str, np.ndarray]], stages: list[str]) -> None:
         for st in stages:
             h = heterogeneity([table[(s, st, k)] for s, k in keys], c)
             print(f"{'':22s} heterogeneity {st}: {h}")
+        print(f"{'':22s} {persistence(table, [k for k in keys if size[k] >= LOSER_FLOOR], c)}")
+
+
+def persistence(table: dict[Key, dict[str, np.ndarray]], part: list, c: str) -> str:
+    """Whether an instance's gain on one item predicts its gain on the next: the
+    correlation over the instances ``part`` of ``c``'s mean gain, early-valid and
+    valid-test (real differences between instances persist; noise does not)."""
+    gains = {
+        st: [(table[(s, st, k)][c] - table[(s, st, k)]["shared"]).mean() for s, k in part]
+        for st in ("early", "valid", "test")
+    }
+    ev = np.corrcoef(gains["early"], gains["valid"])[0, 1]
+    vt = np.corrcoef(gains["valid"], gains["test"])[0, 1]
+    return (
+        f"gain correlation over {len(part)} instances: early-valid {ev:+.2f}, valid-test {vt:+.2f}"
+    )
 
 
 def _gain(table: dict[Key, dict[str, np.ndarray]], part: list, stage: str, c: str) -> float:
@@ -144,12 +162,13 @@ def main() -> None:
     parser.add_argument("seeds")
     parser.add_argument("pickle", type=Path)
     parser.add_argument("--stages", default="early,valid,test")
+    parser.add_argument("--partition", choices=PARTITIONS, default="zip")
     parser.add_argument("--policy-from", type=Path, help="a pilot's pickle: apply its policy")
     args = parser.parse_args()
     if args.pickle.exists():
         table = pickle.loads(args.pickle.read_bytes())
     else:
-        table = gains([int(s) for s in args.seeds.split(",")])
+        table = gains([int(s) for s in args.seeds.split(",")], args.partition)
         args.pickle.write_bytes(pickle.dumps(table))
     if args.policy_from:
         apply(pickle.loads(args.policy_from.read_bytes()), table)

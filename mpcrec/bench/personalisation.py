@@ -1,10 +1,12 @@
 """``mpcrec bench personalisation``: the shared DP-ALS model against each instance's own.
 
-Per seed: ML-100k partitioned into zip-code regions (non-IID, Zipf-sized instances), the
-shared model trained by DP-ALS (``--shared``: ``head``, ``ALS_DP``, what the runtime trains
-since 2026-12-02, a count release then the statistics over the catalogue's head; or
-``one-release``, ``ALS_DP_ONE_RELEASE``, the model the figures before 2026-12-02 were
-measured on), at user-level ``--epsilon``, δ = 1e-5. Every
+Per seed: ML-100k partitioned into Zipf-sized instances (``--partition``: zip-code regions,
+the default, or communities by occupation, age band or taste:
+:mod:`~mpcrec.bench.personalisation_partitions`), the shared model trained by DP-ALS
+(``--shared``: ``head``, ``ALS_DP``, what the runtime trains since 2026-12-02, a count
+release then the statistics over the catalogue's head; or ``one-release``,
+``ALS_DP_ONE_RELEASE``, the model the figures before 2026-12-02 were measured on), at
+user-level ``--epsilon``, δ = 1e-5. Every
 instance may compare ONE candidate (an item-factor offset pulled toward the shared factors,
 or a mixture with a plain ALS of its own users, :mod:`mpcrec.model.personal`) with the
 shared model on its own users' validation items (the leave-last-out view and a model
@@ -37,12 +39,19 @@ from typing import Any
 
 import numpy as np
 
+from mpcrec.bench.personalisation_partitions import (
+    DESCRIPTIONS,
+    PARTITIONS,
+    community_labels,
+    community_shares,
+    make_partition,
+)
 from mpcrec.bench.personalisation_report import markdown
 from mpcrec.bench.quality_dp import calibrate
 from mpcrec.bench.report import check_writable, write_json
 from mpcrec.data.interactions import Interactions
 from mpcrec.data.movielens import load_movielens_100k
-from mpcrec.data.partition import Partition, partition_users
+from mpcrec.data.partition import Partition
 from mpcrec.data.split import Split, leave_last_out, whole_past
 from mpcrec.errors import ConfigError
 from mpcrec.files import write_atomic
@@ -89,6 +98,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
     parser.add_argument("--epsilon", type=float, default=8.0, help="user-level ε (8; inf: none)")
     parser.add_argument(
+        "--partition",
+        choices=PARTITIONS,
+        default="zip",
+        help="zip-code regions (issue 14's; default), or Zipf-sized communities: "
+        "occupation, age band, taste cluster (mpcrec.bench.personalisation_partitions)",
+    )
+    parser.add_argument(
         "--shared",
         choices=sorted(SHARED),
         default="head",
@@ -133,7 +149,10 @@ def run(args: argparse.Namespace) -> int:
     tuning, split = leave_last_out(data), whole_past(data)
     early = earlier_view(data)
     replayed = sorted(set(seeds) | set(pilot))
-    partitions = {s: partition_users(data, args.instances, seed=s) for s in replayed}
+    partitions = {s: make_partition(args.partition, data, args.instances, s) for s in replayed}
+    purity = {
+        s: community_shares(community_labels(args.partition, data, s), partitions[s]) for s in seeds
+    }
     shared = SHARED[args.shared]
     valid = {s: valid_gains(tuning, partitions[s], shared, args.epsilon, s) for s in replayed}
     before = {s: valid_gains(early, partitions[s], shared, args.epsilon, s) for s in replayed}
@@ -144,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
     report = {
         "dataset": "ml-100k",
         "protocol": "whole-past",
-        "partition": "zip-code regions (mpcrec.data.partition.by_attribute)",
+        "partition": DESCRIPTIONS[args.partition],
+        "partition_name": args.partition,
+        "largest_community_share": {str(s): purity[s] for s in seeds},
         "instances": args.instances,
         "seeds": seeds,
         "epsilon": args.epsilon,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -12,6 +13,8 @@ def markdown(report: dict[str, Any], previous: str) -> str:
     """
     s = report["summary"]
     lines = [
+        f"partition: {report.get('partition', 'zip-code regions')}",
+        "",
         f"mean per-instance NDCG@10: shared {s['mean_instance_ndcg_shared']:.4f}, "
         f"personal {s['mean_instance_ndcg_personal']:.4f}; over users: shared "
         f"{s['user_ndcg_shared']:.4f}, personal {s['user_ndcg_personal']:.4f}; "
@@ -20,6 +23,10 @@ def markdown(report: dict[str, Any], previous: str) -> str:
         f"{len(s['worse_beyond_se_20_plus'])}; the previous rule ({previous}) in "
         f"the same run: {s['mean_instance_ndcg_previous_rule']:.4f}, "
         f"{len(s.get('worse_beyond_se_20_plus_previous_rule', []))} worse beyond one SE",
+        "",
+        "personal - shared, mean per instance: {:+.5f} ± {:.5f}".format(
+            *pooled_difference(report["per_instance"])
+        ),
         "",
         "policy per seed (picked "
         + (
@@ -51,6 +58,14 @@ def markdown(report: dict[str, Any], previous: str) -> str:
         )
     lines += heterogeneity_lines(report) + instance_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def pooled_difference(rows: list[dict[str, Any]]) -> tuple[float, float]:
+    """Mean over instances of personal - shared, and its SE from the instances' paired SEs
+    (independent instances: ``sqrt(sum se_k^2) / n``)."""
+    n = len(rows)
+    mean = sum(r["difference"] for r in rows) / n
+    return mean, math.sqrt(sum(r["difference_se"] ** 2 for r in rows)) / n
 
 
 def heterogeneity_lines(report: dict[str, Any]) -> list[str]:

@@ -9,6 +9,11 @@ Three ways, tried in this order by :func:`partition_users`:
    An instance so holds whole regions (non-IID), and instance sizes are skewed.
 3. **By hash**: each user goes to the Zipf-weighted bucket its seeded hash falls in.
 
+For benchmarks whose instances must differ (communities), :func:`by_community` cuts
+instances of EXACT Zipf sizes out of the users ordered by a community label (an occupation,
+an age band, or a taste cluster from :func:`taste_labels`, which reads only the training
+interactions it is given).
+
 Zipf target sizes: instance ``k`` (0-based) gets a share proportional to
 ``1 / (k + 1) ** exponent``, like the few large and many small real instances.
 Everything is deterministic under ``seed``. An empty instance is an error.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +46,7 @@ class Partition:
     user_instance:
         Instance number of every user (length ``n_users``), ``int64``.
     how:
-        ``"label"``, ``"attribute"`` or ``"hash"``.
+        ``"label"``, ``"attribute"``, ``"hash"`` or ``"community"``.
     """
 
     names: tuple[str, ...]
@@ -169,3 +175,98 @@ def _named(assigned: IntArray, n_instances: int, how: str) -> Partition:
             hint="use fewer --instances, or give users an instance column",
         )
     return partition
+
+
+def zipf_sizes(n_users: int, n_instances: int, exponent: float = ZIPF_EXPONENT) -> IntArray:
+    """Exact Zipf instance sizes summing to ``n_users`` (largest remainder, each >= 1)."""
+    if not 1 <= n_instances <= n_users:
+        raise DataError(
+            f"{n_instances} instances for {n_users} users: need 1 <= instances <= users"
+        )
+    ideal = zipf_shares(n_instances, exponent) * n_users
+    sizes: IntArray = np.maximum(np.floor(ideal).astype(np.int64), 1)
+    order = np.argsort(-(ideal - np.floor(ideal)), kind="stable")
+    for k in order[: max(0, n_users - int(sizes.sum()))]:
+        sizes[k] += 1
+    while sizes.sum() > n_users:  # the >= 1 floor overshot: take from the largest
+        sizes[int(np.argmax(sizes))] -= 1
+    return sizes
+
+
+def by_community(labels: Sequence[str], n_instances: int, *, seed: int) -> Partition:
+    """Instances of exact Zipf sizes (:func:`zipf_sizes`), cut from users in community order.
+
+    The communities (distinct ``labels``) are put in a seeded order, their users shuffled
+    within each; instance 0 (the largest) takes the first users, instance 1 the next, and so
+    on. An instance so holds one community, a part of one, or the tail of one and the head
+    of the next: communities larger than an instance span several, smaller ones share one.
+    """
+    if any(not label.strip() for label in labels):
+        raise DataError("a user has an empty community label", hint="label every user")
+    rng = np.random.default_rng(seed)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for user, label in enumerate(labels):
+        groups[label].append(user)
+    keys = sorted(groups)
+    ordered = [
+        user for k in rng.permutation(len(keys)) for user in rng.permutation(groups[keys[k]])
+    ]
+    sizes = zipf_sizes(len(labels), n_instances)
+    assigned = np.empty(len(labels), dtype=np.int64)
+    assigned[np.asarray(ordered, dtype=np.int64)] = np.repeat(np.arange(n_instances), sizes)
+    return _named(assigned, n_instances, "community")
+
+
+def taste_labels(
+    train: Interactions, n_clusters: int, *, seed: int, rounds: int = 50
+) -> tuple[str, ...]:
+    """Each user's taste cluster: seeded k-means (k-means++ start) on genre shares.
+
+    A user's genre shares are the fractions of their ``train`` events in each genre (an item
+    of ``g`` genres counts ``1/g`` to each; the genres are the items' public tags). Only
+    ``train``'s rows are read: pass the training interactions (no held-out item) so the
+    partition leaks nothing of what it is evaluated on.
+
+    Raises
+    ------
+    DataError
+        Without item metadata, or with fewer users than clusters.
+    """
+    if train.item_meta is None or not 1 <= n_clusters <= train.n_users:
+        raise DataError(
+            f"taste clusters need item genres and 1 <= {n_clusters} clusters <= users",
+            hint="use a dataset with item metadata (ML-100k's genres)",
+        )
+    genres = sorted({g for meta in train.item_meta for g in meta.tags})
+    column = {g: j for j, g in enumerate(genres)}
+    item_genre = np.zeros((train.n_items, len(genres)))
+    for i, meta in enumerate(train.item_meta):
+        for g in meta.tags:
+            item_genre[i, column[g]] = 1.0 / len(meta.tags)
+    shares = np.zeros((train.n_users, len(genres)))
+    np.add.at(shares, train.users, item_genre[train.items])
+    shares /= np.maximum(shares.sum(axis=1, keepdims=True), 1e-12)
+    labels = _kmeans(shares, n_clusters, np.random.default_rng(seed), rounds)
+    return tuple(f"taste-{c:02d}" for c in labels)
+
+
+def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator, rounds: int) -> IntArray:
+    """Lloyd's k-means from a k-means++ start; a cluster left empty keeps its centre."""
+    centres = [points[rng.integers(len(points))]]
+    for _ in range(k - 1):
+        d2 = ((points[:, None, :] - np.asarray(centres)[None]) ** 2).sum(-1).min(axis=1)
+        total = d2.sum()
+        p = d2 / total if total > 0 else None
+        centres.append(points[rng.choice(len(points), p=p)])
+    c = np.asarray(centres)
+    labels = np.zeros(len(points), dtype=np.int64)
+    for _ in range(rounds):
+        labels = ((points[:, None, :] - c[None]) ** 2).sum(-1).argmin(axis=1).astype(np.int64)
+        moved = c.copy()
+        for j in range(k):
+            if (labels == j).any():
+                moved[j] = points[labels == j].mean(axis=0)
+        if np.allclose(moved, c):
+            break
+        c = moved
+    return labels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 
 import numpy as np
@@ -14,10 +15,11 @@ from mpcrec.bench.personalisation import (
     earlier_view,
     heterogeneity_table,
     policies,
+    register,
     seed_rows,
     summary,
 )
-from mpcrec.bench.personalisation_report import markdown
+from mpcrec.bench.personalisation_report import markdown, pooled_difference
 from mpcrec.data.partition import Partition
 from mpcrec.data.split import leave_last_out, whole_past
 from mpcrec.errors import ConfigError
@@ -135,3 +137,19 @@ def test_rule_seeds_are_parsed_and_a_bad_one_names_its_flag() -> None:
     assert _seeds("", "--rule-seeds") == [] and _seeds("0, 1,2", "--rule-seeds") == [0, 1, 2]
     with pytest.raises(ConfigError, match="--rule-seeds"):
         _seeds("0,x", "--rule-seeds")
+
+
+def test_the_partition_flag_defaults_to_the_issue_s_zip_code_regions() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    assert parser.parse_args(["personalisation", "--out", "x"]).partition == "zip"
+    taste = parser.parse_args(["personalisation", "--out", "x", "--partition", "taste"])
+    assert taste.partition == "taste"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["personalisation", "--out", "x", "--partition", "planet"])
+
+
+def test_the_pooled_difference_and_its_se_from_the_instances() -> None:
+    rows = [{"difference": d, "difference_se": e} for d, e in ((0.03, 0.03), (-0.01, 0.04), (0, 0))]
+    mean, se = pooled_difference(rows)
+    assert mean == pytest.approx(0.02 / 3) and se == pytest.approx(0.05 / 3)
