@@ -19,7 +19,13 @@ The same launcher, nodes, committees and audit as :mod:`mpcrec.demo`; what chang
 * the quality report: the published ``(E, V)`` scored for logged-in viewers (their recent
   items) and for anonymous viewers (the current video alone), beside popularity, PeerTube
   today and the plaintext twin (:func:`~mpcrec.model.seqrec.train_seq_fedavg` of the same
-  rounds on the same partition, no DP).
+  rounds on the same partition, no DP); without DP also each mixed with EASE as
+  ``seqrec_serving`` serves it (:class:`~mpcrec.node.seqrec_ease.EaseTerm`: ``x_u B``,
+  ``e_v B``), ``B`` from the summed Gram. The runtime does not release the Gram yet
+  (docs/model.md, "EASE in the runtime"), so these rows take ``B`` from the release's exact
+  twin, the plaintext sum of the instances' Grams (the committee's sum equals it bit for bit:
+  tests/secure/test_gram_sum.py); their names say so (``+ease(twin gram)``). Under DP no mix
+  is reported: a Gram released without noise is not private.
 """
 
 from __future__ import annotations
@@ -28,8 +34,16 @@ from pathlib import Path
 from typing import Any
 
 from mpcrec.data.split import Split
+from mpcrec.model.item_gram import (
+    EaseConfig,
+    ease_anonymous_scorer,
+    ease_viewer_scorer,
+    federated_ease,
+)
 from mpcrec.model.metrics import evaluate
-from mpcrec.model.seqrec import anonymous_scorer, train_seq_fedavg, user_scorer
+from mpcrec.model.mf import Matrix
+from mpcrec.model.seq_ensemble import ensemble_scorer
+from mpcrec.model.seqrec import SeqModel, anonymous_scorer, train_seq_fedavg, user_scorer
 from mpcrec.model.tuned_sequence import SEQ_RUNTIME
 
 MODELS = ("mf", "seqrec")
@@ -58,7 +72,14 @@ def initial_model(n_items: int, seed: int) -> Any:
 
 
 def quality(
-    db: Path, split: Split, *, instances: int, rounds: int, seed: int, baselines: bool
+    db: Path,
+    split: Split,
+    *,
+    instances: int,
+    rounds: int,
+    seed: int,
+    baselines: bool,
+    dp: bool = True,
 ) -> tuple[int, dict[str, dict[str, float]]]:
     """The published model's version and test metrics: the federation (logged-in and
     anonymous viewers), and with ``baselines`` popularity, PeerTube today and the
@@ -77,15 +98,37 @@ def quality(
         "federation": evaluate(user_scorer(model, split), split),
         "federation_anonymous": evaluate(anonymous_scorer(model, split), split),
     }
+    from mpcrec.data.movielens import load_movielens_100k
+    from mpcrec.data.partition import partition_users
+
+    partition = partition_users(load_movielens_100k(), instances, seed=seed)
+    ease = None if dp else federated_ease(split, partition, EaseConfig().lam)
+    if ease is not None:
+        result |= _mixed("federation", model, split, ease)
     if baselines:
-        from mpcrec.data.movielens import load_movielens_100k
-        from mpcrec.data.partition import partition_users
         from mpcrec.model.baselines import peertube_today_scorer, popularity_scorer
 
-        partition = partition_users(load_movielens_100k(), instances, seed=seed)
         twin = train_seq_fedavg(split, partition, SEQ_RUNTIME, rounds=rounds, seed=seed)
         result["plaintext_twin"] = evaluate(user_scorer(twin, split), split)
         result["plaintext_twin_anonymous"] = evaluate(anonymous_scorer(twin, split), split)
+        if ease is not None:
+            result |= _mixed("plaintext_twin", twin, split, ease)
         result["popularity"] = evaluate(popularity_scorer(split, seed=seed), split)
         result["peertube_today"] = evaluate(peertube_today_scorer(split, seed=seed), split)
     return published.version, result
+
+
+def _mixed(name: str, model: SeqModel, split: Split, ease: Matrix) -> dict[str, dict[str, float]]:
+    """``model`` mixed with EASE's ``ease`` as the node serves it, logged-in and anonymous."""
+    config = EaseConfig()
+    logged_in = ensemble_scorer(
+        [user_scorer(model, split), ease_viewer_scorer(split, ease)], config.mix()
+    )
+    anonymous = ensemble_scorer(
+        [anonymous_scorer(model, split), ease_anonymous_scorer(split, ease)],
+        config.mix(anonymous=True),
+    )
+    return {
+        f"{name}+ease(twin gram)": evaluate(logged_in, split),
+        f"{name}_anonymous+ease(twin gram)": evaluate(anonymous, split),
+    }

@@ -216,7 +216,13 @@ def _seq_quality(demo: DemoRun, split: Split) -> tuple[int, dict[str, dict[str, 
 
     s = demo.settings
     return quality(
-        demo.db, split, instances=s.instances, rounds=s.rounds, seed=s.seed, baselines=s.baselines
+        demo.db,
+        split,
+        instances=s.instances,
+        rounds=s.rounds,
+        seed=s.seed,
+        baselines=s.baselines,
+        dp=s.dp,
     )
 
 

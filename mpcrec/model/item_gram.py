@@ -26,6 +26,7 @@ from mpcrec.errors import ConfigError, DataError
 from mpcrec.model.baselines import EASE_LAMBDAS
 from mpcrec.model.metrics import Scorer, evaluate
 from mpcrec.model.mf import Matrix
+from mpcrec.model.sequence import histories
 
 
 def viewed(split: Split) -> Matrix:
@@ -174,3 +175,13 @@ def from_triangle(values: npt.ArrayLike, n_items: int) -> IntArray:
     g = np.zeros((n_items, n_items), np.int64)
     g[np.triu_indices(n_items)] = v
     return np.asarray(g + np.triu(g, 1).T, dtype=np.int64)
+
+
+def ease_anonymous_scorer(split: Split, weights: Matrix) -> Scorer:
+    """An anonymous viewer's EASE scores ``e_v B``: the row of their current (latest) video."""
+    current = np.array([h[-1] for h in histories(split.train)], dtype=np.int64)
+
+    def score(users: IntArray) -> Matrix:
+        return np.asarray(weights[current[users]], dtype=np.float64)
+
+    return score
