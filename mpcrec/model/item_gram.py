@@ -185,3 +185,21 @@ def ease_anonymous_scorer(split: Split, weights: Matrix) -> Scorer:
         return np.asarray(weights[current[users]], dtype=np.float64)
 
     return score
+
+
+def capped_rows(split: Split, max_items: int) -> Matrix:
+    """Every user's binary training row over their ``max_items`` most recent items only:
+    the per-user bound of the Gram release under user-level DP (one user then adds at most
+    :func:`user_sensitivity` to the triangle, in L2)."""
+    if max_items < 1:
+        raise ConfigError(f"max_items {max_items} must be >= 1")
+    x = np.zeros((split.n_users, split.n_items), dtype=np.float64)
+    for user, history in enumerate(histories(split.train)):
+        x[user, history[-max_items:]] = 1.0
+    return x
+
+
+def user_sensitivity(max_items: int) -> float:
+    """The L2 norm of one user's upper triangle of ``x_u x_u^T`` at ``max_items`` items:
+    ``sqrt(m (m + 1) / 2)`` (add or remove one user)."""
+    return float(np.sqrt(max_items * (max_items + 1) / 2.0))

@@ -11,9 +11,13 @@ import numpy as np
 from mpcrec.data.split import leave_last_out
 from mpcrec.model.item_gram import (
     EaseConfig,
+    capped_rows,
     ease_viewer_scorer,
     ease_weights,
     from_triangle,
+    home_counts,
+    triangle,
+    user_sensitivity,
     viewed,
 )
 from mpcrec.model.seq_ensemble import mixed
@@ -78,3 +82,20 @@ def test_anonymous_related_videos_mix_the_current_videos_row_of_b(tmp_path: Path
     user = int(split.train.user_ids[trainers[1].users[0]])
     personal = snapshot.related(snapshot.item_uuids[5], 4, user)
     assert personal.videos != snapshot.related(snapshot.item_uuids[5], 4).videos
+
+
+def test_a_capped_users_influence_on_the_triangle_is_at_most_the_sensitivity() -> None:
+    split = leave_last_out(walks(length=12))
+    m = 4
+    rows = capped_rows(split, m)
+    assert rows.sum(axis=1).max() == m  # every user here has more than m distinct items
+    users = np.arange(split.n_users)
+    whole = triangle(home_counts(rows, users))
+    for user in range(split.n_users):
+        without = triangle(home_counts(rows, np.delete(users, user)))
+        moved = float(np.linalg.norm(whole - without))
+        assert moved <= user_sensitivity(m) + 1e-9
+    uncapped = triangle(home_counts(viewed(split), users)) - triangle(
+        home_counts(viewed(split), users[1:])
+    )
+    assert float(np.linalg.norm(uncapped)) > user_sensitivity(m)  # the cap is what bounds it
