@@ -150,10 +150,12 @@ class SeqSnapshot(ModelSnapshot):
         """Top ``count`` unseen videos for a local user: ``seqrec``'s scores from their
         recent items, mixed with their ``x_u B`` when the snapshot has EASE's term (see
         :meth:`ModelSnapshot.recommend` for the errors and the popular fallback)."""
-        if self.ease is None or user_id not in self.ease.viewers:
-            return super().recommend(user_id, count)
+        viewers = {} if self.ease is None else self.ease.viewers
+        if user_id not in self.local_users or user_id not in viewers:
+            return super().recommend(user_id, count)  # the errors, the popular fallback
         h = self.user_embeddings[self._user_row[user_id]]
         seq = np.einsum("ij,j->i", self.item_embeddings, h)
+        assert self.ease is not None
         return self._top(user_id, count, self._close(self.ease.personal(seq, user_id), user_id))
 
     def related(self, video_uuid: str, count: int, user_id: int | None = None) -> Recommendation:
