@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mpcrec.data.split import leave_last_out
 from mpcrec.model.item_gram import (
@@ -22,8 +23,9 @@ from mpcrec.model.item_gram import (
 )
 from mpcrec.model.seq_ensemble import mixed
 from mpcrec.model.seqrec import SeqModel, user_scorer
+from mpcrec.node.recommender import UnknownUser
 from mpcrec.node.seqrec_serving import SeqSnapshot, load_any
-from mpcrec.node.seqrec_trainer import SeqrecTrainer, to_matrix
+from mpcrec.node.seqrec_trainer import SeqrecTrainer, item_uuids, to_matrix
 from tests.node.test_seqrec_twin import CONFIG, walks
 
 EASE = EaseConfig(lam=5.0, weight=0.4, anonymous_weight=0.3)
@@ -99,3 +101,24 @@ def test_a_capped_users_influence_on_the_triangle_is_at_most_the_sensitivity() -
         home_counts(viewed(split), users[1:])
     )
     assert float(np.linalg.norm(uncapped)) > user_sensitivity(m)  # the cap is what bounds it
+
+
+def test_the_mixed_list_is_only_for_local_users() -> None:
+    split, model, _, b = _federation()
+    ids = split.train.item_ids
+    history = {7: list(ids[:3]), 8: list(ids[3:6])}
+    snapshot = SeqSnapshot.from_model(
+        model,
+        version="v1",
+        item_urls=ids,
+        item_uuids=item_uuids(ids),
+        history=history,
+        popularity=np.ones(len(ids)),
+        local_users=[7],
+        ease_weights=b,
+        ease=EASE,
+    )
+    assert snapshot.ease is not None and 8 in snapshot.ease.viewers
+    assert snapshot.recommend(7, 3).fallback is None
+    with pytest.raises(UnknownUser):
+        snapshot.recommend(8, 3)
