@@ -31,7 +31,7 @@ from mpcrec.federation.refusals import (
 )
 from mpcrec.federation.registration import Registered, Registration
 from mpcrec.federation.result import MemberResult
-from mpcrec.federation.round_params import DEFAULT_MODEL
+from mpcrec.federation.round_params import DEFAULT_MODEL, EASE_FIELDS
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import CHUNK
 from mpcrec.proto import federation_pb2 as pb
@@ -125,6 +125,10 @@ def registered_to_pb(reply: Registered) -> Any:
             user_rate=spec.user_rate,
             model=spec.model,
             count_noise_multiplier=spec.count_noise_multiplier,
+            ease_lambda=spec.ease_lambda,
+            ease_weight=spec.ease_weight,
+            ease_clip_counts=spec.ease_clip_counts,
+            ease_slice_values=spec.ease_slice_values,
         ),
     )
 
@@ -135,6 +139,8 @@ def spec_user_level(s: Any) -> dict[str, Any]:
     kind: dict[str, Any] = {"model": s.model or DEFAULT_MODEL}
     if s.count_noise_multiplier:
         kind["count_noise_multiplier"] = s.count_noise_multiplier
+    if s.ease_slice_values:
+        kind.update({n: getattr(s, n) for n in EASE_FIELDS})
     if not s.sensitivity:
         return kind
     return {
