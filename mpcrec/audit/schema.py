@@ -129,7 +129,7 @@ def _result(v: Any) -> bool:
     if not isinstance(v, dict):
         return False
     schema = _COMPACT_RESULT if "contributions" in v else _RESULT
-    return _fields_ok(v, schema) is None
+    return _fields_ok(v, schema, {"slice_hash": _hex32}) is None
 
 
 SCHEMAS: Mapping[str, Mapping[str, Field]] = {

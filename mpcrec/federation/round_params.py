@@ -209,7 +209,9 @@ class RoundParams:
     def from_json(cls, data: Mapping[str, Any]) -> RoundParams:
         """From :meth:`to_json` output (:class:`ConfigError` if a field is missing)."""
         names = {f.name for f in fields(cls)}
-        missing = names - set(data) - {*USER_FIELDS, *EASE_FIELDS, "model", "count_noise_multiplier"}
+        missing = (
+            names - set(data) - {*USER_FIELDS, *EASE_FIELDS, "model", "count_noise_multiplier"}
+        )
         if missing:
             raise ConfigError(f"round parameters without {sorted(missing)}")
         return cls(**{k: data[k] for k in names if k in data})

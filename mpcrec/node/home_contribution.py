@@ -34,5 +34,6 @@ def contribution(
     if params.model == "dpals":
         release = trainer.release(base.values, params, version)  # type: ignore[attr-defined]
         return np.asarray(release, dtype=np.float64), USER_WEIGHT
-    delta, weight = home_update(trainer, base.values, version, params)
+    trained = version - params.gram_slices(base.values.shape[0])  # the schedule starts at S
+    delta, weight = home_update(trainer, base.values, trained, params)
     return base.freeze(delta), weight  # retired rows do not move

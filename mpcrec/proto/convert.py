@@ -298,6 +298,8 @@ def result_to_pb(result: MemberResult) -> Any:
         signature=result.signature,
         params_hash=result.params_hash,
         weights=list(result.weights),
+        gram_slice=result.gram_slice,
+        slice_hash=result.slice_hash,
     )
 
 
@@ -314,13 +316,15 @@ def result_from_pb(msg: Any, *, member: str) -> MemberResult:
         model=msg.model,
         params_hash=msg.params_hash,
         weights=tuple(msg.weights),
+        gram_slice=msg.gram_slice,
+        slice_hash=msg.slice_hash,
     )
 
 
 def model_chunks(model: PublishedModel, *, shared_result: bool = False) -> Iterator[Any]:
     """``ModelChunk`` stream: the first chunk carries the version, shape and hash, and the
     committee's signatures (with ``shared_result``, the members' common result once:
-    :mod:`mpcrec.federation.committee_wire`)."""
+    :mod:`mpcrec.federation.committee_wire`); a Gram release's slice follows the model."""
     result, signatures = committee_to_wire(model.committee, compact=shared_result)
     yield pb.ModelChunk(
         version=model.version,
@@ -333,18 +337,23 @@ def model_chunks(model: PublishedModel, *, shared_result: bool = False) -> Itera
     )
     for start in range(CHUNK, len(model.data), CHUNK):
         yield pb.ModelChunk(data=model.data[start : start + CHUNK])
+    for start in range(0, len(model.gram_slice), CHUNK):  # a Gram release's round's slice
+        yield pb.ModelChunk(gram_slice=model.gram_slice[start : start + CHUNK])
 
 
 def model_from_chunks(chunks: Iterable[Any]) -> PublishedModel:
     """From a ``ModelChunk`` stream (the caller compares its hash with the announced one)."""
-    head, data = None, bytearray()
+    head, data, gram = None, bytearray(), bytearray()
     for chunk in chunks:
         head = head or chunk
         data += chunk.data
+        gram += chunk.gram_slice
     if head is None:
         raise InvalidMessage("an empty model stream")
     committee = committee_from_wire(head.committee_result, head.committee_signatures)
-    return PublishedModel(head.version, head.n_items, head.dim, bytes(data), committee)
+    return PublishedModel(
+        head.version, head.n_items, head.dim, bytes(data), committee, gram_slice=bytes(gram)
+    )
 
 
 def tree_head_to_pb(head: TreeHead, proof: list[bytes]) -> Any:
