@@ -254,6 +254,12 @@ def check_ease(p: RoundParams) -> None:
             "which is not private (the DP release is a design: docs/privacy-accounting.md)",
             hint="leave the ease section out, or run without DP (mpcrec demo --no-dp)",
         )
+    if p.aggregation != "secure":
+        raise ConfigError(
+            f"an ease release with aggregation {p.aggregation!r}: only the committee's exact "
+            "sum (secure) releases a Gram slice",
+            hint="use aggregation: secure, or leave the ease section out",
+        )
     if not 0 < p.ease_slice_values <= 2**27:
         raise ConfigError(f"ease slice_values {p.ease_slice_values} must be in [1, 2**27]")
     if not (math.isfinite(p.ease_lambda) and p.ease_lambda > 0):

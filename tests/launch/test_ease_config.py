@@ -64,6 +64,7 @@ def test_nodes_learn_the_release_when_they_register(tmp_path: Path) -> None:
         ),
         (MODEL.replace("seqrec", "mf"), f"ease: {EASE}\n", "serves seqrec"),
         (MODEL.replace("}", ", noise_multiplier: 1.0}"), f"ease: {EASE}\n", "unnoised"),
+        (MODEL.replace("}", ", aggregation: plaintext}"), f"ease: {EASE}\n", "only the"),
         (MODEL, "ease: {slice_values: 0}\n", "slice_values 0"),
         (MODEL, "ease: {lambda: -1.0}\n", "lambda -1"),
         (MODEL, "ease: {weight: 1.5}\n", "weight 1.5"),
