@@ -125,10 +125,7 @@ def registered_to_pb(reply: Registered) -> Any:
             user_rate=spec.user_rate,
             model=spec.model,
             count_noise_multiplier=spec.count_noise_multiplier,
-            ease_lambda=spec.ease_lambda,
-            ease_weight=spec.ease_weight,
-            ease_clip_counts=spec.ease_clip_counts,
-            ease_slice_values=spec.ease_slice_values,
+            **{name: getattr(spec, name) for name in EASE_FIELDS},
         ),
     )
 
