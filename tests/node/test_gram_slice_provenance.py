@@ -16,20 +16,17 @@ from mpcrec.audit.entries import LogEntry
 from mpcrec.federation.gram_slice import slice_bytes, slice_digest
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.node.key_check import KeyCheck
-from mpcrec.node.model_provenance import RULE, ModelProvenance
-from mpcrec.node.round_refusal import RoundRefused
+from mpcrec.node.model_provenance import ModelProvenance
 from mpcrec.proto import convert
-from tests.node.world import World, drive, make_launcher, published
+from tests.node.test_model_provenance import _published_world, _refused
+from tests.node.world import World
 
-NAMES = ["tube-a", "tube-b", "tube-c", "tube-d"]
 SLICE = slice_bytes(np.array([4, 0, 17, 2, 9], dtype=np.int64))
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    w = World.in_process(make_launcher(), tmp_path_factory.mktemp("gram-slice"), NAMES)
-    w.register_all()
-    drive(w, published(w, 1))
+    w = _published_world(tmp_path_factory.mktemp("gram-slice"))
     try:
         yield w
     finally:
@@ -47,13 +44,6 @@ def _signed_with_slice(world: World, model: PublishedModel, data: bytes) -> Publ
         resigned = LogEntry(entry.kind, entry.round, entry.author, {"result": result}).sign(key)
         committee.append(dataclasses.replace(signature, entry=resigned.to_json()))
     return dataclasses.replace(model, committee=tuple(committee), gram_slice=data)
-
-
-def _refused(check: ModelProvenance, model: PublishedModel) -> str:
-    with pytest.raises(RoundRefused) as caught:
-        check.check(model)
-    assert caught.value.rule == RULE
-    return caught.value.detail
 
 
 def test_a_slice_is_taken_only_with_the_digest_its_committee_signed(world: World) -> None:
