@@ -8,13 +8,17 @@ the newest model is at least version ``S`` the node takes the ``S`` slices (fetc
 does not hold: the launcher keeps them beside their versions), rebuilds the symmetric Gram
 (:func:`~mpcrec.model.item_gram.from_triangle`), solves EASE's ``B``
 (:func:`~mpcrec.model.item_gram.ease_weights`) once, and its snapshots mix ``x_u B`` /
-``e_v B`` with ``seqrec``'s scores (:meth:`SeqrecTrainer.snapshot`). ``B`` is kept in memory
-only: after a restart the node fetches the ``S`` versions again.
+``e_v B`` with ``seqrec``'s scores (:meth:`SeqrecTrainer.snapshot`). The solve (a
+``n_items``-square inverse, seconds) runs on a thread of its own, so the daemon keeps
+answering the round's steps (blocked, 20 nodes on one machine missed the beacon windows of
+three rounds); the snapshots of later versions take ``B`` once it is there. ``B`` is kept
+in memory only: after a restart the node fetches the ``S`` versions again.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +62,7 @@ class GramRelease:
     def __init__(self) -> None:
         self.params: RoundParams | None = None
         self._solved: tuple[Matrix, EaseConfig] | None = None
+        self._solving: threading.Thread | None = None
 
     def ease(self, version: int, fetch: Fetch | None) -> dict[str, Any]:
         """``SeqrecTrainer.snapshot``'s EASE arguments for model ``version`` (``{}`` without
@@ -65,13 +70,23 @@ class GramRelease:
         p = self.params
         if p is None or not p.ease or fetch is None:
             return {}
-        if self._solved is None:
-            slices = p.gram_slices(fetch(1).n_items)
-            if version < slices:
-                return {}
-            gram = released_gram(p, fetch)
-            config = EaseConfig(lam=p.ease_lambda, weight=p.ease_weight)
-            self._solved = ease_weights(gram.astype(np.float64), config.lam), config
-            log.info("EASE from the released Gram (%d slices, lambda %g)", slices, config.lam)
-        weights, config = self._solved
-        return {"ease_weights": weights, "ease": config}
+        solved = self._solved
+        if solved is None:
+            if self._solving is None and version >= p.gram_slices(fetch(1).n_items):
+                gram = released_gram(p, fetch)  # here: the fetches are the daemon's
+                config = EaseConfig(lam=p.ease_lambda, weight=p.ease_weight)
+                self._solving = threading.Thread(
+                    target=self._solve, args=(gram, config), name="ease-solve", daemon=True
+                )
+                self._solving.start()
+            return {}
+        return {"ease_weights": solved[0], "ease": solved[1]}
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until the solve started by :meth:`ease` is done (tests)."""
+        if self._solving is not None:
+            self._solving.join(timeout)
+
+    def _solve(self, gram: np.ndarray, config: EaseConfig) -> None:
+        self._solved = ease_weights(gram.astype(np.float64), config.lam), config
+        log.info("EASE from the released Gram (%d videos, lambda %g)", len(gram), config.lam)
