@@ -12,11 +12,13 @@ import pytest
 
 from mpcrec.data.split import leave_last_out
 from mpcrec.errors import ProtocolError
+from mpcrec.federation.gram_slice import slice_bytes
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.round_params import RoundParams
-from mpcrec.model.item_gram import from_triangle, gram_slices, viewed
+from mpcrec.model.item_gram import ease_weights, from_triangle, gram_slices, viewed
 from mpcrec.model.seqrec import SeqModel
 from mpcrec.node.aggregation.gram_step import gram_result, gram_spec
+from mpcrec.node.gram_release import GramRelease, released_gram
 from mpcrec.node.grown_round import RoundBase
 from mpcrec.node.home_contribution import contribution
 from mpcrec.node.seqrec_trainer import SeqrecTrainer, to_matrix
@@ -92,3 +94,26 @@ def test_a_member_sums_a_slice_exactly_and_publishes_the_base_unchanged() -> Non
         gram_result(np.array([3.5]) * COUNT_UNIT, (1.0,) * 4, base)
     with pytest.raises(ProtocolError, match="not 1"):
         gram_result(np.array([3]) * COUNT_UNIT, (0.25,) * 4, base)
+
+
+def test_a_node_rebuilds_the_released_gram_from_versions_1_to_s_and_solves_b() -> None:
+    rng = np.random.default_rng(8)
+    triangle = rng.integers(0, 9, 325)  # 25 videos, slices of 120: versions 1-3
+    parts = gram_slices(25, PARAMS.ease_slice_values)
+    served = {
+        k + 1: PublishedModel(k + 1, 25, 2, bytes(400), gram_slice=slice_bytes(triangle[part]))
+        for k, part in enumerate(parts)
+    }
+    release = GramRelease()
+    release.params = PARAMS
+
+    assert release.ease(2, served.__getitem__) == {}  # slice 3 not published yet
+    assert release.ease(3, served.__getitem__) == {}  # solving on its own thread
+    release.wait(60)
+    ease = release.ease(4, served.__getitem__)
+    gram = from_triangle(triangle, 25).astype(np.float64)
+    assert np.array_equal(ease["ease_weights"], ease_weights(gram, PARAMS.ease_lambda))
+    assert ease["ease"].weight == PARAMS.ease_weight
+    short = {**served, 2: dataclasses.replace(served[2], gram_slice=slice_bytes(triangle[:5]))}
+    with pytest.raises(ProtocolError, match="slice of 5 counts"):
+        released_gram(PARAMS, short.__getitem__)
