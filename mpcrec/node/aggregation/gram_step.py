@@ -13,8 +13,9 @@ round parameters' ``ease_slice_values``). In slice ``k``'s round:
   revealed sum back into integer counts (refusing anything that is not exact) and publish
   the base model unchanged (:func:`gram_result`).
 
-NOT wired yet (docs/model.md, "EASE in the runtime"): the revealed slice does not travel
-with the members' signed result, so no node other than the members holds it.
+The member sends the revealed slice with its result and signs its digest
+(:mod:`mpcrec.federation.gram_slice`); the launcher keeps it beside the version and every
+node rebuilds the Gram from it (:mod:`mpcrec.node.gram_release`).
 """
 
 from __future__ import annotations

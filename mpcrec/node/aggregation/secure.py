@@ -54,8 +54,8 @@ class SecureAggregation:
         self.spec = spec
         self.seat = seat
         self._party = CommitteeSeat(seat.instance_id, seat.replay_registry)
-        #: The Gram slices this member revealed, by base version (not yet sent on: the
-        #: result does not carry them, docs/model.md "EASE in the runtime").
+        #: The Gram slices this member revealed, by base version (the daemon sends each
+        #: with its signed result: mpcrec.node.messages.result).
         self.released_slices: dict[int, np.ndarray] = {}
         if seat.warm_seat:
             self._party.start()
