@@ -49,9 +49,9 @@ def check_registration(caller: str, registration: Registration) -> None:
 
 def max_envelope(launcher: Launcher) -> int:
     """The largest envelope the launcher takes (a sealed share of every contributed value of
-    the current round: the model's for ``mf``, the statistics' for ``dpals``; its rows are the
-    catalogue's, :mod:`launch.grown_round`)."""
-    return 16 * launcher.rows.spec_of(launcher.current()).contribution_size + 65536
+    the current round: the model's for ``mf``, the statistics' for ``dpals``, a Gram slice
+    when larger; its rows are the catalogue's, :mod:`launch.grown_round`)."""
+    return 16 * launcher.rows.spec_of(launcher.current()).largest_upload + 65536
 
 
 def check_upload(launcher: Launcher, upload: Contribution) -> None:

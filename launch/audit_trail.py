@@ -207,6 +207,7 @@ class AuditTrail:
             accepted=result.accepted,
             params=params,
             weights=dict(zip(rnd.contributors, result.weights, strict=True)),
+            slice_hash=result.slice_hash,
         )
         entry = entries.result_signature(member=result.member, result=signed)
         entry = LogEntry(entry.kind, entry.round, entry.author, entry.payload, result.signature)

@@ -18,6 +18,8 @@ Example::
     # privacy: {unit: user, epsilon_budget: 8.0, delta: 1.0e-5, user_rate: 0.2,
     #           user_clip_norm: 0.1}
     beacon: {url: "https://api.drand.sh/<chain hash>", chain_info: drand-chain.json}
+    # model: seqrec without DP only: the co-view Gram release before training (issue 16)
+    # ease: {lambda: 100.0, weight: 0.2, clip_counts: 16384, slice_values: 450000}
 
 The ``beacon`` section is required (:class:`~mpcrec.federation.beacon_http.BeaconConfig`):
 the chain's HTTP base and its pinned ``/info`` document, or the named opt-out
@@ -44,7 +46,12 @@ from mpcrec.errors import ConfigError
 from mpcrec.federation.beacon_http import BeaconConfig
 from mpcrec.federation.config_file import load_config
 from mpcrec.federation.dpals_noise import COUNT_ROUNDS, dpals_multipliers
-from mpcrec.federation.spec import FederationSpec, PrivacyPromise, user_noise_multiplier
+from mpcrec.federation.spec import (
+    EaseSection,
+    FederationSpec,
+    PrivacyPromise,
+    user_noise_multiplier,
+)
 from mpcrec.privacy.budget import USER
 from mpcrec.secure.validation import check_parameters
 
@@ -80,10 +87,13 @@ class LauncherConfig:
     privacy: PrivacyPromise = field(default_factory=PrivacyPromise)
     beacon: BeaconConfig = field(default_factory=BeaconConfig)
     state_dir: Path = Path("state/launcher")
+    ease: EaseSection | None = None
 
     def __post_init__(self) -> None:
         """Refuse a wrap guard the committee cannot run or nodes would refuse, and a declared
         budget the configuration cannot keep for a single round."""
+        if self.ease is not None:
+            self._set_ease(self.ease)
         self._check_wrap_guard()
         if self.privacy.unit == USER:
             self._set_user_level()
@@ -108,6 +118,18 @@ class LauncherConfig:
                 "gaussian_noise_multiplier finds one for a budget and a number of rounds) "
                 "or the budget",
             )
+
+    def _set_ease(self, ease: EaseSection) -> None:
+        """The ``ease:`` section: refused under any DP promise (an unnoised Gram is not
+        private), else set in the spec (and so in the signed round parameters)."""
+        if self.privacy.declared or self.privacy.unit == USER:
+            raise ConfigError(
+                "an `ease:` section with a `privacy:` promise: the co-view Gram is released "
+                "without noise, which is not differentially private (the DP release is a "
+                "design only: docs/privacy-accounting.md)",
+                hint="leave `ease:` out under DP, or drop privacy.epsilon_budget",
+            )
+        object.__setattr__(self, "spec", ease.applied(self.spec))
 
     def _set_user_level(self) -> None:
         """``privacy: {unit: user}``: the spec's noise becomes the user-level one (derived

@@ -15,6 +15,7 @@ from launch.catalogue import LauncherCatalogue
 from launch.round import Phase, Round
 from launch.store import LauncherStore, MemberResult, PublishedModel
 from mpcrec.errors import ProtocolError
+from mpcrec.federation.gram_slice import check_slice
 from mpcrec.federation.grown_model import (
     grow_base,
     retired_flags,
@@ -22,8 +23,10 @@ from mpcrec.federation.grown_model import (
     round_rows,
     round_spec,
 )
+from mpcrec.federation.round_params import RoundParams
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.model.catalogue_rows import InitialRows, zero_rows
+from mpcrec.model.item_gram import gram_slices
 
 
 class RoundRows:
@@ -73,6 +76,7 @@ class RoundRows:
         model = PublishedModel(-1, rows, dim, result.model)
         if model.model_hash != result.model_hash:
             raise ProtocolError(f"{result.member}: the model does not match its hash")
+        self.check_slice(rnd, rows, result)
         catalogue = self._catalogue()
         if catalogue is None:
             return
@@ -88,6 +92,34 @@ class RoundRows:
                 hint="retired rows are frozen (docs/catalogue.md, the growing model)",
             )
 
+    def check_slice(self, rnd: Round, rows: int, result: MemberResult) -> None:
+        """A Gram release's round (:meth:`RoundParams.gram_round`) needs the revealed slice,
+        of its size and matching the digest the member signed; any other round none."""
+        params = self.spec.params(committee_size=1, min_contributors=1)
+        part = gram_slice_of(params, rnd.model_version, rows)
+        if part is None:
+            if result.gram_slice or result.slice_hash:
+                raise ProtocolError(f"{result.member}: a Gram slice in round {rnd.round_id}")
+            return
+        expected = 8 * (part.stop - part.start)
+        if len(result.gram_slice) != expected:
+            raise ProtocolError(
+                f"{result.member}: a Gram slice of {len(result.gram_slice)} bytes, expected "
+                f"{expected} (round {rnd.round_id}, slice {rnd.model_version})"
+            )
+        check_slice(result.gram_slice, result.slice_hash, version=rnd.model_version + 1)
+
     def published(self, rnd: Round, result: MemberResult) -> PublishedModel:
         """The model ``rnd`` publishes from ``result`` (checked by :meth:`check_result`)."""
-        return PublishedModel(rnd.published_version, self.rows(rnd), self.spec.dim, result.model)
+        rows, dim = self.rows(rnd), self.spec.dim
+        return PublishedModel(
+            rnd.published_version, rows, dim, result.model, gram_slice=result.gram_slice
+        )
+
+
+def gram_slice_of(params: RoundParams, base_version: int, n_items: int) -> slice | None:
+    """The triangle's slice the round on model ``base_version`` sums (``None``: not a Gram
+    release's round)."""
+    if not params.gram_round(base_version, n_items):
+        return None
+    return gram_slices(n_items, params.ease_slice_values)[base_version]

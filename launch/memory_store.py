@@ -57,7 +57,7 @@ class InMemoryStore:
                     found[key] = dataclasses.replace(c, envelopes={})
                 answers = self._results.get(rnd.round_id, {})
                 for key, r in answers.items():
-                    answers[key] = dataclasses.replace(r, model=b"")
+                    answers[key] = dataclasses.replace(r, model=b"", gram_slice=b"")
 
     def get_round(self, round_id: int) -> Round | None:
         with self._lock:

@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS model (
 MIGRATIONS = (
     ("instance", "certificate", "BLOB NOT NULL DEFAULT x''"),
     ("instance", "key_binding", "BLOB NOT NULL DEFAULT x''"),
+    # a Gram release's round (issue 16): the revealed slice with each result, and the
+    # slice kept beside the version it published (mpcrec.federation.gram_slice)
+    ("result", "gram_slice", "BLOB NOT NULL DEFAULT x''"),
+    ("result", "slice_hash", "BLOB NOT NULL DEFAULT x''"),
+    ("model", "gram_slice", "BLOB NOT NULL DEFAULT x''"),
 )
 
 

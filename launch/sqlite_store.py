@@ -195,7 +195,7 @@ class SQLiteStore:
             return []
         return [
             ("DELETE FROM envelope WHERE round_id = ?", (rnd.round_id,)),
-            ("UPDATE result SET model = X'' WHERE round_id = ?", (rnd.round_id,)),
+            ("UPDATE result SET model = X'', gram_slice = X'' WHERE round_id = ?", (rnd.round_id,)),
         ]
 
     # -- seed -------------------------------------------------------------------------------
@@ -291,7 +291,9 @@ class SQLiteStore:
         self._write(
             [
                 (
-                    "INSERT INTO result VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO result (round_id, member, ok, reason, model_hash, accepted, "
+                    "signature, model, gram_slice, slice_hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         r.round_id,
                         r.member,
@@ -301,6 +303,8 @@ class SQLiteStore:
                         json.dumps(list(r.accepted)),
                         r.signature,
                         r.model,
+                        r.gram_slice,
+                        r.slice_hash,
                     ),
                 )
             ],
@@ -319,6 +323,8 @@ class SQLiteStore:
                 accepted=tuple(json.loads(r[5])),
                 signature=bytes(r[6]),
                 model=bytes(r[7]),
+                gram_slice=bytes(r[8]),
+                slice_hash=bytes(r[9]),
             )
             for r in rows
         }
@@ -338,8 +344,8 @@ class SQLiteStore:
     @staticmethod
     def _model_row(model: PublishedModel) -> tuple[str, tuple[object, ...]]:
         return (
-            "INSERT INTO model VALUES (?, ?, ?, ?)",
-            (model.version, model.n_items, model.dim, model.data),
+            "INSERT INTO model (version, n_items, dim, data, gram_slice) VALUES (?, ?, ?, ?, ?)",
+            (model.version, model.n_items, model.dim, model.data, model.gram_slice),
         )
 
     def get_model(self, version: int) -> PublishedModel | None:
@@ -352,8 +358,10 @@ class SQLiteStore:
         rows = self._query(f"SELECT * FROM model {where}", *args)
         if not rows:
             return None
-        version, n_items, dim, data = rows[0]
-        return PublishedModel(int(version), int(n_items), int(dim), bytes(data))
+        version, n_items, dim, data, gram_slice = rows[0]
+        return PublishedModel(
+            int(version), int(n_items), int(dim), bytes(data), gram_slice=bytes(gram_slice)
+        )
 
     def close(self) -> None:
         with self._lock:

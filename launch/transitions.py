@@ -136,6 +136,9 @@ def conclude(
             f"only {len(accepted)} contributions accepted, {policy.min_contributors} needed"
         )
     try:
-        return rnd.publish({m: results[m].model_hash for m in rnd.committee})
+        # the same model and, in a Gram release's round, the same slice (its signed digest)
+        return rnd.publish(
+            {m: results[m].model_hash + results[m].slice_hash for m in rnd.committee}
+        )
     except RoundStateError as err:
         return rnd.abort(err.message)

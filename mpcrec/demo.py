@@ -61,6 +61,7 @@ class DemoSettings:
     model: str = "dpals"  # "dpals" (mpcrec.demo_dpals), "mf" (DP-FedAvg), "seqrec" (demo_seqrec)
     new_videos: bool = False  # instances publish videos between rounds (mpcrec.demo_catalogue)
     publish_from: int = 0  # --new-videos: models trained before the first batch is published
+    ease_slice_values: int = 450_000  # seqrec --no-dp: the Gram release's slice size
 
 
 @dataclass
@@ -95,6 +96,7 @@ class DemoRun:
         nodes = [self._node(k, name, launcher_at) for k, name in enumerate(self.names)]
         if self.settings.model == "seqrec":
             config["model"] = demo_seqrec.federation_model(config["model"], dp=self.settings.dp)
+            config = demo_seqrec.gram_release(config, self.settings, n_items)  # without DP
             nodes = [{**n, "trainer": demo_seqrec.node_trainer(n["trainer"])} for n in nodes]
         _dump(root / "federation.yaml", config)
         for name, node in zip(self.names, nodes, strict=True):
@@ -272,6 +274,7 @@ def costs(events: list[dict[str, Any]], instances: int) -> dict[str, Any]:
     return {
         "rounds_published": len(seconds),
         "rounds_aborted": aborted,
+        "round_s": seconds,  # each published round's, in order
         "round_s_median": statistics.median(seconds) if seconds else None,
         "round_s_min": min(seconds) if seconds else None,
         "upload_bytes_per_instance": statistics.mean(uploads) if uploads else None,

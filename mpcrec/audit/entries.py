@@ -325,10 +325,11 @@ class RoundResult:
     params_hash: bytes = b""
     weights: Mapping[str, float] = field(default_factory=dict)
     sensitivity: str = ""
+    slice_hash: bytes = b""  # a Gram release's round: the revealed slice's digest
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form (bytes as hex)."""
-        return {
+        """JSON form (bytes as hex; ``slice_hash`` only when set)."""
+        data = {
             "round": self.round_id,
             "model_version": self.model_version,
             "model_hash": self.model_hash.hex(),
@@ -340,6 +341,9 @@ class RoundResult:
             "weights": {i: float(w) for i, w in sorted(self.weights.items())},
             "sensitivity": self.sensitivity,
         }
+        if self.slice_hash:
+            data["slice_hash"] = self.slice_hash.hex()
+        return data
 
 
 def result_signature(*, member: str, result: RoundResult, full: bool = False) -> LogEntry:

@@ -99,14 +99,16 @@ _USER_PARAMS: Mapping[str, Field] = {
     "user_rate": _number(0.0, 1.0),
 }
 
-#: The model kind, present only when it is not ``"mf"`` (``dpals``, ``seqrec``).
-
-
-#: The model kind, present only when not ``"mf"``, and a ``dpals`` count release's
-#: multiplier, present only when not 0 (RoundParams.to_json).
+#: The model kind, present only when not ``"mf"``, a ``dpals`` count release's
+#: multiplier, present only when not 0, and a ``seqrec`` Gram release's settings, present
+#: only when its slice size is set (RoundParams.to_json).
 _MODEL_PARAMS: Mapping[str, Field] = {
     "model": _text,
     "count_noise_multiplier": _number(0.0, 1e9),
+    "ease_lambda": _number(0.0, 1e300),
+    "ease_weight": _number(0.0, 1.0),
+    "ease_clip_counts": _number(0.0, 2.0**31),
+    "ease_slice_values": _number(0.0, 2.0**27),
 }
 
 
@@ -127,7 +129,7 @@ def _result(v: Any) -> bool:
     if not isinstance(v, dict):
         return False
     schema = _COMPACT_RESULT if "contributions" in v else _RESULT
-    return _fields_ok(v, schema) is None
+    return _fields_ok(v, schema, {"slice_hash": _hex32}) is None
 
 
 SCHEMAS: Mapping[str, Mapping[str, Field]] = {

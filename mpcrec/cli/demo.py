@@ -80,6 +80,14 @@ def register(sub: Any) -> None:
         help="with --new-videos: the first batch comes out once model M + 2 is published, "
         "so the model trains M rounds on the videos of the start first (default 0)",
     )
+    parser.add_argument(
+        "--ease-slice-values",
+        type=int,
+        default=450_000,
+        metavar="N",
+        help="--model seqrec --no-dp: the co-view Gram is released first, in secure rounds "
+        "of at most N counts (default 450000: 4 rounds for 1,682 videos)",
+    )
     parser.add_argument("--format", choices=("rich", "json"), default="rich")
     parser.add_argument("--out", type=Path, help="JSON report (default: STATE_DIR/demo.json)")
     parser.set_defaults(func=run)
@@ -202,6 +210,7 @@ def _settings(args: argparse.Namespace, state: Path, *, users: int) -> DemoSetti
         model=args.model,
         new_videos=args.new_videos,
         publish_from=args.publish_from,
+        ease_slice_values=args.ease_slice_values,
     )
 
 
@@ -216,7 +225,13 @@ def _seq_quality(demo: DemoRun, split: Split) -> tuple[int, dict[str, dict[str, 
 
     s = demo.settings
     return quality(
-        demo.db, split, instances=s.instances, rounds=s.rounds, seed=s.seed, baselines=s.baselines
+        demo.db,
+        split,
+        instances=s.instances,
+        rounds=s.rounds,
+        seed=s.seed,
+        baselines=s.baselines,
+        dp=s.dp,
     )
 
 

@@ -79,6 +79,9 @@ class PublishedModel:
     dim: int
     data: bytes = field(repr=False)
     committee: tuple[CommitteeSignature, ...] = field(default=(), repr=False, compare=False)
+    #: A Gram release's round: the slice its committee revealed (int64 counts; its digest
+    #: is in their signed result, :mod:`mpcrec.federation.gram_slice`); ``b""`` otherwise.
+    gram_slice: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def model_hash(self) -> bytes:

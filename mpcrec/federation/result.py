@@ -28,6 +28,8 @@ class MemberResult:
     model: bytes = field(default=b"", repr=False)  # dropped once the round has ended
     params_hash: bytes = b""  # the round parameters the member computed under
     weights: tuple[float, ...] = ()  # the raw weight it used per frozen contribution
+    gram_slice: bytes = field(default=b"", repr=False)  # a Gram round's revealed slice
+    slice_hash: bytes = b""  # its digest (mpcrec.federation.gram_slice), signed
 
 
 def result_entry(*, member: str, **fields: Any) -> LogEntry:
@@ -44,12 +46,14 @@ def round_result(
     accepted: Sequence[str],
     params: RoundParams,
     weights: Mapping[str, float],
+    slice_hash: bytes = b"",
 ) -> RoundResult:
     """The result a member signs: every frozen contribution (by its digest)
     accepted or rejected, the hash of model ``new_version``, the round parameters (their
     digest, the noise multiplier of THIS round: a dpals count release's on version 0, and
     the sensitivity convention) and the raw weight it used for each
-    contribution (the one its author signed); the sample rate is the unit's
+    contribution (the one its author signed), and in a Gram release's round the revealed
+    slice's digest (``slice_hash``); the sample rate is the unit's
     (:attr:`RoundParams.sample_rate`: ``1`` for instances, all asked every round)."""
     ok = set(accepted)
     return RoundResult(
@@ -63,4 +67,5 @@ def round_result(
         params_hash=params.digest,
         weights=dict(weights),
         sensitivity=params.sensitivity,
+        slice_hash=slice_hash,
     )

@@ -45,6 +45,9 @@ SENSITIVITIES = (REPLACE_ONE, USER)
 #: instance-level parameters is the one it was before they existed.
 USER_FIELDS = ("user_clip_norm", "user_rate")
 
+#: The Gram release's fields: logged (and hashed) only when ``ease_slice_values`` is set.
+EASE_FIELDS = ("ease_lambda", "ease_weight", "ease_clip_counts", "ease_slice_values")
+
 #: The model kinds a federation can train: ``mf`` (BPR-MF with the server SGD step),
 #: ``dpals`` (private ALS: the committee sums statistics, the item solve is public:
 #: :mod:`mpcrec.model.dpals_release`), ``seqrec`` (the order-aware model).
@@ -85,6 +88,14 @@ class RoundParams:
         round on the initial model (base version 0, :meth:`release_noise_multiplier`);
         ``noise_multiplier`` is then the statistics rounds'. Logged (and hashed) only when
         not ``0`` (``0``: no count release, every round at ``noise_multiplier``).
+    ease_lambda, ease_weight, ease_clip_counts, ease_slice_values:
+        ``seqrec`` without noise only: the co-view Gram release (issue 16,
+        :mod:`mpcrec.model.item_gram`). The rounds on base versions ``0 .. S-1``
+        (:meth:`gram_slices`) sum each instance's slice of its Gram's upper triangle
+        exactly (at most ``ease_slice_values`` counts, each contribution's norm at most
+        ``ease_clip_counts`` counts) and publish the base model unchanged; ``ease_lambda``
+        and ``ease_weight`` are EASE's ridge and logged-in share at serving. Logged (and
+        hashed) only when ``ease_slice_values`` is set (``0``: no Gram release).
     """
 
     aggregation: str
@@ -101,6 +112,10 @@ class RoundParams:
     user_rate: float = 1.0
     model: str = DEFAULT_MODEL
     count_noise_multiplier: float = 0.0
+    ease_lambda: float = 0.0
+    ease_weight: float = 0.0
+    ease_clip_counts: float = 0.0
+    ease_slice_values: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):  # one JSON form (10 and 10.0 must not hash apart)
@@ -127,6 +142,8 @@ class RoundParams:
                 f"count_noise_multiplier {self.count_noise_multiplier:g}: a count release is "
                 "a dpals round's, with a finite multiplier > 0"
             )
+        if self.ease_slice_values or any(getattr(self, n) for n in EASE_FIELDS):
+            check_ease(self)
         if not (math.isfinite(self.max_weight) and self.max_weight > 0):
             raise ConfigError(
                 f"max_weight {self.max_weight} must be a finite number > 0",
@@ -183,16 +200,38 @@ class RoundParams:
             del data["model"]
         if not self.count_noise_multiplier:
             del data["count_noise_multiplier"]
+        if not self.ease_slice_values:
+            for name in EASE_FIELDS:
+                del data[name]
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RoundParams:
         """From :meth:`to_json` output (:class:`ConfigError` if a field is missing)."""
         names = {f.name for f in fields(cls)}
-        missing = names - set(data) - {*USER_FIELDS, "model", "count_noise_multiplier"}
+        missing = (
+            names - set(data) - {*USER_FIELDS, *EASE_FIELDS, "model", "count_noise_multiplier"}
+        )
         if missing:
             raise ConfigError(f"round parameters without {sorted(missing)}")
         return cls(**{k: data[k] for k in names if k in data})
+
+    @property
+    def ease(self) -> bool:
+        """Whether the federation releases the co-view Gram (``ease_slice_values`` set)."""
+        return bool(self.ease_slice_values)
+
+    def gram_slices(self, n_items: int) -> int:
+        """``S``, the Gram release's rounds for ``n_items`` videos (``0`` without one)."""
+        if not self.ease:
+            return 0
+        total = n_items * (n_items + 1) // 2  # mpcrec.model.item_gram.gram_slices' count
+        return -(-total // self.ease_slice_values)
+
+    def gram_round(self, base_version: int, n_items: int) -> bool:
+        """Whether the round on model ``base_version`` is one of the Gram release's slices
+        (base versions ``0 .. S-1``, :meth:`gram_slices`)."""
+        return 0 <= base_version < self.gram_slices(n_items)
 
     @property
     def digest(self) -> bytes:
@@ -203,6 +242,35 @@ class RoundParams:
 def usable_weight(weight: float, max_weight: float) -> bool:
     """Whether a signed raw weight may enter a round: finite, ``> 0`` and ``<= max_weight``."""
     return math.isfinite(weight) and 0 < weight <= max_weight
+
+
+def check_ease(p: RoundParams) -> None:
+    """A Gram release a round can run (:class:`ConfigError` naming why not otherwise)."""
+    if p.model != "seqrec":
+        raise ConfigError(f"an ease release with model kind {p.model!r}: it serves seqrec's mix")
+    if p.user_level or p.noise_multiplier:
+        raise ConfigError(
+            "an ease section under differential privacy: the Gram is released unnoised, "
+            "which is not private (the DP release is a design: docs/privacy-accounting.md)",
+            hint="leave the ease section out, or run without DP (mpcrec demo --no-dp)",
+        )
+    if p.aggregation != "secure":
+        raise ConfigError(
+            f"an ease release with aggregation {p.aggregation!r}: only the committee's exact "
+            "sum (secure) releases a Gram slice",
+            hint="use aggregation: secure, or leave the ease section out",
+        )
+    if not 0 < p.ease_slice_values <= 2**27:
+        raise ConfigError(f"ease slice_values {p.ease_slice_values} must be in [1, 2**27]")
+    if not (math.isfinite(p.ease_lambda) and p.ease_lambda > 0):
+        raise ConfigError(f"ease lambda {p.ease_lambda:g} must be a finite number > 0")
+    if not 0 <= p.ease_weight <= 1:
+        raise ConfigError(f"ease weight {p.ease_weight:g} must be in [0, 1]")
+    if not (math.isfinite(p.ease_clip_counts) and 1 <= p.ease_clip_counts <= 2**31):
+        raise ConfigError(
+            f"ease clip_counts {p.ease_clip_counts:g} must be in [1, 2**31]",
+            hint="the largest norm (in counts) of one instance's slice, e.g. 16384",
+        )
 
 
 def _check_user_level(user_clip_norm: float, user_rate: float, clip_norm: float) -> None:

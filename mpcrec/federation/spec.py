@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from mpcrec.errors import ConfigError
 from mpcrec.federation.round_params import DEFAULT_MODEL, RoundParams
@@ -67,6 +67,9 @@ class FederationSpec:
         ``dpals`` with a head of the catalogue: the user-level ``z`` of the count release
         (the round on the initial model; :meth:`RoundParams.release_noise_multiplier`); 0:
         none. The launcher derives it with ``noise_multiplier`` from the budget.
+    ease_lambda, ease_weight, ease_clip_counts, ease_slice_values:
+        ``seqrec`` without DP: the co-view Gram release (:class:`RoundParams`); the
+        launcher sets them from the ``ease:`` section (:class:`EaseSection`), 0: none.
     """
 
     n_items: int
@@ -83,6 +86,10 @@ class FederationSpec:
     user_rate: float = 1.0
     model: str = DEFAULT_MODEL
     count_noise_multiplier: float = 0.0
+    ease_lambda: float = 0.0
+    ease_weight: float = 0.0
+    ease_clip_counts: float = 0.0
+    ease_slice_values: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", self.model or "mf")
@@ -134,6 +141,10 @@ class FederationSpec:
             user_rate=self.user_rate,
             model=self.model,
             count_noise_multiplier=self.count_noise_multiplier,
+            ease_lambda=self.ease_lambda,
+            ease_weight=self.ease_weight,
+            ease_clip_counts=self.ease_clip_counts,
+            ease_slice_values=self.ease_slice_values,
         )
 
     @property
@@ -162,6 +173,39 @@ class FederationSpec:
 
             return release_size(self.n_items, self.dim)
         return self.size
+
+    @property
+    def largest_upload(self) -> int:
+        """Values in the largest contribution of any round: :attr:`contribution_size`, or a
+        Gram slice's ``ease_slice_values`` when larger."""
+        return max(self.contribution_size, self.ease_slice_values)
+
+
+@dataclass(frozen=True)
+class EaseSection:
+    """The ``ease:`` section of federation.yaml: the co-view Gram release (issue 16).
+
+    ``lam`` (key ``lambda``): EASE's ridge; ``weight``: its share in a logged-in viewer's
+    mix; ``clip_counts``: the committee's norm bound on one instance's slice, in counts;
+    ``slice_values``: the most counts one round sums (the triangle is cut into
+    ``ceil(n(n+1)/2 / slice_values)`` rounds on base versions ``0 .. S-1``). Refused under
+    differential privacy (:func:`~mpcrec.federation.round_params.check_ease`).
+    """
+
+    lam: float = field(default=100.0, metadata={"key": "lambda"})
+    weight: float = 0.2
+    clip_counts: float = 16384.0
+    slice_values: int = 450_000
+
+    def applied(self, spec: FederationSpec) -> FederationSpec:
+        """``spec`` with this release (:class:`ConfigError` if it cannot run one)."""
+        return replace(
+            spec,
+            ease_lambda=self.lam,
+            ease_weight=self.weight,
+            ease_clip_counts=self.clip_counts,
+            ease_slice_values=self.slice_values,
+        )
 
 
 PRIVACY_UNITS = ("instance", USER)

@@ -190,7 +190,7 @@ class Node:
             messages.registration(self.me, self.keys, self.config.mpc_address, self.bound)
         )
         self.trust.pin(registered.launcher_key)
-        self.params = registered.params
+        self.params = self.snapshots.gram.params = registered.params
         min_contributors = floor.required_contributors(self.privacy_floor, registered.params)
         if self.aggregation is None or (self.spec, self.min_contributors) != (
             registered.spec,
@@ -361,9 +361,10 @@ class Node:
             client.submit_result(messages.failure(self.me, rid, str(err)))
             return
         model = PublishedModel.from_array(ann.model_version + 1, nxt)
-        signed = messages.result(self.me, self.keys, ann, model, accepted, self.params, weights)
-        self._unsent[rid] = signed
-        client.submit_result(signed)
+        gram = getattr(self.aggregation, "released_slices", {}).pop(ann.model_version, None)
+        sent = messages.result(self.me, self.keys, ann, model, accepted, self.params, weights, gram)
+        self._unsent[rid] = sent
+        client.submit_result(sent)
         del self._unsent[rid]
         log.info("%s: round %d: result sent (%d accepted)", self.me, rid, len(accepted))
 
@@ -386,7 +387,7 @@ class Node:
             self.forked = fork
             log.critical("%s: %s; no longer taking part", self.me, fork)
         if self.snapshots.wanted:
-            self.snapshots.write(self.models.get(client, newest))
+            self.snapshots.write(self.models.get(client, newest), self.models.fetcher(client))
 
     def close(self) -> None:
         """Stop the committee party and the HTTP API, if started."""

@@ -8,11 +8,14 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
+import numpy.typing as npt
+
 from committees.seed import commitment
 from mpcrec.audit import entries
 from mpcrec.crypto.keys import NodeKeys
 from mpcrec.federation.announcement import RoundAnnouncement
 from mpcrec.federation.contribution import Contribution
+from mpcrec.federation.gram_slice import slice_bytes, slice_digest
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.registration import Registration
 from mpcrec.federation.result import MemberResult, result_entry
@@ -91,9 +94,13 @@ def result(
     accepted: tuple[str, ...],
     params: RoundParams,
     weights: Mapping[str, float],
+    released: npt.ArrayLike | None = None,
 ) -> MemberResult:
     """A member's signed result: model ``model`` from the frozen contributions ``accepted``,
-    under ``params``, with the raw ``weights`` the contributors signed."""
+    under ``params``, with the raw ``weights`` the contributors signed (and a Gram round's
+    ``released`` slice, its digest signed: :mod:`mpcrec.federation.gram_slice`)."""
+    gram_slice = b"" if released is None else slice_bytes(released)
+    slice_hash = slice_digest(gram_slice) if released is not None else b""
     entry = result_entry(
         member=instance_id,
         round_id=ann.round_id,
@@ -103,6 +110,7 @@ def result(
         accepted=accepted,
         params=params,
         weights=weights,
+        slice_hash=slice_hash,
     )
     return MemberResult(
         round_id=ann.round_id,
@@ -115,6 +123,8 @@ def result(
         model=model.data,
         params_hash=params.digest,
         weights=tuple(float(weights[c]) for c in ann.contributors),
+        gram_slice=gram_slice,
+        slice_hash=slice_hash,
     )
 
 

@@ -12,7 +12,9 @@ compute, or to serve), :class:`ModelProvenance` requires, attached to the model
 1. vouched for by the federation CA (its keys bound to its instance,
    :class:`~mpcrec.node.key_check.KeyCheck`),
 2. a valid signature by that key over a result of exactly this version and this model's
-   hash (the bytes the node holds).
+   hash (the bytes the node holds), and in a Gram release's round over the digest of the
+   slice served with it (``slice_hash``, :mod:`mpcrec.federation.gram_slice`; a slice
+   served where none was signed, or none where one was, is refused too).
 
 Anything else is the refusal ``model-unsigned``. (The members' common result may travel
 once per model, each entry rebuilt around it before this check:
@@ -36,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mpcrec.audit.entries import Kind, LogEntry
 from mpcrec.errors import UserError
+from mpcrec.federation.gram_slice import slice_digest
 from mpcrec.federation.published_model import CommitteeSignature, PublishedModel
 from mpcrec.node.key_check import KeyCheck
 from mpcrec.node.round_refusal import RoundRefused
@@ -114,6 +117,9 @@ class ModelProvenance:
             raise RoundRefused(RULE, f"{member}: a result of v{result.get('model_version')}")
         if result.get("model_hash") != model.model_hash.hex():
             raise RoundRefused(RULE, f"{member} signed another model of v{model.version}")
+        given = slice_digest(model.gram_slice).hex() if model.gram_slice else ""
+        if result.get("slice_hash", "") != given:  # a Gram release's slice, or none
+            raise RoundRefused(RULE, f"{member} signed another Gram slice of v{model.version}")
         if not entry.verify(Ed25519PublicKey.from_public_bytes(signature.signing_key)):
             raise RoundRefused(RULE, f"{member}: the signature is not its key's")
         return entry

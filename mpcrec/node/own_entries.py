@@ -185,6 +185,7 @@ class WitnessingClient:
             accepted=result.accepted,
             params=params,
             weights=dict(zip(ann.contributors, result.weights, strict=False)),
+            slice_hash=result.slice_hash,
         )
         self._keep(_signed(entry, result.signature))
 

@@ -10,6 +10,9 @@ next-video scores from the current video: an anonymous viewer is the current vid
 (:meth:`~mpcrec.model.seqrec.SeqModel.related`); a logged-in viewer is the current video
 followed by their own recent items (as if they had just watched it). The current video is
 never returned; content rules and what the user has seen are applied as for every snapshot.
+With an :class:`~mpcrec.node.seqrec_ease.EaseTerm` (the federation's EASE ``B``) both lists
+are ``seqrec``'s scores mixed with EASE's (``x_u B``, ``e_v B``), as ``seq_fed_ease`` mixes
+them in the simulation.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mpcrec.model.item_gram import EaseConfig
 from mpcrec.model.seqrec import SeqConfig, SeqModel, _recent
 from mpcrec.node.recommender import ModelSnapshot, Recommendation
+from mpcrec.node.seqrec_ease import EaseTerm
 from mpcrec.node.snapshot_file import extra_arrays, load_snapshot, save_snapshot
 
 IntArray = npt.NDArray[np.int64]
@@ -46,10 +51,13 @@ class SeqSnapshot(ModelSnapshot):
         The global ``(E, V)`` and their config.
     recent:
         Each local user's recent item rows, newest first, ``-1`` padded.
+    ease:
+        EASE's term mixed into both lists (``None``: ``seqrec`` alone).
     """
 
     model: SeqModel | None = None
     recent: Mapping[int, IntArray] = field(default_factory=dict)
+    ease: EaseTerm | None = None
 
     @classmethod
     def from_model(
@@ -66,16 +74,23 @@ class SeqSnapshot(ModelSnapshot):
         hidden: Iterable[str] = (),
         nsfw: Iterable[str] = (),
         shows_nsfw: Iterable[int] = (),
+        ease_weights: npt.ArrayLike | None = None,
+        ease: EaseConfig | None = None,
     ) -> SeqSnapshot:
         """The snapshot of ``model`` for local users with ``history`` (URLs, oldest first);
         ``local_users`` (default: those of ``history``) may include users without one (the
-        popular fallback), ``seen`` (default: ``history``) what is never recommended."""
+        popular fallback), ``seen`` (default: ``history``) what is never recommended;
+        ``ease_weights`` (EASE's ``B``) mixed in with ``ease``'s shares, if given."""
         index = {url: k for k, url in enumerate(item_urls)}
         width = context_width(model)
-        recent = {
-            int(u): _recent(np.asarray([index[v] for v in h if v in index], np.int64), width)
+        rows_of = {
+            int(u): np.asarray([index[v] for v in h if v in index], np.int64)
             for u, h in history.items()
         }
+        term = None
+        if ease_weights is not None:
+            term = EaseTerm.build(ease_weights, rows_of, ease or EaseConfig())
+        recent = {u: _recent(rows, width) for u, rows in rows_of.items()}
         with_history = {u: row for u, row in recent.items() if row[0] >= 0}
         users = sorted(with_history)
         rows = np.stack([with_history[u] for u in users]) if users else np.zeros((0, width))
@@ -94,7 +109,7 @@ class SeqSnapshot(ModelSnapshot):
             shows_nsfw=shows_nsfw,
         )
         fields = {name: getattr(base, name) for name in _BASE_FIELDS}
-        return cls(**fields, model=model, recent=with_history)
+        return cls(**fields, model=model, recent=with_history, ease=term)
 
     def save(self, path: Path) -> None:
         """Write the snapshot atomically, with ``E``, the config and the recent items
@@ -111,6 +126,8 @@ class SeqSnapshot(ModelSnapshot):
             "seqrec_users": np.asarray(users, np.int64),
             "seqrec_recent": np.stack(rows) if rows else np.zeros((0, width), np.int64),
         }
+        if self.ease is not None:
+            extra |= {f"seqrec_{name}": a for name, a in self.ease.arrays().items()}
         save_snapshot(self, path, extra)
 
     @classmethod
@@ -124,7 +141,22 @@ class SeqSnapshot(ModelSnapshot):
         )
         users = extra["seqrec_users"].tolist()
         recent = dict(zip(users, extra["seqrec_recent"].astype(np.int64), strict=True))
-        return cls(**fields, model=model, recent=recent)
+        ease = EaseTerm.restore(
+            {k.removeprefix("seqrec_"): v for k, v in extra.items() if k.startswith("seqrec_ease")}
+        )
+        return cls(**fields, model=model, recent=recent, ease=ease)
+
+    def recommend(self, user_id: int, count: int) -> Recommendation:
+        """Top ``count`` unseen videos for a local user: ``seqrec``'s scores from their
+        recent items, mixed with their ``x_u B`` when the snapshot has EASE's term (see
+        :meth:`ModelSnapshot.recommend` for the errors and the popular fallback)."""
+        viewers = {} if self.ease is None else self.ease.viewers
+        if user_id not in self.local_users or user_id not in viewers:
+            return super().recommend(user_id, count)  # the errors, the popular fallback
+        h = self.user_embeddings[self._user_row[user_id]]
+        seq = np.einsum("ij,j->i", self.item_embeddings, h)
+        assert self.ease is not None
+        return self._top(user_id, count, self._close(self.ease.personal(seq, user_id), user_id))
 
     def related(self, video_uuid: str, count: int, user_id: int | None = None) -> Recommendation:
         """What to watch after ``video_uuid``: the model's scores from the current video
@@ -148,6 +180,8 @@ class SeqSnapshot(ModelSnapshot):
             context = np.full((1, width), -1, np.int64)
             context[0, : row.shape[0]] = row
             scores = self.model.scores(context)[0]
+        if self.ease is not None:
+            scores = self.ease.related(scores, item, user_id)
         scores = scores.astype(np.float32)
         scores[item] = -np.inf
         return self._top(user_id, count, self._close(scores, user_id))

@@ -29,6 +29,7 @@ import numpy as np
 from mpcrec.data.movielens import load_movielens_100k
 from mpcrec.data.partition import partition_users
 from mpcrec.data.split import Split, leave_last_out
+from mpcrec.model.item_gram import EaseConfig, home_counts, triangle, viewed
 from mpcrec.model.seqrec import Contexts, SeqConfig, SeqModel, seq_epoch
 from mpcrec.model.sequence import histories
 from mpcrec.model.server import clip_to_norm
@@ -181,9 +182,22 @@ class SeqrecTrainer:
             total += clip_to_norm(delta, user_clip_norm).reshape(model.shape)
         return total
 
-    def snapshot(self, model: Matrix, version: int) -> SeqSnapshot:
+    def gram_counts(self) -> np.ndarray:
+        """This instance's share of the co-view Gram release: the upper triangle (row by
+        row, diagonal included) of its own users' training counts ``X_k^T X_k``."""
+        return triangle(home_counts(viewed(self.split), self.users))
+
+    def snapshot(
+        self,
+        model: Matrix,
+        version: int,
+        *,
+        ease_weights: Matrix | None = None,
+        ease: EaseConfig | None = None,
+    ) -> SeqSnapshot:
         """What this instance serves from model ``version``: each local user's list from
-        their own recent history here, related videos from the current video."""
+        their own recent history here, related videos from the current video; with EASE's
+        ``ease_weights`` (``B`` from the released Gram) both mixed with ``x_u B``."""
         train = self.split.train
         local = set(self.users.tolist())
         by_user = histories(train)
@@ -197,4 +211,6 @@ class SeqrecTrainer:
             popularity=np.bincount(
                 train.items[np.isin(train.users, self.users)], minlength=model.shape[0]
             ),
+            ease_weights=ease_weights,
+            ease=ease,
         )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from mpcrec.federation.launcher_client import LauncherClient
 from mpcrec.federation.published_model import PublishedModel
+from mpcrec.node.gram_release import Fetch, GramRelease
 from mpcrec.node.trainer import Trainer
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ class ModelCache:
                 del self._models[old]
         return self._models[version]
 
+    def fetcher(self, client: LauncherClient) -> Fetch:
+        """:meth:`get` from ``client``, as a function of the version."""
+        return lambda version: self.get(client, version)
+
 
 class SnapshotWriter:
     """Builds what the node serves from a model, if its trainer can: publishes it to the
@@ -52,18 +57,21 @@ class SnapshotWriter:
         self.path = state_dir / SNAPSHOT_FILE
         self.recommender = recommender
         self.hide: Callable[[ModelSnapshot], ModelSnapshot] = lambda built: built
+        self.gram = GramRelease()  # its round parameters set at registration
 
     @property
     def wanted(self) -> bool:
         """Whether the trainer builds snapshots at all."""
         return getattr(self.trainer, "snapshot", None) is not None
 
-    def write(self, model: PublishedModel) -> None:
-        """Serve ``model`` (nothing when the trainer builds no snapshot)."""
+    def write(self, model: PublishedModel, fetch: Fetch | None = None) -> None:
+        """Serve ``model`` (nothing when the trainer builds no snapshot), with EASE's term
+        once a Gram release is complete (its slices' versions from ``fetch``)."""
         snapshot = getattr(self.trainer, "snapshot", None)
         if snapshot is None:
             return
-        built = self.hide(snapshot(model.array(), model.version))  # retired rows never served
+        ease = self.gram.ease(model.version, fetch)
+        built = self.hide(snapshot(model.array(), model.version, **ease))  # retired rows hidden
         if self.recommender is not None:
             self.recommender.publish(built)
             log.info("%s: serving model v%d", self.name, model.version)

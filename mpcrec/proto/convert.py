@@ -31,7 +31,7 @@ from mpcrec.federation.refusals import (
 )
 from mpcrec.federation.registration import Registered, Registration
 from mpcrec.federation.result import MemberResult
-from mpcrec.federation.round_params import DEFAULT_MODEL
+from mpcrec.federation.round_params import DEFAULT_MODEL, EASE_FIELDS
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.federation.tls import CHUNK
 from mpcrec.proto import federation_pb2 as pb
@@ -125,6 +125,7 @@ def registered_to_pb(reply: Registered) -> Any:
             user_rate=spec.user_rate,
             model=spec.model,
             count_noise_multiplier=spec.count_noise_multiplier,
+            **{name: getattr(spec, name) for name in EASE_FIELDS},
         ),
     )
 
@@ -135,6 +136,8 @@ def spec_user_level(s: Any) -> dict[str, Any]:
     kind: dict[str, Any] = {"model": s.model or DEFAULT_MODEL}
     if s.count_noise_multiplier:
         kind["count_noise_multiplier"] = s.count_noise_multiplier
+    if s.ease_slice_values:
+        kind.update({n: getattr(s, n) for n in EASE_FIELDS})
     if not s.sensitivity:
         return kind
     return {
@@ -292,6 +295,8 @@ def result_to_pb(result: MemberResult) -> Any:
         signature=result.signature,
         params_hash=result.params_hash,
         weights=list(result.weights),
+        gram_slice=result.gram_slice,
+        slice_hash=result.slice_hash,
     )
 
 
@@ -308,13 +313,15 @@ def result_from_pb(msg: Any, *, member: str) -> MemberResult:
         model=msg.model,
         params_hash=msg.params_hash,
         weights=tuple(msg.weights),
+        gram_slice=msg.gram_slice,
+        slice_hash=msg.slice_hash,
     )
 
 
 def model_chunks(model: PublishedModel, *, shared_result: bool = False) -> Iterator[Any]:
     """``ModelChunk`` stream: the first chunk carries the version, shape and hash, and the
     committee's signatures (with ``shared_result``, the members' common result once:
-    :mod:`mpcrec.federation.committee_wire`)."""
+    :mod:`mpcrec.federation.committee_wire`); a Gram release's slice follows the model."""
     result, signatures = committee_to_wire(model.committee, compact=shared_result)
     yield pb.ModelChunk(
         version=model.version,
@@ -327,18 +334,23 @@ def model_chunks(model: PublishedModel, *, shared_result: bool = False) -> Itera
     )
     for start in range(CHUNK, len(model.data), CHUNK):
         yield pb.ModelChunk(data=model.data[start : start + CHUNK])
+    for start in range(0, len(model.gram_slice), CHUNK):  # a Gram release's round's slice
+        yield pb.ModelChunk(gram_slice=model.gram_slice[start : start + CHUNK])
 
 
 def model_from_chunks(chunks: Iterable[Any]) -> PublishedModel:
     """From a ``ModelChunk`` stream (the caller compares its hash with the announced one)."""
-    head, data = None, bytearray()
+    head, data, gram = None, bytearray(), bytearray()
     for chunk in chunks:
         head = head or chunk
         data += chunk.data
+        gram += chunk.gram_slice
     if head is None:
         raise InvalidMessage("an empty model stream")
     committee = committee_from_wire(head.committee_result, head.committee_signatures)
-    return PublishedModel(head.version, head.n_items, head.dim, bytes(data), committee)
+    return PublishedModel(
+        head.version, head.n_items, head.dim, bytes(data), committee, gram_slice=bytes(gram)
+    )
 
 
 def tree_head_to_pb(head: TreeHead, proof: list[bytes]) -> Any:

@@ -33,6 +33,7 @@ from mpcrec.federation.grown_model import round_spec as grown_spec
 from mpcrec.federation.published_model import PublishedModel
 from mpcrec.federation.spec import FederationSpec
 from mpcrec.node.aggregation.dpals_step import committee_offset, next_model
+from mpcrec.node.aggregation.gram_step import gram_result, gram_slice, gram_spec
 from mpcrec.node.aggregation.kind import Seat
 from mpcrec.node.aggregation.step import Matrix, public_weights
 from mpcrec.node.key_check import check_slots
@@ -53,6 +54,9 @@ class SecureAggregation:
         self.spec = spec
         self.seat = seat
         self._party = CommitteeSeat(seat.instance_id, seat.replay_registry)
+        #: The Gram slices this member revealed, by base version (the daemon sends each
+        #: with its signed result: mpcrec.node.messages.result).
+        self.released_slices: dict[int, np.ndarray] = {}
         if seat.warm_seat:
             self._party.start()
 
@@ -95,9 +99,20 @@ class SecureAggregation:
         base: Matrix,
         previous: Matrix | None,
     ) -> RoundSpec:
-        """Everything public about the round, as every member computes it."""
-        weights = public_weights(envelopes)
+        """Everything public about the round, as every member computes it (a Gram slice's
+        round: :func:`~mpcrec.node.aggregation.gram_step.gram_spec`)."""
         grown = grown_spec(self.spec, base.shape[0])
+        gram = gram_spec(
+            grown.params(committee_size=1, min_contributors=1),
+            round_id=ann.round_id,
+            base_version=ann.model_version,
+            n_items=grown.n_items,
+            contributors=len(envelopes),
+            min_contributors=self.seat.min_contributors,
+        )
+        if gram is not None:
+            return gram
+        weights = public_weights(envelopes)
         return RoundSpec(
             round_id=ann.round_id,
             dim=grown.contribution_size,  # the round's rows (they grow with the catalogue)
@@ -139,6 +154,13 @@ class SecureAggregation:
             e.contributor for e, ok in zip(envelopes, outcome.accepted, strict=True) if ok
         )
         params = np.asarray(outcome.params, dtype=np.float64)
+        if gram_slice(
+            self.spec.params(committee_size=1, min_contributors=1), base.version, base.n_items
+        ):
+            model, self.released_slices[base.version] = gram_result(
+                params, spec.weights, base.array()
+            )
+            return model, accepted
         grown = grown_spec(self.spec, base.n_items)
         shape, features = (base.n_items, base.dim), self.seat.item_features
         nxt = next_model(grown, params, spec.weights, shape, features, base.array(), base.version)
